@@ -1,0 +1,1 @@
+"""Loaders and converters that turn real files into PyG graphs; depends on neither ``graphrep.nn`` nor ``models``."""
