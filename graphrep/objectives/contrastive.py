@@ -207,4 +207,4 @@ class InfoNCE(nn.Module):
         return info_nce(a, b, self.temperature, pos_mask, self.symmetric, neg_a=neg_a, neg_b=neg_b)
 
     def extra_repr(self) -> str:
-        return f"temperature={float(self.temperature):.4g}, hard_negatives={self.hard_negatives}"
+        return f"temperature={float(self.temperature.detach()):.4g}, hard_negatives={self.hard_negatives}"
