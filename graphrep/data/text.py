@@ -102,6 +102,8 @@ class TextEncoder:
             self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
             self.cache_dir = self.cache_dir / key
         self._model = None
+        self.num_cached = 0  # texts served from the cache by encode(), over this encoder's life
+        self.num_computed = 0  # distinct texts run through the model
         self._store: dict[bytes, torch.Tensor] = {}
         self._seen_shards: set[str] = set()
 
@@ -159,8 +161,9 @@ class TextEncoder:
                 warnings.warn(f"ignoring unreadable text-embedding cache shard {shard}: {e}", stacklevel=3)
                 self._seen_shards.add(shard.name)
                 continue
-            for d, row in zip(digests, emb):
-                self._store[bytes(d.tolist())] = row
+            raw = digests.contiguous().numpy().tobytes()
+            for i, row in enumerate(emb):
+                self._store[raw[32 * i:32 * (i + 1)]] = row
             self._seen_shards.add(shard.name)
 
     def _write(self, digests: list[bytes], emb: torch.Tensor) -> None:
@@ -172,7 +175,7 @@ class TextEncoder:
             info.write_text(self.model_id + "\n")
         name = f"shard-{uuid.uuid4().hex}.pt"
         tmp = self.cache_dir / f".{name}.tmp"
-        d = torch.tensor([list(x) for x in digests], dtype=torch.uint8)
+        d = torch.frombuffer(bytearray(b"".join(digests)), dtype=torch.uint8).view(-1, 32)
         torch.save({"digests": d, "emb": emb.contiguous()}, tmp)
         os.replace(tmp, self.cache_dir / name)
         self._seen_shards.add(name)
@@ -217,6 +220,8 @@ class TextEncoder:
         for d, t in zip(digests, texts):
             if d not in self._store and d not in missing:
                 missing[d] = t
+        self.num_cached += len(texts) - sum(d in missing for d in digests)
+        self.num_computed += len(missing)
         if missing:
             new = self._compute(list(missing.values()))
             for d, row in zip(missing, new):

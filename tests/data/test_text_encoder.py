@@ -49,11 +49,13 @@ def test_cache_hits_do_not_call_the_model(cache_root, monkeypatch):
     monkeypatch.setattr(TextEncoder, "_compute", lambda self, texts: calls.append(list(texts)) or real(self, texts))
     again = enc.encode(SENTENCES)
     assert calls == [] and enc._model is None  # model never loaded
+    assert (enc.num_cached, enc.num_computed) == (3, 0)
     assert torch.equal(again, first)
     # a changed text recomputes only itself, once even when repeated
     changed = [SENTENCES[0], "A completely new sentence about proteins.", "A completely new sentence about proteins."]
     out = enc.encode(changed)
     assert calls == [["A completely new sentence about proteins."]]
+    assert (enc.num_cached, enc.num_computed) == (4, 1)
     assert torch.equal(out[0], first[0]) and torch.equal(out[1], out[2])
 
 
