@@ -114,7 +114,7 @@ def write_plot(path: Path, summary: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     free = [r for r in summary if r["family"] == "training-free"]
     for name in dict.fromkeys(r["eval"] for r in free):
         rs = [r for r in free if r["eval"] == name]
@@ -122,11 +122,12 @@ def write_plot(path: Path, summary: list[dict]) -> None:
         line, = ax.plot(ks, [100 * r["accuracy"] for r in rs], marker="o", label=f"{name} accuracy")
         ax.plot(ks, [100 * r["macro_f1"] for r in rs], marker="s", ls="--", color=line.get_color(),
                 label=f"{name} macro-F1")
+    ax.set_xticks(sorted({0 if r["method"] == "text only" else int(r["method"].split("=")[1]) for r in free}))
     ax.set_xlabel("propagation rounds k (0 = text only)")
     ax.set_ylabel("%")
     ax.set_title("Training-free zero-shot node classification")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

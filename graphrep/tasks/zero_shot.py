@@ -71,7 +71,8 @@ def normalized_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tens
     dinv = 1.0 / np.sqrt(np.asarray(a.sum(axis=1)).ravel())
     s = (sp.diags(dinv) @ a @ sp.diags(dinv)).tocoo().astype(np.float32)
     idx = torch.from_numpy(np.stack([s.row, s.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(s.data), (num_nodes, num_nodes)).coalesce()
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(s.data), (num_nodes, num_nodes),
+                                   check_invariants=True).coalesce()
 
 
 def propagate(x: torch.Tensor, edge_index: torch.Tensor, k: int, adj: torch.Tensor | None = None) -> torch.Tensor:
