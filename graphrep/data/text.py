@@ -106,6 +106,7 @@ class TextEncoder:
         self.num_computed = 0  # distinct texts run through the model
         self._store: dict[bytes, torch.Tensor] = {}
         self._seen_shards: set[str] = set()
+        self.max_shards = 64  # compact() beyond this many shard files
 
     @staticmethod
     def _resolve(name: str) -> tuple[Path | None, str]:
@@ -166,9 +167,9 @@ class TextEncoder:
                 self._store[raw[32 * i:32 * (i + 1)]] = row
             self._seen_shards.add(shard.name)
 
-    def _write(self, digests: list[bytes], emb: torch.Tensor) -> None:
+    def _write(self, digests: list[bytes], emb: torch.Tensor, compact: bool = True) -> str | None:
         if self.cache_dir is None or not digests:
-            return
+            return None
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         info = self.cache_dir / "model.txt"
         if not info.exists():
@@ -179,12 +180,30 @@ class TextEncoder:
         torch.save({"digests": d, "emb": emb.contiguous()}, tmp)
         os.replace(tmp, self.cache_dir / name)
         self._seen_shards.add(name)
+        if compact and len(self._seen_shards) > self.max_shards:
+            self.compact()
+        return name
+
+    def compact(self) -> None:
+        """Merge this model's cache shards into one (many small encode calls otherwise leave many small files)."""
+        if self.cache_dir is None or not self.cache_dir.is_dir():
+            return
+        self._refresh()
+        old = sorted(self.cache_dir.glob("shard-*.pt"))
+        if len(old) < 2 or not self._store:
+            return
+        digests = list(self._store)
+        emb = torch.stack([self._store[d] for d in digests])
+        new = self._write(digests, emb, compact=False)  # new shard first: a concurrent reader never misses an entry
+        for shard in old:
+            shard.unlink(missing_ok=True)
+        self._seen_shards = {new}
 
     # encoding ----------------------------------------------------------------------------------------------------
     def _compute(self, texts: list[str]) -> torch.Tensor:
         """Raw embeddings of ``texts`` in order, batched longest-first, with a progress bar."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = torch.empty(len(texts), 0)
+        out = torch.empty(len(texts), 0)  # no texts: nothing to compute
         chunks = []
         batches = range(0, len(order), self.batch_size)
         bar = tqdm(batches, desc=f"encoding texts ({self.model_name})", unit="batch",

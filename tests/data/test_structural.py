@@ -93,3 +93,25 @@ def test_transform_and_errors():
         structural_descriptors(torch.tensor([0, 1, 2]))
     x, _ = structural_descriptors(torch.zeros(2, 0, dtype=torch.long), num_nodes=3)
     assert x.shape == (3, 6) and (x == 0).all()
+
+
+def test_cora_matches_networkx(shared_data):
+    from graphrep.data.tag import load_tag
+
+    data = load_tag("cora", root=shared_data / "tag")
+    g = nx.Graph()
+    g.add_nodes_from(range(data.num_nodes))
+    g.add_edges_from(data.edge_index.t().tolist())
+    x, names = structural_descriptors(data.edge_index, data.num_nodes)
+    col = {k: x[:, i].double().numpy() for i, k in enumerate(names)}
+    nodes = range(data.num_nodes)
+    clust, core, tri = nx.clustering(g), nx.core_number(g), nx.triangles(g)
+    np.testing.assert_allclose(col["clustering"], [clust[v] for v in nodes], atol=1e-6)
+    np.testing.assert_allclose(col["core_number"], [core[v] for v in nodes])
+    np.testing.assert_allclose(col["triangles"], [tri[v] for v in nodes])
+    # 4-cycles in a 2-hop ego network (of the node with most 4-cycles among the first 200) vs networkx's enumeration
+    ego = nx.ego_graph(g, int(np.argmax(col["four_cycles"][:200])), radius=2)
+    sub = structural_descriptors(torch.tensor(list(nx.convert_node_labels_to_integers(ego).edges())).t(),
+                                 ego.number_of_nodes())[0][:, names.index("four_cycles")]
+    n_c4 = sum(1 for c in nx.simple_cycles(ego, length_bound=4) if len(c) == 4)
+    assert float(sub.sum()) == pytest.approx(4 * n_c4) and n_c4 > 0

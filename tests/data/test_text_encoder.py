@@ -75,3 +75,28 @@ def test_cache_key_and_errors(tmp_path, monkeypatch):
         a.encode("one text")
     with pytest.raises(ValueError, match="batch_size"):
         TextEncoder(batch_size=0)
+
+
+def test_cache_shards_compact_without_model(tmp_path, monkeypatch):
+    # a fake model (deterministic per text) exercises the cache logic without loading weights
+    def fake_compute(self, texts):
+        return torch.stack([torch.tensor([float(len(t)), float(sum(map(ord, t)) % 97), 1.0]) for t in texts])
+
+    monkeypatch.setattr(TextEncoder, "_compute", fake_compute)
+    enc = TextEncoder(cache_dir=tmp_path, normalize=False)
+    enc.max_shards = 3
+    texts = [f"text {i}" for i in range(6)]
+    want = torch.stack([fake_compute(None, [t])[0] for t in texts])
+    for t in texts:  # one shard per call, compacted once more than 3 exist
+        enc.encode([t])
+    shards = list(enc.cache_dir.glob("shard-*.pt"))
+    assert 1 <= len(shards) <= 3
+    fresh = TextEncoder(cache_dir=tmp_path, normalize=False)
+    assert torch.equal(fresh.encode(texts), want) and fresh.num_computed == 0
+    fresh.compact()
+    assert len(list(enc.cache_dir.glob("shard-*.pt"))) == 1
+    assert torch.equal(TextEncoder(cache_dir=tmp_path, normalize=False).encode(texts[::-1]), want.flip(0))
+    # a corrupt shard is ignored with a warning and only costs recomputation
+    (enc.cache_dir / "shard-broken.pt").write_bytes(b"not a torch file")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert torch.equal(TextEncoder(cache_dir=tmp_path, normalize=False).encode(texts[:1]), want[:1])
