@@ -1,13 +1,20 @@
 """Zero-shot node classification on text-attributed graphs (issue 5), all rows in one run.
 
-Rows so far (training-free, deterministic, evaluated on every node of the target TAG):
+Two protocols:
+  * ``all classes``: classify every node of the evaluated TAG among all its class names (for trained models: trained
+    on another TAG, CiteSeer -> Cora and Cora -> CiteSeer);
+  * ``held-out classes``: per seed, ``--unseen`` classes are held out (seeded split shared by all rows); nodes of those
+    classes are classified among the held-out class names only (trained models train on the other classes' nodes).
+
+Rows so far (training-free; deterministic given the split):
   * text only: cosine argmax between a node's text embedding and the class-name prompt embeddings;
   * propagation k = 1..4: the same after k rounds of D^-1/2 (A + I) D^-1/2 smoothing of the text embeddings (ZeroG).
 
-Trained models (single experts, uniform fusion, gated, gated + hard negatives; both transfer directions; several
-seeds) plug in as further *row producers*: functions ``producer(ctx) -> list[dict]`` appended to ``PRODUCERS``; each row
-names ``method``, ``train`` (source TAG or "none"), ``eval``, ``seed`` and the metrics. Rows that share
-(method, train, eval) are aggregated into mean ± std over seeds.
+Trained models (single experts, uniform fusion, gated, gated + hard negatives; several seeds) plug in as further
+*row producers*: functions ``producer(ctx) -> list[dict]`` appended to ``PRODUCERS``; each row names ``protocol``,
+``family``, ``method``, ``train`` (source TAG or "none"), ``eval``, ``seed`` and the metrics; use
+``ctx.splits[(name, seed)]`` for the held-out classes. Rows sharing (protocol, family, method, train, eval) are
+aggregated into mean ± std over seeds.
 
 Usage::
 
@@ -33,7 +40,7 @@ import torch
 
 from graphrep.data.tag import load_tag, tag_info
 from graphrep.data.text import DEFAULT_TEXT_MODEL, TextEncoder
-from graphrep.tasks.zero_shot import DEFAULT_TEMPLATE, class_embeddings, evaluate_propagation
+from graphrep.tasks.zero_shot import DEFAULT_TEMPLATE, class_embeddings, evaluate_propagation, held_out_class_split
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,19 +57,27 @@ class Context:
     graphs: dict = field(default_factory=dict)  # name -> torch_geometric Data
     node_emb: dict = field(default_factory=dict)  # name -> [N, d] text embeddings of the nodes
     class_emb: dict = field(default_factory=dict)  # name -> [C, d] prompt embeddings of the classes
+    splits: dict = field(default_factory=dict)  # (name, seed) -> (seen classes, unseen classes)
     timings: dict = field(default_factory=dict)
 
 
 def training_free_rows(ctx: Context) -> list[dict]:
-    """Text-only (k = 0) and propagation k = 1..K rows on each TAG."""
+    """Text-only (k = 0) and propagation k = 1..K rows on each TAG, under both protocols."""
     rows = []
     for name, data in ctx.graphs.items():
         t0 = time.perf_counter()
-        res = evaluate_propagation(ctx.node_emb[name], ctx.class_emb[name], data.y, data.edge_index, ks=ctx.args.ks)
-        ctx.timings[f"{name}/propagation_eval_s"] = time.perf_counter() - t0
-        for k, scores in res.items():
-            rows.append({"method": "text only" if k == 0 else f"propagation k={k}", "family": "training-free",
-                         "train": "none", "eval": name, "seed": None, **scores})
+        runs = [("all classes", None, None, None)]
+        for seed in ctx.args.seeds:
+            _, unseen = ctx.splits[(name, seed)]
+            runs.append(("held-out classes", seed, torch.isin(data.y, torch.tensor(unseen)), unseen))
+        for protocol, seed, mask, candidates in runs:
+            res = evaluate_propagation(ctx.node_emb[name], ctx.class_emb[name], data.y, data.edge_index,
+                                       ks=ctx.args.ks, mask=mask, candidates=candidates)
+            for k, scores in res.items():
+                rows.append({"protocol": protocol, "family": "training-free",
+                             "method": "text only" if k == 0 else f"propagation k={k}", "train": "none",
+                             "eval": name, "seed": seed, **scores})
+        ctx.timings[f"{name}/training_free_eval_s"] = time.perf_counter() - t0
     return rows
 
 
@@ -73,10 +88,10 @@ def aggregate(rows: list[dict]) -> list[dict]:
     """Mean and sample std (0 for one run) of accuracy and macro-F1 per (method, train, eval), in first-seen order."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["family"], r["method"], r["train"], r["eval"]), []).append(r)
+        groups.setdefault((r["protocol"], r["family"], r["method"], r["train"], r["eval"]), []).append(r)
     out = []
-    for (family, method, train, ev), rs in groups.items():
-        entry = {"family": family, "method": method, "train": train, "eval": ev, "runs": len(rs),
+    for (protocol, family, method, train, ev), rs in groups.items():
+        entry = {"protocol": protocol, "family": family, "method": method, "train": train, "eval": ev, "runs": len(rs),
                  "seeds": [r["seed"] for r in rs]}
         for metric in ("accuracy", "macro_f1"):
             vals = [r[metric] for r in rs]
@@ -93,10 +108,14 @@ def _pct(mean: float, std: float, runs: int) -> str:
 def write_markdown(path: Path, summary: list[dict], meta: dict) -> None:
     lines = ["# Zero-shot node classification on text-attributed graphs", "",
              f"Text model `{meta['model']}`, prompt template(s) {', '.join(repr(t) for t in meta['templates'])}; "
-             f"every node of the evaluated graph is classified. Training-free rows are deterministic (one run).", "",
-             "| eval | method | train | accuracy (%) | macro-F1 (%) | runs |", "|---|---|---|---|---|---|"]
-    for r in sorted(summary, key=lambda r: (r["eval"], 0 if r["family"] == "training-free" else 1)):
-        lines.append(f"| {r['eval']} | {r['method']} | {r['train']} | "
+             "*all classes*: every node of the evaluated graph, among all class names (one deterministic run for "
+             "training-free rows). *held-out classes*: per seed, the nodes of the held-out classes, among the held-out "
+             f"class names only; mean ± std over seeds {meta['seeds']} (the std mostly reflects which classes are held "
+             "out, listed per seed in the JSON).", "",
+             "| protocol | eval | method | train | accuracy (%) | macro-F1 (%) | runs |",
+             "|---|---|---|---|---|---|---|"]
+    for r in sorted(summary, key=lambda r: (r["protocol"], r["eval"], 0 if r["family"] == "training-free" else 1)):
+        lines.append(f"| {r['protocol']} | {r['eval']} | {r['method']} | {r['train']} | "
                      f"{_pct(r['accuracy'], r['accuracy_std'], r['runs'])} | "
                      f"{_pct(r['macro_f1'], r['macro_f1_std'], r['runs'])} | {r['runs']} |")
     ref = [f"{name}: text only {v[0]}%, k=2 about {v[2]:.0f}%" for name, v in ISSUE_REFERENCE.items()
@@ -115,7 +134,7 @@ def write_plot(path: Path, summary: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    free = [r for r in summary if r["family"] == "training-free"]
+    free = [r for r in summary if r["family"] == "training-free" and r["protocol"] == "all classes"]
     for name in dict.fromkeys(r["eval"] for r in free):
         rs = [r for r in free if r["eval"] == name]
         ks = [0 if r["method"] == "text only" else int(r["method"].split("=")[1]) for r in rs]
@@ -125,7 +144,7 @@ def write_plot(path: Path, summary: list[dict]) -> None:
     ax.set_xticks(sorted({0 if r["method"] == "text only" else int(r["method"].split("=")[1]) for r in free}))
     ax.set_xlabel("propagation rounds k (0 = text only)")
     ax.set_ylabel("%")
-    ax.set_title("Training-free zero-shot node classification")
+    ax.set_title("Training-free zero-shot node classification (all classes)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
@@ -147,6 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--template", action="append", dest="templates",
                    help=f"prompt template with {{}} for the class name (repeatable; default {DEFAULT_TEMPLATE!r})")
     p.add_argument("--ks", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="propagation rounds (0 = text only)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the held-out-class splits")
+    p.add_argument("--unseen", type=int, default=None, help="held-out classes per split (default C // 2)")
     p.add_argument("--cache-dir", type=Path, default=None, help="text-embedding cache (default $GRAPHREP_CACHE/text)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
@@ -165,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
         ctx.timings[f"{name}/encode_nodes_s"] = time.perf_counter() - t0
         ctx.class_emb[name] = class_embeddings(data.class_names, encoder.encode, templates=args.templates)
         ctx.graphs[name] = data
+        c = len(data.class_names)
+        for seed in args.seeds:
+            ctx.splits[(name, seed)] = held_out_class_split(c, args.unseen or c // 2, seed)
 
     rows = []
     for label, producer in PRODUCERS:
@@ -175,7 +199,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     meta = {
         "model": args.model, "model_id": encoder.model_id, "templates": args.templates, "datasets": args.datasets,
-        "ks": args.ks, "data_root": str(args.data_root),
+        "ks": args.ks, "seeds": args.seeds,
+        "held_out_classes": {f"{n}/seed{sd}": [ctx.graphs[n].class_names[i] for i in unseen]
+                             for (n, sd), (_, unseen) in ctx.splits.items()},
+        "data_root": str(args.data_root),
         "graphs": {n: {"nodes": d.num_nodes, "directed_edges": int(d.edge_index.size(1)),
                        "classes": d.class_names, "source": getattr(tag_info(n), "source", None)}
                    for n, d in ctx.graphs.items()},

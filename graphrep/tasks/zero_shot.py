@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "class_prompts", "class_embeddings", "normalized_adjacency",
-           "propagate", "zero_shot_predict", "accuracy", "macro_f1", "zero_shot_scores", "evaluate_propagation"]
+           "propagate", "zero_shot_predict", "held_out_class_split", "accuracy", "macro_f1", "zero_shot_scores",
+           "evaluate_propagation"]
 
 DEFAULT_TEMPLATE = "This paper is about {}."
 
@@ -93,18 +94,36 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor, k: int, adj: torch.Tens
     return out
 
 
-def zero_shot_predict(node_emb: torch.Tensor, class_emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosine argmax: ``pred_i = argmax_c cos(x_i, t_c)``.
+def zero_shot_predict(node_emb: torch.Tensor, class_emb: torch.Tensor, candidates: Sequence[int] | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine argmax: ``pred_i = argmax_{c in candidates} cos(x_i, t_c)`` (all classes by default).
 
     Shapes:
         - **node_emb:** ``[N, d]``; **class_emb:** ``[C, d]``
-        - **output:** ``(pred [N] int64, scores [N, C])`` with the cosine similarities as scores
+        - **output:** ``(pred [N] int64, scores [N, C])``; ``pred`` holds class indices of ``class_emb``, scores are
+          the cosine similarities (``-inf`` for classes outside ``candidates``)
     """
     if node_emb.dim() != 2 or class_emb.dim() != 2 or node_emb.size(1) != class_emb.size(1):
         raise ValueError(f"node and class embeddings must be [N, d] and [C, d] with the same d, got "
                          f"{tuple(node_emb.shape)} and {tuple(class_emb.shape)}")
     scores = F.normalize(node_emb.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
+    if candidates is not None:
+        cand = torch.as_tensor(list(candidates), dtype=torch.long, device=scores.device)
+        if cand.numel() == 0 or cand.min() < 0 or cand.max() >= class_emb.size(0):
+            raise ValueError(f"candidates must be a non-empty subset of 0..{class_emb.size(0) - 1}, got {cand.tolist()}")
+        allowed = torch.zeros(class_emb.size(0), dtype=torch.bool, device=scores.device)
+        allowed[cand] = True
+        scores = scores.masked_fill(~allowed, float("-inf"))
     return scores.argmax(dim=-1), scores
+
+
+def held_out_class_split(num_classes: int, num_unseen: int, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split of the classes ``0..C-1`` into ``(seen, unseen)`` (each sorted) for the held-out-class protocol:
+    train on nodes of seen classes, classify nodes of unseen classes among the unseen class names only."""
+    if not 0 < num_unseen < num_classes:
+        raise ValueError(f"num_unseen must be in [1, {num_classes - 1}], got {num_unseen}")
+    perm = torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(perm[num_unseen:]), sorted(perm[:num_unseen])
 
 
 def _check_pair(pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,23 +158,27 @@ def macro_f1(pred: torch.Tensor, y: torch.Tensor, labels: Sequence[int] | None =
 
 
 def zero_shot_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, y: torch.Tensor,
-                     mask: torch.Tensor | None = None) -> dict[str, float]:
-    """``{"accuracy", "macro_f1"}`` of the cosine-argmax prediction, over all nodes or those in ``mask``.
+                     mask: torch.Tensor | None = None, candidates: Sequence[int] | None = None) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` of the cosine-argmax prediction over all nodes or those in ``mask``, choosing among
+    ``candidates`` (default all classes).
 
-    Macro-F1 averages over all ``C`` classes of ``class_emb``.
+    Macro-F1 averages over the candidate classes (all ``C`` classes by default).
     """
-    pred, _ = zero_shot_predict(node_emb, class_emb)
+    pred, _ = zero_shot_predict(node_emb, class_emb, candidates)
     if mask is not None:
         pred, y = pred[mask], y[mask]
-    return {"accuracy": accuracy(pred, y), "macro_f1": macro_f1(pred, y, labels=range(class_emb.size(0)))}
+    labels = range(class_emb.size(0)) if candidates is None else candidates
+    return {"accuracy": accuracy(pred, y), "macro_f1": macro_f1(pred, y, labels=labels)}
 
 
 def evaluate_propagation(node_emb: torch.Tensor, class_emb: torch.Tensor, y: torch.Tensor, edge_index: torch.Tensor,
-                         ks: Iterable[int] = (0, 1, 2, 3, 4), mask: torch.Tensor | None = None
-                         ) -> dict[int, dict[str, float]]:
+                         ks: Iterable[int] = (0, 1, 2, 3, 4), mask: torch.Tensor | None = None,
+                         candidates: Sequence[int] | None = None) -> dict[int, dict[str, float]]:
     """Zero-shot scores after ``k`` rounds of :func:`propagate` for each ``k`` in ``ks`` (``k = 0``: text only).
 
-    Node embeddings are L2-normalised before propagating, so every node enters with the same weight.
+    Node embeddings are L2-normalised before propagating, so every node enters with the same weight. ``mask`` and
+    ``candidates`` restrict the scored nodes and the candidate classes (:func:`zero_shot_scores`); propagation always
+    runs over the whole graph.
     """
     ks = sorted(set(int(k) for k in ks))
     if ks and ks[0] < 0:
@@ -166,5 +189,5 @@ def evaluate_propagation(node_emb: torch.Tensor, class_emb: torch.Tensor, y: tor
     for k in ks:
         x = propagate(x, edge_index, k - done, adj)
         done = k
-        out[k] = zero_shot_scores(x, class_emb, y, mask)
+        out[k] = zero_shot_scores(x, class_emb, y, mask, candidates)
     return out

@@ -6,13 +6,15 @@ import torch
 from sklearn.metrics import f1_score
 
 from graphrep.tasks.zero_shot import (DEFAULT_TEMPLATE, accuracy, class_embeddings, class_prompts, evaluate_propagation,
-                                      macro_f1, normalized_adjacency, propagate, zero_shot_predict, zero_shot_scores)
+                                      held_out_class_split, macro_f1, normalized_adjacency, propagate, zero_shot_predict,
+                                      zero_shot_scores)
 
 
 def test_prompts_and_class_embeddings():
     assert class_prompts(["Rule_Learning", "Human-Computer Interaction"]) == [
         "This paper is about rule learning.", "This paper is about human-computer interaction."]
     assert class_prompts(["A_b"], "{} papers", clean=False) == ["A_b papers"]
+    assert class_prompts(["x"]) == [DEFAULT_TEMPLATE.format("x")]
     with pytest.raises(ValueError, match="must contain"):
         class_prompts(["a"], "no slot")
     # fake encoder: one-hot per distinct prompt word count; two templates are averaged then normalised
@@ -79,3 +81,23 @@ def test_evaluate_propagation_steps_are_cumulative():
     xn = torch.nn.functional.normalize(x, dim=-1)
     for k in (1, 3):
         assert res[k] == zero_shot_scores(propagate(xn, ei, k), cls, y)
+
+
+def test_candidates_and_held_out_split():
+    cls = torch.eye(4)
+    x = torch.tensor([[1.0, 0.0, 0.9, 0.0], [0.0, 1.0, 0.0, 0.8], [0.0, 0.0, 0.0, 1.0]])
+    pred, scores = zero_shot_predict(x, cls, candidates=[2, 3])
+    # node 0 is closest to class 0, but only 2 and 3 are allowed -> 2; node 1 -> 3; node 2 -> 3
+    assert pred.tolist() == [2, 3, 3] and torch.isinf(scores[:, :2]).all()
+    y = torch.tensor([2, 3, 2])
+    res = zero_shot_scores(x, cls, y, candidates=[2, 3])
+    assert res["accuracy"] == pytest.approx(2 / 3)
+    assert res["macro_f1"] == pytest.approx(f1_score(y.numpy(), pred.numpy(), labels=[2, 3], average="macro"))
+    with pytest.raises(ValueError, match="candidates"):
+        zero_shot_predict(x, cls, candidates=[5])
+    seen, unseen = held_out_class_split(7, 3, seed=0)
+    assert len(unseen) == 3 and sorted(seen + unseen) == list(range(7))
+    assert held_out_class_split(7, 3, seed=0) == (seen, unseen)
+    assert len({tuple(held_out_class_split(7, 3, seed=s)[1]) for s in range(5)}) > 1
+    with pytest.raises(ValueError, match="num_unseen"):
+        held_out_class_split(3, 3, seed=0)
