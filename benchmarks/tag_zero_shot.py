@@ -110,8 +110,8 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> None:
              f"Text model `{meta['model']}`, prompt template(s) {', '.join(repr(t) for t in meta['templates'])}; "
              "*all classes*: every node of the evaluated graph, among all class names (one deterministic run for "
              "training-free rows). *held-out classes*: per seed, the nodes of the held-out classes, among the held-out "
-             f"class names only; mean ± std over seeds {meta['seeds']} (the std mostly reflects which classes are held "
-             "out, listed per seed in the JSON).", "",
+             f"class names only; mean ± std over seeds {meta['seeds']} (the std mostly reflects which classes "
+             "are held out, listed per seed in the JSON).", "",
              "| protocol | eval | method | train | accuracy (%) | macro-F1 (%) | runs |",
              "|---|---|---|---|---|---|---|"]
     for r in sorted(summary, key=lambda r: (r["protocol"], r["eval"], 0 if r["family"] == "training-free" else 1)):
@@ -160,7 +160,8 @@ def default_data_root() -> Path:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", type=Path, default=default_data_root(),
-                   help="folder holding <dataset>/ in the TAG layout (default $GRAPHREP_DATA/tag or ../shared/data/tag)")
+                   help="folder holding <dataset>/ in the TAG layout "
+                        "(default $GRAPHREP_DATA/tag or ../shared/data/tag)")
     p.add_argument("--datasets", nargs="+", default=["cora", "citeseer"])
     p.add_argument("--model", default=DEFAULT_TEXT_MODEL)
     p.add_argument("--template", action="append", dest="templates",

@@ -78,7 +78,10 @@ class TextEncoder:
         cache_dir: cache root; default :func:`default_cache_dir`. ``cache=False`` disables the cache.
         show_progress: tqdm bar over batches of texts that are not cached.
 
-    The model is loaded lazily, on the first text that is not in the cache.
+    The model is loaded lazily, on the first text that is not in the cache; local folders (the default included) load
+    with ``local_files_only=True``, so nothing is fetched from the network. Cache keys: the bundled model by package
+    version, a local folder by path and file sizes/times, a Hub model by name. Texts longer than the model's
+    ``max_seq_length`` (256 word pieces for all-MiniLM-L6-v2) are truncated by sentence-transformers.
 
     Shapes:
         - **input:** list of ``n`` strings
@@ -117,7 +120,8 @@ class TextEncoder:
         path = Path(name).expanduser()
         if path.exists():
             if not path.is_dir() or not (path / "modules.json").is_file() and not (path / "config.json").is_file():
-                raise FileNotFoundError(f"{path}: not a sentence-transformers model folder (no modules.json or config.json)")
+                raise FileNotFoundError(
+                    f"{path}: not a sentence-transformers model folder (no modules.json or config.json)")
             path = path.resolve()
             return path, f"path:{path}:{_local_dir_fingerprint(path)}"
         return None, f"hub:{name}"

@@ -110,7 +110,8 @@ def zero_shot_predict(node_emb: torch.Tensor, class_emb: torch.Tensor, candidate
     if candidates is not None:
         cand = torch.as_tensor(list(candidates), dtype=torch.long, device=scores.device)
         if cand.numel() == 0 or cand.min() < 0 or cand.max() >= class_emb.size(0):
-            raise ValueError(f"candidates must be a non-empty subset of 0..{class_emb.size(0) - 1}, got {cand.tolist()}")
+            raise ValueError(f"candidates must be a non-empty subset of 0..{class_emb.size(0) - 1}, "
+                             f"got {cand.tolist()}")
         allowed = torch.zeros(class_emb.size(0), dtype=torch.bool, device=scores.device)
         allowed[cand] = True
         scores = scores.masked_fill(~allowed, float("-inf"))

@@ -5,9 +5,9 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from graphrep.tasks.zero_shot import (DEFAULT_TEMPLATE, accuracy, class_embeddings, class_prompts, evaluate_propagation,
-                                      held_out_class_split, macro_f1, normalized_adjacency, propagate, zero_shot_predict,
-                                      zero_shot_scores)
+from graphrep.tasks.zero_shot import (DEFAULT_TEMPLATE, accuracy, class_embeddings, class_prompts,
+                                      evaluate_propagation, held_out_class_split, macro_f1, normalized_adjacency,
+                                      propagate, zero_shot_predict, zero_shot_scores)
 
 
 def test_prompts_and_class_embeddings():
