@@ -103,14 +103,15 @@ def resolve_tag_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     ``root`` (explicit) is the folder that contains ``<name>/``, or the dataset folder itself; without it,
     ``$GRAPHREP_DATA/tag/<name>``. Raises :class:`FileNotFoundError` naming the missing file and the public source.
     """
+    names = list(dict.fromkeys([name, name.lower()]))  # as given, then lower case
     name = name.lower()
     if root is not None:
         root = Path(root).expanduser()
-        candidates = [root / name, root]
+        candidates = [root / n for n in names] + [root]
         where = f"root={str(root)!r}"
     elif os.environ.get("GRAPHREP_DATA"):
         base = Path(os.environ["GRAPHREP_DATA"]).expanduser() / "tag"
-        candidates = [base / name]
+        candidates = [base / n for n in names]
         where = f"GRAPHREP_DATA={os.environ['GRAPHREP_DATA']!r}"
     else:
         candidates = []

@@ -52,8 +52,11 @@ def test_order_by_id_and_symmetrise(tmp_path):
     assert data.text == ["a", "b", "c"] and data.y.tolist() == [1, 0, 0] and data.name == "toy"
     assert sorted(map(tuple, data.edge_index.t().tolist())) == [(0, 1), (0, 2), (1, 0), (2, 0)]
     assert data.class_names == ["a", "b"]
-    # the dataset folder itself also works as root
+    # the dataset folder itself also works as root; names are tried as given, then in lower case
     assert load_tag("toy", root=tmp_path / "toy").num_nodes == 3
+    assert load_tag("TOY", root=tmp_path).num_nodes == 3
+    _write(tmp_path / "CamelCase", NODES)
+    assert load_tag("CamelCase", root=tmp_path).name == "camelcase"
 
 
 def test_non_contiguous_ids(tmp_path):
