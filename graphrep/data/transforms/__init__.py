@@ -1,0 +1,1 @@
+"""Pure graph transforms: structural descriptors, augmentations."""
