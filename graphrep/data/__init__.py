@@ -1,0 +1,1 @@
+"""Loaders, converters and batched graph transforms."""

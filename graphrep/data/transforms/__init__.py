@@ -1,0 +1,29 @@
+"""Batched graph transforms: D-SLA perturbation, node masking (AttrMasking), GraphCL augmentations.
+
+All of them act on a whole ``torch_geometric.data.Batch`` with tensor operations (no Python loop per graph) and take a
+``torch.Generator`` for reproducible sampling.
+"""
+
+from graphrep.data.transforms.masking import MASK_ATOM, NUM_ATOM_TYPES, apply_node_mask, mask_atoms
+from graphrep.data.transforms.perturb import (
+    BondDistribution,
+    DSLAPerturbation,
+    PerturbationConfig,
+    bond_distribution,
+    dsla_perturb,
+)
+from graphrep.data.transforms.perturb_reference import dsla_perturb_reference, dsla_perturb_reference_batch
+
+__all__ = [
+    "MASK_ATOM",
+    "NUM_ATOM_TYPES",
+    "BondDistribution",
+    "DSLAPerturbation",
+    "PerturbationConfig",
+    "apply_node_mask",
+    "bond_distribution",
+    "dsla_perturb",
+    "dsla_perturb_reference",
+    "dsla_perturb_reference_batch",
+    "mask_atoms",
+]
