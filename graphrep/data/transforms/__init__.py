@@ -4,6 +4,7 @@ All of them act on a whole ``torch_geometric.data.Batch`` with tensor operations
 ``torch.Generator`` for reproducible sampling.
 """
 
+from graphrep.data.transforms.graphcl import AUGMENTATIONS, augment, drop_nodes, mask_nodes, perturb_edges, subgraph
 from graphrep.data.transforms.masking import MASK_ATOM, NUM_ATOM_TYPES, apply_node_mask, mask_atoms
 from graphrep.data.transforms.perturb import (
     BondDistribution,
@@ -15,6 +16,12 @@ from graphrep.data.transforms.perturb import (
 from graphrep.data.transforms.perturb_reference import dsla_perturb_reference, dsla_perturb_reference_batch
 
 __all__ = [
+    "AUGMENTATIONS",
+    "augment",
+    "drop_nodes",
+    "mask_nodes",
+    "perturb_edges",
+    "subgraph",
     "MASK_ATOM",
     "NUM_ATOM_TYPES",
     "BondDistribution",
