@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphrep.data.transforms.masking import NUM_ATOM_TYPES
+#: Classes of the atom-type predictor: atom-type indices 0..118 (pretrain-gnns' ``Linear(emb_dim, 119)``); the MASK
+#: index 119 is an input token, never a target.
+NUM_ATOM_CLASSES = 119
 
 
 class AttrMaskLoss(NamedTuple):
@@ -49,7 +51,7 @@ class AttrMaskHead(nn.Module):
         node_emb: [N, D], masked_idx: [M] -> logits [M, num_classes]
     """
 
-    def __init__(self, dim: int = 300, num_classes: int = NUM_ATOM_TYPES) -> None:
+    def __init__(self, dim: int = 300, num_classes: int = NUM_ATOM_CLASSES) -> None:
         super().__init__()
         self.linear = nn.Linear(dim, num_classes)
 

@@ -17,8 +17,6 @@ from graphrep.data.transforms.segments import sample_within_segments
 
 #: Atom-type index reserved as the MASK token (atomic numbers 1..119 use indices 0..118).
 MASK_ATOM = 119
-#: Number of atom-type classes a masked-atom predictor chooses from (indices 0..118).
-NUM_ATOM_TYPES = 119
 #: Bond-type index reserved for self-loops, and for a masked bond (pretrain-gnns convention).
 SELF_LOOP_BOND = 4
 MASK_BOND = 5

@@ -26,7 +26,7 @@ Generic graphs (no ``edge_attr``): edges are untyped and, by default, the pertur
 All sampling uses one ``torch.Generator``, so a seed reproduces the candidates exactly. The work is a fixed number of
 tensor operations on the whole batch (a BFS of ``num_hops`` sparse steps, segment-wise sampling by sorting random
 permutations, enumeration of candidate pairs of subgraph atoms), never a Python loop over molecules. Pair enumeration
-costs ``sum_g |S_g|^2`` memory (whole graphs: ``sum_g n_g^2``), which is small for molecules and for the TU graphs
+costs ``sum_g |S_g|^2 / 2`` memory (whole graphs: ``sum_g n_g^2 / 2``), which is small for molecules and for the TU graphs
 D-SLA uses.
 """
 
@@ -310,8 +310,9 @@ def _sample_new_bonds(
     """For each expanded graph, ``min(n_want, #free pairs)`` uniformly chosen unordered pairs ``u < v`` of pool nodes
     that are not bonded in the original graph.
 
-    Enumerates, for expanded graphs with ``n_want > 0`` only, all ``s^2`` ordered local pairs (``s`` = pool size),
-    keeps ``a < b``, drops original bonds (``torch.isin`` on ``u * N + v`` keys), then samples per graph.
+    Enumerates, for expanded graphs with ``n_want > 0`` only, the ``s (s - 1) / 2`` local pairs ``a < b`` (``s`` = pool
+    size) by decoding a flat index (:func:`upper_pair`), drops original bonds (binary search of ``u * N + v`` keys in the
+    sorted bond keys), then samples per graph.
 
     Returns expanded-node ``src`` [A], ``dst`` [A] (src < dst), expanded graph [A], and the count per graph [num_eg].
     """
@@ -322,22 +323,38 @@ def _sample_new_bonds(
     seg = eg_of_node[nodes]
     s = torch.bincount(seg, minlength=num_eg)
     s_ptr = exclusive_cumsum(s)
-    sq = s * s
-    t_eg = torch.arange(num_eg, device=device).repeat_interleave(sq)
-    t_local = torch.arange(t_eg.numel(), device=device) - exclusive_cumsum(sq)[t_eg]
-    s_t = s[t_eg]
-    a, b = t_local // s_t, t_local % s_t
-    upper = a < b
-    t_eg, a, b = t_eg[upper], a[upper], b[upper]
+    n_pairs = s * (s - 1) // 2
+    t_eg = torch.arange(num_eg, device=device).repeat_interleave(n_pairs)
+    k = torch.arange(t_eg.numel(), device=device) - exclusive_cumsum(n_pairs)[t_eg]
+    a, b = upper_pair(k, s[t_eg])
     u = nodes[s_ptr[t_eg] + a]
     v = nodes[s_ptr[t_eg] + b]
-    bond_keys = b_src * num_orig_nodes + b_dst  # b_src < b_dst
-    free = ~torch.isin(orig_of_node[u] * num_orig_nodes + orig_of_node[v], bond_keys)
+    bond_keys = torch.sort(b_src * num_orig_nodes + b_dst).values  # b_src < b_dst
+    pair_keys = orig_of_node[u] * num_orig_nodes + orig_of_node[v]
+    pos = torch.searchsorted(bond_keys, pair_keys).clamp(max=max(bond_keys.numel() - 1, 0))
+    bonded = bond_keys[pos] == pair_keys if bond_keys.numel() else torch.zeros_like(pair_keys, dtype=torch.bool)
+    free = ~bonded
     u, v, t_eg = u[free], v[free], t_eg[free]
     n_free = torch.bincount(t_eg, minlength=num_eg)
     n_add = torch.minimum(n_want, n_free)
     chosen = sample_within_segments(t_eg, n_add, generator)
     return u[chosen], v[chosen], t_eg[chosen], n_add
+
+
+def upper_pair(k: Tensor, n: Tensor) -> tuple[Tensor, Tensor]:
+    """The ``k``-th pair ``(a, b)``, ``0 <= a < b < n``, of the row-major strict upper triangle of an ``n x n`` matrix.
+
+    Closed form ``a = n - 2 - floor(sqrt(4 n (n - 1) - 8 k - 7) / 2 - 1/2)``, ``b = k + a + 1 - n (n - 1) / 2 +
+    (n - a)(n - a - 1) / 2`` (float64 square root: exact for ``n`` far beyond molecule or TU-graph sizes; checked
+    against ``torch.triu_indices`` in the tests).
+
+    Shapes:
+        k, n: [P] -> a, b: [P]
+    """
+    kf, nf = k.double(), n.double()
+    a = n - 2 - torch.floor(torch.sqrt(4 * nf * (nf - 1) - 8 * kf - 7) / 2 - 0.5).long()
+    b = k + a + 1 - n * (n - 1) // 2 + (n - a) * (n - a - 1) // 2
+    return a, b
 
 
 class DSLAPerturbation:

@@ -74,7 +74,7 @@ def dsla_perturb_reference(
     sub_nodes = sorted(sub)
     sub_bonds = [i for i, (u, v) in enumerate(bonds) if u in sub and v in sub]
     free_sub = [(u, v) for i, u in enumerate(sub_nodes) for v in sub_nodes[i + 1 :] if (u, v) not in bond_set]
-    free_all = [(u, v) for u in range(n) for v in range(u + 1, n) if (u, v) not in bond_set]
+    free_all = [(u, v) for u in range(n) for v in range(u + 1, n) if (u, v) not in bond_set] if cfg.strong else []
 
     out = []
     for c in range(cfg.total_candidates):

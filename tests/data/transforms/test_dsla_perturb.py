@@ -265,3 +265,13 @@ def test_real_zinc_molecules(shared_data, featurise):
     check_candidates(mols, out, cfg, bond_dist=dist)
     e = out.edit_distance.view(len(mols), -1)
     assert bool((e[:, 1:] > 0).all()), "every ZINC molecule has bonds, so every perturbed candidate differs"
+
+
+def test_upper_pair_decodes_the_upper_triangle():
+    from graphrep.data.transforms.perturb import upper_pair
+
+    for n in [2, 3, 7, 40, 123]:
+        k = torch.arange(n * (n - 1) // 2)
+        a, b = upper_pair(k, torch.full_like(k, n))
+        ref = torch.triu_indices(n, n, offset=1)
+        assert torch.equal(a, ref[0]) and torch.equal(b, ref[1])
