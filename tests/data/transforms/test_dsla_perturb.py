@@ -240,6 +240,10 @@ def test_generic_random_graphs_property(specs, seed, whole):
     batch = Batch.from_data_list(graphs)
     out = dsla_perturb(batch, cfg, generator=gen, centers=batch.ptr[:-1] + torch.tensor(centers_local))
     check_candidates(graphs, out, cfg, None if whole else centers_local)
+    ref = dsla_perturb_reference_batch(graphs, cfg, generator=gen, centers=centers_local)
+    check_candidates(graphs, ref, cfg, None if whole else centers_local)
+    for name in ("edit_distance", "num_deleted", "num_added"):
+        assert torch.equal(out[name], ref[name]), name
     if whole:
         for g, d in enumerate(graphs):
             e_all = d.edge_index.size(1) // 2
