@@ -7,7 +7,8 @@ last strongly perturbed one), graph embeddings ``h[b, c]`` and discriminator sco
 * edit-distance term: ``r[b, i] = ||h[b, i] - h[b, 0]|| / e[b, i]`` for perturbed candidates ``i >= 1``;
   ``L_edit = mean_{b, 1 <= i < j < C} (r[b, i] - r[b, j])^2`` - embedding distance proportional to edit distance
   (the strong candidate, when present, takes part, as in the public code);
-* margin term: ``L_margin = mean_{b, i in weak, b' != b} max(0, margin + ||h[b, 0] - h[b, i]|| - ||h[b, 0] - h[b', 0]||)``
+* margin term:
+  ``L_margin = mean_{b, i in weak, b' != b} max(0, margin + ||h[b, 0] - h[b, i]|| - ||h[b, 0] - h[b', 0]||)``
   - a perturbed graph stays closer to its original than other graphs' originals (the strong candidate is left out);
 * ``L = L_GD + edit_weight * L_edit + margin_weight * L_margin`` (paper: 0.7, 0.5, margin 5).
 

@@ -24,7 +24,9 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.1) -> Tensor:
         z1, z2: [B, D] (row n of each is a view of graph n), B >= 2 -> scalar
     """
     if z1.shape != z2.shape or z1.dim() != 2:
-        raise ValueError(f"nt_xent needs two [B, D] tensors of the same shape, got {tuple(z1.shape)}, {tuple(z2.shape)}")
+        raise ValueError(
+            f"nt_xent needs two [B, D] tensors of the same shape, got {tuple(z1.shape)}, {tuple(z2.shape)}"
+        )
     if z1.size(0) < 2:
         raise ValueError("nt_xent needs at least 2 graphs in the batch (the others are the negatives)")
     if temperature <= 0:

@@ -13,21 +13,22 @@ For each graph ``g`` of a batch, with ``K = num_candidates``:
   ``max(1, int(strong_edge_ratio * E))`` bonds deleted and as many added anywhere in the graph.
 
 Edit distance ``e_i = d_i + a_i`` counts **bonds** (undirected edges), not directed edges: deleting one bond removes
-two entries of ``edge_index`` but is one edit. (The public D-SLA code reports twice this number, counting directed
-edges; doubling every ``e_i`` halves every ``r_i = ||h_i - h_0|| / e_i`` and so scales D-SLA's edit term by 1/4: pass
-``2 * edit_distance`` to the loss to reproduce that scale.) It is exact: candidate ``i``'s bond set differs from the original's in exactly ``e_i`` bonds, because deleted
-bonds are chosen among existing bonds and added ones among pairs that were not bonded in the *original* graph (so a
-deleted bond is never added back). When a subgraph has fewer free pairs than ``d_i``, fewer bonds are added and the true
-``e_i`` is reported. Masking changes atom attributes only and is not counted.
+two entries of ``edge_index`` but is one edit. (The public D-SLA code perturbs and counts directed edges. Counting
+directed edges doubles every ``e_i``, halves every ``r_i = ||h_i - h_0|| / e_i`` and so scales the edit term of the
+loss by 1/4: pass ``2 * edit_distance`` to the loss for that convention.) It is exact: candidate ``i``'s bond set
+differs from the original's in exactly ``e_i`` bonds, because deleted bonds are chosen among existing bonds and added
+ones among pairs that were not bonded in the *original* graph (so a deleted bond is never added back). When a subgraph
+has fewer free pairs than ``d_i``, fewer bonds are added and the true ``e_i`` is reported. Masking changes atom
+attributes only and is not counted.
 
 Generic graphs (no ``edge_attr``): edges are untyped and, by default, the perturbation acts on the whole graph
 (``whole_graph=True``): ``S_g`` is every node of ``g`` and ``E_sub`` every edge.
 
 All sampling uses one ``torch.Generator``, so a seed reproduces the candidates exactly. The work is a fixed number of
 tensor operations on the whole batch (a BFS of ``num_hops`` sparse steps, segment-wise sampling by sorting random
-permutations, enumeration of candidate pairs of subgraph atoms), never a Python loop over molecules. Pair enumeration
-costs ``sum_g |S_g|^2 / 2`` memory (whole graphs: ``sum_g n_g^2 / 2``), which is small for molecules and for the TU graphs
-D-SLA uses.
+permutations, enumeration of candidate pairs of subgraph atoms), never a Python loop over molecules. Pair
+enumeration costs ``sum_g |S_g|^2 / 2`` memory (whole graphs: ``sum_g n_g^2 / 2``), which is small for molecules and
+for the TU graphs D-SLA uses.
 """
 
 from __future__ import annotations
@@ -310,9 +311,9 @@ def _sample_new_bonds(
     """For each expanded graph, ``min(n_want, #free pairs)`` uniformly chosen unordered pairs ``u < v`` of pool nodes
     that are not bonded in the original graph.
 
-    Enumerates, for expanded graphs with ``n_want > 0`` only, the ``s (s - 1) / 2`` local pairs ``a < b`` (``s`` = pool
-    size) by decoding a flat index (:func:`upper_pair`), drops original bonds (binary search of ``u * N + v`` keys in the
-    sorted bond keys), then samples per graph.
+    Enumerates, for expanded graphs with ``n_want > 0`` only, the ``s (s - 1) / 2`` local pairs ``a < b`` (``s`` =
+    pool size) by decoding a flat index (:func:`upper_pair`), drops original bonds (binary search of ``u * N + v``
+    keys in the sorted bond keys), then samples per graph.
 
     Returns expanded-node ``src`` [A], ``dst`` [A] (src < dst), expanded graph [A], and the count per graph [num_eg].
     """

@@ -1,8 +1,8 @@
 """Segment-wise random sampling and bond bookkeeping on batched graphs, without a Python loop per graph.
 
-A *segment* is a group of items (nodes, bonds, candidate pairs) that belong to one graph; ``segment[i]`` names the graph
-of item ``i``. Everything here is plain tensor code (sort, cumsum, bincount), so a batch of 256 molecules costs a handful
-of kernel calls instead of 256 Python iterations.
+A *segment* is a group of items (nodes, bonds, candidate pairs) that belong to one graph; ``segment[i]`` names the
+graph of item ``i``. Everything here is plain tensor code (sort, cumsum, bincount), so a batch of 256 molecules costs a
+handful of kernel calls instead of 256 Python iterations.
 """
 
 from __future__ import annotations
