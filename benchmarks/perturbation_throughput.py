@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Batch, Data
 
+from graphrep.data import smiles_to_data
 from graphrep.data.transforms import (
     PerturbationConfig,
     bond_distribution,
@@ -53,39 +54,6 @@ def load_smiles(path: Path, limit: int) -> list[str]:
     return out[:limit]
 
 
-def featuriser():
-    """The package's pretrain-gnns featuriser when present, else a minimal local RDKit conversion (same convention)."""
-    try:
-        from graphrep.data import smiles_to_data  # type: ignore[attr-defined]
-
-        return lambda s: smiles_to_data(s, features="pretrain"), "graphrep.data.smiles_to_data(features='pretrain')"
-    except ImportError:
-        return _local_featurise, "local RDKit conversion in this script"
-
-
-def _local_featurise(smiles: str) -> Data:
-    from rdkit import Chem
-
-    bond_types = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
-    dirs = [Chem.BondDir.NONE, Chem.BondDir.ENDUPRIGHT, Chem.BondDir.ENDDOWNRIGHT]
-    chiral = [Chem.ChiralType.CHI_UNSPECIFIED, Chem.ChiralType.CHI_TETRAHEDRAL_CW, Chem.ChiralType.CHI_TETRAHEDRAL_CCW]
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        raise ValueError(f"invalid SMILES {smiles!r}")
-    x = [[a.GetAtomicNum() - 1, chiral.index(a.GetChiralTag()) if a.GetChiralTag() in chiral else 3] for a in mol.GetAtoms()]
-    ei, ea = [], []
-    for b in mol.GetBonds():
-        u, v = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
-        attr = [bond_types.index(b.GetBondType()), dirs.index(b.GetBondDir()) if b.GetBondDir() in dirs else 0]
-        ei += [[u, v], [v, u]]
-        ea += [attr, attr]
-    return Data(
-        x=torch.tensor(x, dtype=torch.long),
-        edge_index=torch.tensor(ei, dtype=torch.long).t().reshape(2, -1),
-        edge_attr=torch.tensor(ea, dtype=torch.long).reshape(-1, 2),
-    )
-
-
 def time_pass(fn, batches) -> float:
     start = time.perf_counter()
     for chunk in batches:
@@ -104,8 +72,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    featurise, featuriser_name = featuriser()
-    mols = [featurise(s) for s in load_smiles(args.smiles, args.molecules)]
+    featuriser_name = "graphrep.data.smiles_to_data(features='pretrain')"
+    mols = [smiles_to_data(s, features="pretrain") for s in load_smiles(args.smiles, args.molecules)]
     mols = [Data(x=m.x, edge_index=m.edge_index, edge_attr=m.edge_attr) for m in mols]  # structure only
     batches = [mols[i : i + args.batch_size] for i in range(0, len(mols), args.batch_size)]
     dist = bond_distribution(mols)

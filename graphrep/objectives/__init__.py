@@ -1,8 +1,9 @@
-"""Self-supervised and task losses as pure functions (and small heads)."""
+"""Losses as pure functions or small modules."""
 
-from graphrep.objectives.attrmask import AttrMaskHead, AttrMaskLoss, attr_mask_loss
-from graphrep.objectives.dsla import DSLALoss, discrimination_loss, dsla_loss, edit_distance_loss, margin_loss
-from graphrep.objectives.graphcl import ProjectionHead, nt_xent
+from .attrmask import AttrMaskHead, AttrMaskLoss, attr_mask_loss
+from .dsla import DSLALoss, discrimination_loss, dsla_loss, edit_distance_loss, margin_loss
+from .graphcl import ProjectionHead, nt_xent
+from .supervised import masked_bce, masked_mse
 
 __all__ = [
     "AttrMaskHead",
@@ -14,5 +15,7 @@ __all__ = [
     "dsla_loss",
     "edit_distance_loss",
     "margin_loss",
+    "masked_bce",
+    "masked_mse",
     "nt_xent",
 ]

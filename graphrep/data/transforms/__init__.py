@@ -5,7 +5,7 @@ All of them act on a whole ``torch_geometric.data.Batch`` with tensor operations
 """
 
 from graphrep.data.transforms.graphcl import AUGMENTATIONS, augment, drop_nodes, mask_nodes, perturb_edges, subgraph
-from graphrep.data.transforms.masking import MASK_ATOM, apply_node_mask, mask_atoms
+from graphrep.data.transforms.masking import apply_node_mask, mask_atoms
 from graphrep.data.transforms.perturb import (
     BondDistribution,
     DSLAPerturbation,
@@ -22,7 +22,6 @@ __all__ = [
     "mask_nodes",
     "perturb_edges",
     "subgraph",
-    "MASK_ATOM",
     "BondDistribution",
     "DSLAPerturbation",
     "PerturbationConfig",

@@ -13,13 +13,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
+from graphrep.data.molecules.featurize import MASK_ATOM
 from graphrep.data.transforms.segments import sample_within_segments
 
-#: Atom-type index reserved as the MASK token (atomic numbers 1..119 use indices 0..118).
-MASK_ATOM = 119
-#: Bond-type index reserved for self-loops, and for a masked bond (pretrain-gnns convention).
-SELF_LOOP_BOND = 4
-MASK_BOND = 5
 #: The row written over a masked molecule atom: (MASK atom type, chirality unspecified).
 MOLECULE_MASK_ROW = (MASK_ATOM, 0)
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_geometric.data import Batch, Data
 
+from graphrep.data.molecules.featurize import MASK_ATOM
 from graphrep.data.transforms import (
-    MASK_ATOM,
     BondDistribution,
     DSLAPerturbation,
     PerturbationConfig,

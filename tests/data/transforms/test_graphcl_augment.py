@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
+from graphrep.data.molecules.featurize import MASK_ATOM
 from graphrep.data.transforms import (
-    MASK_ATOM,
     augment,
     drop_nodes,
     mask_atoms,
