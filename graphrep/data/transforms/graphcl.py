@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
+from graphrep.data.errors import InvalidInputError
 from graphrep.data.transforms.batch_build import build_batch
 from graphrep.data.transforms.masking import apply_node_mask, mask_nodes_per_graph, mask_value_for
 from graphrep.data.transforms.segments import (
@@ -38,9 +39,9 @@ def _check(batch: Batch, ratio: float, name: str) -> None:
     if not isinstance(batch, Batch):
         raise TypeError(f"{name} expects a torch_geometric Batch, got {type(batch).__name__}")
     if batch.num_graphs == 0 or batch.x is None or batch.x.size(0) == 0:
-        raise ValueError(f"{name} got an empty batch (no graphs or no nodes)")
+        raise InvalidInputError(f"{name} got an empty batch (no graphs or no nodes)")
     if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"{name}: ratio must be in [0, 1), got {ratio}")
+        raise InvalidInputError(f"{name}: ratio must be in [0, 1), got {ratio}")
 
 
 def induced_subgraph(batch: Batch, keep: Tensor) -> Batch:
@@ -170,5 +171,5 @@ AUGMENTATIONS: dict[str, Callable[..., Batch]] = {
 def augment(batch: Batch, name: str, ratio: float = 0.2, *, generator: torch.Generator | None = None) -> Batch:
     """Apply the GraphCL augmentation called ``name`` (one of :data:`AUGMENTATIONS`)."""
     if name not in AUGMENTATIONS:
-        raise ValueError(f"unknown GraphCL augmentation {name!r}; choose from {sorted(AUGMENTATIONS)}")
+        raise InvalidInputError(f"unknown GraphCL augmentation {name!r}; choose from {sorted(AUGMENTATIONS)}")
     return AUGMENTATIONS[name](batch, ratio, generator=generator)

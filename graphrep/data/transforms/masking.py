@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
+from graphrep.data.errors import InvalidInputError
 from graphrep.data.molecules.featurize import MASK_ATOM
 from graphrep.data.transforms.segments import sample_within_segments
 
@@ -32,7 +33,7 @@ def mask_value_for(x: Tensor, mask_token: int | Sequence[int] | None) -> Tensor 
         if x.dim() == 2 and x.size(1) == 2:
             mask_token = MOLECULE_MASK_ROW
         else:
-            raise ValueError(
+            raise InvalidInputError(
                 f"integer node features of shape {tuple(x.shape)} need an explicit mask_token "
                 "(the molecule default (119, 0) only fits [N, 2] atom features)"
             )
@@ -41,7 +42,7 @@ def mask_value_for(x: Tensor, mask_token: int | Sequence[int] | None) -> Tensor 
     if value.numel() == 1:
         return value.reshape(()).expand(row_shape) if row_shape else value.reshape(())
     if tuple(value.shape) != tuple(row_shape):
-        raise ValueError(f"mask_token {tuple(mask_token)} does not match node feature rows of shape {tuple(row_shape)}")
+        raise InvalidInputError(f"mask_token {tuple(mask_token)} does not match node feature rows of shape {tuple(row_shape)}")
     return value
 
 
@@ -90,9 +91,9 @@ def mask_atoms(
         ``target`` [M] original atom-type index of each masked node, i.e. ``x[masked_idx, 0]``)
     """
     if batch.num_graphs == 0 or batch.x is None or batch.x.size(0) == 0:
-        raise ValueError("mask_atoms got an empty batch (no graphs or no nodes)")
+        raise InvalidInputError("mask_atoms got an empty batch (no graphs or no nodes)")
     if not 0.0 <= mask_rate <= 1.0:
-        raise ValueError(f"mask_rate must be in [0, 1], got {mask_rate}")
+        raise InvalidInputError(f"mask_rate must be in [0, 1], got {mask_rate}")
     n = torch.bincount(batch.batch, minlength=batch.num_graphs)
     counts = torch.where(n > 0, torch.floor(n.double() * mask_rate + 1).long(), torch.zeros_like(n))
     counts = torch.minimum(counts, n)

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from graphrep.data.errors import InvalidInputError
 from graphrep.data.transforms.batch_build import build_batch
 from graphrep.data.transforms.masking import apply_node_mask, mask_nodes_per_graph, mask_value_for
 from graphrep.data.transforms.segments import (
@@ -66,12 +67,12 @@ class BondDistribution:
 
     def __post_init__(self) -> None:
         if self.attrs.dim() != 2 or self.probs.dim() != 1 or self.attrs.size(0) != self.probs.size(0):
-            raise ValueError(
+            raise InvalidInputError(
                 f"BondDistribution needs attrs [K, F] and probs [K], got {tuple(self.attrs.shape)} "
                 f"and {tuple(self.probs.shape)}"
             )
         if self.attrs.size(0) == 0 or not bool((self.probs >= 0).all()) or float(self.probs.sum()) <= 0:
-            raise ValueError("BondDistribution needs at least one attribute row with positive probability")
+            raise InvalidInputError("BondDistribution needs at least one attribute row with positive probability")
 
     def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
         """``n`` attribute rows drawn i.i.d. Shapes: -> [n, F]."""
@@ -98,14 +99,14 @@ def bond_distribution(graphs: Data | Batch | Iterable[Data] | Tensor) -> BondDis
         rows = [_bond_rows(d) for d in graphs]
     rows = [r for r in rows if r.numel()]
     if not rows:
-        raise ValueError("bond_distribution found no bonds with edge_attr to estimate from")
+        raise InvalidInputError("bond_distribution found no bonds with edge_attr to estimate from")
     attrs, counts = torch.unique(torch.cat(rows).long(), dim=0, return_counts=True)
     return BondDistribution(attrs=attrs, probs=counts.double() / counts.sum())
 
 
 def _bond_rows(data: Data) -> Tensor:
     if data.edge_attr is None:
-        raise ValueError("bond_distribution needs graphs with edge_attr (typed bonds)")
+        raise InvalidInputError("bond_distribution needs graphs with edge_attr (typed bonds)")
     keep = data.edge_index[0] < data.edge_index[1]
     return data.edge_attr[keep]
 
@@ -125,13 +126,13 @@ class PerturbationConfig:
 
     def __post_init__(self) -> None:
         if self.num_candidates < 1:
-            raise ValueError(f"num_candidates must be >= 1 (the original), got {self.num_candidates}")
+            raise InvalidInputError(f"num_candidates must be >= 1 (the original), got {self.num_candidates}")
         if self.num_hops < 0:
-            raise ValueError(f"num_hops must be >= 0, got {self.num_hops}")
+            raise InvalidInputError(f"num_hops must be >= 0, got {self.num_hops}")
         for name in ("edge_ratio", "mask_ratio", "strong_edge_ratio", "strong_mask_ratio"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
+                raise InvalidInputError(f"{name} must be in [0, 1], got {value}")
 
     @property
     def total_candidates(self) -> int:
@@ -143,11 +144,11 @@ def _check_batch(batch: Batch) -> None:
     if not isinstance(batch, Batch):
         raise TypeError(f"dsla_perturb expects a torch_geometric Batch, got {type(batch).__name__}")
     if batch.num_graphs == 0 or batch.x is None or batch.x.size(0) == 0:
-        raise ValueError("dsla_perturb got an empty batch (no graphs or no nodes)")
+        raise InvalidInputError("dsla_perturb got an empty batch (no graphs or no nodes)")
     n = torch.bincount(batch.batch, minlength=batch.num_graphs)
     if bool((n == 0).any()):
         empty = (n == 0).nonzero().view(-1)[:5].tolist()
-        raise ValueError(f"graphs {empty} of the batch have no nodes; remove them before perturbing")
+        raise InvalidInputError(f"graphs {empty} of the batch have no nodes; remove them before perturbing")
 
 
 def dsla_perturb(
@@ -182,7 +183,7 @@ def dsla_perturb(
     device = batch.x.device
     typed = batch.edge_attr is not None
     if typed and bond_dist is None:
-        raise ValueError("graphs with edge_attr need bond_dist (see bond_distribution()) to type the added bonds")
+        raise InvalidInputError("graphs with edge_attr need bond_dist (see bond_distribution()) to type the added bonds")
     whole = (not typed) if cfg.whole_graph is None else cfg.whole_graph
     mask_value_for(batch.x, mask_token)  # fail early on an unusable mask token
 
@@ -207,7 +208,7 @@ def dsla_perturb(
         if centers is None:
             centers = ptr[:-1] + torch.floor(uniform(num_graphs, generator, device) * n_per).long()
         elif centers.numel() != num_graphs or bool(((centers < ptr[:-1]) | (centers >= ptr[1:])).any()):
-            raise ValueError("centers must hold one node index per graph, inside that graph")
+            raise InvalidInputError("centers must hold one node index per graph, inside that graph")
         in_sub = torch.zeros(num_nodes, dtype=torch.bool, device=device)
         in_sub[centers] = True
         src, dst = batch.edge_index

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch_geometric.data import Batch, Data
 
+from graphrep.data.errors import InvalidInputError
 from graphrep.data.transforms.masking import apply_node_mask
 from graphrep.data.transforms.perturb import BondDistribution, PerturbationConfig
 
@@ -44,10 +45,10 @@ def dsla_perturb_reference(
     cfg = config
     n = int(data.num_nodes)
     if n == 0:
-        raise ValueError("dsla_perturb_reference got a graph with no nodes")
+        raise InvalidInputError("dsla_perturb_reference got a graph with no nodes")
     typed = data.edge_attr is not None
     if typed and bond_dist is None:
-        raise ValueError("graphs with edge_attr need bond_dist to type the added bonds")
+        raise InvalidInputError("graphs with edge_attr need bond_dist to type the added bonds")
     whole = (not typed) if cfg.whole_graph is None else cfg.whole_graph
 
     src, dst = data.edge_index.tolist()
@@ -131,7 +132,7 @@ def dsla_perturb_reference_batch(
     """Loop :func:`dsla_perturb_reference` over molecules and collate, in the same graph-major layout as
     :func:`~graphrep.data.transforms.perturb.dsla_perturb` (``graph_id`` added). ``centers``: local indices."""
     if len(data_list) == 0:
-        raise ValueError("dsla_perturb_reference_batch got an empty list of graphs")
+        raise InvalidInputError("dsla_perturb_reference_batch got an empty list of graphs")
     candidates = []
     for g, data in enumerate(data_list):
         center = None if centers is None else int(centers[g])

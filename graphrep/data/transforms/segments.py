@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from graphrep.data.errors import InvalidInputError
+
 
 def exclusive_cumsum(counts: Tensor) -> Tensor:
     """``[0, c0, c0+c1, ...]`` with one more entry than ``counts`` (a CSR-style pointer).
@@ -77,27 +79,27 @@ def undirected_bonds(edge_index: Tensor, num_nodes: int, what: str = "edge_index
     """Indices of the directed edges ``u -> v`` with ``u < v``: one representative per undirected bond.
 
     Checks that the graph is undirected (every ``u -> v`` has its ``v -> u``) and has no self-loops or repeated edges,
-    raising a ``ValueError`` that says which.
+    raising ``InvalidInputError`` (a ``ValueError``) that says which.
 
     Shapes:
         edge_index: [2, E] -> [E / 2]
     """
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"{what} must have shape [2, E], got {tuple(edge_index.shape)}")
+        raise InvalidInputError(f"{what} must have shape [2, E], got {tuple(edge_index.shape)}")
     if edge_index.dtype != torch.long:
-        raise ValueError(f"{what} must be a LongTensor, got {edge_index.dtype}")
+        raise InvalidInputError(f"{what} must be a LongTensor, got {edge_index.dtype}")
     src, dst = edge_index
     if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= num_nodes):
-        raise ValueError(f"{what} refers to nodes outside 0..{num_nodes - 1}")
+        raise InvalidInputError(f"{what} refers to nodes outside 0..{num_nodes - 1}")
     if bool((src == dst).any()):
-        raise ValueError(f"{what} has self-loops; perturbation expects a simple undirected graph")
+        raise InvalidInputError(f"{what} has self-loops; perturbation expects a simple undirected graph")
     fwd = src < dst
     key_f = src[fwd] * num_nodes + dst[fwd]
     key_b = dst[~fwd] * num_nodes + src[~fwd]
     if key_f.numel() != key_b.numel() or not torch.equal(torch.sort(key_f).values, torch.sort(key_b).values):
-        raise ValueError(f"{what} is not undirected: each bond must be stored in both directions")
+        raise InvalidInputError(f"{what} is not undirected: each bond must be stored in both directions")
     if torch.unique(key_f).numel() != key_f.numel():
-        raise ValueError(f"{what} stores some bond more than once")
+        raise InvalidInputError(f"{what} stores some bond more than once")
     return fwd.nonzero().view(-1)
 
 
