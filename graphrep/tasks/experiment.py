@@ -68,8 +68,17 @@ class History(Callback):
     def __init__(self):
         self.rows: list[dict[str, float]] = []
 
-    # Runs after the epoch's validation, once the module has logged its validation metrics.
+    # Saved in checkpoints, so a resumed run continues the same history.
+    def state_dict(self) -> dict:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = list(state_dict["rows"])
+
+    # Runs after the epoch's validation, once the module has logged its validation metrics. A run resumed from an
+    # end-of-epoch checkpoint replays that epoch's end, which replaces its row rather than adding one.
     def on_train_epoch_end(self, trainer, pl_module):
+        self.rows = [r for r in self.rows if r["epoch"] != trainer.current_epoch]
         row = {"epoch": trainer.current_epoch}
         row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("valid/", "train/"))})
         self.rows.append(row)
@@ -132,6 +141,8 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(config, dataset, split, seed)
     history = History()
+    if config.resume and not Path(config.resume).is_file():
+        raise FileNotFoundError(f"{config.resume}: no such checkpoint to resume from")
     trainer = make_trainer(config, seed_dir, model.metric_name, model.metric_mode, history)
     datamodule = GraphDataModule(dataset, split, batch_size=config.batch_size, seed=seed)
     start = time.perf_counter()
