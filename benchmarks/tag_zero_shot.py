@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
                              for (n, sd), (_, unseen) in ctx.splits.items()},
         "data_root": str(args.data_root),
         "graphs": {n: {"nodes": d.num_nodes, "directed_edges": int(d.edge_index.size(1)),
-                       "classes": d.class_names, "source": getattr(tag_info(n), "source", None)}
+                       "classes": d.class_names, "source": getattr(tag_info(n), "homepage", None)}
                    for n, d in ctx.graphs.items()},
         "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
         "threads": torch.get_num_threads(), "timings_s": ctx.timings, "all_cached": encoder.num_computed == 0,

@@ -32,7 +32,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
     """Load a registered dataset by name.
 
     Molecules give a :class:`MoleculeDataset` (``features="ogb"`` or ``"pretrain"``); OGB names give ``ogb``'s
-    ``PygGraphPropPredDataset``. See :mod:`graphrep.data.resolve` for where files are looked for.
+    ``PygGraphPropPredDataset``; text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
+    :func:`graphrep.data.tag.load_tag`. See :mod:`graphrep.data.resolve` for where files are looked for.
     """
     card = get_card(name)
     if card.kind == "molecules":
@@ -44,6 +45,13 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
         from .ogb_graphs import load_ogb
 
         return load_ogb(card, root=root, download=download)
+    if card.kind == "tag":
+        from .tag import load_tag
+
+        if card.files:  # verify the checksummed files, then read the folder that holds them
+            paths = resolve_dataset(card, root=root, download=download)
+            return load_tag(card.name, root=paths[0].parent)
+        return load_tag(card.name, root=root)
     raise GraphrepError(f"dataset {name!r} of kind {card.kind!r} has no loader here")
 
 

@@ -7,7 +7,7 @@ On-disk layout of one dataset (the layout of ``../shared/data/tag/<name>``)::
     <name>/classes.json     label index -> class name: {"classes": [name, ...]}, a list, or {"0": name, ...}
 
 Uncompressed ``nodes.jsonl`` / ``edges.csv`` are read too. Any TAG converted to this layout (PubMed, WikiCS, ogbn-arxiv,
-...) loads with :func:`load_tag`; :data:`TAG_DATASETS` lists the known ones with their public sources.
+...) loads with :func:`load_tag`; the known ones have cards in ``datasets/`` (kind ``tag``) with their public sources.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import gzip
 import io
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,69 +24,15 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
-__all__ = ["TAGInfo", "TAG_DATASETS", "tag_info", "resolve_tag_dir", "load_tag", "read_nodes", "read_edges",
+__all__ = ["tag_info", "resolve_tag_dir", "load_tag", "read_nodes", "read_edges",
            "read_classes"]
 
 
-@dataclass(frozen=True)
-class TAGInfo:
-    """Provenance of one text-attributed graph (for the dataset registry and error messages)."""
+def tag_info(name: str):
+    """The registry card of a known TAG (``datasets/<name>.toml``), or ``None`` for a user's own dataset."""
+    from .registry import list_cards
 
-    name: str
-    num_classes: int
-    num_nodes: int
-    source: str
-    licence: str
-    citation: str
-    notes: str = ""
-
-
-TAG_DATASETS: dict[str, TAGInfo] = {
-    info.name: info
-    for info in (
-        TAGInfo(
-            name="cora", num_classes=7, num_nodes=2708,
-            source="https://github.com/XiaoxinHe/TAPE (titles and abstracts, dataset/cora_orig)",
-            licence="MIT (TAPE repository); Cora itself has no stated licence, distributed for research",
-            citation="McCallum et al. 2000, Automating the Construction of Internet Portals with Machine Learning; "
-                     "He et al. 2024 (TAPE), Harnessing Explanations: LLM-to-LM Interpreter for Enhanced "
-                     "Text-Attributed Graph Representation Learning, ICLR",
-        ),
-        TAGInfo(
-            name="citeseer", num_classes=6, num_nodes=3186,
-            source="https://github.com/XiaoxinHe/TAPE (dataset/CiteSeer-Orig; LINQS CiteSeer with text)",
-            licence="MIT (TAPE repository); CiteSeer (LINQS) has no stated licence, distributed for research",
-            citation="Giles, Bollacker, Lawrence 1998, CiteSeer: An Automatic Citation Indexing System; "
-                     "He et al. 2024 (TAPE)",
-            notes="edges are stored directed and only 2.4% reciprocal: load with symmetrize=True",
-        ),
-        TAGInfo(
-            name="pubmed", num_classes=3, num_nodes=19717,
-            source="https://github.com/XiaoxinHe/TAPE (dataset/PubMed_orig, titles and abstracts)",
-            licence="MIT (TAPE repository); PubMed Diabetes (LINQS) has no stated licence",
-            citation="Sen et al. 2008, Collective Classification in Network Data, AI Magazine; He et al. 2024 (TAPE)",
-        ),
-        TAGInfo(
-            name="wikics", num_classes=10, num_nodes=11701,
-            source="https://github.com/pmernyei/wiki-cs-dataset (dataset/data.json, metadata.json for article text)",
-            licence="MIT",
-            citation="Mernyei and Cangea 2020, Wiki-CS: A Wikipedia-Based Benchmark for Graph Neural Networks",
-        ),
-        TAGInfo(
-            name="ogbn-arxiv", num_classes=40, num_nodes=169343,
-            source="https://ogb.stanford.edu/docs/nodeprop/#ogbn-arxiv (graph); titles and abstracts: "
-                   "https://snap.stanford.edu/ogb/data/misc/ogbn_arxiv/titleabs.tsv.gz",
-            licence="ODC-BY",
-            citation="Hu et al. 2020, Open Graph Benchmark: Datasets for Machine Learning on Graphs, NeurIPS; "
-                     "Wang et al. 2020, Microsoft Academic Graph",
-        ),
-    )
-}
-
-
-def tag_info(name: str) -> TAGInfo | None:
-    """Provenance record of a known TAG, or ``None`` for a user's own dataset."""
-    return TAG_DATASETS.get(name.lower())
+    return next((c for c in list_cards() if c.kind == "tag" and c.name == name.lower()), None)
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -107,7 +52,7 @@ def resolve_tag_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     name = name.lower()
     if root is not None:
         root = Path(root).expanduser()
-        candidates = [root / n for n in names] + [root]
+        candidates = [root / n for n in names] + [root / "tag" / n for n in names] + [root]
         where = f"root={str(root)!r}"
     elif os.environ.get("GRAPHREP_DATA"):
         base = Path(os.environ["GRAPHREP_DATA"]).expanduser() / "tag"
@@ -121,8 +66,11 @@ def resolve_tag_dir(name: str, root: str | os.PathLike | None = None) -> Path:
             return folder
     expected = candidates[0] / "nodes.jsonl.gz" if candidates else Path("$GRAPHREP_DATA/tag") / name / "nodes.jsonl.gz"
     info = tag_info(name)
-    source = (f"Public source of {name!r}: {info.source} (licence: {info.licence})." if info is not None
-              else f"Known TAGs: {', '.join(TAG_DATASETS)}.")
+    from .registry import list_cards
+
+    known = ", ".join(c.name for c in list_cards() if c.kind == "tag")
+    source = (f"Public source of {name!r}: {info.homepage} (licence: {info.license})." if info is not None
+              else f"Known TAGs: {known}.")
     raise FileNotFoundError(
         f"TAG dataset {name!r}: file {expected} not found ({where}). Expected nodes.jsonl.gz, edges.csv.gz and "
         f"classes.json in that folder (see graphrep.data.tag). {source}"

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch_geometric.utils import contains_self_loops, is_undirected
 
-from graphrep.data.tag import TAG_DATASETS, load_tag, tag_info
+from graphrep.data.tag import load_tag, tag_info
 
 
 def _write(folder, nodes, edges="src,dst\n0,1\n", classes=("a", "b"), gz=True):
@@ -32,7 +32,7 @@ NODES = [{"id": 2, "text": "c", "label": 0}, {"id": 0, "text": "a", "label": 1},
 def test_real_tags(shared_data, name, n, e, c):
     data = load_tag(name, root=shared_data / "tag")
     assert data.num_nodes == n and len(data.text) == n and data.y.shape == (n,)
-    assert data.edge_index.size(1) == e and len(data.class_names) == c == TAG_DATASETS[name].num_classes
+    assert data.edge_index.size(1) == e and len(data.class_names) == c == tag_info(name).option("num_classes")
     assert is_undirected(data.edge_index) and not contains_self_loops(data.edge_index)
     assert int(data.y.max()) == c - 1 and all(isinstance(t, str) and t for t in data.text[:50])
     assert torch.equal(data.node_id, torch.arange(n))
@@ -76,7 +76,7 @@ def test_env_root_and_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("GRAPHREP_DATA")
     with pytest.raises(FileNotFoundError, match="GRAPHREP_DATA is not set.*ogb"):
         load_tag("ogbn-arxiv")
-    assert tag_info("WikiCS").num_classes == 10 and tag_info("mine") is None
+    assert tag_info("WikiCS").option("num_classes") == 10 and tag_info("mine") is None
 
 
 @pytest.mark.parametrize("nodes,edges,classes,match", [

@@ -5,6 +5,7 @@ The batched ones act on a whole ``torch_geometric.data.Batch`` with tensor opera
 ``torch.Generator`` for reproducible sampling.
 """
 
+from graphrep.data.transforms.corrupt import drop_edges, mask_features
 from graphrep.data.transforms.graphcl import AUGMENTATIONS, augment, drop_nodes, mask_nodes, perturb_edges, subgraph
 from graphrep.data.transforms.masking import apply_node_mask, mask_atoms
 from graphrep.data.transforms.perturb import (
@@ -17,6 +18,8 @@ from graphrep.data.transforms.perturb import (
 from graphrep.data.transforms.perturb_reference import dsla_perturb_reference, dsla_perturb_reference_batch
 
 __all__ = [
+    "drop_edges",
+    "mask_features",
     "AUGMENTATIONS",
     "augment",
     "drop_nodes",

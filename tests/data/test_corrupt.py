@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.utils import is_undirected, to_undirected
 
-from graphrep.data.transforms.augment import drop_edges, mask_features
+from graphrep.data.transforms.corrupt import drop_edges, mask_features
 
 
 def test_drop_edges_seeded_and_rate():
