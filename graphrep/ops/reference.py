@@ -58,3 +58,20 @@ def edge_softmax_reference(scores: Tensor, edge_index: Tensor, num_dst: int) -> 
         if ids.numel():
             out[ids] = torch.softmax(s[ids], dim=0)
     return out
+
+
+def random_graph(
+    n=60, e=400, hub=150, empty=6, seed=0, loops=6, multi=6, device="cpu"
+) -> Tensor:
+    """``edge_index`` [2, e] on ``n`` nodes: node 0 is a hub with ``hub`` in-edges, the last ``empty`` nodes have no
+    in-edges, ``loops`` self-loops and ``multi`` repeated edges (exact ties for max/min)."""
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randint(0, n, (e,), generator=g)
+    dst = torch.randint(0, n - empty, (e,), generator=g)
+    dst[:hub] = 0
+    k = hub
+    src[k:k + loops] = dst[k:k + loops]
+    k += loops
+    src[k:k + multi], dst[k:k + multi] = src[k + multi:k + 2 * multi], dst[k + multi:k + 2 * multi]
+    order = torch.randperm(e, generator=g)
+    return torch.stack([src, dst])[:, order].to(device)
