@@ -172,7 +172,8 @@ class CSR:
         """CSR of the graph with every self-loop removed and one self-loop added per node (PyG's
         ``remove_self_loops`` + ``add_self_loops`` order: kept edges in edge order, then loops ``0..N-1``).
 
-        Cached on this object. ``self_loop_source(csr)`` on the result maps its edges back to this graph's edges.
+        Cached on this object. On the result, ``_derived["source_edge"]`` [E'] maps each edge to its edge id in this
+        graph (-1 for the added loops) and ``_derived["removed_loops"]`` lists the ids of this graph's self-loops.
         """
         if self.num_src != self.num_dst:
             raise ValueError("self-loops need a square graph (num_src == num_dst)")
@@ -187,6 +188,7 @@ class CSR:
             out = CSR.from_edge_index(new_ei, n)
             # source edge id in this graph for each new edge; -1 for added loops.
             out._derived["source_edge"] = torch.cat([kept_ids, torch.full((n,), -1, device=ei.device)])
+            out._derived["removed_loops"] = torch.nonzero(~keep).flatten()
             self._derived[key] = out
         return self._derived[key]
 
