@@ -70,18 +70,6 @@ def _messages(x32: Tensor, idx: Tensor, w32: Optional[Tensor], out_dtype: torch.
     return m
 
 
-def count_extrema(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, reduce: str) -> Tensor:
-    """``count[i, f]`` = number of edges into ``i`` whose message equals ``out[i, f]`` (int32 [N_dst, F])."""
-    col, row = g[1], g[2]
-    x32, o32, w32 = _acc(x, x.dtype), _acc(out, x.dtype), _acc(w_csr, x.dtype)
-    count = torch.zeros(out.shape, dtype=torch.int32)
-    for a, b in _chunks(col.numel(), x.size(1)):
-        m = _messages(x32, col[a:b], None if w32 is None else w32[a:b], out.dtype)
-        eq = m == o32.index_select(0, row[a:b])
-        count.index_add_(0, row[a:b], eq.to(torch.int32))
-    return count
-
-
 def sum_transposed(g: List[Tensor], w_csr: Optional[Tensor], grad32: Tensor, n_src: int) -> Tensor:
     """``grad_x[j] = sum_{j -> i} w_ji * grad32[i]`` through the transposed CSR."""
     rowptr_t, col_t, perm_t = g[5], g[6], g[7]
@@ -89,40 +77,73 @@ def sum_transposed(g: List[Tensor], w_csr: Optional[Tensor], grad32: Tensor, n_s
     return spmm(rowptr_t, col_t, w_t, grad32, n_src, "sum")
 
 
-def extremum_grad_x(
-    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, gc: Tensor, n_src: int
-) -> Tensor:
-    """``grad_x[j] = sum_{j -> i} [msg_ji == out_i] * w_ji * gc[i]`` walking transposed positions in chunks, so
-    each chunk covers consecutive sources and is reduced with ``segment_reduce`` (no scatter collisions)."""
-    col, perm_t, col_t = g[1], g[7], g[6]
+def _row_groups(rowptr: Tensor, step: int):
+    """Consecutive row ranges ``[r0, r1)`` holding at most ``step`` edges each (a longer row stands alone)."""
+    n = rowptr.numel() - 1
+    r0 = 0
+    while r0 < n:
+        r1 = int(torch.searchsorted(rowptr, rowptr[r0] + step, right=True)) - 1
+        r1 = min(n, max(r1, r0 + 1))
+        yield r0, r1
+        r0 = r1
+
+
+def extremum_backward(
+    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, count: Tensor, grad: Tensor, n_src: int,
+    need_x: bool, need_w: bool, reduce: str = "max",
+):
+    """Max/min backward in one pass over CSR row groups: for each group, the tie mask ``msg == out[i]`` gives the
+    tie counts (segment sums over the group's rows), then the shares ``grad / count`` go to ``x`` (``index_add_``,
+    deterministic on CPU) and to the weights (per-edge dot products). A row longer than a chunk is walked twice
+    (counts, then shares). ``count`` is ignored (the CPU forward does not produce it)."""
+    rowptr, col = g[0], g[1]
+    dt = acc_dtype(x.dtype)
     x32, o32, w32 = _acc(x, x.dtype), _acc(out, x.dtype), _acc(w_csr, x.dtype)
-    grad = torch.zeros(n_src, x.size(1), dtype=x32.dtype)
-    for a, b in _chunks(col_t.numel(), x.size(1)):
-        p = perm_t[a:b]
-        src, dst = col[p], col_t[a:b]
-        wp = None if w32 is None else w32[p]
-        m = _messages(x32, src, wp, out.dtype)
-        contrib = (m == o32.index_select(0, dst)).to(x32.dtype).mul_(gc.index_select(0, dst))
-        if wp is not None:
-            contrib.mul_(wp.unsqueeze(1))
-        uniq, lengths = torch.unique_consecutive(src, return_counts=True)
-        grad.index_add_(0, uniq, torch.segment_reduce(contrib, "sum", lengths=lengths, axis=0))
-    return grad
+    nf = x.size(1)
+    gx = torch.zeros(n_src, nf, dtype=dt) if need_x else None
+    gw = torch.zeros(col.numel(), dtype=dt) if need_w else None
+    step = max(1, _CHUNK_VALUES // max(1, nf))
+
+    def eq_mask(a: int, b: int, orow: Tensor) -> Tensor:
+        m = _messages(x32, col[a:b], None if w32 is None else w32[a:b], out.dtype)
+        return (m == orow).to(dt)
+
+    def share(a: int, b: int, eq: Tensor, gc_rows: Tensor) -> None:
+        t = eq.mul_(gc_rows)  # d loss / d message, per (edge, feature)
+        if gw is not None:
+            gw[a:b] = (t * x32.index_select(0, col[a:b])).sum(1)
+        if gx is not None:
+            if w32 is not None:
+                t.mul_(w32[a:b].unsqueeze(1))
+            gx.index_add_(0, col[a:b], t)
+
+    for r0, r1 in _row_groups(rowptr, step):
+        a, b = int(rowptr[r0]), int(rowptr[r1])
+        if b == a:
+            continue
+        if b - a <= step:
+            lengths = rowptr[r0 + 1:r1 + 1] - rowptr[r0:r1]
+            eq = eq_mask(a, b, o32[r0:r1].repeat_interleave(lengths, dim=0, output_size=b - a))
+            cnt = torch.segment_reduce(eq, "sum", lengths=lengths, axis=0, unsafe=True)
+            gc = grad[r0:r1] / cnt.clamp(min=1)
+            share(a, b, eq, gc.repeat_interleave(lengths, dim=0, output_size=b - a))
+        else:  # one row with more than `step` in-edges
+            cnt = torch.zeros(nf, dtype=dt)
+            for c0 in range(a, b, step):
+                c1 = min(b, c0 + step)
+                cnt += eq_mask(c0, c1, o32[r0].expand(c1 - c0, nf)).sum(0)
+            gc = grad[r0] / cnt.clamp(min=1)
+            for c0 in range(a, b, step):
+                c1 = min(b, c0 + step)
+                share(c0, c1, eq_mask(c0, c1, o32[r0].expand(c1 - c0, nf)), gc)
+    return gx, gw
 
 
-def edge_dot(
-    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], gd: Tensor, out: Optional[Tensor]
-) -> Tensor:
-    """Per CSR position ``k = (j -> i)``: ``sum_f x[j, f] * gd[i, f]``, restricted to ``msg == out`` when ``out``
-    is given (max/min). float32 [E]."""
+def edge_dot(x: Tensor, g: List[Tensor], gd: Tensor) -> Tensor:
+    """Per CSR position ``k = (j -> i)``: ``sum_f x[j, f] * gd[i, f]`` [E], in chunks of edges."""
     col, row = g[1], g[2]
-    x32, w32, o32 = _acc(x, x.dtype), _acc(w_csr, x.dtype), _acc(out, x.dtype)
+    x32 = _acc(x, x.dtype)
     res = torch.empty(col.numel(), dtype=x32.dtype)
     for a, b in _chunks(col.numel(), x.size(1)):
-        xs = x32.index_select(0, col[a:b])
-        t = gd.index_select(0, row[a:b])
-        if o32 is not None:
-            m = _messages(x32, col[a:b], None if w32 is None else w32[a:b], out.dtype)
-            t.mul_(m == o32.index_select(0, row[a:b]))
-        res[a:b] = (xs * t).sum(1)
+        res[a:b] = (x32.index_select(0, col[a:b]) * gd.index_select(0, row[a:b])).sum(1)
     return res

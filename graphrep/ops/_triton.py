@@ -297,17 +297,31 @@ def forward(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], reduce: str, ne
     return reduce_rows(x, g[0], g[1], w_csr, reduce, need_count, x.dtype)
 
 
-def count_extrema(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, reduce: str) -> Tensor:
-    return reduce_rows(x, g[0], g[1], w_csr, reduce, True, out.dtype)[1]
-
-
 def sum_transposed(g: List[Tensor], w_csr: Optional[Tensor], grad32: Tensor, n_src: int) -> Tensor:
     w_t = None if w_csr is None else w_csr[g[7]]
     out, _ = reduce_rows(grad32, g[5], g[6], w_t, "sum", False, grad32.dtype)
     return out
 
 
-def extremum_grad_x(
+def extremum_backward(
+    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, count: Tensor, grad: Tensor, n_src: int,
+    need_x: bool, need_w: bool, reduce: str = "max",
+):
+    """Max/min backward: the shares ``grad / count`` (tie counts from the forward kernel, or recomputed) go to ``x``
+    through the transposed CSR and to the weights as masked per-edge dot products."""
+    if count.numel() == 0 and out.numel() > 0:
+        count = reduce_rows(x, g[0], g[1], w_csr, reduce, True, out.dtype)[1]
+    gc = grad / count.clamp(min=1).to(grad.dtype)
+    gx = _extremum_grad_x(x, g, w_csr, out, gc, n_src) if need_x else None
+    gw = _edge_dot(x, g, w_csr, gc, out) if need_w else None
+    return gx, gw
+
+
+def edge_dot(x: Tensor, g: List[Tensor], gd: Tensor) -> Tensor:
+    return _edge_dot(x, g, None, gd, None)
+
+
+def _extremum_grad_x(
     x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, gc: Tensor, n_src: int
 ) -> Tensor:
     x = x.contiguous()
@@ -335,7 +349,7 @@ def extremum_grad_x(
     return grad
 
 
-def edge_dot(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], gd: Tensor, out: Optional[Tensor]) -> Tensor:
+def _edge_dot(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], gd: Tensor, out: Optional[Tensor]) -> Tensor:
     x = x.contiguous()
     col, row = g[1], g[2]
     e, nf = col.numel(), x.size(1)

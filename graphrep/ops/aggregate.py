@@ -68,15 +68,9 @@ def csr_reduce_backward(
         if need_x:
             gx = be.sum_transposed(graph, w_csr, g, n_src)
         if need_w:
-            gw = be.edge_dot(x, graph, None, g, None)
+            gw = be.edge_dot(x, graph, g)
     else:
-        if count.numel() == 0 and out.numel() > 0:
-            count = be.count_extrema(x, graph, w_csr, out, reduce)
-        gc = g / count.clamp(min=1).to(acc)
-        if need_x:
-            gx = be.extremum_grad_x(x, graph, w_csr, out, gc, n_src)
-        if need_w:
-            gw = be.edge_dot(x, graph, w_csr, gc, out)
+        gx, gw = be.extremum_backward(x, graph, w_csr, out, count, g, n_src, need_x, need_w, reduce)
     grad_x = gx.to(x.dtype) if gx is not None else x.new_empty(0)
     if gw is not None:
         grad_w = gw[graph[4]].to(edge_weight.dtype)
