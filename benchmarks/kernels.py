@@ -1,0 +1,308 @@
+"""Aggregation kernels side by side: graphrep.ops.aggregate vs PyG's default gather+scatter vs torch's CSR product
+(sum only) vs torch-scatter (when importable), for sum/mean/max, forward and forward+backward, on uniform and
+heavy-tailed in-degrees (destinations drawn with weights rand(N) ** -1.2). Reports time (min over repeats) and peak
+extra memory, and on CUDA the memory-traffic floor of the forward pass (bytes moved / measured copy bandwidth).
+
+    PYTHONPATH=$PWD python benchmarks/kernels.py --device cpu                      # N=100K, E=1.6M, F=64
+    PYTHONPATH=$PWD python benchmarks/kernels.py --device cuda                     # N=1M,E=16M,F=128 and N=2M,E=64M,F=64
+    PYTHONPATH=$PWD python benchmarks/kernels.py --device cpu --small --out /tmp/x  # dry run of the whole script
+
+Writes ``<out>/kernels_<device>[_small].{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+from graphrep.ops import CSR, aggregate
+
+REDUCES = ("sum", "mean", "max")
+DEFAULT_SIZES = {"cpu": ["100000,1600000,64"], "cuda": ["1000000,16000000,128", "2000000,64000000,64"]}
+SMALL_SIZES = ["2000,16000,24"]
+
+
+# ------------------------------------------------------------------------------------------------ measurement
+class _RssPeak:
+    """Peak resident-set growth of this process while the block runs, sampled every ~0.5 ms (CPU runs)."""
+
+    def __init__(self):
+        self.page = os.sysconf("SC_PAGE_SIZE")
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def __enter__(self):
+        self.base = self.peak = self._rss()
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _run(self):
+        while not self._stop:
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.0005)
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self._t.join()
+        self.peak = max(self.peak, self._rss())
+        self.extra = self.peak - self.base
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(fn: Callable[[], None], device: str, repeats: int, warmup: int) -> Dict[str, float]:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append((time.perf_counter() - t0) * 1e3)
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        extra = torch.cuda.max_memory_allocated() - base
+    else:
+        with _RssPeak() as m:
+            fn()
+        extra = m.extra
+    return {"ms": min(times), "ms_median": statistics.median(times), "ms_all": times, "extra_mb": extra / 2**20}
+
+
+def copy_bandwidth(device: str) -> Optional[float]:
+    """Measured device copy bandwidth in bytes/s (read + write), CUDA only."""
+    if device != "cuda":
+        return None
+    src = torch.empty(2**28, dtype=torch.float32, device=device)  # 1 GiB
+    dst = torch.empty_like(src)
+    r = measure(lambda: dst.copy_(src), device, repeats=10, warmup=3)
+    del src, dst
+    return 2 * 2**30 / (r["ms"] / 1e3)
+
+
+# ------------------------------------------------------------------------------------------------ graphs and methods
+def make_graph(n: int, e: int, skewed: bool, device: str, seed: int = 0):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    src = torch.randint(0, n, (e,), generator=g).to(device)
+    if skewed:
+        w = torch.rand(n, generator=g, dtype=torch.float64).clamp_min(1e-12) ** -1.2
+        cdf = torch.cumsum(w, 0)
+        u = torch.rand(e, generator=g, dtype=torch.float64) * cdf[-1]
+        dst = torch.searchsorted(cdf, u).clamp_max(n - 1).to(device)
+    else:
+        dst = torch.randint(0, n, (e,), generator=g).to(device)
+    return torch.stack([src, dst])
+
+
+def methods(edge_index, csr, n, reduce, backend):
+    """name -> forward function x -> out (only the methods that support ``reduce``)."""
+    src, dst = edge_index[0], edge_index[1]
+    out = {"graphrep": lambda x: aggregate(x, csr, reduce, backend=backend)}
+
+    from torch_geometric.utils import scatter
+
+    out["pyg"] = lambda x: scatter(x[src], dst, 0, dim_size=n, reduce=reduce)
+    if reduce == "sum":
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = torch.sparse_csr_tensor(csr.rowptr, csr.col, torch.ones(csr.num_edges, device=src.device), (n, n))
+        out["torch_csr"] = lambda x: torch.sparse.mm(a, x)
+    try:
+        import torch_scatter
+
+        out["torch_scatter"] = lambda x: torch_scatter.scatter(x[src], dst, 0, dim_size=n, reduce=reduce)
+    except ImportError:
+        pass
+    return out
+
+
+def floor_bytes(n: int, e: int, f: int, elt: int) -> int:
+    """Bytes a fused forward must move: one x row per edge, the column index per edge, rowptr, the output."""
+    return e * f * elt + e * 8 + (n + 1) * 8 + n * f * elt
+
+
+# ------------------------------------------------------------------------------------------------ run and report
+def run(args) -> dict:
+    device = args.device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda requested but torch.cuda.is_available() is False")
+    sizes = args.size or (SMALL_SIZES if args.small else DEFAULT_SIZES[device])
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+    else:
+        model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+                     platform.processor())
+        name = f"{model}, {torch.get_num_threads()} threads"
+    bw = copy_bandwidth(device)
+    res = {"device": device, "device_name": name, "torch": torch.__version__, "copy_bandwidth_GBps":
+           None if bw is None else bw / 1e9, "repeats": args.repeats, "rows": []}
+    print(f"# {name} | torch {torch.__version__}" + ("" if bw is None else f" | copy bandwidth {bw / 1e9:.0f} GB/s"),
+          flush=True)
+    for size in sizes:
+        n, e, f = (int(v) for v in size.split(","))
+        for skewed in (False, True):
+            ei = make_graph(n, e, skewed, device)
+            csr = CSR.from_edge_index(ei, n)
+            maxdeg = int(csr.degree().max())
+            x = torch.randn(n, f, device=device)
+            grad = torch.randn(n, f, device=device)
+            dist = "heavy-tailed" if skewed else "uniform"
+            for reduce in args.reduces:
+                for mname, fwd in methods(ei, csr, n, reduce, args.backend).items():
+                    for mode in ("fwd", "fwd+bwd"):
+                        if mode == "fwd":
+                            def fn():
+                                with torch.no_grad():
+                                    fwd(x)
+                        else:
+                            xg = x.detach().requires_grad_()
+
+                            def fn():
+                                xg.grad = None
+                                fwd(xg).backward(grad)
+                        try:
+                            r = measure(fn, device, args.repeats, args.warmup)
+                        except (RuntimeError, MemoryError) as err:  # e.g. out of memory on the largest size
+                            r = {"ms": None, "extra_mb": None, "error": str(err).splitlines()[0][:200]}
+                            if device == "cuda":
+                                torch.cuda.empty_cache()
+                        row = {"N": n, "E": e, "F": f, "degrees": dist, "max_in_degree": maxdeg, "reduce": reduce,
+                               "pass": mode, "method": mname, **r}
+                        if bw is not None and mode == "fwd":
+                            row["floor_ms"] = floor_bytes(n, e, f, x.element_size()) / bw * 1e3
+                        res["rows"].append(row)
+                        ms = "error" if r["ms"] is None else f"{r['ms']:9.2f} ms"
+                        mb = "" if r.get("extra_mb") is None else f"{r['extra_mb']:9.1f} MB"
+                        print(f"N={n} E={e} F={f} {dist:12s} {reduce:4s} {mode:7s} {mname:13s} {ms} {mb}", flush=True)
+            del ei, csr, x, grad
+            gc.collect()
+            if device == "cuda":
+                torch.cuda.empty_cache()
+    return res
+
+
+def to_markdown(res: dict) -> str:
+    rows = res["rows"]
+    meths = [m for m in ("graphrep", "pyg", "torch_csr", "torch_scatter") if any(r["method"] == m for r in rows)]
+    cuda = res["device"] == "cuda"
+    head = ["N / E / F", "in-degree", "reduce", "pass"] + [f"{m} ms" for m in meths]
+    head += (["floor ms", "graphrep / floor"] if cuda else []) + ["PyG / graphrep"] + [f"{m} MB" for m in meths]
+    lines = [
+        f"Device: {res['device_name']} (torch {res['torch']}"
+        + ("" if res["copy_bandwidth_GBps"] is None else f", copy bandwidth {res['copy_bandwidth_GBps']:.0f} GB/s")
+        + f"). Times: min of {res['repeats']} runs; memory: peak extra "
+        + ("CUDA allocation" if cuda else "resident memory (sampled)") + " during one run.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    keys = []
+    for r in rows:
+        k = (r["N"], r["E"], r["F"], r["degrees"], r["reduce"], r["pass"])
+        if k not in keys:
+            keys.append(k)
+    for k in keys:
+        sel = {r["method"]: r for r in rows if (r["N"], r["E"], r["F"], r["degrees"], r["reduce"], r["pass"]) == k}
+        fmt = lambda v, d=1: "—" if v is None else f"{v:.{d}f}"
+        ms = {m: sel.get(m, {}).get("ms") for m in meths}
+        cells = [f"{k[0]:,} / {k[1]:,} / {k[2]}", k[3], k[4], k[5]] + [fmt(ms[m], 2) for m in meths]
+        if cuda:
+            fl = sel.get("graphrep", {}).get("floor_ms")
+            cells += [fmt(fl, 2), "—" if fl is None or ms["graphrep"] is None else f"{ms['graphrep'] / fl:.2f}x"]
+        sp = None if ms.get("graphrep") in (None, 0) or ms.get("pyg") is None else ms["pyg"] / ms["graphrep"]
+        cells += ["—" if sp is None else f"{sp:.1f}x"]
+        cells += [fmt(sel.get(m, {}).get("extra_mb"), 0) for m in meths]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in res["rows"] if r["ms"] is not None]
+    sizes = sorted({(r["N"], r["E"], r["F"]) for r in rows})
+    meths = [m for m in ("graphrep", "pyg", "torch_csr", "torch_scatter") if any(r["method"] == m for r in rows)]
+    fig, axes = plt.subplots(len(sizes), 1, figsize=(12, 3.6 * len(sizes)), squeeze=False)
+    for ax, size in zip(axes[:, 0], sizes):
+        groups = []
+        for r in rows:
+            k = (r["degrees"], r["reduce"], r["pass"])
+            if (r["N"], r["E"], r["F"]) == size and k not in groups:
+                groups.append(k)
+        width = 0.8 / len(meths)
+        for i, m in enumerate(meths):
+            vals = []
+            for k in groups:
+                hit = [r["ms"] for r in rows if (r["N"], r["E"], r["F"]) == size and r["method"] == m
+                       and (r["degrees"], r["reduce"], r["pass"]) == k]
+                vals.append(hit[0] if hit else 0)
+            ax.bar([g + i * width for g in range(len(groups))], vals, width, label=m)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms (log)")
+        ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))])
+        ax.set_xticklabels([f"{d[:5]}\n{r} {p}" for d, r, p in groups], fontsize=7)
+        ax.set_title(f"N={size[0]:,} E={size[1]:,} F={size[2]} — {res['device_name']}", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--size", action="append", help="N,E,F (repeatable); default depends on --device")
+    p.add_argument("--small", action="store_true", help="tiny sizes and few repeats: a dry run of the script")
+    p.add_argument("--reduces", nargs="+", default=list(REDUCES), choices=REDUCES)
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--backend", default=None, help="graphrep backend (default: auto)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = p.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 2 if args.small else 5
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    res = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / (f"kernels_{args.device}" + ("_small" if args.small else ""))
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    md = to_markdown(res)
+    stem.with_suffix(".md").write_text(md)
+    plot(res, stem.with_suffix(".png"))
+    print(md)
+    print(f"wrote {stem}.json/.md/.png", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

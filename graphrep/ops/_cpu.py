@@ -1,0 +1,149 @@
+"""CPU path: torch's CSR products with reductions (``torch.sparse.mm(A, x, reduce)``, one pass over the CSR,
+parallel over rows, so deterministic) for forward and the sum/mean backward; max/min backward and edge-weight
+gradients walk the edges in fixed-size chunks so no E x F tensor is ever alive (peak extra memory O(chunk * F)).
+
+Every function takes the graph as the list from :meth:`graphrep.ops.CSR.tensors` and works in float32 (float64
+for float64 inputs; fp16/bf16 inputs are widened once, so sums accumulate in fp32).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+
+# edges per chunk are chosen so a chunk holds about this many feature values (16 MB in fp32)
+_CHUNK_VALUES = 1 << 22
+_TORCH_REDUCE = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin"}
+
+
+def acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; every other floating dtype accumulates in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _acc(t: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:
+    return None if t is None else t.to(acc_dtype(dtype))
+
+
+def _csr_matrix(
+    rowptr: Tensor, col: Tensor, values: Optional[Tensor], n_rows: int, n_cols: int, dtype: torch.dtype
+) -> Tensor:
+    if values is None:
+        values = torch.ones(col.numel(), dtype=dtype, device=col.device)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(rowptr, col, values, size=(n_rows, n_cols))
+
+
+def spmm(rowptr: Tensor, col: Tensor, values: Optional[Tensor], x32: Tensor, n_rows: int, reduce: str) -> Tensor:
+    """``out[i] = reduce_{k in row i} values[k] * x32[col[k]]`` in float32; empty rows give 0."""
+    if col.numel() == 0 or x32.size(1) == 0:
+        return x32.new_zeros(n_rows, x32.size(1))
+    a = _csr_matrix(rowptr, col, values, n_rows, x32.size(0), x32.dtype)
+    return torch.sparse.mm(a, x32, _TORCH_REDUCE[reduce])
+
+
+def forward(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], reduce: str, need_count: bool):
+    """Returns ``(out, count)``; the count of max/min ties is left empty here and computed by the backward pass."""
+    rowptr, col = g[0], g[1]
+    out = spmm(rowptr, col, _acc(w_csr, x.dtype), _acc(x, x.dtype), rowptr.numel() - 1, reduce)
+    return out.to(x.dtype), torch.empty(0, dtype=torch.int32)
+
+
+def _chunks(num_edges: int, num_features: int):
+    step = max(1, _CHUNK_VALUES // max(1, num_features))
+    for a in range(0, num_edges, step):
+        yield a, min(num_edges, a + step)
+
+
+def _messages(x32: Tensor, idx: Tensor, w32: Optional[Tensor], out_dtype: torch.dtype) -> Tensor:
+    """``w * x[idx]`` in float32, rounded to the output dtype (max/min compare rounded values: rounding is monotone,
+    so the rounded maximum is the maximum of the rounded messages)."""
+    m = x32.index_select(0, idx)
+    if w32 is not None:
+        m.mul_(w32.unsqueeze(1))
+    if out_dtype != x32.dtype:
+        m = m.to(out_dtype).to(x32.dtype)
+    return m
+
+
+def sum_transposed(g: List[Tensor], w_csr: Optional[Tensor], grad32: Tensor, n_src: int) -> Tensor:
+    """``grad_x[j] = sum_{j -> i} w_ji * grad32[i]`` through the transposed CSR."""
+    rowptr_t, col_t, perm_t = g[5], g[6], g[7]
+    w_t = None if w_csr is None else _acc(w_csr, grad32.dtype)[perm_t]
+    return spmm(rowptr_t, col_t, w_t, grad32, n_src, "sum")
+
+
+def _row_groups(rowptr: Tensor, step: int):
+    """Consecutive row ranges ``[r0, r1)`` holding at most ``step`` edges each (a longer row stands alone)."""
+    n = rowptr.numel() - 1
+    r0 = 0
+    while r0 < n:
+        r1 = int(torch.searchsorted(rowptr, rowptr[r0] + step, right=True)) - 1
+        r1 = min(n, max(r1, r0 + 1))
+        yield r0, r1
+        r0 = r1
+
+
+def extremum_backward(
+    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, count: Tensor, grad: Tensor, n_src: int,
+    need_x: bool, need_w: bool, reduce: str = "max",
+):
+    """Max/min backward in one pass over CSR row groups: for each group, the tie mask ``msg == out[i]`` gives the
+    tie counts (segment sums over the group's rows), then the shares ``grad / count`` go to ``x`` (``index_add_``,
+    deterministic on CPU) and to the weights (per-edge dot products). A row longer than a chunk is walked twice
+    (counts, then shares). ``count`` is ignored (the CPU forward does not produce it)."""
+    rowptr, col = g[0], g[1]
+    dt = acc_dtype(x.dtype)
+    x32, o32, w32 = _acc(x, x.dtype), _acc(out, x.dtype), _acc(w_csr, x.dtype)
+    nf = x.size(1)
+    gx = torch.zeros(n_src, nf, dtype=dt) if need_x else None
+    gw = torch.zeros(col.numel(), dtype=dt) if need_w else None
+    step = max(1, _CHUNK_VALUES // max(1, nf))
+
+    def eq_mask(a: int, b: int, orow: Tensor) -> Tensor:
+        m = _messages(x32, col[a:b], None if w32 is None else w32[a:b], out.dtype)
+        return (m == orow).to(dt)
+
+    def share(a: int, b: int, eq: Tensor, gc_rows: Tensor) -> None:
+        t = eq.mul_(gc_rows)  # d loss / d message, per (edge, feature)
+        if gw is not None:
+            gw[a:b] = (t * x32.index_select(0, col[a:b])).sum(1)
+        if gx is not None:
+            if w32 is not None:
+                t.mul_(w32[a:b].unsqueeze(1))
+            gx.index_add_(0, col[a:b], t)
+
+    for r0, r1 in _row_groups(rowptr, step):
+        a, b = int(rowptr[r0]), int(rowptr[r1])
+        if b == a:
+            continue
+        if b - a <= step:
+            lengths = rowptr[r0 + 1:r1 + 1] - rowptr[r0:r1]
+            eq = eq_mask(a, b, o32[r0:r1].repeat_interleave(lengths, dim=0, output_size=b - a))
+            cnt = torch.segment_reduce(eq, "sum", lengths=lengths, axis=0, unsafe=True)
+            gc = grad[r0:r1] / cnt.clamp(min=1)
+            share(a, b, eq, gc.repeat_interleave(lengths, dim=0, output_size=b - a))
+        else:  # one row with more than `step` in-edges
+            cnt = torch.zeros(nf, dtype=dt)
+            for c0 in range(a, b, step):
+                c1 = min(b, c0 + step)
+                cnt += eq_mask(c0, c1, o32[r0].expand(c1 - c0, nf)).sum(0)
+            gc = grad[r0] / cnt.clamp(min=1)
+            for c0 in range(a, b, step):
+                c1 = min(b, c0 + step)
+                share(c0, c1, eq_mask(c0, c1, o32[r0].expand(c1 - c0, nf)), gc)
+    return gx, gw
+
+
+def edge_dot(x: Tensor, g: List[Tensor], gd: Tensor) -> Tensor:
+    """Per CSR position ``k = (j -> i)``: ``sum_f x[j, f] * gd[i, f]`` [E], in chunks of edges."""
+    col, row = g[1], g[2]
+    x32 = _acc(x, x.dtype)
+    res = torch.empty(col.numel(), dtype=x32.dtype)
+    for a, b in _chunks(col.numel(), x.size(1)):
+        res[a:b] = (x32.index_select(0, col[a:b]) * gd.index_select(0, row[a:b])).sum(1)
+    return res

@@ -1,0 +1,200 @@
+"""Destination-major compressed sparse rows of a graph, plus the transposed CSR that backward passes use.
+
+An edge ``j -> i`` (``edge_index[0] = j`` source, ``edge_index[1] = i`` destination) becomes entry ``(i, j)`` of the
+CSR: row ``i`` lists the sources of the edges that arrive at ``i``. Within a row, edges keep their order in
+``edge_index`` (stable sort), so ties in max/min and the summation order are fixed by the input alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+_CACHE_ATTR = "_graphrep_csr_cache"
+
+
+def _check_edge_index(edge_index: Any) -> None:
+    if not isinstance(edge_index, Tensor):
+        raise ValueError(f"edge_index must be a torch.Tensor of shape [2, E], got {type(edge_index).__name__}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
+    if edge_index.dtype.is_floating_point or edge_index.dtype in (torch.bool, torch.complex64, torch.complex128):
+        raise ValueError(f"edge_index must hold integers, got dtype {edge_index.dtype}")
+
+
+@dataclass
+class CSR:
+    """Adjacency of a graph in destination-major CSR form, with the transposed CSR for backward.
+
+    For ``E`` edges, ``N_dst`` destination and ``N_src`` source nodes (``N_dst = N_src = N`` for an ordinary graph):
+
+    - ``rowptr`` [N_dst + 1] int64: edges into node ``i`` occupy CSR positions ``rowptr[i]:rowptr[i+1]``.
+    - ``col`` [E] int64: source node of each CSR position; ``row`` [E] int64: its destination node.
+    - ``perm`` [E] int64: edge id (column of ``edge_index``) at each CSR position; ``inv_perm`` [E]: its inverse.
+    - ``rowptr_t`` [N_src + 1], ``col_t`` [E]: the transposed CSR (source-major, ``col_t`` holds destinations),
+      ``perm_t`` [E]: the CSR position of each transposed position.
+
+    All index tensors are int64, so offsets such as ``col * F`` cannot overflow when ``E * F`` or ``N * F`` exceed
+    ``2**31``. Build with :meth:`from_edge_index` or, cached on a PyG ``Data``, :meth:`of`.
+    """
+
+    rowptr: Tensor
+    col: Tensor
+    row: Tensor
+    perm: Tensor
+    inv_perm: Tensor
+    rowptr_t: Tensor
+    col_t: Tensor
+    perm_t: Tensor
+    num_src: int
+    num_dst: int
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_edge_index(
+        cls, edge_index: Tensor, num_nodes: Optional[Union[int, Tuple[int, int]]] = None
+    ) -> "CSR":
+        """Builds the CSR of ``edge_index`` [2, E] (row 0 sources, row 1 destinations).
+
+        ``num_nodes`` is ``N`` (square graph) or ``(N_src, N_dst)`` for a bipartite graph; by default
+        ``max(edge_index) + 1``. Raises ValueError for a malformed ``edge_index`` or out-of-range node ids.
+        """
+        _check_edge_index(edge_index)
+        edge_index = edge_index.long()
+        num_edges = edge_index.size(1)
+        src, dst = edge_index[0], edge_index[1]
+        if num_nodes is None:
+            n = int(edge_index.max()) + 1 if num_edges > 0 else 0
+            num_src = num_dst = n
+        elif isinstance(num_nodes, (tuple, list)):
+            if len(num_nodes) != 2:
+                raise ValueError(f"num_nodes must be an int or a pair (num_src, num_dst), got {num_nodes!r}")
+            num_src, num_dst = int(num_nodes[0]), int(num_nodes[1])
+        else:
+            num_src = num_dst = int(num_nodes)
+        if num_src < 0 or num_dst < 0:
+            raise ValueError(f"num_nodes must be non-negative, got {num_nodes!r}")
+        if num_edges > 0:
+            if int(src.min()) < 0 or int(dst.min()) < 0:
+                raise ValueError("edge_index contains negative node ids")
+            if int(src.max()) >= num_src or int(dst.max()) >= num_dst:
+                raise ValueError(
+                    f"edge_index refers to node {int(edge_index.max())} but num_nodes is {num_nodes!r} "
+                    f"(sources < {num_src}, destinations < {num_dst} required)"
+                )
+        perm = torch.argsort(dst, stable=True)
+        col = src[perm]
+        row = dst[perm]
+        rowptr = _ptr_from_sorted(row, num_dst)
+        inv_perm = torch.empty_like(perm)
+        inv_perm[perm] = torch.arange(num_edges, device=perm.device)
+        perm_t = torch.argsort(col, stable=True)
+        col_t = row[perm_t]
+        rowptr_t = _ptr_from_sorted(col[perm_t], num_src)
+        return cls(rowptr, col, row, perm, inv_perm, rowptr_t, col_t, perm_t, num_src, num_dst)
+
+    @classmethod
+    def from_ptr(cls, ptr: Tensor, num_items: Optional[int] = None) -> "CSR":
+        """The CSR of a segmentation: row ``b`` gathers items ``ptr[b]:ptr[b+1]`` (e.g. the nodes of graph ``b`` in a
+        PyG ``Batch``), so ``aggregate(x, CSR.from_ptr(ptr), reduce)`` pools each segment."""
+        if not isinstance(ptr, Tensor) or ptr.dim() != 1 or ptr.numel() < 1:
+            raise ValueError("ptr must be a 1-D tensor of segment offsets [B + 1] starting at 0")
+        ptr = ptr.long()
+        m = int(ptr[-1]) if num_items is None else int(num_items)
+        b = ptr.numel() - 1
+        ar = torch.arange(m, device=ptr.device)
+        seg = torch.repeat_interleave(torch.arange(b, device=ptr.device), ptr.diff(), output_size=m)
+        return cls(ptr, ar, seg, ar, ar, torch.arange(m + 1, device=ptr.device), seg, ar, m, b)
+
+    @classmethod
+    def of(cls, data: Any, num_nodes: Optional[int] = None) -> "CSR":
+        """The CSR of a PyG ``Data`` (``data.edge_index``, ``data.num_nodes``), built once and cached on ``data``.
+
+        The cache is rebuilt when ``data.edge_index`` is replaced or modified in place.
+        """
+        edge_index = getattr(data, "edge_index", None)
+        if edge_index is None:
+            raise ValueError(f"{type(data).__name__} has no edge_index to build a CSR from")
+        n = num_nodes if num_nodes is not None else data.num_nodes
+        key = (edge_index.data_ptr(), edge_index._version, tuple(edge_index.shape), n, edge_index.device)
+        cached = data.__dict__.get(_CACHE_ATTR)
+        if cached is not None and cached[0] is edge_index and cached[1] == key:
+            return cached[2]
+        csr = cls.from_edge_index(edge_index, n)
+        # underscore attributes live in Data.__dict__: not collated, not moved by .to(), not saved as graph data.
+        data.__dict__[_CACHE_ATTR] = (edge_index, key, csr)
+        return csr
+
+    # ------------------------------------------------------------------ views and helpers
+    @property
+    def num_edges(self) -> int:
+        return self.col.numel()
+
+    @property
+    def device(self) -> torch.device:
+        return self.col.device
+
+    def degree(self) -> Tensor:
+        """In-degree of each destination node [N_dst] int64."""
+        return self.rowptr.diff()
+
+    def transpose(self) -> "CSR":
+        """The CSR of the reversed graph (edges ``i -> j``), edge ids unchanged."""
+        key = "transpose"
+        if key not in self._derived:
+            perm = self.perm[self.perm_t]
+            inv = torch.empty_like(perm)
+            inv[perm] = torch.arange(perm.numel(), device=perm.device)
+            col_t_sorted = self.col[self.perm_t]
+            self._derived[key] = CSR(
+                self.rowptr_t, self.col_t, col_t_sorted, perm, inv,
+                self.rowptr, self.col, self.inv_perm[perm], self.num_dst, self.num_src,
+            )
+        return self._derived[key]
+
+    def edge_index(self) -> Tensor:
+        """``edge_index`` [2, E] in the original edge order."""
+        return torch.stack([self.col, self.row])[:, self.inv_perm]
+
+    def tensors(self) -> list:
+        """The index tensors the custom ops take, in their fixed order."""
+        return [self.rowptr, self.col, self.row, self.perm, self.inv_perm, self.rowptr_t, self.col_t, self.perm_t]
+
+    def to(self, device: Union[str, torch.device]) -> "CSR":
+        t = [v.to(device) for v in self.tensors()]
+        return CSR(*t, self.num_src, self.num_dst)
+
+    def with_self_loops(self) -> "CSR":
+        """CSR of the graph with every self-loop removed and one self-loop added per node (PyG's
+        ``remove_self_loops`` + ``add_self_loops`` order: kept edges in edge order, then loops ``0..N-1``).
+
+        Cached on this object. On the result, ``_derived["source_edge"]`` [E'] maps each edge to its edge id in this
+        graph (-1 for the added loops) and ``_derived["removed_loops"]`` lists the ids of this graph's self-loops.
+        """
+        if self.num_src != self.num_dst:
+            raise ValueError("self-loops need a square graph (num_src == num_dst)")
+        key = "self_loops"
+        if key not in self._derived:
+            ei = self.edge_index()
+            keep = ei[0] != ei[1]
+            kept_ids = torch.nonzero(keep).flatten()
+            n = self.num_dst
+            loops = torch.arange(n, device=ei.device)
+            new_ei = torch.cat([ei[:, kept_ids], torch.stack([loops, loops])], 1)
+            out = CSR.from_edge_index(new_ei, n)
+            # source edge id in this graph for each new edge; -1 for added loops.
+            out._derived["source_edge"] = torch.cat([kept_ids, torch.full((n,), -1, device=ei.device)])
+            out._derived["removed_loops"] = torch.nonzero(~keep).flatten()
+            self._derived[key] = out
+        return self._derived[key]
+
+
+def _ptr_from_sorted(sorted_index: Tensor, n: int) -> Tensor:
+    ptr = torch.zeros(n + 1, dtype=torch.long, device=sorted_index.device)
+    if sorted_index.numel() > 0:
+        ptr[1:] = torch.bincount(sorted_index, minlength=n).cumsum(0)
+    return ptr

@@ -1,0 +1,124 @@
+"""graphrep convolutions equal PyG's (1e-5) with copied weights, on graphs with hubs, empty rows, loops, multi-edges."""
+
+import pytest
+import torch
+import torch_geometric.nn as pyg
+
+from graphrep.nn import GATConv, GCNConv, GINConv, SAGEConv
+from graphrep.ops import CSR
+from graphrep.ops.reference import random_graph
+
+N, E, F_IN, F_OUT = 50, 300, 13, 7
+
+
+def _data(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    ei = random_graph(n=N, e=E, hub=100, seed=seed)
+    return torch.randn(N, F_IN, generator=gen), ei, torch.rand(E, generator=gen) + 0.1
+
+
+def _same(ours, theirs, *args):
+    torch.manual_seed(0)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    for p in list(theirs.parameters()) + list(ours.parameters()):
+        p.data.normal_()  # away from zero-initialised biases
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    a = ours(*args)
+    torch.testing.assert_close(a, theirs(*args), rtol=1e-5, atol=1e-5)
+    # gradients, in float64 so the comparison is not blurred by float32 summation order
+    ours, theirs = ours.double(), theirs.double()
+    args64 = [t.double() if torch.is_tensor(t) and t.is_floating_point() else t for t in args]
+    ga = torch.autograd.grad(ours(*args64).square().sum(), list(ours.parameters()))
+    gb = torch.autograd.grad(theirs(*args64).square().sum(), list(theirs.parameters()))
+    for u, v in zip(ga, gb):
+        torch.testing.assert_close(u, v, rtol=1e-9, atol=1e-9)
+    return a
+
+
+@pytest.mark.parametrize("improved", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gcn_equals_pyg(improved, weighted):
+    x, ei, w = _data()
+    if improved and not weighted:
+        pytest.skip("PyG ignores improved=True without edge weights (documented difference)")
+    args = (x, ei, w) if weighted else (x, ei)
+    _same(GCNConv(F_IN, F_OUT, improved=improved), pyg.GCNConv(F_IN, F_OUT, improved=improved), *args)
+
+
+def test_gcn_without_normalisation_and_cached_csr():
+    x, ei, w = _data(1)
+    _same(GCNConv(F_IN, F_OUT, normalize=False), pyg.GCNConv(F_IN, F_OUT, normalize=False), x, ei, w)
+    ours, theirs = GCNConv(F_IN, F_OUT, cached=True), pyg.GCNConv(F_IN, F_OUT, cached=True)
+    ours.load_state_dict(theirs.state_dict())
+    csr = CSR.from_edge_index(ei, N)
+    torch.testing.assert_close(ours(x, csr), theirs(x, ei), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours(x, csr), theirs(x, ei), rtol=1e-5, atol=1e-5)  # from the cache
+
+
+@pytest.mark.parametrize("train_eps", [False, True])
+def test_gin_equals_pyg(train_eps):
+    x, ei, _ = _data(2)
+    mlp = lambda: torch.nn.Sequential(torch.nn.Linear(F_IN, 16), torch.nn.ReLU(), torch.nn.Linear(16, F_OUT))
+    torch.manual_seed(0)
+    ours = GINConv(mlp(), eps=0.3, train_eps=train_eps)
+    theirs = pyg.GINConv(mlp(), eps=0.3, train_eps=train_eps)
+    _same(ours, theirs, x, ei)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "max"])
+@pytest.mark.parametrize("options", [{}, {"normalize": True, "project": True}, {"root_weight": False}])
+def test_sage_equals_pyg(aggr, options):
+    x, ei, _ = _data(3)
+    _same(SAGEConv(F_IN, F_OUT, aggr=aggr, **options), pyg.SAGEConv(F_IN, F_OUT, aggr=aggr, **options), x, ei)
+
+
+def test_sage_bipartite_equals_pyg():
+    gen = torch.Generator().manual_seed(4)
+    xs, xt = torch.randn(30, 5, generator=gen), torch.randn(20, 9, generator=gen)
+    ei = torch.stack([torch.randint(0, 30, (90,), generator=gen), torch.randint(0, 17, (90,), generator=gen)])
+    ours, theirs = SAGEConv((5, 9), F_OUT, aggr="max"), pyg.SAGEConv((5, 9), F_OUT, aggr="max")
+    ours.load_state_dict(theirs.state_dict())
+    torch.testing.assert_close(ours((xs, xt), ei), theirs((xs, xt), ei, size=(30, 20)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("heads, concat", [(1, True), (3, True), (2, False)])
+@pytest.mark.parametrize("add_self_loops", [True, False])
+def test_gat_equals_pyg(heads, concat, add_self_loops):
+    x, ei, _ = _data(5)
+    kw = dict(heads=heads, concat=concat, add_self_loops=add_self_loops, residual=heads == 3)
+    _same(GATConv(F_IN, F_OUT, **kw), pyg.GATConv(F_IN, F_OUT, **kw), x, ei)
+
+
+def test_layers_accept_a_cached_csr_and_reject_wrong_sizes():
+    from torch_geometric.data import Data
+
+    x, ei, _ = _data(6)
+    data = Data(x=x, edge_index=ei)
+    conv = SAGEConv(F_IN, F_OUT)
+    torch.testing.assert_close(conv(x, CSR.of(data)), conv(x, ei))
+    with pytest.raises(ValueError, match="CSR is for"):
+        conv(x[:10], CSR.of(data))
+    with pytest.raises(ValueError, match="aggr must be one of"):
+        SAGEConv(F_IN, F_OUT, aggr="lstm")
+
+
+@pytest.mark.slow
+def test_gnn_compiles_fullgraph():
+    torch._dynamo.reset()
+    x, ei, _ = _data(7)
+    csr = CSR.from_edge_index(ei, N)
+    csr.with_self_loops()  # build the cached self-looped graph outside the compiled region
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = GATConv(F_IN, 8, heads=2)
+            self.c2 = SAGEConv(16, F_OUT, aggr="max")
+
+        def forward(self, x, csr):
+            return self.c2(self.c1(x, csr).relu(), csr)
+
+    net = Net()
+    eager = net(x, csr)
+    out = torch.compile(net, fullgraph=True)(x, csr)
+    torch.testing.assert_close(out, eager)
