@@ -34,9 +34,14 @@ class Curvature(nn.Module):
 
     def __init__(self, value: float | torch.Tensor = 1.0, learnable: bool = False, name: str = "k"):
         super().__init__()
-        v = float(torch.as_tensor(value).detach().double().reshape(-1)[0]) if torch.as_tensor(value).numel() == 1 else None
-        if v is None:
-            raise ValueError(f"curvature {name} must be a scalar, got a tensor of shape {tuple(torch.as_tensor(value).shape)}")
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(f"curvature {name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
+            value = value.detach().double().item()
+        try:
+            v = float(value)  # a Python float keeps its float64 value (torch.as_tensor would round it to float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"curvature {name} must be a number, got {value!r}") from None
         if not math.isfinite(v) or v <= 0:
             raise ValueError(f"curvature {name} must be a finite number > 0, got {v}")
         if learnable and v <= FLOOR:
