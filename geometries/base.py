@@ -58,6 +58,11 @@ class Manifold(geoopt.Manifold, abc.ABC):
         r""":math:`\exp_0` of intrinsic tangent coordinates. Shapes: (..., tangent_dim) -> (..., point_dim)"""
         return self.expmap0(v)
 
+    def coords_to_tangent0(self, v: torch.Tensor) -> torch.Tensor:
+        """Intrinsic coordinates -> the tangent vector at the origin in point coordinates (Lorentz: prepends 0).
+        Shapes: (..., tangent_dim) -> (..., point_dim)"""
+        return v
+
     def origin(self, *size, dtype=None, device=None, seed=None) -> torch.Tensor:
         """The origin, shape ``size`` (last entry = point dimension)."""
         if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):

@@ -88,8 +88,11 @@ class Lorentz(Manifold):
     def to_tangent0(self, x):
         return self.logmap0(x)[..., 1:]
 
+    def coords_to_tangent0(self, v):
+        return torch.cat((torch.zeros_like(v[..., :1]), v), dim=-1)
+
     def from_tangent0(self, v):
-        return self.expmap0(torch.cat((torch.zeros_like(v[..., :1]), v), dim=-1))
+        return self.expmap0(self.coords_to_tangent0(v))
 
     def to_poincare(self, x):
         """Isometric image in the Poincare ball of curvature -1/k. Shapes: (..., d+1) -> (..., d)"""

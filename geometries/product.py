@@ -99,6 +99,9 @@ class Product(Manifold):
     def from_tangent0(self, v):
         return self._map(lambda m, a: m.from_tangent0(a), v, sizes=self.dims)
 
+    def coords_to_tangent0(self, v):
+        return self._map(lambda m, a: m.coords_to_tangent0(a), v, sizes=self.dims)
+
     def component_dists(self, x, y) -> torch.Tensor:
         """Per-factor distances. Shapes: (..., D), (..., D) -> (..., number of factors)"""
         return torch.stack([m.dist(a, b) for m, a, b in zip(self.factors, self._split(x), self._split(y))], dim=-1)

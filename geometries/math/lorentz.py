@@ -128,7 +128,8 @@ def egrad2rgrad(x: torch.Tensor, grad: torch.Tensor, k: torch.Tensor) -> torch.T
 def centroid_finish(s: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r"""Lorentzian centroid (Law et al., 2019) of weighted sums :math:`s = \sum_i w_i x_i`:
     :math:`\sqrt k\, s / \sqrt{|\langle s, s\rangle_L|}`, projected."""
-    return project(k.sqrt() * s / safe_sqrt(inner(s, s, keepdim=True).abs(), 1e-15), k)
+    # an empty sum (s = 0) gives 0 here, which the projection turns into the origin
+    return project(k.sqrt() * s / inner(s, s, keepdim=True).abs().clamp_min(1e-15).sqrt(), k)
 
 
 def to_poincare(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
