@@ -33,6 +33,10 @@ def test_scaffold_split_puts_largest_scaffold_group_in_train():
     assert split["train"].tolist() == [0, 1, 2, 3, 4, 5]
     assert split["valid"].tolist() == [6, 7]  # next largest group; fits within 80%
     assert sorted(split["test"].tolist()) == [8, 9, 10]
+    # equal-size groups: the one whose first molecule comes last goes first (DeepChem / pretrain-gnns order)
+    ties = scaffold_split(["C1CCCCC1C", "C1CCOC1C", "Cc1ccccc1", "c1ccncc1C"], 0.5, 0.25, 0.25)
+    assert ties["train"].tolist() == [2, 3] or ties["train"].tolist() == [3, 2]
+    assert ties["valid"].tolist() == [1] and ties["test"].tolist() == [0]
 
 
 def test_random_split_seeded(smiles):
