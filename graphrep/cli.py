@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-MAIN_JOB = {"dataset": "chembl2321810", "epochs": 40, "seeds": [0, 1, 2]}
+MAIN_JOB = {"dataset": "chembl2321810", "epochs": 30, "seeds": [0, 1, 2]}
 
 
 def _seeds(text: str) -> list[int]:
