@@ -124,7 +124,7 @@ def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, hi
                  enable_checkpointing: bool = True) -> L.Trainer:
     callbacks: list[Callback] = [history]
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
-                                 mode=mode, save_top_k=1, save_last=True)
+                                 mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
     callbacks.append(checkpoint)
     if config.progress:
         callbacks.append(TQDMProgressBar(leave=False))
