@@ -86,8 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_libraries() -> None:
     import warnings
 
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     warnings.filterwarnings("ignore", category=UserWarning, module="torch_geometric")
 
