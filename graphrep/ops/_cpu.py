@@ -39,9 +39,10 @@ def _csr_matrix(
 
 
 def _split_rows(rowptr: Tensor, num_edges: int):
-    """Cuts rows with more than ``~E / (8 * threads)`` in-edges into pieces of that size, so the row-parallel CSR
-    product is not serialised behind one hub. Returns ``(piece_rowptr, pieces_per_row)`` or None (no hub)."""
-    limit = max(4096, -(-num_edges // (8 * torch.get_num_threads())))
+    """Cuts rows with more than ``E / (2 * threads)`` in-edges (a hub holding a large share of one thread's work)
+    into pieces of that size, so the row-parallel CSR product is not serialised behind it.
+    Returns ``(piece_rowptr, pieces_per_row)``, or None when there is no such hub."""
+    limit = max(4096, -(-num_edges // (2 * torch.get_num_threads())))
     deg = rowptr.diff()
     if deg.numel() == 0 or int(deg.max()) <= limit:
         return None

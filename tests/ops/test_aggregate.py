@@ -160,7 +160,7 @@ def test_cpu_chunked_backward_matches_reference(monkeypatch, reduce):
 @pytest.mark.parametrize("reduce", REDUCES)
 def test_cpu_hub_rows_split_into_pieces(monkeypatch, reduce):
     """Hub rows are cut into pieces for the row-parallel CPU product and recombined; same values as the reference."""
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)  # piece limit max(4096, E / 512) -> 4096 edges
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)  # piece limit max(4096, E / 128) -> 4096 edges
     n, e = 300, 20000
     ei = random_graph(n=n, e=e, hub=15000, empty=5)
     csr = CSR.from_edge_index(ei, n)
