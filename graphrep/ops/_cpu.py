@@ -28,49 +28,34 @@ def _acc(t: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:
     return None if t is None else t.to(acc_dtype(dtype))
 
 
+_ONES: dict = {}
+
+
+def _ones(n: int, dtype: torch.dtype) -> Tensor:
+    """A contiguous slice of a cached ones vector (unweighted products need values; refilling E ones per call
+    costs as much as a small aggregation)."""
+    buf = _ONES.get(dtype)
+    if buf is None or buf.numel() < n:
+        buf = _ONES[dtype] = torch.ones(max(n, 1024), dtype=dtype)
+    return buf[:n]
+
+
 def _csr_matrix(
     rowptr: Tensor, col: Tensor, values: Optional[Tensor], n_rows: int, n_cols: int, dtype: torch.dtype
 ) -> Tensor:
     if values is None:
-        values = torch.ones(col.numel(), dtype=dtype, device=col.device)
+        values = _ones(col.numel(), dtype)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore")
         return torch.sparse_csr_tensor(rowptr, col, values, size=(n_rows, n_cols))
 
 
-def _split_rows(rowptr: Tensor, num_edges: int):
-    """Cuts rows with more than ``E / (2 * threads)`` in-edges (a hub holding a large share of one thread's work)
-    into pieces of that size, so the row-parallel CSR product is not serialised behind it.
-    Returns ``(piece_rowptr, pieces_per_row)``, or None when there is no such hub."""
-    limit = max(4096, -(-num_edges // (2 * torch.get_num_threads())))
-    deg = rowptr.diff()
-    if deg.numel() == 0 or int(deg.max()) <= limit:
-        return None
-    pieces = torch.clamp(-(-deg // limit), min=1)
-    first = torch.cumsum(pieces, 0) - pieces
-    owner = torch.repeat_interleave(torch.arange(deg.numel()), pieces)
-    k = torch.arange(owner.numel()) - first[owner]
-    starts = rowptr[owner] + k * limit
-    return torch.cat([starts, rowptr[-1:]]), pieces
-
-
 def spmm(rowptr: Tensor, col: Tensor, values: Optional[Tensor], x32: Tensor, n_rows: int, reduce: str) -> Tensor:
-    """``out[i] = reduce_{k in row i} values[k] * x32[col[k]]`` in the accumulation dtype; empty rows give 0.
-
-    Hub rows are split into pieces reduced separately, then combined per row in piece order (deterministic)."""
+    """``out[i] = reduce_{k in row i} values[k] * x32[col[k]]`` in the accumulation dtype; empty rows give 0."""
     if col.numel() == 0 or x32.size(1) == 0:
         return x32.new_zeros(n_rows, x32.size(1))
-    split = _split_rows(rowptr, col.numel())
-    if split is None:
-        a = _csr_matrix(rowptr, col, values, n_rows, x32.size(0), x32.dtype)
-        return torch.sparse.mm(a, x32, _TORCH_REDUCE[reduce])
-    prow, pieces = split
-    a = _csr_matrix(prow, col, values, prow.numel() - 1, x32.size(0), x32.dtype)
-    part = torch.sparse.mm(a, x32, "sum" if reduce == "mean" else _TORCH_REDUCE[reduce])
-    out = torch.segment_reduce(part, "sum" if reduce == "mean" else reduce, lengths=pieces, axis=0, unsafe=True)
-    if reduce == "mean":
-        out = out / rowptr.diff().clamp(min=1).to(out.dtype).unsqueeze(1)
-    return out
+    a = _csr_matrix(rowptr, col, values, n_rows, x32.size(0), x32.dtype)
+    return torch.sparse.mm(a, x32, _TORCH_REDUCE[reduce])
 
 
 def forward(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], reduce: str, need_count: bool):

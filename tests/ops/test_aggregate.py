@@ -155,20 +155,3 @@ def test_cpu_chunked_backward_matches_reference(monkeypatch, reduce):
     g = torch.randn(n, 37, dtype=torch.float64)
     for a, b in zip(torch.autograd.grad(out, [x, w], g), torch.autograd.grad(ref, [x, w], g)):
         torch.testing.assert_close(a, b)
-
-
-@pytest.mark.parametrize("reduce", REDUCES)
-def test_cpu_hub_rows_split_into_pieces(monkeypatch, reduce):
-    """Hub rows are cut into pieces for the row-parallel CPU product and recombined; same values as the reference."""
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 64)  # piece limit max(4096, E / 128) -> 4096 edges
-    n, e = 300, 20000
-    ei = random_graph(n=n, e=e, hub=15000, empty=5)
-    csr = CSR.from_edge_index(ei, n)
-    x = torch.randn(n, 9, dtype=torch.float64, requires_grad=True)
-    w = (torch.rand(e, dtype=torch.float64) + 0.5).requires_grad_()
-    out = aggregate(x, csr, reduce, w, backend="torch")
-    ref = aggregate_reference(x, ei, n, reduce, w)
-    torch.testing.assert_close(out, ref)
-    g = torch.randn(n, 9, dtype=torch.float64)
-    for a, b in zip(torch.autograd.grad(out, [x, w], g), torch.autograd.grad(ref, [x, w], g)):
-        torch.testing.assert_close(a, b)
