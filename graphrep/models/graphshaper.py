@@ -76,12 +76,15 @@ class GraphShaper(nn.Module):
         backend: ``"graphrep"`` (fused ops) or ``"pyg"`` (PyG's layers); same parameters, same function.
         text_model: sentence-transformers model for :meth:`encode_text` / :meth:`encode_nodes` (default the offline
             all-MiniLM-L6-v2); text_cache_dir: its embedding cache (default ``$GRAPHREP_CACHE/text``).
+        text_encoder: an object with ``encode(list[str]) -> [n, d]`` to use instead (e.g. a shared
+            :class:`~graphrep.data.text.TextEncoder`); it is not saved with the model.
     """
 
     def __init__(self, text_channels: int = 384, hidden_channels: int = 64, shared_channels: int = 64,
                  num_layers: int = 2, variant: str = "gated", gate_hidden: int = 32, gate_uses_embedding: bool = False,
                  gate_temperature: float = 1.0, residual: bool = False, dropout: float = 0.0,
-                 backend: str = "graphrep", text_model: str = DEFAULT_TEXT_MODEL, text_cache_dir=None):
+                 backend: str = "graphrep", text_model: str = DEFAULT_TEXT_MODEL, text_cache_dir=None,
+                 text_encoder=None):
         super().__init__()
         kinds, fusion = variant_experts(variant)
         self.variant, self.fusion, self.expert_names = variant, fusion, kinds
@@ -94,7 +97,7 @@ class GraphShaper(nn.Module):
         self.proj = nn.Sequential(nn.Linear(shared_channels, shared_channels), nn.ReLU(),
                                   nn.Linear(shared_channels, text_channels))
         self.text_model, self.text_cache_dir = text_model, text_cache_dir
-        self._text_encoder: TextEncoder | None = None
+        self._text_encoder = text_encoder
 
     # --- the differentiable part ---------------------------------------------------------------------------------
     def forward(self, x: Tensor, graph: PropagationGraph, descriptors: Tensor | None = None) -> GraphShaperOutput:
@@ -124,7 +127,7 @@ class GraphShaper(nn.Module):
 
     # --- data in, embeddings out ---------------------------------------------------------------------------------
     @property
-    def text_encoder(self) -> TextEncoder:
+    def text_encoder(self):
         if self._text_encoder is None:
             self._text_encoder = TextEncoder(self.text_model, cache_dir=self.text_cache_dir, normalize=True)
         return self._text_encoder
@@ -139,7 +142,7 @@ class GraphShaper(nn.Module):
             if texts is None or len(texts) != n:
                 raise ValueError(f"graph {getattr(data, 'name', '')!r} needs node texts (data.text, {n} strings) or "
                                  f"their embeddings (data.x)")
-            data.x = x = self.text_encoder.encode(texts)
+            data.x = x = self.text_encoder.encode(list(texts))
         x = F.normalize(x.float(), dim=-1)
         desc = getattr(data, "struct", None)
         if desc is None and self.gate is not None:
@@ -163,4 +166,6 @@ class GraphShaper(nn.Module):
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> Tensor:
         """L2-normalised text embeddings ``[n, d_text]`` from the frozen text encoder (e.g. class prompts)."""
-        return self.text_encoder.encode(list(texts))
+        if isinstance(texts, str):
+            raise TypeError("encode_text expects a list of strings, got a single str; wrap it in a list")
+        return F.normalize(self.text_encoder.encode(list(texts)).float(), dim=-1)
