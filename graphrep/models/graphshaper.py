@@ -70,8 +70,9 @@ class GraphShaper(nn.Module):
         variant: one of :data:`VARIANTS` (default ``"gated"``).
         gate_hidden: width of the gate MLP. gate_uses_embedding: the gate also reads the node's text embedding.
         gate_temperature: softmax temperature of the gate.
-        residual: add the input text embedding to the projection (the model learns a graph-informed correction of
-            the node's own text embedding).
+        residual: add the input text embedding to the projection (default; the model learns a graph-informed
+            correction of the node's own text embedding; without it, 30-epoch CiteSeer->Cora runs reached 41% against
+            61% with it).
         dropout: on the input features during training.
         backend: ``"graphrep"`` (fused ops) or ``"pyg"`` (PyG's layers); same parameters, same function.
         text_model: sentence-transformers model for :meth:`encode_text` / :meth:`encode_nodes` (default the offline
@@ -82,7 +83,7 @@ class GraphShaper(nn.Module):
 
     def __init__(self, text_channels: int = 384, hidden_channels: int = 64, shared_channels: int = 64,
                  num_layers: int = 2, variant: str = "gated", gate_hidden: int = 32, gate_uses_embedding: bool = False,
-                 gate_temperature: float = 1.0, residual: bool = False, dropout: float = 0.0,
+                 gate_temperature: float = 1.0, residual: bool = True, dropout: float = 0.0,
                  backend: str = "graphrep", text_model: str = DEFAULT_TEXT_MODEL, text_cache_dir=None,
                  text_encoder=None):
         super().__init__()
