@@ -126,3 +126,20 @@ def test_train_nodes_and_bad_settings():
     no_text = Data(edge_index=data.edge_index, num_nodes=24)
     with pytest.raises(ValueError, match="needs node texts"):
         model.encode_nodes(no_text)
+
+
+def test_propagated_skip_with_a_silent_projection_is_the_training_free_baseline():
+    """With the projection's output zeroed, skip_hops=k gives exactly the ZeroG propagation of the text embeddings."""
+    from graphrep.tasks.zero_shot import propagate
+
+    torch.manual_seed(0)
+    data = toy_tag()
+    model = GraphShaper(D, 8, 8, variant="gated", skip_hops=2, text_encoder=FakeEncoder())
+    with torch.no_grad():
+        model.proj[-1].weight.zero_()
+        model.proj[-1].bias.zero_()
+    emb = model.encode_nodes(data)
+    x = F.normalize(FakeEncoder().encode(data.text), dim=-1)
+    torch.testing.assert_close(emb, F.normalize(propagate(x, data.edge_index, 2), dim=-1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="skip_hops"):
+        GraphShaper(D, skip_hops=-1)
