@@ -9,11 +9,16 @@ Two protocols:
 Rows (all in one run, same graphs, same splits, same seeds):
   * training-free (deterministic given the split): text only, i.e. cosine argmax between a node's text embedding and
     the class-name prompt embeddings; propagation k = 1..4, the same after k rounds of D^-1/2 (A + I) D^-1/2
-    smoothing of the text embeddings (ZeroG);
+    smoothing of the text embeddings (ZeroG); and each of these "centred" (the graph's mean node embedding
+    subtracted before the argmax: label-free, training-free);
   * GraphShaper (graphrep.models.GraphShaper trained by graphrep.tasks.tag_alignment, one run per seed): each single
     expert (Euclidean, hyperbolic = Poincare ball, spherical), uniform fusion of the three, the gated model, and the
-    gated model with MoCHi hard-negative mixing. ``all classes``: trained on one TAG, evaluated on the other (both
-    directions). ``held-out classes``: trained on the same TAG with only the seen classes' nodes as anchors.
+    gated model with MoCHi hard-negative mixing (transfer only: also with neighbour-text positives, and an ablation
+    whose skip path is the node's own text instead of the 2-round propagated text). Every model's skip path is the
+    propagated text and its projection starts at zero, so untrained it equals the propagation k=2 row. Transfer rows
+    are also scored with centred node embeddings (", centred"), to compare like with like.
+    ``all classes``: trained on one TAG, evaluated on the other (both directions). ``held-out classes``: trained on
+    the same TAG with only the seen classes' nodes as anchors.
 
 Also: training time per run, the gate's weights against the structural descriptors (``tag_gate_weights.png``), and
 training-step throughput of the 3-expert gated model on graphrep's fused ops vs the same model (same parameters)
@@ -53,7 +58,8 @@ from graphrep.data.transforms.structural import STRUCTURAL_NAMES, structural_des
 from graphrep.models import GraphShaper
 from graphrep.nn.experts import PropagationGraph
 from graphrep.tasks.tag_alignment import DEFAULT_HARD_NEGATIVES, AlignmentConfig, evaluate_zero_shot, train_alignment
-from graphrep.tasks.zero_shot import DEFAULT_TEMPLATE, class_embeddings, evaluate_propagation, held_out_class_split
+from graphrep.tasks.zero_shot import (DEFAULT_TEMPLATE, class_embeddings, evaluate_propagation, held_out_class_split,
+                                      zero_shot_scores)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,38 +92,50 @@ def training_free_rows(ctx: Context) -> list[dict]:
             _, unseen = ctx.splits[(name, seed)]
             runs.append(("held-out classes", seed, torch.isin(data.y, torch.tensor(unseen)), unseen))
         for protocol, seed, mask, candidates in runs:
-            res = evaluate_propagation(ctx.node_emb[name], ctx.class_emb[name], data.y, data.edge_index,
-                                       ks=ctx.args.ks, mask=mask, candidates=candidates)
-            for k, scores in res.items():
-                rows.append({"protocol": protocol, "family": "training-free",
-                             "method": "text only" if k == 0 else f"propagation k={k}", "train": "none",
-                             "eval": name, "seed": seed, **scores})
+            for center in (False, True):
+                res = evaluate_propagation(ctx.node_emb[name], ctx.class_emb[name], data.y, data.edge_index,
+                                           ks=ctx.args.ks, mask=mask, candidates=candidates, center=center)
+                for k, scores in res.items():
+                    method = "text only" if k == 0 else f"propagation k={k}"
+                    rows.append({"protocol": protocol, "family": "training-free",
+                                 "method": method + (", centred" if center else ""), "train": "none",
+                                 "eval": name, "seed": seed, **scores})
         ctx.timings[f"{name}/training_free_eval_s"] = time.perf_counter() - t0
     return rows
 
 
-# method label -> (model variant, hard-negative mixing)
+@dataclass(frozen=True)
+class Method:
+    variant: str
+    hard_negatives: bool = False
+    neighbour_positives: bool = False
+    skip_hops: int = 2  # 0: the skip path is the node's own text (ablation of the propagated skip)
+
+
 METHODS = {
-    "Euclidean expert": ("euclidean", False),
-    "hyperbolic expert": ("hyperbolic", False),
-    "spherical expert": ("spherical", False),
-    "uniform fusion": ("uniform", False),
-    "gated": ("gated", False),
-    "gated + hard negatives": ("gated", True),
+    "Euclidean expert": Method("euclidean"),
+    "hyperbolic expert": Method("hyperbolic"),
+    "spherical expert": Method("spherical"),
+    "uniform fusion": Method("uniform"),
+    "gated": Method("gated"),
+    "gated + hard negatives": Method("gated", hard_negatives=True),
+    "gated + hard negatives + neighbour positives": Method("gated", hard_negatives=True, neighbour_positives=True),
+    "gated, own-text skip (ablation)": Method("gated", skip_hops=0),
 }
+HELD_OUT_METHODS = list(METHODS)[:6]
 
 
-def _config(ctx: Context, seed: int, hard: bool) -> AlignmentConfig:
+def _config(ctx: Context, seed: int, method: Method) -> AlignmentConfig:
     a = ctx.args
     return AlignmentConfig(epochs=a.epochs, lr=a.lr, batch_size=a.train_batch_size, edge_drop=a.edge_drop,
-                           feature_mask=a.feature_mask, seed=seed,
-                           hard_negatives=dict(DEFAULT_HARD_NEGATIVES) if hard else None)
+                           feature_mask=a.feature_mask, seed=seed, neighbour_positives=method.neighbour_positives,
+                           hard_negatives=dict(DEFAULT_HARD_NEGATIVES) if method.hard_negatives else None)
 
 
-def _model(ctx: Context, variant: str, seed: int, backend: str = "graphrep") -> GraphShaper:
+def _model(ctx: Context, method: Method, seed: int, backend: str = "graphrep") -> GraphShaper:
     torch.manual_seed(seed)
     return GraphShaper(ctx.node_emb[next(iter(ctx.graphs))].size(1), ctx.args.hidden, ctx.args.hidden,
-                       variant=variant, backend=backend, text_encoder=ctx.encoder)
+                       variant=method.variant, skip_hops=method.skip_hops, backend=backend, text_encoder=ctx.encoder)
 
 
 def _with_features(ctx: Context, name: str):
@@ -137,16 +155,19 @@ def transfer_rows(ctx: Context) -> list[dict]:
             if src == dst:
                 continue
             for method in ctx.args.methods:
-                variant, hard = METHODS[method]
+                spec = METHODS[method]
                 for seed in ctx.args.seeds:
-                    model = _model(ctx, variant, seed)
-                    hist = train_alignment(model, _with_features(ctx, src), _config(ctx, seed, hard))
+                    model = _model(ctx, spec, seed)
+                    hist = train_alignment(model, _with_features(ctx, src), _config(ctx, seed, spec))
                     res = evaluate_zero_shot(model, _with_features(ctx, dst), templates=ctx.args.templates)
-                    rows.append({"protocol": "all classes", "family": "GraphShaper", "method": method, "train": src,
-                                 "eval": dst, "seed": seed, "accuracy": res["accuracy"], "macro_f1": res["macro_f1"],
-                                 "train_s": hist["seconds"], "final_loss": hist["loss"][-1],
-                                 "temperature": hist["temperature"],
+                    common = {"protocol": "all classes", "family": "GraphShaper", "train": src, "eval": dst,
+                              "seed": seed, "train_s": hist["seconds"]}
+                    rows.append({**common, "method": method, "accuracy": res["accuracy"], "macro_f1": res["macro_f1"],
+                                 "final_loss": hist["loss"][-1], "temperature": hist["temperature"],
                                  "curvatures": {e.kind: float(e.manifold.curvature.detach()) for e in model.experts}})
+                    emb = model.encode_nodes(ctx.graphs[dst])
+                    centred = zero_shot_scores(emb - emb.mean(0, keepdim=True), ctx.class_emb[dst], ctx.graphs[dst].y)
+                    rows.append({**common, "method": method + ", centred", **centred})
                     print(f"  {src}->{dst} {method:<24} seed {seed}: acc {100 * res['accuracy']:.1f} "
                           f"({hist['seconds']:.1f} s)", flush=True)
                     if method == "gated" and seed == ctx.args.seeds[0]:
@@ -164,11 +185,11 @@ def held_out_rows(ctx: Context) -> list[dict]:
     for name, data in ctx.graphs.items():
         data = _with_features(ctx, name)
         for method in ctx.args.held_out_methods:
-            variant, hard = METHODS[method]
+            spec = METHODS[method]
             for seed in ctx.args.seeds:
                 seen, unseen = ctx.splits[(name, seed)]
-                model = _model(ctx, variant, seed)
-                hist = train_alignment(model, data, _config(ctx, seed, hard), train_nodes=torch.isin(data.y,
+                model = _model(ctx, spec, seed)
+                hist = train_alignment(model, data, _config(ctx, seed, spec), train_nodes=torch.isin(data.y,
                                                                                                   torch.tensor(seen)))
                 mask = torch.isin(data.y, torch.tensor(unseen))
                 res = evaluate_zero_shot(model, data, templates=ctx.args.templates, mask=mask, candidates=unseen)
@@ -193,8 +214,8 @@ def throughput(ctx: Context) -> list[dict]:
     rates = {"train_step": {"graphrep": [], "pyg": []}, "experts_fwd_bwd": {"graphrep": [], "pyg": []}}
     for r in range(repeats + 1):  # round 0 is a warm-up
         for backend in ("graphrep", "pyg"):
-            model = _model(ctx, "gated", 0, backend=backend)
-            cfg = _config(ctx, 0, False)
+            model = _model(ctx, METHODS["gated"], 0, backend=backend)
+            cfg = _config(ctx, 0, METHODS["gated"])
             cfg.epochs = steps
             hist = train_alignment(model, data, cfg)
             graph = PropagationGraph.build(data.edge_index, data.num_nodes, backend)
@@ -291,8 +312,11 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> None:
         lines += [f"GraphShaper settings: {tr['epochs']} epochs full-batch (InfoNCE over {tr['batch_size']} random "
                   f"anchor nodes per step), expert width = shared tangent size {tr['hidden']}, 2 layers per expert, "
                   f"Adam lr {tr['lr']}, edge drop {tr['edge_drop']}, feature-column mask {tr['feature_mask']}, "
-                  f"learnable temperature (init 0.07) and curvatures (init 1), residual to the node's text "
-                  f"embedding; hard negatives: MoCHi {tr['hard_negatives']}. CPU, {meta['threads']} threads.", ""]
+                  f"learnable temperature (init 0.07) and curvatures (init 1); the skip path is the 2-round "
+                  f"propagated text embedding (the training-free k=2 row) and the projection's last layer starts at "
+                  f"zero, so every untrained model equals that row (the ablation row uses the node's own text as the "
+                  f"skip path instead); hard negatives: MoCHi {tr['hard_negatives']}. CPU, {meta['threads']} "
+                  f"threads.", ""]
     lines += ["| protocol | eval | method | train | accuracy (%) | macro-F1 (%) | runs | train time (s) |",
               "|---|---|---|---|---|---|---|---|"]
     for r in sorted(summary, key=lambda r: (r["protocol"], r["eval"], 0 if r["family"] == "training-free" else 1)):
@@ -308,12 +332,21 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> None:
                        and r["family"] == "GraphShaper"]
             if not free or not trained:
                 continue
-            bf, bt = max(free, key=lambda r: r["accuracy"]), max(trained, key=lambda r: r["accuracy"])
-            beats = bt["accuracy"] - bt["accuracy_std"] > bf["accuracy"] + bf["accuracy_std"]
-            verdict.append(f"{protocol}, {ev}: best GraphShaper row {bt['method']} ({bt['train']}) "
-                           f"{_pct(bt['accuracy'], bt['accuracy_std'], bt['runs'])} vs best training-free row "
-                           f"{bf['method']} {_pct(bf['accuracy'], bf['accuracy_std'], bf['runs'])}: "
-                           f"{'beats it beyond one std' if beats else 'does not beat it'}")
+            bt = max((r for r in trained if not r["method"].endswith(", centred")), key=lambda r: r["accuracy"])
+            parts = []
+            for label, pool in (("best uncentred training-free row", [r for r in free
+                                                                      if not r["method"].endswith(", centred")]),
+                                ("best training-free row with centring", [r for r in free
+                                                                           if r["method"].endswith(", centred")])):
+                if not pool:
+                    continue
+                bf = max(pool, key=lambda r: r["accuracy"])
+                beats = bt["accuracy"] - bt["accuracy_std"] > bf["accuracy"] + bf["accuracy_std"]
+                parts.append(f"{'beats' if beats else 'does not beat'} the {label} ({bf['method']}, "
+                             f"{_pct(bf['accuracy'], bf['accuracy_std'], bf['runs'])})")
+            verdict.append(f"{protocol}, {ev}: best GraphShaper row {bt['method']} (trained on {bt['train']}) "
+                           f"{_pct(bt['accuracy'], bt['accuracy_std'], bt['runs'])} " + "; ".join(parts)
+                           + " (beats = mean - std above the other's mean + std)")
     if verdict:
         lines += ["", "**Trained vs training-free** (accuracy):", ""] + [f"- {v}." for v in verdict]
     ref = [f"{name}: text only {v[0]}%, k=2 about {v[2]:.0f}%" for name, v in ISSUE_REFERENCE.items()
@@ -356,37 +389,45 @@ def write_plot(path: Path, summary: list[dict]) -> None:
     fig, axes = plt.subplots(1, 2 if trained else 1, figsize=(13 if trained else 7, 3.8), squeeze=False)
     ax = axes[0, 0]
     free = [r for r in summary if r["family"] == "training-free" and r["protocol"] == "all classes"]
+
+    def k_of(method: str) -> int:
+        return 0 if method.startswith("text only") else int(method.split("=")[1].split(",")[0])
+
     for name in dict.fromkeys(r["eval"] for r in free):
-        rs = [r for r in free if r["eval"] == name]
-        ks = [0 if r["method"] == "text only" else int(r["method"].split("=")[1]) for r in rs]
-        line, = ax.plot(ks, [100 * r["accuracy"] for r in rs], marker="o", label=f"{name} accuracy")
-        ax.plot(ks, [100 * r["macro_f1"] for r in rs], marker="s", ls="--", color=line.get_color(),
-                label=f"{name} macro-F1")
-    ax.set_xticks(sorted({0 if r["method"] == "text only" else int(r["method"].split("=")[1]) for r in free}))
+        color = None
+        for centred, style in ((False, "-"), (True, "-.")):
+            rs = [r for r in free if r["eval"] == name and r["method"].endswith(", centred") == centred]
+            line, = ax.plot([k_of(r["method"]) for r in rs], [100 * r["accuracy"] for r in rs], marker="o", ls=style,
+                            color=color, label=f"{name}{', centred' if centred else ''}")
+            color = line.get_color()
+    ax.set_xticks(sorted({k_of(r["method"]) for r in free}))
     ax.set_xlabel("propagation rounds k (0 = text only)")
-    ax.set_ylabel("%")
+    ax.set_ylabel("accuracy (%)")
     ax.set_title("Training-free (all classes)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     if trained:
         ax = axes[0, 1]
         evals = list(dict.fromkeys(r["eval"] for r in trained))
-        methods = list(dict.fromkeys(r["method"] for r in trained))
+        methods = list(dict.fromkeys(r["method"] for r in trained if not r["method"].endswith(", centred")))
         width = 0.8 / len(methods)
         for i, m in enumerate(methods):
             rs = [next(r for r in trained if r["eval"] == e and r["method"] == m) for e in evals]
             ax.bar([j + i * width for j in range(len(evals))], [100 * r["accuracy"] for r in rs], width,
                    yerr=[100 * r["accuracy_std"] for r in rs], label=m, capsize=2)
         for j, e in enumerate(evals):
-            for r, style in ((next((r for r in free if r["eval"] == e and r["method"] == "text only"), None), ":"),
-                             (max((r for r in free if r["eval"] == e), key=lambda r: r["accuracy"], default=None),
-                              "--")):
+            plain = [r for r in free if r["eval"] == e and not r["method"].endswith(", centred")]
+            centred = [r for r in free if r["eval"] == e and r["method"].endswith(", centred")]
+            for r, style in ((next((r for r in plain if r["method"] == "text only"), None), ":"),
+                             (max(plain, key=lambda r: r["accuracy"], default=None), "--"),
+                             (max(centred, key=lambda r: r["accuracy"], default=None), "-.")):
                 if r is not None:
                     ax.hlines(100 * r["accuracy"], j - width / 2, j + 0.8 - width / 2, colors="k", linestyles=style)
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(evals))])
         ax.set_xticklabels([f"{next(r['train'] for r in trained if r['eval'] == e)} -> {e}" for e in evals])
         ax.set_ylabel("accuracy (%)")
-        ax.set_title("GraphShaper transfer (mean ± std over seeds); dotted: text only, dashed: best propagation")
+        ax.set_title("GraphShaper transfer (mean ± std over seeds, uncentred); dotted: text only, dashed: best "
+                     "propagation, dash-dot: best centred propagation")
         lo = min(100 * r["accuracy"] for r in trained + free)
         ax.set_ylim(max(0, lo - 10), None)
         ax.legend(fontsize=7, loc="lower right")
@@ -457,9 +498,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--baselines-only", action="store_true", help="training-free rows only")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
                    help=f"GraphShaper rows for the transfer protocol (default all: {', '.join(METHODS)})")
-    p.add_argument("--held-out-methods", nargs="*", default=list(METHODS), choices=list(METHODS), metavar="METHOD",
-                   help="GraphShaper rows for the held-out-class protocol (default all; none: skip)")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--held-out-methods", nargs="*", default=HELD_OUT_METHODS, choices=list(METHODS), metavar="METHOD",
+                   help=f"GraphShaper rows for the held-out-class protocol (default: {', '.join(HELD_OUT_METHODS)}; "
+                        "none: skip)")
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--hidden", type=int, default=64, help="expert width = shared tangent size")
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--train-batch-size", type=int, default=1024, help="InfoNCE anchors per step")

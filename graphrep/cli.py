@@ -70,7 +70,7 @@ def _add_tag_zero_shot_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", choices=sorted(VARIANTS), default="gated")
     p.add_argument("--hard-negatives", action="store_true", help="MoCHi hard-negative mixing in the InfoNCE loss")
     p.add_argument("--neighbour-positives", action="store_true", help="neighbours' texts count as positives")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--hidden", type=int, default=64, help="expert width and shared tangent size")
     p.add_argument("--batch-size", type=int, default=1024, help="anchors per step (0: all nodes)")

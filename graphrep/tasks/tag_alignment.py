@@ -39,7 +39,7 @@ DEFAULT_HARD_NEGATIVES = {"num_hard": 16, "num_mix": 8, "num_self_mix": 4}
 class AlignmentConfig:
     """Training settings (defaults are the benchmark's)."""
 
-    epochs: int = 60
+    epochs: int = 30
     lr: float = 5e-3
     weight_decay: float = 0.0
     temperature: float = 0.07
