@@ -386,7 +386,8 @@ def write_plot(path: Path, summary: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     trained = [r for r in summary if r["family"] == "GraphShaper" and r["protocol"] == "all classes"]
-    fig, axes = plt.subplots(1, 2 if trained else 1, figsize=(13 if trained else 7, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if trained else 1, figsize=(13 if trained else 7, 4.6 if trained else 3.8),
+                             squeeze=False, gridspec_kw={"width_ratios": [1, 1.6]} if trained else None)
     ax = axes[0, 0]
     free = [r for r in summary if r["family"] == "training-free" and r["protocol"] == "all classes"]
 
@@ -426,11 +427,11 @@ def write_plot(path: Path, summary: list[dict]) -> None:
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(evals))])
         ax.set_xticklabels([f"{next(r['train'] for r in trained if r['eval'] == e)} -> {e}" for e in evals])
         ax.set_ylabel("accuracy (%)")
-        ax.set_title("GraphShaper transfer (mean ± std over seeds, uncentred); dotted: text only, dashed: best "
-                     "propagation, dash-dot: best centred propagation")
+        ax.set_title("GraphShaper transfer, uncentred (mean ± std over seeds)\n"
+                     "lines: dotted text only, dashed best propagation, dash-dot best centred propagation")
         lo = min(100 * r["accuracy"] for r in trained + free)
         ax.set_ylim(max(0, lo - 10), None)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
