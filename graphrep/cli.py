@@ -192,7 +192,7 @@ def cmd_tag(args) -> int:
           f"zero-shot on {m['eval']}: accuracy {100 * m['accuracy']:.1f}%, macro-F1 {100 * m['macro_f1']:.1f}% "
           f"({m['train_seconds']:.0f} s training)")
     for name, r in base.items():
-        print(f"  training-free {name:<16} accuracy {100 * r['accuracy']:.1f}%, macro-F1 {100 * r['macro_f1']:.1f}%")
+        print(f"  training-free {name:<25} accuracy {100 * r['accuracy']:.1f}%, macro-F1 {100 * r['macro_f1']:.1f}%")
     print(f"results in {Path(out).resolve()} (metrics.json, predictions.csv)")
     return 0
 

@@ -143,7 +143,8 @@ def run_transfer(train: str, eval: str, out_dir, root=None, variant: str = "gate
     ``predictions.csv`` (one row per node of ``eval``: id, label, prediction, their class names, the cosine score of
     the prediction and the fusion weights per expert) into ``out_dir``.
 
-    ``metrics.json`` also holds the training-free rows on ``eval`` (text only, propagation k = 2) for comparison.
+    ``metrics.json`` also holds the training-free rows on ``eval`` (text only, propagation k = 2, and the same
+    centred: mean node embedding subtracted) for comparison.
     Returns the metrics dictionary.
     """
     import csv
@@ -174,7 +175,9 @@ def run_transfer(train: str, eval: str, out_dir, root=None, variant: str = "gate
     if baselines:
         cls = class_embeddings(dst.class_names, model.encode_text, templates=list(templates))
         base = evaluate_propagation(dst.x, cls, dst.y, dst.edge_index, ks=(0, 2))
-        metrics["baselines"] = {"text only": base[0], "propagation k=2": base[2]}
+        centred = evaluate_propagation(dst.x, cls, dst.y, dst.edge_index, ks=(2,), center=True)
+        metrics["baselines"] = {"text only": base[0], "propagation k=2": base[2],
+                                "propagation k=2, centred": centred[2]}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     names = dst.class_names
