@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import f1_score
 
 from graphrep.tasks.zero_shot import (DEFAULT_TEMPLATE, accuracy, class_embeddings, class_prompts,
@@ -101,3 +102,19 @@ def test_candidates_and_held_out_split():
     assert len({tuple(held_out_class_split(7, 3, seed=s)[1]) for s in range(5)}) > 1
     with pytest.raises(ValueError, match="num_unseen"):
         held_out_class_split(3, 3, seed=0)
+
+
+def test_centring_removes_a_shared_component():
+    """Every node carries a large common direction that is closest to class 2's prompt: uncentred, all nodes go to
+    class 2; centred, each node goes to its own class."""
+    classes = torch.eye(3)
+    classes[2] = torch.tensor([0.6, 0.6, 0.53])
+    y = torch.tensor([0, 0, 1, 1])
+    x = torch.stack([classes[0], classes[0], classes[1], classes[1]]) * 0.3 + torch.tensor([0.5, 0.5, 1.0])
+    ei = torch.zeros(2, 0, dtype=torch.long)
+    plain = evaluate_propagation(x, classes, y, ei, ks=[0])[0]
+    centred = evaluate_propagation(x, classes, y, ei, ks=[0], center=True)[0]
+    assert plain["accuracy"] == 0.0 and centred["accuracy"] == 1.0
+    mean = F.normalize(x, dim=-1).mean(0)
+    manual = zero_shot_scores(F.normalize(x, dim=-1) - mean, classes, y)
+    assert centred == manual
