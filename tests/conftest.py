@@ -1,8 +1,17 @@
-"""Shared fixtures: where ``../shared/data`` lives, and a skip that says so when it is absent."""
+"""Shared fixtures: where ``../shared/data`` lives, and a skip that says so when it is absent.
 
+Without CUDA, Triton kernels run in Triton's interpreter, which must be switched on before triton is first imported
+anywhere in the session (torch.compile and several graphrep modules import it), so it is set here, at the root.
+"""
+
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
