@@ -144,7 +144,7 @@ def aggregate(
             raise ValueError("edge_weight must be a floating-point tensor on the same device as x")
     be = _backend.resolve(x, backend)
     tail = x.shape[1:]
-    x2 = x.reshape(x.size(0), -1)
+    x2 = x.reshape(x.size(0), tail.numel())  # not -1: x may have 0 rows (a graph with no edges or items)
     need_count = (
         reduce in ("max", "min")
         and torch.is_grad_enabled()

@@ -1,0 +1,101 @@
+r"""Common base of the graphrep manifolds: a :class:`geoopt.Manifold` (so :class:`geoopt.ManifoldParameter` and
+:class:`geoopt.optim.RiemannianAdam` accept it) with the extra names the layers use.
+
+Every manifold has ``expmap0, logmap0, expmap, logmap, dist, dist0, proj, proju, transp, transp0, transp0back,
+egrad2rgrad, inner`` and the maps to and from intrinsic tangent coordinates at the origin, ``to_tangent0`` and
+``from_tangent0``, which let experts living on different manifolds be fused in one shared vector space.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import geoopt
+import torch
+
+
+class Manifold(geoopt.Manifold, abc.ABC):
+    """Base class; subclasses implement the math by calling :mod:`geometries.math`."""
+
+    ndim = 1
+    reversible = False
+    #: Whether the model is a gyrovector space (has ``mobius_add`` / ``mobius_matvec``).
+    gyrovector = False
+
+    # --- sizes -------------------------------------------------------------------------------------------------------
+    def point_dim(self, tangent_dim: int) -> int:
+        """Size of the last dimension of a point whose intrinsic dimension is ``tangent_dim``."""
+        return tangent_dim
+
+    def tangent_dim(self, point_dim: int) -> int:
+        """Intrinsic dimension of points with last dimension ``point_dim``."""
+        return point_dim
+
+    # --- geoopt's abstract interface ---------------------------------------------------------------------------------
+    def projx(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+    def retr(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return self.expmap(x, u)
+
+    def _check_point_on_manifold(self, x, *, atol=1e-5, rtol=1e-5):
+        ok = bool(torch.allclose(self.proj(x), x, atol=atol, rtol=rtol))
+        return ok, None if ok else f"point is not on {self.name} (proj changes it)"
+
+    def _check_vector_on_tangent(self, x, u, *, atol=1e-5, rtol=1e-5):
+        ok = bool(torch.allclose(self.proju(x, u), u, atol=atol, rtol=rtol))
+        return ok, None if ok else f"vector is not tangent to {self.name} at the point"
+
+    # --- shared helpers ----------------------------------------------------------------------------------------------
+    def proju(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return u
+
+    def to_tangent0(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Intrinsic coordinates of :math:`\log_0(x)`. Shapes: (..., point_dim) -> (..., tangent_dim)"""
+        return self.logmap0(x)
+
+    def from_tangent0(self, v: torch.Tensor) -> torch.Tensor:
+        r""":math:`\exp_0` of intrinsic tangent coordinates. Shapes: (..., tangent_dim) -> (..., point_dim)"""
+        return self.expmap0(v)
+
+    def coords_to_tangent0(self, v: torch.Tensor) -> torch.Tensor:
+        """Intrinsic coordinates -> the tangent vector at the origin in point coordinates (Lorentz: prepends 0).
+        Shapes: (..., tangent_dim) -> (..., point_dim)"""
+        return v
+
+    def origin(self, *size, dtype=None, device=None, seed=None) -> torch.Tensor:
+        """The origin, shape ``size`` (last entry = point dimension)."""
+        if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):
+            size = tuple(size[0])
+        return self.expmap0(torch.zeros(*size, dtype=dtype, device=device))
+
+    def random(self, *size, std: float = 1.0, dtype=None, device=None, generator=None) -> torch.Tensor:
+        r"""Points :math:`\exp_0(v)`, :math:`v \sim \mathcal N(0, \text{std}^2)` in intrinsic tangent coordinates."""
+        if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):
+            size = tuple(size[0])
+        *lead, d = size
+        v = torch.randn(*lead, self.tangent_dim(d), dtype=dtype, device=device, generator=generator) * std
+        return self.from_tangent0(v)
+
+    def centroid(self, x: torch.Tensor, weight: torch.Tensor | None = None, dim: int = -2) -> torch.Tensor:
+        r"""Weighted centroid over ``dim`` (weighted mean, gyro-midpoint or Lorentzian centroid, see
+        ``centroid_finish``), from sums of ``centroid_parts`` (sparse versions sum them over neighbourhoods).
+
+        Shapes: x (..., n, d), weight (..., n) or None -> (..., d) with ``dim=-2``.
+        """
+        if dim >= 0 or dim == -1:
+            raise ValueError(f"centroid reduces a dimension before the point dimension, e.g. dim=-2; got dim={dim}")
+        num, den = self.centroid_parts(x)
+        if weight is not None:
+            w = weight.unsqueeze(-1).to(x.dtype)
+            num, den = num * w, den * w
+        return self.centroid_finish(num.sum(dim), den.sum(dim))
+
+    @abc.abstractmethod
+    def proj(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    @abc.abstractmethod
+    def expmap0(self, u: torch.Tensor) -> torch.Tensor: ...
+
+    @abc.abstractmethod
+    def logmap0(self, x: torch.Tensor) -> torch.Tensor: ...

@@ -1,0 +1,138 @@
+r"""Math of the Lorentz (hyperboloid) model :math:`\{x : \langle x, x\rangle_L = -k,\ x_0 > 0\}`, sectional
+curvature :math:`-1/k` (geoopt's convention for ``k``).
+
+Built on :mod:`geoopt.manifolds.lorentz.math` (Minkowski inner product). geoopt's versions overflow ``cosh`` in
+float32, compute distances as :math:`\operatorname{arcosh}(-\langle x,y\rangle_L/k)` (cancellation: ``dist(x, x)`` is
+far from 0 for points away from the origin), divide by ``dist ** 2`` in parallel transport (NaN at ``x = y``) and negate
+the gradient in place in ``egrad2rgrad``. Here: distances from the Minkowski norm of ``x - y``, exp/log maps with
+:math:`\sinh\theta/\theta` written stably, the closed-form transport, and a cap :math:`\theta_{\max}` on the distance
+from the origin (12 curvature radii in float32).
+
+.. math::
+    d(x, y) = 2\sqrt k\,\operatorname{arsinh}\frac{\sqrt{\langle x-y, x-y\rangle_L}}{2\sqrt k},\qquad
+    P_{x\to y}(v) = v + \frac{\langle y, v\rangle_L}{k - \langle x, y\rangle_L}(x + y).
+
+``k`` is a tensor broadcastable to ``(..., 1)`` in the points' dtype. Points and tangent vectors are ``(..., d+1)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from geoopt.manifolds.lorentz import math as gmath
+
+from .functional import lorentz_max_theta, norm, safe_sqrt, sq_norm
+
+
+def inner(u: torch.Tensor, v: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    r"""Minkowski product :math:`-u_0v_0 + \sum_{i\ge1}u_iv_i`. Shapes: (..., d+1), (..., d+1) -> (...) or (..., 1)"""
+    return gmath.inner(u, v, keepdim=keepdim, dim=-1)
+
+
+def _sinhc(theta: torch.Tensor) -> torch.Tensor:
+    r""":math:`\sinh(\theta)/\theta`, equal to 1 at 0."""
+    t = theta.clamp_min(1e-15)
+    return torch.sinh(t) / t
+
+
+def project(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Keep the space part, cap its norm at :math:`\sqrt k\sinh\theta_{\max}` and set
+    :math:`x_0 = \sqrt{k + \|x_{1:}\|^2}`. Shapes: (..., d+1) -> (..., d+1)"""
+    rest = x[..., 1:]
+    max_norm = k.sqrt() * torch.sinh(torch.as_tensor(lorentz_max_theta(x.dtype), dtype=x.dtype, device=x.device))
+    n = norm(rest)
+    rest = torch.where(n > max_norm, rest / n * max_norm, rest)
+    return torch.cat((safe_sqrt(k + sq_norm(rest)), rest), dim=-1)
+
+
+def proju(x: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Tangent projection :math:`v + \langle x, v\rangle_L\,x / k`."""
+    return v + inner(x, v, keepdim=True) * x / k
+
+
+def origin_like(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    o = torch.zeros_like(x)
+    return torch.cat((k.sqrt().expand_as(o[..., :1]), o[..., 1:]), dim=-1)
+
+
+def expmap0(u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r""":math:`\exp_0(u) = (\sqrt k\cosh\theta,\ \sqrt k\sinh\theta\,u_{1:}/\|u_{1:}\|)`, :math:`\theta=\|u_{1:}\|/\sqrt k`
+    (the time component of ``u`` is ignored: tangent vectors at the origin have :math:`u_0 = 0`)."""
+    rest = u[..., 1:]
+    sk = k.sqrt()
+    # clamped norm: sinh(theta) sqrt(k) / n -> 1 at u = 0, so the Jacobian there is the identity
+    n = norm(rest)
+    theta = (n / sk).clamp_max(lorentz_max_theta(u.dtype))
+    rest = torch.sinh(theta) * sk / n * rest
+    return torch.cat((safe_sqrt(k + sq_norm(rest)), rest), dim=-1)
+
+
+def logmap0(y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log_0(y) = (0,\ \sqrt k\operatorname{arsinh}(\|y_{1:}\|/\sqrt k)\,y_{1:}/\|y_{1:}\|)` (exact on the
+    hyperboloid, no arcosh near 1)."""
+    rest = y[..., 1:]
+    sk = k.sqrt()
+    n = norm(rest)
+    rest = sk * torch.asinh(n / sk) * rest / n
+    return torch.cat((torch.zeros_like(y[..., :1]), rest), dim=-1)
+
+
+def dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    r"""Geodesic distance from the Minkowski norm of the chord (see module docstring)."""
+    diff = x - y
+    q = inner(diff, diff, keepdim=True).clamp_min(0.0)
+    sk = k.sqrt()
+    out = 2.0 * sk * torch.asinh(safe_sqrt(q) / (2.0 * sk))
+    return out if keepdim else out.squeeze(-1)
+
+
+def dist0(x: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    r""":math:`d(o, x) = \sqrt k\operatorname{arsinh}(\|x_{1:}\|/\sqrt k)`."""
+    sk = k.sqrt()
+    out = sk * torch.asinh(torch.linalg.vector_norm(x[..., 1:], dim=-1, keepdim=True) / sk)
+    return out if keepdim else out.squeeze(-1)
+
+
+def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r""":math:`\exp_x(u) = \cosh\theta\,x + \frac{\sinh\theta}{\theta}u`, :math:`\theta = \|u\|_L/\sqrt k`, projected."""
+    theta = safe_sqrt(inner(u, u, keepdim=True).clamp_min(0.0)) / k.sqrt()
+    theta_c = theta.clamp_max(lorentz_max_theta(u.dtype))
+    return project(torch.cosh(theta_c) * x + _sinhc(theta_c) * (theta_c / theta.clamp_min(1e-15)) * u, k)
+
+
+def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log_x(y) = \frac{\theta}{\sinh\theta}\big(y + \langle x, y\rangle_L\,x/k\big)`, :math:`\theta = d(x,y)/\sqrt k`."""
+    theta = dist(x, y, k, keepdim=True) / k.sqrt()
+    return (y + inner(x, y, keepdim=True) * x / k) / _sinhc(theta)
+
+
+def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Parallel transport along the geodesic (closed form, denominator :math:`\ge 2k`)."""
+    return v + inner(y, v, keepdim=True) / (k - inner(x, y, keepdim=True)) * (x + y)
+
+
+def transp0(y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return transp(origin_like(y, k), y, v, k)
+
+
+def transp0back(x: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return transp(x, origin_like(x, k), v, k)
+
+
+def egrad2rgrad(x: torch.Tensor, grad: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Riemannian gradient: flip the time component (inverse metric), then project to the tangent space.
+    Does not modify ``grad`` in place."""
+    g = torch.cat((-grad[..., :1], grad[..., 1:]), dim=-1)
+    return proju(x, g, k)
+
+
+def centroid_finish(s: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Lorentzian centroid (Law et al., 2019) of weighted sums :math:`s = \sum_i w_i x_i`:
+    :math:`\sqrt k\, s / \sqrt{|\langle s, s\rangle_L|}`, projected."""
+    # an empty sum (s = 0) gives 0 here, which the projection turns into the origin
+    return project(k.sqrt() * s / inner(s, s, keepdim=True).abs().clamp_min(1e-15).sqrt(), k)
+
+
+def to_poincare(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Isometry to the Poincare ball of curvature :math:`-1/k`: :math:`\sqrt k\,x_{1:}/(x_0+\sqrt k)`."""
+    sk = k.sqrt()
+    return sk * x[..., 1:] / (x[..., :1] + sk)

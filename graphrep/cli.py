@@ -1,0 +1,194 @@
+"""The ``graphrep`` command.
+
+``graphrep`` with no arguments runs the main job: the GIN of Hu et al. 2020 trained on an RDKit-shipped labelled set
+(CHEMBL2321810 pIC50, scaffold split) beside a Morgan-fingerprint random forest, offline, writing JSON, a markdown table
+and a learning-curve plot. Subcommands: ``data list``, ``data info NAME``, ``train``, ``bench``.
+Errors print as one line (``graphrep: error: ...``) unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import runpy
+import sys
+import time
+from pathlib import Path
+
+MAIN_JOB = {"dataset": "chembl2321810", "epochs": 30, "seeds": [0, 1, 2]}
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
+def _devices(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=MAIN_JOB["dataset"], help="registered dataset name (default: %(default)s)")
+    p.add_argument("--root", help="folder holding the dataset files (else GRAPHREP_DATA, the cache, packages)")
+    p.add_argument("--features", choices=["ogb", "pretrain"], default="ogb", help="molecule featurisation")
+    p.add_argument("--split", choices=["scaffold", "random"], default="scaffold")
+    p.add_argument("--epochs", type=int, default=MAIN_JOB["epochs"])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--layers", type=int, default=5)
+    p.add_argument("--hidden", type=int, default=300)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--seeds", type=_seeds, default=MAIN_JOB["seeds"], help="comma-separated, e.g. 0,1,2")
+    p.add_argument("--out", help="output directory (default: runs/<data>-<time>)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the fingerprint random forest")
+    p.add_argument("--rf-trees", type=int, default=500)
+    p.add_argument("--from", dest="encoder_checkpoint", help="initialise the encoder from this checkpoint")
+    p.add_argument("--resume", help="continue a run from its last.ckpt (one seed)")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="graphrep", description="Transferable graph representations. With no command: the main job "
+        "(GIN vs fingerprint random forest on CHEMBL2321810, offline).")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs")
+    sub = parser.add_subparsers(dest="command")
+
+    data = sub.add_parser("data", help="the dataset registry")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    listing = data_sub.add_parser("list", help="registered datasets")
+    listing.add_argument("--kind", help="only this kind (molecules, ogb, tag)")
+    info = data_sub.add_parser("info", help="a dataset's card, and whether its files are found")
+    info.add_argument("name")
+    info.add_argument("--root")
+
+    train = sub.add_parser("train", help="train and evaluate a GIN beside the fingerprint random forest")
+    _add_train_arguments(train)
+
+    bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (source checkout)")
+    bench.add_argument("name", nargs="?", help="benchmark name; omit to list them")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+    return parser
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch_geometric")
+
+
+def cmd_data(args) -> int:
+    from .data import list_cards
+    from .data.registry import get_card
+    from .data.resolve import resolve_file
+
+    if args.data_command == "list":
+        cards = [c for c in list_cards() if not args.kind or c.kind == args.kind]
+        width = max(len(c.name) for c in cards) if cards else 4
+        print(f"{'name':<{width}}  {'kind':<9}  {'rows':>7}  {'task':<14}  title")
+        for c in cards:
+            print(f"{c.name:<{width}}  {c.kind:<9}  {c.rows:>7}  {c.task_type:<14}  {c.title}")
+        return 0
+    card = get_card(args.name)
+    print(f"{card.name}: {card.title}")
+    for key in ("kind", "task_type", "rows", "split", "license", "citation", "homepage"):
+        print(f"  {key:<9} {getattr(card, key)}")
+    for f in card.files:
+        try:
+            where = str(resolve_file(card, f, root=args.root, download=False))
+        except Exception as exc:  # not found / checksum: report, do not fail the listing
+            where = f"NOT AVAILABLE ({exc})"
+        print(f"  file      {f.path}\n    sha256  {f.content_sha256} (decompressed content)\n    source  "
+              f"{f.url or ('package ' + f.package if f.package else card.homepage)}\n    found   {where}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .tasks.experiment import TrainConfig, run_experiment
+    from .tasks.report import results_table, write_report
+
+    out = args.out or f"runs/{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = TrainConfig(
+        dataset=args.data, root=args.root, features=args.features, split=args.split, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, layers=args.layers,
+        hidden=args.hidden, dropout=args.dropout, seeds=args.seeds, out_dir=out, baseline=not args.no_baseline,
+        rf_trees=args.rf_trees, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
+        num_nodes=args.num_nodes, precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(),
+        resume=args.resume, encoder_checkpoint=args.encoder_checkpoint)
+    start = time.perf_counter()
+    results = run_experiment(config)
+    if not results["gin"][-1]["is_global_zero"]:
+        return 0
+    results["wall_seconds"] = time.perf_counter() - start
+    paths = write_report(results, Path(out))
+    print(results_table(results))
+    print(f"\nwall time {results['wall_seconds']:.0f} s; results in {Path(out).resolve()} "
+          f"({paths['json'].name}, {paths['md'].name}, {paths['png'].name})")
+    return 0
+
+
+def benchmark_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def cmd_bench(args) -> int:
+    from .data.errors import GraphrepError
+
+    directory = benchmark_dir()
+    if not directory.is_dir():
+        raise GraphrepError(f"benchmarks are scripts in the source checkout; {directory} does not exist here")
+    scripts = sorted(p.stem for p in directory.glob("*.py") if not p.name.startswith("_"))
+    if not args.name:
+        print("\n".join(scripts))
+        return 0
+    if args.name not in scripts:
+        raise GraphrepError(f"unknown benchmark {args.name!r} (available: {', '.join(scripts)})")
+    sys.argv = [str(directory / f"{args.name}.py"), *args.args]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
+    if not args.debug:
+        _quiet_libraries()
+    if args.command is None:  # the main job
+        args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
+    handlers = {"data": cmd_data, "train": cmd_train, "bench": cmd_bench}
+    try:
+        return handlers[args.command](args)
+    except BrokenPipeError:  # output piped into `head` and closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("graphrep: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        from .data.errors import GraphrepError
+
+        user_error = isinstance(exc, (GraphrepError, FileNotFoundError, ValueError))
+        kind = "error" if user_error else f"internal error ({type(exc).__name__})"
+        hint = "" if user_error else " (run with --debug for the traceback)"
+        print(f"graphrep: {kind}: {exc}{hint}", file=sys.stderr)
+        return 2 if user_error else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Datasets: a registry of cards (``datasets/*.toml``), file resolution, and loaders returning PyG datasets.
+
+>>> from graphrep.data import load_dataset, list_datasets
+>>> ds = load_dataset("chembl2321810")            # shipped inside RDKit: works offline
+>>> ds = load_dataset("bbbp", root="../shared/data")   # or GRAPHREP_DATA=../shared/data
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import ChecksumError, DataNotFoundError, GraphrepError, InvalidInputError
+from .molecules.dataset import MoleculeDataset, molecules_from_file
+from .molecules.featurize import mol_to_data, smiles_to_data
+from .molecules.splits import random_split, scaffold_split
+from .registry import DatasetCard, get_card, list_cards
+from .resolve import resolve_dataset
+
+
+def list_datasets(kind: str | None = None) -> list[str]:
+    """Names of the registered datasets, optionally of one kind (``"molecules"``, ``"ogb"``, ``"tag"``)."""
+    return [c.name for c in list_cards() if kind is None or c.kind == kind]
+
+
+def dataset_info(name: str) -> DatasetCard:
+    """The card of a registered dataset."""
+    return get_card(name)
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, features: str = "ogb", strict: bool = False,
+                 download: bool = True):
+    """Load a registered dataset by name.
+
+    Molecules give a :class:`MoleculeDataset` (``features="ogb"`` or ``"pretrain"``); OGB names give ``ogb``'s
+    ``PygGraphPropPredDataset``; text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
+    :func:`graphrep.data.tag.load_tag`. See :mod:`graphrep.data.resolve` for where files are looked for.
+    """
+    card = get_card(name)
+    if card.kind == "molecules":
+        from .molecules.tables import read_card_table
+
+        table = read_card_table(card, resolve_dataset(card, root=root, download=download))
+        return MoleculeDataset(table, card.name, card.task_type, features=features, strict=strict)
+    if card.kind == "ogb":
+        from .ogb_graphs import load_ogb
+
+        return load_ogb(card, root=root, download=download)
+    if card.kind == "tag":
+        from .tag import load_tag
+
+        if card.files:  # verify the checksummed files, then read the folder that holds them
+            paths = resolve_dataset(card, root=root, download=download)
+            return load_tag(card.name, root=paths[0].parent)
+        return load_tag(card.name, root=root)
+    raise GraphrepError(f"dataset {name!r} of kind {card.kind!r} has no loader here")
+
+
+__all__ = [
+    "ChecksumError", "DataNotFoundError", "DatasetCard", "GraphrepError", "InvalidInputError", "MoleculeDataset",
+    "dataset_info", "list_datasets", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
+    "scaffold_split", "smiles_to_data",
+]

@@ -1,0 +1,168 @@
+"""Read molecule tables (CSV, SMILES lists, RDKit's .smi + activity CSV, SDF) into SMILES and a label matrix.
+
+Every reader returns a :class:`MoleculeTable`: ``smiles`` (list of str), ``labels`` float [n, T] with NaN where a label
+is missing, ``task_names`` (T names) and ``line_numbers`` (1-based line of each row in its file, for error messages).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, RDLogger
+
+from ..errors import InvalidInputError
+from ..registry import DatasetCard
+from ..resolve import read_bytes
+
+
+@dataclass
+class MoleculeTable:
+    smiles: list[str]
+    labels: np.ndarray  # [n, T] float64, NaN = missing
+    task_names: list[str]
+    line_numbers: list[int]
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.labels.shape != (len(self.smiles), len(self.task_names)):
+            raise InvalidInputError(
+                f"{self.source}: {len(self.smiles)} molecules but labels of shape {self.labels.shape} for "
+                f"{len(self.task_names)} tasks"
+            )
+
+
+def _frame(path: Path, header: bool = True, names: list[str] | None = None) -> pd.DataFrame:
+    text = read_bytes(path).decode("utf-8", errors="replace")
+    if not text.strip():
+        raise InvalidInputError(f"{path}: file is empty")
+    try:
+        return pd.read_csv(io.StringIO(text), header=0 if header else None, names=names, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        raise InvalidInputError(f"{path}: not a readable CSV ({exc})") from None
+
+
+def _labels(frame: pd.DataFrame, columns: list[str], path: Path, first_line: int) -> np.ndarray:
+    out = np.full((len(frame), len(columns)), np.nan)
+    for t, col in enumerate(columns):
+        for i, cell in enumerate(frame[col].tolist()):
+            cell = cell.strip()
+            if cell == "" or cell.lower() == "nan":
+                continue
+            try:
+                out[i, t] = float(cell)
+            except ValueError:
+                raise InvalidInputError(f"{path}:{first_line + i}: label {col!r} is {cell!r}, not a number") from None
+    return out
+
+
+def read_csv_table(path: Path, smiles_column: str, label_columns: list[str] | str, header: bool = True,
+                   columns: list[str] | None = None) -> MoleculeTable:
+    """A CSV with one SMILES column and label columns (``"*"`` = every other column; empty cell = missing label)."""
+    frame = _frame(path, header=header, names=columns)
+    if smiles_column not in frame.columns:
+        raise InvalidInputError(f"{path}: no column {smiles_column!r} (columns: {', '.join(map(str, frame.columns))})")
+    if label_columns == "*":
+        label_columns = [c for c in frame.columns if c != smiles_column]
+    absent = [c for c in label_columns if c not in frame.columns]
+    if absent:
+        raise InvalidInputError(f"{path}: label column(s) {', '.join(absent)} not found")
+    first_line = 2 if header else 1
+    # A quoted SMILES may span lines (ZINC-250k's trailing newline): strip it.
+    smiles = [s.strip() for s in frame[smiles_column].tolist()]
+    # Line numbers assume one line per row; past a quoted multi-line cell they are off by the extra lines.
+    lines = list(range(first_line, first_line + len(frame)))
+    return MoleculeTable(smiles, _labels(frame, list(label_columns), path, first_line), list(label_columns), lines, str(path))
+
+
+def read_smiles_lines(path: Path) -> MoleculeTable:
+    """One molecule per line: ``SMILES [whitespace ID ...]``; blank lines and ``#`` comments are skipped."""
+    smiles, lines = [], []
+    text = read_bytes(path).decode("utf-8", errors="replace")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if lineno == 1 and fields[0].lower() == "smiles":
+            continue
+        smiles.append(fields[0])
+        lines.append(lineno)
+    if not smiles:
+        raise InvalidInputError(f"{path}: no SMILES lines")
+    return MoleculeTable(smiles, np.zeros((len(smiles), 0)), [], lines, str(path))
+
+
+def read_smi_join_csv(smi_path: Path, csv_path: Path, id_column: str, label_columns: list[str]) -> MoleculeTable:
+    """RDKit-style pair: ``SMILES ID`` lines and a CSV of activities keyed by ID; molecules without activity are dropped."""
+    frame = _frame(csv_path)
+    if id_column not in frame.columns:
+        raise InvalidInputError(f"{csv_path}: no column {id_column!r}")
+    labels = _labels(frame, label_columns, csv_path, 2)
+    by_id = {key.strip(): labels[i] for i, key in enumerate(frame[id_column].tolist())}
+    smiles, rows, lines = [], [], []
+    text = read_bytes(smi_path).decode("utf-8", errors="replace")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if len(fields) < 2:
+            if fields:
+                raise InvalidInputError(f"{smi_path}:{lineno}: expected 'SMILES ID', got {line!r}")
+            continue
+        if fields[1] in by_id:
+            smiles.append(fields[0])
+            rows.append(by_id[fields[1]])
+            lines.append(lineno)
+    if not smiles:
+        raise InvalidInputError(f"{smi_path}: no molecule has an activity in {csv_path}")
+    return MoleculeTable(smiles, np.stack(rows), list(label_columns), lines, str(smi_path))
+
+
+def read_sdf(path: Path, label_properties: list[str] | None = None) -> MoleculeTable:
+    """An SDF file; labels from the named SD properties (missing property = missing label).
+
+    A record RDKit cannot parse keeps its place as an empty SMILES, reported later as invalid with its record number.
+    """
+    label_properties = list(label_properties or [])
+    data = read_bytes(path)
+    supplier = Chem.ForwardSDMolSupplier(io.BytesIO(data), sanitize=True)
+    smiles, rows, lines = [], [], []
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        for index, mol in enumerate(supplier, start=1):
+            lines.append(index)
+            if mol is None:
+                smiles.append("")
+                rows.append([np.nan] * len(label_properties))
+                continue
+            smiles.append(Chem.MolToSmiles(mol))
+            row = []
+            for prop in label_properties:
+                try:
+                    row.append(float(mol.GetProp(prop)) if mol.HasProp(prop) else np.nan)
+                except ValueError:
+                    raise InvalidInputError(f"{path}: record {index}: property {prop!r} is not a number") from None
+            rows.append(row)
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    if not smiles:
+        raise InvalidInputError(f"{path}: no records")
+    return MoleculeTable(smiles, np.array(rows, dtype=float).reshape(len(smiles), len(label_properties)),
+                         label_properties, lines, str(path))
+
+
+def read_card_table(card: DatasetCard, paths: list[Path]) -> MoleculeTable:
+    """Read a registered dataset's files the way its card says."""
+    fmt = card.format
+    if fmt == "csv":
+        return read_csv_table(paths[0], card.option("smiles_column", "smiles"), card.option("label_columns", []),
+                              header=card.option("header", True), columns=card.option("columns"))
+    if fmt == "smiles_lines":
+        return read_smiles_lines(paths[0])
+    if fmt == "smi_join_csv":
+        return read_smi_join_csv(paths[0], paths[1], card.option("id_column"), card.option("label_columns"))
+    if fmt == "sdf":
+        return read_sdf(paths[0], card.option("label_columns", []))
+    raise InvalidInputError(f"dataset card {card.card_path}: unknown molecule format {fmt!r}")

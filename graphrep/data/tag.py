@@ -1,0 +1,230 @@
+"""Text-attributed graphs (TAGs): node texts, citation edges, labels and class names.
+
+On-disk layout of one dataset (the layout of ``../shared/data/tag/<name>``)::
+
+    <name>/nodes.jsonl.gz   one JSON object per line: {"id": int, "text": str, "label": int}
+    <name>/edges.csv.gz     header "src,dst", then one edge per line (node ids as in nodes.jsonl.gz)
+    <name>/classes.json     label index -> class name: {"classes": [name, ...]}, a list, or {"0": name, ...}
+
+Uncompressed ``nodes.jsonl`` / ``edges.csv`` are read too. Any TAG converted to this layout (PubMed, WikiCS, ogbn-arxiv,
+...) loads with :func:`load_tag`; the known ones have cards in ``datasets/`` (kind ``tag``) with their public sources.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
+
+__all__ = ["tag_info", "resolve_tag_dir", "load_tag", "read_nodes", "read_edges",
+           "read_classes"]
+
+
+def tag_info(name: str):
+    """The registry card of a known TAG (``datasets/<name>.toml``), or ``None`` for a user's own dataset."""
+    from .registry import list_cards
+
+    return next((c for c in list_cards() if c.kind == "tag" and c.name == name.lower()), None)
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_tag_dir(name: str, root: str | os.PathLike | None = None) -> Path:
+    """Folder holding ``name``'s files.
+
+    ``root`` (explicit) is the folder that contains ``<name>/``, or the dataset folder itself; without it,
+    ``$GRAPHREP_DATA/tag/<name>``. Raises :class:`FileNotFoundError` naming the missing file and the public source.
+    """
+    names = list(dict.fromkeys([name, name.lower()]))  # as given, then lower case
+    name = name.lower()
+    if root is not None:
+        root = Path(root).expanduser()
+        candidates = [root / n for n in names] + [root / "tag" / n for n in names] + [root]
+        where = f"root={str(root)!r}"
+    elif os.environ.get("GRAPHREP_DATA"):
+        base = Path(os.environ["GRAPHREP_DATA"]).expanduser() / "tag"
+        candidates = [base / n for n in names]
+        where = f"GRAPHREP_DATA={os.environ['GRAPHREP_DATA']!r}"
+    else:
+        candidates = []
+        where = "no root= given and GRAPHREP_DATA is not set"
+    for folder in candidates:
+        if _find(folder, "nodes.jsonl") is not None:
+            return folder
+    expected = candidates[0] / "nodes.jsonl.gz" if candidates else Path("$GRAPHREP_DATA/tag") / name / "nodes.jsonl.gz"
+    info = tag_info(name)
+    from .registry import list_cards
+
+    known = ", ".join(c.name for c in list_cards() if c.kind == "tag")
+    source = (f"Public source of {name!r}: {info.homepage} (licence: {info.license})." if info is not None
+              else f"Known TAGs: {known}.")
+    raise FileNotFoundError(
+        f"TAG dataset {name!r}: file {expected} not found ({where}). Expected nodes.jsonl.gz, edges.csv.gz and "
+        f"classes.json in that folder (see graphrep.data.tag). {source}"
+    )
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def read_classes(path: str | os.PathLike) -> list[str]:
+    """Class names in label order from ``classes.json``."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: classes file not found (label index -> class name)") from None
+    if not raw.strip():
+        raise ValueError(f"{path}: empty file (expected label index -> class name)")
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    if isinstance(obj, dict) and "classes" in obj:
+        obj = obj["classes"]
+    if isinstance(obj, dict):
+        try:
+            keys = sorted(int(k) for k in obj)
+        except ValueError:
+            raise ValueError(f"{path}: keys must be label indices 0..C-1, got {sorted(obj)[:5]}") from None
+        if keys != list(range(len(keys))):
+            raise ValueError(f"{path}: label indices must be exactly 0..{len(keys) - 1}, got {keys}")
+        obj = [obj[str(k)] for k in keys]
+    if not isinstance(obj, list) or not obj or not all(isinstance(c, str) and c.strip() for c in obj):
+        raise ValueError(f"{path}: expected a non-empty list of class names (or {{'classes': [...]}})")
+    return list(obj)
+
+
+def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Read ``nodes.jsonl[.gz]`` into ``(ids [N] int64, texts, labels [N] int64)``, in file order.
+
+    Every line must be a JSON object with an integer ``id`` (unique), a string ``text`` and an integer ``label``
+    in ``[0, num_classes)``; errors name the file and line.
+    """
+    path = Path(path)
+    ids, texts, labels, linenos = [], [], [], []
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+            if not isinstance(rec, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object with keys id, text, label")
+            missing = [k for k in ("id", "text", "label") if k not in rec]
+            if missing:
+                raise ValueError(f"{path}:{lineno}: missing key(s) {missing}")
+            nid, text, label = rec["id"], rec["text"], rec["label"]
+            if not isinstance(nid, int) or isinstance(nid, bool):
+                raise ValueError(f"{path}:{lineno}: 'id' must be an integer, got {nid!r}")
+            if not isinstance(text, str):
+                raise ValueError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
+            if not isinstance(label, int) or isinstance(label, bool):
+                raise ValueError(f"{path}:{lineno}: 'label' must be an integer, got {label!r}")
+            if num_classes is not None and not 0 <= label < num_classes:
+                raise ValueError(f"{path}:{lineno}: label {label} out of range [0, {num_classes}) "
+                                 f"of classes.json")
+            ids.append(nid)
+            texts.append(text)
+            labels.append(label)
+            linenos.append(lineno)
+    if not ids:
+        raise ValueError(f"{path}: empty file (expected one JSON object per node)")
+    ids_arr = np.asarray(ids, dtype=np.int64)
+    uniq, first, counts = np.unique(ids_arr, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1][0]
+        lines = [linenos[i] for i in np.flatnonzero(ids_arr == dup)[:2]]
+        raise ValueError(f"{path}:{lines[1]}: duplicate node id {dup} (first on line {lines[0]})")
+    return ids_arr, texts, np.asarray(labels, dtype=np.int64)
+
+
+def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
+    """Read ``edges.csv[.gz]`` (header ``src,dst``) into ``[2, E]`` int64 node indices (positions in ``ids``).
+
+    Errors name the file and line for a missing column, a non-integer entry or an id not among the nodes.
+    """
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, compression="infer")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty file (expected a header 'src,dst' and one edge per line)") from None
+    except pd.errors.ParserError as e:
+        raise ValueError(f"{path}: malformed CSV ({e})") from None
+    cols = [c.strip() for c in df.columns]
+    df.columns = cols
+    missing = [c for c in ("src", "dst") if c not in cols]
+    if missing:
+        raise ValueError(f"{path}:1: header must contain columns 'src' and 'dst', missing {missing} (got {cols})")
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    out = []
+    for col in ("src", "dst"):
+        raw = df[col].str.strip()
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna().to_numpy() | (num.to_numpy(dtype=float) % 1 != 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}:{row + 2}: column {col!r} must hold integer node ids, got {raw.iloc[row]!r}")
+        vals = num.to_numpy().astype(np.int64)
+        pos = np.searchsorted(sorted_ids, vals)
+        pos_c = np.minimum(pos, len(sorted_ids) - 1)
+        unknown = sorted_ids[pos_c] != vals
+        if unknown.any():
+            row = int(np.flatnonzero(unknown)[0])
+            raise ValueError(f"{path}:{row + 2}: {col} id {vals[row]} out of range: no such node id in the nodes file "
+                             f"(ids span {sorted_ids[0]}..{sorted_ids[-1]})")
+        out.append(order[pos_c])
+    return np.stack(out).astype(np.int64) if out[0].size else np.zeros((2, 0), dtype=np.int64)
+
+
+def load_tag(name: str, root: str | os.PathLike | None = None, symmetrize: bool = True) -> Data:
+    """Load a text-attributed graph as a PyG :class:`~torch_geometric.data.Data`.
+
+    Nodes are ordered by their ``id``. Edges are deduplicated and self-loops removed; with ``symmetrize`` every edge
+    is also added in the reverse direction (citation graphs are undirected for message passing).
+
+    Args:
+        name: dataset folder name (``cora``, ``citeseer``, or any dataset in this layout).
+        root: folder containing ``<name>/`` (or the dataset folder itself); default ``$GRAPHREP_DATA/tag``.
+        symmetrize: make ``edge_index`` undirected.
+
+    Returns:
+        ``Data`` with ``edge_index`` [2, E], ``y`` [N], ``node_id`` [N] (ids from the file), ``text`` (list of N str),
+        ``class_names`` (list of C str), ``name`` and ``num_nodes``.
+    """
+    folder = resolve_tag_dir(name, root)
+    nodes_path = _find(folder, "nodes.jsonl")
+    edges_path = _find(folder, "edges.csv")
+    if edges_path is None:
+        raise FileNotFoundError(f"TAG dataset {name!r}: file {folder / 'edges.csv.gz'} not found")
+    class_names = read_classes(folder / "classes.json")
+    ids, texts, labels = read_nodes(nodes_path, num_classes=len(class_names))
+    order = np.argsort(ids, kind="stable")
+    ids, labels = ids[order], labels[order]
+    texts = [texts[i] for i in order]
+    edges = torch.from_numpy(read_edges(edges_path, ids))
+    n = len(ids)
+    edges, _ = remove_self_loops(edges)
+    edges = to_undirected(edges, num_nodes=n) if symmetrize else coalesce(edges, num_nodes=n)
+    return Data(edge_index=edges, y=torch.from_numpy(labels), node_id=torch.from_numpy(ids), text=texts,
+                class_names=class_names, name=name.lower(), num_nodes=n)

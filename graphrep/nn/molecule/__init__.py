@@ -1,0 +1,6 @@
+"""Molecule encoders (GIN of Hu et al. 2020) and atom/bond embeddings."""
+
+from .embeddings import CategoricalEmbedding
+from .gin import GINEdgeConv, GINEncoder
+
+__all__ = ["CategoricalEmbedding", "GINEdgeConv", "GINEncoder"]

@@ -1,0 +1,1 @@
+"""Training and evaluation: loops, metrics, zero-shot and linear-probe evaluation."""

@@ -1,0 +1,205 @@
+"""Train and evaluate a graph predictor on a molecule dataset over several seeds, beside the fingerprint baseline.
+
+``run_experiment(TrainConfig(...))`` loads the dataset, splits it (scaffold split is deterministic, so seeds vary only
+the initialisation and batch order; a random split also varies with the seed), then per seed fits the model with
+Lightning (model selection on the validation metric, test at the best validation epoch) and the random forest on the
+same split, and returns per-seed and aggregated (mean, std) results.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+
+from ..data import load_dataset, random_split, scaffold_split
+from ..data.errors import InvalidInputError
+from .baselines import fingerprint_forest
+from .datamodule import GraphDataModule
+from .graph_prediction import GraphPredictor, target_statistics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "chembl2321810"
+    root: str | None = None
+    features: str = "ogb"
+    split: str = "scaffold"
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    layers: int = 5
+    hidden: int = 300
+    dropout: float = 0.5
+    pooling: str = "mean"
+    jk: str = "last"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    out_dir: str = "runs/default"
+    baseline: bool = True
+    rf_trees: int = 500
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    progress: bool = True
+    resume: str | None = None
+    encoder_checkpoint: str | None = None
+
+    def encoder_kwargs(self) -> dict:
+        return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
+                "dropout": self.dropout, "jk": self.jk, "pooling": self.pooling}
+
+
+class History(Callback):
+    """Per-epoch train loss and validation metrics, for the learning-curve plot."""
+
+    def __init__(self):
+        self.rows: list[dict[str, float]] = []
+
+    # Saved in checkpoints, so a resumed run continues the same history.
+    def state_dict(self) -> dict:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = list(state_dict["rows"])
+
+    # Runs after the epoch's validation, once the module has logged its validation metrics. A run resumed from an
+    # end-of-epoch checkpoint replays that epoch's end, which replaces its row rather than adding one.
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.rows = [r for r in self.rows if r["epoch"] != trainer.current_epoch]
+        row = {"epoch": trainer.current_epoch}
+        row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("valid/", "train/"))})
+        self.rows.append(row)
+
+
+def make_split(config: TrainConfig, smiles: list[str], seed: int) -> dict[str, torch.Tensor]:
+    if config.split == "scaffold":
+        return scaffold_split(smiles)
+    if config.split == "random":
+        return random_split(len(smiles), seed=seed)
+    raise InvalidInputError(f"unknown split {config.split!r} (use scaffold or random)")
+
+
+def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredictor:
+    if dataset.task_type not in ("classification", "regression"):
+        raise InvalidInputError(f"dataset {dataset.name!r} has no labels (task type {dataset.task_type!r}); "
+                                "use it for pre-training, not for `graphrep train`")
+    mean = std = None
+    if dataset.task_type == "regression":
+        mean, std = target_statistics(dataset.y[split["train"]])
+    model = GraphPredictor(dataset.num_tasks, dataset.task_type, encoder=config.encoder_kwargs(), lr=config.lr,
+                           weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std)
+    if config.encoder_checkpoint:
+        load_encoder_weights(model, config.encoder_checkpoint)
+    return model
+
+
+def load_encoder_weights(model: GraphPredictor, path: str) -> None:
+    """Copy ``encoder.*`` weights from a Lightning checkpoint or a plain state dict (``weights_only`` loading)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    encoder_state = {k.split("encoder.", 1)[1]: v for k, v in state.items() if "encoder." in k}
+    if not encoder_state:
+        raise InvalidInputError(f"{path}: no encoder weights (keys containing 'encoder.')")
+    missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
+    if missing:
+        raise InvalidInputError(f"{path}: encoder weights do not fit this encoder; missing {', '.join(missing[:5])}")
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's per-run banners (accelerator, checkpoint restore, tips) out of the output; warnings stay."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History,
+                 enable_checkpointing: bool = True) -> L.Trainer:
+    quiet_lightning()
+    callbacks: list[Callback] = [history]
+    checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
+                                 mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
+    callbacks.append(checkpoint)
+    if config.progress:
+        callbacks.append(TQDMProgressBar(leave=False))
+    return L.Trainer(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+        num_nodes=config.num_nodes, precision=config.precision, callbacks=callbacks, logger=False,
+        default_root_dir=str(seed_dir), enable_progress_bar=config.progress, enable_model_summary=False,
+        deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
+    )
+
+
+def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> dict:
+    """Fit one seed; return its best-validation and test metrics, history and timing."""
+    L.seed_everything(seed, workers=True, verbose=False)
+    model = build_model(config, dataset, split, seed)
+    history = History()
+    if config.resume and not Path(config.resume).is_file():
+        raise FileNotFoundError(f"{config.resume}: no such checkpoint to resume from")
+    trainer = make_trainer(config, seed_dir, model.metric_name, model.metric_mode, history)
+    datamodule = GraphDataModule(dataset, split, batch_size=config.batch_size, seed=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*deterministic.*")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=config.resume)
+        fit_seconds = time.perf_counter() - start
+        checkpoint = trainer.checkpoint_callback
+        best_path = checkpoint.best_model_path or None
+        tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False)
+    test = {k.split("/", 1)[1]: float(v) for k, v in tested[0].items() if k.startswith("test/")}
+    valid_key = f"valid/{model.metric_name}"
+    best_row = max(history.rows, key=lambda r: r.get(valid_key, -np.inf) * (1 if model.metric_mode == "max" else -1),
+                   default={})
+    return {"seed": seed, "best_epoch": best_row.get("epoch"), "valid": {
+        k.split("/", 1)[1]: v for k, v in best_row.items() if k.startswith("valid/")}, "test": test,
+        "fit_seconds": fit_seconds, "history": history.rows, "checkpoint": best_path,
+        "is_global_zero": trainer.is_global_zero}
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=0)), "n": int(arr.size)}
+
+
+def run_experiment(config: TrainConfig) -> dict:
+    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes nothing (see ``report``)."""
+    if not config.seeds:
+        raise InvalidInputError("no seeds given")
+    if config.resume and len(config.seeds) != 1:
+        raise InvalidInputError("--resume continues one run: give exactly one seed")
+    dataset = load_dataset(config.dataset, root=config.root, features=config.features)
+    out_dir = Path(config.out_dir)
+    results: dict = {"config": asdict(config), "dataset": {"name": dataset.name, "molecules": len(dataset),
+                     "skipped": len(dataset.skipped), "tasks": dataset.num_tasks, "task_type": dataset.task_type},
+                     "gin": [], "random_forest": []}
+    for seed in config.seeds:
+        split = make_split(config, dataset.smiles, seed)
+        results["dataset"]["split_sizes"] = {k: len(v) for k, v in split.items()}
+        run = fit_seed(config, dataset, split, seed, out_dir / f"seed{seed}")
+        results["gin"].append(run)
+        if config.baseline:
+            start = time.perf_counter()
+            forest = fingerprint_forest(dataset.smiles, dataset.y.numpy(), split, dataset.task_type, seed=seed,
+                                        n_estimators=config.rf_trees)
+            forest.update(seed=seed, fit_seconds=time.perf_counter() - start)
+            results["random_forest"].append(forest)
+    results["summary"] = {
+        model: {part: {m: summarise([r[part][m] for r in runs]) for m in runs[0][part]} for part in ("valid", "test")}
+        for model, runs in (("gin", results["gin"]), ("random_forest", results["random_forest"])) if runs
+    }
+    return results

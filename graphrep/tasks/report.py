@@ -1,0 +1,67 @@
+"""Write an experiment's results: JSON, a markdown table and a learning-curve plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MODEL_LABELS = {"gin": "GIN (from scratch)", "random_forest": "RF on Morgan fingerprints"}
+
+
+def fmt(stat: dict[str, float], scale: float = 1.0, digits: int = 3) -> str:
+    return f"{stat['mean'] * scale:.{digits}f} ± {stat['std'] * scale:.{digits}f}"
+
+
+def results_table(results: dict) -> str:
+    """Markdown table: one row per model, columns test/valid metrics as mean ± std over seeds."""
+    summary = results["summary"]
+    metrics = list(next(iter(summary.values()))["test"])
+    seeds = len(results["gin"])
+    header = ["model"] + [f"test {m}" for m in metrics] + [f"valid {m}" for m in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, parts in summary.items():
+        cells = [MODEL_LABELS.get(model, model)]
+        cells += [fmt(parts["test"][m]) for m in metrics] + [fmt(parts["valid"][m]) for m in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    d = results["dataset"]
+    sizes = d.get("split_sizes", {})
+    lines.append("")
+    lines.append(f"{d['name']}: {d['molecules']} molecules ({d['skipped']} unparsable skipped), {d['tasks']} "
+                 f"{d['task_type']} task(s), {results['config']['split']} split "
+                 f"{sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')}; mean ± std over {seeds} seed(s); "
+                 f"test at the best validation epoch.")
+    return "\n".join(lines)
+
+
+def plot_learning_curves(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = "roc_auc" if results["dataset"]["task_type"] == "classification" else "rmse"
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
+    for run in results["gin"]:
+        epochs = [r["epoch"] + 1 for r in run["history"]]
+        ax_loss.plot(epochs, [r.get("train/loss", float("nan")) for r in run["history"]], label=f"seed {run['seed']}")
+        ax_metric.plot(epochs, [r.get(f"valid/{metric}", float("nan")) for r in run["history"]],
+                       label=f"seed {run['seed']}")
+    for run in results["random_forest"]:
+        ax_metric.axhline(run["valid"][metric], color="grey", ls="--", lw=0.8)
+    ax_loss.set(xlabel="epoch", ylabel="train loss", title="GIN training loss")
+    ax_metric.set(xlabel="epoch", ylabel=f"valid {metric}", title=f"validation {metric} (dashed: RF)")
+    ax_loss.legend()
+    fig.suptitle(results["dataset"]["name"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
+    """Write ``results.json``, ``results.md`` and ``learning_curve.png`` under ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / "learning_curve.png"}
+    paths["json"].write_text(json.dumps(results, indent=2, default=str))
+    paths["md"].write_text(results_table(results) + "\n")
+    plot_learning_curves(results, paths["png"])
+    return paths

@@ -1,0 +1,194 @@
+"""Zero-shot node classification from class names, and the training-free propagation baseline (pure functions).
+
+Protocol: each class name is put into one or more prompt templates ("This paper is about {}."), the prompts are
+embedded with the text encoder, and every node is assigned the class whose (template-averaged, L2-normalised) prompt
+embedding has the highest cosine similarity with the node's embedding.
+
+Propagation baseline (ZeroG-style, Li et al. 2024): before the cosine argmax, node text embeddings ``X`` are smoothed
+``k`` times over the graph with the symmetric-normalised adjacency with self-loops
+``S = D^{-1/2} (A + I) D^{-1/2}``, ``D = diag((A + I) 1)``, i.e. ``X_k = S^k X``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+__all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "class_prompts", "class_embeddings", "normalized_adjacency",
+           "propagate", "zero_shot_predict", "held_out_class_split", "accuracy", "macro_f1", "zero_shot_scores",
+           "evaluate_propagation"]
+
+DEFAULT_TEMPLATE = "This paper is about {}."
+
+
+def clean_class_name(name: str) -> str:
+    """``"Rule_Learning"`` -> ``"rule learning"``: underscores to spaces, lower case (hyphens are kept)."""
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def class_prompts(class_names: Sequence[str], template: str = DEFAULT_TEMPLATE, clean: bool = True) -> list[str]:
+    """One prompt per class: ``template.format(name)``, with :func:`clean_class_name` applied when ``clean``."""
+    if "{}" not in template:
+        raise ValueError(f"prompt template must contain '{{}}' for the class name, got {template!r}")
+    return [template.format(clean_class_name(c) if clean else c) for c in class_names]
+
+
+def class_embeddings(class_names: Sequence[str], encode: Callable[[list[str]], torch.Tensor],
+                     templates: str | Iterable[str] = DEFAULT_TEMPLATE, clean: bool = True) -> torch.Tensor:
+    """Class embeddings ``[C, d]``: per template, L2-normalised prompt embeddings; averaged over templates and
+    normalised again (the prompt-ensemble of CLIP).
+
+    Args:
+        encode: maps a list of strings to ``[n, d]`` (e.g. :meth:`graphrep.data.text.TextEncoder.encode`).
+    """
+    templates = [templates] if isinstance(templates, str) else list(templates)
+    if not templates:
+        raise ValueError("at least one prompt template is needed")
+    if not class_names:
+        raise ValueError("no class names given")
+    embs = [F.normalize(encode(class_prompts(class_names, t, clean)).float(), dim=-1) for t in templates]
+    return F.normalize(torch.stack(embs).mean(0), dim=-1)
+
+
+def normalized_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """``S = D^{-1/2} (A + I) D^{-1/2}`` as a sparse COO tensor ``[N, N]``.
+
+    ``A`` is the 0/1 symmetric adjacency of ``edge_index`` (read as undirected; duplicates and self-loops dropped,
+    then the identity added), so ``S`` is symmetric with spectrum in ``(-1, 1]``.
+    """
+    ei = edge_index.detach().cpu().numpy().astype(np.int64)
+    if ei.size and (ei.min() < 0 or ei.max() >= num_nodes):
+        raise ValueError(f"edge_index holds node indices outside [0, {num_nodes})")
+    keep = ei[0] != ei[1]
+    r, c = ei[0][keep], ei[1][keep]
+    a = sp.coo_matrix((np.ones(2 * r.size), (np.concatenate([r, c]), np.concatenate([c, r]))),
+                      shape=(num_nodes, num_nodes)).tocsr()
+    a.data[:] = 1.0
+    a = a + sp.identity(num_nodes, format="csr")
+    dinv = 1.0 / np.sqrt(np.asarray(a.sum(axis=1)).ravel())
+    s = (sp.diags(dinv) @ a @ sp.diags(dinv)).tocoo().astype(np.float32)
+    idx = torch.from_numpy(np.stack([s.row, s.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(s.data), (num_nodes, num_nodes),
+                                   check_invariants=True).coalesce()
+
+
+def propagate(x: torch.Tensor, edge_index: torch.Tensor, k: int, adj: torch.Tensor | None = None) -> torch.Tensor:
+    """``S^k x`` with ``S`` from :func:`normalized_adjacency` (``k = 0`` returns ``x``).
+
+    Shapes:
+        - **x:** ``[N, d]``; **edge_index:** ``[2, E]``; **output:** ``[N, d]``
+    """
+    if k < 0:
+        raise ValueError(f"number of propagation rounds must be >= 0, got {k}")
+    if k and adj is None:
+        adj = normalized_adjacency(edge_index, x.size(0))
+    out = x
+    if k:
+        adj = adj.to(device=x.device, dtype=x.dtype)
+    for _ in range(k):
+        out = adj @ out
+    return out
+
+
+def zero_shot_predict(node_emb: torch.Tensor, class_emb: torch.Tensor, candidates: Sequence[int] | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine argmax: ``pred_i = argmax_{c in candidates} cos(x_i, t_c)`` (all classes by default).
+
+    Shapes:
+        - **node_emb:** ``[N, d]``; **class_emb:** ``[C, d]``
+        - **output:** ``(pred [N] int64, scores [N, C])``; ``pred`` holds class indices of ``class_emb``, scores are
+          the cosine similarities (``-inf`` for classes outside ``candidates``)
+    """
+    if node_emb.dim() != 2 or class_emb.dim() != 2 or node_emb.size(1) != class_emb.size(1):
+        raise ValueError(f"node and class embeddings must be [N, d] and [C, d] with the same d, got "
+                         f"{tuple(node_emb.shape)} and {tuple(class_emb.shape)}")
+    scores = F.normalize(node_emb.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
+    if candidates is not None:
+        cand = torch.as_tensor(list(candidates), dtype=torch.long, device=scores.device)
+        if cand.numel() == 0 or cand.min() < 0 or cand.max() >= class_emb.size(0):
+            raise ValueError(f"candidates must be a non-empty subset of 0..{class_emb.size(0) - 1}, "
+                             f"got {cand.tolist()}")
+        allowed = torch.zeros(class_emb.size(0), dtype=torch.bool, device=scores.device)
+        allowed[cand] = True
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return scores.argmax(dim=-1), scores
+
+
+def held_out_class_split(num_classes: int, num_unseen: int, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split of the classes ``0..C-1`` into ``(seen, unseen)`` (each sorted) for the held-out-class protocol:
+    train on nodes of seen classes, classify nodes of unseen classes among the unseen class names only."""
+    if not 0 < num_unseen < num_classes:
+        raise ValueError(f"num_unseen must be in [1, {num_classes - 1}], got {num_unseen}")
+    perm = torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed)).tolist()
+    return sorted(perm[num_unseen:]), sorted(perm[:num_unseen])
+
+
+def _check_pair(pred: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    pred, y = torch.as_tensor(pred).reshape(-1).long(), torch.as_tensor(y).reshape(-1).long()
+    if pred.numel() != y.numel():
+        raise ValueError(f"predictions ({pred.numel()}) and labels ({y.numel()}) differ in length")
+    if y.numel() == 0:
+        raise ValueError("no labels to score")
+    return pred, y
+
+
+def accuracy(pred: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of ``pred == y``."""
+    pred, y = _check_pair(pred, y)
+    return float((pred == y).double().mean())
+
+
+def macro_f1(pred: torch.Tensor, y: torch.Tensor, labels: Sequence[int] | None = None) -> float:
+    """Unweighted mean over classes of ``F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c)``.
+
+    Classes are ``labels`` if given, else those present in ``y`` or ``pred`` (as :func:`sklearn.metrics.f1_score` with
+    ``average="macro"``); a class with no true and no predicted sample scores 0, as in sklearn.
+    """
+    pred, y = _check_pair(pred, y)
+    classes = torch.as_tensor(sorted(labels) if labels is not None else torch.unique(torch.cat([y, pred])).tolist())
+    tp = ((pred[:, None] == classes) & (y[:, None] == classes)).sum(0).double()
+    fp = ((pred[:, None] == classes) & (y[:, None] != classes)).sum(0).double()
+    fn = ((pred[:, None] != classes) & (y[:, None] == classes)).sum(0).double()
+    denom = 2 * tp + fp + fn
+    f1 = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.zeros_like(tp))
+    return float(f1.mean())
+
+
+def zero_shot_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, y: torch.Tensor,
+                     mask: torch.Tensor | None = None, candidates: Sequence[int] | None = None) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` of the cosine-argmax prediction over all nodes or those in ``mask``, choosing among
+    ``candidates`` (default all classes).
+
+    Macro-F1 averages over the candidate classes (all ``C`` classes by default).
+    """
+    pred, _ = zero_shot_predict(node_emb, class_emb, candidates)
+    if mask is not None:
+        pred, y = pred[mask], y[mask]
+    labels = range(class_emb.size(0)) if candidates is None else candidates
+    return {"accuracy": accuracy(pred, y), "macro_f1": macro_f1(pred, y, labels=labels)}
+
+
+def evaluate_propagation(node_emb: torch.Tensor, class_emb: torch.Tensor, y: torch.Tensor, edge_index: torch.Tensor,
+                         ks: Iterable[int] = (0, 1, 2, 3, 4), mask: torch.Tensor | None = None,
+                         candidates: Sequence[int] | None = None) -> dict[int, dict[str, float]]:
+    """Zero-shot scores after ``k`` rounds of :func:`propagate` for each ``k`` in ``ks`` (``k = 0``: text only).
+
+    Node embeddings are L2-normalised before propagating, so every node enters with the same weight. ``mask`` and
+    ``candidates`` restrict the scored nodes and the candidate classes (:func:`zero_shot_scores`); propagation always
+    runs over the whole graph.
+    """
+    ks = sorted(set(int(k) for k in ks))
+    if ks and ks[0] < 0:
+        raise ValueError(f"propagation rounds must be >= 0, got {ks[0]}")
+    x = F.normalize(node_emb.float(), dim=-1)
+    adj = normalized_adjacency(edge_index, x.size(0)) if ks and ks[-1] > 0 else None
+    out, done = {}, 0
+    for k in ks:
+        x = propagate(x, edge_index, k - done, adj)
+        done = k
+        out[k] = zero_shot_scores(x, class_emb, y, mask, candidates)
+    return out
