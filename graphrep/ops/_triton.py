@@ -19,6 +19,7 @@ rounded to the output dtype: rounding is monotone, so this is the extremum of th
 from __future__ import annotations
 
 import os
+import weakref
 from typing import List, Optional, Tuple
 
 import torch
@@ -27,6 +28,9 @@ import triton.language as tl
 from torch import Tensor
 
 CHUNK = int(os.environ.get("GRAPHREP_TRITON_CHUNK", "512"))
+# E * F from which the forward kernel is autotuned on the GPU (once per (F, reduce class, dtypes)); smaller
+# problems use a fixed config, so tests and small graphs never pay for tuning.
+_TUNE_MIN_WORK = 1 << 28
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 _TL_DTYPE = {torch.float32: tl.float32, torch.float16: tl.float16, torch.bfloat16: tl.bfloat16,
              torch.float64: tl.float64}
@@ -34,70 +38,102 @@ _TL_DTYPE = {torch.float32: tl.float32, torch.float16: tl.float16, torch.bfloat1
 
 @triton.jit
 def _rows_kernel(
-    x_ptr, col_ptr, w_ptr, rowptr_ptr, item_row_ptr, item_ptr_ptr, part_off_ptr,
+    x_ptr, col_ptr, w_ptr, rowptr_ptr, extra_row_ptr, extra_k_ptr, part_off_ptr,
     out_ptr, cnt_ptr, part_ptr, pcnt_ptr,
-    n_rows, F, stride_x,
+    n_rows, n_extra, F, stride_x, tune_class,
     CHUNK: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr, REDUCE: tl.constexpr,
-    HAS_W: tl.constexpr, NEED_COUNT: tl.constexpr, ROUND: tl.constexpr, ACC: tl.constexpr,
+    HAS_W: tl.constexpr, NEED_COUNT: tl.constexpr, ROUND: tl.constexpr, ACC: tl.constexpr, IDX64: tl.constexpr,
 ):
-    """One item (<= CHUNK edges of one row) x one feature block: out[r, f] = reduce_k w[k] * x[col[k], f]."""
+    """One item (<= CHUNK edges of one row) x one feature block: out[r, f] = reduce_k w[k] * x[col[k], f].
+
+    Programs ``0 .. n_extra-1`` take the second and later chunks of split rows (the long ones go first, so they
+    overlap with the rest); program ``n_extra + r`` takes the first chunk of row ``r`` without any lookup.
+    The BLOCK_E gathers of a step are independent loads (all in flight together) but are reduced one edge at a
+    time in CSR order, so the result does not depend on BLOCK_E or num_warps (autotuning cannot change bits)."""
     pid = tl.program_id(0)
     pid_f = tl.program_id(1)
-    r = tl.load(item_row_ptr + pid)
+    is_extra = pid < n_extra
+    q = tl.minimum(pid, n_extra - 1)
+    r = tl.where(is_extra, tl.load(extra_row_ptr + q, mask=is_extra, other=0), pid - n_extra)
+    k = tl.load(extra_k_ptr + q, mask=is_extra, other=0)
+    if IDX64:
+        r = r.to(tl.int64)
     if r < n_rows:
-        first = tl.load(item_ptr_ptr + r)
-        nch = tl.load(item_ptr_ptr + r + 1) - first
-        k = pid - first
         rs = tl.load(rowptr_ptr + r)
         re = tl.load(rowptr_ptr + r + 1)
+        if not IDX64:
+            rs = rs.to(tl.int32)
+            re = re.to(tl.int32)
         start = rs + k * CHUNK
         end = tl.minimum(start + CHUNK, re)
         f = pid_f * BLOCK_F + tl.arange(0, BLOCK_F)
         fm = f < F
         if REDUCE < 2:
-            acc = tl.zeros((BLOCK_E, BLOCK_F), ACC)
+            acc = tl.zeros((BLOCK_F,), ACC)
         else:
-            acc = tl.full((BLOCK_E, BLOCK_F), float("-inf"), ACC)
-            cnt = tl.zeros((BLOCK_E, BLOCK_F), tl.int32)
+            acc = tl.full((BLOCK_F,), float("-inf"), ACC)
+            cnt = tl.zeros((BLOCK_F,), tl.int32)
         for e0 in range(start, end, BLOCK_E):
-            e = e0 + tl.arange(0, BLOCK_E)
-            em = e < end
-            c = tl.load(col_ptr + e, mask=em, other=0)
-            m2 = em[:, None] & fm[None, :]
-            v = tl.load(x_ptr + c[:, None] * stride_x + f[None, :], mask=m2, other=0.0).to(ACC)
-            if HAS_W:
-                wv = tl.load(w_ptr + e, mask=em, other=0.0).to(ACC)
-                v = v * wv[:, None]
-            if REDUCE < 2:
-                acc += v
-            else:
-                v = v.to(ROUND).to(ACC)
-                if REDUCE == 3:
-                    v = -v
-                v = tl.where(m2, v, float("-inf"))
-                new = tl.maximum(acc, v)
-                cnt = tl.where(acc == new, cnt, 0) + ((v == new) & m2).to(tl.int32)
-                acc = new
-        if REDUCE < 2:
-            res = tl.sum(acc, axis=0)
-        else:
-            res = tl.max(acc, axis=0)
-            rc = tl.sum(tl.where(acc == res[None, :], cnt, 0), axis=0)
-        if nch > 1:
+            for i in tl.static_range(BLOCK_E):
+                e = e0 + i
+                em = e < end
+                c = tl.load(col_ptr + e, mask=em, other=0)
+                if not IDX64:
+                    c = c.to(tl.int32)
+                m = fm & ((f * 0 + e) < end)  # (a vector mask: the interpreter rejects vector & scalar-bool)
+                v = tl.load(x_ptr + c * stride_x + f, mask=m, other=0.0).to(ACC)
+                if HAS_W:
+                    v = v * tl.load(w_ptr + e, mask=em, other=0.0).to(ACC)
+                if REDUCE < 2:
+                    acc += v  # masked edges add +0.0: exact, the sum starts at +0.0
+                else:
+                    v = v.to(ROUND).to(ACC)
+                    if REDUCE == 3:
+                        v = -v
+                    v = tl.where(m, v, float("-inf"))
+                    new = tl.maximum(acc, v)
+                    cnt = tl.where(acc == new, cnt, 0) + ((v == new) & m).to(tl.int32)
+                    acc = new
+        res = acc
+        if re - rs > CHUNK:
             p = tl.load(part_off_ptr + r) + k
+            if not IDX64:
+                p = p.to(tl.int32)
             tl.store(part_ptr + p * F + f, res, mask=fm)
             if REDUCE >= 2:
-                tl.store(pcnt_ptr + p * F + f, rc, mask=fm)
+                tl.store(pcnt_ptr + p * F + f, cnt, mask=fm)
         else:
             if REDUCE == 1:
                 res = res / tl.maximum(re - rs, 1).to(ACC)
             if REDUCE >= 2:
                 if REDUCE == 3:
                     res = -res
-                res = tl.where(rc > 0, res, 0.0)
+                res = tl.where(cnt > 0, res, 0.0)
                 if NEED_COUNT:
-                    tl.store(cnt_ptr + r * F + f, rc, mask=fm)
+                    tl.store(cnt_ptr + r * F + f, cnt, mask=fm)
             tl.store(out_ptr + r * F + f, res.to(out_ptr.dtype.element_ty), mask=fm)
+
+
+def _tuned_configs():
+    """Edges in flight per step x warps per program. BLOCK_F is fixed by F (whole 128-feature rows per program,
+    so 32 lanes x 4 floats = 16-byte loads at one warp); the reduction order is the same for every config."""
+    return [
+        triton.Config({"BLOCK_E": be}, num_warps=nw, num_stages=1)
+        for be, nw in ((16, 1), (32, 1), (8, 1), (16, 2), (32, 2))
+    ]
+
+
+def _tune_bench(fn, quantiles=None):
+    # short timing per config: the candidates differ by tens of percent, and tuning runs once per key.
+    import triton.testing
+
+    return triton.testing.do_bench(fn, warmup=5, rep=20, quantiles=quantiles)
+
+
+# Used for large problems on a real GPU; ``tune_class`` separates sum/mean from max/min (and weights).
+_rows_kernel_tuned = triton.autotune(
+    configs=_tuned_configs(), key=["F", "tune_class"], do_bench=_tune_bench,
+)(_rows_kernel)
 
 
 @triton.jit
@@ -257,6 +293,53 @@ def _layout(rowptr: Tensor, num_edges: int):
     return item_ptr, item_row, part_off, multi_rows, n_parts
 
 
+_LAYOUTS: "dict" = {}
+
+
+def _row_layout(rowptr: Tensor, num_edges: int):
+    """Chunk bookkeeping of the forward kernel (sizes from N and E only: no device synchronisation).
+
+    Returns ``extra_row``/``extra_k`` [cdiv(E, CHUNK)] int32 (row and chunk index of every second-or-later chunk;
+    row ``N`` pads the unused tail), ``part_off`` [N + 1] (first partial of each split row), ``multi_rows`` (split
+    rows, padded with ``N``) and the partial-buffer bound. Cached per ``rowptr`` tensor (weak reference + version
+    counter), so repeated calls on one graph launch only the kernels."""
+    key = id(rowptr)
+    try:
+        stamp = (rowptr._version, rowptr.data_ptr(), rowptr.numel(), num_edges, CHUNK)
+    except RuntimeError:  # inference tensors have no version counter: do not cache
+        stamp = None
+    hit = _LAYOUTS.get(key)
+    if stamp is not None and hit is not None and hit[0]() is rowptr and hit[1] == stamp:
+        return hit[2]
+    n = rowptr.numel() - 1
+    dev = rowptr.device
+    nch = (rowptr.diff() + CHUNK - 1) // CHUNK
+    extra_ptr = torch.zeros(n + 1, dtype=torch.long, device=dev)
+    torch.cumsum((nch - 1).clamp(min=0), 0, out=extra_ptr[1:])
+    n_extra = triton.cdiv(num_edges, CHUNK)  # >= sum(nch - 1)
+    q = torch.arange(n_extra, device=dev)
+    extra_row = torch.searchsorted(extra_ptr[1:], q, right=True)
+    extra_k = (q - extra_ptr[extra_row] + 1).to(torch.int32)
+    multi = nch > 1
+    part_off = torch.zeros(n + 1, dtype=torch.long, device=dev)
+    torch.cumsum(nch * multi, 0, out=part_off[1:])
+    n_multi = n_extra + 1
+    multi_rows = torch.searchsorted(torch.cumsum(multi, 0), torch.arange(1, n_multi + 1, device=dev))
+    n_parts = 2 * n_extra + 1
+    out = (extra_row.to(torch.int32), extra_k, part_off, multi_rows, n_parts)
+    if stamp is not None:
+        for k in [k for k, v in _LAYOUTS.items() if v[0]() is None]:
+            del _LAYOUTS[k]
+        if len(_LAYOUTS) >= 8:
+            _LAYOUTS.pop(next(iter(_LAYOUTS)))
+        _LAYOUTS[key] = (weakref.ref(rowptr), stamp, out)
+    return out
+
+
+def _interpreted(x: Tensor) -> bool:
+    return x.device.type == "cpu"
+
+
 def reduce_rows(
     x: Tensor, rowptr: Tensor, col: Tensor, w: Optional[Tensor], reduce: str, need_count: bool,
     out_dtype: torch.dtype,
@@ -268,24 +351,32 @@ def reduce_rows(
     e = col.numel()
     red = _REDUCE[reduce]
     out = torch.empty(n, nf, dtype=out_dtype, device=x.device)
-    cnt = torch.zeros(n, nf, dtype=torch.int32, device=x.device) if (red >= 2 and need_count) \
+    # every row of ``cnt`` is written (directly or by the combine kernel): no zero fill needed.
+    cnt = torch.empty(n, nf, dtype=torch.int32, device=x.device) if (red >= 2 and need_count) \
         else torch.empty(0, dtype=torch.int32, device=x.device)
     if n == 0 or nf == 0 or e == 0:  # (also keeps null pointers of empty tensors away from the launcher)
-        return out.zero_(), cnt
-    item_ptr, item_row, part_off, multi_rows, n_parts = _layout(rowptr, e)
+        return out.zero_(), cnt.zero_()
+    extra_row, extra_k, part_off, multi_rows, n_parts = _row_layout(rowptr, e)
+    n_extra = extra_row.numel()
     acc = acc_dtype(x.dtype)
     part = torch.empty(n_parts, nf, dtype=acc, device=x.device)
     pcnt = torch.empty(n_parts, nf, dtype=torch.int32, device=x.device) if red >= 2 else part
-    block_e, block_f = _blocks(n, e, nf)
-    grid = (item_row.numel(), triton.cdiv(nf, block_f))
+    block_f = min(128, max(16, _next_pow2(nf)))
+    grid = (n_extra + n, triton.cdiv(nf, block_f))
     wt = w if w is not None else col
     cnt_arg = cnt if cnt.numel() > 0 else pcnt  # never written when NEED_COUNT is off
-    _rows_kernel[grid](
-        x, col, wt, rowptr, item_row, item_ptr, part_off, out, cnt_arg, part, pcnt,
-        n, nf, x.stride(0),
-        CHUNK=CHUNK, BLOCK_E=block_e, BLOCK_F=block_f, REDUCE=red, HAS_W=w is not None,
-        NEED_COUNT=need_count and red >= 2, ROUND=_TL_DTYPE[out_dtype], ACC=_TL_DTYPE[acc],
-    )
+    big = 2**31 - 1
+    idx64 = max(x.size(0) * x.stride(0), n * nf, n_parts * nf, e + CHUNK) > big
+    args = (x, col, wt, rowptr, extra_row, extra_k, part_off, out, cnt_arg, part, pcnt,
+            n, n_extra, nf, x.stride(0), 2 * (red >= 2) + (w is not None))
+    meta = dict(CHUNK=CHUNK, BLOCK_F=block_f, REDUCE=red, HAS_W=w is not None, NEED_COUNT=need_count and red >= 2,
+                ROUND=_TL_DTYPE[out_dtype], ACC=_TL_DTYPE[acc], IDX64=idx64)
+    if not _interpreted(x) and e * nf >= _TUNE_MIN_WORK:
+        _rows_kernel_tuned[grid](*args, **meta)
+    else:
+        block_e = 4 if _interpreted(x) else 16
+        warps = 1 if block_f * x.element_size() <= 512 else 2
+        _rows_kernel[grid](*args, BLOCK_E=block_e, num_warps=warps, num_stages=1, **meta)
     if e > CHUNK:
         _combine_kernel[(multi_rows.numel(), triton.cdiv(nf, block_f))](
             part, pcnt, part_off, multi_rows, rowptr, out, cnt_arg, n, nf,
