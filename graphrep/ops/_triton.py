@@ -31,6 +31,8 @@ CHUNK = int(os.environ.get("GRAPHREP_TRITON_CHUNK", "512"))
 # E * F from which the forward kernel is autotuned on the GPU (once per (F, reduce class, dtypes)); smaller
 # problems use a fixed config, so tests and small graphs never pay for tuning.
 _TUNE_MIN_WORK = 1 << 28
+# partials of a split row combined per program in the first of two combine levels (fixed: it sets the order).
+GROUP = int(os.environ.get("GRAPHREP_TRITON_GROUP", "128"))
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 _TL_DTYPE = {torch.float32: tl.float32, torch.float16: tl.float16, torch.bfloat16: tl.bfloat16,
              torch.float64: tl.float64}
@@ -119,7 +121,7 @@ def _tuned_configs():
     so 32 lanes x 4 floats = 16-byte loads at one warp); the reduction order is the same for every config."""
     return [
         triton.Config({"BLOCK_E": be}, num_warps=nw, num_stages=1)
-        for be, nw in ((16, 1), (32, 1), (8, 1), (16, 2), (32, 2))
+        for be, nw in ((16, 1), (32, 1), (8, 1), (16, 2), (32, 2), (16, 4))
     ]
 
 
@@ -138,17 +140,23 @@ _rows_kernel_tuned = triton.autotune(
 
 @triton.jit
 def _combine_kernel(
-    part_ptr, pcnt_ptr, part_off_ptr, multi_rows_ptr, rowptr_ptr, out_ptr, cnt_ptr,
+    src_ptr, src_cnt_ptr, lo_ptr, hi_ptr, dst_row_ptr, rowptr_ptr, dst_ptr, dst_cnt_ptr,
     n_rows, F,
-    BLOCK_F: tl.constexpr, REDUCE: tl.constexpr, NEED_COUNT: tl.constexpr, ACC: tl.constexpr,
+    BLOCK_P: tl.constexpr, BLOCK_F: tl.constexpr, REDUCE: tl.constexpr, FINAL: tl.constexpr,
+    NEED_COUNT: tl.constexpr, ACC: tl.constexpr,
 ):
-    """Reduces the partials of one multi-item row, in item order, and writes the row."""
-    pid = tl.program_id(0)
+    """Reduces partial rows ``src[lo[pid]:hi[pid]]`` in order. ``FINAL``: finishes row ``dst_row[pid]`` of the
+    output (mean, min sign, empty -> 0, counts); else writes the running result to ``dst[pid]`` (a partial of the
+    next level). BLOCK_P loads are in flight per step; they are reduced one by one, so the order is fixed."""
+    pid = tl.program_id(0).to(tl.int64)
     pid_f = tl.program_id(1)
-    r = tl.load(multi_rows_ptr + pid)
+    if FINAL:
+        r = tl.load(dst_row_ptr + pid)
+    else:
+        r = pid
     if r < n_rows:
-        p0 = tl.load(part_off_ptr + r)
-        p1 = tl.load(part_off_ptr + r + 1)
+        lo = tl.load(lo_ptr + pid)
+        hi = tl.load(hi_ptr + pid)
         f = pid_f * BLOCK_F + tl.arange(0, BLOCK_F)
         fm = f < F
         if REDUCE < 2:
@@ -156,27 +164,36 @@ def _combine_kernel(
         else:
             acc = tl.full((BLOCK_F,), float("-inf"), ACC)
             cnt = tl.zeros((BLOCK_F,), tl.int32)
-        for p in range(p0, p1):
-            v = tl.load(part_ptr + p * F + f, mask=fm, other=0.0)
-            if REDUCE < 2:
-                acc += v
-            else:
-                c = tl.load(pcnt_ptr + p * F + f, mask=fm, other=0)
-                new = tl.maximum(acc, v)
-                cnt = tl.where(acc == new, cnt, 0) + tl.where(v == new, c, 0)
-                acc = new
+        for p0 in range(lo, hi, BLOCK_P):
+            for i in tl.static_range(BLOCK_P):
+                p = p0 + i
+                m = fm & ((f * 0 + p) < hi)
+                v = tl.load(src_ptr + p * F + f, mask=m, other=0.0)
+                if REDUCE < 2:
+                    acc += v
+                else:
+                    c = tl.load(src_cnt_ptr + p * F + f, mask=m, other=0)
+                    v = tl.where(m, v, float("-inf"))
+                    new = tl.maximum(acc, v)
+                    cnt = tl.where(acc == new, cnt, 0) + tl.where(v == new, c, 0)
+                    acc = new
         res = acc
-        if REDUCE == 1:
-            rs = tl.load(rowptr_ptr + r)
-            re = tl.load(rowptr_ptr + r + 1)
-            res = res / tl.maximum(re - rs, 1).to(ACC)
-        if REDUCE >= 2:
-            if REDUCE == 3:
-                res = -res
-            res = tl.where(cnt > 0, res, 0.0)
-            if NEED_COUNT:
-                tl.store(cnt_ptr + r * F + f, cnt, mask=fm)
-        tl.store(out_ptr + r * F + f, res.to(out_ptr.dtype.element_ty), mask=fm)
+        if FINAL:
+            if REDUCE == 1:
+                rs = tl.load(rowptr_ptr + r)
+                re = tl.load(rowptr_ptr + r + 1)
+                res = res / tl.maximum(re - rs, 1).to(ACC)
+            if REDUCE >= 2:
+                if REDUCE == 3:
+                    res = -res
+                res = tl.where(cnt > 0, res, 0.0)
+                if NEED_COUNT:
+                    tl.store(dst_cnt_ptr + r * F + f, cnt, mask=fm)
+            tl.store(dst_ptr + r * F + f, res.to(dst_ptr.dtype.element_ty), mask=fm)
+        else:
+            tl.store(dst_ptr + r * F + f, res, mask=fm)
+            if REDUCE >= 2:
+                tl.store(dst_cnt_ptr + r * F + f, cnt, mask=fm)
 
 
 @triton.jit
@@ -305,7 +322,7 @@ def _row_layout(rowptr: Tensor, num_edges: int):
     counter), so repeated calls on one graph launch only the kernels."""
     key = id(rowptr)
     try:
-        stamp = (rowptr._version, rowptr.data_ptr(), rowptr.numel(), num_edges, CHUNK)
+        stamp = (rowptr._version, rowptr.data_ptr(), rowptr.numel(), num_edges, CHUNK, GROUP)
     except RuntimeError:  # inference tensors have no version counter: do not cache
         stamp = None
     hit = _LAYOUTS.get(key)
@@ -326,7 +343,21 @@ def _row_layout(rowptr: Tensor, num_edges: int):
     n_multi = n_extra + 1
     multi_rows = torch.searchsorted(torch.cumsum(multi, 0), torch.arange(1, n_multi + 1, device=dev))
     n_parts = 2 * n_extra + 1
-    out = (extra_row.to(torch.int32), extra_k, part_off, multi_rows, n_parts)
+    # two-level combine: a split row's partials are reduced in groups of GROUP (one program each, in parallel),
+    # then the group results in order, so a hub with 10^5 partials is not one long serial loop.
+    ngroups = torch.where(multi, (nch + GROUP - 1) // GROUP, 0)
+    goff = torch.zeros(n + 1, dtype=torch.long, device=dev)
+    torch.cumsum(ngroups, 0, out=goff[1:])
+    n_groups = n_multi + triton.cdiv(n_parts, GROUP)  # >= sum(ngroups)
+    t = torch.arange(n_groups, device=dev)
+    grow = torch.searchsorted(goff[1:], t, right=True)
+    gr = grow.clamp(max=n - 1)
+    g_lo = part_off[gr] + (t - goff[gr]) * GROUP
+    g_hi = torch.minimum(g_lo + GROUP, part_off[gr + 1])
+    valid = grow < n
+    g_lo, g_hi = torch.where(valid, g_lo, 0), torch.where(valid, g_hi, 0)
+    r_lo, r_hi = _segment_bounds(goff, multi_rows, n)
+    out = (extra_row.to(torch.int32), extra_k, part_off, multi_rows, n_parts, (g_lo, g_hi, r_lo, r_hi, n_groups))
     if stamp is not None:
         for k in [k for k, v in _LAYOUTS.items() if v[0]() is None]:
             del _LAYOUTS[k]
@@ -334,6 +365,13 @@ def _row_layout(rowptr: Tensor, num_edges: int):
             _LAYOUTS.pop(next(iter(_LAYOUTS)))
         _LAYOUTS[key] = (weakref.ref(rowptr), stamp, out)
     return out
+
+
+def _segment_bounds(off: Tensor, rows: Tensor, n: int) -> Tuple[Tensor, Tensor]:
+    """``off[rows]``, ``off[rows + 1]`` with padding rows (``>= n``) given the empty range ``0:0``."""
+    rc = rows.clamp(max=n - 1)
+    valid = rows < n
+    return torch.where(valid, off[rc], 0), torch.where(valid, off[rc + 1], 0)
 
 
 def _interpreted(x: Tensor) -> bool:
@@ -356,7 +394,7 @@ def reduce_rows(
         else torch.empty(0, dtype=torch.int32, device=x.device)
     if n == 0 or nf == 0 or e == 0:  # (also keeps null pointers of empty tensors away from the launcher)
         return out.zero_(), cnt.zero_()
-    extra_row, extra_k, part_off, multi_rows, n_parts = _row_layout(rowptr, e)
+    extra_row, extra_k, part_off, multi_rows, n_parts, groups = _row_layout(rowptr, e)
     n_extra = extra_row.numel()
     acc = acc_dtype(x.dtype)
     part = torch.empty(n_parts, nf, dtype=acc, device=x.device)
@@ -371,6 +409,7 @@ def reduce_rows(
             n, n_extra, nf, x.stride(0), 2 * (red >= 2) + (w is not None))
     meta = dict(CHUNK=CHUNK, BLOCK_F=block_f, REDUCE=red, HAS_W=w is not None, NEED_COUNT=need_count and red >= 2,
                 ROUND=_TL_DTYPE[out_dtype], ACC=_TL_DTYPE[acc], IDX64=idx64)
+    block_p = 4 if _interpreted(x) else 16
     if not _interpreted(x) and e * nf >= _TUNE_MIN_WORK:
         _rows_kernel_tuned[grid](*args, **meta)
     else:
@@ -378,9 +417,20 @@ def reduce_rows(
         warps = 1 if block_f * x.element_size() <= 512 else 2
         _rows_kernel[grid](*args, BLOCK_E=block_e, num_warps=warps, num_stages=1, **meta)
     if e > CHUNK:
-        _combine_kernel[(multi_rows.numel(), triton.cdiv(nf, block_f))](
-            part, pcnt, part_off, multi_rows, rowptr, out, cnt_arg, n, nf,
-            BLOCK_F=block_f, REDUCE=red, NEED_COUNT=need_count and red >= 2, ACC=_TL_DTYPE[acc],
+        g_lo, g_hi, r_lo, r_hi, n_groups = groups
+        part2 = torch.empty(n_groups, nf, dtype=acc, device=x.device)
+        pcnt2 = torch.empty(n_groups, nf, dtype=torch.int32, device=x.device) if red >= 2 else part2
+        nfb = triton.cdiv(nf, block_f)
+        cw = 1 if block_f * part.element_size() <= 512 else 2
+        _combine_kernel[(n_groups, nfb)](
+            part, pcnt, g_lo, g_hi, g_lo, rowptr, part2, pcnt2, n_groups, nf,
+            BLOCK_P=block_p, BLOCK_F=block_f, REDUCE=red, FINAL=False, NEED_COUNT=False, ACC=_TL_DTYPE[acc],
+            num_warps=cw,
+        )
+        _combine_kernel[(multi_rows.numel(), nfb)](
+            part2, pcnt2, r_lo, r_hi, multi_rows, rowptr, out, cnt_arg, n, nf,
+            BLOCK_P=block_p, BLOCK_F=block_f, REDUCE=red, FINAL=True, NEED_COUNT=need_count and red >= 2,
+            ACC=_TL_DTYPE[acc], num_warps=cw,
         )
     return out, cnt
 
@@ -434,9 +484,11 @@ def _extremum_grad_x(
         CHUNK=CHUNK, BLOCK_E=block_e, BLOCK_F=block_f, HAS_W=w_t is not None, ROUND=_TL_DTYPE[out.dtype], ACC=_TL_DTYPE[acc],
     )
     if e > CHUNK:
+        lo, hi = _segment_bounds(part_off, multi_rows, n_src)
         _combine_kernel[(multi_rows.numel(), triton.cdiv(nf, block_f))](
-            part, part, part_off, multi_rows, rowptr_t, grad, grad, n_src, nf,
-            BLOCK_F=block_f, REDUCE=0, NEED_COUNT=False, ACC=_TL_DTYPE[acc],
+            part, part, lo, hi, multi_rows, rowptr_t, grad, grad, n_src, nf,
+            BLOCK_P=4 if _interpreted(x) else 16, BLOCK_F=block_f, REDUCE=0, FINAL=True, NEED_COUNT=False,
+            ACC=_TL_DTYPE[acc],
         )
     return grad
 

@@ -16,6 +16,7 @@ def small_chunks(monkeypatch):
     from graphrep.ops import _triton
 
     monkeypatch.setattr(_triton, "CHUNK", 8)  # hub of 20 in-edges -> 3 items combined from partials
+    monkeypatch.setattr(_triton, "GROUP", 2)  # ... in two combine levels (groups of 2 partials, then the groups)
 
 
 def _graph():
