@@ -2,15 +2,21 @@
 
 Work decomposition (edge-balanced, deterministic, no atomics):
 
-- Row ``r`` with in-degree ``d`` is cut into ``max(1, ceil(d / CHUNK))`` *items*; one program (per block of
-  features) handles one item, so a hub with 10^6 in-edges becomes ~10^6 / CHUNK parallel programs.
-- A row with one item writes its result directly. A row with several writes one float32 partial per item into a
-  buffer; a second kernel reduces each such row's partials in item order. Summation order therefore depends only on
-  the CSR, never on scheduling: outputs and gradients are bitwise reproducible.
-- Index bookkeeping (item -> row, partial offsets) uses torch ops whose sizes follow from ``N`` and ``E`` alone
-  (``N + ceil(E / CHUNK)`` items at most), so launching needs no device-to-host synchronisation.
+- Row ``r`` with in-degree ``d`` is cut into ``max(1, ceil(d / CHUNK))`` chunks; one program (per block of
+  features) handles one chunk, so a hub with 10^6 in-edges becomes ~10^6 / CHUNK parallel programs. Program
+  ``n_extra + r`` takes the first chunk of row ``r`` straight from ``rowptr`` (no lookup); programs
+  ``0 .. n_extra-1`` take the later chunks of split rows, through a small table.
+- A row with one chunk writes its result directly. A split row writes one float32 partial per chunk; partials are
+  reduced in groups of ``GROUP`` (in parallel), then the groups in order. Summation order therefore depends only
+  on the CSR and the constants CHUNK/GROUP, never on scheduling or on the autotuned launch config: outputs and
+  gradients are bitwise reproducible.
+- Bookkeeping (chunk -> row, partial and group offsets) uses torch ops whose sizes follow from ``N`` and ``E`` alone,
+  so launching needs no device-to-host synchronisation; it is cached per ``rowptr`` tensor.
 
-Inside a program the gathered tile is ``[BLOCK_E, BLOCK_F]``; the accumulator is float32 whatever the input dtype.
+Inside a forward program BLOCK_E row gathers of BLOCK_F features are in flight per step and are reduced one edge at
+a time in CSR order; the accumulator is float32 whatever the input dtype. Large problems (E * F >= 2^28) autotune
+BLOCK_E and num_warps once per (F, sum/mean vs max/min, weights, dtypes) on the GPU; smaller ones and the
+interpreter use a fixed config.
 Max/min track, per lane, the running extremum and how many messages reached it, so ties are counted exactly
 (the backward pass splits the gradient among them, as ``torch.scatter_reduce`` does). Max/min compare messages
 rounded to the output dtype: rounding is monotone, so this is the extremum of the messages in that dtype.
@@ -33,6 +39,7 @@ CHUNK = int(os.environ.get("GRAPHREP_TRITON_CHUNK", "512"))
 _TUNE_MIN_WORK = 1 << 28
 # partials of a split row combined per program in the first of two combine levels (fixed: it sets the order).
 GROUP = int(os.environ.get("GRAPHREP_TRITON_GROUP", "128"))
+INTERP_BLOCK_E = 4  # edges per step under the interpreter (small: few masked lanes on tiny test graphs)
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 _TL_DTYPE = {torch.float32: tl.float32, torch.float16: tl.float16, torch.bfloat16: tl.bfloat16,
              torch.float64: tl.float64}
@@ -413,7 +420,7 @@ def reduce_rows(
     if not _interpreted(x) and e * nf >= _TUNE_MIN_WORK:
         _rows_kernel_tuned[grid](*args, **meta)
     else:
-        block_e = 4 if _interpreted(x) else 16
+        block_e = INTERP_BLOCK_E if _interpreted(x) else 16
         warps = 1 if block_f * x.element_size() <= 512 else 2
         _rows_kernel[grid](*args, BLOCK_E=block_e, num_warps=warps, num_stages=1, **meta)
     if e > CHUNK:
