@@ -62,7 +62,7 @@ if [ $RC -ne 0 ]; then say "environment check failed (see $SUMMARY)"; exit 1; fi
 
 # 2. smoke checks without pytest (fast, covers correctness at scale)
 HUB=1000000; [ "$SMALL" = 1 ] && HUB=20000
-T=$(( $(left) * 25 / 100 )); [ $T -lt 30 ] && T=30
+T=$(( $(left) * 30 / 100 )); [ $T -lt 30 ] && T=30
 timeout -k 5 "$T" "$PY" benchmarks/gpu_smoke.py --device "$DEVICE" --hub "$HUB" > "$OUT/smoke.txt" 2>&1
 RC=$?
 say "-- gpu_smoke (rc=$RC, limit ${T}s): $(tail -n 1 "$OUT/smoke.txt")"

@@ -128,7 +128,7 @@ def _tuned_configs():
     so 32 lanes x 4 floats = 16-byte loads at one warp); the reduction order is the same for every config."""
     return [
         triton.Config({"BLOCK_E": be}, num_warps=nw, num_stages=1)
-        for be, nw in ((16, 1), (32, 1), (8, 1), (16, 2), (32, 2), (16, 4))
+        for be, nw in ((16, 1), (32, 1), (16, 2), (32, 2), (16, 4))
     ]
 
 
