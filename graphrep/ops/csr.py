@@ -98,16 +98,22 @@ class CSR:
         return cls(rowptr, col, row, perm, inv_perm, rowptr_t, col_t, perm_t, num_src, num_dst)
 
     @classmethod
-    def from_ptr(cls, ptr: Tensor, num_items: Optional[int] = None) -> "CSR":
+    def from_ptr(cls, ptr: Tensor, num_items: Optional[int] = None, segment_ids: Optional[Tensor] = None) -> "CSR":
         """The CSR of a segmentation: row ``b`` gathers items ``ptr[b]:ptr[b+1]`` (e.g. the nodes of graph ``b`` in a
-        PyG ``Batch``), so ``aggregate(x, CSR.from_ptr(ptr), reduce)`` pools each segment."""
-        if not isinstance(ptr, Tensor) or ptr.dim() != 1 or ptr.numel() < 1:
-            raise ValueError("ptr must be a 1-D tensor of segment offsets [B + 1] starting at 0")
+        PyG ``Batch``), so ``aggregate(x, CSR.from_ptr(ptr), reduce)`` pools each segment.
+
+        Pass ``num_items`` (and, if known, the segment id of every item) to avoid a device synchronisation, e.g.
+        inside ``torch.compile``.
+        """
+        if not isinstance(ptr, Tensor) or ptr.dim() != 1 or ptr.numel() < 1 or ptr.dtype.is_floating_point:
+            raise ValueError("ptr must be a 1-D integer tensor of segment offsets [B + 1] starting at 0")
         ptr = ptr.long()
         m = int(ptr[-1]) if num_items is None else int(num_items)
         b = ptr.numel() - 1
         ar = torch.arange(m, device=ptr.device)
-        seg = torch.repeat_interleave(torch.arange(b, device=ptr.device), ptr.diff(), output_size=m)
+        seg = segment_ids
+        if seg is None:
+            seg = torch.repeat_interleave(torch.arange(b, device=ptr.device), ptr.diff(), output_size=m)
         return cls(ptr, ar, seg, ar, ar, torch.arange(m + 1, device=ptr.device), seg, ar, m, b)
 
     @classmethod

@@ -11,16 +11,6 @@ from .aggregate import aggregate
 from .csr import CSR
 
 
-def segment_csr(ptr: Tensor, num_items: int) -> CSR:
-    """The CSR whose row ``b`` gathers items ``ptr[b]:ptr[b+1]`` (identity columns; no sync, traceable)."""
-    ptr = ptr.long()
-    b = ptr.numel() - 1
-    ar = torch.arange(num_items, device=ptr.device)
-    seg = torch.repeat_interleave(torch.arange(b, device=ptr.device), ptr.diff(), output_size=num_items)
-    ar1 = torch.arange(num_items + 1, device=ptr.device)
-    return CSR(ptr, ar, seg, ar, ar, ar1, seg, ar, num_items, b)
-
-
 def segment(x: Tensor, ptr: Tensor, reduce: str = "sum", backend: Optional[str] = None) -> Tensor:
     """``out[b] = reduce(x[ptr[b]:ptr[b+1]])`` for ``reduce`` in sum/mean/max/min; empty segments give 0.
 
@@ -40,4 +30,4 @@ def segment(x: Tensor, ptr: Tensor, reduce: str = "sum", backend: Optional[str] 
                 f"ptr must start at 0, be non-decreasing and end at x.size(0) = {x.size(0)}; "
                 f"got ptr[0] = {int(ptr[0])}, ptr[-1] = {int(ptr[-1])}"
             )
-    return aggregate(x, segment_csr(ptr.to(x.device), x.size(0)), reduce, backend=backend)
+    return aggregate(x, CSR.from_ptr(ptr.to(x.device), x.size(0)), reduce, backend=backend)

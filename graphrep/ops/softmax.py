@@ -11,17 +11,10 @@ from .aggregate import aggregate
 from .csr import CSR
 
 
-def _rows_csr(rowptr: Tensor, row: Tensor) -> CSR:
-    """CSR over CSR positions: row ``i`` gathers positions ``rowptr[i]:rowptr[i+1]``."""
-    e = row.numel()
-    ar = torch.arange(e, device=row.device)
-    return CSR(rowptr, ar, row, ar, ar, torch.arange(e + 1, device=row.device), row, ar, e, rowptr.numel() - 1)
-
-
 @torch.library.custom_op("graphrep::edge_softmax", mutates_args=())
 def _edge_softmax(scores: Tensor, graph: List[Tensor], backend: str) -> Tensor:
     rowptr, row, perm, inv_perm = graph[0], graph[2], graph[3], graph[4]
-    rows = _rows_csr(rowptr, row)
+    rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
     s = scores[perm]
     with torch.no_grad():
         mx = aggregate(s, rows, "max", backend=backend)
@@ -40,7 +33,7 @@ def _edge_softmax_backward(grad: Tensor, alpha: Tensor, graph: List[Tensor], bac
     """``grad_s = alpha * (grad - sum_{in-edges of i} alpha * grad)`` with the row sums done by the fixed-order
     segment kernel (deterministic, no scatter)."""
     rowptr, row, perm, inv_perm = graph[0], graph[2], graph[3], graph[4]
-    rows = _rows_csr(rowptr, row)
+    rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
     a, g = alpha[perm], grad[perm]
     with torch.no_grad():
         dot = aggregate(a * g, rows, "sum", backend=backend)

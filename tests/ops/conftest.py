@@ -1,4 +1,4 @@
-"""Fixtures for the kernel tests: random graphs with the awkward cases, and the devices to run on.
+"""Kernel-test fixtures: the devices to run on (cpu, and cuda when present).
 
 Without CUDA, Triton kernels run in Triton's interpreter, which must be switched on before triton is first imported;
 graphrep imports triton lazily, so setting the variable here (at collection) is early enough.

@@ -79,3 +79,12 @@ def test_with_self_loops_matches_pyg_order():
     ref, _ = add_self_loops(remove_self_loops(ei)[0], num_nodes=25)
     sl = CSR.from_edge_index(ei, 25).with_self_loops()
     assert torch.equal(sl.edge_index(), ref)
+
+
+def test_from_ptr_groups_consecutive_items():
+    csr = CSR.from_ptr(torch.tensor([0, 2, 2, 5]))
+    assert (csr.num_src, csr.num_dst) == (5, 3)
+    assert csr.row.tolist() == [0, 0, 2, 2, 2] and csr.col.tolist() == [0, 1, 2, 3, 4]
+    assert torch.equal(csr.edge_index(), torch.tensor([[0, 1, 2, 3, 4], [0, 0, 2, 2, 2]]))
+    with pytest.raises(ValueError, match="1-D integer"):
+        CSR.from_ptr(torch.tensor([[0, 1]]))

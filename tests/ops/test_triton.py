@@ -16,6 +16,7 @@ def small_chunks(monkeypatch):
     from graphrep.ops import _triton
 
     monkeypatch.setattr(_triton, "CHUNK", 8)  # hub of 20 in-edges -> 3 items combined from partials
+    monkeypatch.setattr(_triton, "GROUP", 2)  # ... in two combine levels (groups of 2 partials, then the groups)
 
 
 def _graph():
@@ -67,6 +68,22 @@ def test_triton_segment_and_edge_softmax():
     torch.testing.assert_close(a, ref)
     g = torch.randn_like(a)
     torch.testing.assert_close(torch.autograd.grad(a, s, g)[0], torch.autograd.grad(ref, s, g)[0])
+
+
+@pytest.mark.skipif(DEV != "cpu", reason="the interpreter's fixed config is what this test varies")
+@pytest.mark.parametrize("reduce", ["sum", "max"])
+def test_triton_result_does_not_depend_on_edges_per_step(monkeypatch, reduce):
+    """Autotuning picks BLOCK_E (and num_warps) per GPU: the reduction order, hence every bit, must not change."""
+    from graphrep.ops import _triton
+
+    ei, csr = _graph()
+    x = torch.randn(12, 33, generator=torch.Generator().manual_seed(2))
+    outs = []
+    for block_e in (1, 4, 16):
+        monkeypatch.setattr(_triton, "INTERP_BLOCK_E", block_e)
+        outs.append(aggregate(x, csr, reduce, backend="triton"))
+    assert all(torch.equal(outs[0], o) for o in outs[1:])
+    torch.testing.assert_close(outs[0], aggregate_reference(x.double(), ei, 12, reduce).float())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="a 10^6-edge hub is too slow for the interpreter")
