@@ -12,6 +12,7 @@ from the origin (12 curvature radii in float32).
     d(x, y) = 2\sqrt k\,\operatorname{arsinh}\frac{\sqrt{\langle x-y, x-y\rangle_L}}{2\sqrt k},\qquad
     P_{x\to y}(v) = v + \frac{\langle y, v\rangle_L}{k - \langle x, y\rangle_L}(x + y).
 
+Log maps and transport re-project their points first (a learnable ``k`` moves stored points off the hyperboloid).
 ``k`` is a tensor broadcastable to ``(..., 1)`` in the points' dtype. Points and tangent vectors are ``(..., d+1)``.
 """
 
@@ -101,12 +102,14 @@ def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r""":math:`\log_x(y) = \frac{\theta}{\sinh\theta}\big(y + \langle x, y\rangle_L\,x/k\big)`, :math:`\theta = d(x,y)/\sqrt k`."""
+    x, y = project(x, k), project(y, k)
     theta = dist(x, y, k, keepdim=True) / k.sqrt()
     return (y + inner(x, y, keepdim=True) * x / k) / _sinhc(theta)
 
 
 def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r"""Parallel transport along the geodesic (closed form, denominator :math:`\ge 2k`)."""
+    x, y = project(x, k), project(y, k)
     return v + inner(y, v, keepdim=True) / (k - inner(x, y, keepdim=True)) * (x + y)
 
 

@@ -109,3 +109,33 @@ def test_gradients_at_equal_points_are_zero_not_nan():
         x = m.from_tangent0(torch.full((2, 6), 0.3, dtype=dtype)).detach().requires_grad_(True)
         (g,) = torch.autograd.grad(m.dist(x, x.detach()).sum(), x)
         assert torch.equal(g, torch.zeros_like(g))
+
+
+def test_transport_between_close_points_near_boundary_float32():
+    """In float32 geoopt's gyration cancels to noise here (inf momentum in RiemannianAdam); ours matches float64."""
+    ball = G.PoincareBall(1.25)  # exact in float32
+    g = torch.Generator().manual_seed(0)
+    d = torch.randn(64, 2, dtype=torch.float64, generator=g)
+    x = d / d.norm(dim=-1, keepdim=True) * (1 - 3e-5) / 1.25**0.5
+    y = x + 1e-4 * torch.randn(64, 2, dtype=torch.float64, generator=g)
+    gap = 2e-5 + 1e-4 * torch.rand(64, 1, dtype=torch.float64, generator=g)
+    y = y / y.norm(dim=-1, keepdim=True) * (1 - gap) / 1.25**0.5
+    v = torch.randn(64, 2, dtype=torch.float64, generator=g) * 1e-3
+    out = ball.transp(x.float(), y.float(), v.float())
+    assert torch.isfinite(out).all()
+    ref = ball.transp(x.float().double(), y.float().double(), v.float().double())  # same rounded inputs, float64
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-9)
+    assert ((ball.inner(y, ref, ref) / ball.inner(x, v, v) - 1).abs() < 0.05).all()  # isometry, up to input rounding
+
+
+@pytest.mark.parametrize("cls", [G.PoincareBall, G.Lorentz, G.Sphere])
+def test_stale_points_after_curvature_grows(cls):
+    """Parameters stored for the old curvature lie off the manifold once a learnable curvature grows."""
+    m = cls(1.0, learnable=True)
+    x = m.random(8, 3, std=5.0)  # near the boundary / far out
+    y = m.random(8, 3, std=5.0)
+    with torch.no_grad():
+        m.curv.raw.add_(3.0)  # curvature magnitude x ~20
+    u = m.proju(x, torch.randn_like(x))
+    for out in (m.expmap(x, u), m.logmap(x, y), m.transp(x, y, u), m.dist(x, y), m.egrad2rgrad(x, u), m.proj(x)):
+        assert torch.isfinite(out).all()
