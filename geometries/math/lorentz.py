@@ -2,14 +2,16 @@ r"""Math of the Lorentz (hyperboloid) model :math:`\{x : \langle x, x\rangle_L =
 curvature :math:`-1/k` (geoopt's convention for ``k``).
 
 Built on :mod:`geoopt.manifolds.lorentz.math` (Minkowski inner product). geoopt's versions overflow ``cosh`` in
-float32, compute distances as :math:`\operatorname{arcosh}(-\langle x,y\rangle_L/k)` (cancellation: ``dist(x, x)`` is
-far from 0 for points away from the origin), divide by ``dist ** 2`` in parallel transport (NaN at ``x = y``) and negate
-the gradient in place in ``egrad2rgrad``. Here: distances from the Minkowski norm of ``x - y``, exp/log maps with
-:math:`\sinh\theta/\theta` written stably, the closed-form transport, and a cap :math:`\theta_{\max}` on the distance
-from the origin (12 curvature radii in float32).
+float32, compute distances as :math:`\operatorname{arcosh}(-\langle x,y\rangle_L/k)` (cancellation: ``dist(x, x)``
+is far from 0 away from the origin; the Minkowski norm of ``x - y`` cancels the same way and, in float32 a few
+units from the origin, collapsed a whole embedding to one point), divide by ``dist ** 2`` in parallel transport
+(NaN at ``x = y``) and negate the gradient in place in ``egrad2rgrad``. Here: distances through the isometry to the
+Poincare ball, exp/log maps with :math:`\sinh\theta/\theta` written stably, the closed-form transport, and a cap
+:math:`\theta_{\max}` on the distance from the origin (12 curvature radii in float32).
 
 .. math::
-    d(x, y) = 2\sqrt k\,\operatorname{arsinh}\frac{\sqrt{\langle x-y, x-y\rangle_L}}{2\sqrt k},\qquad
+    d(x, y) = 2\sqrt k\,\operatorname{arsinh}\frac{\|x_{1:}(\sqrt k + y_0) - y_{1:}(\sqrt k + x_0)\|}
+    {2\sqrt k\sqrt{(\sqrt k + x_0)(\sqrt k + y_0)}},\qquad
     P_{x\to y}(v) = v + \frac{\langle y, v\rangle_L}{k - \langle x, y\rangle_L}(x + y).
 
 Log maps and transport re-project their points first (a learnable ``k`` moves stored points off the hyperboloid).
@@ -78,11 +80,15 @@ def logmap0(y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
-    r"""Geodesic distance from the Minkowski norm of the chord (see module docstring)."""
-    diff = x - y
-    q = inner(diff, diff, keepdim=True).clamp_min(0.0)
+    r"""Geodesic distance through the isometry to the Poincare ball (see module docstring); depends on the space
+    coordinates only (:math:`x_0` is recomputed), so stale points under a learnable ``k`` are handled.
+    Shapes: (..., d+1), (..., d+1) -> (...) or (..., 1)"""
     sk = k.sqrt()
-    out = 2.0 * sk * torch.asinh(safe_sqrt(q) / (2.0 * sk))
+    xr, yr = x[..., 1:], y[..., 1:]
+    ax = sk + safe_sqrt(k + sq_norm(xr))  # sqrt(k) + x0
+    ay = sk + safe_sqrt(k + sq_norm(yr))
+    num = torch.linalg.vector_norm(xr * ay - yr * ax, dim=-1, keepdim=True)
+    out = 2.0 * sk * torch.asinh(num / (2.0 * sk * (ax * ay).sqrt()))
     return out if keepdim else out.squeeze(-1)
 
 

@@ -139,3 +139,16 @@ def test_stale_points_after_curvature_grows(cls):
     u = m.proju(x, torch.randn_like(x))
     for out in (m.expmap(x, u), m.logmap(x, y), m.transp(x, y, u), m.dist(x, y), m.egrad2rgrad(x, u), m.proj(x)):
         assert torch.isfinite(out).all()
+
+
+def test_lorentz_distance_far_from_origin_float32():
+    """Points ~10 curvature radii out: the Minkowski form of the distance cancels to noise in float32."""
+    lor = G.Lorentz(1.0)
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(32, 3, dtype=torch.float64, generator=g)
+    v = v / v.norm(dim=-1, keepdim=True) * 10
+    w = v + 0.05 * torch.randn(32, 3, dtype=torch.float64, generator=g)
+    x, y = lor.from_tangent0(v), lor.from_tangent0(w)
+    ref = lor.dist(x, y)
+    torch.testing.assert_close(lor.dist(x.float(), y.float()).double(), ref, rtol=1e-3, atol=2e-3)  # Minkowski form: 2e-2
+    assert (ref > 0.01).all()
