@@ -23,12 +23,31 @@ from __future__ import annotations
 import torch
 from geoopt.manifolds.lorentz import math as gmath
 
-from .functional import lorentz_max_theta, norm, safe_sqrt, sq_norm
+from .functional import dot, lorentz_max_theta, norm, safe_sqrt, sq_norm
 
 
 def inner(u: torch.Tensor, v: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
     r"""Minkowski product :math:`-u_0v_0 + \sum_{i\ge1}u_iv_i`. Shapes: (..., d+1), (..., d+1) -> (...) or (..., 1)"""
     return gmath.inner(u, v, keepdim=keepdim, dim=-1)
+
+
+def tangent_inner(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    r"""Metric on the tangent space at ``x`` from the space coordinates only (the time coordinates of tangent vectors
+    are implied, :math:`u_0 = \langle x_{1:}, u_{1:}\rangle / x_0`), written without cancellation:
+
+    .. math:: \langle u, v\rangle_x = \langle P^\perp u_{1:}, P^\perp v_{1:}\rangle
+        + \langle \hat x, u_{1:}\rangle\langle \hat x, v_{1:}\rangle\,k / x_0^2,
+
+    with :math:`\hat x = x_{1:}/\|x_{1:}\|` and :math:`P^\perp` the projection orthogonal to it. The Minkowski form
+    :math:`-u_0v_0 + \langle u_{1:}, v_{1:}\rangle` cancels to noise (even negative squared norms, hence NaN in
+    Riemannian Adam's second moment) at points a few units from the origin in float32.
+    """
+    xr, ur, vr = x[..., 1:], u[..., 1:], v[..., 1:]
+    xhat = xr / norm(xr)
+    cu, cv = dot(xhat, ur), dot(xhat, vr)
+    x0_sq = k + sq_norm(xr)
+    out = dot(ur - cu * xhat, vr - cv * xhat) + cu * cv * k / x0_sq
+    return out if keepdim else out.squeeze(-1)
 
 
 def _sinhc(theta: torch.Tensor) -> torch.Tensor:
@@ -101,7 +120,8 @@ def dist0(x: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tens
 
 def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r""":math:`\exp_x(u) = \cosh\theta\,x + \frac{\sinh\theta}{\theta}u`, :math:`\theta = \|u\|_L/\sqrt k`, projected."""
-    theta = safe_sqrt(inner(u, u, keepdim=True).clamp_min(0.0)) / k.sqrt()
+    x = project(x, k)
+    theta = safe_sqrt(tangent_inner(x, u, u, k, keepdim=True)) / k.sqrt()
     theta_c = theta.clamp_max(lorentz_max_theta(u.dtype))
     return project(torch.cosh(theta_c) * x + _sinhc(theta_c) * (theta_c / theta.clamp_min(1e-15)) * u, k)
 
@@ -114,9 +134,31 @@ def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Parallel transport along the geodesic (closed form, denominator :math:`\ge 2k`)."""
+    r"""Parallel transport along the geodesic, :math:`v + \frac{\langle y - x, v\rangle_L}{k - \langle x,y\rangle_L}(x+y)`,
+    with :math:`k - \langle x, y\rangle_L = 2k(1 + \sinh^2(d/2\sqrt k))` and :math:`y_0 - x_0 = \langle y_{1:}-x_{1:},
+    y_{1:}+x_{1:}\rangle/(x_0+y_0)` (no products of huge coordinates cancelling); ``v`` is read through its space
+    coordinates and the result's time coordinate is set so that it is tangent at ``y``.
+
+    Float32 inputs are transported in float64: tangent vectors at points far from the origin have coordinates
+    ~x0 times their length, and the remaining cancellation, repeated every step on Riemannian Adam's momentum,
+    grew it to 1e33 within a hundred steps in float32."""
+    if v.dtype != torch.float64:
+        return _transp(x.double(), y.double(), v.double(), k.double()).to(v.dtype)
+    return _transp(x, y, v, k)
+
+
+def _transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     x, y = project(x, k), project(y, k)
-    return v + inner(y, v, keepdim=True) / (k - inner(x, y, keepdim=True)) * (x + y)
+    sk = k.sqrt()
+    xr, yr, vr = x[..., 1:], y[..., 1:], v[..., 1:]
+    x0, y0 = x[..., :1], y[..., :1]
+    delta = yr - xr
+    dy0 = dot(delta, yr + xr) / (x0 + y0)
+    yv = dot(delta, vr) - dy0 * dot(xr, vr) / x0  # <y - x, v>_L, v tangent at x
+    ax, ay = sk + x0, sk + y0
+    s_sq = sq_norm(xr * ay - yr * ax) / (4.0 * k * ax * ay)  # sinh^2(d / 2 sqrt(k))
+    out_r = vr + yv / (2.0 * k * (1.0 + s_sq)) * (xr + yr)
+    return torch.cat((dot(yr, out_r) / y0, out_r), dim=-1)
 
 
 def transp0(y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
