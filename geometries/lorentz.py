@@ -71,7 +71,8 @@ class Lorentz(Manifold):
         return lmath.dist0(x, self._k(x), keepdim=keepdim)
 
     def inner(self, x, u, v=None, *, keepdim=False):
-        return lmath.inner(u, u if v is None else v, keepdim=keepdim)
+        """Metric of tangent vectors at ``x`` (:func:`geometries.math.lorentz.tangent_inner`)."""
+        return lmath.tangent_inner(x, u, u if v is None else v, self._k(x), keepdim=keepdim)
 
     def transp(self, x, y, v):
         return lmath.transp(x, y, v, self._k(x))

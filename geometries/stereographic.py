@@ -55,7 +55,7 @@ class _Stereographic(Manifold):
         return smath.inner(x, u, u if v is None else v, self._k(x), keepdim=keepdim)
 
     def transp(self, x, y, v):
-        return smath.transp(x, y, v, self._k(x))
+        return smath.transp(x, y, v, self._k(x), self.sign)
 
     def transp0(self, y, v):
         return smath.transp0(y, v, self._k(y))

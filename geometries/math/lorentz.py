@@ -2,16 +2,19 @@ r"""Math of the Lorentz (hyperboloid) model :math:`\{x : \langle x, x\rangle_L =
 curvature :math:`-1/k` (geoopt's convention for ``k``).
 
 Built on :mod:`geoopt.manifolds.lorentz.math` (Minkowski inner product). geoopt's versions overflow ``cosh`` in
-float32, compute distances as :math:`\operatorname{arcosh}(-\langle x,y\rangle_L/k)` (cancellation: ``dist(x, x)`` is
-far from 0 for points away from the origin), divide by ``dist ** 2`` in parallel transport (NaN at ``x = y``) and negate
-the gradient in place in ``egrad2rgrad``. Here: distances from the Minkowski norm of ``x - y``, exp/log maps with
-:math:`\sinh\theta/\theta` written stably, the closed-form transport, and a cap :math:`\theta_{\max}` on the distance
-from the origin (12 curvature radii in float32).
+float32, compute distances as :math:`\operatorname{arcosh}(-\langle x,y\rangle_L/k)` (cancellation: ``dist(x, x)``
+is far from 0 away from the origin; the Minkowski norm of ``x - y`` cancels the same way and, in float32 a few
+units from the origin, collapsed a whole embedding to one point), divide by ``dist ** 2`` in parallel transport
+(NaN at ``x = y``) and negate the gradient in place in ``egrad2rgrad``. Here: distances through the isometry to the
+Poincare ball, exp/log maps with :math:`\sinh\theta/\theta` written stably, the closed-form transport, and a cap
+:math:`\theta_{\max}` on the distance from the origin (12 curvature radii in float32).
 
 .. math::
-    d(x, y) = 2\sqrt k\,\operatorname{arsinh}\frac{\sqrt{\langle x-y, x-y\rangle_L}}{2\sqrt k},\qquad
+    d(x, y) = 2\sqrt k\,\operatorname{arsinh}\frac{\|x_{1:}(\sqrt k + y_0) - y_{1:}(\sqrt k + x_0)\|}
+    {2\sqrt k\sqrt{(\sqrt k + x_0)(\sqrt k + y_0)}},\qquad
     P_{x\to y}(v) = v + \frac{\langle y, v\rangle_L}{k - \langle x, y\rangle_L}(x + y).
 
+Log maps and transport re-project their points first (a learnable ``k`` moves stored points off the hyperboloid).
 ``k`` is a tensor broadcastable to ``(..., 1)`` in the points' dtype. Points and tangent vectors are ``(..., d+1)``.
 """
 
@@ -20,12 +23,31 @@ from __future__ import annotations
 import torch
 from geoopt.manifolds.lorentz import math as gmath
 
-from .functional import lorentz_max_theta, norm, safe_sqrt, sq_norm
+from .functional import dot, lorentz_max_theta, norm, safe_sqrt, sq_norm
 
 
 def inner(u: torch.Tensor, v: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
     r"""Minkowski product :math:`-u_0v_0 + \sum_{i\ge1}u_iv_i`. Shapes: (..., d+1), (..., d+1) -> (...) or (..., 1)"""
     return gmath.inner(u, v, keepdim=keepdim, dim=-1)
+
+
+def tangent_inner(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    r"""Metric on the tangent space at ``x`` from the space coordinates only (the time coordinates of tangent vectors
+    are implied, :math:`u_0 = \langle x_{1:}, u_{1:}\rangle / x_0`), written without cancellation:
+
+    .. math:: \langle u, v\rangle_x = \langle P^\perp u_{1:}, P^\perp v_{1:}\rangle
+        + \langle \hat x, u_{1:}\rangle\langle \hat x, v_{1:}\rangle\,k / x_0^2,
+
+    with :math:`\hat x = x_{1:}/\|x_{1:}\|` and :math:`P^\perp` the projection orthogonal to it. The Minkowski form
+    :math:`-u_0v_0 + \langle u_{1:}, v_{1:}\rangle` cancels to noise (even negative squared norms, hence NaN in
+    Riemannian Adam's second moment) at points a few units from the origin in float32.
+    """
+    xr, ur, vr = x[..., 1:], u[..., 1:], v[..., 1:]
+    xhat = xr / norm(xr)
+    cu, cv = dot(xhat, ur), dot(xhat, vr)
+    x0_sq = k + sq_norm(xr)
+    out = dot(ur - cu * xhat, vr - cv * xhat) + cu * cv * k / x0_sq
+    return out if keepdim else out.squeeze(-1)
 
 
 def _sinhc(theta: torch.Tensor) -> torch.Tensor:
@@ -77,11 +99,15 @@ def logmap0(y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
-    r"""Geodesic distance from the Minkowski norm of the chord (see module docstring)."""
-    diff = x - y
-    q = inner(diff, diff, keepdim=True).clamp_min(0.0)
+    r"""Geodesic distance through the isometry to the Poincare ball (see module docstring); depends on the space
+    coordinates only (:math:`x_0` is recomputed), so stale points under a learnable ``k`` are handled.
+    Shapes: (..., d+1), (..., d+1) -> (...) or (..., 1)"""
     sk = k.sqrt()
-    out = 2.0 * sk * torch.asinh(safe_sqrt(q) / (2.0 * sk))
+    xr, yr = x[..., 1:], y[..., 1:]
+    ax = sk + safe_sqrt(k + sq_norm(xr))  # sqrt(k) + x0
+    ay = sk + safe_sqrt(k + sq_norm(yr))
+    num = torch.linalg.vector_norm(xr * ay - yr * ax, dim=-1, keepdim=True)
+    out = 2.0 * sk * torch.asinh(num / (2.0 * sk * (ax * ay).sqrt()))
     return out if keepdim else out.squeeze(-1)
 
 
@@ -94,20 +120,45 @@ def dist0(x: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tens
 
 def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r""":math:`\exp_x(u) = \cosh\theta\,x + \frac{\sinh\theta}{\theta}u`, :math:`\theta = \|u\|_L/\sqrt k`, projected."""
-    theta = safe_sqrt(inner(u, u, keepdim=True).clamp_min(0.0)) / k.sqrt()
+    x = project(x, k)
+    theta = safe_sqrt(tangent_inner(x, u, u, k, keepdim=True)) / k.sqrt()
     theta_c = theta.clamp_max(lorentz_max_theta(u.dtype))
     return project(torch.cosh(theta_c) * x + _sinhc(theta_c) * (theta_c / theta.clamp_min(1e-15)) * u, k)
 
 
 def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r""":math:`\log_x(y) = \frac{\theta}{\sinh\theta}\big(y + \langle x, y\rangle_L\,x/k\big)`, :math:`\theta = d(x,y)/\sqrt k`."""
+    x, y = project(x, k), project(y, k)
     theta = dist(x, y, k, keepdim=True) / k.sqrt()
     return (y + inner(x, y, keepdim=True) * x / k) / _sinhc(theta)
 
 
 def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Parallel transport along the geodesic (closed form, denominator :math:`\ge 2k`)."""
-    return v + inner(y, v, keepdim=True) / (k - inner(x, y, keepdim=True)) * (x + y)
+    r"""Parallel transport along the geodesic, :math:`v + \frac{\langle y - x, v\rangle_L}{k - \langle x,y\rangle_L}(x+y)`,
+    with :math:`k - \langle x, y\rangle_L = 2k(1 + \sinh^2(d/2\sqrt k))` and :math:`y_0 - x_0 = \langle y_{1:}-x_{1:},
+    y_{1:}+x_{1:}\rangle/(x_0+y_0)` (no products of huge coordinates cancelling); ``v`` is read through its space
+    coordinates and the result's time coordinate is set so that it is tangent at ``y``.
+
+    Float32 inputs are transported in float64: tangent vectors at points far from the origin have coordinates
+    ~x0 times their length, and the remaining cancellation, repeated every step on Riemannian Adam's momentum,
+    grew it to 1e33 within a hundred steps in float32."""
+    if v.dtype != torch.float64:
+        return _transp(x.double(), y.double(), v.double(), k.double()).to(v.dtype)
+    return _transp(x, y, v, k)
+
+
+def _transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    x, y = project(x, k), project(y, k)
+    sk = k.sqrt()
+    xr, yr, vr = x[..., 1:], y[..., 1:], v[..., 1:]
+    x0, y0 = x[..., :1], y[..., :1]
+    delta = yr - xr
+    dy0 = dot(delta, yr + xr) / (x0 + y0)
+    yv = dot(delta, vr) - dy0 * dot(xr, vr) / x0  # <y - x, v>_L, v tangent at x
+    ax, ay = sk + x0, sk + y0
+    s_sq = sq_norm(xr * ay - yr * ax) / (4.0 * k * ax * ay)  # sinh^2(d / 2 sqrt(k))
+    out_r = vr + yv / (2.0 * k * (1.0 + s_sq)) * (xr + yr)
+    return torch.cat((dot(yr, out_r) / y0, out_r), dim=-1)
 
 
 def transp0(y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

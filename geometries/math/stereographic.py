@@ -1,13 +1,16 @@
 r"""Math of the :math:`\kappa`-stereographic model (Poincare ball for :math:`\kappa<0`, sphere for :math:`\kappa>0`).
 
-Every function takes the signed sectional curvature ``k`` (a tensor broadcastable against the points, already in the
+Functions that need valid points (exp/log maps, transport) project their point arguments first: with a learnable
+curvature, points stored as parameters fall outside the ball as soon as :math:`c` grows, before the optimiser's
+next projection. Every function takes the signed sectional curvature ``k`` (a tensor broadcastable against the points, already in the
 points' dtype) and ``sign``, the Python int ``-1`` or ``+1`` fixed by the manifold, so that the branch is chosen
 statically (no data-dependent ``torch.where`` over both branches, whose unused side can produce NaN gradients).
 Points and tangent vectors are the last dimension; all ``(..., 1)`` factors broadcast.
 
-Built on :mod:`geoopt.manifolds.stereographic.math` (Mobius addition, gyration, parallel transport); added here:
+Built on :mod:`geoopt.manifolds.stereographic.math` (Mobius addition); added here:
 accurate ``artanh``/``arsinh`` near zero and dtype-aware boundary clamps (float32 safe), a projection for the sphere
-(the antipode of the origin lies at infinity), and distances written without Mobius subtraction, so that
+(the antipode of the origin lies at infinity), a gyration without cancellation near the boundary, and distances
+written without Mobius subtraction, so that
 ``dist(x, x)`` is exactly 0 and stays accurate near the boundary:
 
 .. math::
@@ -69,8 +72,9 @@ def project(x: torch.Tensor, k: torch.Tensor, sign: int) -> torch.Tensor:
 
 
 def lambda_x(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Conformal factor :math:`\lambda_x = 2 / (1 + \kappa\|x\|^2)`. Shapes: (..., d) -> (..., 1)"""
-    return 2.0 / (1.0 + k * sq_norm(x)).clamp_min(1e-15)
+    r"""Conformal factor :math:`\lambda_x = 2 / (1 + \kappa\|x\|^2)`, at most :math:`2/\epsilon` (points outside the
+    ball count as on its projection boundary). Shapes: (..., d) -> (..., 1)"""
+    return 2.0 / (1.0 + k * sq_norm(x)).clamp_min(ball_eps(x.dtype))
 
 
 def inner(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
@@ -98,6 +102,7 @@ def logmap0(y: torch.Tensor, k: torch.Tensor, sign: int) -> torch.Tensor:
 
 def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor, sign: int) -> torch.Tensor:
     r""":math:`\exp_x^\kappa(u) = x \oplus_\kappa \tan_\kappa(\lambda_x\|u\|/2)\,u/\|u\|`, projected."""
+    x = project(x, k, sign)
     n = norm(u)
     second = tan_k(lambda_x(x, k) * n / 2.0, k, sign) * (u / n)
     return project(mobius_add(x, second, k), k, sign)
@@ -105,6 +110,7 @@ def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor, sign: int) -> torc
 
 def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, sign: int) -> torch.Tensor:
     r""":math:`\log_x^\kappa(y) = \frac{2}{\lambda_x}\tan_\kappa^{-1}(\|w\|)\,w/\|w\|`, :math:`w = (-x)\oplus_\kappa y`."""
+    x, y = project(x, k, sign), project(y, k, sign)
     w = mobius_add(-x, y, k)
     n = norm(w)
     return 2.0 / lambda_x(x, k) * artan_k(n, k, sign) * (w / n)
@@ -117,7 +123,10 @@ def dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, sign: int, keepdim: 
     x2, y2 = sq_norm(x), sq_norm(y)
     if sign < 0:
         c = k.abs()
-        den = ((1.0 - c * x2).clamp_min(1e-30) * (1.0 - c * y2).clamp_min(1e-30)).sqrt()
+        # points outside the ball (possible right after a learnable c grew) count as on the projection boundary;
+        # a fixed tiny clamp would underflow to 0 in float32 once squared
+        eps = ball_eps(x.dtype)
+        den = ((1.0 - c * x2).clamp_min(eps) * (1.0 - c * y2).clamp_min(eps)).sqrt()
         out = 2.0 / sk * torch.asinh(sk * diff / den)
     else:
         xy = dot(x, y)
@@ -132,9 +141,37 @@ def dist0(x: torch.Tensor, k: torch.Tensor, sign: int, keepdim: bool = False) ->
     return out if keepdim else out.squeeze(-1)
 
 
-def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Parallel transport :math:`P_{x\to y}(v) = \operatorname{gyr}[y, -x]\,v\,\lambda_x/\lambda_y` (geoopt)."""
-    return gmath.parallel_transport(x, y, v, k=k, dim=-1)
+def gyration(u: torch.Tensor, v: torch.Tensor, w: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Gyration :math:`\operatorname{gyr}[u, v]\,w = w + 2(a u + b v)/d` (Ungar), with the denominator written as
+    :math:`d = (1-\kappa\langle u,v\rangle)^2 + \kappa^2(\|u\|^2\|v\|^2 - \langle u,v\rangle^2)` and
+    :math:`2(1-\kappa\langle u,v\rangle) = (1+\kappa\|u\|^2) + (1+\kappa\|v\|^2) - \kappa\|u+v\|^2`.
+
+    geoopt expands :math:`d = 1 - 2\kappa\langle u,v\rangle + \kappa^2\|u\|^2\|v\|^2`, which for
+    :math:`u \approx -v` near the ball's boundary (parallel transport between two close points there, as every
+    Riemannian Adam step does) cancels to rounding noise in float32 and can blow the transported momentum up to inf.
+    """
+    u2, v2, uv = sq_norm(u), sq_norm(v), dot(u, v)
+    uw, vw = dot(u, w), dot(v, w)
+    k2 = k.pow(2)
+    a = -k2 * uw * v2 - k * vw + 2 * k2 * uv * vw
+    b = -k2 * vw * u2 + k * uw
+    floor = ball_eps(u.dtype)
+    half = 0.5 * ((1 + k * u2).clamp_min(floor) + (1 + k * v2).clamp_min(floor) - k * sq_norm(u + v))
+    d = half.pow(2) + k2 * (u2 * v2 - uv.pow(2)).clamp_min(0)
+    return w + 2 * (a * u + b * v) / d.clamp_min(1e-30 if u.dtype == torch.float64 else 1e-20)
+
+
+def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor, sign: int) -> torch.Tensor:
+    r"""Parallel transport :math:`P_{x\to y}(v) = \operatorname{gyr}[y, -x]\,v\,\lambda_x/\lambda_y`."""
+    x, y = project(x, k, sign), project(y, k, sign)
+    if x.dtype == torch.float64:
+        return gyration(y, -x, v, k) * lambda_x(x, k) / lambda_x(y, k)
+    # For close points near the boundary the gyration's numerator terms cancel as well: even the stable denominator
+    # leaves float32 results wrong by orders of magnitude there (geoopt's too). Transport is applied to parameters
+    # and optimiser states only, so it is computed in float64 from the (projected) float32 inputs.
+    x64, y64, v64, k64 = x.double(), y.double(), v.double(), k.double()
+    out = gyration(y64, -x64, v64, k64) * lambda_x(x64, k64) / lambda_x(y64, k64)
+    return out.to(v.dtype)
 
 
 def transp0(y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

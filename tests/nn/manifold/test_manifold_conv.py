@@ -97,7 +97,7 @@ def test_two_layer_hyperbolic_gcn_trains_on_depth_10_tree_in_float32(local):
     conv1 = ManifoldGCNConv(ball1, 8, 8, act=torch.relu, manifold_out=ball2, local=local)
     conv2 = ManifoldGCNConv(ball2, 8, 4, local=local)
     dec = FermiDiracDecoder(ball2)
-    params = [*conv1.parameters(), *conv2.parameters()]
+    params = list(torch.nn.ModuleList([conv1, conv2]).parameters())  # ball2 is shared: count it once
     opt = geoopt.optim.RiemannianAdam(params, lr=0.02)
     pos = ei
     losses = []
