@@ -1,7 +1,7 @@
 """The one place where the manifold layers reach the fused aggregation of :mod:`graphrep.ops`.
 
-Until ``graphrep.ops`` is merged the layers fall back to :func:`torch_geometric.utils.scatter`; after the merge
-this module can import ``aggregate``/``CSR`` directly. Semantics (both paths): for edges ``j -> i`` given as
+Neighbour sums go through the fused :func:`graphrep.ops.aggregate` (no [E, F] gather); per-edge messages that
+depend on both endpoints (aggregation at each node's own point) are scattered. Semantics: for edges ``j -> i`` given as
 ``edge_index = [sources; destinations]``, ``out[i] = sum_j w_ji * x[j]``.
 """
 
@@ -10,13 +10,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.utils import scatter
 
-try:  # pragma: no cover - depends on which branches are merged
-    from graphrep.ops import CSR, aggregate
-
-    HAVE_OPS = True
-except ImportError:  # graphrep.ops not available yet
-    CSR = aggregate = None
-    HAVE_OPS = False
+from ...ops import CSR, aggregate
 
 
 def aggregate_sum(
@@ -26,13 +20,7 @@ def aggregate_sum(
 
     Shapes: x (N, F), edge_index (2, E), edge_weight (E,) or None -> (N, F)
     """
-    if HAVE_OPS:
-        csr = CSR.from_edge_index(edge_index, num_nodes)
-        return aggregate(x, csr, reduce="sum", edge_weight=edge_weight)
-    msg = x.index_select(0, edge_index[0])
-    if edge_weight is not None:
-        msg = msg * edge_weight.unsqueeze(-1).to(msg.dtype)
-    return scatter(msg, edge_index[1], dim=0, dim_size=num_nodes, reduce="sum")
+    return aggregate(x, CSR.from_edge_index(edge_index, num_nodes), reduce="sum", edge_weight=edge_weight)
 
 
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:
