@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from .errors import ChecksumError, DataNotFoundError, GraphrepError, InvalidInputError
+from .molecules.corpora import load_corpus
 from .molecules.dataset import MoleculeDataset, molecules_from_file
 from .molecules.featurize import mol_to_data, smiles_to_data
 from .molecules.splits import random_split, scaffold_split
@@ -37,9 +38,9 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
     """
     card = get_card(name)
     if card.kind == "molecules":
-        from .molecules.tables import read_card_table
+        from .molecules.corpora import card_table
 
-        table = read_card_table(card, resolve_dataset(card, root=root, download=download))
+        table = card_table(card, root=root, download=download)
         return MoleculeDataset(table, card.name, card.task_type, features=features, strict=strict)
     if card.kind == "ogb":
         from .ogb_graphs import load_ogb
@@ -57,6 +58,6 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
 
 __all__ = [
     "ChecksumError", "DataNotFoundError", "DatasetCard", "GraphrepError", "InvalidInputError", "MoleculeDataset",
-    "dataset_info", "list_datasets", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
+    "dataset_info", "list_datasets", "load_corpus", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
     "scaffold_split", "smiles_to_data",
 ]
