@@ -1,7 +1,9 @@
 """Deterministic Bemis-Murcko scaffold split and seeded random split.
 
 The scaffold split follows pretrain-gnns / MoleculeNet: group molecules by their Murcko scaffold SMILES (chirality
-kept), order the groups largest first (ties: the group whose first molecule comes first), and put each whole group into
+kept), order the groups largest first (ties: the group whose first molecule comes *last* first, as pretrain-gnns'
+``sorted(..., key=(len, first index), reverse=True)`` does; breaking ties the other way puts only positives in BBBP's
+valid and test parts, because the file lists its p_np = 1 molecules first), and put each whole group into
 train while train stays within ``frac_train`` of the data, else into valid while train+valid stays within
 ``frac_train + frac_valid``, else into test. No scaffold is shared across splits.
 """
@@ -41,7 +43,7 @@ def scaffold_split(smiles: list[str], frac_train: float = 0.8, frac_valid: float
     groups: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(smiles):
         groups[murcko_scaffold(s)].append(i)
-    ordered = sorted(groups.values(), key=lambda idx: (-len(idx), idx[0]))
+    ordered = sorted(groups.values(), key=lambda idx: (len(idx), idx[0]), reverse=True)
     n = len(smiles)
     train_cut, valid_cut = frac_train * n, (frac_train + frac_valid) * n
     parts: dict[str, list[int]] = {"train": [], "valid": [], "test": []}
