@@ -33,7 +33,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
     """Load a registered dataset by name.
 
     Molecules give a :class:`MoleculeDataset` (``features="ogb"`` or ``"pretrain"``); OGB names give ``ogb``'s
-    ``PygGraphPropPredDataset``; text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
+    ``PygGraphPropPredDataset`` (``features="pretrain"``: its SMILES re-featurised, in its order; see
+    :mod:`graphrep.data.ogb_graphs`); text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
     :func:`graphrep.data.tag.load_tag`. See :mod:`graphrep.data.resolve` for where files are looked for.
     """
     card = get_card(name)
@@ -45,7 +46,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
     if card.kind == "ogb":
         from .ogb_graphs import load_ogb
 
-        return load_ogb(card, root=root, download=download)
+        return load_ogb(card, root=root, download=download, features=features)
     if card.kind == "tag":
         from .tag import load_tag
 
