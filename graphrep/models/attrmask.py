@@ -31,7 +31,9 @@ class AttrMaskModel(PretrainingModel):
     def from_corpus(cls, dataset, **kwargs) -> "AttrMaskModel":
         return cls(**kwargs)
 
-    def objective(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+    def objective(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor] | None:
+        if batch.x.size(0) < 2:  # one atom in all: BatchNorm cannot normalise it in training mode
+            return None
         masked, idx, target = mask_atoms(batch, self.hparams.mask_rate, generator=generator)
         out = attr_mask_loss(self.head(self.encoder.node_embeddings(masked), idx), target)
         return {"loss": out.loss, "accuracy": out.accuracy}

@@ -37,8 +37,9 @@ def step_seed(seed: int, epoch: int, batch_idx: int, rank: int = 0) -> int:
 
 
 def usable_graphs(batch: Batch | None) -> Batch | None:
-    """``batch`` without its empty graphs (0 atoms), or ``None`` when nothing is left to learn from."""
-    if batch is None or batch.num_graphs == 0 or batch.x is None or batch.x.size(0) == 0:
+    """``batch`` without its empty graphs (0 atoms), or ``None`` when nothing is left to learn from: no graph, or fewer
+    than 2 atoms in all (the GIN's BatchNorm needs two values per channel in training mode)."""
+    if batch is None or batch.num_graphs == 0 or batch.x is None or batch.x.size(0) < 2:
         return None
     sizes = torch.bincount(batch.batch, minlength=batch.num_graphs)
     if bool((sizes > 0).all()):
