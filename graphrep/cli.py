@@ -75,6 +75,8 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output directory (default: runs/pretrain-<method>-<data>-<time>)")
     p.add_argument("--resume", help="continue a run from its last.ckpt")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="keep a checkpoint every N epochs (last.ckpt is "
+                   "written after every epoch)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
     p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
@@ -208,7 +210,7 @@ def cmd_pretrain(args) -> int:
         batch_size=args.batch_size, lr=args.lr, layers=args.layers, hidden=args.hidden, seed=args.seed, out_dir=out,
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
         precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
-        num_workers=args.num_workers)
+        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
     summary = run_pretraining(config)
     if not summary["is_global_zero"]:
         return 0

@@ -2,7 +2,8 @@
 
 ``run_pretraining(PretrainConfig(method="dsla", corpus="zinc-sample", ...))`` loads the corpus with the pretrain-gnns
 features, builds the method's module (:data:`graphrep.models.PRETRAINING_METHODS`), and trains it with Lightning
-(progress bar, DDP through ``devices``/``strategy``, a checkpoint per epoch and ``last.ckpt`` for ``resume``). The batch
+(progress bar, DDP through ``devices``/``strategy``, ``last.ckpt`` after every epoch for ``resume``, and a kept
+``epoch<N>.ckpt`` every ``checkpoint_every`` epochs). The batch
 order is a seeded permutation per (seed, epoch) and each step's perturbations come from a generator seeded by
 (seed, epoch, batch, rank), so a resumed run equals an uninterrupted one.
 
@@ -52,6 +53,7 @@ class PretrainConfig:
     progress: bool = True
     resume: str | None = None
     num_workers: int = 0
+    checkpoint_every: int = 10
 
     def encoder_kwargs(self) -> dict:
         return {**DEFAULT_ENCODER, "num_layers": self.layers, "hidden": self.hidden}
@@ -122,9 +124,13 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     model = build_pretraining_model(config, corpus)
     out_dir = Path(config.out_dir)
     throughput = Throughput()
-    checkpoint = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
-                                 save_top_k=-1, save_last=True, every_n_epochs=1)
-    callbacks: list[Callback] = [throughput, checkpoint]
+    if config.checkpoint_every < 1:
+        raise InvalidInputError(f"checkpoint_every must be >= 1 epoch, got {config.checkpoint_every}")
+    # last.ckpt after every epoch (for resume); a kept epoch<N>.ckpt every `checkpoint_every` epochs
+    last = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True)
+    kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
+                           save_top_k=-1, every_n_epochs=config.checkpoint_every)
+    callbacks: list[Callback] = [throughput, last, kept]
     if config.progress:
         callbacks.append(TQDMProgressBar(leave=False))
     trainer = L.Trainer(

@@ -18,9 +18,9 @@ def corpus():
     return load_corpus("nci-first-5k", limit=300)  # shipped inside RDKit: offline
 
 
-def config(out, method="dsla", epochs=1, resume=None):
+def config(out, method="dsla", epochs=1, resume=None, checkpoint_every=10):
     return PretrainConfig(method=method, epochs=epochs, batch_size=64, layers=2, hidden=16, out_dir=str(out),
-                          progress=False, resume=resume)
+                          progress=False, resume=resume, checkpoint_every=checkpoint_every)
 
 
 def weights(path):
@@ -53,7 +53,8 @@ def test_pretrain_then_finetune_end_to_end(method, corpus, tmp_path):
 
 @pytest.mark.slow
 def test_resume_equals_uninterrupted(corpus, tmp_path):
-    straight = run_pretraining(config(tmp_path / "a", epochs=2), corpus=corpus)
+    straight = run_pretraining(config(tmp_path / "a", epochs=2, checkpoint_every=2), corpus=corpus)
+    assert sorted(p.name for p in (tmp_path / "a/checkpoints").iterdir()) == ["epoch1.ckpt", "last.ckpt"]
     run_pretraining(config(tmp_path / "b", epochs=1), corpus=corpus)
     resumed = run_pretraining(config(tmp_path / "b", epochs=2, resume=str(tmp_path / "b/checkpoints/last.ckpt")),
                               corpus=corpus)
