@@ -107,15 +107,17 @@ def copy_bandwidth(device: str) -> Optional[float]:
 
 # ------------------------------------------------------------------------------------------------ graphs and methods
 def make_graph(n: int, e: int, skewed: bool, device: str, seed: int = 0):
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    src = torch.randint(0, n, (e,), generator=g).to(device)
+    """Uniform sources; destinations uniform or drawn with weights ``rand(N) ** -1.2`` (inverse-CDF sampling)."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    src = torch.randint(0, n, (e,), generator=g, device=device)
     if skewed:
-        w = torch.rand(n, generator=g, dtype=torch.float64).clamp_min(1e-12) ** -1.2
+        w = torch.rand(n, generator=g, dtype=torch.float64, device=device).clamp_min(1e-12) ** -1.2
         cdf = torch.cumsum(w, 0)
-        u = torch.rand(e, generator=g, dtype=torch.float64) * cdf[-1]
-        dst = torch.searchsorted(cdf, u).clamp_max(n - 1).to(device)
+        u = torch.rand(e, generator=g, dtype=torch.float64, device=device) * cdf[-1]
+        dst = torch.searchsorted(cdf, u).clamp_max(n - 1)
+        del w, cdf, u
     else:
-        dst = torch.randint(0, n, (e,), generator=g).to(device)
+        dst = torch.randint(0, n, (e,), generator=g, device=device)
     return torch.stack([src, dst])
 
 
@@ -149,7 +151,17 @@ def floor_bytes(n: int, e: int, f: int, elt: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ run and report
-def run(args) -> dict:
+def save(res: dict, stem: Path, with_plot: bool = True) -> str:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1))
+    md = to_markdown(res)
+    stem.with_suffix(".md").write_text(md)
+    if with_plot:
+        plot(res, stem.with_suffix(".png"))
+    return md
+
+
+def run(args, stem: Path) -> dict:
     device = args.device
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but torch.cuda.is_available() is False")
@@ -168,7 +180,7 @@ def run(args) -> dict:
     for size in sizes:
         n, e, f = (int(v) for v in size.split(","))
         for skewed in (False, True):
-            ei = make_graph(n, e, skewed, device)
+            ei = make_graph(n, e, skewed, device, seed=args.seed)
             csr = CSR.from_edge_index(ei, n)
             maxdeg = int(csr.degree().max())
             x = torch.randn(n, f, device=device)
@@ -205,6 +217,7 @@ def run(args) -> dict:
             gc.collect()
             if device == "cuda":
                 torch.cuda.empty_cache()
+        save(res, stem, with_plot=False)  # partial results survive an interrupted run
     return res
 
 
@@ -213,7 +226,8 @@ def to_markdown(res: dict) -> str:
     meths = [m for m in ("graphrep", "pyg", "torch_csr", "torch_scatter") if any(r["method"] == m for r in rows)]
     cuda = res["device"] == "cuda"
     head = ["N / E / F", "in-degree", "reduce", "pass"] + [f"{m} ms" for m in meths]
-    head += (["floor ms", "graphrep / floor"] if cuda else []) + ["PyG / graphrep"] + [f"{m} MB" for m in meths]
+    head += (["floor ms", "graphrep / floor"] if cuda else []) + ["PyG / graphrep", "graphrep vs its fwd"]
+    head += [f"{m} MB" for m in meths]
     lines = [
         f"Device: {res['device_name']} (torch {res['torch']}"
         + ("" if res["copy_bandwidth_GBps"] is None else f", copy bandwidth {res['copy_bandwidth_GBps']:.0f} GB/s")
@@ -238,6 +252,10 @@ def to_markdown(res: dict) -> str:
             cells += [fmt(fl, 2), "—" if fl is None or ms["graphrep"] is None else f"{ms['graphrep'] / fl:.2f}x"]
         sp = None if ms.get("graphrep") in (None, 0) or ms.get("pyg") is None else ms["pyg"] / ms["graphrep"]
         cells += ["—" if sp is None else f"{sp:.1f}x"]
+        fw = [r["ms"] for r in rows if r["method"] == "graphrep" and r["pass"] == "fwd"
+              and (r["N"], r["E"], r["F"], r["degrees"], r["reduce"]) == k[:5]]
+        ratio = None if k[5] == "fwd" or not fw or fw[0] is None or ms.get("graphrep") is None else ms["graphrep"] / fw[0]
+        cells += ["—" if ratio is None else f"{ratio:.2f}x"]
         cells += [fmt(sel.get(m, {}).get("extra_mb"), 0) for m in meths]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -287,19 +305,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--backend", default=None, help="graphrep backend (default: auto)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.small else 5
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
-    res = run(args)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / (f"kernels_{args.device}" + ("_small" if args.small else ""))
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    md = to_markdown(res)
-    stem.with_suffix(".md").write_text(md)
-    plot(res, stem.with_suffix(".png"))
+    res = run(args, stem)
+    md = save(res, stem)
     print(md)
     print(f"wrote {stem}.json/.md/.png", file=sys.stderr)
 

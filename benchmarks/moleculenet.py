@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,10 +36,11 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     names = args.datasets.split(",")
     runs, rows = {}, {"GIN (from scratch)": {}, "RF on Morgan fingerprints": {}}
+    scratch = tempfile.mkdtemp(prefix="graphrep-moleculenet-")  # checkpoints of this run only
     for name in names:
         start = time.perf_counter()
         config = TrainConfig(dataset=name, root=args.root, epochs=args.epochs, seeds=seeds, progress=False,
-                             rf_trees=args.rf_trees, out_dir=f"/tmp/graphrep-bench/{name}")
+                             rf_trees=args.rf_trees, out_dir=f"{scratch}/{name}")
         result = run_experiment(config)
         result["wall_seconds"] = time.perf_counter() - start
         runs[name] = {k: v for k, v in result.items() if k != "config"}

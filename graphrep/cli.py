@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-MAIN_JOB = {"dataset": "chembl2321810", "epochs": 40, "seeds": [0, 1, 2]}
+MAIN_JOB = {"dataset": "chembl2321810", "epochs": 30, "seeds": [0, 1, 2]}
 
 
 def _seeds(text: str) -> list[int]:
@@ -127,8 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _quiet_libraries() -> None:
     import warnings
 
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     warnings.filterwarnings("ignore", category=UserWarning, module="torch_geometric")
 

@@ -28,18 +28,30 @@ def _acc(t: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:
     return None if t is None else t.to(acc_dtype(dtype))
 
 
+_ONES: dict = {}
+
+
+def _ones(n: int, dtype: torch.dtype) -> Tensor:
+    """A contiguous slice of a cached ones vector (unweighted products need values; refilling E ones per call
+    costs as much as a small aggregation)."""
+    buf = _ONES.get(dtype)
+    if buf is None or buf.numel() < n:
+        buf = _ONES[dtype] = torch.ones(max(n, 1024), dtype=dtype)
+    return buf[:n]
+
+
 def _csr_matrix(
     rowptr: Tensor, col: Tensor, values: Optional[Tensor], n_rows: int, n_cols: int, dtype: torch.dtype
 ) -> Tensor:
     if values is None:
-        values = torch.ones(col.numel(), dtype=dtype, device=col.device)
+        values = _ones(col.numel(), dtype)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore")
         return torch.sparse_csr_tensor(rowptr, col, values, size=(n_rows, n_cols))
 
 
 def spmm(rowptr: Tensor, col: Tensor, values: Optional[Tensor], x32: Tensor, n_rows: int, reduce: str) -> Tensor:
-    """``out[i] = reduce_{k in row i} values[k] * x32[col[k]]`` in float32; empty rows give 0."""
+    """``out[i] = reduce_{k in row i} values[k] * x32[col[k]]`` in the accumulation dtype; empty rows give 0."""
     if col.numel() == 0 or x32.size(1) == 0:
         return x32.new_zeros(n_rows, x32.size(1))
     a = _csr_matrix(rowptr, col, values, n_rows, x32.size(0), x32.dtype)
@@ -92,50 +104,75 @@ def extremum_backward(
     x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, count: Tensor, grad: Tensor, n_src: int,
     need_x: bool, need_w: bool, reduce: str = "max",
 ):
-    """Max/min backward in one pass over CSR row groups: for each group, the tie mask ``msg == out[i]`` gives the
-    tie counts (segment sums over the group's rows), then the shares ``grad / count`` go to ``x`` (``index_add_``,
-    deterministic on CPU) and to the weights (per-edge dot products). A row longer than a chunk is walked twice
-    (counts, then shares). ``count`` is ignored (the CPU forward does not produce it)."""
-    rowptr, col = g[0], g[1]
+    """Max/min backward without scatters, in two chunked passes (``count`` is ignored: the CPU forward has none).
+
+    1. Over CSR row groups: the tie mask ``msg == out[i]`` gives the tie counts (segment sums), hence the shares
+       ``gc = grad / count``, and the weight gradients ``sum_f mask * gc * x_j`` (a contiguous slice per group).
+    2. Over transposed row groups (one group = consecutive sources): ``grad_x[j] = sum_{j -> i} mask * w * gc[i]``
+       as segment sums written to the contiguous slice ``grad_x[j0:j1]``.
+    Every sum has a fixed order, so results are bitwise reproducible. A row longer than a chunk is walked in
+    sub-chunks (twice in pass 1: counts, then shares).
+    """
+    rowptr, col, rowptr_t, col_t, perm_t = g[0], g[1], g[5], g[6], g[7]
     dt = acc_dtype(x.dtype)
     x32, o32, w32 = _acc(x, x.dtype), _acc(out, x.dtype), _acc(w_csr, x.dtype)
     nf = x.size(1)
-    gx = torch.zeros(n_src, nf, dtype=dt) if need_x else None
-    gw = torch.zeros(col.numel(), dtype=dt) if need_w else None
     step = max(1, _CHUNK_VALUES // max(1, nf))
+    gc = torch.zeros(out.shape, dtype=dt)
+    gw = torch.zeros(col.numel(), dtype=dt) if need_w else None
 
-    def eq_mask(a: int, b: int, orow: Tensor) -> Tensor:
+    def mask(a: int, b: int, orows: Tensor) -> Tensor:
         m = _messages(x32, col[a:b], None if w32 is None else w32[a:b], out.dtype)
-        return (m == orow).to(dt)
+        return (m == orows).to(dt)
 
-    def share(a: int, b: int, eq: Tensor, gc_rows: Tensor) -> None:
-        t = eq.mul_(gc_rows)  # d loss / d message, per (edge, feature)
+    def weight_grad(a: int, b: int, eq: Tensor, gc_rows: Tensor) -> None:
         if gw is not None:
-            gw[a:b] = (t * x32.index_select(0, col[a:b])).sum(1)
-        if gx is not None:
-            if w32 is not None:
-                t.mul_(w32[a:b].unsqueeze(1))
-            gx.index_add_(0, col[a:b], t)
+            gw[a:b] = (eq.mul_(gc_rows) * x32.index_select(0, col[a:b])).sum(1)
 
-    for r0, r1 in _row_groups(rowptr, step):
+    for r0, r1 in _row_groups(rowptr, step):  # pass 1
         a, b = int(rowptr[r0]), int(rowptr[r1])
         if b == a:
             continue
         if b - a <= step:
             lengths = rowptr[r0 + 1:r1 + 1] - rowptr[r0:r1]
-            eq = eq_mask(a, b, o32[r0:r1].repeat_interleave(lengths, dim=0, output_size=b - a))
+            eq = mask(a, b, o32[r0:r1].repeat_interleave(lengths, dim=0, output_size=b - a))
             cnt = torch.segment_reduce(eq, "sum", lengths=lengths, axis=0, unsafe=True)
-            gc = grad[r0:r1] / cnt.clamp(min=1)
-            share(a, b, eq, gc.repeat_interleave(lengths, dim=0, output_size=b - a))
-        else:  # one row with more than `step` in-edges
+            gc[r0:r1] = grad[r0:r1] / cnt.clamp(min=1)
+            weight_grad(a, b, eq, gc[r0:r1].repeat_interleave(lengths, dim=0, output_size=b - a))
+        else:
             cnt = torch.zeros(nf, dtype=dt)
             for c0 in range(a, b, step):
                 c1 = min(b, c0 + step)
-                cnt += eq_mask(c0, c1, o32[r0].expand(c1 - c0, nf)).sum(0)
-            gc = grad[r0] / cnt.clamp(min=1)
-            for c0 in range(a, b, step):
-                c1 = min(b, c0 + step)
-                share(c0, c1, eq_mask(c0, c1, o32[r0].expand(c1 - c0, nf)), gc)
+                cnt += mask(c0, c1, o32[r0].expand(c1 - c0, nf)).sum(0)
+            gc[r0] = grad[r0] / cnt.clamp(min=1)
+            if gw is not None:
+                for c0 in range(a, b, step):
+                    c1 = min(b, c0 + step)
+                    weight_grad(c0, c1, mask(c0, c1, o32[r0].expand(c1 - c0, nf)), gc[r0])
+    if not need_x:
+        return None, gw
+
+    gx = torch.zeros(n_src, nf, dtype=dt)
+    for j0, j1 in _row_groups(rowptr_t, step):  # pass 2
+        a, b = int(rowptr_t[j0]), int(rowptr_t[j1])
+        if b == a:
+            continue
+        for c0 in range(a, b, step):  # one iteration unless a single source has more than `step` out-edges
+            c1 = min(b, c0 + step)
+            p, dst = perm_t[c0:c1], col_t[c0:c1]
+            if j1 - j0 == 1:
+                lengths = torch.tensor([c1 - c0])
+                xs = x32[j0].expand(c1 - c0, nf)
+            else:
+                lengths = rowptr_t[j0 + 1:j1 + 1] - rowptr_t[j0:j1]
+                xs = x32[j0:j1].repeat_interleave(lengths, dim=0, output_size=c1 - c0)
+            m = xs if w32 is None else xs * w32[p].unsqueeze(1)
+            if out.dtype != dt:
+                m = m.to(out.dtype).to(dt)
+            t = (m == o32.index_select(0, dst)).to(dt).mul_(gc.index_select(0, dst))
+            if w32 is not None:
+                t.mul_(w32[p].unsqueeze(1))
+            gx[j0:j1] += torch.segment_reduce(t, "sum", lengths=lengths, axis=0, unsafe=True)
     return gx, gw
 
 

@@ -197,7 +197,7 @@ def _edge_dot_kernel(
     BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr, MASKED: tl.constexpr, HAS_W: tl.constexpr, ROUND: tl.constexpr, ACC: tl.constexpr,
 ):
     """res[k] = sum_f x[col[k], f] * gd[row[k], f] (times [msg == out[row[k], f]] when MASKED)."""
-    pid = tl.program_id(0)
+    pid = tl.program_id(0).to(tl.int64)
     e = pid * BLOCK_E + tl.arange(0, BLOCK_E)
     em = e < E
     c = tl.load(col_ptr + e, mask=em, other=0)
@@ -270,7 +270,7 @@ def reduce_rows(
     out = torch.empty(n, nf, dtype=out_dtype, device=x.device)
     cnt = torch.zeros(n, nf, dtype=torch.int32, device=x.device) if (red >= 2 and need_count) \
         else torch.empty(0, dtype=torch.int32, device=x.device)
-    if n == 0 or nf == 0:
+    if n == 0 or nf == 0 or e == 0:  # (also keeps null pointers of empty tensors away from the launcher)
         return out.zero_(), cnt
     item_ptr, item_row, part_off, multi_rows, n_parts = _layout(rowptr, e)
     acc = acc_dtype(x.dtype)
@@ -279,15 +279,16 @@ def reduce_rows(
     block_e, block_f = _blocks(n, e, nf)
     grid = (item_row.numel(), triton.cdiv(nf, block_f))
     wt = w if w is not None else col
+    cnt_arg = cnt if cnt.numel() > 0 else pcnt  # never written when NEED_COUNT is off
     _rows_kernel[grid](
-        x, col, wt, rowptr, item_row, item_ptr, part_off, out, cnt, part, pcnt,
+        x, col, wt, rowptr, item_row, item_ptr, part_off, out, cnt_arg, part, pcnt,
         n, nf, x.stride(0),
         CHUNK=CHUNK, BLOCK_E=block_e, BLOCK_F=block_f, REDUCE=red, HAS_W=w is not None,
         NEED_COUNT=need_count and red >= 2, ROUND=_TL_DTYPE[out_dtype], ACC=_TL_DTYPE[acc],
     )
     if e > CHUNK:
         _combine_kernel[(multi_rows.numel(), triton.cdiv(nf, block_f))](
-            part, pcnt, part_off, multi_rows, rowptr, out, cnt, n, nf,
+            part, pcnt, part_off, multi_rows, rowptr, out, cnt_arg, n, nf,
             BLOCK_F=block_f, REDUCE=red, NEED_COUNT=need_count and red >= 2, ACC=_TL_DTYPE[acc],
         )
     return out, cnt

@@ -7,7 +7,7 @@ Semantics (the float64 reference in :mod:`graphrep.ops.reference` states them as
   gradient.
 - Gradients of max/min follow ``torch.scatter_reduce(..., include_self=False)``: the gradient of ``out[i, f]`` is
   split evenly among all messages equal to it (ties, e.g. from multi-edges, share it). Messages in fp16/bf16 are
-  compared after rounding to that dtype.
+  compared after rounding to that dtype (torch's own fp16 reductions behave the same way).
 - fp16/bf16 inputs accumulate in float32; float64 stays float64. Results are bitwise reproducible: each output is
   reduced in an order fixed by the CSR, and gradients go through the transposed CSR instead of atomics.
 - Extra memory is O(N * F + E): no tensor of shape [E, F] is created in forward or backward.
@@ -53,8 +53,11 @@ def csr_reduce_backward(
     grad: Tensor, x: Tensor, graph: List[Tensor], edge_weight: Optional[Tensor], out: Tensor, count: Tensor,
     reduce: str, backend: str, need_x: bool, need_w: bool,
 ) -> Tuple[Tensor, Tensor]:
-    """Gradients of :func:`csr_reduce` for ``x`` (through the transposed CSR) and ``edge_weight`` (per-edge dot
-    products, in edge order). Returns empty tensors for gradients not asked for."""
+    """Gradients of :func:`csr_reduce` for ``x`` and ``edge_weight`` (per-edge dot products, in edge order).
+
+    sum/mean: ``grad_x`` is a sum over the transposed CSR. max/min: the gradient of each output is split evenly
+    among the messages equal to it (Triton: tie counts from the forward kernel, shares summed over the transposed
+    CSR; CPU: one chunked pass over the CSR). Returns empty tensors for gradients not asked for."""
     be = _backend.module(backend)
     x = x.contiguous()
     acc = _acc(x.dtype)
@@ -141,7 +144,7 @@ def aggregate(
             raise ValueError("edge_weight must be a floating-point tensor on the same device as x")
     be = _backend.resolve(x, backend)
     tail = x.shape[1:]
-    x2 = x.reshape(x.size(0), -1)
+    x2 = x.reshape(x.size(0), tail.numel())  # not -1: x may have 0 rows (a graph with no edges or items)
     need_count = (
         reduce in ("max", "min")
         and torch.is_grad_enabled()

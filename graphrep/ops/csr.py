@@ -25,7 +25,7 @@ def _check_edge_index(edge_index: Any) -> None:
         raise ValueError(f"edge_index must hold integers, got dtype {edge_index.dtype}")
 
 
-@dataclass
+@dataclass(eq=False)
 class CSR:
     """Adjacency of a graph in destination-major CSR form, with the transposed CSR for backward.
 

@@ -135,11 +135,18 @@ def load_encoder_weights(model: GraphPredictor, path: str) -> None:
         raise InvalidInputError(f"{path}: encoder weights do not fit this encoder; missing {', '.join(missing[:5])}")
 
 
+def quiet_lightning() -> None:
+    """Keep Lightning's per-run banners (accelerator, checkpoint restore, tips) out of the output; warnings stay."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History,
                  enable_checkpointing: bool = True) -> L.Trainer:
+    quiet_lightning()
     callbacks: list[Callback] = [history]
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
-                                 mode=mode, save_top_k=1, save_last=True)
+                                 mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
     callbacks.append(checkpoint)
     if config.progress:
         callbacks.append(TQDMProgressBar(leave=False))

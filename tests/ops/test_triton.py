@@ -80,3 +80,11 @@ def test_giant_hub_on_cuda(monkeypatch):
     x = torch.randn(n, 64, device="cuda", dtype=torch.float64)
     for reduce in ["sum", "max"]:
         torch.testing.assert_close(aggregate(x, csr, reduce), aggregate_reference(x, ei, n, reduce))
+
+
+def test_triton_graph_without_edges():
+    csr = CSR.from_edge_index(torch.empty(2, 0, dtype=torch.long, device=DEV), 4)
+    x = torch.randn(4, 3, device=DEV, requires_grad=True)
+    out = aggregate(x, csr, "max", backend="triton")
+    out.sum().backward()
+    assert torch.equal(out, torch.zeros_like(out)) and torch.equal(x.grad, torch.zeros_like(x))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch_geometric.data import Data, InMemoryDataset
+from tqdm.auto import tqdm
 
 from ..errors import InvalidInputError
 from .featurize import mol_to_data, parse_smiles
@@ -36,7 +37,11 @@ class MoleculeDataset(InMemoryDataset):
         self.name, self.task_type, self.features = name, task_type, features
         self.task_names = list(table.task_names)
         graphs, self.skipped = [], []
-        for smiles, labels, line in zip(table.smiles, table.labels, table.line_numbers):
+        rows = zip(table.smiles, table.labels, table.line_numbers)
+        # disable=None: a bar on a terminal only, and only for sets big enough to wait for
+        bar = tqdm(rows, total=len(table.smiles), desc=f"featurising {name}", unit="mol", leave=False,
+                   disable=None if len(table.smiles) >= 5000 else True)
+        for smiles, labels, line in bar:
             try:
                 data = mol_to_data(parse_smiles(smiles), features)
             except InvalidInputError as exc:

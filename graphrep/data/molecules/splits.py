@@ -1,9 +1,9 @@
 """Deterministic Bemis-Murcko scaffold split and seeded random split.
 
 The scaffold split follows pretrain-gnns / MoleculeNet: group molecules by their Murcko scaffold SMILES (chirality
-kept), order the groups largest first (ties: the group whose first molecule comes *last* first, as pretrain-gnns'
-``sorted(..., key=(len, first index), reverse=True)`` does; breaking ties the other way puts only positives in BBBP's
-valid and test parts, because the file lists its p_np = 1 molecules first), and put each whole group into
+kept), order the groups largest first (ties: the group whose first molecule comes *last* first, exactly as DeepChem's
+ScaffoldSplitter and pretrain-gnns sort, ``sorted(key=(len, first index), reverse=True)``; this tie rule decides which
+singleton scaffolds reach valid and test, and with it whether BBBP's test set has both classes), and put each whole group into
 train while train stays within ``frac_train`` of the data, else into valid while train+valid stays within
 ``frac_train + frac_valid``, else into test. No scaffold is shared across splits.
 """
