@@ -46,3 +46,23 @@ def test_pretrain_then_finetune_from_the_command_line(tmp_path, capsys):
     assert (config["features"], config["layers"], config["hidden"], config["dropout"], config["batch_size"]) == (
         "pretrain", 2, 16, 0.5, 32)
     assert config["encoder_checkpoint"] == str(ckpt)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_pretraining_on_cpu(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "graphrep", "pretrain", "--method", "graphcl", "--data", "nci-first-5k", "--limit",
+           "130", "--epochs", "1", "--layers", "2", "--hidden", "16", "--batch-size", "64", "--devices", "2",
+           "--strategy", "ddp", "--out", str(out)]  # 130 = 2 x 64 + 2: each rank ends on a 1-graph batch (skipped)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "pretraining.json").read_text())
+    assert summary["config"]["devices"] == 2 and summary["epochs"][0]["molecules"] == 130
+    assert (out / "checkpoints" / "last.ckpt").is_file()

@@ -84,6 +84,10 @@ class PretrainingModel(L.LightningModule):
         out = self.objective(batch, self.step_generator(batch_idx)) if batch is not None else None
         if out is None:  # nothing to learn from (empty batch, a single graph where negatives are needed)
             self.skipped_batches += 1
+            if self._trainer is not None and self._trainer.world_size > 1:
+                # Under DDP every rank must run backward (its gradient all-reduce waits for the others): a zero loss
+                # that touches every parameter, so this rank contributes zero gradients instead of hanging the rest.
+                return sum(p.sum() for p in self.parameters()) * 0.0
             return None
         for name, value in out.items():
             self.log(f"train/{name}", value.detach().float(), on_step=False, on_epoch=True,

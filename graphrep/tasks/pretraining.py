@@ -27,7 +27,7 @@ from torch_geometric.loader import DataLoader
 from ..data import load_corpus
 from ..data.errors import InvalidInputError
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
-from .experiment import TrainConfig
+from .experiment import TrainConfig, quiet_lightning
 from .sampling import EpochSeededSampler
 
 
@@ -131,6 +131,7 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
     callbacks: list[Callback] = [throughput, last, kept]
+    quiet_lightning()
     if config.progress:
         callbacks.append(TQDMProgressBar(leave=False))
     trainer = L.Trainer(
