@@ -147,6 +147,10 @@ def cmd_data(args) -> int:
     print(f"{card.name}: {card.title}")
     for key in ("kind", "task_type", "rows", "split", "license", "citation", "homepage"):
         print(f"  {key:<9} {getattr(card, key)}")
+    if card.option("members"):
+        print(f"  members   {', '.join(card.option('members'))} (deduplicated by canonical SMILES)")
+    if card.option("path"):
+        print(f"  file      <root>/{card.option('path')}\n  obtain    {card.option('obtain', card.homepage)}")
     for f in card.files:
         try:
             where = str(resolve_file(card, f, root=args.root, download=False))
