@@ -2,8 +2,8 @@
 
 ``graphrep`` with no arguments runs the main job: the GIN of Hu et al. 2020 trained on an RDKit-shipped labelled set
 (CHEMBL2321810 pIC50, scaffold split) beside a Morgan-fingerprint random forest, offline, writing JSON, a markdown table
-and a learning-curve plot. Subcommands: ``data list``, ``data info NAME``, ``train``, ``bench``,
-``tag zero-shot`` (GraphShaper trained on one text-attributed graph, classifying another from class names).
+and a learning-curve plot. Subcommands: ``data list``, ``data info NAME``, ``train``, ``pretrain``, ``finetune``,
+``tag zero-shot`` (GraphShaper trained on one text-attributed graph, classifying another from class names), ``bench``.
 Errors print as one line (``graphrep: error: ...``) unless ``--debug`` is given.
 """
 
@@ -83,6 +83,33 @@ def _add_tag_zero_shot_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="text-embedding cache (default $GRAPHREP_CACHE/text)")
 
 
+def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
+    from .models import PRETRAINING_METHODS
+
+    p.add_argument("--method", choices=sorted(PRETRAINING_METHODS), default="dsla")
+    p.add_argument("--data", default="zinc-sample", help="pre-training corpus, any registered molecule dataset "
+                   "(zinc-sample, rdkit-shipped, zinc2m, ...; default: %(default)s)")
+    p.add_argument("--root", help="folder holding the dataset files (else GRAPHREP_DATA, the cache, packages)")
+    p.add_argument("--limit", type=int, help="pre-train on a seeded random subset of this many molecules")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--layers", type=int, default=5)
+    p.add_argument("--hidden", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="output directory (default: runs/pretrain-<method>-<data>-<time>)")
+    p.add_argument("--resume", help="continue a run from its last.ckpt")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="keep a checkpoint every N epochs (last.ckpt is "
+                   "written after every epoch)")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphrep", description="Transferable graph representations. With no command: the main job "
@@ -106,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     zs = tag_sub.add_parser("zero-shot", help="train GraphShaper on one TAG, classify another zero-shot from class "
                             "names; writes metrics.json and predictions.csv")
     _add_tag_zero_shot_arguments(zs)
+
+    pretrain = sub.add_parser("pretrain", help="self-supervised pre-training of the molecule GIN (D-SLA, AttrMasking, "
+                              "GraphCL)")
+    _add_pretrain_arguments(pretrain)
+
+    finetune = sub.add_parser("finetune", help="fine-tune a pre-trained encoder (from `graphrep pretrain`) beside the "
+                              "fingerprint random forest")
+    _add_train_arguments(finetune)
+    # The encoder's shape comes from the checkpoint; dropout 0.5, batch 32, lr 1e-3 are the fine-tuning defaults.
+    finetune.set_defaults(features=None, layers=None, hidden=None)
+    for action in finetune._actions:
+        if action.dest == "encoder_checkpoint":
+            action.required = True
+            action.help = "pre-training checkpoint (e.g. runs/pretrain/checkpoints/last.ckpt)"
 
     bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (source checkout)")
     bench.add_argument("name", nargs="?", help="benchmark name; omit to list them")
@@ -136,6 +177,10 @@ def cmd_data(args) -> int:
     print(f"{card.name}: {card.title}")
     for key in ("kind", "task_type", "rows", "split", "license", "citation", "homepage"):
         print(f"  {key:<9} {getattr(card, key)}")
+    if card.option("members"):
+        print(f"  members   {', '.join(card.option('members'))} (deduplicated by canonical SMILES)")
+    if card.option("path"):
+        print(f"  file      <root>/{card.option('path')}\n  obtain    {card.option('obtain', card.homepage)}")
     for f in card.files:
         try:
             where = str(resolve_file(card, f, root=args.root, download=False))
@@ -146,18 +191,36 @@ def cmd_data(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from .tasks.experiment import TrainConfig, run_experiment
-    from .tasks.report import results_table, write_report
-
-    out = args.out or f"runs/{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = TrainConfig(
+def _train_settings(args) -> dict:
+    """``TrainConfig`` fields from the train/finetune arguments (``None`` where the argument was not given)."""
+    return dict(
         dataset=args.data, root=args.root, features=args.features, split=args.split, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, layers=args.layers,
-        hidden=args.hidden, dropout=args.dropout, seeds=args.seeds, out_dir=out, baseline=not args.no_baseline,
+        hidden=args.hidden, dropout=args.dropout, seeds=args.seeds,
+        out_dir=args.out or f"runs/{args.data}-{time.strftime('%Y%m%d-%H%M%S')}", baseline=not args.no_baseline,
         rf_trees=args.rf_trees, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(),
         resume=args.resume, encoder_checkpoint=args.encoder_checkpoint)
+
+
+def cmd_train(args) -> int:
+    from .tasks.experiment import TrainConfig
+
+    return _run_training(TrainConfig(**_train_settings(args)))
+
+
+def cmd_finetune(args) -> int:
+    from .tasks.pretraining import finetune_config
+
+    settings = _train_settings(args)
+    return _run_training(finetune_config(settings.pop("encoder_checkpoint"), **settings))
+
+
+def _run_training(config) -> int:
+    from .tasks.experiment import run_experiment
+    from .tasks.report import results_table, write_report
+
+    out = config.out_dir
     start = time.perf_counter()
     results = run_experiment(config)
     if not results["gin"][-1]["is_global_zero"]:
@@ -195,6 +258,29 @@ def cmd_tag(args) -> int:
     return 0
 
 
+def cmd_pretrain(args) -> int:
+    from .tasks.pretraining import PretrainConfig, run_pretraining
+
+    out = args.out or f"runs/pretrain-{args.method}-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = PretrainConfig(
+        method=args.method, corpus=args.data, root=args.root, limit=args.limit, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, layers=args.layers, hidden=args.hidden, seed=args.seed, out_dir=out,
+        accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
+        precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
+        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+    summary = run_pretraining(config)
+    if not summary["is_global_zero"]:
+        return 0
+    last = summary["epochs"][-1] if summary["epochs"] else {}
+    losses = ", ".join(f"{k.split('/', 1)[1]} {v:.4f}" for k, v in last.items() if k.startswith("train/"))
+    print(f"{args.method} on {summary['corpus']['name']} ({summary['corpus']['molecules']} molecules): "
+          f"{len(summary['epochs'])} epoch(s) in {summary['fit_seconds']:.0f} s, "
+          f"{summary['molecules_per_s']:.0f} molecules/s; last epoch: {losses or 'no batch trained'}")
+    print(f"checkpoint {Path(summary['checkpoint']).resolve()}\n"
+          f"fine-tune: graphrep finetune --from {summary['checkpoint']} --data bbbp")
+    return 0
+
+
 def benchmark_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -224,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_libraries()
     if args.command is None:  # the main job
         args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
-    handlers = {"data": cmd_data, "train": cmd_train, "bench": cmd_bench, "tag": cmd_tag}
+    handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
+                "tag": cmd_tag, "bench": cmd_bench}
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early

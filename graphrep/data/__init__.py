@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from .errors import ChecksumError, DataNotFoundError, GraphrepError, InvalidInputError
+from .molecules.corpora import load_corpus
 from .molecules.dataset import MoleculeDataset, molecules_from_file
 from .molecules.featurize import mol_to_data, smiles_to_data
 from .molecules.splits import random_split, scaffold_split
@@ -32,19 +33,20 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
     """Load a registered dataset by name.
 
     Molecules give a :class:`MoleculeDataset` (``features="ogb"`` or ``"pretrain"``); OGB names give ``ogb``'s
-    ``PygGraphPropPredDataset``; text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
+    ``PygGraphPropPredDataset`` (``features="pretrain"``: its SMILES re-featurised, in its order; see
+    :mod:`graphrep.data.ogb_graphs`); text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
     :func:`graphrep.data.tag.load_tag`. See :mod:`graphrep.data.resolve` for where files are looked for.
     """
     card = get_card(name)
     if card.kind == "molecules":
-        from .molecules.tables import read_card_table
+        from .molecules.corpora import card_table
 
-        table = read_card_table(card, resolve_dataset(card, root=root, download=download))
+        table = card_table(card, root=root, download=download)
         return MoleculeDataset(table, card.name, card.task_type, features=features, strict=strict)
     if card.kind == "ogb":
         from .ogb_graphs import load_ogb
 
-        return load_ogb(card, root=root, download=download)
+        return load_ogb(card, root=root, download=download, features=features)
     if card.kind == "tag":
         from .tag import load_tag
 
@@ -57,6 +59,6 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
 
 __all__ = [
     "ChecksumError", "DataNotFoundError", "DatasetCard", "GraphrepError", "InvalidInputError", "MoleculeDataset",
-    "dataset_info", "list_datasets", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
+    "dataset_info", "list_datasets", "load_corpus", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
     "scaffold_split", "smiles_to_data",
 ]

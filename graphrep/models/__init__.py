@@ -1,5 +1,15 @@
-"""Models: one file per method, composing ``graphrep.nn`` parts and ``graphrep.objectives``."""
+"""Methods, one file each, composing ``nn`` parts and ``objectives``: GraphShaper (geometry-aware experts aligned with
+text) and self-supervised pre-training of molecule encoders (D-SLA, AttrMasking, GraphCL)."""
 
+from .attrmask import AttrMaskModel
+from .base import DEFAULT_ENCODER, PretrainingModel, step_seed
+from .dsla import DSLAModel
+from .graphcl import GraphCLModel
 from .graphshaper import VARIANTS, GraphShaper, GraphShaperOutput
 
-__all__ = ["GraphShaper", "GraphShaperOutput", "VARIANTS"]
+#: ``graphrep pretrain --method NAME`` -> module class
+PRETRAINING_METHODS: dict[str, type[PretrainingModel]] = {
+    "dsla": DSLAModel, "attrmask": AttrMaskModel, "graphcl": GraphCLModel}
+
+__all__ = ["AttrMaskModel", "DEFAULT_ENCODER", "DSLAModel", "GraphCLModel", "GraphShaper", "GraphShaperOutput",
+           "PRETRAINING_METHODS", "PretrainingModel", "VARIANTS", "step_seed"]

@@ -84,6 +84,19 @@ class History(Callback):
         self.rows.append(row)
 
 
+def task_kind(task_type: str) -> str:
+    """``"classification"`` / ``"regression"`` / ``"none"`` from a graphrep or OGB task type (``"binary classification"``)."""
+    return "classification" if "classification" in task_type else task_type
+
+
+def dataset_split(config: TrainConfig, dataset, seed: int) -> dict[str, torch.Tensor]:
+    """The dataset's official split when it has one (OGB's ``get_idx_split()``), else :func:`make_split`."""
+    if hasattr(dataset, "get_idx_split"):
+        split = dataset.get_idx_split()
+        return {k: torch.as_tensor(split[k], dtype=torch.long) for k in ("train", "valid", "test")}
+    return make_split(config, dataset.smiles, seed)
+
+
 def make_split(config: TrainConfig, smiles: list[str], seed: int) -> dict[str, torch.Tensor]:
     if config.split == "scaffold":
         return scaffold_split(smiles)
@@ -93,14 +106,16 @@ def make_split(config: TrainConfig, smiles: list[str], seed: int) -> dict[str, t
 
 
 def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredictor:
-    if dataset.task_type not in ("classification", "regression"):
+    task_type = task_kind(dataset.task_type)
+    if task_type not in ("classification", "regression"):
         raise InvalidInputError(f"dataset {dataset.name!r} has no labels (task type {dataset.task_type!r}); "
                                 "use it for pre-training, not for `graphrep train`")
     mean = std = None
-    if dataset.task_type == "regression":
-        mean, std = target_statistics(dataset.y[split["train"]])
-    model = GraphPredictor(dataset.num_tasks, dataset.task_type, encoder=config.encoder_kwargs(), lr=config.lr,
-                           weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std)
+    if task_type == "regression":
+        mean, std = target_statistics(dataset.y[split["train"]].float())
+    model = GraphPredictor(dataset.num_tasks, task_type, encoder=config.encoder_kwargs(), lr=config.lr,
+                           weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std,
+                           ogb_evaluator=getattr(dataset, "ogb_evaluator", None))
     if config.encoder_checkpoint:
         load_encoder_weights(model, config.encoder_checkpoint)
     return model
@@ -185,17 +200,19 @@ def run_experiment(config: TrainConfig) -> dict:
     dataset = load_dataset(config.dataset, root=config.root, features=config.features)
     out_dir = Path(config.out_dir)
     results: dict = {"config": asdict(config), "dataset": {"name": dataset.name, "molecules": len(dataset),
-                     "skipped": len(dataset.skipped), "tasks": dataset.num_tasks, "task_type": dataset.task_type},
+                     "skipped": len(dataset.skipped), "tasks": dataset.num_tasks,
+                     "task_type": task_kind(dataset.task_type),
+                     "split_source": "ogb" if hasattr(dataset, "get_idx_split") else config.split},
                      "gin": [], "random_forest": []}
     for seed in config.seeds:
-        split = make_split(config, dataset.smiles, seed)
+        split = dataset_split(config, dataset, seed)
         results["dataset"]["split_sizes"] = {k: len(v) for k, v in split.items()}
         run = fit_seed(config, dataset, split, seed, out_dir / f"seed{seed}")
         results["gin"].append(run)
         if config.baseline:
             start = time.perf_counter()
-            forest = fingerprint_forest(dataset.smiles, dataset.y.numpy(), split, dataset.task_type, seed=seed,
-                                        n_estimators=config.rf_trees)
+            forest = fingerprint_forest(dataset.smiles, dataset.y.float().numpy(), split,
+                                        task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees)
             forest.update(seed=seed, fit_seconds=time.perf_counter() - start)
             results["random_forest"].append(forest)
     results["summary"] = {

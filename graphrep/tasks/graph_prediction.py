@@ -15,15 +15,18 @@ from torch import nn
 
 from ..nn.molecule import GINEncoder
 from ..objectives import masked_bce, masked_mse
-from .metrics import evaluate, selection_metric
+from .metrics import evaluate, ogb_evaluate, selection_metric
 
 
 class GraphPredictor(L.LightningModule):
-    """Encoder (built from ``encoder`` kwargs, a :class:`GINEncoder` by default) + linear head to ``num_tasks`` outputs."""
+    """Encoder (built from ``encoder`` kwargs, a :class:`GINEncoder` by default) + linear head to ``num_tasks`` outputs.
+
+    ``ogb_evaluator``: an OGB dataset name; validation and test then also log ``ogb_<metric>`` from OGB's Evaluator.
+    """
 
     def __init__(self, num_tasks: int, task_type: str, encoder: dict | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, seed: int = 0, target_mean: list[float] | None = None,
-                 target_std: list[float] | None = None):
+                 target_std: list[float] | None = None, ogb_evaluator: str | None = None):
         super().__init__()
         if task_type not in ("classification", "regression"):
             raise ValueError(f"task_type must be classification or regression, got {task_type!r}")
@@ -74,7 +77,10 @@ class GraphPredictor(L.LightningModule):
         if self.trainer.world_size > 1:  # every rank scores the full split
             pred = self.all_gather(pred).flatten(0, 1)
             true = self.all_gather(true).flatten(0, 1)
-        scores = evaluate(self.hparams.task_type, true.float().cpu().numpy(), pred.float().cpu().numpy())
+        true, pred = true.float().cpu().numpy(), pred.float().cpu().numpy()
+        scores = evaluate(self.hparams.task_type, true, pred)
+        if self.hparams.get("ogb_evaluator"):  # OGB's own Evaluator beside ours, on the same predictions
+            scores.update(ogb_evaluate(self.hparams.ogb_evaluator, true, pred))
         for name, value in scores.items():
             self.log(f"{part}/{name}", value, sync_dist=False, rank_zero_only=False)
 

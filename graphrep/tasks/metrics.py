@@ -74,3 +74,17 @@ def evaluate(task_type: str, y_true, y_pred) -> dict[str, float]:
 def selection_metric(task_type: str) -> tuple[str, str]:
     """The metric used for model selection on validation, and whether to maximise (``"max"``) or minimise it."""
     return ("roc_auc", "max") if task_type == "classification" else ("rmse", "min")
+
+
+def ogb_evaluate(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """``ogb.graphproppred.Evaluator(name)`` on [n, T] arrays; returns ``{"ogb_<metric>": value}``."""
+    from ogb.graphproppred import Evaluator  # reads its metric table from the installed package: works offline
+
+    evaluator = Evaluator(name)
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    try:
+        result = evaluator.eval({"y_true": y_true, "y_pred": y_pred})
+    except RuntimeError as exc:  # e.g. no task with both classes
+        raise InvalidInputError(f"OGB Evaluator({name}): {exc}") from None
+    return {f"ogb_{k}": float(v) for k, v in result.items()}

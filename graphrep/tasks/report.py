@@ -20,7 +20,10 @@ def results_table(results: dict) -> str:
     header = ["model"] + [f"test {m}" for m in metrics] + [f"valid {m}" for m in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, parts in summary.items():
-        cells = [MODEL_LABELS.get(model, model)]
+        label = MODEL_LABELS.get(model, model)
+        if model == "gin" and results["config"].get("encoder_checkpoint"):
+            label = "GIN (fine-tuned from a pre-trained encoder)"
+        cells = [label]
         cells += [fmt(parts["test"][m]) for m in metrics] + [fmt(parts["valid"][m]) for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     d = results["dataset"]

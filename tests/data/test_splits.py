@@ -48,3 +48,12 @@ def test_random_split_seeded(smiles):
 def test_bad_fractions():
     with pytest.raises(InvalidInputError, match="sum to 1"):
         scaffold_split(["CC"], 0.8, 0.3, 0.1)
+
+
+def test_bbbp_scaffold_valid_and_test_hold_both_classes(shared_data):
+    ds = load_dataset("bbbp", root=shared_data)
+    split = scaffold_split(ds.smiles)
+    assert [len(split[k]) for k in ("train", "valid", "test")] == [1631, 204, 204]
+    for part in ("valid", "test"):
+        y = ds.y[split[part]].view(-1)
+        assert 0 < float(y.mean()) < 1, part  # pretrain-gnns' split: valid 40.7 %, test 52.9 % positive

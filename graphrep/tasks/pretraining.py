@@ -1,0 +1,192 @@
+"""Self-supervised pre-training loop: corpus -> method module -> Lightning trainer -> checkpoints + throughput.
+
+``run_pretraining(PretrainConfig(method="dsla", corpus="zinc-sample", ...))`` loads the corpus with the pretrain-gnns
+features, builds the method's module (:data:`graphrep.models.PRETRAINING_METHODS`), and trains it with Lightning
+(progress bar, DDP through ``devices``/``strategy``, ``last.ckpt`` after every epoch for ``resume``, and a kept
+``epoch<N>.ckpt`` every ``checkpoint_every`` epochs). The batch
+order is a seeded permutation per (seed, epoch) and each step's perturbations come from a generator seeded by
+(seed, epoch, batch, rank), so a resumed run equals an uninterrupted one.
+
+The checkpoints hold ``encoder.*`` weights and a ``pretraining`` entry with the encoder's configuration:
+``graphrep finetune --from CKPT`` (:func:`finetune_config`) builds the same encoder and loads them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from torch_geometric.loader import DataLoader
+
+from ..data import load_corpus
+from ..data.errors import InvalidInputError
+from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
+from .experiment import TrainConfig, quiet_lightning
+from .sampling import EpochSeededSampler
+
+
+@dataclass
+class PretrainConfig:
+    method: str = "dsla"
+    corpus: str = "zinc-sample"
+    root: str | None = None
+    limit: int | None = None
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    layers: int = 5
+    hidden: int = 300
+    seed: int = 0
+    out_dir: str = "runs/pretrain"
+    method_options: dict = field(default_factory=dict)
+    accelerator: str = "cpu"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    progress: bool = True
+    resume: str | None = None
+    num_workers: int = 0
+    checkpoint_every: int = 10
+
+    def encoder_kwargs(self) -> dict:
+        return {**DEFAULT_ENCODER, "num_layers": self.layers, "hidden": self.hidden}
+
+
+class Throughput(Callback):
+    """Per-epoch wall-clock, molecules seen (before perturbation/augmentation) and molecules per second.
+
+    Saved in checkpoints, so a resumed run keeps the earlier epochs' rows.
+    """
+
+    def __init__(self):
+        self.rows: list[dict[str, float]] = []
+        self._start = 0.0
+        self._molecules = 0
+
+    def state_dict(self) -> dict:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = list(state_dict["rows"])
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start, self._molecules = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._molecules += int(batch.num_graphs)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        seconds = time.perf_counter() - self._start
+        row = {"epoch": trainer.current_epoch, "seconds": seconds, "molecules": self._molecules * trainer.world_size,
+               "molecules_per_s": self._molecules * trainer.world_size / max(seconds, 1e-9)}
+        row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")})
+        self.rows = [r for r in self.rows if r["epoch"] != trainer.current_epoch] + [row]
+
+
+def build_pretraining_model(config: PretrainConfig, corpus):
+    if config.method not in PRETRAINING_METHODS:
+        raise InvalidInputError(f"unknown pre-training method {config.method!r} "
+                                f"(choose from {', '.join(sorted(PRETRAINING_METHODS))})")
+    cls = PRETRAINING_METHODS[config.method]
+    return cls.from_corpus(corpus, encoder=config.encoder_kwargs(), lr=config.lr, seed=config.seed,
+                           **config.method_options)
+
+
+def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
+    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch)."""
+    if batch_size < 1:
+        raise InvalidInputError(f"batch size must be >= 1, got {batch_size}")
+    return DataLoader(corpus, batch_size=batch_size, sampler=EpochSeededSampler(len(corpus), seed),
+                      num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
+
+
+def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
+    """Pre-train; write checkpoints under ``<out_dir>/checkpoints`` and ``<out_dir>/pretraining.json``; return the
+    summary (wall-clock, molecules/s per epoch, final losses, checkpoint path). ``corpus``: an already loaded dataset
+    (else ``config.corpus`` is loaded)."""
+    if config.epochs < 1:
+        raise InvalidInputError(f"epochs must be >= 1, got {config.epochs}")
+    if config.resume and not Path(config.resume).is_file():
+        raise FileNotFoundError(f"{config.resume}: no such checkpoint to resume from")
+    start = time.perf_counter()
+    if corpus is None:
+        corpus = load_corpus(config.corpus, root=config.root, features="pretrain", limit=config.limit,
+                             seed=config.seed)
+    load_seconds = time.perf_counter() - start
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    model = build_pretraining_model(config, corpus)
+    out_dir = Path(config.out_dir)
+    throughput = Throughput()
+    if config.checkpoint_every < 1:
+        raise InvalidInputError(f"checkpoint_every must be >= 1 epoch, got {config.checkpoint_every}")
+    # last.ckpt after every epoch (for resume); a kept epoch<N>.ckpt every `checkpoint_every` epochs
+    last = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True)
+    kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
+                           save_top_k=-1, every_n_epochs=config.checkpoint_every)
+    callbacks: list[Callback] = [throughput, last, kept]
+    quiet_lightning()
+    if config.progress:
+        callbacks.append(TQDMProgressBar(leave=False))
+    trainer = L.Trainer(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
+        num_nodes=config.num_nodes, precision=config.precision, callbacks=callbacks, logger=False,
+        default_root_dir=str(out_dir), enable_progress_bar=config.progress, enable_model_summary=False,
+        deterministic=True, log_every_n_steps=1)
+    loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers)
+    fit_start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*deterministic.*")
+        trainer.fit(model, train_dataloaders=loader, ckpt_path=config.resume)
+    fit_seconds = time.perf_counter() - fit_start
+    molecules = sum(r["molecules"] for r in throughput.rows)
+    summary = {
+        "config": asdict(config), "corpus": {"name": corpus.name, "molecules": len(corpus),
+                                            "skipped": len(getattr(corpus, "skipped", []))},
+        "load_seconds": load_seconds, "fit_seconds": fit_seconds, "epochs": throughput.rows,
+        "molecules_per_s": molecules / max(sum(r["seconds"] for r in throughput.rows), 1e-9),
+        "skipped_batches": model.skipped_batches, "checkpoint": str(out_dir / "checkpoints" / "last.ckpt"),
+        "is_global_zero": trainer.is_global_zero,
+    }
+    if trainer.is_global_zero:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "pretraining.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def pretrained_encoder(path: str) -> dict:
+    """The encoder configuration stored in a pre-training checkpoint (``weights_only`` loading)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # not a torch file, or pickled objects weights_only refuses
+        raise InvalidInputError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    info = state.get("pretraining") if isinstance(state, dict) else None
+    if not info or "encoder" not in info:
+        raise InvalidInputError(f"{path}: not a graphrep pre-training checkpoint (no 'pretraining' entry); "
+                                "use `graphrep train --from` with matching --features/--layers/--hidden instead")
+    return dict(info["encoder"])
+
+
+def finetune_config(checkpoint: str, **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` whose encoder matches the pre-trained one (features, layers, width, JK, pooling) and that
+    loads its weights, with the fine-tuning defaults of the papers (dropout 0.5, batch 32, lr 1e-3); ``overrides``
+    set any other field."""
+    encoder = pretrained_encoder(checkpoint)
+    base = {"features": encoder["features"], "layers": encoder["num_layers"], "hidden": encoder["hidden"],
+            "jk": encoder["jk"], "pooling": encoder["pooling"], "dropout": 0.5, "batch_size": 32, "lr": 1e-3,
+            "encoder_checkpoint": checkpoint}
+    clash = {k for k in ("features", "layers", "hidden", "jk", "pooling") if k in overrides
+             and overrides[k] is not None and overrides[k] != base[k]}
+    if clash:
+        raise InvalidInputError(f"{checkpoint}: the pre-trained encoder fixes {', '.join(sorted(clash))} "
+                                f"({', '.join(f'{k}={base[k]}' for k in sorted(clash))})")
+    return TrainConfig(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
