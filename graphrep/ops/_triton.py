@@ -20,6 +20,9 @@ interpreter use a fixed config.
 Max/min track, per lane, the running extremum and how many messages reached it, so ties are counted exactly
 (the backward pass splits the gradient among them, as ``torch.scatter_reduce`` does). Max/min compare messages
 rounded to the output dtype: rounding is monotone, so this is the extremum of the messages in that dtype.
+The max/min backward reuses the same item layout over the transposed CSR (source-major, no atomics): each source
+row ``j`` walks its out-edges ``j -> i`` one at a time, gathers ``out[i]`` and adds ``grad[i] / count[i]`` where
+its message equals ``out[i]`` (that gather masked, so it reads only the tied lanes); it is autotuned like the forward.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ _TUNE_MIN_WORK = 1 << 28
 # partials of a split row combined per program in the first of two combine levels (fixed: it sets the order).
 GROUP = int(os.environ.get("GRAPHREP_TRITON_GROUP", "128"))
 INTERP_BLOCK_E = 4  # edges per step under the interpreter (small: few masked lanes on tiny test graphs)
+FIXED_DENSE_G = False  # max/min backward gather of the shares in the fixed (untuned) config; see _extremum_grad_kernel
 _REDUCE = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 _TL_DTYPE = {torch.float32: tl.float32, torch.float16: tl.float16, torch.bfloat16: tl.bfloat16,
              torch.float64: tl.float64}
@@ -205,49 +209,71 @@ def _combine_kernel(
 
 @triton.jit
 def _extremum_grad_kernel(
-    x_ptr, col_t_ptr, w_t_ptr, rowptr_t_ptr, item_row_ptr, item_ptr_ptr, part_off_ptr,
+    x_ptr, col_t_ptr, w_t_ptr, rowptr_t_ptr, extra_row_ptr, extra_k_ptr, part_off_ptr,
     out_ptr, gc_ptr, grad_ptr, part_ptr,
-    n_rows, F, stride_x,
+    n_rows, n_extra, F, stride_x, tune_class,
     CHUNK: tl.constexpr, BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr,
-    HAS_W: tl.constexpr, ROUND: tl.constexpr, ACC: tl.constexpr,
+    HAS_W: tl.constexpr, ROUND: tl.constexpr, ACC: tl.constexpr, IDX64: tl.constexpr, DENSE_G: tl.constexpr,
 ):
-    """Max/min backward, one item of source row j: grad[j, f] = sum_{j -> i} [msg == out[i, f]] * w * gc[i, f]."""
+    """Max/min backward, one chunk of source row j: grad[j, f] = sum_{j -> i} [msg == out[i, f]] * w * gc[i, f].
+
+    Same item layout as :func:`_rows_kernel` (over the transposed CSR). ``gc`` is loaded only where the message
+    equals the extremum (a masked gather: about 1 / in-degree of its lanes are read), unless ``DENSE_G`` (whole-row
+    vector loads: more bytes, fewer instructions; the autotuner picks). The shares are added one edge at a time in
+    CSR order, so the result does not depend on BLOCK_E, num_warps or DENSE_G."""
     pid = tl.program_id(0)
     pid_f = tl.program_id(1)
-    j = tl.load(item_row_ptr + pid)
+    is_extra = pid < n_extra
+    q = tl.minimum(pid, n_extra - 1)
+    j = tl.where(is_extra, tl.load(extra_row_ptr + q, mask=is_extra, other=0), pid - n_extra)
+    k = tl.load(extra_k_ptr + q, mask=is_extra, other=0)
+    if IDX64:
+        j = j.to(tl.int64)
     if j < n_rows:
-        first = tl.load(item_ptr_ptr + j)
-        nch = tl.load(item_ptr_ptr + j + 1) - first
-        k = pid - first
         rs = tl.load(rowptr_t_ptr + j)
         re = tl.load(rowptr_t_ptr + j + 1)
+        if not IDX64:
+            rs = rs.to(tl.int32)
+            re = re.to(tl.int32)
         start = rs + k * CHUNK
         end = tl.minimum(start + CHUNK, re)
         f = pid_f * BLOCK_F + tl.arange(0, BLOCK_F)
         fm = f < F
         xj = tl.load(x_ptr + j * stride_x + f, mask=fm, other=0.0).to(ACC)
-        acc = tl.zeros((BLOCK_E, BLOCK_F), ACC)
+        msg0 = xj.to(ROUND).to(ACC)
+        acc = tl.zeros((BLOCK_F,), ACC)
         for e0 in range(start, end, BLOCK_E):
-            e = e0 + tl.arange(0, BLOCK_E)
-            em = e < end
-            i = tl.load(col_t_ptr + e, mask=em, other=0)
-            m2 = em[:, None] & fm[None, :]
-            if HAS_W:
-                wv = tl.load(w_t_ptr + e, mask=em, other=0.0).to(ACC)
-                msg = (xj[None, :] * wv[:, None]).to(ROUND).to(ACC)
-            else:
-                msg = xj[None, :].to(ROUND).to(ACC) + tl.zeros((BLOCK_E, BLOCK_F), ACC)
-            o = tl.load(out_ptr + i[:, None] * F + f[None, :], mask=m2, other=0.0).to(ACC)
-            g = tl.load(gc_ptr + i[:, None] * F + f[None, :], mask=m2, other=0.0)
-            if HAS_W:
-                g = g * wv[:, None]
-            acc += tl.where((msg == o) & m2, g, 0.0)
-        res = tl.sum(acc, axis=0)
-        if nch > 1:
+            for t in tl.static_range(BLOCK_E):
+                e = e0 + t
+                em = e < end
+                i = tl.load(col_t_ptr + e, mask=em, other=0)
+                if not IDX64:
+                    i = i.to(tl.int32)
+                m = fm & ((f * 0 + e) < end)
+                o = tl.load(out_ptr + i * F + f, mask=m, other=0.0).to(ACC)
+                if HAS_W:
+                    wv = tl.load(w_t_ptr + e, mask=em, other=0.0).to(ACC)
+                    hit = m & ((xj * wv).to(ROUND).to(ACC) == o)
+                else:
+                    hit = m & (msg0 == o)
+                g = tl.load(gc_ptr + i * F + f, mask=m if DENSE_G else hit, other=0.0).to(ACC)
+                if HAS_W:
+                    g = g * wv
+                acc += tl.where(hit, g, 0.0)
+        if re - rs > CHUNK:
             p = tl.load(part_off_ptr + j) + k
-            tl.store(part_ptr + p * F + f, res, mask=fm)
+            if not IDX64:
+                p = p.to(tl.int32)
+            tl.store(part_ptr + p * F + f, acc, mask=fm)
         else:
-            tl.store(grad_ptr + j * F + f, res, mask=fm)
+            tl.store(grad_ptr + j * F + f, acc, mask=fm)
+
+
+_extremum_grad_kernel_tuned = triton.autotune(
+    configs=[triton.Config(dict(c.kwargs, DENSE_G=d), num_warps=c.num_warps, num_stages=1)
+             for c in _tuned_configs() for d in (False, True)],
+    key=["F", "tune_class"], do_bench=_tune_bench,
+)(_extremum_grad_kernel)
 
 
 @triton.jit
@@ -289,32 +315,6 @@ def acc_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def _next_pow2(n: int) -> int:
     return 1 << max(0, (int(n) - 1).bit_length())
-
-
-def _blocks(num_rows: int, num_edges: int, num_features: int) -> Tuple[int, int]:
-    block_f = min(128, max(16, _next_pow2(num_features)))
-    avg = max(1, num_edges // max(1, num_rows))
-    block_e = min(max(8, _next_pow2(avg)), max(8, 4096 // block_f), CHUNK)
-    return block_e, block_f
-
-
-def _layout(rowptr: Tensor, num_edges: int):
-    """Item and partial bookkeeping for rows cut into CHUNK-edge items (sizes from N and E only: no sync)."""
-    n = rowptr.numel() - 1
-    dev = rowptr.device
-    deg = rowptr.diff()
-    nch = torch.clamp((deg + CHUNK - 1) // CHUNK, min=1)
-    item_ptr = torch.zeros(n + 1, dtype=torch.long, device=dev)
-    torch.cumsum(nch, 0, out=item_ptr[1:])
-    n_items = n + triton.cdiv(num_edges, CHUNK)
-    item_row = torch.searchsorted(item_ptr[1:], torch.arange(n_items, device=dev), right=True)
-    multi = nch > 1
-    part_off = torch.zeros(n + 1, dtype=torch.long, device=dev)
-    torch.cumsum(nch * multi, 0, out=part_off[1:])
-    n_multi = triton.cdiv(num_edges, CHUNK) + 1
-    multi_rows = torch.searchsorted(torch.cumsum(multi, 0), torch.arange(1, n_multi + 1, device=dev))
-    n_parts = 2 * triton.cdiv(num_edges, CHUNK) + 1
-    return item_ptr, item_row, part_off, multi_rows, n_parts
 
 
 _LAYOUTS: "dict" = {}
@@ -416,7 +416,6 @@ def reduce_rows(
             n, n_extra, nf, x.stride(0), 2 * (red >= 2) + (w is not None))
     meta = dict(CHUNK=CHUNK, BLOCK_F=block_f, REDUCE=red, HAS_W=w is not None, NEED_COUNT=need_count and red >= 2,
                 ROUND=_TL_DTYPE[out_dtype], ACC=_TL_DTYPE[acc], IDX64=idx64)
-    block_p = 4 if _interpreted(x) else 16
     if not _interpreted(x) and e * nf >= _TUNE_MIN_WORK:
         _rows_kernel_tuned[grid](*args, **meta)
     else:
@@ -424,22 +423,34 @@ def reduce_rows(
         warps = 1 if block_f * x.element_size() <= 512 else 2
         _rows_kernel[grid](*args, BLOCK_E=block_e, num_warps=warps, num_stages=1, **meta)
     if e > CHUNK:
-        g_lo, g_hi, r_lo, r_hi, n_groups = groups
-        part2 = torch.empty(n_groups, nf, dtype=acc, device=x.device)
-        pcnt2 = torch.empty(n_groups, nf, dtype=torch.int32, device=x.device) if red >= 2 else part2
-        nfb = triton.cdiv(nf, block_f)
-        cw = 1 if block_f * part.element_size() <= 512 else 2
-        _combine_kernel[(n_groups, nfb)](
-            part, pcnt, g_lo, g_hi, g_lo, rowptr, part2, pcnt2, n_groups, nf,
-            BLOCK_P=block_p, BLOCK_F=block_f, REDUCE=red, FINAL=False, NEED_COUNT=False, ACC=_TL_DTYPE[acc],
-            num_warps=cw,
-        )
-        _combine_kernel[(multi_rows.numel(), nfb)](
-            part2, pcnt2, r_lo, r_hi, multi_rows, rowptr, out, cnt_arg, n, nf,
-            BLOCK_P=block_p, BLOCK_F=block_f, REDUCE=red, FINAL=True, NEED_COUNT=need_count and red >= 2,
-            ACC=_TL_DTYPE[acc], num_warps=cw,
-        )
+        _combine(part, pcnt, groups, multi_rows, rowptr, out, cnt_arg, red, need_count and red >= 2, block_f,
+                 _interpreted(x))
     return out, cnt
+
+
+def _combine(
+    part: Tensor, pcnt: Tensor, groups, multi_rows: Tensor, rowptr: Tensor, out: Tensor, cnt_arg: Tensor,
+    red: int, need_count: bool, block_f: int, interpreted: bool,
+) -> None:
+    """Reduces the partials of split rows into ``out`` (two levels: groups of GROUP in parallel, then in order)."""
+    n, nf = out.shape
+    g_lo, g_hi, r_lo, r_hi, n_groups = groups
+    acc = part.dtype
+    part2 = torch.empty(n_groups, nf, dtype=acc, device=out.device)
+    pcnt2 = torch.empty(n_groups, nf, dtype=torch.int32, device=out.device) if red >= 2 else part2
+    nfb = triton.cdiv(nf, block_f)
+    cw = 1 if block_f * part.element_size() <= 512 else 2
+    block_p = 4 if interpreted else 16
+    _combine_kernel[(n_groups, nfb)](
+        part, pcnt, g_lo, g_hi, g_lo, rowptr, part2, pcnt2, n_groups, nf,
+        BLOCK_P=block_p, BLOCK_F=block_f, REDUCE=red, FINAL=False, NEED_COUNT=False, ACC=_TL_DTYPE[acc],
+        num_warps=cw,
+    )
+    _combine_kernel[(multi_rows.numel(), nfb)](
+        part2, pcnt2, r_lo, r_hi, multi_rows, rowptr, out, cnt_arg, n, nf,
+        BLOCK_P=block_p, BLOCK_F=block_f, REDUCE=red, FINAL=True, NEED_COUNT=need_count,
+        ACC=_TL_DTYPE[acc], num_warps=cw,
+    )
 
 
 def forward(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], reduce: str, need_count: bool):
@@ -460,7 +471,9 @@ def extremum_backward(
     through the transposed CSR and to the weights as masked per-edge dot products."""
     if count.numel() == 0 and out.numel() > 0:
         count = reduce_rows(x, g[0], g[1], w_csr, reduce, True, out.dtype)[1]
-    gc = grad / count.clamp(min=1).to(grad.dtype)
+    # one elementwise pass; a row without in-edges (count 0) gets inf/nan here but is never read: the kernels load
+    # gc[i] only for edges into i, and only where a message equals out[i] (so count[i] >= 1).
+    gc = grad / count
     gx = _extremum_grad_x(x, g, w_csr, out, gc, n_src) if need_x else None
     gw = _edge_dot(x, g, w_csr, gc, out) if need_w else None
     return gx, gw
@@ -477,26 +490,31 @@ def _extremum_grad_x(
     rowptr_t, col_t, perm_t = g[5], g[6], g[7]
     nf, e = x.size(1), col_t.numel()
     acc = acc_dtype(x.dtype)
-    grad = torch.zeros(n_src, nf, dtype=acc, device=x.device)
     if n_src == 0 or nf == 0 or e == 0:
-        return grad
+        return torch.zeros(n_src, nf, dtype=acc, device=x.device)
+    # every row is written by the kernel (rows without out-edges get 0) or by the combine: no zero fill.
+    grad = torch.empty(n_src, nf, dtype=acc, device=x.device)
     w_t = None if w_csr is None else w_csr[perm_t]
-    item_ptr, item_row, part_off, multi_rows, n_parts = _layout(rowptr_t, e)
+    extra_row, extra_k, part_off, multi_rows, n_parts, groups = _row_layout(rowptr_t, e)
+    n_extra = extra_row.numel()
     part = torch.empty(n_parts, nf, dtype=acc, device=x.device)
-    block_e, block_f = _blocks(n_src, e, nf)
-    grid = (item_row.numel(), triton.cdiv(nf, block_f))
-    _extremum_grad_kernel[grid](
-        x, col_t, w_t if w_t is not None else col_t, rowptr_t, item_row, item_ptr, part_off,
-        out.contiguous(), gc.contiguous(), grad, part, n_src, nf, x.stride(0),
-        CHUNK=CHUNK, BLOCK_E=block_e, BLOCK_F=block_f, HAS_W=w_t is not None, ROUND=_TL_DTYPE[out.dtype], ACC=_TL_DTYPE[acc],
-    )
+    block_f = min(128, max(16, _next_pow2(nf)))
+    grid = (n_extra + n_src, triton.cdiv(nf, block_f))
+    big = 2**31 - 1
+    idx64 = max(x.size(0) * x.stride(0), out.numel(), n_parts * nf, e + CHUNK) > big
+    args = (x, col_t, w_t if w_t is not None else col_t, rowptr_t, extra_row, extra_k, part_off,
+            out.contiguous(), gc.contiguous(), grad, part, n_src, n_extra, nf, x.stride(0),
+            4 + (w_t is not None))
+    meta = dict(CHUNK=CHUNK, BLOCK_F=block_f, HAS_W=w_t is not None, ROUND=_TL_DTYPE[out.dtype],
+                ACC=_TL_DTYPE[acc], IDX64=idx64)
+    if not _interpreted(x) and e * nf >= _TUNE_MIN_WORK:
+        _extremum_grad_kernel_tuned[grid](*args, **meta)
+    else:
+        block_e = INTERP_BLOCK_E if _interpreted(x) else 16
+        warps = 1 if block_f * x.element_size() <= 512 else 2
+        _extremum_grad_kernel[grid](*args, BLOCK_E=block_e, DENSE_G=FIXED_DENSE_G, num_warps=warps, num_stages=1, **meta)
     if e > CHUNK:
-        lo, hi = _segment_bounds(part_off, multi_rows, n_src)
-        _combine_kernel[(multi_rows.numel(), triton.cdiv(nf, block_f))](
-            part, part, lo, hi, multi_rows, rowptr_t, grad, grad, n_src, nf,
-            BLOCK_P=4 if _interpreted(x) else 16, BLOCK_F=block_f, REDUCE=0, FINAL=True, NEED_COUNT=False,
-            ACC=_TL_DTYPE[acc],
-        )
+        _combine(part, part, groups, multi_rows, rowptr_t, grad, grad, 0, False, block_f, _interpreted(x))
     return grad
 
 

@@ -86,6 +86,34 @@ def test_triton_result_does_not_depend_on_edges_per_step(monkeypatch, reduce):
     torch.testing.assert_close(outs[0], aggregate_reference(x.double(), ei, 12, reduce).float())
 
 
+@pytest.mark.skipif(DEV != "cpu", reason="the interpreter's fixed config is what this test varies")
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_triton_extremum_gradient_with_source_hub_and_ties(monkeypatch, reduce):
+    """The backward kernel runs over the transposed CSR: a source with 23 out-edges (> CHUNK) is split into items
+    combined from partials; integer-valued features make many ties, whose gradient must be split evenly (as the
+    float64 reference does) and must not depend on BLOCK_E or on how the shares are gathered."""
+    from graphrep.ops import _triton
+
+    ei = random_graph(n=12, e=48, hub=20, empty=2, loops=2, multi=3, device=DEV).flip(0)
+    csr = CSR.from_edge_index(ei, 12)
+    gen = torch.Generator().manual_seed(3)
+    # half-integers: many ties, but no extremum equal to 0 (torch's include_self=False backward, which the
+    # reference uses, counts the zero-filled ``self`` as one more tie there).
+    x0 = torch.randint(-2, 3, (12, 33), generator=gen).float() + 0.5
+    g = torch.randn(12, 33, generator=gen)
+    grads = []
+    for block_e, dense in ((1, False), (4, False), (16, False), (4, True)):
+        monkeypatch.setattr(_triton, "INTERP_BLOCK_E", block_e)
+        monkeypatch.setattr(_triton, "FIXED_DENSE_G", dense)
+        x = x0.clone().requires_grad_()
+        (gx,) = torch.autograd.grad(aggregate(x, csr, reduce, backend="triton"), x, g)
+        grads.append(gx)
+    assert all(torch.equal(grads[0], gx) for gx in grads[1:])
+    x = x0.double().requires_grad_()
+    (rx,) = torch.autograd.grad(aggregate_reference(x, ei, 12, reduce), x, g.double())
+    torch.testing.assert_close(grads[0], rx.float())
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="a 10^6-edge hub is too slow for the interpreter")
 def test_giant_hub_on_cuda(monkeypatch):
     from graphrep.ops import _triton
