@@ -7,8 +7,11 @@ anywhere in the session (torch.compile and several graphrep modules import it), 
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# Before torch's OpenMP runtime starts: sleeping rather than spinning idle threads (see graphrep/cli.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
