@@ -38,6 +38,16 @@ def _devices(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _add_lightning_arguments(p: argparse.ArgumentParser) -> None:
+    """What passes through to Lightning's Trainer, shared by train, finetune and pretrain."""
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=MAIN_JOB["dataset"], help="registered dataset name (default: %(default)s)")
     p.add_argument("--root", help="folder holding the dataset files (else GRAPHREP_DATA, the cache, packages)")
@@ -56,12 +66,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--from", dest="encoder_checkpoint", help="initialise the encoder from this checkpoint")
     p.add_argument("--resume", help="continue a run from its last.ckpt (one seed)")
-    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
-    p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
-    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
-    p.add_argument("--num-nodes", type=int, default=1)
-    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_lightning_arguments(p)
 
 
 def _add_tag_zero_shot_arguments(p: argparse.ArgumentParser) -> None:
@@ -106,12 +111,7 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=10, help="keep a checkpoint every N epochs (last.ckpt is "
                    "written after every epoch)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
-    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
-    p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
-    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
-    p.add_argument("--num-nodes", type=int, default=1)
-    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_lightning_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
