@@ -18,19 +18,20 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from ..data import load_dataset, random_split, scaffold_split
 from ..data.errors import InvalidInputError
 from .baselines import fingerprint_forest
 from .datamodule import GraphDataModule
 from .graph_prediction import GraphPredictor, target_statistics
+from .trainer import LightningSettings, build_trainer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(LightningSettings):
     dataset: str = "chembl2321810"
     root: str | None = None
     features: str = "ogb"
@@ -48,12 +49,6 @@ class TrainConfig:
     out_dir: str = "runs/default"
     baseline: bool = True
     rf_trees: int = 500
-    accelerator: str = "cpu"
-    devices: int | str = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
-    precision: str = "32-true"
-    progress: bool = True
     resume: str | None = None
     encoder_checkpoint: str | None = None
 
@@ -135,27 +130,10 @@ def load_encoder_weights(model: GraphPredictor, path: str) -> None:
         raise InvalidInputError(f"{path}: encoder weights do not fit this encoder; missing {', '.join(missing[:5])}")
 
 
-def quiet_lightning() -> None:
-    """Keep Lightning's per-run banners (accelerator, checkpoint restore, tips) out of the output; warnings stay."""
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History,
-                 enable_checkpointing: bool = True) -> L.Trainer:
-    quiet_lightning()
-    callbacks: list[Callback] = [history]
+def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History) -> L.Trainer:
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
                                  mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks.append(checkpoint)
-    if config.progress:
-        callbacks.append(TQDMProgressBar(leave=False))
-    return L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
-        num_nodes=config.num_nodes, precision=config.precision, callbacks=callbacks, logger=False,
-        default_root_dir=str(seed_dir), enable_progress_bar=config.progress, enable_model_summary=False,
-        deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
-    )
+    return build_trainer(config, config.epochs, seed_dir, [history, checkpoint], num_sanity_val_steps=0)
 
 
 def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> dict:

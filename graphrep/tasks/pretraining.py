@@ -21,18 +21,19 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch_geometric.loader import DataLoader
 
 from ..data import load_corpus
 from ..data.errors import InvalidInputError
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
-from .experiment import TrainConfig, quiet_lightning
+from .experiment import TrainConfig
 from .sampling import EpochSeededSampler
+from .trainer import LightningSettings, build_trainer
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(LightningSettings):
     method: str = "dsla"
     corpus: str = "zinc-sample"
     root: str | None = None
@@ -45,12 +46,6 @@ class PretrainConfig:
     seed: int = 0
     out_dir: str = "runs/pretrain"
     method_options: dict = field(default_factory=dict)
-    accelerator: str = "cpu"
-    devices: int | str = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
-    precision: str = "32-true"
-    progress: bool = True
     resume: str | None = None
     num_workers: int = 0
     checkpoint_every: int = 10
@@ -130,15 +125,7 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     last = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True)
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
-    callbacks: list[Callback] = [throughput, last, kept]
-    quiet_lightning()
-    if config.progress:
-        callbacks.append(TQDMProgressBar(leave=False))
-    trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices, strategy=config.strategy,
-        num_nodes=config.num_nodes, precision=config.precision, callbacks=callbacks, logger=False,
-        default_root_dir=str(out_dir), enable_progress_bar=config.progress, enable_model_summary=False,
-        deterministic=True, log_every_n_steps=1)
+    trainer = build_trainer(config, config.epochs, out_dir, [throughput, last, kept])
     loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers)
     fit_start = time.perf_counter()
     with warnings.catch_warnings():
