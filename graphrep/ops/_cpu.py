@@ -33,10 +33,18 @@ _ONES: dict = {}
 
 def _ones(n: int, dtype: torch.dtype) -> Tensor:
     """A contiguous slice of a cached ones vector (unweighted products need values; refilling E ones per call
-    costs as much as a small aggregation)."""
+    costs as much as a small aggregation).
+
+    The buffer is process-global, so it must be an ordinary tensor whatever mode the first call runs in: created
+    under ``torch.inference_mode()`` (Lightning validates in it) it would be an inference tensor, and a later
+    autograd call would fail with "Cannot set version_counter for inference tensor". ``inference_mode(False)``
+    makes it a normal tensor, which inference mode, no-grad and autograd can all read.
+    """
     buf = _ONES.get(dtype)
     if buf is None or buf.numel() < n:
-        buf = _ONES[dtype] = torch.ones(max(n, 1024), dtype=dtype)
+        with torch.inference_mode(False), torch.no_grad():
+            buf = torch.ones(max(n, 1024), dtype=dtype)
+        _ONES[dtype] = buf  # one dict store: threads racing here each keep a valid buffer
     return buf[:n]
 
 
