@@ -4,7 +4,10 @@
 (CHEMBL2321810 pIC50, scaffold split) beside a Morgan-fingerprint random forest, offline, writing JSON, a markdown table
 and a learning-curve plot. Subcommands: ``data list``, ``data info NAME``, ``train``, ``pretrain``, ``finetune``,
 ``tag zero-shot`` (GraphShaper trained on one text-attributed graph, classifying another from class names), ``bench``.
-Errors print as one line (``graphrep: error: ...``) unless ``--debug`` is given.
+Bad input (:class:`graphrep.data.errors.GraphrepError` and its subclasses, or a missing file) prints one line,
+``graphrep: error: ...``, exit status 2; any other exception is a bug: one line saying so, exit status 1; ``--debug``
+shows the traceback. Ctrl-C at any point prints one line and exits 130. Only the standard library is imported before
+a command runs, so ``graphrep --help`` is instant.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import os
 # Before torch (and its OpenMP runtime) is imported: idle OpenMP threads sleep instead of spinning. With spinning, any
 # other busy process on a 2-core machine made a 2-thread GIN epoch 20x slower (96 s vs 3.7 s, measured).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import runpy
 import sys
 import time
 from pathlib import Path
 
 MAIN_JOB = {"dataset": "chembl2321810", "epochs": 30, "seeds": [0, 1, 2]}
+# Literal copies, so that parsing imports no model code; tests/test_cli.py checks them against graphrep.models.
+GRAPHSHAPER_VARIANTS = ("euclidean", "gated", "hyperbolic", "spherical", "uniform")
+PRETRAINING_METHOD_NAMES = ("attrmask", "dsla", "graphcl")
 
 
 def _seeds(text: str) -> list[int]:
@@ -38,9 +43,16 @@ def _devices(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _names(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return names
+
+
 def _add_lightning_arguments(p: argparse.ArgumentParser) -> None:
     """What passes through to Lightning's Trainer, shared by train, finetune and pretrain."""
-    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
+    p.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, cuda, mps, tpu, auto")
     p.add_argument("--devices", type=_devices, default=1, help="Lightning devices (count or 'auto')")
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
     p.add_argument("--num-nodes", type=int, default=1)
@@ -49,7 +61,13 @@ def _add_lightning_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=MAIN_JOB["dataset"], help="registered dataset name (default: %(default)s)")
+    p.add_argument("--data", default=MAIN_JOB["dataset"], help="registered dataset name, or your own molecule file "
+                   "(PATH.csv, .sdf, .smi; optionally .gz) (default: %(default)s)")
+    p.add_argument("--smiles-column", help="your file's SMILES column (default: smiles, any case)")
+    p.add_argument("--label-columns", type=_names, help="your file's label columns, comma-separated (default: every "
+                   "numeric column; SDF: numeric properties)")
+    p.add_argument("--task", choices=["classification", "regression"],
+                   help="your file's task (default: classification if every label is 0/1)")
     p.add_argument("--root", help="folder holding the dataset files (else GRAPHREP_DATA, the cache, packages)")
     p.add_argument("--features", choices=["ogb", "pretrain"], default="ogb", help="molecule featurisation")
     p.add_argument("--split", choices=["scaffold", "random"], default="scaffold")
@@ -61,7 +79,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--seeds", type=_seeds, default=MAIN_JOB["seeds"], help="comma-separated, e.g. 0,1,2")
-    p.add_argument("--out", help="output directory (default: runs/<data>-<time>)")
+    p.add_argument("--out", help="output directory (default: runs/<data>-<time>); must be new or empty")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--no-baseline", action="store_true", help="skip the fingerprint random forest")
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--from", dest="encoder_checkpoint", help="initialise the encoder from this checkpoint")
@@ -70,13 +89,11 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_tag_zero_shot_arguments(p: argparse.ArgumentParser) -> None:
-    from .models.graphshaper import VARIANTS
-
     p.add_argument("--train", required=True, help="TAG to train on (cora, citeseer, or a folder name under --root)")
     p.add_argument("--eval", required=True, help="TAG to classify zero-shot")
     p.add_argument("--out", help="output directory (default: runs/tag-<train>-<eval>-<time>)")
     p.add_argument("--root", help="folder holding <name>/nodes.jsonl.gz etc. (default $GRAPHREP_DATA/tag)")
-    p.add_argument("--variant", choices=sorted(VARIANTS), default="gated")
+    p.add_argument("--variant", choices=GRAPHSHAPER_VARIANTS, default="gated")
     p.add_argument("--hard-negatives", action="store_true", help="MoCHi hard-negative mixing in the InfoNCE loss")
     p.add_argument("--neighbour-positives", action="store_true", help="neighbours' texts count as positives")
     p.add_argument("--epochs", type=int, default=30)
@@ -93,9 +110,7 @@ def _add_tag_zero_shot_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
-    from .models import PRETRAINING_METHODS
-
-    p.add_argument("--method", choices=sorted(PRETRAINING_METHODS), default="dsla")
+    p.add_argument("--method", choices=PRETRAINING_METHOD_NAMES, default="dsla")
     p.add_argument("--data", default="zinc-sample", help="pre-training corpus, any registered molecule dataset "
                    "(zinc-sample, rdkit-shipped, zinc2m, ...; default: %(default)s)")
     p.add_argument("--root", help="folder holding the dataset files (else GRAPHREP_DATA, the cache, packages)")
@@ -106,7 +121,9 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="output directory (default: runs/pretrain-<method>-<data>-<time>)")
+    p.add_argument("--out", help="output directory (default: runs/pretrain-<method>-<data>-<time>); must be new or "
+                   "empty")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--resume", help="continue a run from its last.ckpt")
     p.add_argument("--checkpoint-every", type=int, default=10, help="keep a checkpoint every N epochs (last.ckpt is "
                    "written after every epoch)")
@@ -197,14 +214,16 @@ def cmd_data(args) -> int:
 
 def _train_settings(args) -> dict:
     """``TrainConfig`` fields from the train/finetune arguments (``None`` where the argument was not given)."""
+    name = Path(args.data).name.split(".")[0] or "data"
     return dict(
         dataset=args.data, root=args.root, features=args.features, split=args.split, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, layers=args.layers,
         hidden=args.hidden, dropout=args.dropout, seeds=args.seeds,
-        out_dir=args.out or f"runs/{args.data}-{time.strftime('%Y%m%d-%H%M%S')}", baseline=not args.no_baseline,
+        out_dir=args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}", baseline=not args.no_baseline,
         rf_trees=args.rf_trees, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(),
-        resume=args.resume, encoder_checkpoint=args.encoder_checkpoint)
+        resume=args.resume, encoder_checkpoint=args.encoder_checkpoint, smiles_column=args.smiles_column,
+        label_columns=args.label_columns, task=args.task, overwrite=args.overwrite)
 
 
 def cmd_train(args) -> int:
@@ -263,8 +282,17 @@ def cmd_tag(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
+    from .data.errors import UserInputError
+    from .tasks.experiment import check_out_dir
     from .tasks.pretraining import PretrainConfig, run_pretraining
+    from .tasks.trainer import check_lightning_settings
 
+    for name in ("epochs", "batch_size", "layers", "hidden", "limit", "checkpoint_every"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserInputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.num_workers < 0 or not args.lr > 0:
+        raise UserInputError("--num-workers must be >= 0 and --lr > 0")
     out = args.out or f"runs/pretrain-{args.method}-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = PretrainConfig(
         method=args.method, corpus=args.data, root=args.root, limit=args.limit, epochs=args.epochs,
@@ -272,6 +300,12 @@ def cmd_pretrain(args) -> int:
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
         precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
         num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+    check_lightning_settings(config)
+    if args.resume:
+        from .tasks.checkpoint import read_checkpoint
+
+        read_checkpoint(args.resume)
+    check_out_dir(out, args.overwrite or bool(args.resume))
     summary = run_pretraining(config)
     if not summary["is_global_zero"]:
         return 0
@@ -285,28 +319,74 @@ def cmd_pretrain(args) -> int:
     return 0
 
 
+def source_checkout() -> Path:
+    """The folder above the ``graphrep`` package: a source checkout's root, or ``site-packages`` when installed."""
+    return Path(__file__).resolve().parents[1]
+
+
 def benchmark_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "benchmarks"
+    return source_checkout() / "benchmarks"
 
 
 def cmd_bench(args) -> int:
-    from .data.errors import GraphrepError
+    import runpy
 
+    from .data.errors import UserInputError
+
+    root = source_checkout()
     directory = benchmark_dir()
-    if not directory.is_dir():
-        raise GraphrepError(f"benchmarks are scripts in the source checkout; {directory} does not exist here")
+    # Checking for pyproject.toml too: an installed graphrep sits in site-packages, where another distribution may
+    # have put an unrelated top-level `benchmarks` folder.
+    if not (directory.is_dir() and (root / "pyproject.toml").is_file()):
+        raise UserInputError(f"`graphrep bench` runs the scripts in benchmarks/ of a source checkout (git clone the "
+                             f"repository, then run it there); this graphrep is installed in {root}, without them")
     scripts = sorted(p.stem for p in directory.glob("*.py") if not p.name.startswith("_"))
     if not args.name:
         print("\n".join(scripts))
         return 0
     if args.name not in scripts:
-        raise GraphrepError(f"unknown benchmark {args.name!r} (available: {', '.join(scripts)})")
+        raise UserInputError(f"unknown benchmark {args.name!r} (available: {', '.join(scripts)})")
     sys.argv = [str(directory / f"{args.name}.py"), *args.args]
     runpy.run_path(sys.argv[0], run_name="__main__")
     return 0
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "(no message)"
+
+
+def _report(exc: BaseException) -> int:
+    """Print ``exc`` as one line; 2 for the user's input (GraphrepError, a missing file), 1 for a bug."""
+    from .data.errors import GraphrepError
+
+    if isinstance(exc, GraphrepError):
+        message = str(exc)
+    elif isinstance(exc, FileNotFoundError) and exc.filename:
+        message = f"{exc.filename}: {exc.strerror or 'no such file or directory'}"
+    else:
+        print(f"graphrep: internal error ({type(exc).__name__}: {_one_line(exc)[:300]}): this is a bug; rerun with "
+              "--debug for the traceback", file=sys.stderr)
+        return 1
+    print(f"graphrep: error: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    hint = exc.hint() if hasattr(exc, "hint") else "interrupted"
+    print(f"graphrep: {hint}", file=sys.stderr)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # at any point, start-up and argument parsing included
+        return _interrupted(exc)
+
+
+def _main(argv: list[str] | None) -> int:
+    if not sys.stderr.isatty():  # no "Loading weights" bars from transformers/huggingface_hub in logs and pipes
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
@@ -322,18 +402,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        print("graphrep: interrupted", file=sys.stderr)
-        return 130
+        raise
     except Exception as exc:
         if args.debug:
             raise
-        from .data.errors import GraphrepError
-
-        user_error = isinstance(exc, (GraphrepError, FileNotFoundError, ValueError))
-        kind = "error" if user_error else f"internal error ({type(exc).__name__})"
-        hint = "" if user_error else " (run with --debug for the traceback)"
-        print(f"graphrep: {kind}: {exc}{hint}", file=sys.stderr)
-        return 2 if user_error else 1
+        return _report(exc)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 >>> from graphrep.data import load_dataset, list_datasets
 >>> ds = load_dataset("chembl2321810")            # shipped inside RDKit: works offline
 >>> ds = load_dataset("bbbp", root="../shared/data")   # or GRAPHREP_DATA=../shared/data
+>>> ds = load_dataset("my.csv", smiles_column="smiles", label_columns=["logS"], task_type="regression")  # your file
 """
 
 from __future__ import annotations
 
 import os
 
-from .errors import ChecksumError, DataNotFoundError, GraphrepError, InvalidInputError
+from .errors import CheckpointError, ChecksumError, DataNotFoundError, GraphrepError, InvalidInputError, UserInputError
 from .molecules.corpora import load_corpus
 from .molecules.dataset import MoleculeDataset, molecules_from_file
 from .molecules.featurize import mol_to_data, smiles_to_data
@@ -28,15 +29,37 @@ def dataset_info(name: str) -> DatasetCard:
     return get_card(name)
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, features: str = "ogb", strict: bool = False,
-                 download: bool = True):
-    """Load a registered dataset by name.
+MOLECULE_FILE_SUFFIXES = (".csv", ".csv.gz", ".sdf", ".sdf.gz", ".smi", ".smi.gz", ".txt", ".txt.gz")
+
+
+def is_molecule_file(name: str | os.PathLike) -> bool:
+    """Whether ``name`` means a user's own molecule file rather than a registered dataset name."""
+    return str(name).lower().endswith(MOLECULE_FILE_SUFFIXES) or os.sep in str(name) or os.path.isfile(name)
+
+
+def load_dataset(name: str | os.PathLike, root: str | os.PathLike | None = None, features: str = "ogb",
+                 strict: bool = False, download: bool = True, smiles_column: str | None = None,
+                 label_columns: list[str] | str | None = None, task_type: str | None = None):
+    """Load a registered dataset by name, or a molecule file of your own by path.
+
+    A path (``.csv``, ``.sdf``, ``.smi``/``.txt``, optionally ``.gz``) gives a :class:`MoleculeDataset` through
+    :func:`molecules_from_file` with ``smiles_column`` (default ``"smiles"``, any case), ``label_columns`` (default:
+    every numeric column) and ``task_type`` (default: classification if every label is 0/1). These three apply to
+    files only.
 
     Molecules give a :class:`MoleculeDataset` (``features="ogb"`` or ``"pretrain"``); OGB names give ``ogb``'s
     ``PygGraphPropPredDataset`` (``features="pretrain"``: its SMILES re-featurised, in its order; see
     :mod:`graphrep.data.ogb_graphs`); text-attributed graphs (``cora``, ``citeseer``, ...) a ``Data`` from
     :func:`graphrep.data.tag.load_tag`. See :mod:`graphrep.data.resolve` for where files are looked for.
     """
+    if is_molecule_file(name):
+        return molecules_from_file(name, smiles_column or "smiles", "*" if label_columns is None else label_columns,
+                                   task_type, features=features, strict=strict)
+    given = [k for k, v in (("smiles_column", smiles_column), ("label_columns", label_columns),
+                            ("task_type", task_type)) if v is not None]
+    if given:
+        raise GraphrepError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to your own molecule file, "
+                            f"not to the registered dataset {name!r}")
     card = get_card(name)
     if card.kind == "molecules":
         from .molecules.corpora import card_table
@@ -58,7 +81,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, features: str
 
 
 __all__ = [
-    "ChecksumError", "DataNotFoundError", "DatasetCard", "GraphrepError", "InvalidInputError", "MoleculeDataset",
-    "dataset_info", "list_datasets", "load_corpus", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
+    "CheckpointError", "ChecksumError", "DataNotFoundError", "DatasetCard", "GraphrepError", "InvalidInputError", "MoleculeDataset",
+    "dataset_info", "is_molecule_file", "list_datasets", "load_corpus", "load_dataset", "mol_to_data", "molecules_from_file", "random_split",
     "scaffold_split", "smiles_to_data",
+    "UserInputError",
 ]

@@ -5,7 +5,8 @@ Resolution order for each :class:`~graphrep.data.registry.DataFile`:
 1. ``root=`` passed by the caller, else the ``GRAPHREP_DATA`` environment variable;
 2. the cache directory (``GRAPHREP_CACHE``, default ``~/.cache/graphrep``);
 3. the file inside an installed package (``package = "rdkit"`` on the card);
-4. a download of ``url`` into the cache when the network answers, checksum verified;
+4. a download of ``url`` into the cache when the network answers, checksum verified (through :data:`fetch_url`,
+   which tests replace so that none depends on whether the network is reachable);
 5. otherwise :class:`DataNotFoundError`, naming the file, every place looked and where to get it.
 
 Under a root, the file is accepted at its full relative path (``root/molecules/moleculenet/BBBP.csv.gz``) or by its
@@ -21,9 +22,11 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
-from .errors import ChecksumError, DataNotFoundError
+from .errors import ChecksumError, DataNotFoundError, InvalidInputError
 from .registry import DataFile, DatasetCard
 
 DOWNLOAD_TIMEOUT_S = 30
@@ -45,7 +48,12 @@ def data_roots(root: str | os.PathLike | None = None) -> list[Path]:
 def read_bytes(path: Path) -> bytes:
     """File content, transparently gunzipped when the name ends in ``.gz``."""
     raw = path.read_bytes()
-    return gzip.decompress(raw) if path.suffix == ".gz" else raw
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InvalidInputError(f"{path}: truncated or corrupt gzip file ({exc}); download it again") from None
 
 
 def content_sha256(path: Path) -> str:
@@ -83,16 +91,26 @@ def _package_file(file: DataFile) -> Path | None:
     return path if path.is_file() else None
 
 
+def urlopen_fetch(url: str, dest: Path) -> None:
+    """Write the bytes at ``url`` to ``dest``; raises ``URLError``/``OSError``/``TimeoutError`` when unreachable."""
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, dest.open("wb") as out:
+        shutil.copyfileobj(response, out)
+
+
+#: How :func:`resolve_file` downloads: ``fetch_url(url, dest_path)``. Replaceable (tests make it offline or serve
+#: local bytes); anything raising ``URLError``/``OSError``/``TimeoutError`` counts as "not reachable".
+fetch_url: Callable[[str, Path], None] = urlopen_fetch
+
+
 def _download(file: DataFile, dest_dir: Path) -> Path:
     """Fetch ``file.url`` into ``dest_dir`` under the URL's own name; keep it only if its checksum verifies."""
     dest = dest_dir / Path(file.url).name
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part" + ("" if dest.suffix != ".gz" else ".gz"))
     try:
-        with urllib.request.urlopen(file.url, timeout=DOWNLOAD_TIMEOUT_S) as response, part.open("wb") as out:
-            shutil.copyfileobj(response, out)
+        fetch_url(file.url, part)
         verify(part, file)
-    except ChecksumError as exc:
+    except (ChecksumError, InvalidInputError) as exc:
         part.unlink(missing_ok=True)
         raise ChecksumError(f"download of {file.url} failed verification: {exc}") from None
     except BaseException:

@@ -3,7 +3,11 @@
 ``run_experiment(TrainConfig(...))`` loads the dataset, splits it (scaffold split is deterministic, so seeds vary only
 the initialisation and batch order; a random split also varies with the seed), then per seed fits the model with
 Lightning (model selection on the validation metric, test at the best validation epoch) and the random forest on the
-same split, and returns per-seed and aggregated (mean, std) results.
+same split, and returns per-seed and aggregated (mean, sample std) results.
+
+``config.dataset`` is a registered name or the path of your own ``.csv``/``.sdf``/``.smi`` file (``smiles_column``,
+``label_columns``, ``task``). :func:`validate_config` checks every setting before any work; every checkpoint carries a
+run signature (:mod:`.checkpoint`), and ``resume`` refuses a checkpoint of another run.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from ..data import load_dataset, random_split, scaffold_split
-from ..data.errors import InvalidInputError
+from ..data import is_molecule_file, load_dataset, random_split, scaffold_split
+from ..data.registry import get_card
+from ..data.errors import InvalidInputError, UserInputError
 from .baselines import fingerprint_forest
+from .checkpoint import RunSignature, check_signature, read_checkpoint, run_signature
 from .datamodule import GraphDataModule
 from .graph_prediction import GraphPredictor, target_statistics
-from .trainer import LightningSettings, build_trainer
+from .trainer import LightningSettings, TrainingInterrupted, build_trainer, check_lightning_settings
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +57,101 @@ class TrainConfig(LightningSettings):
     rf_trees: int = 500
     resume: str | None = None
     encoder_checkpoint: str | None = None
+    # your own file (``dataset`` is its path): see graphrep.data.load_dataset
+    smiles_column: str | None = None
+    label_columns: list[str] | None = None
+    task: str | None = None
+    overwrite: bool = False  # write into a non-empty out_dir
 
     def encoder_kwargs(self) -> dict:
         return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
                 "dropout": self.dropout, "jk": self.jk, "pooling": self.pooling}
+
+
+def _at_least(minimum: float, **values) -> None:
+    for name, value in values.items():
+        if value is None or not value >= minimum:  # `not >=` also catches NaN
+            raise UserInputError(f"--{name.replace('_', '-')} must be >= {minimum:g}, got {value}")
+
+
+def check_out_dir(out_dir: str | os.PathLike, overwrite: bool, flag: str = "--out") -> None:
+    """Refuse an ``out_dir`` that is a file, cannot be written, or already holds files (unless ``overwrite``)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"{flag} {out}: is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        held = sorted(p.name for p in out.iterdir())
+        raise UserInputError(f"{flag} {out}: folder is not empty (holds {', '.join(held[:3])}"
+                             f"{', ...' if len(held) > 3 else ''}); choose another folder or pass --overwrite")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".graphrep-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserInputError(f"{flag} {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def validate_config(config: TrainConfig) -> None:
+    """Every check that needs no data, run before any work; raises :class:`UserInputError` naming the argument."""
+    if not config.seeds:
+        raise UserInputError("--seeds: give at least one seed")
+    if len(set(config.seeds)) != len(config.seeds) or min(config.seeds) < 0:
+        raise UserInputError(f"--seeds must be distinct non-negative integers, got {','.join(map(str, config.seeds))}")
+    if config.resume and len(config.seeds) != 1:
+        raise UserInputError("--resume continues one run: give exactly one seed")
+    _at_least(1, epochs=config.epochs, batch_size=config.batch_size, layers=config.layers, hidden=config.hidden)
+    _at_least(0, weight_decay=config.weight_decay, dropout=config.dropout)
+    if not (0 < config.lr < float("inf")):
+        raise UserInputError(f"--lr must be a positive number, got {config.lr}")
+    if config.dropout >= 1:
+        raise UserInputError(f"--dropout must be in [0, 1), got {config.dropout}")
+    if config.baseline:
+        _at_least(1, rf_trees=config.rf_trees)
+    for name, value, allowed in (("split", config.split, ("scaffold", "random")),
+                                 ("features", config.features, ("ogb", "pretrain")),
+                                 ("task", config.task, (None, "classification", "regression"))):
+        if value not in allowed:
+            raise UserInputError(f"--{name} {value!r}: use one of {', '.join(a for a in allowed if a)}")
+    if is_molecule_file(config.dataset):
+        if not Path(config.dataset).is_file():
+            raise UserInputError(f"--data {config.dataset}: no such file")
+    else:
+        file_options = [f"--{k.replace('_', '-')}" for k in ("smiles_column", "label_columns", "task")
+                        if getattr(config, k) is not None]
+        if file_options:
+            raise UserInputError(f"{', '.join(file_options)} apply to your own file (--data PATH.csv), not to the "
+                                 f"registered dataset {config.dataset!r}")
+        card = get_card(config.dataset)
+        if card.kind not in ("molecules", "ogb") or card.task_type == "none":
+            raise UserInputError(f"--data {card.name}: a {card.kind} dataset without graph labels ({card.task_type}); "
+                                 "`graphrep train` predicts molecule properties" + (
+                                     " (text-attributed graphs: `graphrep tag zero-shot`)" if card.kind == "tag" else ""))
+    for checkpoint in (config.resume, config.encoder_checkpoint):
+        if checkpoint:
+            read_checkpoint(checkpoint)
+    check_lightning_settings(config)
+    check_out_dir(config.out_dir, config.overwrite or bool(config.resume))
+
+
+def check_labels(dataset, split: dict[str, torch.Tensor]) -> None:
+    """Refuse a classification split whose valid or test part has no task with both classes (ROC-AUC undefined);
+    warn, naming them, about tasks with one class (or, for regression, one value) in the training part."""
+    y = dataset.y.float().numpy()
+    names = list(getattr(dataset, "task_names", None) or range(y.shape[1]))
+    classification = task_kind(dataset.task_type) == "classification"
+    for part in ("train", "valid", "test"):
+        labels = y[np.asarray(split[part])]
+        degenerate = [str(names[t]) for t in range(y.shape[1])
+                      if np.unique(labels[~np.isnan(labels[:, t]), t]).size < 2]
+        if classification and part != "train" and len(degenerate) == y.shape[1]:
+            raise UserInputError(f"dataset {dataset.name!r}: no task has both classes in the {part} split "
+                                 f"({len(labels)} molecules), so ROC-AUC is undefined; use more data or --split random")
+        if degenerate and part == "train":
+            what = "one class" if classification else "one value"
+            log.warning("%s: %d of %d task(s) have %s in the training split (%s%s); %s", dataset.name,
+                        len(degenerate), y.shape[1], what, ", ".join(degenerate[:5]), ", ..." * (len(degenerate) > 5),
+                        "their scores are trivial or undefined" if classification else "nothing to learn there")
 
 
 class History(Callback):
@@ -118,22 +215,26 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
 
 def load_encoder_weights(model: GraphPredictor, path: str) -> None:
     """Copy ``encoder.*`` weights from a Lightning checkpoint or a plain state dict (``weights_only`` loading)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
     state = state.get("state_dict", state)
     encoder_state = {k.split("encoder.", 1)[1]: v for k, v in state.items() if "encoder." in k}
     if not encoder_state:
         raise InvalidInputError(f"{path}: no encoder weights (keys containing 'encoder.')")
-    missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
+    try:
+        missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
+    except RuntimeError as exc:  # shape mismatch: another width or depth
+        raise InvalidInputError(f"{path}: encoder weights do not fit this encoder ("
+                                f"{str(exc).splitlines()[-1].strip()})") from None
     if missing:
         raise InvalidInputError(f"{path}: encoder weights do not fit this encoder; missing {', '.join(missing[:5])}")
 
 
-def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History) -> L.Trainer:
+def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History,
+                 signature: dict | None = None) -> L.Trainer:
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
                                  mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
-    return build_trainer(config, config.epochs, seed_dir, [history, checkpoint], num_sanity_val_steps=0)
+    callbacks = [history, checkpoint] + ([RunSignature(signature)] if signature is not None else [])
+    return build_trainer(config, config.epochs, seed_dir, callbacks, num_sanity_val_steps=0)
 
 
 def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> dict:
@@ -141,19 +242,24 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
     L.seed_everything(seed, workers=True, verbose=False)
     model = build_model(config, dataset, split, seed)
     history = History()
-    if config.resume and not Path(config.resume).is_file():
-        raise FileNotFoundError(f"{config.resume}: no such checkpoint to resume from")
-    trainer = make_trainer(config, seed_dir, model.metric_name, model.metric_mode, history)
+    signature = run_signature(dataset, split, model.hparams, config.batch_size)
+    if config.resume:
+        check_signature(config.resume, signature)
+    trainer = make_trainer(config, seed_dir, model.metric_name, model.metric_mode, history, signature)
     datamodule = GraphDataModule(dataset, split, batch_size=config.batch_size, seed=seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*deterministic.*")
-        trainer.fit(model, datamodule=datamodule, ckpt_path=config.resume)
-        fit_seconds = time.perf_counter() - start
-        checkpoint = trainer.checkpoint_callback
-        best_path = checkpoint.best_model_path or None
-        tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False)
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=config.resume)
+            fit_seconds = time.perf_counter() - start
+            checkpoint = trainer.checkpoint_callback
+            best_path = checkpoint.best_model_path or None
+            tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False)
+        except TrainingInterrupted as exc:
+            exc.resume_args = f"--seeds {seed} --out {config.out_dir}"
+            raise
     test = {k.split("/", 1)[1]: float(v) for k, v in tested[0].items() if k.startswith("test/")}
     valid_key = f"valid/{model.metric_name}"
     best_row = max(history.rows, key=lambda r: r.get(valid_key, -np.inf) * (1 if model.metric_mode == "max" else -1),
@@ -166,16 +272,15 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
 
 def summarise(values: list[float]) -> dict[str, float]:
     arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=0)), "n": int(arr.size)}
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0, "n": int(arr.size)}
 
 
 def run_experiment(config: TrainConfig) -> dict:
-    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes nothing (see ``report``)."""
-    if not config.seeds:
-        raise InvalidInputError("no seeds given")
-    if config.resume and len(config.seeds) != 1:
-        raise InvalidInputError("--resume continues one run: give exactly one seed")
-    dataset = load_dataset(config.dataset, root=config.root, features=config.features)
+    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes only checkpoints (see
+    ``report`` for the results)."""
+    validate_config(config)
+    dataset = load_dataset(config.dataset, root=config.root, features=config.features,
+                           smiles_column=config.smiles_column, label_columns=config.label_columns, task_type=config.task)
     out_dir = Path(config.out_dir)
     results: dict = {"config": asdict(config), "dataset": {"name": dataset.name, "molecules": len(dataset),
                      "skipped": len(dataset.skipped), "tasks": dataset.num_tasks,
@@ -185,6 +290,7 @@ def run_experiment(config: TrainConfig) -> dict:
     for seed in config.seeds:
         split = dataset_split(config, dataset, seed)
         results["dataset"]["split_sizes"] = {k: len(v) for k, v in split.items()}
+        check_labels(dataset, split)
         run = fit_seed(config, dataset, split, seed, out_dir / f"seed{seed}")
         results["gin"].append(run)
         if config.baseline:

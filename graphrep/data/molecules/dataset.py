@@ -11,7 +11,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
-from ..errors import InvalidInputError
+from ..errors import DataNotFoundError, InvalidInputError
 from .featurize import mol_to_data, parse_smiles
 from .tables import MoleculeTable
 
@@ -69,28 +69,42 @@ class MoleculeDataset(InMemoryDataset):
         return f"MoleculeDataset({self.name!r}, {len(self)} molecules, {self.num_tasks} {self.task_type} tasks)"
 
 
-def molecules_from_file(path: str | os.PathLike, smiles_column: str = "smiles", label_columns: list[str] | str = (),
+TASK_TYPES = ("classification", "regression", "none")
+
+
+def molecules_from_file(path: str | os.PathLike, smiles_column: str = "smiles", label_columns: list[str] | str = "*",
                         task_type: str | None = None, features: str = "ogb", strict: bool = False) -> MoleculeDataset:
     """A user's own file: ``.csv``/``.csv.gz`` (SMILES column + label columns), ``.smi``/``.txt`` or ``.sdf``.
 
-    ``task_type`` defaults to classification when every label is 0/1, regression otherwise.
+    ``label_columns``: names, or ``"*"`` for every numeric column other than the SMILES one (SDF: every numeric property
+    of the first record). ``task_type`` defaults to classification when every label is 0/1, regression otherwise;
+    classification labels must be 0/1 (the first other value is an error naming its line).
     """
     from .tables import read_csv_table, read_sdf, read_smiles_lines
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise DataNotFoundError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
+    if task_type not in (None, *TASK_TYPES):
+        raise InvalidInputError(f"task type {task_type!r}: use classification or regression")
+    labels = label_columns if label_columns == "*" else list(label_columns)
     stem = path.name[:-3] if path.name.endswith(".gz") else path.name
     if stem.endswith(".csv"):
-        table = read_csv_table(path, smiles_column, list(label_columns) if label_columns != "*" else "*")
+        table = read_csv_table(path, smiles_column, labels)
     elif stem.endswith(".sdf"):
-        table = read_sdf(path, list(label_columns))
+        table = read_sdf(path, labels)
     elif stem.endswith((".smi", ".txt")):
         table = read_smiles_lines(path)
     else:
         raise InvalidInputError(f"{path}: unknown molecule file type (use .csv, .smi, .txt or .sdf, optionally .gz)")
+    binary = np.isnan(table.labels) | np.isin(table.labels, (0.0, 1.0))
     if task_type is None:
-        values = table.labels[~np.isnan(table.labels)]
-        task_type = "none" if table.labels.shape[1] == 0 else (
-            "classification" if np.isin(values, (0.0, 1.0)).all() else "regression")
+        task_type = "none" if table.labels.shape[1] == 0 else ("classification" if binary.all() else "regression")
+    elif task_type == "classification" and not binary.all():
+        row, col = np.argwhere(~binary)[0]
+        raise InvalidInputError(f"{table.source}:{table.line_numbers[row]}: label {table.task_names[col]!r} is "
+                                f"{table.labels[row, col]:g}; classification labels must be 0 or 1")
+    if task_type != "none" and table.labels.shape[1] == 0:
+        raise InvalidInputError(f"{path}: no label column for a {task_type} task (name them with label_columns / "
+                                "--label-columns)")
     return MoleculeDataset(table, path.name, task_type, features=features, strict=strict)

@@ -7,6 +7,7 @@ is missing, ``task_names`` (T names) and ``line_numbers`` (1-based line of each 
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from rdkit import Chem, RDLogger
 from ..errors import InvalidInputError
 from ..registry import DatasetCard
 from ..resolve import read_bytes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,31 +48,58 @@ def _frame(path: Path, header: bool = True, names: list[str] | None = None) -> p
         raise InvalidInputError(f"{path}: not a readable CSV ({exc})") from None
 
 
+def _label_value(cell: str, where: str, name: str) -> float:
+    """A label cell as a float: ``""``/``nan`` is missing (NaN); text or a non-finite number is an error naming ``where``."""
+    cell = cell.strip()
+    if cell == "" or cell.lower() == "nan":
+        return np.nan
+    try:
+        value = float(cell)
+    except ValueError:
+        raise InvalidInputError(f"{where}: label {name!r} is {cell!r}, not a number") from None
+    if not np.isfinite(value):
+        raise InvalidInputError(f"{where}: label {name!r} is {cell!r}, not a finite number (leave the cell empty for a "
+                                "missing label)")
+    return value
+
+
 def _labels(frame: pd.DataFrame, columns: list[str], path: Path, first_line: int) -> np.ndarray:
     out = np.full((len(frame), len(columns)), np.nan)
     for t, col in enumerate(columns):
         for i, cell in enumerate(frame[col].tolist()):
-            cell = cell.strip()
-            if cell == "" or cell.lower() == "nan":
-                continue
-            try:
-                out[i, t] = float(cell)
-            except ValueError:
-                raise InvalidInputError(f"{path}:{first_line + i}: label {col!r} is {cell!r}, not a number") from None
+            out[i, t] = _label_value(cell, f"{path}:{first_line + i}", col)
     return out
+
+
+def _column(frame: pd.DataFrame, name: str, path: Path) -> str:
+    """``name`` as spelled in the file; a unique case-insensitive match is accepted (``SMILES`` for ``smiles``)."""
+    if name in frame.columns:
+        return name
+    matches = [c for c in frame.columns if str(c).strip().lower() == name.strip().lower()]
+    if len(matches) == 1:
+        return matches[0]
+    raise InvalidInputError(f"{path}: no column {name!r} (columns: {', '.join(map(str, frame.columns))})")
 
 
 def read_csv_table(path: Path, smiles_column: str, label_columns: list[str] | str, header: bool = True,
                    columns: list[str] | None = None) -> MoleculeTable:
-    """A CSV with one SMILES column and label columns (``"*"`` = every other column; empty cell = missing label)."""
+    """A CSV with one SMILES column and label columns (empty cell = missing label).
+
+    ``label_columns="*"``: every other column whose cells are all numbers or empty; the others are named in a warning.
+    """
     frame = _frame(path, header=header, names=columns)
-    if smiles_column not in frame.columns:
-        raise InvalidInputError(f"{path}: no column {smiles_column!r} (columns: {', '.join(map(str, frame.columns))})")
+    smiles_column = _column(frame, smiles_column, path)
     if label_columns == "*":
-        label_columns = [c for c in frame.columns if c != smiles_column]
+        others = [c for c in frame.columns if c != smiles_column]
+        label_columns = [c for c in others if all(_is_number(v) or v.strip() in ("", "nan") for v in frame[c])]
+        if len(label_columns) < len(others):
+            log.warning("%s: using label column(s) %s; ignoring non-numeric column(s) %s", path,
+                        ", ".join(map(str, label_columns)) or "none",
+                        ", ".join(str(c) for c in others if c not in label_columns))
     absent = [c for c in label_columns if c not in frame.columns]
     if absent:
-        raise InvalidInputError(f"{path}: label column(s) {', '.join(absent)} not found")
+        raise InvalidInputError(f"{path}: label column(s) {', '.join(absent)} not found "
+                                f"(columns: {', '.join(map(str, frame.columns))})")
     first_line = 2 if header else 1
     # A quoted SMILES may span lines (ZINC-250k's trailing newline): strip it.
     smiles = [s.strip() for s in frame[smiles_column].tolist()]
@@ -120,12 +150,14 @@ def read_smi_join_csv(smi_path: Path, csv_path: Path, id_column: str, label_colu
     return MoleculeTable(smiles, np.stack(rows), list(label_columns), lines, str(smi_path))
 
 
-def read_sdf(path: Path, label_properties: list[str] | None = None) -> MoleculeTable:
-    """An SDF file; labels from the named SD properties (missing property = missing label).
+def read_sdf(path: Path, label_properties: list[str] | str | None = None) -> MoleculeTable:
+    """An SDF file; labels from the named SD properties (missing property = missing label; ``"*"``: every property of
+    the first readable record whose value is a number).
 
     A record RDKit cannot parse keeps its place as an empty SMILES, reported later as invalid with its record number.
     """
-    label_properties = list(label_properties or [])
+    pick_numeric = label_properties == "*"
+    label_properties = [] if pick_numeric else list(label_properties or [])
     data = read_bytes(path)
     supplier = Chem.ForwardSDMolSupplier(io.BytesIO(data), sanitize=True)
     smiles, rows, lines = [], [], []
@@ -137,20 +169,26 @@ def read_sdf(path: Path, label_properties: list[str] | None = None) -> MoleculeT
                 smiles.append("")
                 rows.append([np.nan] * len(label_properties))
                 continue
+            if pick_numeric:
+                label_properties, pick_numeric = [p for p in mol.GetPropNames() if _is_number(mol.GetProp(p))], False
+                rows = [[np.nan] * len(label_properties) for _ in rows]
             smiles.append(Chem.MolToSmiles(mol))
-            row = []
-            for prop in label_properties:
-                try:
-                    row.append(float(mol.GetProp(prop)) if mol.HasProp(prop) else np.nan)
-                except ValueError:
-                    raise InvalidInputError(f"{path}: record {index}: property {prop!r} is not a number") from None
-            rows.append(row)
+            rows.append([_label_value(mol.GetProp(p) if mol.HasProp(p) else "", f"{path}: record {index}", p)
+                         for p in label_properties])
     finally:
         RDLogger.EnableLog("rdApp.*")
     if not smiles:
         raise InvalidInputError(f"{path}: no records")
     return MoleculeTable(smiles, np.array(rows, dtype=float).reshape(len(smiles), len(label_properties)),
                          label_properties, lines, str(path))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_card_table(card: DatasetCard, paths: list[Path]) -> MoleculeTable:
