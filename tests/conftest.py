@@ -25,3 +25,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (expected ../shared/data beside the checkout)")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that takes the ``shared_data`` fixture carries the ``shared_data`` marker (``-m "not shared_data"``
+    then deselects all of them), also where a decorator was forgotten."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("shared_data") is None:
+            item.add_marker(pytest.mark.shared_data)
+
+
+@pytest.fixture(autouse=True)
+def offline_downloads(monkeypatch):
+    """No test depends on whether the network is reachable: the resolver's downloader fails as if offline (tests of
+    the download path install their own ``fetch_url``)."""
+    import urllib.error
+
+    def offline(url, dest):
+        raise urllib.error.URLError("network disabled in tests")
+
+    monkeypatch.setattr("graphrep.data.resolve.fetch_url", offline)

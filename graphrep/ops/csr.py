@@ -117,6 +117,7 @@ class CSR:
         return cls(ptr, ar, seg, ar, ar, torch.arange(m + 1, device=ptr.device), seg, ar, m, b)
 
     @classmethod
+    @torch.inference_mode(False)  # cached for later calls: never inference tensors, which autograd cannot save
     def of(cls, data: Any, num_nodes: Optional[int] = None) -> "CSR":
         """The CSR of a PyG ``Data`` (``data.edge_index``, ``data.num_nodes``), built once and cached on ``data``.
 
@@ -126,6 +127,8 @@ class CSR:
         if edge_index is None:
             raise ValueError(f"{type(data).__name__} has no edge_index to build a CSR from")
         n = num_nodes if num_nodes is not None else data.num_nodes
+        if edge_index.is_inference():  # no version counter to notice in-place changes: not cached
+            return cls.from_edge_index(edge_index, n)
         key = (edge_index.data_ptr(), edge_index._version, tuple(edge_index.shape), n, edge_index.device)
         cached = data.__dict__.get(_CACHE_ATTR)
         if cached is not None and cached[0] is edge_index and cached[1] == key:
@@ -148,6 +151,7 @@ class CSR:
         """In-degree of each destination node [N_dst] int64."""
         return self.rowptr.diff()
 
+    @torch.inference_mode(False)  # cached in _derived: see `of`
     def transpose(self) -> "CSR":
         """The CSR of the reversed graph (edges ``i -> j``), edge ids unchanged."""
         key = "transpose"
@@ -174,6 +178,7 @@ class CSR:
         t = [v.to(device) for v in self.tensors()]
         return CSR(*t, self.num_src, self.num_dst)
 
+    @torch.inference_mode(False)  # cached in _derived: see `of`
     def with_self_loops(self) -> "CSR":
         """CSR of the graph with every self-loop removed and one self-loop added per node (PyG's
         ``remove_self_loops`` + ``add_self_loops`` order: kept edges in edge order, then loops ``0..N-1``).

@@ -36,6 +36,7 @@ def test_rdkit_shipped_union_offline(monkeypatch, tmp_path):
     assert len(ds) == 50 and ds[0].x.shape[1] == 2  # pretrain-gnns features by default
 
 
+@pytest.mark.shared_data
 @pytest.mark.slow
 def test_zinc_sample_union(shared_data):
     card = get_card("zinc-sample")

@@ -10,6 +10,7 @@ from graphrep.data.molecules.featurize import MASK_ATOM, mol_to_data, parse_smil
 from graphrep.data.molecules.tables import read_smiles_lines
 
 
+@pytest.mark.shared_data
 def test_ogb_features_equal_smiles2graph_on_200_molecules(shared_data):
     smiles = read_smiles_lines(shared_data / "molecules/pretrain/zinc250k_jtvae_test.txt.gz").smiles[:200]
     for s in smiles:

@@ -5,9 +5,10 @@ import shutil
 
 import pytest
 
-from graphrep.data import ChecksumError, DataNotFoundError, GraphrepError, dataset_info, list_datasets, load_dataset
+from graphrep.data import (ChecksumError, DataNotFoundError, GraphrepError, InvalidInputError, dataset_info,
+                           list_datasets, load_dataset)
 from graphrep.data.registry import parse_card
-from graphrep.data.resolve import resolve_file
+from graphrep.data.resolve import read_bytes, resolve_file
 
 MOLECULENET = ["bace", "bbbp", "clintox", "esol", "freesolv", "hiv", "lipophilicity", "muv", "sider", "tox21", "toxcast"]
 
@@ -41,6 +42,7 @@ def test_rdkit_shipped_sets_load_offline(name, monkeypatch, tmp_path):
     assert len(ds) + len(ds.skipped) == dataset_info(name).rows
 
 
+@pytest.mark.shared_data
 def test_moleculenet_from_shared_copy_every_file_verifies(shared_data):
     for name in MOLECULENET:
         card = dataset_info(name)
@@ -48,6 +50,7 @@ def test_moleculenet_from_shared_copy_every_file_verifies(shared_data):
             assert resolve_file(card, f, root=shared_data, download=False).is_file()
 
 
+@pytest.mark.shared_data
 def test_moleculenet_loads_with_masked_labels(shared_data, monkeypatch):
     monkeypatch.setenv("GRAPHREP_DATA", str(shared_data))
     ds = load_dataset("tox21")
@@ -73,6 +76,7 @@ def test_resolution_order_root_then_cache_then_package(tmp_path, monkeypatch):
     assert resolve_file(card, smi, root=root, download=False) == root / "CHEMBL2321810.smi.gz"
 
 
+@pytest.mark.shared_data
 def test_checksum_mismatch_names_the_file(tmp_path, shared_data):
     truncated = tmp_path / "BBBP.csv"
     truncated.write_bytes(gzip.decompress((shared_data / "molecules/moleculenet/BBBP.csv.gz").read_bytes())[:5000])
@@ -96,3 +100,49 @@ def test_malformed_card_is_named(tmp_path):
     bad.write_text("name = \n")
     with pytest.raises(GraphrepError, match="not valid TOML"):
         parse_card(bad)
+
+
+def _tox21_served(tmp_path, monkeypatch, payload: bytes | None):
+    """Resolve tox21 with nothing local and ``fetch_url`` injected: it serves ``payload`` (None: offline)."""
+    import urllib.error
+
+    import graphrep.data.resolve as resolve
+
+    fetched = []
+
+    def fetch(url, dest):
+        fetched.append(url)
+        if payload is None:
+            raise urllib.error.URLError("offline")
+        dest.write_bytes(payload)
+
+    monkeypatch.setattr(resolve, "fetch_url", fetch)
+    monkeypatch.setenv("GRAPHREP_CACHE", str(tmp_path / "cache"))
+    card = dataset_info("tox21")
+    return card, card.files[0], fetched
+
+
+def test_download_is_verified_and_cached_through_the_injected_fetcher(tmp_path, monkeypatch):
+    card, file, fetched = _tox21_served(tmp_path, monkeypatch, gzip.compress(b"smiles,NR-AR\nCCO,1\n"))
+    with pytest.raises(ChecksumError, match="failed verification"):  # served bytes differ from the card's checksum
+        resolve_file(card, file, root=tmp_path)
+    assert fetched == [file.url] and not list((tmp_path / "cache").rglob("*.gz"))  # nothing half-written kept
+    unchecked = type(file)(path=file.path, url=file.url)  # same file, no checksum on the card
+    path = resolve_file(card, unchecked, root=tmp_path)
+    assert path.is_relative_to(tmp_path / "cache") and read_bytes(path) == b"smiles,NR-AR\nCCO,1\n"
+    assert resolve_file(card, unchecked, root=tmp_path) == path and len(fetched) == 2  # second time: from the cache
+
+
+def test_offline_download_reports_where_it_looked(tmp_path, monkeypatch):
+    card, file, fetched = _tox21_served(tmp_path, monkeypatch, None)
+    with pytest.raises(DataNotFoundError, match=r"tox21.csv.gz not found.*download from .*offline"):
+        resolve_file(card, file, root=tmp_path)
+    assert fetched == [file.url]
+
+
+def test_truncated_gzip_is_one_named_error(tmp_path):
+    whole = gzip.compress(b"smiles,y\n" + b"CCO,1\n" * 2000)
+    cut = tmp_path / "m.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InvalidInputError, match=r"m.csv.gz: truncated or corrupt gzip file"):
+        read_bytes(cut)

@@ -50,6 +50,7 @@ def test_bad_fractions():
         scaffold_split(["CC"], 0.8, 0.3, 0.1)
 
 
+@pytest.mark.shared_data
 def test_bbbp_scaffold_valid_and_test_hold_both_classes(shared_data):
     ds = load_dataset("bbbp", root=shared_data)
     split = scaffold_split(ds.smiles)

@@ -96,6 +96,7 @@ def test_transform_and_errors():
     assert x.shape == (3, 6) and (x == 0).all()
 
 
+@pytest.mark.shared_data
 def test_cora_matches_networkx(shared_data):
     from graphrep.data.tag import load_tag
 

@@ -28,6 +28,7 @@ def _write(folder, nodes, edges="src,dst\n0,1\n", classes=("a", "b"), gz=True):
 NODES = [{"id": 2, "text": "c", "label": 0}, {"id": 0, "text": "a", "label": 1}, {"id": 1, "text": "b", "label": 0}]
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("name,n,e,c", [("cora", 2708, 10556, 7), ("citeseer", 3186, 8450, 6)])
 def test_real_tags(shared_data, name, n, e, c):
     data = load_tag(name, root=shared_data / "tag")
@@ -41,6 +42,7 @@ def test_real_tags(shared_data, name, n, e, c):
         assert dict(zip(data.class_names, data.y.bincount().tolist()))["Neural_Networks"] == 818
 
 
+@pytest.mark.shared_data
 def test_citeseer_directed_option(shared_data):
     directed = load_tag("citeseer", root=shared_data / "tag", symmetrize=False)
     assert directed.edge_index.size(1) < 4278 and not is_undirected(directed.edge_index)
