@@ -287,7 +287,7 @@ def cmd_pretrain(args) -> int:
     from .tasks.pretraining import PretrainConfig, run_pretraining
     from .tasks.trainer import check_lightning_settings
 
-    for name in ("epochs", "batch_size", "layers", "hidden", "limit", "checkpoint_every"):
+    for name in ("epochs", "batch_size", "layers", "hidden", "checkpoint_every"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserInputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")

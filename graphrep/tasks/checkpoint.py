@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from ..data.errors import CheckpointError
+from ..data.errors import CheckpointError, DataNotFoundError
 
 SIGNATURE_KEY = "graphrep_signature"
 
@@ -29,8 +29,10 @@ SIGNATURE_KEY = "graphrep_signature"
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint at ``path`` as a dict (``weights_only`` loading on CPU); one-line errors that name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: no such checkpoint (it is a folder)")
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint" + (" (it is a folder)" if path.is_dir() else ""))
+        raise DataNotFoundError(f"{path}: no such checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:

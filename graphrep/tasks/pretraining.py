@@ -28,7 +28,8 @@ from ..data import load_corpus
 from ..data.errors import InvalidInputError
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
 from .experiment import TrainConfig
-from .sampling import EpochSeededSampler
+from .checkpoint import read_checkpoint
+from .sampling import EpochSeededSampler, NoSingletonBatchSampler
 from .trainer import LightningSettings, build_trainer
 
 
@@ -95,11 +96,12 @@ def build_pretraining_model(config: PretrainConfig, corpus):
 
 
 def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
-    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch)."""
+    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch); never a lone-graph batch."""
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be >= 1, got {batch_size}")
-    return DataLoader(corpus, batch_size=batch_size, sampler=EpochSeededSampler(len(corpus), seed),
-                      num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
+    batches = NoSingletonBatchSampler(EpochSeededSampler(len(corpus), seed), batch_size, drop_last=False)
+    return DataLoader(corpus, batch_sampler=batches, num_workers=num_workers,
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
@@ -108,8 +110,8 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     (else ``config.corpus`` is loaded)."""
     if config.epochs < 1:
         raise InvalidInputError(f"epochs must be >= 1, got {config.epochs}")
-    if config.resume and not Path(config.resume).is_file():
-        raise FileNotFoundError(f"{config.resume}: no such checkpoint to resume from")
+    if config.resume:
+        read_checkpoint(config.resume)
     start = time.perf_counter()
     if corpus is None:
         corpus = load_corpus(config.corpus, root=config.root, features="pretrain", limit=config.limit,
@@ -150,13 +152,7 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
 
 def pretrained_encoder(path: str) -> dict:
     """The encoder configuration stored in a pre-training checkpoint (``weights_only`` loading)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # not a torch file, or pickled objects weights_only refuses
-        raise InvalidInputError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
-    info = state.get("pretraining") if isinstance(state, dict) else None
+    info = read_checkpoint(path).get("pretraining")
     if not info or "encoder" not in info:
         raise InvalidInputError(f"{path}: not a graphrep pre-training checkpoint (no 'pretraining' entry); "
                                 "use `graphrep train --from` with matching --features/--layers/--hidden instead")
