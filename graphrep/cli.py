@@ -361,8 +361,10 @@ def _report(exc: BaseException) -> int:
 
     if isinstance(exc, GraphrepError):
         message = str(exc)
-    elif isinstance(exc, FileNotFoundError) and exc.filename:
+    elif isinstance(exc, FileNotFoundError) and exc.filename:  # from the OS: names the path
         message = f"{exc.filename}: {exc.strerror or 'no such file or directory'}"
+    elif isinstance(exc, FileNotFoundError) and len(exc.args) == 1:  # raised with a message that names the path
+        message = str(exc)
     else:
         print(f"graphrep: internal error ({type(exc).__name__}: {_one_line(exc)[:300]}): this is a bug; rerun with "
               "--debug for the traceback", file=sys.stderr)
