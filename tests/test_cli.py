@@ -142,6 +142,8 @@ def test_only_user_input_errors_exit_2_and_bugs_say_so(raised, code, prefix, mon
     (["--lr", "nan"], "--lr must be a positive number"),
     (["--accelerator", "gpu"], "--accelerator gpu: no CUDA GPU"),
     (["--precision", "8-true"], "--precision '8-true'"),
+    (["--strategy", "dpp"], "--strategy 'dpp'"),
+    (["--devices", "two"], "--devices 'two'"),
     (["--data", "cora"], "--data cora: a tag dataset"),
     (["--data", "zinc-sample"], "--data zinc-sample"),
     (["--label-columns", "y"], "--label-columns apply to your own file"),

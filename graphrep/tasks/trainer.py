@@ -41,8 +41,16 @@ def check_lightning_settings(settings: LightningSettings) -> None:
         raise UserInputError(f"--accelerator {settings.accelerator!r}: use one of {', '.join(ACCELERATORS)}")
     if str(settings.precision) not in PRECISIONS:
         raise UserInputError(f"--precision {settings.precision!r}: use one of {', '.join(PRECISIONS)}")
-    if isinstance(settings.devices, int) and settings.devices < 1:
-        raise UserInputError(f"--devices must be >= 1 or 'auto', got {settings.devices}")
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    if isinstance(settings.strategy, str) and settings.strategy not in ("auto", *StrategyRegistry.available_strategies()):
+        raise UserInputError(f"--strategy {settings.strategy!r}: use auto, ddp, ddp_spawn, fsdp, ... "
+                             f"({len(StrategyRegistry.available_strategies())} registered in Lightning)")
+    devices = settings.devices
+    if isinstance(devices, str) and devices != "auto" and not all(d.strip().isdigit() for d in devices.split(",")):
+        raise UserInputError(f"--devices {devices!r}: give a count, 'auto', or device indices like 0,1")
+    if isinstance(devices, int) and devices < 1:
+        raise UserInputError(f"--devices must be >= 1 or 'auto', got {devices}")
     if settings.num_nodes < 1:
         raise UserInputError(f"--num-nodes must be >= 1, got {settings.num_nodes}")
     if settings.accelerator in ("gpu", "cuda"):
