@@ -283,7 +283,7 @@ def cmd_tag(args) -> int:
 
 def cmd_pretrain(args) -> int:
     from .data.errors import UserInputError
-    from .tasks.experiment import check_out_dir
+    from .tasks.validation import check_out_dir
     from .tasks.pretraining import PretrainConfig, run_pretraining
     from .tasks.trainer import check_lightning_settings
 
