@@ -379,6 +379,15 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
     return 130
 
 
+def _no_model_loading_bars() -> None:
+    """No "Loading weights" / download bars from transformers and huggingface_hub in logs and pipes."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when they are first imported
+    if "transformers" in sys.modules:  # already imported (e.g. by a caller of main): switch its bars off directly
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -387,8 +396,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    if not sys.stderr.isatty():  # no "Loading weights" bars from transformers/huggingface_hub in logs and pipes
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if not sys.stderr.isatty():
+        _no_model_loading_bars()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
