@@ -6,23 +6,14 @@ Writes ``metrics.json`` (config, per-seed runs, mean ± std) and ``curves.png`` 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("give at least one seed")
-    return seeds
-
-
 def add_parser(subparsers) -> None:
+    from graphrep.cli import _seeds  # the one seeds-list parser of the CLI (stdlib only)
+
     p = subparsers.add_parser("modality", help="images, documents and trajectories as graphs (patch, token and "
                               "transition graphs) through graphrep's encoders")
     sub = p.add_subparsers(dest="modality_command", required=True)
