@@ -193,6 +193,24 @@ def plot(rows, path: Path) -> None:
     plt.close(fig)
 
 
+def describe(settings: dict, total: float) -> str:
+    """What a run measured and at which scale (only the parts it ran)."""
+    only = settings["only"].split(",")
+    scale = {"images": f"images {settings['image_epochs']} epochs (GraphCL {settings['image_pretrain_epochs']}), "
+                       f"hidden {settings['image_hidden']}, k-NN k={settings['knn']}",
+             "documents": f"documents ({', '.join(settings['text_datasets'])}) {settings['text_epochs']} epochs "
+                          f"(GraphCL {settings['text_pretrain_epochs']}), first {settings['max_tokens']} word pieces "
+                          "per document",
+             "trajectories": f"trajectories {settings['traj_epochs']} epochs, batch 1024"}
+    return (f"Test accuracy at the best validation epoch, mean ± std (sample, ddof=1) over seeds "
+            f"{','.join(map(str, settings['seeds']))}; one fixed split per modality, the same for every row "
+            "(images, documents: stratified 60/20/20, split seed 0; trajectories: LLM-Mob's chronological split). "
+            "Second metric: macro-F1 (images, documents) or accuracy@5 (trajectories). Train time: seconds per run, "
+            f"GraphCL pre-training included. Scale: {'; '.join(scale[o] for o in only)}; Adam lr {settings['lr']}. "
+            f"{platform.machine()}, 1 thread on a 2-core CPU shared with other jobs; this part took "
+            f"{total / 60:.1f} min.")
+
+
 def write(rows, notes, out: Path, meta: dict) -> None:
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "notes": notes, **meta,
                                                     "machine": f"{platform.machine()}, 1 thread"}, indent=1))
@@ -205,7 +223,7 @@ def merge(paths, out: Path) -> None:
     for path in paths:
         d = json.loads(Path(path).read_text())
         rows += d["rows"]
-        notes += [f"[{', '.join(d['settings']['only'].split(','))}] {n}" for n in d["notes"]]
+        notes.append(f"[{', '.join(d['settings']['only'].split(','))}] {describe(d['settings'], d['total_seconds'])}")
         parts.append({"path": str(path), "settings": d["settings"], "total_seconds": d["total_seconds"]})
     order = {"images": 0, "documents": 1, "trajectories": 2}
     rows.sort(key=lambda r: order[r["modality"]])
@@ -233,6 +251,7 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--traj-epochs", type=int, default=5)
     p.add_argument("--out", default=str(RESULTS / "modalities"))
+    p.add_argument("--label", default="", help="appended to every model name of this run (e.g. a longer schedule)")
     p.add_argument("--merge", nargs="+", help="only merge the rows of these JSON results (runs of --only parts in "
                    "separate processes) into --out")
     args = p.parse_args()
@@ -249,21 +268,16 @@ def main() -> None:
 
     rows = []
     out = Path(args.out)
-    notes = []
     out.parent.mkdir(parents=True, exist_ok=True)
     producers = {"images": image_rows, "documents": text_rows, "trajectories": trajectory_rows}
     for part in args.only.split(","):
-        rows += producers[part](args, log)
+        new = producers[part](args, log)
+        for r in new:
+            r["model"] += f" {args.label}" if args.label else ""
+        rows += new
         total = time.perf_counter() - start
         settings = {k: v for k, v in vars(args).items() if k != "out"}
-        note = (f"Test accuracy at the best validation epoch, mean ± std (sample, ddof=1) over seeds "
-                f"{','.join(map(str, args.seeds))}; one fixed stratified 60/20/20 split per modality (trajectories: "
-                f"LLM-Mob's chronological split), the same for every row. Second metric: macro-F1 (images, documents) "
-                f"or accuracy@5 (trajectories). Train time: seconds per run, GraphCL pre-training included. Scale: "
-                f"images {args.image_epochs} epochs (GraphCL {args.image_pretrain_epochs} epochs), documents "
-                f"{args.text_epochs} epochs (GraphCL {args.text_pretrain_epochs}), first {args.max_tokens} word pieces "
-                f"per document, trajectories {args.traj_epochs} epochs; Adam lr {args.lr}. "
-                f"{platform.machine()}, 1 thread on a 2-core CPU shared with other jobs; total {total / 60:.1f} min.")
+        note = describe(settings, total)
         write(rows, [note], out, {"settings": settings, "total_seconds": total})
     print(table(rows))
     log("done")
