@@ -227,7 +227,13 @@ def merge(paths, out: Path) -> None:
         notes.append(f"[{', '.join(d['settings']['only'].split(','))}] {describe(d['settings'], d['total_seconds'])}")
         parts.append({"path": str(path), "settings": d["settings"], "total_seconds": d["total_seconds"]})
     order = {"images": 0, "documents": 1, "trajectories": 2}
-    rows.sort(key=lambda r: order[r["modality"]])
+    seen, unique = set(), []
+    for r in rows:  # a baseline that two parts both ran (same data, same split): the first part's row
+        key = (r["modality"], r["dataset"], r["model"], r["graphcl"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    rows = sorted(unique, key=lambda r: order[r["modality"]])
     write(rows, notes, out, {"parts": parts})
     print(table(rows))
 
@@ -273,8 +279,9 @@ def main() -> None:
     producers = {"images": image_rows, "documents": text_rows, "trajectories": trajectory_rows}
     for part in args.only.split(","):
         new = producers[part](args, log)
-        for r in new:
-            r["model"] += f" {args.label}" if args.label else ""
+        for r in new:  # the label names a training schedule: baselines without epochs keep their names
+            if args.label and any(run.get("curve") for run in r["runs"]):
+                r["model"] += f" {args.label}"
         rows += new
         total = time.perf_counter() - start
         settings = {k: v for k, v in vars(args).items() if k != "out"}
