@@ -6,6 +6,7 @@ from .base import DEFAULT_ENCODER, PretrainingModel, step_seed
 from .dsla import DSLAModel
 from .graphcl import GraphCLModel
 from .graphshaper import VARIANTS, GraphShaper, GraphShaperOutput
+from .modality import GraphClassifier, GraphEncoder, NextVenueModel
 
 #: ``graphrep pretrain --method NAME`` -> module class
 PRETRAINING_METHODS: dict[str, type[PretrainingModel]] = {
@@ -13,3 +14,4 @@ PRETRAINING_METHODS: dict[str, type[PretrainingModel]] = {
 
 __all__ = ["AttrMaskModel", "DEFAULT_ENCODER", "DSLAModel", "GraphCLModel", "GraphShaper", "GraphShaperOutput",
            "PRETRAINING_METHODS", "PretrainingModel", "VARIANTS", "step_seed"]
+__all__ += ["GraphClassifier", "GraphEncoder", "NextVenueModel"]
