@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
             action.required = True
             action.help = "pre-training checkpoint (e.g. runs/pretrain/checkpoints/last.ckpt)"
 
+    from .commands import mobility
+
+    mobility.add_parser(sub)
+
     bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (source checkout)")
     bench.add_argument("name", nargs="?", help="benchmark name; omit to list them")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
@@ -307,6 +311,8 @@ def cmd_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .commands.mobility import run as mobility_run
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
@@ -315,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # the main job
         args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
     handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
-                "tag": cmd_tag, "bench": cmd_bench}
+                "tag": cmd_tag, "bench": cmd_bench, "mobility": mobility_run}
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early
