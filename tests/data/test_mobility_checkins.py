@@ -81,6 +81,15 @@ def test_nyc_layout_joins_pid_mapping_and_decodes_plus_codes(tmp_path):
         decode_plus_code("87G")
 
 
+def test_llmmob_layout(tmp_path):
+    head = "id,user_id,location_id,latitude,longitude,start_day,start_min,weekday\n"
+    write_gz(tmp_path / "train.csv.gz", head + "1,1,10,0.1,0.2,0,600,1\n2,1,11,0.3,0.1,0,700,1\n3,1,12,0.3,0.1,x,700,1\n")
+    write_gz(tmp_path / "test.csv.gz", head + "4,1,10,0.1,0.2,1,60,2\n")
+    c = load_checkins(tmp_path, city="g")
+    assert len(c) == 3 and c.time.tolist() == [600, 700, 1440 + 60] and set(c.venue_category) == {"unknown"}
+    assert dict(c.skipped.counts) == {"bad time": 1} and c.skipped.examples[0].startswith("train.csv.gz:4")
+
+
 def test_tsmc2014_local_time_from_utc_and_offset(tmp_path):
     lines = ["u1\tv1\tcat\tBar\t40.7\t-74.0\t-240\tTue Apr 03 18:00:09 +0000 2012",
              "u1\tv2\tcat\tGym\t40.8\t-74.1\t-240\tTue Apr 03 19:30:00 +0000 2012",
@@ -184,10 +193,10 @@ def test_shared_nyc_and_tky(shared_data):
     assert (len(nyc), nyc.num_users, nyc.num_venues, nyc.skipped.total) == (77526, 816, 2805, 0)
     assert int(nyc.venue_exact.sum()) == 1679  # exact coordinates through pid_mapping + venues_*_raw
     assert 40.4 < nyc.venue_lat.min() and nyc.venue_lat.max() < 41.1 and -74.4 < nyc.venue_lon.min()
-    tky = load_checkins(shared_data / "mobility" / "fsq_tky_cat", city="tky")
+    from graphrep.data import load_dataset
+
+    tky = load_dataset("fsq-tky-cat", root=shared_data)  # through the registry: checksums verified
     assert (len(tky), tky.num_users, tky.num_venues, tky.skipped.total) == (42572, 791, 946, 0)
     assert tky.venue_exact.all() and 35.3 < tky.venue_lat.mean() < 35.9
     split = chronological_split(tky)
     assert abs((split == 0).mean() - 0.8) < 0.02
-    llm = load_checkins(shared_data / "mobility" / "fsq_nyc")
-    assert len(llm) == 59701 + 17073 + 18598 and set(llm.venue_category) == {"unknown"}

@@ -278,100 +278,82 @@ def _load_kgtb_nyc(root: Path, city: str) -> CheckIns:
     return b.build(fixed)
 
 
-def _load_kgtb_tky(root: Path, city: str) -> CheckIns:
-    skipped = SkipLog()
-    b = _Builder(city, skipped)
-    files = [root / n for n in ("filtered_TKY_val.csv.gz", "filtered_TKY_test.csv.gz")]
+def _existing_rows(root: Path, names: list[str], required: list[str], skipped: SkipLog, layout: str):
+    """``(file:line, row)`` of the well-formed rows of those of ``names`` that exist under ``root``."""
+    files = [root / n for n in names]
     if not any(p.is_file() for p in files):
-        raise DataNotFoundError(f"{root}: neither filtered_TKY_val.csv.gz nor filtered_TKY_test.csv.gz found")
+        raise DataNotFoundError(f"{root}: none of {', '.join(names)} found ({layout} layout)")
     for path in files:
         if not path.is_file():
             continue
-        for line, r, ok in _rows(path, ["Uid", "Pid", "Catname", "Latitude", "Longitude", "Local Time"]):
+        for line, r, ok in _rows(path, required):
             where = f"{path.name}:{line}"
-            if not ok:
+            if ok:
+                yield where, r
+            else:
                 skipped.add("wrong number of fields", where)
-                continue
-            minutes = _parse_minutes(r["Local Time"], _LOCAL_FORMATS)
-            if minutes is None:
-                skipped.add("bad time", where, repr(r["Local Time"]))
-                continue
-            if not r["Pid"]:
-                skipped.add("unknown venue", where, "empty Pid")
-                continue
-            c = _coord(r["Latitude"], r["Longitude"])
-            if c is None:
-                skipped.add("missing coordinates", where, f"{r['Latitude']!r}, {r['Longitude']!r}")
-                continue
-            v = b.venue(r["Pid"], r["Catname"] or "unknown")
-            b.coords[v].append(c)
-            b.add(r["Uid"], v, minutes)
+
+
+def _record(b: _Builder, where: str, uid: str, vid: str, category: str, coord: tuple[float, float] | None,
+            minutes: int | None, raw_time: str, raw_coord: str) -> None:
+    """Add one check-in, or count and name why it is skipped."""
+    if minutes is None:
+        b.skipped.add("bad time", where, repr(raw_time))
+    elif not vid:
+        b.skipped.add("unknown venue", where, "empty venue id")
+    elif coord is None:
+        b.skipped.add("missing coordinates", where, raw_coord)
+    else:
+        v = b.venue(vid, category or "unknown")
+        b.coords[v].append(coord)
+        b.add(uid, v, minutes)
+
+
+def _load_kgtb_tky(root: Path, city: str) -> CheckIns:
+    b = _Builder(city, SkipLog())
+    for where, r in _existing_rows(root, ["filtered_TKY_val.csv.gz", "filtered_TKY_test.csv.gz"],
+                                   ["Uid", "Pid", "Catname", "Latitude", "Longitude", "Local Time"], b.skipped,
+                                   "kgtb-tky"):
+        _record(b, where, r["Uid"], r["Pid"], r["Catname"], _coord(r["Latitude"], r["Longitude"]),
+                _parse_minutes(r["Local Time"], _LOCAL_FORMATS), r["Local Time"],
+                f"{r['Latitude']!r}, {r['Longitude']!r}")
     return b.build()
 
 
 def _load_tsmc2014(path: Path, city: str) -> CheckIns:
-    skipped = SkipLog()
-    b = _Builder(city, skipped)
-    f = _open_text(path)
-    for line, text in enumerate(f, start=1):
+    b = _Builder(city, SkipLog())
+    for line, text in enumerate(_open_text(path), start=1):
         text = text.rstrip("\r\n")
         if not text.strip():
             continue
         where = f"{path.name}:{line}"
         parts = text.split("\t")
         if len(parts) != 8:
-            skipped.add("wrong number of fields", where, f"{len(parts)} instead of 8")
+            b.skipped.add("wrong number of fields", where, f"{len(parts)} instead of 8")
             continue
         uid, vid, _, cat, lat, lon, offset, utc = parts
         try:
-            t = datetime.strptime(utc, "%a %b %d %H:%M:%S %z %Y")
-            local = t.replace(tzinfo=None) + timedelta(minutes=int(offset))
+            local = datetime.strptime(utc, "%a %b %d %H:%M:%S %z %Y").replace(tzinfo=None) + \
+                timedelta(minutes=int(offset))
             minutes = int((local - _EPOCH).total_seconds() // 60)
         except ValueError:
-            skipped.add("bad time", where, repr(f"{utc} offset {offset}"))
-            continue
-        if not vid:
-            skipped.add("unknown venue", where, "empty venue id")
-            continue
-        c = _coord(lat, lon)
-        if c is None:
-            skipped.add("missing coordinates", where, f"{lat!r}, {lon!r}")
-            continue
-        v = b.venue(vid, cat or "unknown")
-        b.coords[v].append(c)
-        b.add(uid, v, minutes)
+            minutes = None
+        _record(b, where, uid, vid, cat, _coord(lat, lon), minutes, f"{utc} offset {offset}", f"{lat!r}, {lon!r}")
     return b.build()
 
 
 def _load_llmmob(root: Path, city: str) -> CheckIns:
-    skipped = SkipLog()
-    b = _Builder(city, skipped)
-    files = [root / f"{n}.csv.gz" for n in SPLIT_NAMES]
-    if not any(p.is_file() for p in files):
-        raise DataNotFoundError(f"{root}: none of train/valid/test.csv.gz found (LLM-Mob layout)")
-    for path in files:
-        if not path.is_file():
-            continue
-        for line, r, ok in _rows(path, ["user_id", "location_id", "latitude", "longitude", "start_day", "start_min"]):
-            where = f"{path.name}:{line}"
-            if not ok:
-                skipped.add("wrong number of fields", where)
-                continue
-            try:
-                minutes = int(r["start_day"]) * 1440 + int(r["start_min"])
-            except ValueError:
-                skipped.add("bad time", where, repr(f"{r['start_day']}/{r['start_min']}"))
-                continue
-            if not r["location_id"]:
-                skipped.add("unknown venue", where, "empty location_id")
-                continue
-            c = _coord(r["latitude"], r["longitude"], normalised=True)
-            if c is None:
-                skipped.add("missing coordinates", where, f"{r['latitude']!r}, {r['longitude']!r}")
-                continue
-            v = b.venue(r["location_id"], "unknown")
-            b.coords[v].append(c)
-            b.add(r["user_id"], v, minutes)
+    b = _Builder(city, SkipLog())
+    for where, r in _existing_rows(root, [f"{n}.csv.gz" for n in SPLIT_NAMES],
+                                   ["user_id", "location_id", "latitude", "longitude", "start_day", "start_min"],
+                                   b.skipped, "LLM-Mob"):
+        try:
+            minutes = int(r["start_day"]) * 1440 + int(r["start_min"])
+        except ValueError:
+            minutes = None
+        _record(b, where, r["user_id"], r["location_id"], "unknown",
+                _coord(r["latitude"], r["longitude"], normalised=True), minutes,
+                f"{r['start_day']}/{r['start_min']}", f"{r['latitude']!r}, {r['longitude']!r}")
     return b.build()
 
 
