@@ -174,8 +174,10 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings) -> dict
         history.append({"epoch": epoch, "loss": total / max(count, 1), "valid": valid, "utilisation": util,
                         "seconds": seconds})
         if settings.log:
+            shares = " | ".join(" ".join(f"{u:.2f}" for u in layer) for layer in util)
             print(f"  epoch {epoch}: loss {total / max(count, 1):.4f} valid acc@1 {valid['acc@1']:.4f} "
-                  f"mrr {valid['mrr']:.4f} ({seconds:.1f} s)", flush=True)
+                  f"mrr {valid['mrr']:.4f} ({seconds:.1f} s){'; expert shares ' + shares if util else ''}",
+                  flush=True)
         if valid["mrr"] > best:
             best, best_state, bad = valid["mrr"], copy.deepcopy(model.state_dict()), 0
         else:
@@ -253,7 +255,8 @@ def plot_utilisation(history: list[dict], path: str | Path, title: str = "expert
         for e in range(experts):
             ax.bar(np.arange(len(util)), util[:, layer, e], bottom=bottom, label=f"expert {e}")
             bottom += util[:, layer, e]
-        ax.axhline(0.5, color="k", lw=0.5, ls=":")
+        ax.axhline(1 / experts, color="k", lw=0.5, ls=":")  # the balanced share
+        ax.set_xticks(np.arange(len(util)))
         ax.set_xlabel("epoch")
         ax.set_ylabel("share of assignments")
         ax.set_title(f"{title}: layer {layer}")
