@@ -5,7 +5,8 @@ trajectories cut at 72 h gaps, every test check-in scored once against all the c
 
 - NYC in-city; TKY in-city (100% of TKY's training users = "TKY from scratch 100%");
 - NYC -> TKY zero-shot (NYC weights, TKY venue features from TKY's training check-ins, no gradient step on TKY);
-- NYC -> TKY fine-tuned on 5% / 20% of TKY's training users; TKY from scratch on the same 5% / 20%.
+- NYC -> TKY fine-tuned on 5% / 20% of TKY's training users (the NYC weights compete on validation with every
+  fine-tuned epoch; TKY venue features from those users' training rows only); TKY from scratch on the same 5% / 20%.
 
 Rows: popularity, user frequency, first-order Markov (count baselines, same targets), then neural models that all share
 the location encoder, the output layer (similarity to venue embeddings) and the user-history component: GRU, dense
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
         if init is not None:
             model.load_state_dict(init.state_dict())
         info = train_model(model, data, TrainSettings(epochs=epochs, seed=seed, lr=lr, patience=epochs,
-                                                              batch_size=args.batch_size))
+                                                      batch_size=args.batch_size, keep_initial=init is not None))
         return model, {"train_seconds": info["train_seconds"], "tokens_per_s": info["tokens_per_s"],
                        "best_epoch": info["best_epoch"], "active_parameters": model.active_parameters()}, info
 
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
             record("TKY in-city (100%)", name, seed, evaluate_model(model, tky), info)
             for f, pct in ((0.05, "5%"), (0.2, "20%")):
                 data = fractions[f]
-                model, info, _ = train(data, overrides, seed, args.epochs_small, init=model_nyc, lr=1.5e-3)
+                model, info, _ = train(data, overrides, seed, args.epochs_small, init=model_nyc, lr=1e-3)
                 record(f"NYC->TKY fine-tuned {pct}", name, seed, evaluate_model(model, data), info)
                 model, info, _ = train(data, overrides, seed, args.epochs_small)
                 record(f"TKY from scratch {pct}", name, seed, evaluate_model(model, data), info)

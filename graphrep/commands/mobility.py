@@ -6,7 +6,9 @@
 
 Each writes ``metrics.json`` (the model's test metrics beside the popularity, user-frequency and Markov baselines on the
 same targets) in its output folder; train and transfer also write ``model.pt`` and ``utilisation.png`` (expert share
-per epoch and layer).
+per epoch and layer). ``transfer`` scores the source model zero-shot, then fine-tunes it on ``--fraction`` of the target
+city's users, keeping the source weights if no fine-tuned epoch beats them on validation (``--fraction 0``: zero-shot
+only, with venue features from all of the target's training check-ins).
 """
 
 from __future__ import annotations
@@ -134,7 +136,8 @@ def run(args) -> int:
             _print_metrics("zero-shot", result["zero_shot"])
         if cmd == "train" or fraction > 0:
             info = train_model(model, data, TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                                          seed=args.seed, log=not args.quiet))
+                                                          seed=args.seed, log=not args.quiet,
+                                                          keep_initial=cmd == "transfer"))
             result["training"] = info
             result["model"] = evaluate_model(model, data)
             _print_metrics("TrajMoE", result["model"])

@@ -3,7 +3,8 @@
 A plain PyTorch loop (not Lightning): one model trains in seconds on a CPU, most of the time sits in the venue-scoring
 matmul, and the transfer protocol (train on one city, fine-tune or evaluate on another with the same weights) needs
 nothing a Trainer adds. Each epoch: every training window once in a seeded random order, then the validation metrics and
-the expert utilisation of that epoch; the weights of the epoch with the best validation MRR are kept and scored on test.
+the expert utilisation of that epoch; the weights of the epoch with the best validation MRR are kept and scored on test
+(with ``keep_initial``, as for fine-tuning a transferred model, the starting weights compete too: ``best_epoch = -1``).
 
 Metrics (:func:`graphrep.tasks.metrics.ranking_metrics`) rank the target among all the city's venues.
 Baselines on the same targets: ``popularity`` (training visit counts), ``user_frequency`` (the user's visits before the
@@ -122,6 +123,9 @@ class TrainSettings:
     seed: int = 0
     patience: int = 4
     log: bool = False
+    #: score the initial weights on validation too, and keep them if no epoch beats them (fine-tuning a transferred
+    #: model on a few users must not end worse, on validation, than the model it started from)
+    keep_initial: bool = False
 
 
 def _batches(windows: Windows, batch_size: int, generator: torch.Generator | None = None):
@@ -145,12 +149,18 @@ def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_siz
 def train_model(model: TrajMoE, data: CityData, settings: TrainSettings) -> dict:
     """Train on ``data``'s training windows, select the epoch by validation MRR; returns the history and timings.
 
-    The model ends with the selected weights. ``history`` rows: epoch, loss, valid metrics, expert utilisation, seconds.
+    The model ends with the selected weights (``best_epoch``; -1: the initial weights, with ``keep_initial``).
+    ``history`` rows: epoch, loss, valid metrics, expert utilisation, seconds.
     """
     torch.manual_seed(settings.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     best, best_state, history, bad = -1.0, copy.deepcopy(model.state_dict()), [], 0
     train_seconds, tokens = 0.0, 0
+    initial = evaluate_model(model, data, "valid") if settings.keep_initial else None
+    if initial is not None:
+        best = initial["mrr"]
+        if settings.log:
+            print(f"  initial weights: valid acc@1 {initial['acc@1']:.4f} mrr {initial['mrr']:.4f}", flush=True)
     for epoch in range(settings.epochs):
         gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
         torch.manual_seed(settings.seed * 7919 + epoch)
@@ -185,8 +195,11 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings) -> dict
             if bad >= settings.patience:
                 break
     model.load_state_dict(best_state)
-    best_epoch = max(range(len(history)), key=lambda i: history[i]["valid"]["mrr"]) if history else -1
-    return {"history": history, "best_epoch": best_epoch, "train_seconds": train_seconds,
+    scores = [h["valid"]["mrr"] for h in history]
+    best_epoch = int(np.argmax(scores)) if scores else -1
+    if initial is not None and (not scores or initial["mrr"] >= max(scores)):
+        best_epoch = -1  # the initial weights were kept
+    return {"history": history, "best_epoch": best_epoch, "initial_valid": initial, "train_seconds": train_seconds,
             "tokens_per_s": tokens / train_seconds if train_seconds else 0.0}
 
 

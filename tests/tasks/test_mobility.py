@@ -72,6 +72,11 @@ def test_training_learns_the_routine(tmp_path):
     assert after["mrr"] > before["mrr"] and after["acc@1"] >= 0.6
     assert len(info["history"]) == 8 and len(info["history"][0]["utilisation"]) == 2
     assert sum(info["history"][-1]["utilisation"][0]) == pytest.approx(1.0)
+    # keep_initial: weights that no epoch beats on validation are kept (lr 0: every epoch ties the start)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    info = train_model(model, data, TrainSettings(epochs=1, lr=0.0, batch_size=8, keep_initial=True))
+    assert info["best_epoch"] == -1 and info["initial_valid"] == info["history"][0]["valid"]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
 
 
 def test_cli_train_evaluate_transfer(tmp_path, capsys):
