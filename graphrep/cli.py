@@ -131,6 +131,19 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     _add_lightning_arguments(p)
 
 
+#: subcommands that live in ``graphrep.commands.<name>`` (``add_parser(subparsers)`` and ``run(args)``); the
+#: subcommand's name is the module's name
+COMMAND_MODULES = ("modality", "mobility")
+
+
+def _command_modules(named: bool = False):
+    """The subcommand modules; imported here, not at start-up, though each imports only the stdlib at module level."""
+    import importlib
+
+    modules = [(name, importlib.import_module(f".commands.{name}", __package__)) for name in COMMAND_MODULES]
+    return modules if named else [m for _, m in modules]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphrep", description="Transferable graph representations. With no command: the main job "
@@ -169,9 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
             action.required = True
             action.help = "pre-training checkpoint (e.g. runs/pretrain/checkpoints/last.ckpt)"
 
-    from .commands import modality
-
-    modality.add_parser(sub)
+    for command in _command_modules():
+        command.add_parser(sub)
 
     bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (source checkout)")
     bench.add_argument("name", nargs="?", help="benchmark name; omit to list them")
@@ -409,10 +421,9 @@ def _main(argv: list[str] | None) -> int:
         _quiet_libraries()
     if args.command is None:  # the main job
         args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
-    from .commands import modality
-
     handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
-                "tag": cmd_tag, "bench": cmd_bench, "modality": modality.run}
+                "tag": cmd_tag, "bench": cmd_bench}
+    handlers.update({name: module.run for name, module in _command_modules(named=True)})
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early

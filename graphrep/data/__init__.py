@@ -77,6 +77,11 @@ def load_dataset(name: str | os.PathLike, root: str | os.PathLike | None = None,
             paths = resolve_dataset(card, root=root, download=download)
             return load_tag(card.name, root=paths[0].parent)
         return load_tag(card.name, root=root)
+    if card.kind == "mobility":
+        from .mobility import load_checkins
+
+        paths = resolve_dataset(card, root=root, download=download)
+        return load_checkins(paths[0].parent, layout=card.format, city=card.option("city", card.name))
     raise GraphrepError(f"dataset {name!r} of kind {card.kind!r} has no loader here")
 
 

@@ -7,11 +7,12 @@ from .dsla import DSLAModel
 from .graphcl import GraphCLModel
 from .graphshaper import VARIANTS, GraphShaper, GraphShaperOutput
 from .modality import GraphClassifier, GraphEncoder, NextVenueModel
+from .trajmoe import TrajMoE, TrajMoEConfig
 
 #: ``graphrep pretrain --method NAME`` -> module class
 PRETRAINING_METHODS: dict[str, type[PretrainingModel]] = {
     "dsla": DSLAModel, "attrmask": AttrMaskModel, "graphcl": GraphCLModel}
 
 __all__ = ["AttrMaskModel", "DEFAULT_ENCODER", "DSLAModel", "GraphCLModel", "GraphShaper", "GraphShaperOutput",
-           "PRETRAINING_METHODS", "PretrainingModel", "VARIANTS", "step_seed"]
+           "PRETRAINING_METHODS", "PretrainingModel", "TrajMoE", "TrajMoEConfig", "VARIANTS", "step_seed"]
 __all__ += ["GraphClassifier", "GraphEncoder", "NextVenueModel"]

@@ -3,6 +3,8 @@
 from . import manifold  # noqa: F401
 from .conv import GATConv, GCNConv, GINConv, SAGEConv
 from .dynamic_knn import DynamicKNNConv, knn_edges
+from .location import LocationEncoder
+from .moe import MoEFeedForward, load_balancing_loss
 
-__all__ = ["GATConv", "GCNConv", "GINConv", "SAGEConv"]
+__all__ = ["GATConv", "GCNConv", "GINConv", "SAGEConv", "LocationEncoder", "MoEFeedForward", "load_balancing_loss"]
 __all__ += ["DynamicKNNConv", "knn_edges"]

@@ -88,3 +88,22 @@ def ogb_evaluate(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str,
     except RuntimeError as exc:  # e.g. no task with both classes
         raise InvalidInputError(f"OGB Evaluator({name}): {exc}") from None
     return {f"ogb_{k}": float(v) for k, v in result.items()}
+
+
+def target_ranks(scores, targets):
+    """1-based rank of each target among the candidates: ``1 + #{v : s_v > s_target}`` (ties counted in the target's
+    favour; callers break ties first). Shapes: scores ``[M, V]`` (torch), targets ``[M]`` -> ``[M]`` int64."""
+    import torch
+
+    target_score = scores.gather(1, targets[:, None])
+    return 1 + (scores > target_score).sum(1)
+
+
+def ranking_metrics(ranks) -> dict[str, float]:
+    r"""Next-item metrics from 1-based target ranks: Acc@k = share with rank <= k (k = 1, 5, 10),
+    MRR = mean :math:`1/r`, NDCG@5 = mean :math:`[r \le 5] / \log_2(r + 1)` (one relevant item)."""
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.size == 0:
+        raise InvalidInputError("no targets to score")
+    return {"acc@1": float((r <= 1).mean()), "acc@5": float((r <= 5).mean()), "acc@10": float((r <= 10).mean()),
+            "mrr": float((1.0 / r).mean()), "ndcg@5": float(np.where(r <= 5, 1.0 / np.log2(r + 1), 0.0).mean())}

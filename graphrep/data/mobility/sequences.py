@@ -1,0 +1,246 @@
+r"""Windows over each user's chronological check-ins, with the spatial priors and the user's history that a
+next-location model reads.
+
+A user's check-ins form one stream; window inputs are consecutive check-ins, and position :math:`p` (item :math:`i`)
+predicts item :math:`i+1`. Targets of a split are scored once each: they are grouped into chunks of ``chunk``
+consecutive targets, and a chunk ending at item :math:`b` gets the window of inputs ``[max(u_0, b-1-L), b-1)``, so every
+target sees up to ``L - chunk`` earlier check-ins of the same user as context (all of them when the user has fewer).
+
+Spatial priors of item :math:`i` (within its trajectory, i.e. since the last gap longer than the cut):
+
+- :math:`\log(1 + d_i)`, :math:`d_i` the km from the previous venue of the trajectory (0 at its start);
+- :math:`\log(1 + r_i)`, radius of gyration :math:`r_i = \sqrt{\overline{|x|^2} - |\bar x|^2}` of the trajectory's
+  venues so far (km);
+- :math:`H_i = \log n - \frac1n \sum_v c_v \log c_v`, entropy of the venues visited so far (:math:`c_v` visits, :math:`n`
+  check-ins);
+- :math:`\log(1 + \Delta t_i)`, hours since the user's previous check-in (0 for the first).
+
+History features of candidate :math:`v` for a prediction made at time :math:`t` (:func:`history_features`), from every
+earlier check-in of the same user (training rows and already-observed rows of the evaluated split):
+:math:`\log(1 + c_v)`, :math:`c_v / n`, :math:`[v = \text{current venue}]`, :math:`e^{-(t - t_v)/1\,\mathrm{day}}`,
+:math:`e^{-(t - t_v)/1\,\mathrm{week}}` (:math:`t_v` the last visit; 0 when never visited).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import InvalidInputError
+from .checkins import CheckIns
+
+__all__ = ["Windows", "spatial_priors", "build_windows", "history_features", "scored_history", "NUM_PRIORS", "NUM_HISTORY_FEATURES"]
+
+NUM_PRIORS = 4
+NUM_HISTORY_FEATURES = 6
+_NEVER = -1e12  # "last visit time" of a venue never visited (minutes)
+
+
+def spatial_priors(checkins: CheckIns, xy_km: np.ndarray, trajectory: np.ndarray) -> np.ndarray:
+    """Priors of every check-in (module docstring). Shapes: ``xy_km [V, 2]``, ``trajectory [N]`` -> ``[N, 4]`` float32."""
+    v, t, user = checkins.venue, checkins.time, checkins.user
+    n = len(v)
+    xy = np.asarray(xy_km, dtype=np.float64)[v]
+    new_traj = np.r_[True, trajectory[1:] != trajectory[:-1]]
+    new_user = np.r_[True, user[1:] != user[:-1]]
+    step = np.r_[0.0, np.linalg.norm(np.diff(xy, axis=0), axis=1)]
+    step[new_traj] = 0.0
+    gap = np.r_[0.0, np.diff(t) / 60.0]
+    gap[new_user] = 0.0
+    # cumulative sums restarted at each trajectory
+    starts = np.flatnonzero(new_traj)
+    seg = np.cumsum(new_traj) - 1
+
+    def seg_cumsum(a):
+        c = np.cumsum(a, axis=0)
+        offset = np.concatenate([np.zeros((1,) + a.shape[1:]), c[starts[1:] - 1]], axis=0)
+        return c - offset[seg]
+
+    count = seg_cumsum(np.ones(n))
+    mean = seg_cumsum(xy) / count[:, None]
+    sq = seg_cumsum((xy ** 2).sum(1)) / count
+    rg = np.sqrt(np.maximum(sq - (mean ** 2).sum(1), 0.0))
+    entropy = np.zeros(n)
+    visits: dict[int, int] = {}
+    s = 0.0  # sum of c log c over the trajectory so far
+    for i in range(n):
+        if new_traj[i]:
+            visits.clear()
+            s = 0.0
+        c = visits.get(int(v[i]), 0)
+        s += (c + 1) * np.log(c + 1) - (c * np.log(c) if c else 0.0)
+        visits[int(v[i])] = c + 1
+        entropy[i] = np.log(count[i]) - s / count[i]
+    return np.stack([np.log1p(step), np.log1p(rg), entropy, np.log1p(gap)], axis=1).astype(np.float32)
+
+
+@dataclass
+class Windows:
+    """Padded windows of one split, ready to batch by indexing.
+
+    Shapes (``W`` windows, ``L`` inputs, ``V`` venues): inputs, targets ``[W, L]`` int64 (``targets = -1`` where not
+    scored; inputs padded with 0 where ``mask`` is False); times ``[W, L]`` int64 minutes; priors ``[W, L, 4]``;
+    mask ``[W, L]`` bool; user ``[W]`` int64. The user's history is kept per window over its ``K_w`` candidates (the
+    distinct venues the user visited up to the window's last input; ragged, padded per batch by :meth:`batch`):
+    ``candidates[w]`` ``[K_w]`` venue indices, ``local[w]`` ``[L]`` each input's position in ``candidates[w]``,
+    ``base_counts[w]``/``base_last[w]`` ``[K_w]`` visits before the window and the minute of the last one,
+    ``trans[w]`` ``[L, K_w]`` the user's earlier transitions from the venue at each position to each candidate.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    times: torch.Tensor
+    priors: torch.Tensor
+    mask: torch.Tensor
+    user: torch.Tensor
+    local: torch.Tensor
+    candidates: list[torch.Tensor]
+    base_counts: list[torch.Tensor]
+    base_last: list[torch.Tensor]
+    trans: list[torch.Tensor]
+
+    def __len__(self) -> int:
+        return self.inputs.size(0)
+
+    @property
+    def num_targets(self) -> int:
+        return int((self.targets >= 0).sum())
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Windows ``index`` as tensors; candidates padded to the batch's largest ``K`` (pads: venue 0, never visited,
+        so their history features are 0)."""
+        out = {k: getattr(self, k)[index] for k in ("inputs", "targets", "times", "priors", "mask", "user", "local")}
+        idx = index.tolist()
+        k = max([len(self.candidates[i]) for i in idx] + [1])
+
+        def pad(items, value, dtype):
+            t = torch.full((len(idx), k), value, dtype=dtype)
+            for row, i in enumerate(idx):
+                t[row, :len(items[i])] = items[i]
+            return t
+
+        out["candidates"] = pad(self.candidates, 0, torch.int64)
+        out["base_counts"] = pad(self.base_counts, 0.0, torch.float32)
+        out["base_last"] = pad(self.base_last, _NEVER, torch.float32)
+        trans = torch.zeros(len(idx), self.inputs.size(1), k)
+        for row, i in enumerate(idx):
+            trans[row, :, :self.trans[i].size(1)] = self.trans[i]
+        out["trans"] = trans
+        return out
+
+
+def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.ndarray, length: int = 64,
+                  chunk: int | None = None, users: np.ndarray | None = None) -> Windows:
+    """Windows whose targets are the check-ins of split ``part`` (0 train, 1 valid, 2 test), each scored once.
+
+    Args:
+        length: ``L``, inputs per window. chunk: targets per window (default ``L`` for training, where context may be
+            short; pass ``L // 2`` for evaluation so every target sees at least ``L/2`` earlier check-ins).
+        users: if given, only these users' targets (e.g. a fraction of the training users).
+    """
+    chunk = length if chunk is None else chunk
+    if not 1 <= chunk <= length:
+        raise InvalidInputError(f"need 1 <= chunk <= length, got chunk={chunk}, length={length}")
+    user, venue, time = checkins.user, checkins.venue, checkins.time
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
+    ends = np.r_[starts[1:], len(user)]
+    successors = _successor_counts(checkins)
+    allowed = None if users is None else set(np.asarray(users).tolist())
+    spans = []  # (u0, s, e, first target)
+    for u0, u1 in zip(starts, ends):
+        if allowed is not None and int(user[u0]) not in allowed:
+            continue
+        tgt = np.flatnonzero(split[u0 + 1:u1] == part) + u0 + 1
+        if len(tgt) == 0:
+            continue
+        # targets of a split are contiguous per user (chronological split)
+        for a in range(tgt[0], tgt[-1] + 1, chunk):
+            b = min(a + chunk, tgt[-1] + 1)
+            s = max(u0, b - 1 - length)
+            spans.append((u0, s, b - 1, a))
+    w = len(spans)
+    inputs = np.zeros((w, length), dtype=np.int64)
+    targets = np.full((w, length), -1, dtype=np.int64)
+    times = np.zeros((w, length), dtype=np.int64)
+    pri = np.zeros((w, length, priors.shape[1]), dtype=np.float32)
+    mask = np.zeros((w, length), dtype=bool)
+    local = np.zeros((w, length), dtype=np.int64)
+    wuser = np.zeros(w, dtype=np.int64)
+    cands, counts, lasts, trans = [], [], [], []
+    for i, (u0, s, e, a) in enumerate(spans):
+        n = e - s
+        inputs[i, :n], times[i, :n], pri[i, :n], mask[i, :n] = venue[s:e], time[s:e], priors[s:e], True
+        first = a - 1 - s  # position predicting item a
+        targets[i, first:n] = venue[s + first + 1:e + 1]
+        cand, inverse = np.unique(venue[u0:e], return_inverse=True)
+        local[i, :n] = inverse[s - u0:]
+        c = np.bincount(inverse[:s - u0], minlength=len(cand)).astype(np.float32)
+        last = np.full(len(cand), _NEVER)
+        np.maximum.at(last, inverse[:s - u0], time[u0:s].astype(np.float64))
+        cands.append(torch.from_numpy(cand))
+        counts.append(torch.from_numpy(c))
+        lasts.append(torch.from_numpy(last.astype(np.float32)))
+        m = np.zeros((length, len(cand)), dtype=np.float32)
+        for p in range(n):
+            keys, values = successors[s + p]
+            m[p, np.searchsorted(cand, keys)] = values  # every successor was visited before s + p, so is a candidate
+        trans.append(torch.from_numpy(m))
+        wuser[i] = user[u0]
+    t = torch.from_numpy
+    return Windows(t(inputs), t(targets), t(times), t(pri), t(mask), t(wuser), t(local), cands, counts, lasts, trans)
+
+
+def _successor_counts(checkins: CheckIns) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For every row r: (venues, counts) of the user's moves ``venue[r] -> w`` among rows ``<= r``."""
+    user, venue = checkins.user, checkins.venue
+    out = []
+    table: dict[int, dict[int, int]] = {}
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    for r in range(len(venue)):
+        if r == 0 or user[r] != user[r - 1]:
+            table = {}
+        else:
+            nxt = table.setdefault(int(venue[r - 1]), {})
+            nxt[int(venue[r])] = nxt.get(int(venue[r]), 0) + 1
+        row = table.get(int(venue[r]))
+        out.append((np.fromiter(row.keys(), np.int64, len(row)), np.fromiter(row.values(), np.float32, len(row)))
+                   if row else empty)
+    return out
+
+
+def history_features(inputs: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, base_counts: torch.Tensor,
+                     base_last: torch.Tensor, trans: torch.Tensor | None = None) -> torch.Tensor:
+    """The user's history of each candidate venue at each position (module docstring).
+
+    ``inputs`` index the candidate axis of ``base_counts`` (the window's ``local`` indices, or venue indices when the
+    candidates are all ``V`` venues). Shapes: inputs, times, mask ``[B, L]``; base_counts, base_last ``[B, K]``;
+    trans ``[B, L, K]`` (zeros when ``None``) -> ``[B, L, K, 6]`` float32.
+    """
+    nv = base_counts.size(1)
+    onehot = torch.nn.functional.one_hot(inputs, nv).float() * mask[..., None].float()
+    counts = base_counts[:, None, :] + onehot.cumsum(1)
+    total = counts.sum(-1, keepdim=True).clamp_min(1.0)
+    t = times.float()
+    stamped = torch.where(onehot > 0, t[..., None].expand_as(onehot), torch.full_like(onehot, _NEVER))
+    last = torch.maximum(stamped.cummax(1).values, base_last[:, None, :])
+    age = (t[..., None] - last).clamp_min(0.0)
+    seen = (counts > 0).float()
+    return torch.stack([torch.log1p(counts), counts / total, onehot,
+                        seen * torch.exp(-age / 1440.0), seen * torch.exp(-age / 10080.0),
+                        torch.log1p(trans) if trans is not None else torch.zeros_like(counts)], dim=-1)
+
+
+def scored_history(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """History features at the scored positions of a :meth:`Windows.batch`, over each window's candidates.
+
+    Shapes: -> (phi ``[M, K, 6]``, candidates ``[M, K]`` venue indices), ``M`` the scored positions (targets >= 0).
+    Add ``phi @ a`` into ``[M, V]`` scores with ``scores.scatter_add_(1, candidates, ...)``: padded candidates have
+    ``phi = 0``.
+    """
+    scored = batch["targets"] >= 0
+    phi = history_features(batch["local"], batch["times"], batch["mask"], batch["base_counts"], batch["base_last"],
+                           batch["trans"])
+    cand = batch["candidates"][:, None, :].expand(-1, scored.size(1), -1)
+    return phi[scored], cand[scored]

@@ -1,0 +1,178 @@
+r"""TrajMoE: next-location prediction with a city-agnostic location encoder and a spatially-routed MoE transformer.
+
+For a user's window of check-ins :math:`(v_1, t_1), \dots, (v_L, t_L)`:
+
+.. math::
+    x_p = e_{v_p} + T[\mathrm{how}(t_p)] + P[p], \qquad e = \mathrm{LocationEncoder}(\text{venue features}),
+
+then ``layers`` pre-norm causal transformer blocks
+:math:`h \leftarrow h + \mathrm{Attn}(\mathrm{LN}(h))`, :math:`h \leftarrow h + \mathrm{FFN}(\mathrm{LN}(h), s_p)` whose
+FFN is a :class:`~graphrep.nn.moe.MoEFeedForward` routed on :math:`[\mathrm{LN}(h_p);\ s_p]`, :math:`s_p` the 4 spatial
+priors of :mod:`graphrep.data.mobility.sequences` (distance from the previous venue, radius of gyration, visit entropy,
+time gap). ``backbone="dense"`` swaps in a dense FFN with the same active parameters
+(hidden ``(top_k + num_shared) * expert_hidden``); ``backbone="gru"`` replaces the blocks by a GRU.
+
+Scores of every venue :math:`v` of the city (the output layer is the location encoder again, so it transfers):
+
+.. math::
+    z_{pv} = \tau\, \cos(W_q h_p, e_v) + \textstyle\sum_{j=1}^{6} a_j(h_p)\, \phi_{pvj},
+
+with :math:`\phi_{pv}` the user's history of :math:`v` (:func:`~graphrep.data.mobility.sequences.history_features`:
+visit count, share, is-current, recency, own transitions from the current venue) and :math:`a(h) = W_a h + b_a`:
+a learned, context-dependent copy of the
+user's own history (``use_history=False`` drops it). Loss: cross-entropy over the city's venues
++ ``aux_weight`` x the load-balancing loss averaged over MoE layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.mobility.features import HOURS_PER_WEEK, hour_of_week
+from ..data.mobility.sequences import NUM_HISTORY_FEATURES, NUM_PRIORS, scored_history
+from ..nn.location import LocationEncoder
+from ..nn.moe import FeedForward, MoEFeedForward
+
+__all__ = ["TrajMoEConfig", "TrajMoE", "BACKBONES"]
+
+BACKBONES = ("moe", "dense", "gru")
+
+
+@dataclass
+class TrajMoEConfig:
+    """Architecture of :class:`TrajMoE` (saved with checkpoints)."""
+
+    category_dim: int = 384
+    other_dim: int = 1 + 2 + HOURS_PER_WEEK
+    dim: int = 64
+    layers: int = 2
+    heads: int = 4
+    backbone: str = "moe"
+    num_experts: int = 4
+    top_k: int = 1
+    num_shared: int = 1
+    expert_hidden: int = 128
+    use_priors: bool = True
+    use_history: bool = True
+    max_len: int = 64
+    dropout: float = 0.1  # on the input embeddings and the residual branches (CPU dropout masks are slow elsewhere)
+    aux_weight: float = 0.01
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+
+
+class _Block(nn.Module):
+    def __init__(self, c: TrajMoEConfig):
+        super().__init__()
+        self.heads = c.heads
+        self.ln1, self.ln2 = nn.LayerNorm(c.dim), nn.LayerNorm(c.dim)
+        self.qkv, self.proj = nn.Linear(c.dim, 3 * c.dim), nn.Linear(c.dim, c.dim)
+        self.drop = nn.Dropout(c.dropout)
+        self.use_priors = c.use_priors and c.backbone == "moe"
+        if c.backbone == "moe":
+            self.ffn = MoEFeedForward(c.dim, c.expert_hidden, c.num_experts, c.top_k, c.num_shared,
+                                      router_extra=NUM_PRIORS if c.use_priors else 0)
+        else:
+            self.ffn = FeedForward(c.dim, (c.top_k + c.num_shared) * c.expert_hidden)
+
+    def forward(self, h: Tensor, priors: Tensor) -> Tensor:
+        b, n, d = h.shape
+        q, k, v = self.qkv(self.ln1(h)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        h = h + self.drop(self.proj(a.transpose(1, 2).reshape(b, n, d)))
+        x = self.ln2(h)
+        y = self.ffn(x, priors) if isinstance(self.ffn, MoEFeedForward) and self.use_priors else self.ffn(x)
+        return h + self.drop(y)
+
+
+class TrajMoE(nn.Module):
+    """Next-location model (formulas in the module docstring).
+
+    ``forward(venue_features, batch)`` takes the city's venue feature matrix ``[V, F]`` and a batch from
+    :meth:`graphrep.data.mobility.sequences.Windows.batch`; it returns ``(logits [M, V], targets [M])`` over the ``M``
+    scored positions, and sets ``self.aux_loss``.
+    """
+
+    def __init__(self, config: TrajMoEConfig | None = None, **overrides):
+        super().__init__()
+        c = config or TrajMoEConfig()
+        if overrides:
+            c = TrajMoEConfig(**{**asdict(c), **overrides})
+        self.config = c
+        self.location = LocationEncoder(c.category_dim, c.other_dim, out_dim=c.dim, hidden=2 * c.dim)
+        self.time = nn.Embedding(HOURS_PER_WEEK, c.dim)
+        self.pos = nn.Embedding(c.max_len, c.dim)
+        self.drop = nn.Dropout(c.dropout)
+        if c.backbone == "gru":
+            self.gru = nn.GRU(c.dim, c.dim, num_layers=c.layers, batch_first=True,
+                              dropout=c.dropout if c.layers > 1 else 0.0)
+            self.blocks = nn.ModuleList()
+        else:
+            self.blocks = nn.ModuleList(_Block(c) for _ in range(c.layers))
+        self.ln = nn.LayerNorm(c.dim)
+        self.query = nn.Linear(c.dim, c.dim)
+        self.log_scale = nn.Parameter(torch.tensor(2.3))  # tau = e^2.3 ~ 10 at start
+        self.history = nn.Linear(c.dim, NUM_HISTORY_FEATURES) if c.use_history else None
+        self.aux_loss = torch.zeros(())
+
+    @property
+    def moe_layers(self) -> list[MoEFeedForward]:
+        return [b.ffn for b in self.blocks if isinstance(b.ffn, MoEFeedForward)]
+
+    def encode_venues(self, venue_features: Tensor) -> Tensor:
+        """Venue embeddings ``[V, dim]``."""
+        return self.location(venue_features)
+
+    def hidden(self, emb: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """Final hidden states ``[B, L, dim]``."""
+        inputs, times = batch["inputs"], batch["times"]
+        n = inputs.size(1)
+        if n > self.config.max_len:
+            raise ValueError(f"windows of {n} check-ins exceed max_len={self.config.max_len}")
+        x = emb[inputs] + self.time(hour_of_week(times)) + self.pos(torch.arange(n, device=inputs.device))
+        h = self.drop(x)
+        if self.config.backbone == "gru":
+            h = self.gru(h)[0]
+        for block in self.blocks:
+            h = block(h, batch["priors"])
+        return self.ln(h)
+
+    def forward(self, venue_features: Tensor, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        emb = self.encode_venues(venue_features)
+        h = self.hidden(emb, batch)
+        scored = batch["targets"] >= 0
+        hs = h[scored]
+        logits = torch.exp(self.log_scale) * F.normalize(self.query(hs), dim=-1) @ F.normalize(emb, dim=-1).T
+        if self.history is not None:
+            phi, cand = scored_history(batch)
+            logits = logits.scatter_add(1, cand, torch.einsum("mkj,mj->mk", phi, self.history(hs)))
+        moe = self.moe_layers
+        self.aux_loss = torch.stack([m.aux_loss for m in moe]).mean() if moe else logits.new_zeros(())
+        return logits, batch["targets"][scored]
+
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        return F.cross_entropy(logits, targets) + self.config.aux_weight * self.aux_loss
+
+    def utilisation(self) -> list[list[float]]:
+        """Per MoE layer, the fraction of routed assignments per expert since the last ``reset_utilisation``."""
+        return [m.utilisation().tolist() for m in self.moe_layers]
+
+    def reset_utilisation(self) -> None:
+        for m in self.moe_layers:
+            m.reset_stats()
+
+    def active_parameters(self) -> int:
+        """Parameters one token uses (routed experts counted ``top_k`` times, not ``num_experts``)."""
+        total = sum(p.numel() for p in self.parameters())
+        for m in self.moe_layers:
+            total -= sum(p.numel() for p in m.parameters())
+            total += m.active_parameters
+        return total

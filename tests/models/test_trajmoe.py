@@ -1,0 +1,67 @@
+"""TrajMoE: causal, city-agnostic (any number of venues, no per-venue parameters), the user-history component."""
+
+import torch
+
+from graphrep.models.trajmoe import TrajMoE
+
+
+def batch(b=2, n=6, v=9, seed=0):
+    """A batch as ``Windows.batch`` gives it: candidates = each window's distinct inputs, padded with venue 0."""
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randint(0, v, (b, n), generator=g)
+    uniques = [torch.unique(r) for r in inputs]
+    k = max(len(u) for u in uniques)
+    cand = torch.stack([torch.cat([u, torch.zeros(k - len(u), dtype=torch.long)]) for u in uniques])
+    local = torch.stack([torch.searchsorted(u, r) for u, r in zip(uniques, inputs)])
+    return {"inputs": inputs, "targets": torch.randint(0, v, (b, n), generator=g),
+            "times": torch.cumsum(torch.randint(10, 500, (b, n), generator=g), 1),
+            "priors": torch.rand(b, n, 4, generator=g), "mask": torch.ones(b, n, dtype=torch.bool),
+            "local": local, "candidates": cand, "base_counts": torch.zeros(b, k), "base_last": torch.full((b, k), -1e12),
+            "trans": torch.zeros(b, n, k)}
+
+
+def features(v, seed=0):
+    return torch.randn(v, 8 + 2 + 1 + 2 + 168, generator=torch.Generator().manual_seed(seed))
+
+
+def test_causal_and_any_number_of_venues():
+    torch.manual_seed(0)
+    for backbone in ("moe", "dense", "gru"):
+        model = TrajMoE(category_dim=8, dim=16, heads=2, expert_hidden=8, backbone=backbone, max_len=8).eval()
+        b = batch()
+        logits, targets = model(features(9), b)
+        assert logits.shape == (12, 9) and torch.equal(targets, b["targets"].reshape(-1))
+        later = dict(b)
+        later["inputs"] = b["inputs"].clone()
+        later["inputs"][:, -1] = (b["inputs"][:, -1] + 1) % 9
+        logits2, _ = model(features(9), later)
+        # the first five positions of each window do not see the changed last input
+        rows = torch.tensor([p for i in range(2) for p in range(i * 6, i * 6 + 5)])
+        assert torch.allclose(logits[rows], logits2[rows], atol=1e-5)
+        # another city: 30 venues, same weights
+        assert model(features(30, 1), batch(v=30))[0].shape == (12, 30)
+    assert not any(p.size(0) in (9, 30) for p in model.parameters() if p.dim() > 0)
+
+
+def test_history_component_adds_scores_only_to_visited_venues():
+    torch.manual_seed(0)
+    model = TrajMoE(category_dim=8, dim=16, heads=2, expert_hidden=8, max_len=8).eval()
+    b = batch()
+    b["base_counts"] = torch.zeros_like(b["base_counts"])
+    b["base_counts"][0, 0] = 3.0
+    b["base_last"][0, 0] = 0.0
+    with torch.no_grad():
+        model.history.weight.zero_()
+        model.history.bias.copy_(torch.tensor([1.0, 0, 0, 0, 0, 0]))  # + log(1 + count)
+    with_hist, _ = model(features(9), b)
+    model.history = None
+    without, _ = model(features(9), b)
+    diff = with_hist - without
+    v0 = int(b["candidates"][0, 0])
+    visits = torch.zeros(6, 9)
+    for p in range(6):
+        visits[p, v0] += 3
+        for q in range(p + 1):
+            visits[p, b["inputs"][0, q]] += 1
+    assert torch.allclose(diff[:6], torch.log1p(visits), atol=1e-5)
+    assert model.active_parameters() < sum(p.numel() for p in model.parameters())
