@@ -64,24 +64,28 @@ def drive_strength(cell: str) -> float:
 
 
 #: Coarse logic families recognised in cell names across libraries; the index is a feature that transfers between
-#: technologies where a cell-type one-hot cannot. Checked in order (``nand`` before ``and``, ``clkbuf`` before ``buf``).
-FAMILIES = ("fill", "tap", "decap", "antenna", "tie", "clkbuf", "clkinv", "dff", "latch", "mux", "xnor", "xor", "nand",
-            "nor", "aoi", "oai", "ao", "oa", "and", "or", "inv", "buf", "dly", "ha", "fa", "macro")
+#: technologies where a cell-type one-hot cannot. Matched in order on the name without its library prefix
+#: (``decap`` before ``fill``, ``nand`` before ``and``, ``aoi`` before ``ao``).
 _FAMILY_PATTERNS = [
-    ("fill", r"fill"), ("tap", r"tap"), ("decap", r"decap"), ("antenna", r"antenna|diode"),
-    ("tie", r"tie|logic[01]|conb"), ("clkbuf", r"clkbuf|clkdlybuf"), ("clkinv", r"clkinv"),
-    ("dff", r"df|dff|sdf|edf|ff\b"), ("latch", r"lat|dl[hl]|dlx"), ("mux", r"mux|mx"), ("xnor", r"xnor|xn[or]"),
-    ("xor", r"xor|xo2"), ("nand", r"nand|nd\d"), ("nor", r"nor|nr\d"), ("aoi", r"aoi|a\d+oi"), ("oai", r"oai|o\d+ai"),
-    ("ao", r"__a\d|ao\d|\ba\d{2}"), ("oa", r"__o\d|oa\d"), ("and", r"and|an\d"), ("or", r"or|or\d"),
-    ("inv", r"inv|\bin_"), ("buf", r"buf|bf"), ("dly", r"dly|dlygate"), ("ha", r"ha_|__ha"), ("fa", r"fa_|__fa"),
+    ("decap", r"decap|fillcap"), ("fill", r"fill"), ("tap", r"tap|endcap"), ("antenna", r"antenna|diode"),
+    ("tie", r"tie|conb|logic[01]"), ("pad", r".*pad"), ("clkbuf", r"clkbuf|clkdlybuf"), ("clkinv", r"clkinv"),
+    ("dff", r"df|sdf|edf"), ("dly", r"dly"), ("latch", r"dl[a-z]|lat"), ("mux", r"mux|mx"), ("xnor", r"xnor|xn"), ("xor", r"xor"),
+    ("nand", r"nand"), ("nor", r"nor"), ("aoi", r"aoi|a\d+b?\d*oi|a2bb2oi"), ("oai", r"oai|o\d+b?\d*ai|o2bb2ai"),
+    ("ao", r"ao|a\d"), ("oa", r"oa|o\d"), ("and", r"and"), ("or", r"or"), ("inv", r"inv|in_"), ("buf", r"buf"),
+    ("ha", r"ha"), ("fa", r"fa|maj"),
 ]
-_FAMILY_RE = [(f, re.compile(p, re.IGNORECASE)) for f, p in _FAMILY_PATTERNS]
+FAMILIES = tuple(f for f, _ in _FAMILY_PATTERNS) + ("macro",)
+_FAMILY_RE = [(f, re.compile(p)) for f, p in _FAMILY_PATTERNS]
 
 
 def cell_family(cell: str) -> str:
-    """Logic family of a cell name (see :data:`FAMILIES`); ``"macro"`` when none matches (hard macros, black boxes)."""
-    short = cell.split("__")[-1] if "__" in cell else cell
+    """Logic family of a cell name (see :data:`FAMILIES`): ``sky130_fd_sc_hd__a21oi_1`` -> ``aoi``, ``AND2_X1`` ->
+    ``and``, ``sg13g2_IOPadIn`` -> ``pad``; ``"macro"`` when none matches (hard macros, black boxes)."""
+    short = cell.split("__")[-1]
+    if short == cell and "_" in cell and not cell[:1].isupper():
+        short = cell.split("_", 1)[1]
+    short = short.lower()
     for family, pattern in _FAMILY_RE:
-        if pattern.search(short if family not in ("ao", "oa") else cell):
+        if pattern.match(short):
             return family
     return "macro"
