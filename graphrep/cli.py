@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
             action.required = True
             action.help = "pre-training checkpoint (e.g. runs/pretrain/checkpoints/last.ckpt)"
 
+    from .commands import circuit
+
+    circuit.add_parser(sub)
+
     bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (source checkout)")
     bench.add_argument("name", nargs="?", help="benchmark name; omit to list them")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
@@ -315,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # the main job
         args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
     handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
-                "tag": cmd_tag, "bench": cmd_bench}
+                "tag": cmd_tag, "bench": cmd_bench,
+                "circuit": __import__("graphrep.commands.circuit", fromlist=["run"]).run}
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import GraphrepError
 
-KINDS = ("molecules", "ogb", "tag")
+KINDS = ("molecules", "ogb", "tag", "circuit")
 
 
 @dataclass(frozen=True)

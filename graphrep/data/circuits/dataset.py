@@ -35,13 +35,10 @@ class Design:
     files: dict[str, list[Path]] = field(default_factory=dict)
 
 
-def design_files(folder: str | os.PathLike) -> dict[str, list[Path]]:
-    """The files of each kind in ``folder`` (sorted; ``.gz`` counts as its inner extension)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataNotFoundError(f"{folder}: not a design folder")
+def classify(paths) -> dict[str, list[Path]]:
+    """Sort files into kinds by extension (``.gz`` counts as its inner extension); other files are ignored."""
     out: dict[str, list[Path]] = {k: [] for k in _KINDS}
-    for p in sorted(folder.iterdir()):
+    for p in sorted(Path(q) for q in paths):
         suffix = Path(p.name[:-3]).suffix if p.name.endswith(".gz") else p.suffix
         for kind, exts in _KINDS.items():
             if suffix.lower() in exts:
@@ -49,24 +46,28 @@ def design_files(folder: str | os.PathLike) -> dict[str, list[Path]]:
     return out
 
 
-def find_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    """A design folder from a path, or from a registered dataset name (kind ``circuit``)."""
+def find_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> tuple[str, dict[str, list[Path]]]:
+    """``(design name, files by kind)`` from a folder path, or from a registered dataset name (kind ``circuit``), whose
+    files the registry resolves and verifies against the card's checksums."""
     path = Path(name_or_path)
     if path.is_dir():
-        return path
+        return path.name, classify(path.iterdir())
     from ..registry import get_card
     from ..resolve import resolve_dataset
 
-    card = get_card(str(name_or_path))
+    try:
+        card = get_card(str(name_or_path))
+    except GraphrepError as exc:
+        raise DataNotFoundError(f"{name_or_path}: not a design folder, and {exc}") from None
     if card.kind != "circuit":
         raise GraphrepError(f"dataset {card.name!r} is of kind {card.kind!r}, not a circuit design")
-    return resolve_dataset(card, root=root)[0].parent
+    return card.name, classify(resolve_dataset(card, root=root))
 
 
 def load_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> Design:
     """Parse a design folder: one SPEF, one netlist (Verilog preferred over DEF), every Liberty and LEF file."""
-    folder = find_design(name_or_path, root)
-    files = design_files(folder)
+    name, files = find_design(name_or_path, root)
+    folder = (files["spef"] or files["verilog"] or files["def"] or [Path(name_or_path) / "?"])[0].parent
     if len(files["spef"]) != 1:
         raise GraphrepError(f"{folder}: expected one .spef file, found {len(files['spef'])}")
     if files["verilog"]:
@@ -89,4 +90,4 @@ def load_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None 
     else:
         netlist = read_def(files["def"][0])
     spef = read_spef(files["spef"][0])
-    return Design(folder.name, folder, netlist, spef, liberty, lef, files)
+    return Design(name, folder, netlist, spef, liberty, lef, files)
