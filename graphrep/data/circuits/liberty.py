@@ -59,6 +59,18 @@ def _float(value: str, path, line: int, key: str) -> float:
         raise CircuitFormatError(path, line, f"{key} must be a number, got {value!r}") from None
 
 
+def _count_braces(text: str, stack: list, path, line: int) -> None:
+    """Follow the nesting of a line that is not read: push ``{`` and pop ``}`` (outside strings)."""
+    bare = _STRING.sub("", text) if '"' in text else text
+    for ch in bare:
+        if ch == "{":
+            stack.append(("?", [], line))
+        elif ch == "}":
+            if not stack:
+                raise CircuitFormatError(path, line, "'}' without an open group")
+            stack.pop()
+
+
 def read_liberty(path: str | os.PathLike) -> Liberty:
     """Parse a Liberty file (plain or gzip)."""
     lib = Liberty()
@@ -108,14 +120,7 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
             interesting = path_names in ((), ("library",), ("library", "cell"), ("library", "cell", "pin"),
                                          ("library", "cell", "bus"), ("library", "cell", "bus", "pin"))
             if not interesting:
-                bare = _STRING.sub("", stripped) if '"' in stripped else stripped
-                for ch in bare:
-                    if ch == "{":
-                        stack.append(("?", [], start))
-                    elif ch == "}":
-                        if not stack:
-                            raise CircuitFormatError(path, start, "'}' without an open group")
-                        stack.pop()
+                _count_braces(stripped, stack, path, start)
                 continue
             pos = 0
             while pos < len(stripped):
@@ -147,7 +152,8 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
                         cell.pg_pins[args[0]] = ""
                     pos = m.end()
                     if names[-1] not in ("library", "cell", "pin", "bus"):
-                        break  # the rest of this group is not read: count its braces as an uninteresting line
+                        _count_braces(stripped[pos:], stack, path, start)  # the rest of this group is not read
+                        break
                     continue
                 m = _SIMPLE.match(stripped, pos)
                 if m:

@@ -100,9 +100,8 @@ class Spef:
 
 
 def _value(token: str, path, line: int) -> float:
-    if ":" in token:
-        parts = token.split(":")
-        token = parts[1] if len(parts) == 3 else parts[0]
+    if token.count(":") == 2:  # best:typical:worst
+        token = token.split(":")[1]
     try:
         return float(token)
     except ValueError:
