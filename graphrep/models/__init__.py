@@ -3,6 +3,7 @@ text) and self-supervised pre-training of molecule encoders (D-SLA, AttrMasking,
 
 from .attrmask import AttrMaskModel
 from .base import DEFAULT_ENCODER, PretrainingModel, step_seed
+from .circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
 from .dsla import DSLAModel
 from .graphcl import GraphCLModel
 from .graphshaper import VARIANTS, GraphShaper, GraphShaperOutput
@@ -11,5 +12,5 @@ from .graphshaper import VARIANTS, GraphShaper, GraphShaperOutput
 PRETRAINING_METHODS: dict[str, type[PretrainingModel]] = {
     "dsla": DSLAModel, "attrmask": AttrMaskModel, "graphcl": GraphCLModel}
 
-__all__ = ["AttrMaskModel", "DEFAULT_ENCODER", "DSLAModel", "GraphCLModel", "GraphShaper", "GraphShaperOutput",
+__all__ = ["AttrMaskModel", "CircuitEncoder", "CircuitGCL", "CircuitHead", "DEFAULT_ENCODER", "DSLAModel", "GraphCLModel", "GraphShaper", "GraphShaperOutput",
            "PRETRAINING_METHODS", "PretrainingModel", "VARIANTS", "step_seed"]

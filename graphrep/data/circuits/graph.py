@@ -9,7 +9,8 @@ Nodes and edges:
 - Coupled net pairs are *targets*, never message-passing edges: ``data.coupling_index`` [2, P] (net ids, first < second)
   and ``data.coupling_cap`` [P] in farads, with ``data.coupling_y`` their scaled labels.
 
-Features (columns named in ``data[t].feature_names``): instance — log area (Liberty, else LEF size), drive strength,
+Features (columns named in ``data[t].feature_names``; counts and sizes log-scaled, so all are O(1) and need no
+per-design standardisation): instance — log area (Liberty, else LEF size), drive strength,
 pin counts, sequential, logic family one-hot (:data:`.names.FAMILIES`), placement; pin — direction one-hot (Liberty,
 else LEF, else the SPEF ``*CONN`` direction), Liberty pin capacitance, port/clock flags, whether the pin exists only in
 the SPEF (``ANTENNA_*`` cells inserted after synthesis); net — degree, fanout, drivers, summed sink capacitance, half-
@@ -45,11 +46,11 @@ LABEL_REF, LABEL_DECADES = 1e-18, 6.0
 #: Upper edges (F) of the 5 ground-capacitance buckets: <0.3 fF, 0.3-1, 1-3, 3-10, >=10 fF.
 GROUND_BUCKET_EDGES = (3e-16, 1e-15, 3e-15, 1e-14)
 
-INSTANCE_FEATURES = ["log_area_um2", "has_area", "log2_drive", "signal_pins", "inputs", "outputs", "sequential",
+INSTANCE_FEATURES = ["log_area_um2", "has_area", "log2_drive", "log_signal_pins", "log_inputs", "log_outputs", "sequential",
                      "spef_only", "x", "y", "has_xy"] + [f"family_{f}" for f in FAMILIES]
 PIN_FEATURES = ["dir_input", "dir_output", "dir_inout", "dir_unknown", "log_cap_ff", "has_cap", "is_port", "is_clock",
                 "spef_only"]
-NET_FEATURES = ["log_degree", "log_fanout", "drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um", "log_bbox_w_um",
+NET_FEATURES = ["log_degree", "log_fanout", "log_drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um", "log_bbox_w_um",
                 "log_bbox_h_um", "has_hpwl", "is_port_net", "is_clock_net", "log_mean_cell_area_um2", "has_cell_area",
                 "min_pitch_um", "has_pitch"]
 _CLOCK = ("clk", "clock", "ck", "clk_i", "wb_clk_i")
@@ -274,7 +275,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
             ix[k, 0], ix[k, 1] = math.log1p(a), 1
             areas.append(a)
         ix[k, 2] = math.log2(drive_strength(cell))
-        ix[k, 3:6] = pin_counts[inst]
+        ix[k, 3:6] = np.log1p(pin_counts[inst])
         lc = lib_cells.get(cell)
         fam = cell_family(cell)
         ix[k, 6] = (lc.sequential if lc is not None else False) or fam in ("dff", "latch")
@@ -298,7 +299,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         known = [c for c in sink_caps if c is not None]
         nx_[nid, 0] = math.log1p(len(ks))
         nx_[nid, 1] = math.log1p(len(sinks))
-        nx_[nid, 2] = len(drivers)
+        nx_[nid, 2] = math.log1p(len(drivers))
         if known:
             nx_[nid, 3], nx_[nid, 4] = math.log1p(sum(known) * 1e15), len(known) / max(len(sinks), 1)
         pts = [pos[p[0] if p[0] is not None else p[1]] for p in (pins[k] for k in ks)

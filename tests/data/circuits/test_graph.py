@@ -94,7 +94,7 @@ def test_small_design_nodes_edges_features_labels(design):
     assert nx[n1, ncol("log_mean_cell_area_um2")] == pytest.approx(math.log(0.798))
     ix = data["instance"].x
     g1 = data["instance"].names.index("g1")
-    assert ix[g1, INSTANCE_FEATURES.index("family_nand")] == 1 and ix[g1, INSTANCE_FEATURES.index("outputs")] == 1
+    assert ix[g1, INSTANCE_FEATURES.index("family_nand")] == 1 and ix[g1, INSTANCE_FEATURES.index("log_outputs")] == pytest.approx(math.log(2))
     # every pin on exactly one net; instance-pin edges exclude ports
     assert data["pin", "on", "net"].edge_index.size(1) == len(pins)
     assert data["instance", "has", "pin"].edge_index.size(1) == len(pins) - 3
