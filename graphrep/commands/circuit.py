@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--pretrain-epochs", type=int, default=100)
     t.add_argument("--hidden", type=int, default=64)
     t.add_argument("--layers", type=int, default=4)
-    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--lr", type=float, default=1e-2)
     t.add_argument("--seed", type=int, default=0)
 
 

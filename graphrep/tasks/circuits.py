@@ -21,6 +21,7 @@ every method (the pairs are sampled 1:1).
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,10 +53,11 @@ class TransferConfig:
     pretrain_epochs: int = 100
     hidden: int = 64
     layers: int = 4
-    lr: float = 3e-3
+    lr: float = 1e-2
     weight_decay: float = 1e-5
     dropout: float = 0.0
     bmse_mode: str = "gai"
+    area_prior: bool = True
     seed: int = 0
 
     def check(self) -> None:
@@ -85,6 +87,7 @@ class CircuitInputs:
     pair_y: Tensor
     link_pairs: Tensor
     link_y: Tensor
+    prior_offset: float | None = None
 
     def target(self, task: str) -> tuple[Tensor, Tensor | None]:
         """(labels, index): per-net labels over the labelled nets, or per-pair labels and their pairs."""
@@ -97,6 +100,27 @@ class CircuitInputs:
         if task == "coupling":
             return self.pair_y, self.pairs
         return self.link_y, self.link_pairs
+
+
+def area_prior_offset(data: HeteroData) -> float | None:
+    r"""The technology prior on the scaled-capacitance axis: :math:`\tfrac12 \log_{10}(\bar A / 1\,\mu m^2) / D`,
+    :math:`\bar A` the design's mean cell area from Liberty or LEF; ``None`` when no library gives areas, and then
+    a model uses its training design's offset (it assumes the same technology scale). Wire length scales with the cell
+    pitch :math:`\propto \sqrt{\bar A}` and wire capacitance per micron varies little between nodes, so regression
+    targets are learnt relative to this offset (``TransferConfig.area_prior``): it is a design constant, which no
+    model trained on one design could learn from its features."""
+    from graphrep.data.circuits.graph import NET_FEATURES
+
+    x = data["net"].x
+    if x.size(0) == 0 or x[0, NET_FEATURES.index("has_cell_area")] < 0.5:
+        return None
+    log_area = float(x[0, NET_FEATURES.index("log_mean_cell_area_um2")])
+    return 0.5 * log_area / math.log(10) / float(getattr(data, "label_decades", 6.0))
+
+
+def uses_prior(task: str, enabled: bool) -> bool:
+    """Whether ``task``'s labels are learnt relative to :func:`area_prior_offset` (capacitance regressions only)."""
+    return enabled and TASKS[task] in ("regression", "pair-regression")
 
 
 def nearby_pairs(data: HeteroData) -> set[tuple[int, int]]:
@@ -140,7 +164,7 @@ def prepare(data: HeteroData, seed: int = 0) -> CircuitInputs:
         if a != b and (a, b) not in listed and (a, b) not in chosen:
             chosen.append((a, b))
     neg = torch.tensor(chosen, dtype=torch.long).reshape(-1, 2).t()
-    return CircuitInputs(
+    return CircuitInputs(prior_offset=area_prior_offset(data),
         name=str(getattr(data, "design", "design")), x=h.x, csr=CSR.from_edge_index(h.edge_index, (h.num_nodes,) * 2),
         net_index=net_index, net_x=net.x, degree=degree, y_total=net.y_total, y_ground=net.y_ground,
         bucket=net.ground_bucket, mask=net.label_mask, pairs=pairs, pair_y=pair_y,
@@ -173,6 +197,8 @@ def _forward(model: CircuitHead, inputs: CircuitInputs, task: str) -> Tensor:
 def make_loss(train: CircuitInputs, cfg: TransferConfig):
     """The training criterion for ``cfg.task`` and ``cfg.method`` (see the module docstring)."""
     y, _ = train.target(cfg.task)
+    if uses_prior(cfg.task, cfg.area_prior):
+        y = y - (train.prior_offset or 0.0)
     balanced = cfg.method in ("gnn-bmse", "circuitgcl")
     kind = TASKS[cfg.task]
     if kind == "link":
@@ -206,6 +232,9 @@ def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict |
     model = build_head(train, cfg, encoder_state)
     criterion = make_loss(train, cfg)
     y, _ = train.target(cfg.task)
+    model.prior_offset = train.prior_offset or 0.0
+    if uses_prior(cfg.task, cfg.area_prior):
+        y = y - model.prior_offset
     if y.numel() < 2:
         raise InvalidInputError(f"design {train.name}: fewer than 2 labels for task {cfg.task}")
     params = list(model.parameters()) + (list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else [])
@@ -235,12 +264,14 @@ def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 @torch.no_grad()
-def predict(model: CircuitHead, inputs: CircuitInputs, task: str) -> tuple[np.ndarray, np.ndarray]:
+def predict(model: CircuitHead, inputs: CircuitInputs, task: str, area_prior: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(true, predicted) on one design: scaled capacitances, class ids, or link scores."""
     out = _forward(model, inputs, task)
     y, _ = inputs.target(task)
     if task == "ground-bucket":
         out = out.argmax(-1)
+    elif uses_prior(task, area_prior):
+        out = out + (inputs.prior_offset if inputs.prior_offset is not None else model.prior_offset)
     return y.numpy(), out.numpy()
 
 
@@ -289,7 +320,7 @@ def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig
     model = train_model(inputs[train_name], cfg, state)
     results = {"config": asdict(cfg), "train": train_name, "eval": {}}
     for name in eval_names:
-        y, p = predict(model, inputs[name], cfg.task)
+        y, p = predict(model, inputs[name], cfg.task, cfg.area_prior)
         results["eval"][name] = metrics(cfg.task, y, p)
         scatter_plot(out / f"scatter_{Path(name).name}.png", f"{cfg.method} {cfg.task}: {train_name} -> {name}",
                      y, p, cfg.task)
