@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("--designs", default=",".join(DESIGNS))
     p.add_argument("--tasks", default="total-cap,ground-bucket,coupling,link")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=80)
     p.add_argument("--pretrain-epochs", type=int, default=40)
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--layers", type=int, default=4)

@@ -10,43 +10,8 @@ from graphrep.data.circuits.graph import (CIRCUITGCL_DECADES, CIRCUITGCL_REF, IN
                                           PIN_FEATURES, bucketize, build_graph, homogeneous, log_scale)
 from graphrep.data.errors import GraphrepError
 
-from .test_parsers import LIB
+from circuit_fixtures import DESIGN_SPEF as SPEF, DESIGN_VERILOG as VERILOG, LIB
 
-VERILOG = """module top (clk, a, y);
-  input clk; input a; output y;
-  wire n1;
-  NAND2_X1 g1 (.A1(a), .A2(a), .ZN(n1), .VDD(VDD), .VSS(VSS));
-  NAND2_X1 g2 (.A1(n1), .A2(clk), .ZN(y), .VDD(VDD), .VSS(VSS));
-  TAP t ();
-endmodule
-"""
-SPEF = """*SPEF "ieee 1481-1999"
-*C_UNIT 1 FF
-*NAME_MAP
-*1 n1
-*2 y
-*D_NET *1 5.0
-*CONN
-*I g1:ZN O *D NAND2_X1
-*I g2:A1 I *D NAND2_X1
-*I ANTENNA_1:A I *D ANTENNA
-*CAP
-1 *1:1 2.0
-2 *1:1 *2:1 3.0
-*END
-*D_NET *2 4.0
-*CONN
-*I g2:ZN O *D NAND2_X1
-*P y O
-*CAP
-1 *2:1 1.0
-2 *2:1 *1:1 3.0
-*END
-*D_NET ghost 1.0
-*CONN
-*P ghost I
-*END
-"""
 
 
 @pytest.fixture()

@@ -13,6 +13,8 @@ from graphrep.data.circuits.source import CircuitFormatError
 from graphrep.data.circuits.spef import read_spef
 from graphrep.data.circuits.verilog import read_verilog
 
+from circuit_fixtures import LIB
+
 SPEF = """*SPEF "ieee 1481-1999"
 *DESIGN "top"
 *DIVIDER /
@@ -261,35 +263,6 @@ def test_lef_malformed_names_file_and_line(tmp_path, old, new, line, message):
     _line_error(exc, path, line)
 
 
-LIB = """/* a library
-   with a comment */
-library (demo) {
-  capacitive_load_unit (1, ff);
-  lu_table_template (t) { variable_1 : x; index_1 ("1, 2"); }
-  cell (NAND2_X1) {
-    area : 0.798;
-    pg_pin (VDD) { pg_type : primary_power; }
-    pin (A1) {
-      direction : input;
-      capacitance : 1.5;
-    }
-    pin (ZN) {
-      direction : output;
-      function : "!(A1 & A2)";
-      max_capacitance : 60.0;
-      timing () {
-        values ("1, 2", \\
-                "3, 4");
-      }
-    }
-  }
-  cell (DFF_X1) {
-    area : 4.5;
-    ff (IQ, IQN) { next_state : "D"; }
-    bus (Q) { direction : output; }
-  }
-}
-"""
 
 
 def test_liberty_cells_pins_units(tmp_path):
