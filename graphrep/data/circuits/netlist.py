@@ -14,7 +14,8 @@ class Netlist:
     ``(None, port)``. ``ports``: port -> ``"input"``/``"output"``/``"inout"``. ``aliases``: every other name of a net
     (from ``assign`` or port connections) -> its name in ``nets``. ``placement``: instance or port -> ``(x, y)`` in
     microns, when the source gives it (DEF). ``pin_directions``: ``(instance, pin)`` -> direction when the source
-    states it (SPICE does not; Verilog of leaf cells does not). ``skipped`` counts what was not read, by reason, and
+    states it (SPICE does not; Verilog of leaf cells does not). ``params``: device -> its SPICE parameters and value.
+    ``skipped`` counts what was not read, by reason, and
     ``skipped_names`` names it.
     """
 
@@ -26,6 +27,7 @@ class Netlist:
     aliases: dict[str, str] = field(default_factory=dict)
     placement: dict[str, tuple[float, float]] = field(default_factory=dict)
     pin_directions: dict[tuple[str | None, str], str] = field(default_factory=dict)
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
     skipped_names: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
