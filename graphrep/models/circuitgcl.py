@@ -75,7 +75,8 @@ class CircuitGCL(nn.Module):
         h = self.online(x, csr)
         p = self.predictor(h + aggregate(h, csr, reduce="mean"))
         align, scatter = alignment_loss(p, t), scattering_loss(t)
-        return align + self.scatter_weight * scatter, {"align": align.detach().item(), "scatter": scatter.detach().item()}
+        parts = {"align": align.detach().item(), "scatter": scatter.detach().item()}
+        return align + self.scatter_weight * scatter, parts
 
     @torch.no_grad()
     def update_target(self) -> None:
@@ -85,7 +86,9 @@ class CircuitGCL(nn.Module):
 
 
 def pair_features(h: Tensor, pairs: Tensor) -> Tensor:
-    """:math:`[h_a \\odot h_b, |h_a - h_b|, h_a + h_b]`, symmetric in the pair. Shapes: h [N, D], pairs [2, P] -> [P, 3D]."""
+    """:math:`[h_a \\odot h_b, |h_a - h_b|, h_a + h_b]`, symmetric in the pair.
+
+    Shapes: h [N, D], pairs [2, P] -> [P, 3D]."""
     a, b = h[pairs[0]], h[pairs[1]]
     return torch.cat([a * b, (a - b).abs(), a + b], dim=-1)
 

@@ -171,7 +171,8 @@ def class_counts(labels, num_classes: int, min_count: float = 1.0) -> Tensor:
     if y.numel() == 0:
         raise InvalidInputError("class_counts: no training labels")
     if y.min() < 0 or y.max() >= num_classes:
-        raise InvalidInputError(f"class_counts: labels must lie in [0, {num_classes}), got [{int(y.min())}, {int(y.max())}]")
+        raise InvalidInputError(f"class_counts: labels must lie in [0, {num_classes}), "
+                                f"got [{int(y.min())}, {int(y.max())}]")
     return torch.bincount(y, minlength=num_classes).double().clamp_min(min_count)
 
 

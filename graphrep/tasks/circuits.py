@@ -269,7 +269,8 @@ def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 @torch.no_grad()
-def predict(model: CircuitHead, inputs: CircuitInputs, task: str, area_prior: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def predict(model: CircuitHead, inputs: CircuitInputs, task: str,
+            area_prior: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(true, predicted) on one design: scaled capacitances, class ids, or link scores."""
     out = _forward(model, inputs, task)
     y, _ = inputs.target(task)

@@ -46,7 +46,8 @@ def classify(paths) -> dict[str, list[Path]]:
     return out
 
 
-def find_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> tuple[str, dict[str, list[Path]]]:
+def find_design(name_or_path: str | os.PathLike,
+                root: str | os.PathLike | None = None) -> tuple[str, dict[str, list[Path]]]:
     """``(design name, files by kind)`` from a folder path, or from a registered dataset name (kind ``circuit``), whose
     files the registry resolves and verifies against the card's checksums."""
     path = Path(name_or_path)

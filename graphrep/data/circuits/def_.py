@@ -95,7 +95,8 @@ def read_def(path: str | os.PathLike) -> Netlist:
         if section not in _READ:
             continue
         if head != "-" or len(tok) < 2:
-            raise CircuitFormatError(path, line, f"an item of {section} starts with '- <name>', got {' '.join(tok[:3])!r}")
+            got = " ".join(tok[:3])
+            raise CircuitFormatError(path, line, f"an item of {section} starts with '- <name>', got {got!r}")
         seen[section] = seen.get(section, 0) + 1
         name = unescape(tok[1])
         if section == "COMPONENTS":

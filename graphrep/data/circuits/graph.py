@@ -19,7 +19,8 @@ and minimum routing pitch (physics that moves with the technology). Every "where
 flag column, so the features say what is missing.
 
 Labels on ``net``: ``total_cap`` and ``ground_cap`` in farads (SPEF ``*D_NET`` total, and the sum of its ground
-``*CAP``), their scaled versions ``y_total``/``y_ground`` :math:`= \mathrm{clip}(\log_{10}(C / C_\mathrm{ref}) / D, 0, 1)`
+``*CAP``), their scaled versions ``y_total``/``y_ground``
+:math:`= \mathrm{clip}(\log_{10}(C / C_\mathrm{ref}) / D, 0, 1)`
 (CircuitGCL: :math:`C_\mathrm{ref} = 10^{-21}` F, :math:`D = 6`, which saturates at 1 fF, so gate-level nets default to
 :math:`C_\mathrm{ref} = 10^{-18}` F), ``ground_bucket`` (5 classes of ground capacitance, :data:`GROUND_BUCKET_EDGES`),
 and ``label_mask`` (the net is in the SPEF).
@@ -46,13 +47,13 @@ LABEL_REF, LABEL_DECADES = 1e-18, 6.0
 #: Upper edges (F) of the 5 ground-capacitance buckets: <0.3 fF, 0.3-1, 1-3, 3-10, >=10 fF.
 GROUND_BUCKET_EDGES = (3e-16, 1e-15, 3e-15, 1e-14)
 
-INSTANCE_FEATURES = ["log_area_um2", "has_area", "log2_drive", "log_signal_pins", "log_inputs", "log_outputs", "sequential",
-                     "spef_only", "x", "y", "has_xy"] + [f"family_{f}" for f in FAMILIES]
+INSTANCE_FEATURES = ["log_area_um2", "has_area", "log2_drive", "log_signal_pins", "log_inputs", "log_outputs",
+                     "sequential", "spef_only", "x", "y", "has_xy"] + [f"family_{f}" for f in FAMILIES]
 PIN_FEATURES = ["dir_input", "dir_output", "dir_inout", "dir_unknown", "log_cap_ff", "has_cap", "is_port", "is_clock",
                 "spef_only"]
-NET_FEATURES = ["log_degree", "log_fanout", "log_drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um", "log_bbox_w_um",
-                "log_bbox_h_um", "has_hpwl", "is_port_net", "is_clock_net", "log_mean_cell_area_um2", "has_cell_area",
-                "min_pitch_um", "has_pitch"]
+NET_FEATURES = ["log_degree", "log_fanout", "log_drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um",
+                "log_bbox_w_um", "log_bbox_h_um", "has_hpwl", "is_port_net", "is_clock_net", "log_mean_cell_area_um2",
+                "has_cell_area", "min_pitch_um", "has_pitch"]
 _CLOCK = ("clk", "clock", "ck", "clk_i", "wb_clk_i")
 
 

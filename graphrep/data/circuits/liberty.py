@@ -179,7 +179,8 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
                         args = _args(m.group(2))
                         if len(args) != 2 or args[1].lower() not in _CAP_UNITS:
                             raise CircuitFormatError(path, start, "capacitive_load_unit needs (<number>, pf|ff|nf)")
-                        lib.cap_unit = _float(args[0], path, start, "capacitive_load_unit") * _CAP_UNITS[args[1].lower()]
+                        scale = _float(args[0], path, start, "capacitive_load_unit")
+                        lib.cap_unit = scale * _CAP_UNITS[args[1].lower()]
                     pos = m.end()
                     continue
                 m = _CLOSE.match(stripped, pos)
@@ -193,7 +194,8 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
                         cell = None
                     pos = m.end()
                     continue
-                raise CircuitFormatError(path, start, f"cannot read {stripped[pos:pos + 60]!r} (expected 'name : value ;', "
+                raise CircuitFormatError(path, start, f"cannot read {stripped[pos:pos + 60]!r} "
+                                                      "(expected 'name : value ;', "
                                                       "'name (args) ;', 'name (args) {' or '}')")
     if stack:
         group, args, line = stack[-1]

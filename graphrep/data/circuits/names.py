@@ -69,7 +69,8 @@ def drive_strength(cell: str) -> float:
 _FAMILY_PATTERNS = [
     ("decap", r"decap|fillcap"), ("fill", r"fill"), ("tap", r"tap|endcap"), ("antenna", r"antenna|diode"),
     ("tie", r"tie|conb|logic[01]"), ("pad", r".*pad"), ("clkbuf", r"clkbuf|clkdlybuf"), ("clkinv", r"clkinv"),
-    ("dff", r"df|sdf|edf"), ("dly", r"dly"), ("latch", r"dl[a-z]|lat"), ("mux", r"mux|mx"), ("xnor", r"xnor|xn"), ("xor", r"xor"),
+    ("dff", r"df|sdf|edf"), ("dly", r"dly"), ("latch", r"dl[a-z]|lat"), ("mux", r"mux|mx"), ("xnor", r"xnor|xn"),
+    ("xor", r"xor"),
     ("nand", r"nand"), ("nor", r"nor"), ("aoi", r"aoi|a\d+b?\d*oi|a2bb2oi"), ("oai", r"oai|o\d+b?\d*ai|o2bb2ai"),
     ("ao", r"ao|a\d"), ("oa", r"oa|o\d"), ("and", r"and"), ("or", r"or"), ("inv", r"inv|in_"), ("buf", r"buf"),
     ("ha", r"ha"), ("fa", r"fa|maj"),

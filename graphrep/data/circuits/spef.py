@@ -68,7 +68,8 @@ class Spef:
     _pin_net: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
 
     def node_net(self, node: str) -> str | None:
-        """The net a node belongs to: ``net:sub`` -> net, ``inst:pin`` -> the net connected there, ``port`` -> its net."""
+        """The net a node belongs to: ``net:sub`` -> net, ``inst:pin`` -> the net connected there, ``port`` -> its
+        net; ``None`` if none."""
         inst, sep, sub = node.rpartition(self.delimiter)
         if not sep:
             return self._pin_net.get((None, node)) or (node if node in self.nets else None)
@@ -164,7 +165,8 @@ def read_spef(path: str | os.PathLike) -> Spef:
                     if key == "*I":
                         inst, sep, pin = node.rpartition(spef.delimiter)
                         if not sep:
-                            raise CircuitFormatError(path, lineno, f"*I node {tok[1]} is not instance{spef.delimiter}pin")
+                            raise CircuitFormatError(path, lineno,
+                                                     f"*I node {tok[1]} is not instance{spef.delimiter}pin")
                         conn = SpefConn("I", inst, pin, direction, cell)
                     else:
                         conn = SpefConn("P", None, node, direction)

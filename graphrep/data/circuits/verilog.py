@@ -144,7 +144,8 @@ def _expr(tok: _Tokens) -> list:
             tok.expect("]")
             return [("net", name, hi, line)]
         return [("net", name, None, line)]
-    raise CircuitFormatError(tok.path, line, f"expected a net, constant or concatenation, got {value or 'end of file'!r}")
+    got = value or "end of file"
+    raise CircuitFormatError(tok.path, line, f"expected a net, constant or concatenation, got {got!r}")
 
 
 def _parse_module(tok: _Tokens) -> _Module:
@@ -341,7 +342,8 @@ def read_verilog(path: str | os.PathLike, top: str | None = None,
                     net.skip("positional connections of a cell with unknown pin order", full)
                     continue
                 if len(connections) > len(pins):
-                    raise CircuitFormatError(path, line, f"{inst}: {len(connections)} connections, {cell} has {len(pins)} pins")
+                    raise CircuitFormatError(path, line,
+                                             f"{inst}: {len(connections)} connections, {cell} has {len(pins)} pins")
                 connections = dict(zip(pins, connections))
             if child is not None:
                 for port, expr in connections.items():
@@ -350,7 +352,8 @@ def read_verilog(path: str | os.PathLike, top: str | None = None,
                     bits = expand(expr, mod)
                     inner = port_bits(child, port)
                     if bits and len(bits) != len(inner):
-                        raise CircuitFormatError(path, line, f"{inst}.{port}: {len(bits)} bits connected to {len(inner)}")
+                        raise CircuitFormatError(path, line,
+                                                 f"{inst}.{port}: {len(bits)} bits connected to {len(inner)}")
                     for b, p in zip(bits, inner):
                         outer = bits_of(mod, prefix, b)
                         if outer is None:
