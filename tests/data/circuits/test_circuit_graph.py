@@ -118,3 +118,29 @@ def test_real_designs_match_their_spef(shared_data, name):
         assert int(flag.sum()) == 50
     if name == "gcd_nangate45":
         assert data["net"].x[:, NET_FEATURES.index("has_hpwl")].sum() > 0.9 * data["net"].num_nodes
+
+
+class _Custom:
+    pass
+
+
+def test_released_pt_loads_weights_only_and_refuses_pickles(tmp_path):
+    from torch_geometric.data import Data
+
+    from graphrep.data.circuits.released import load_released_pt
+    from graphrep.data.errors import InvalidInputError
+
+    good = tmp_path / "g.pt"
+    torch.save({"x": torch.ones(2, 3), "edge_index": torch.tensor([[0], [1]])}, good)
+    assert torch.equal(load_released_pt(good)["x"], torch.ones(2, 3))
+    pyg = tmp_path / "d.pt"
+    torch.save(Data(x=torch.zeros(3, 1), edge_index=torch.tensor([[0, 1], [1, 2]])), pyg)
+    assert load_released_pt(pyg).num_nodes == 3
+    bad = tmp_path / "bad.pt"
+    torch.save({"obj": _Custom()}, bad)
+    with pytest.raises(InvalidInputError, match=r"bad\.pt: refusing to unpickle"):
+        load_released_pt(bad)
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a torch file")
+    with pytest.raises(InvalidInputError, match="junk.pt"):
+        load_released_pt(junk)
