@@ -1,4 +1,21 @@
-"""Hand-written circuit files shared by the circuit tests: a two-gate Verilog design, its SPEF, and a Liberty library."""
+"""Hand-written circuit files shared by the circuit tests (a two-gate Verilog design, its SPEF, a Liberty library) and
+the one check every malformed-input test makes."""
+
+import re
+
+import pytest
+
+from graphrep.data.circuits.source import CircuitFormatError
+
+
+def assert_fails_at(tmp_path, name: str, text: str, old: str, new: str, reader, line: int, message: str) -> None:
+    """Writing ``text`` with ``old`` replaced by ``new`` and reading it raises ``file:line: ...message...``."""
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
+        reader(path)
+    assert str(exc.value).startswith(f"{path}:{line}: "), str(exc.value)
 
 DESIGN_VERILOG = """module top (clk, a, y);
   input clk; input a; output y;

@@ -13,7 +13,7 @@ from graphrep.data.circuits.source import CircuitFormatError
 from graphrep.data.circuits.spef import read_spef
 from graphrep.data.circuits.verilog import read_verilog
 
-from circuit_fixtures import LIB
+from circuit_fixtures import LIB, assert_fails_at
 
 SPEF = """*SPEF "ieee 1481-1999"
 *DESIGN "top"
@@ -155,11 +155,7 @@ def test_verilog_flattens_hierarchy_buses_assign_and_escapes(tmp_path):
     ("  leaf l1 (.a(\\n.x[3] ), .y(w[1]));", "  leaf l1 (.b(\\n.x[3] ), .y(w[1]));", 11, "no port 'b'"),
 ])
 def test_verilog_malformed_names_file_and_line(tmp_path, old, new, line, message):
-    assert old in VERILOG
-    path = _write(tmp_path, "bad.v", VERILOG.replace(old, new))
-    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
-        read_verilog(path)
-    _line_error(exc, path, line)
+    assert_fails_at(tmp_path, "bad.v", VERILOG, old, new, read_verilog, line, message)
 
 
 DEF = """VERSION 5.8 ;
@@ -200,11 +196,7 @@ def test_def_components_pins_nets_placement(tmp_path):
      "expected '( instance pin )'"),
 ])
 def test_def_malformed_names_file_and_line(tmp_path, old, new, line, message):
-    assert old in DEF
-    path = _write(tmp_path, "bad.def", DEF.replace(old, new))
-    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
-        read_def(path)
-    _line_error(exc, path, line)
+    assert_fails_at(tmp_path, "bad.def", DEF, old, new, read_def, line, message)
 
 
 LEF = """VERSION 5.8 ;
@@ -257,10 +249,7 @@ def test_lef_macros_and_layers(tmp_path):
     ("  PITCH 0.14 ;", "  PITCH x ;", 4, "PITCH needs a number"),
 ])
 def test_lef_malformed_names_file_and_line(tmp_path, old, new, line, message):
-    path = _write(tmp_path, "bad.lef", LEF.replace(old, new))
-    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
-        read_lef(path)
-    _line_error(exc, path, line)
+    assert_fails_at(tmp_path, "bad.lef", LEF, old, new, read_lef, line, message)
 
 
 
@@ -283,8 +272,4 @@ def test_liberty_cells_pins_units(tmp_path):
     ("    bus (Q) { direction : output; }", "    bus (Q) { direction : output;", 3, "group library (demo) is not closed"),
 ])
 def test_liberty_malformed_names_file_and_line(tmp_path, old, new, line, message):
-    assert old in LIB
-    path = _write(tmp_path, "bad.lib", LIB.replace(old, new))
-    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
-        read_liberty(path)
-    _line_error(exc, path, line)
+    assert_fails_at(tmp_path, "bad.lib", LIB, old, new, read_liberty, line, message)

@@ -1,14 +1,14 @@
 """SPICE reader: subcircuits, continuation lines, parameters, flattening, gate -> transistor expansion, errors."""
 
-import re
-
 import pytest
 
 from graphrep.data.circuits.netlist import Netlist
-from graphrep.data.circuits.source import CircuitFormatError
-from graphrep.data.circuits.spice import flatten_cells, read_spice, read_spice_subckts, sky130_hd_cells, spice_number
+from graphrep.data.circuits.spice import (flatten_cells, read_spice, read_spice_subckts, sky130_hd_cells,
+                                          spice_number)
 from graphrep.data.circuits.verilog import read_verilog
 from graphrep.data.errors import DataNotFoundError
+
+from circuit_fixtures import assert_fails_at
 
 SPICE = """* a hand-written inverter chain
 .include "models.lib"
@@ -80,11 +80,7 @@ def test_gate_netlist_expands_into_transistors(tmp_path):
     ("+ w=1 l=0.15", "+ w= ", 5, "parameter w has no value"),
 ])
 def test_malformed_spice_names_file_and_line(tmp_path, old, new, line, message):
-    assert old in SPICE
-    path = _write(tmp_path, SPICE.replace(old, new))
-    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
-        read_spice(path)
-    assert str(exc.value).startswith(f"{path}:{line}: ")
+    assert_fails_at(tmp_path, "bad.sp", SPICE, old, new, read_spice, line, message)
 
 
 @pytest.mark.shared_data
