@@ -17,12 +17,15 @@ from ..errors import DataNotFoundError, InvalidInputError
 
 
 def _pyg_containers() -> list:
-    """PyG's plain data containers (attribute dicts, no code on load)."""
+    """PyG's plain data containers (attribute dicts, no code on load) not yet allow-listed. Only those: leaving
+    ``safe_globals`` removes what it added, and PyG registers some of them itself at import."""
     from torch_geometric.data import Data, HeteroData
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import BaseStorage, EdgeStorage, GlobalStorage, NodeStorage
 
-    return [Data, HeteroData, DataEdgeAttr, DataTensorAttr, BaseStorage, EdgeStorage, GlobalStorage, NodeStorage]
+    registered = set(torch.serialization.get_safe_globals())
+    return [c for c in (Data, HeteroData, DataEdgeAttr, DataTensorAttr, BaseStorage, EdgeStorage, GlobalStorage,
+                        NodeStorage) if c not in registered]
 
 
 def load_released_pt(path: str | os.PathLike):
