@@ -133,7 +133,7 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
 
 #: subcommands that live in ``graphrep.commands.<name>`` (``add_parser(subparsers)`` and ``run(args)``); the
 #: subcommand's name is the module's name
-COMMAND_MODULES = ("modality", "mobility")
+COMMAND_MODULES = ("circuit", "modality", "mobility")
 
 
 def _command_modules(named: bool = False):

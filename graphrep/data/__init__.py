@@ -20,7 +20,7 @@ from .resolve import resolve_dataset
 
 
 def list_datasets(kind: str | None = None) -> list[str]:
-    """Names of the registered datasets, optionally of one kind (``"molecules"``, ``"ogb"``, ``"tag"``)."""
+    """Names of the registered datasets, optionally of one kind (``"molecules"``, ``"ogb"``, ``"tag"``, ``"circuit"``)."""
     return [c.name for c in list_cards() if kind is None or c.kind == kind]
 
 
@@ -70,6 +70,10 @@ def load_dataset(name: str | os.PathLike, root: str | os.PathLike | None = None,
         from .ogb_graphs import load_ogb
 
         return load_ogb(card, root=root, download=download, features=features)
+    if card.kind == "circuit":  # a design: its circuit graph (HeteroData) with SPEF labels
+        from .circuits import build_graph, load_design
+
+        return build_graph(load_design(card.name, root=root))[0]
     if card.kind == "tag":
         from .tag import load_tag
 

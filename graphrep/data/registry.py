@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import GraphrepError
 
-KINDS = ("molecules", "ogb", "tag", "mobility")
+KINDS = ("molecules", "ogb", "tag", "mobility", "circuit")
 
 
 @dataclass(frozen=True)

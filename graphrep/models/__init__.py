@@ -3,6 +3,7 @@ text) and self-supervised pre-training of molecule encoders (D-SLA, AttrMasking,
 
 from .attrmask import AttrMaskModel
 from .base import DEFAULT_ENCODER, PretrainingModel, step_seed
+from .circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
 from .dsla import DSLAModel
 from .graphcl import GraphCLModel
 from .graphshaper import VARIANTS, GraphShaper, GraphShaperOutput
@@ -13,6 +14,7 @@ from .trajmoe import TrajMoE, TrajMoEConfig
 PRETRAINING_METHODS: dict[str, type[PretrainingModel]] = {
     "dsla": DSLAModel, "attrmask": AttrMaskModel, "graphcl": GraphCLModel}
 
-__all__ = ["AttrMaskModel", "DEFAULT_ENCODER", "DSLAModel", "GraphCLModel", "GraphShaper", "GraphShaperOutput",
-           "PRETRAINING_METHODS", "PretrainingModel", "TrajMoE", "TrajMoEConfig", "VARIANTS", "step_seed"]
+__all__ = ["AttrMaskModel", "CircuitEncoder", "CircuitGCL", "CircuitHead", "DEFAULT_ENCODER", "DSLAModel",
+           "GraphCLModel", "GraphShaper", "GraphShaperOutput", "PRETRAINING_METHODS", "PretrainingModel", "TrajMoE",
+           "TrajMoEConfig", "VARIANTS", "step_seed"]
 __all__ += ["GraphClassifier", "GraphEncoder", "NextVenueModel"]

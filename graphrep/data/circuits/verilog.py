@@ -1,0 +1,410 @@
+"""Structural (gate-level) Verilog -> :class:`.Netlist`, hierarchy flattened.
+
+Read: ``module`` headers (ANSI or not), ``input``/``output``/``inout``/``wire`` declarations with ranges, ``assign``
+between nets (merged into one net, the other names kept as aliases), instances with named (``.A(n)``) or positional
+connections, bit-selects, part-selects, concatenations ``{a, b[3:0]}`` and constants (``1'b0``: the pin is tied,
+counted as skipped), escaped identifiers, ``(* attributes *)`` and comments. The top module is the one no other module
+instantiates. An instance of a module defined in the file is flattened (names ``inst/child``); an instance of anything
+else is a leaf cell. A bus pin of a leaf cell (a connection wider than one bit) becomes pins ``pin[msb]..pin[lsb]``.
+Positional connections of a leaf cell need its pin order: pass ``cell_pins`` (from Liberty or LEF), else they are
+skipped and named.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from .names import bit, join, verilog_name
+from .netlist import Netlist
+from .source import CircuitFormatError, open_text
+
+_TOKEN = re.compile(
+    r"(?P<ws>\s+)|(?P<lc>//[^\n]*)|(?P<bc>/\*.*?\*/)|(?P<attr>\(\*.*?\*\))|(?P<esc>\\\S+)"
+    r"|(?P<num>\d*'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ_?]+|\d+)|(?P<id>[A-Za-z_][A-Za-z0-9_$]*)"
+    r"|(?P<str>\"[^\"]*\")|(?P<p>[()\[\]{},;.=:#])", re.S)
+
+
+@dataclass
+class _Module:
+    name: str
+    line: int
+    ports: list[str] = field(default_factory=list)
+    directions: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    assigns: list[tuple[list, list, int]] = field(default_factory=list)
+    instances: list[tuple[str, str, object, int]] = field(default_factory=list)
+
+
+class _Tokens:
+    def __init__(self, text: str, path):
+        self.path = path
+        self.items: list[tuple[str, str, int]] = []
+        line, pos = 1, 0
+        for m in _TOKEN.finditer(text):
+            if m.start() != pos:
+                raise CircuitFormatError(path, line, f"unexpected character {text[pos]!r}")
+            pos = m.end()
+            kind = m.lastgroup
+            value = m.group()
+            if kind not in ("ws", "lc", "bc", "attr"):
+                self.items.append((kind, value, line))
+            line += value.count("\n")
+        if pos != len(text):
+            raise CircuitFormatError(path, line, f"unexpected character {text[pos]!r}")
+        self.i = 0
+        self.last_line = line
+
+    def peek(self, k: int = 0) -> tuple[str, str, int]:
+        j = self.i + k
+        return self.items[j] if j < len(self.items) else ("eof", "", self.last_line)
+
+    def next(self) -> tuple[str, str, int]:
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def expect(self, value: str) -> int:
+        kind, got, line = self.next()
+        if got != value:
+            raise CircuitFormatError(self.path, line, f"expected {value!r}, got {got or 'end of file'!r}")
+        return line
+
+    def ident(self) -> str:
+        kind, got, line = self.next()
+        if kind not in ("id", "esc"):
+            raise CircuitFormatError(self.path, line, f"expected an identifier, got {got or 'end of file'!r}")
+        return verilog_name(got)
+
+    def error(self, message: str):
+        return CircuitFormatError(self.path, self.peek()[2], message)
+
+
+def _int(tok: _Tokens) -> int:
+    kind, got, line = tok.next()
+    if kind != "num" or "'" in got:
+        raise CircuitFormatError(tok.path, line, f"expected an integer, got {got!r}")
+    return int(got)
+
+
+def _range(tok: _Tokens) -> tuple[int, int] | None:
+    if tok.peek()[1] != "[":
+        return None
+    tok.next()
+    msb = _int(tok)
+    tok.expect(":")
+    lsb = _int(tok)
+    tok.expect("]")
+    return msb, lsb
+
+
+def _expr(tok: _Tokens) -> list:
+    """An expression as a list of bit references, MSB first: ``("net", name, index|None, line)`` or ``("const", v)``."""
+    kind, value, line = tok.peek()
+    if value == "{":
+        tok.next()
+        bits: list = []
+        while True:
+            if tok.peek()[1] == "{" and tok.peek(1)[0] == "num":  # replication {N{x}}
+                tok.next()
+                times = _int(tok)
+                inner = _expr(tok)
+                tok.expect("}")
+                bits += inner * times
+            else:
+                bits += _expr(tok)
+            if tok.peek()[1] == ",":
+                tok.next()
+                continue
+            tok.expect("}")
+            return bits
+    if kind == "num":
+        tok.next()
+        if "'" in value:
+            width_s, _, rest = value.partition("'")
+            base = {"b": 2, "o": 8, "d": 10, "h": 16}[rest.lstrip("sS")[0].lower()]
+            digits = rest.lstrip("sS")[1:].replace("_", "")
+            width = int(width_s) if width_s else 32
+            v = int(re.sub("[xXzZ?]", "0", digits), base)
+        else:
+            width, v = 32, int(value)
+        return [("const", (v >> i) & 1) for i in range(width - 1, -1, -1)]
+    if kind in ("id", "esc"):
+        name = tok.ident()
+        if tok.peek()[1] == "[":
+            tok.next()
+            hi = _int(tok)
+            if tok.peek()[1] == ":":
+                tok.next()
+                lo = _int(tok)
+                tok.expect("]")
+                step = -1 if hi >= lo else 1
+                return [("net", name, i, line) for i in range(hi, lo + step, step)]
+            tok.expect("]")
+            return [("net", name, hi, line)]
+        return [("net", name, None, line)]
+    got = value or "end of file"
+    raise CircuitFormatError(tok.path, line, f"expected a net, constant or concatenation, got {got!r}")
+
+
+def _parse_module(tok: _Tokens) -> _Module:
+    line = tok.expect("module")
+    mod = _Module(tok.ident(), line)
+    if tok.peek()[1] == "#":
+        raise tok.error("module parameters are not supported in a structural netlist")
+    if tok.peek()[1] == "(":
+        tok.next()
+        while tok.peek()[1] != ")":
+            if tok.peek()[1] in ("input", "output", "inout"):  # ANSI header
+                direction = tok.next()[1]
+                if tok.peek()[1] == "wire":
+                    tok.next()
+                rng = _range(tok)
+                name = tok.ident()
+                mod.directions[name] = direction
+                if rng:
+                    mod.ranges[name] = rng
+            else:
+                name = tok.ident()
+            mod.ports.append(name)
+            if tok.peek()[1] == ",":
+                tok.next()
+        tok.expect(")")
+    tok.expect(";")
+    while True:
+        kind, value, line = tok.peek()
+        if value == "endmodule":
+            tok.next()
+            return mod
+        if kind == "eof":
+            raise CircuitFormatError(tok.path, mod.line, f"module {mod.name} has no endmodule")
+        if value in ("input", "output", "inout", "wire", "tri", "supply0", "supply1"):
+            tok.next()
+            if tok.peek()[1] in ("wire", "reg"):
+                tok.next()
+            rng = _range(tok)
+            while True:
+                name = tok.ident()
+                if value in ("input", "output", "inout"):
+                    mod.directions[name] = value
+                if rng:
+                    mod.ranges[name] = rng
+                if tok.peek()[1] != ",":
+                    break
+                tok.next()
+            tok.expect(";")
+        elif value == "assign":
+            tok.next()
+            while True:
+                lhs = _expr(tok)
+                tok.expect("=")
+                rhs = _expr(tok)
+                mod.assigns.append((lhs, rhs, line))
+                if tok.peek()[1] != ",":
+                    break
+                tok.next()
+            tok.expect(";")
+        elif kind in ("id", "esc"):
+            cell = tok.ident()
+            if tok.peek()[1] == "#":
+                tok.next()
+                depth = 0
+                while True:  # parameters of a cell: skipped, they do not change connectivity
+                    v = tok.next()[1]
+                    depth += v == "("
+                    depth -= v == ")"
+                    if depth == 0:
+                        break
+            inst = tok.ident()
+            tok.expect("(")
+            named: dict[str, list] = {}
+            positional: list[list] = []
+            while tok.peek()[1] != ")":
+                if tok.peek()[1] == ".":
+                    tok.next()
+                    pin = tok.ident()
+                    tok.expect("(")
+                    named[pin] = _expr(tok) if tok.peek()[1] != ")" else []
+                    tok.expect(")")
+                else:
+                    positional.append(_expr(tok))
+                if tok.peek()[1] == ",":
+                    tok.next()
+                elif tok.peek()[1] != ")":
+                    raise tok.error(f"expected ',' or ')' in the connections of instance {inst}")
+            tok.expect(")")
+            tok.expect(";")
+            mod.instances.append((cell, inst, named if named else positional, line))
+        else:
+            raise CircuitFormatError(tok.path, line, f"unexpected {value!r} in module {mod.name}")
+
+
+class _Union:
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+
+    def find(self, a: str) -> str:
+        p = self.parent.setdefault(a, a)
+        if p != a:
+            p = self.parent[a] = self.find(p)
+        return p
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def read_verilog(path: str | os.PathLike, top: str | None = None,
+                 cell_pins: dict[str, list[str]] | None = None) -> Netlist:
+    """Parse a structural Verilog file and flatten its top module (or ``top``) into a :class:`.Netlist`."""
+    with open_text(path) as fh:
+        tok = _Tokens(fh.read(), path)
+    modules: dict[str, _Module] = {}
+    while tok.peek()[0] != "eof":
+        if tok.peek()[1] != "module":
+            raise tok.error(f"expected 'module', got {tok.peek()[1]!r}")
+        mod = _parse_module(tok)
+        if mod.name in modules:
+            raise CircuitFormatError(path, mod.line, f"module {mod.name} defined twice")
+        modules[mod.name] = mod
+    if not modules:
+        raise CircuitFormatError(path, None, "no module found")
+    used = {cell for m in modules.values() for cell, *_ in m.instances}
+    if top is None:
+        tops = [m for m in modules if m not in used]
+        if len(tops) != 1:
+            raise CircuitFormatError(path, None, f"cannot tell the top module among {tops}; pass top=")
+        top = tops[0]
+    elif top not in modules:
+        raise CircuitFormatError(path, None, f"top module {top!r} not found (modules: {sorted(modules)})")
+    net = Netlist(name=top, source=str(path))
+    uf = _Union()
+    conns: list[tuple[str, str, str]] = []  # (instance, pin, net bit)
+
+    def bits_of(mod: _Module, prefix: str, ref) -> str | None:
+        if ref[0] == "const":
+            return None
+        _, name, index, line = ref
+        rng = mod.ranges.get(name)
+        if index is None and rng is not None:
+            raise CircuitFormatError(path, line, f"{name} is a bus [{rng[0]}:{rng[1]}]; used here as one bit")
+        if index is not None and rng is None and name in mod.directions | {n: 1 for n in mod.ranges}:
+            raise CircuitFormatError(path, line, f"{name} is not a bus; bit {index} selected")
+        return join(prefix, bit(name, index) if index is not None else name)
+
+    def expand(ref_list, mod: _Module) -> list:
+        """Whole-bus references ``a`` (declared [msb:lsb]) become one reference per bit."""
+        out = []
+        for ref in ref_list:
+            if ref[0] == "net" and ref[2] is None and ref[1] in mod.ranges:
+                msb, lsb = mod.ranges[ref[1]]
+                step = -1 if msb >= lsb else 1
+                out += [("net", ref[1], i, ref[3]) for i in range(msb, lsb + step, step)]
+            else:
+                out.append(ref)
+        return out
+
+    def port_bits(mod: _Module, port: str) -> list[str]:
+        if port in mod.ranges:
+            msb, lsb = mod.ranges[port]
+            step = -1 if msb >= lsb else 1
+            return [bit(port, i) for i in range(msb, lsb + step, step)]
+        return [port]
+
+    def flatten(mod: _Module, prefix: str, depth: int) -> None:
+        if depth > 64:
+            raise CircuitFormatError(path, mod.line, f"module {mod.name} instantiates itself")
+        for lhs, rhs, line in mod.assigns:
+            lhs, rhs = expand(lhs, mod), expand(rhs, mod)
+            if len(lhs) != len(rhs):
+                raise CircuitFormatError(path, line, f"assign of {len(rhs)} bits to {len(lhs)} bits")
+            for a, b in zip(lhs, rhs):
+                na, nb = bits_of(mod, prefix, a), bits_of(mod, prefix, b)
+                if na is None:
+                    raise CircuitFormatError(path, line, "assign to a constant")
+                if nb is None:
+                    net.skip("assign of a constant (tie-off)", na)
+                    uf.find(na)
+                else:
+                    uf.union(na, nb)
+        for cell, inst, connections, line in mod.instances:
+            full = join(prefix, inst)
+            child = modules.get(cell)
+            if not connections and child is None:
+                net.instances[full] = cell
+                net.skip("instances without connections (taps, fillers, pads)", full)
+                continue
+            if isinstance(connections, list):  # positional
+                pins = child.ports if child else (cell_pins or {}).get(cell)
+                if pins is None:
+                    net.skip("positional connections of a cell with unknown pin order", full)
+                    continue
+                if len(connections) > len(pins):
+                    raise CircuitFormatError(path, line,
+                                             f"{inst}: {len(connections)} connections, {cell} has {len(pins)} pins")
+                connections = dict(zip(pins, connections))
+            if child is not None:
+                for port, expr in connections.items():
+                    if port not in child.ports:
+                        raise CircuitFormatError(path, line, f"{inst}: module {cell} has no port {port!r}")
+                    bits = expand(expr, mod)
+                    inner = port_bits(child, port)
+                    if bits and len(bits) != len(inner):
+                        raise CircuitFormatError(path, line,
+                                                 f"{inst}.{port}: {len(bits)} bits connected to {len(inner)}")
+                    for b, p in zip(bits, inner):
+                        outer = bits_of(mod, prefix, b)
+                        if outer is None:
+                            net.skip("module port tied to a constant", join(full, p))
+                        else:
+                            uf.union(outer, join(full, p))
+                flatten(child, full, depth + 1)
+                continue
+            if full in net.instances:
+                raise CircuitFormatError(path, line, f"instance {full} defined twice")
+            net.instances[full] = cell
+            for pin, expr in connections.items():
+                bits = expand(expr, mod)
+                if not bits:
+                    net.skip("unconnected pins", f"{full}/{pin}")
+                    continue
+                names = [pin] if len(bits) == 1 else [bit(pin, len(bits) - 1 - i) for i in range(len(bits))]
+                for p, b in zip(names, bits):
+                    n = bits_of(mod, prefix, b)
+                    if n is None:
+                        net.skip("pins tied to a constant", f"{full}/{p}")
+                    else:
+                        uf.find(n)
+                        conns.append((full, p, n))
+
+    top_mod = modules[top]
+    for port in top_mod.ports:
+        if port not in top_mod.directions:
+            raise CircuitFormatError(path, top_mod.line, f"port {port} of {top} has no input/output declaration")
+        for b in port_bits(top_mod, port):
+            net.ports[b] = top_mod.directions[port]
+            uf.find(b)
+    flatten(top_mod, "", 0)
+    # A net's name: a top-level port if it has one (as SPEF writes it), else the shortest hierarchical name.
+    groups: dict[str, list[str]] = {}
+    for name in list(uf.parent):
+        groups.setdefault(uf.find(name), []).append(name)
+    canonical: dict[str, str] = {}
+    for members in groups.values():
+        ports = sorted(m for m in members if m in net.ports)
+        chosen = ports[0] if ports else min(members, key=lambda m: (m.count("/"), len(m), m))
+        for m in members:
+            canonical[m] = chosen
+            if m != chosen:
+                net.aliases[m] = chosen
+    for inst, pin, n in conns:
+        net.nets[canonical[n]].append((inst, pin))
+    for port in net.ports:
+        net.nets[canonical[port]].append((None, port))
+    for members in groups.values():
+        name = canonical[members[0]]
+        if name not in net.nets:
+            net.skip("declared wires with no connection", name)
+    return net
