@@ -44,6 +44,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from graphrep.data.errors import UserInputError
+
     if args.circuit_command == "graph":
         from graphrep.data.circuits.dataset import load_design
         from graphrep.data.circuits.graph import build_graph
@@ -51,7 +53,7 @@ def run(args) -> int:
         start = time.perf_counter()
         _, report = build_graph(load_design(args.design, root=args.root))
         if args.show < 0:
-            raise ValueError(f"--show must be >= 0, got {args.show}")
+            raise UserInputError(f"--show must be >= 0, got {args.show}")
         print("\n".join(report.lines(args.show)))
         print(f"built in {time.perf_counter() - start:.1f} s")
         if args.json_out:
@@ -62,7 +64,7 @@ def run(args) -> int:
     from graphrep.tasks.circuits import TransferConfig, run_cli_training
 
     if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1 or args.lr <= 0:
-        raise ValueError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")
+        raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")
     out = args.out or f"runs/circuit-{args.train}-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = TransferConfig(task=args.task, method=args.method, epochs=args.epochs,
                             pretrain_epochs=args.pretrain_epochs, hidden=args.hidden, layers=args.layers, lr=args.lr,

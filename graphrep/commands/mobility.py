@@ -95,6 +95,7 @@ def run(args) -> int:
 
     import torch
 
+    from graphrep.data.errors import UserInputError
     from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
     from graphrep.tasks.mobility import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, load_model,
                                          plot_utilisation, prepare_city, save_model, train_model)
@@ -118,7 +119,7 @@ def run(args) -> int:
     if cmd == "evaluate":
         model, extra = load_model(args.model)
         if model.config.max_len < args.window:
-            raise ValueError(f"--window {args.window} exceeds the model's max_len {model.config.max_len}")
+            raise UserInputError(f"--window {args.window} exceeds the model's max_len {model.config.max_len}")
         result["model"] = evaluate_model(model, data, part)
         _print_metrics(f"TrajMoE ({part})", result["model"])
     else:
@@ -131,7 +132,8 @@ def run(args) -> int:
         else:
             model, extra = load_model(args.source)
             if model.config.max_len < args.window:
-                raise ValueError(f"--window {args.window} exceeds the source model's max_len {model.config.max_len}")
+                raise UserInputError(
+                    f"--window {args.window} exceeds the source model's max_len {model.config.max_len}")
             result["zero_shot"] = evaluate_model(model, data)
             _print_metrics("zero-shot", result["zero_shot"])
         if cmd == "train" or fraction > 0:
