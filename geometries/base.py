@@ -15,6 +15,7 @@ import abc
 
 import geoopt
 import torch
+from geoopt.utils import size2shape
 
 
 class Manifold(geoopt.Manifold, abc.ABC):
@@ -86,11 +87,11 @@ class Manifold(geoopt.Manifold, abc.ABC):
         Shapes: (..., tangent_dim) -> (..., point_dim)"""
         return v
 
-    def origin(self, *size, dtype=None, device=None, seed=None) -> torch.Tensor:
-        """The origin, shape ``size`` (last entry = point dimension)."""
-        if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):
-            size = tuple(size[0])
-        return self.expmap0(torch.zeros(*size, dtype=dtype, device=device))
+    def origin(self, *size, dtype=None, device=None, seed=None) -> geoopt.ManifoldTensor:
+        """The origin, shape ``size`` (last entry = point dimension), as a ``ManifoldTensor`` (as in geoopt)."""
+        shape = size2shape(*size)
+        self._assert_check_shape(shape, "x")
+        return geoopt.ManifoldTensor(self.expmap0(torch.zeros(shape, dtype=dtype, device=device)), manifold=self)
 
     def random(self, *size, std: float = 1.0, dtype=None, device=None, generator=None) -> torch.Tensor:
         r"""Points :math:`\exp_0(v)`, :math:`v \sim \mathcal N(0, \text{std}^2)` in intrinsic tangent coordinates."""

@@ -93,9 +93,6 @@ class Euclidean(Manifold, geoopt.Euclidean):
         :meth:`random_normal` returns a ``ManifoldTensor``)."""
         return Manifold.random(self, *size, std=std, dtype=dtype, device=device, generator=generator)
 
-    def origin(self, *size, dtype=None, device=None, seed=None) -> torch.Tensor:
-        return Manifold.origin(self, *size, dtype=dtype, device=device, seed=seed)
-
     def centroid_parts(self, x):
         return x, torch.ones_like(x[..., :1])
 

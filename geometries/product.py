@@ -232,6 +232,8 @@ class Product(Manifold, geoopt.ProductManifold):
         points = [m.random(batch + s, dtype=dtype, device=device) for m, s in zip(self.factors, self.shapes)]
         return geoopt.ManifoldTensor(self.pack_point(*points), manifold=self)
 
+    origin = geoopt.ProductManifold.origin
+
     # --- centroid ----------------------------------------------------------------------------------------------------
     def centroid_parts(self, x):
         parts = [m.centroid_parts(a) for m, a in zip(self.factors, self._split(x))]

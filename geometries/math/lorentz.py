@@ -14,11 +14,12 @@ Poincare ball, exp/log maps with :math:`\sinh\theta/\theta` written stably, the 
     {2\sqrt k\sqrt{(\sqrt k + x_0)(\sqrt k + y_0)}},\qquad
     P_{x\to y}(v) = v + \frac{\langle y, v\rangle_L}{k - \langle x, y\rangle_L}(x + y).
 
-**Points off the manifold.** One rule everywhere: a point is read through its space coordinates :math:`x_{1:}`, its
-time coordinate recomputed as :math:`\sqrt{k + \|x_{1:}\|^2}` (:func:`project`; a learnable ``k`` moves stored points
-off the hyperboloid), except that a point whose time coordinate is negative (the lower sheet, :math:`x_0 \le
+**Points off the manifold.** One rule everywhere (:func:`read_point`): a point is read through its space coordinates
+:math:`x_{1:}`, its time coordinate recomputed as :math:`\sqrt{k + \|x_{1:}\|^2}` (a learnable ``k`` moves stored
+points off the hyperboloid), except that a point whose time coordinate is negative (the lower sheet, :math:`x_0 \le
 -\sqrt k`) or NaN is not a point of the manifold: every function returns NaN for it, never a silent value such as the
-origin's distance 0.
+origin's distance 0. Only the explicit projection :func:`project` (geoopt's ``projx``, used to turn arbitrary
+coordinates into points) maps every finite input onto the upper sheet.
 
 ``k`` is a tensor broadcastable to ``(..., 1)`` in the points' dtype. Points and tangent vectors are ``(..., d+1)``.
 """
@@ -75,9 +76,15 @@ def nan_where_invalid(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
 
 
 def project(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Keep the space part, cap its norm at :math:`\sqrt k\sinh\theta_{\max}` and set
-    :math:`x_0 = \sqrt{k + \|x_{1:}\|^2}`; NaN for points that are :func:`invalid`.
-    Shapes: (..., d+1) -> (..., d+1)"""
+    r"""The explicit projection (geoopt's ``projx``): keep the space part, cap its norm at
+    :math:`\sqrt k\sinh\theta_{\max}` and set :math:`x_0 = \sqrt{k + \|x_{1:}\|^2}` -- also for arbitrary coordinates
+    such as ``randn`` samples or lower-sheet points; NaN in any coordinate gives NaN. Shapes: (..., d+1) -> (..., d+1)"""
+    out = _project(x, k)
+    return torch.where(torch.isnan(x[..., :1]), torch.full_like(out, float("nan")), out)
+
+
+def read_point(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """How every function other than :func:`project` reads a point: projected, NaN if it is :func:`invalid`."""
     return nan_where_invalid(x, _project(x, k))
 
 
@@ -146,7 +153,7 @@ def dist0(x: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tens
 def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor, projected: bool = True) -> torch.Tensor:
     r""":math:`\exp_x(u) = \cosh\theta\,x + \frac{\sinh\theta}{\theta}u`, :math:`\theta = \|u\|_L/\sqrt k`
     (projected unless ``projected=False``)."""
-    x = project(x, k)
+    x = read_point(x, k)
     theta = safe_sqrt(tangent_inner(x, u, u, k, keepdim=True)) / k.sqrt()
     theta_c = theta.clamp_max(lorentz_max_theta(u.dtype))
     out = torch.cosh(theta_c) * x + _sinhc(theta_c) * (theta_c / theta.clamp_min(1e-15)) * u
@@ -162,7 +169,7 @@ def geodesic_unit(t: torch.Tensor, x: torch.Tensor, u: torch.Tensor, k: torch.Te
 
 def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r""":math:`\log_x(y) = \frac{\theta}{\sinh\theta}\big(y + \langle x, y\rangle_L\,x/k\big)`, :math:`\theta = d(x,y)/\sqrt k`."""
-    x, y = project(x, k), project(y, k)
+    x, y = read_point(x, k), read_point(y, k)
     theta = dist(x, y, k, keepdim=True) / k.sqrt()
     return (y + inner(x, y, keepdim=True) * x / k) / _sinhc(theta)
 
@@ -182,7 +189,7 @@ def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -
 
 
 def _transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    x, y = project(x, k), project(y, k)
+    x, y = read_point(x, k), read_point(y, k)
     sk = k.sqrt()
     xr, yr, vr = x[..., 1:], y[..., 1:], v[..., 1:]
     x0, y0 = x[..., :1], y[..., :1]
@@ -221,7 +228,7 @@ def centroid_finish(s: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 def to_poincare(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r"""Isometry to the Poincare ball of curvature :math:`-1/k` (radius :math:`\sqrt k`):
     :math:`\sqrt k\,x_{1:}/(x_0+\sqrt k)` of the projected point. Shapes: (..., d+1) -> (..., d)"""
-    x = project(x, k)
+    x = read_point(x, k)
     sk = k.sqrt()
     return sk * x[..., 1:] / (x[..., :1] + sk)
 

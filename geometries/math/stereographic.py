@@ -34,7 +34,6 @@ exactly 0. The gyration (and so parallel transport) is written in :math:`s = u +
 
 from __future__ import annotations
 
-import math
 from typing import List, Optional
 
 import torch
@@ -95,13 +94,14 @@ def arsin_k(y: torch.Tensor, k: torch.Tensor, sign: Optional[int] = None) -> tor
 
 def max_norm(x: torch.Tensor, k: torch.Tensor, sign: Optional[int] = None) -> torch.Tensor:
     r"""Largest norm a point may have: :math:`(1-\epsilon)/\sqrt c` in the ball, :math:`R_{\max}/\sqrt k` on the
-    sphere, infinity where :math:`\kappa = 0`. Shapes: broadcast of ``k`` against (..., 1)"""
+    sphere, 1e15 where :math:`\kappa = 0`. Shapes: broadcast of ``k`` against (..., 1)"""
     sk = _sk(k)
     ball = (1.0 - ball_eps(x.dtype)) / sk
     sphere = sphere_max_radius(x.dtype) / sk
     if sign is not None:
         return ball if sign < 0 else sphere
-    return torch.where(k < 0, ball, torch.where(k > 0, sphere, torch.full_like(sk, math.inf)))
+    # flat entries get a huge finite limit (as geoopt): an infinite one gives NaN gradients through torch.where
+    return torch.where(k < 0, ball, torch.where(k > 0, sphere, torch.full_like(sk, 1e15)))
 
 
 def project(x: torch.Tensor, k: torch.Tensor, sign: Optional[int] = None) -> torch.Tensor:
@@ -146,7 +146,8 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, sign: Optional
         den = (1.0 - k * xy).pow(2) + k.pow(2) * (sq_norm(x) * sq_norm(y) - xy.pow(2)).clamp_min(0.0)
     else:
         den = lx * _l(y, k) - k * s2
-    return (lx * s - k * s2 * x) / den.clamp_min(1e-30)
+    # x + l_x (s - l_y x) / D equals (l_x s - k |s|^2 x) / D and is exactly x when y = 0
+    return x + lx * (s - _l(y, k) * x) / den.clamp_min(1e-30)
 
 
 def mobius_sub(x, y, k, sign: Optional[int] = None) -> torch.Tensor:
