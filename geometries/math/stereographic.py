@@ -140,14 +140,15 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, sign: Optional
     :math:`s = x + y` (module docstring). Shapes: (..., d), (..., d) -> (..., d)"""
     s = x + y
     s2 = sq_norm(s)
-    lx = _l(x, k)
+    lx, ly = _l(x, k), _l(y, k)
+    p = lx * ly
     if sign is not None and sign > 0:
         xy = dot(x, y)
         den = (1.0 - k * xy).pow(2) + k.pow(2) * (sq_norm(x) * sq_norm(y) - xy.pow(2)).clamp_min(0.0)
     else:
-        den = lx * _l(y, k) - k * s2
-    # x + l_x (s - l_y x) / D equals (l_x s - k |s|^2 x) / D and is exactly x when y = 0
-    return x + lx * (s - _l(y, k) * x) / den.clamp_min(1e-30)
+        den = p - k * s2
+    # x + (l_x s - l_x l_y x) / D equals (l_x s - k |s|^2 x) / D and gives exactly x when y = 0
+    return x + (lx * s - p * x) / den.clamp_min(1e-30)
 
 
 def mobius_sub(x, y, k, sign: Optional[int] = None) -> torch.Tensor:
