@@ -267,7 +267,7 @@ class ProductManifold(Product):
 _SPM = geoopt.StereographicProductManifold
 
 
-class StereographicProductManifold(ProductManifold):
+class StereographicProductManifold(ProductManifold, geoopt.StereographicProductManifold):
     """Drop-in for ``geoopt.StereographicProductManifold``: a product of stereographic factors with the
     gyrovector operations applied per factor (``mobius_*``, ``gyration``, ``antipode``, ``geodesic(_unit)``,
     ``dist2plane``, ``mobius_fn_apply(_chain)``, ``wrapped_normal``, ...)."""
