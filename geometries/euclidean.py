@@ -41,6 +41,8 @@ class Euclidean(Manifold, geoopt.Euclidean):
     def _check_vector_on_tangent(self, x, u, *, atol=1e-5, rtol=1e-5):
         return True, None
 
+    proju = geoopt.Euclidean.proju  # broadcasts u against x, as geoopt
+
     def proj(self, x):
         return x
 

@@ -116,19 +116,19 @@ class Product(Manifold, geoopt.ProductManifold):
         parts = torch.split(x, list(sizes), dim=-1)
         if not reshape or sizes is not self.point_dims:
             return parts
-        return tuple(p.reshape(*p.shape[:-1], *s) for p, s in zip(parts, self.shapes))
+        return tuple(p.reshape((*p.shape[:-1], *s)) for p, s in zip(parts, self.shapes))
 
     def _map(self, fn, *tensors, sizes=None) -> torch.Tensor:
         batch = torch.broadcast_shapes(*(t.shape[:-1] for t in tensors))
         parts = zip(*(self._split(t, sizes) for t in tensors))
         outs = [fn(m, *p) for m, p in zip(self.factors, parts)]
-        return torch.cat([o.reshape(*batch, -1) if o.dim() > len(batch) else o.reshape(*batch, 1) for o in outs], -1)
+        return torch.cat([o.reshape((*batch, -1)) if o.dim() > len(batch) else o.reshape((*batch, 1)) for o in outs], -1)
 
     def _reduce(self, fn, *tensors) -> torch.Tensor:
         """Sum over factors of a per-factor scalar ``fn(m, *parts)`` computed with ``keepdim=True``."""
         batch = torch.broadcast_shapes(*(t.shape[:-1] for t in tensors))
         parts = zip(*(self._split(t) for t in tensors))
-        return sum(fn(m, *p).reshape(*batch, -1).sum(-1) for m, p in zip(self.factors, parts))
+        return sum(fn(m, *p).reshape((*batch, -1)).sum(-1) for m, p in zip(self.factors, parts))
 
     # --- geoopt's checks ---------------------------------------------------------------------------------------------
     _check_shape = geoopt.ProductManifold._check_shape
@@ -214,7 +214,7 @@ class Product(Manifold, geoopt.ProductManifold):
         out = []
         for m, a, b, c, shape in parts:
             ip = m.inner(a, b, c, keepdim=True)
-            out.append(ip.expand(*b.shape[: b.dim() - len(shape)], *shape).reshape(*b.shape[: b.dim() - len(shape)], -1))
+            out.append(ip.expand((*b.shape[: b.dim() - len(shape)], *shape)).reshape((*b.shape[: b.dim() - len(shape)], -1)))
         return torch.cat(out, -1)
 
     def mobius_add(self, x, y, *, project=True):
