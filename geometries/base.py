@@ -2,8 +2,11 @@ r"""Common base of the graphrep manifolds: a :class:`geoopt.Manifold` (so :class
 :class:`geoopt.optim.RiemannianAdam` accept it) with the extra names the layers use.
 
 Every manifold has ``expmap0, logmap0, expmap, logmap, dist, dist0, proj, proju, transp, transp0, transp0back,
-egrad2rgrad, inner`` and the maps to and from intrinsic tangent coordinates at the origin, ``to_tangent0`` and
-``from_tangent0``, which let experts living on different manifolds be fused in one shared vector space.
+egrad2rgrad, inner``, the signed sectional ``curvature``, and the maps to and from intrinsic tangent coordinates at the
+origin, ``to_tangent0`` and ``from_tangent0``, which let experts living on different manifolds be fused in one shared
+vector space. The concrete classes also subclass the matching geoopt class (``geoopt.PoincareBall``,
+``geoopt.SphereProjection``, ``geoopt.Stereographic``, ``geoopt.Lorentz``, ``geoopt.Euclidean``,
+``geoopt.ProductManifold``), so geoopt's methods and keywords exist with geoopt's meaning.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import abc
 
 import geoopt
 import torch
+from geoopt.utils import size2shape
 
 
 class Manifold(geoopt.Manifold, abc.ABC):
@@ -21,6 +25,26 @@ class Manifold(geoopt.Manifold, abc.ABC):
     reversible = False
     #: Whether the model is a gyrovector space (has ``mobius_add`` / ``mobius_matvec``).
     gyrovector = False
+
+    # --- geoopt's ``dim=`` keyword: the math is written for the last dimension --------------------------------------
+    @staticmethod
+    def _to_last(dim: int, *tensors):
+        """Move dimension ``dim`` (of the first tensor's layout) of every tensor that has it to the end."""
+        if dim == -1:
+            return tensors
+        ref = tensors[0].dim()
+        d = dim - ref if dim >= 0 else dim
+        if d == -1:
+            return tensors
+        return tuple(t.movedim(d, -1) if isinstance(t, torch.Tensor) and t.dim() >= -d else t for t in tensors)
+
+    @staticmethod
+    def _from_last(dim: int, ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Undo :meth:`_to_last` on a result that still has the point dimension last."""
+        if dim == -1:
+            return out
+        d = dim - ref.dim() if dim >= 0 else dim
+        return out if d == -1 else out.movedim(-1, d)
 
     # --- sizes -------------------------------------------------------------------------------------------------------
     def point_dim(self, tangent_dim: int) -> int:
@@ -63,11 +87,11 @@ class Manifold(geoopt.Manifold, abc.ABC):
         Shapes: (..., tangent_dim) -> (..., point_dim)"""
         return v
 
-    def origin(self, *size, dtype=None, device=None, seed=None) -> torch.Tensor:
-        """The origin, shape ``size`` (last entry = point dimension)."""
-        if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)):
-            size = tuple(size[0])
-        return self.expmap0(torch.zeros(*size, dtype=dtype, device=device))
+    def origin(self, *size, dtype=None, device=None, seed=None) -> geoopt.ManifoldTensor:
+        """The origin, shape ``size`` (last entry = point dimension), as a ``ManifoldTensor`` (as in geoopt)."""
+        shape = size2shape(*size)
+        self._assert_check_shape(shape, "x")
+        return geoopt.ManifoldTensor(self.expmap0(torch.zeros(shape, dtype=dtype, device=device)), manifold=self)
 
     def random(self, *size, std: float = 1.0, dtype=None, device=None, generator=None) -> torch.Tensor:
         r"""Points :math:`\exp_0(v)`, :math:`v \sim \mathcal N(0, \text{std}^2)` in intrinsic tangent coordinates."""

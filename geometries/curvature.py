@@ -27,16 +27,30 @@ class Curvature(nn.Module):
     r"""Positive curvature magnitude, fixed or learnable.
 
     Args:
-        value: initial magnitude, a finite number > 0 (> ``1e-8`` when learnable).
+        value: initial magnitude, a finite number > 0 (> ``1e-8`` when learnable), or a tensor of such numbers (one
+            per row, e.g. shape ``(batch, 1)``, broadcast against the points as in geoopt).
         learnable: learn it (stored as ``raw`` with :math:`\epsilon + \operatorname{softplus}(\text{raw})`).
         name: what to call it in error messages (``"c"``, ``"k"``).
     """
 
     def __init__(self, value: float | torch.Tensor = 1.0, learnable: bool = False, name: str = "k"):
         super().__init__()
+        self.learnable = bool(learnable)
+        self.name = name
+        if isinstance(value, torch.Tensor) and value.numel() != 1:
+            # one magnitude per row (geoopt accepts such tensors), e.g. shape (batch, 1)
+            v = value.detach().to(torch.float64)
+            if not bool(torch.isfinite(v).all()) or not bool((v > 0).all()):
+                raise ValueError(f"curvature {name} must hold finite numbers > 0, got {value.tolist()}")
+            if learnable and not bool((v > FLOOR).all()):
+                raise ValueError(f"learnable curvature {name} must exceed its floor {FLOOR} in every entry")
+            if self.learnable:
+                raw = v - FLOOR + torch.log(-torch.expm1(-(v - FLOOR)))
+                self.raw = nn.Parameter(raw.to(torch.get_default_dtype()))
+            else:
+                self.register_buffer("value", v)
+            return
         if isinstance(value, torch.Tensor):
-            if value.numel() != 1:
-                raise ValueError(f"curvature {name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
             value = value.detach().double().item()
         try:
             v = float(value)  # a Python float keeps its float64 value (torch.as_tensor would round it to float32)
@@ -46,8 +60,6 @@ class Curvature(nn.Module):
             raise ValueError(f"curvature {name} must be a finite number > 0, got {v}")
         if learnable and v <= FLOOR:
             raise ValueError(f"learnable curvature {name} must exceed its floor {FLOOR}, got {v}")
-        self.learnable = bool(learnable)
-        self.name = name
         if self.learnable:
             self.raw = nn.Parameter(torch.tensor(_inverse_softplus(v - FLOOR), dtype=torch.get_default_dtype()))
         else:
@@ -61,4 +73,6 @@ class Curvature(nn.Module):
         return self.value if dtype is None else self.value.to(dtype)
 
     def extra_repr(self) -> str:
-        return f"{self.name}={float(self()):.4g}, learnable={self.learnable}"
+        v = self().detach()
+        shown = f"{float(v):.4g}" if v.numel() == 1 else f"tensor of shape {tuple(v.shape)}"
+        return f"{self.name}={shown}, learnable={self.learnable}"

@@ -14,7 +14,13 @@ Poincare ball, exp/log maps with :math:`\sinh\theta/\theta` written stably, the 
     {2\sqrt k\sqrt{(\sqrt k + x_0)(\sqrt k + y_0)}},\qquad
     P_{x\to y}(v) = v + \frac{\langle y, v\rangle_L}{k - \langle x, y\rangle_L}(x + y).
 
-Log maps and transport re-project their points first (a learnable ``k`` moves stored points off the hyperboloid).
+**Points off the manifold.** One rule everywhere (:func:`read_point`): a point is read through its space coordinates
+:math:`x_{1:}`, its time coordinate recomputed as :math:`\sqrt{k + \|x_{1:}\|^2}` (a learnable ``k`` moves stored
+points off the hyperboloid), except that a point whose time coordinate is negative (the lower sheet, :math:`x_0 \le
+-\sqrt k`) or NaN is not a point of the manifold: every function returns NaN for it, never a silent value such as the
+origin's distance 0. Only the explicit projection :func:`project` (geoopt's ``projx``, used to turn arbitrary
+coordinates into points) maps every finite input onto the upper sheet.
+
 ``k`` is a tensor broadcastable to ``(..., 1)`` in the points' dtype. Points and tangent vectors are ``(..., d+1)``.
 """
 
@@ -46,7 +52,7 @@ def tangent_inner(x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, k: torch.Te
     xhat = xr / norm(xr)
     cu, cv = dot(xhat, ur), dot(xhat, vr)
     x0_sq = k + sq_norm(xr)
-    out = dot(ur - cu * xhat, vr - cv * xhat) + cu * cv * k / x0_sq
+    out = nan_where_invalid(x, dot(ur - cu * xhat, vr - cv * xhat) + cu * cv * k / x0_sq)
     return out if keepdim else out.squeeze(-1)
 
 
@@ -56,9 +62,33 @@ def _sinhc(theta: torch.Tensor) -> torch.Tensor:
     return torch.sinh(t) / t
 
 
+def invalid(x: torch.Tensor) -> torch.Tensor:
+    r"""Points that are not on the upper sheet: time coordinate negative or NaN. Shapes: (..., d+1) -> (..., 1)"""
+    return ~(x[..., :1] >= 0)
+
+
+def nan_where_invalid(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out`` with NaN where the point ``x`` is :func:`invalid` (``out`` is (..., 1) or (..., m))."""
+    bad = invalid(x)
+    if out.dim() < bad.dim():  # reduced without keepdim
+        bad = bad.squeeze(-1)
+    return torch.where(bad, torch.full_like(out, float("nan")), out)
+
+
 def project(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Keep the space part, cap its norm at :math:`\sqrt k\sinh\theta_{\max}` and set
-    :math:`x_0 = \sqrt{k + \|x_{1:}\|^2}`. Shapes: (..., d+1) -> (..., d+1)"""
+    r"""The explicit projection (geoopt's ``projx``): keep the space part, cap its norm at
+    :math:`\sqrt k\sinh\theta_{\max}` and set :math:`x_0 = \sqrt{k + \|x_{1:}\|^2}` -- also for arbitrary coordinates
+    such as ``randn`` samples or lower-sheet points; NaN in any coordinate gives NaN. Shapes: (..., d+1) -> (..., d+1)"""
+    out = _project(x, k)
+    return torch.where(torch.isnan(x[..., :1]), torch.full_like(out, float("nan")), out)
+
+
+def read_point(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """How every function other than :func:`project` reads a point: projected, NaN if it is :func:`invalid`."""
+    return nan_where_invalid(x, _project(x, k))
+
+
+def _project(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     rest = x[..., 1:]
     max_norm = k.sqrt() * torch.sinh(torch.as_tensor(lorentz_max_theta(x.dtype), dtype=x.dtype, device=x.device))
     n = norm(rest)
@@ -95,7 +125,7 @@ def logmap0(y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     sk = k.sqrt()
     n = norm(rest)
     rest = sk * torch.asinh(n / sk) * rest / n
-    return torch.cat((torch.zeros_like(y[..., :1]), rest), dim=-1)
+    return nan_where_invalid(y, torch.cat((torch.zeros_like(y[..., :1]), rest), dim=-1))
 
 
 def dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
@@ -108,6 +138,7 @@ def dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor, keepdim: bool = Fals
     ay = sk + safe_sqrt(k + sq_norm(yr))
     num = torch.linalg.vector_norm(xr * ay - yr * ax, dim=-1, keepdim=True)
     out = 2.0 * sk * torch.asinh(num / (2.0 * sk * (ax * ay).sqrt()))
+    out = nan_where_invalid(x, nan_where_invalid(y, out))
     return out if keepdim else out.squeeze(-1)
 
 
@@ -115,20 +146,30 @@ def dist0(x: torch.Tensor, k: torch.Tensor, keepdim: bool = False) -> torch.Tens
     r""":math:`d(o, x) = \sqrt k\operatorname{arsinh}(\|x_{1:}\|/\sqrt k)`."""
     sk = k.sqrt()
     out = sk * torch.asinh(torch.linalg.vector_norm(x[..., 1:], dim=-1, keepdim=True) / sk)
+    out = nan_where_invalid(x, out)
     return out if keepdim else out.squeeze(-1)
 
 
-def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r""":math:`\exp_x(u) = \cosh\theta\,x + \frac{\sinh\theta}{\theta}u`, :math:`\theta = \|u\|_L/\sqrt k`, projected."""
-    x = project(x, k)
+def expmap(x: torch.Tensor, u: torch.Tensor, k: torch.Tensor, projected: bool = True) -> torch.Tensor:
+    r""":math:`\exp_x(u) = \cosh\theta\,x + \frac{\sinh\theta}{\theta}u`, :math:`\theta = \|u\|_L/\sqrt k`
+    (projected unless ``projected=False``)."""
+    x = read_point(x, k)
     theta = safe_sqrt(tangent_inner(x, u, u, k, keepdim=True)) / k.sqrt()
     theta_c = theta.clamp_max(lorentz_max_theta(u.dtype))
-    return project(torch.cosh(theta_c) * x + _sinhc(theta_c) * (theta_c / theta.clamp_min(1e-15)) * u, k)
+    out = torch.cosh(theta_c) * x + _sinhc(theta_c) * (theta_c / theta.clamp_min(1e-15)) * u
+    return project(out, k) if projected else out
+
+
+def geodesic_unit(t: torch.Tensor, x: torch.Tensor, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Unit-speed geodesic :math:`\cosh(t/\sqrt k)\,x + \sqrt k\sinh(t/\sqrt k)\,u` (``u`` a unit tangent vector at
+    ``x``), not projected. Shapes: t broadcastable, (..., d+1), (..., d+1) -> (..., d+1)"""
+    sk = k.sqrt()
+    return torch.cosh(t / sk) * x + sk * torch.sinh(t / sk) * u
 
 
 def logmap(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r""":math:`\log_x(y) = \frac{\theta}{\sinh\theta}\big(y + \langle x, y\rangle_L\,x/k\big)`, :math:`\theta = d(x,y)/\sqrt k`."""
-    x, y = project(x, k), project(y, k)
+    x, y = read_point(x, k), read_point(y, k)
     theta = dist(x, y, k, keepdim=True) / k.sqrt()
     return (y + inner(x, y, keepdim=True) * x / k) / _sinhc(theta)
 
@@ -148,7 +189,7 @@ def transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -
 
 
 def _transp(x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    x, y = project(x, k), project(y, k)
+    x, y = read_point(x, k), read_point(y, k)
     sk = k.sqrt()
     xr, yr, vr = x[..., 1:], y[..., 1:], v[..., 1:]
     x0, y0 = x[..., :1], y[..., :1]
@@ -179,11 +220,21 @@ def egrad2rgrad(x: torch.Tensor, grad: torch.Tensor, k: torch.Tensor) -> torch.T
 def centroid_finish(s: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     r"""Lorentzian centroid (Law et al., 2019) of weighted sums :math:`s = \sum_i w_i x_i`:
     :math:`\sqrt k\, s / \sqrt{|\langle s, s\rangle_L|}`, projected."""
-    # an empty sum (s = 0) gives 0 here, which the projection turns into the origin
-    return project(k.sqrt() * s / inner(s, s, keepdim=True).abs().clamp_min(1e-15).sqrt(), k)
+    # an empty sum (s = 0) gives 0 here, which the projection turns into the origin; a sum is never a lower-sheet
+    # point, so the time coordinate is simply recomputed
+    return _project(k.sqrt() * s / inner(s, s, keepdim=True).abs().clamp_min(1e-15).sqrt(), k)
 
 
 def to_poincare(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Isometry to the Poincare ball of curvature :math:`-1/k`: :math:`\sqrt k\,x_{1:}/(x_0+\sqrt k)`."""
+    r"""Isometry to the Poincare ball of curvature :math:`-1/k` (radius :math:`\sqrt k`):
+    :math:`\sqrt k\,x_{1:}/(x_0+\sqrt k)` of the projected point. Shapes: (..., d+1) -> (..., d)"""
+    x = read_point(x, k)
     sk = k.sqrt()
     return sk * x[..., 1:] / (x[..., :1] + sk)
+
+
+def from_poincare(y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Inverse of :func:`to_poincare`: :math:`x_{1:} = 2k\,y/(k - \|y\|^2)`, :math:`x_0` recomputed.
+    Shapes: (..., d) -> (..., d+1)"""
+    rest = 2.0 * k * y / (k - sq_norm(y)).clamp_min(1e-30)
+    return _project(torch.cat((torch.zeros_like(y[..., :1]), rest), dim=-1), k)
