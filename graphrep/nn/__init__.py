@@ -1,6 +1,6 @@
 """Layers: convolutions on the fused ops (``conv``), manifold layers (``manifold``), molecule encoders (``molecule``)."""
 
 from . import manifold  # noqa: F401
-from .conv import GATConv, GCNConv, GINConv, SAGEConv
+from .conv import GATConv, GCNConv, GINConv, GINEConv, SAGEConv
 
-__all__ = ["GATConv", "GCNConv", "GINConv", "SAGEConv"]
+__all__ = ["GATConv", "GCNConv", "GINConv", "GINEConv", "SAGEConv"]

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from . import _backend
-from .csr import CSR
+from .csr import CSR, CSRTensors
 
 REDUCES = ("sum", "mean", "max", "min")
 
@@ -36,13 +36,14 @@ def csr_reduce(
 ) -> Tuple[Tensor, Tensor]:
     """Forward kernel. ``x`` [N_src, F], ``graph`` = :meth:`CSR.tensors`, ``edge_weight`` [E] in edge order.
     Returns ``out`` [N_dst, F] and, for max/min on Triton with ``need_count``, the int32 tie counts (else empty)."""
-    w_csr = None if edge_weight is None else edge_weight[graph[3]]
-    return _backend.module(backend).forward(x.contiguous(), graph, w_csr, reduce, need_count)
+    g = CSRTensors(*graph)
+    w_csr = None if edge_weight is None else edge_weight[g.perm]
+    return _backend.module(backend).forward(x.contiguous(), g, w_csr, reduce, need_count)
 
 
 @csr_reduce.register_fake
 def _(x, graph, edge_weight, reduce, backend, need_count):
-    n, nf = graph[0].shape[0] - 1, x.shape[1]
+    n, nf = CSRTensors(*graph).rowptr.shape[0] - 1, x.shape[1]
     out = x.new_empty((n, nf))
     with_count = backend == "triton" and need_count and reduce in ("max", "min")
     return out, x.new_empty((n, nf) if with_count else (0,), dtype=torch.int32)
@@ -59,15 +60,16 @@ def csr_reduce_backward(
     among the messages equal to it (Triton: tie counts from the forward kernel, shares summed over the transposed
     CSR; CPU: one chunked pass over the CSR). Returns empty tensors for gradients not asked for."""
     be = _backend.module(backend)
+    graph = CSRTensors(*graph)
     x = x.contiguous()
     acc = _acc(x.dtype)
-    n_src = graph[5].numel() - 1
-    w_csr = None if edge_weight is None else edge_weight[graph[3]]
+    n_src = graph.rowptr_t.numel() - 1
+    w_csr = None if edge_weight is None else edge_weight[graph.perm]
     g = grad.to(acc).contiguous()
     gx = gw = None
     if reduce in ("sum", "mean"):
         if reduce == "mean":
-            g = g / graph[0].diff().clamp(min=1).to(acc).unsqueeze(1)
+            g = g / graph.rowptr.diff().clamp(min=1).to(acc).unsqueeze(1)
         if need_x:
             gx = be.sum_transposed(graph, w_csr, g, n_src)
         if need_w:
@@ -76,7 +78,7 @@ def csr_reduce_backward(
         gx, gw = be.extremum_backward(x, graph, w_csr, out, count, g, n_src, need_x, need_w, reduce)
     grad_x = gx.to(x.dtype) if gx is not None else x.new_empty(0)
     if gw is not None:
-        grad_w = gw[graph[4]].to(edge_weight.dtype)
+        grad_w = gw[graph.inv_perm].to(edge_weight.dtype)
     else:
         grad_w = x.new_empty(0)
     return grad_x, grad_w

@@ -8,12 +8,13 @@ import torch
 from torch import Tensor
 
 from .aggregate import aggregate
-from .csr import CSR
+from .csr import CSR, CSRTensors
 
 
 @torch.library.custom_op("graphrep::edge_softmax", mutates_args=())
 def _edge_softmax(scores: Tensor, graph: List[Tensor], backend: str) -> Tensor:
-    rowptr, row, perm, inv_perm = graph[0], graph[2], graph[3], graph[4]
+    g = CSRTensors(*graph)
+    rowptr, row, perm, inv_perm = g.rowptr, g.row, g.perm, g.inv_perm
     rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
     s = scores[perm]
     with torch.no_grad():
@@ -32,7 +33,8 @@ def _(scores, graph, backend):
 def _edge_softmax_backward(grad: Tensor, alpha: Tensor, graph: List[Tensor], backend: str) -> Tensor:
     """``grad_s = alpha * (grad - sum_{in-edges of i} alpha * grad)`` with the row sums done by the fixed-order
     segment kernel (deterministic, no scatter)."""
-    rowptr, row, perm, inv_perm = graph[0], graph[2], graph[3], graph[4]
+    g = CSRTensors(*graph)
+    rowptr, row, perm, inv_perm = g.rowptr, g.row, g.perm, g.inv_perm
     rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
     a, g = alpha[perm], grad[perm]
     with torch.no_grad():

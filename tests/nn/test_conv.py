@@ -98,8 +98,8 @@ def test_layers_accept_a_cached_csr_and_reject_wrong_sizes():
     torch.testing.assert_close(conv(x, CSR.of(data)), conv(x, ei))
     with pytest.raises(ValueError, match="CSR is for"):
         conv(x[:10], CSR.of(data))
-    with pytest.raises(ValueError, match="aggr must be one of"):
-        SAGEConv(F_IN, F_OUT, aggr="lstm")
+    with pytest.raises(ValueError, match=r"size=\(50, 40\) but the CSR is for 50 -> 50"):
+        SAGEConv(F_IN, F_OUT, aggr="lstm")(x, CSR.of(data), size=(50, 40))
 
 
 @pytest.mark.slow
