@@ -160,7 +160,8 @@ class CSR:
             cached = _TENSOR_CACHE.get(data)
             if cached is not None and cached[0] == key:
                 return cached[1]
-            csr = cls.from_edge_index(data, num_nodes)
+            with torch.inference_mode(False):  # a cached CSR must also serve later autograd calls
+                csr = cls.from_edge_index(data, num_nodes)
             _TENSOR_CACHE[data] = (key, csr)
             return csr
         edge_index = getattr(data, "edge_index", None)
@@ -171,7 +172,8 @@ class CSR:
         cached = data.__dict__.get(_CACHE_ATTR)
         if cached is not None and cached[0] is edge_index and cached[1] == key:
             return cached[2]
-        csr = cls.from_edge_index(edge_index, n)
+        with torch.inference_mode(False):
+            csr = cls.from_edge_index(edge_index, n)
         # underscore attributes live in Data.__dict__: not collated, not moved by .to(), not saved as graph data.
         data.__dict__[_CACHE_ATTR] = (edge_index, key, csr)
         return csr
@@ -193,20 +195,25 @@ class CSR:
         """The CSR of the reversed graph (edges ``i -> j``), edge ids unchanged."""
         key = "transpose"
         if key not in self._derived:
+            self._derived[key] = self._transpose()
+        return self._derived[key]
+
+    def _transpose(self) -> "CSR":
+        with torch.inference_mode(False):
             perm = self.perm[self.perm_t]
             inv = torch.empty_like(perm)
             inv[perm] = torch.arange(perm.numel(), device=perm.device)
             col_t_sorted = self.col[self.perm_t]
-            self._derived[key] = CSR(
+            return CSR(
                 self.rowptr_t, self.col_t, col_t_sorted, perm, inv,
                 self.rowptr, self.col, self.inv_perm[perm], self.num_dst, self.num_src,
             )
-        return self._derived[key]
 
     def edge_index(self) -> Tensor:
         """``edge_index`` [2, E] in the original edge order (computed once, then cached)."""
         if "edge_index" not in self._derived:
-            self._derived["edge_index"] = torch.stack([self.col, self.row])[:, self.inv_perm]
+            with torch.inference_mode(False):
+                self._derived["edge_index"] = torch.stack([self.col, self.row])[:, self.inv_perm]
         return self._derived["edge_index"]
 
     def tensors(self) -> List[Tensor]:
@@ -226,10 +233,27 @@ class CSR:
         key = "edges_to_rows"
         if key not in self._derived:
             e = self.num_edges
-            self._derived[key] = CSR(
-                self.rowptr, self.perm, self.row, self.perm, self.inv_perm,
-                torch.arange(e + 1, device=self.device), self.row[self.inv_perm], self.inv_perm, e, self.num_dst,
-            )
+            with torch.inference_mode(False):
+                self._derived[key] = CSR(
+                    self.rowptr, self.perm, self.row, self.perm, self.inv_perm,
+                    torch.arange(e + 1, device=self.device), self.row[self.inv_perm], self.inv_perm, e, self.num_dst,
+                )
+        return self._derived[key]
+
+    def per_head(self, heads: int) -> "CSR":
+        """``heads`` disjoint copies of the graph, interleaved: node ``(v, h)`` is ``v * heads + h`` and edge
+        ``(e, h)`` is ``e * heads + h``, so ``aggregate(x.view(N * H, C), csr.per_head(H), "sum", alpha.view(-1))``
+        is one fused call for per-head attention weights ``alpha`` [E, H] and features ``x`` [N, H, C]. Cached.
+        """
+        if heads == 1:
+            return self
+        key = ("per_head", int(heads))
+        if key not in self._derived:
+            with torch.inference_mode(False), torch.no_grad():
+                h = torch.arange(heads, device=self.device)
+                ei = self.edge_index()
+                rep = (ei.unsqueeze(2) * heads + h).reshape(2, -1)
+                self._derived[key] = CSR.from_edge_index(rep, (self.num_src * heads, self.num_dst * heads))
         return self._derived[key]
 
     def add_self_loops(self, num_loops: Optional[int] = None) -> SelfLooped:
@@ -242,15 +266,19 @@ class CSR:
             raise ValueError(f"num_loops must be in [0, {min(self.num_src, self.num_dst)}], got {num_loops}")
         key = ("self_loops", k)
         if key not in self._derived:
-            ei = self.edge_index()
-            keep = ei[0] != ei[1]
-            kept_ids = torch.nonzero(keep).flatten()
-            loops = torch.arange(k, device=ei.device)
-            new_ei = torch.cat([ei[:, kept_ids], torch.stack([loops, loops])], 1)
-            out = CSR.from_edge_index(new_ei, (self.num_src, self.num_dst))
-            source = torch.cat([kept_ids, torch.full((k,), -1, dtype=torch.long, device=ei.device)])
-            self._derived[key] = SelfLooped(out, source, torch.nonzero(~keep).flatten())
+            with torch.inference_mode(False):
+                self._derived[key] = self._add_self_loops(k)
         return self._derived[key]
+
+    def _add_self_loops(self, k: int) -> SelfLooped:
+        ei = self.edge_index()
+        keep = ei[0] != ei[1]
+        kept_ids = torch.nonzero(keep).flatten()
+        loops = torch.arange(k, device=ei.device)
+        new_ei = torch.cat([ei[:, kept_ids], torch.stack([loops, loops])], 1)
+        out = CSR.from_edge_index(new_ei, (self.num_src, self.num_dst))
+        source = torch.cat([kept_ids, torch.full((k,), -1, dtype=torch.long, device=ei.device)])
+        return SelfLooped(out, source, torch.nonzero(~keep).flatten())
 
     def with_self_loops(self) -> "CSR":
         """``add_self_loops().csr`` for a square graph: every self-loop replaced by one per node."""

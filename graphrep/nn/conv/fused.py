@@ -23,6 +23,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch_geometric.nn.conv import MessagePassing
 
 from graphrep.ops import CSR
 
@@ -50,6 +51,14 @@ def _graph_input(edge_index) -> bool:
 
 class FusedDispatch:
     """Mixin, listed before the PyG layer class: decides the path and builds the CSR of a call."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # PyG remembers the class's `propagate` before swapping in its generated one, and swaps back to it for
+        # explain and decomposed_layers. Inherited, that would be the PyG parent's generated `propagate` (once a
+        # PyG layer of that type exists), which ignores both; naming the generic one here keeps them working.
+        cls.propagate = MessagePassing.propagate
+        cls.edge_updater = MessagePassing.edge_updater
 
     def __prepare_scriptable__(self):
         """``torch.jit.script`` compiles PyG's own layer: a shallow copy of this one as its PyG base class, sharing

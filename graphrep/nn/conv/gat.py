@@ -84,7 +84,8 @@ class GATConv(FusedDispatch, pyg.GATConv):
                 edge_attr = torch.cat([kept_attr, loop_attr], 0)
             csr = looped.csr
         alpha = self._attention(csr, a_src, a_dst, edge_attr)
-        out = torch.stack([aggregate(h_src[:, h], csr, "sum", alpha[:, h]) for h in range(H)], dim=1)
+        # one fused call for all heads, on the graph copied per head (cached on the CSR)
+        out = aggregate(h_src.reshape(-1, C), csr.per_head(H), "sum", alpha.reshape(-1)).view(-1, H, C)
         out = out.reshape(-1, H * C) if self.concat else out.mean(dim=1)
         if res is not None:
             out = out + res
