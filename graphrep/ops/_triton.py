@@ -106,7 +106,7 @@ def _rows_kernel(
                     if REDUCE == 3:
                         v = -v
                     v = tl.where(m, v, float("-inf"))
-                    new = tl.maximum(acc, v)
+                    new = tl.maximum(acc, v, propagate_nan=tl.PropagateNan.ALL)  # a NaN message wins, as in torch
                     cnt = tl.where(acc == new, cnt, 0) + ((v == new) & m).to(tl.int32)
                     acc = new
         res = acc
@@ -123,7 +123,7 @@ def _rows_kernel(
             if REDUCE >= 2:
                 if REDUCE == 3:
                     res = -res
-                res = tl.where(cnt > 0, res, 0.0)
+                res = tl.where((cnt > 0) | (res != res), res, 0.0)  # empty rows give 0; a NaN stays
                 if NEED_COUNT:
                     tl.store(cnt_ptr + r * F + f, cnt, mask=fm)
             tl.store(out_ptr + r * F + f, res.to(out_ptr.dtype.element_ty), mask=fm)
@@ -187,7 +187,7 @@ def _combine_kernel(
                 else:
                     c = tl.load(src_cnt_ptr + p * F + f, mask=m, other=0)
                     v = tl.where(m, v, float("-inf"))
-                    new = tl.maximum(acc, v)
+                    new = tl.maximum(acc, v, propagate_nan=tl.PropagateNan.ALL)  # a NaN message wins, as in torch
                     cnt = tl.where(acc == new, cnt, 0) + tl.where(v == new, c, 0)
                     acc = new
         res = acc
@@ -199,7 +199,7 @@ def _combine_kernel(
             if REDUCE >= 2:
                 if REDUCE == 3:
                     res = -res
-                res = tl.where(cnt > 0, res, 0.0)
+                res = tl.where((cnt > 0) | (res != res), res, 0.0)  # empty rows give 0; a NaN stays
                 if NEED_COUNT:
                     tl.store(dst_cnt_ptr + r * F + f, cnt, mask=fm)
             tl.store(dst_ptr + r * F + f, res.to(dst_ptr.dtype.element_ty), mask=fm)

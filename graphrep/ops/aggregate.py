@@ -6,7 +6,9 @@ Semantics (the float64 reference in :mod:`graphrep.ops.reference` states them as
   ``max``/``min``: elementwise extremum of the messages ``w_ji x_j``. A node without in-edges gets 0, with zero
   gradient.
 - Gradients of max/min follow ``torch.scatter_reduce(..., include_self=False)``: the gradient of ``out[i, f]`` is
-  split evenly among all messages equal to it (ties, e.g. from multi-edges, share it). Messages in fp16/bf16 are
+  split evenly among all messages equal to it (ties, e.g. from multi-edges, share it). NaN: a NaN message makes
+  its output NaN (forward, as torch), and every message into a NaN output gets a NaN gradient (``x_j[f]`` and the
+  edge's weight), as in torch's backward, where no message equals NaN and the share is ``0 * (grad / 0)``. Messages in fp16/bf16 are
   compared after rounding to that dtype (torch's own fp16 reductions behave the same way).
 - fp16/bf16 inputs accumulate in float32; float64 stays float64. Results are bitwise reproducible: each output is
   reduced in an order fixed by the CSR, and gradients go through the transposed CSR instead of atomics.
@@ -84,12 +86,28 @@ def _reduce_backward_impl(grad, x, graph, edge_weight, out, count, reduce, backe
             gw = be.edge_dot(x, graph, g)
     else:
         gx, gw = be.extremum_backward(x, graph, w_csr, out, count, g, n_src, need_x, need_w, reduce)
+        gx, gw = _nan_extremum_grads(be, graph, out, gx, gw, n_src, acc)
     grad_x = gx.to(x.dtype) if gx is not None else x.new_empty(0)
     if gw is not None:
         grad_w = gw[graph.inv_perm].to(edge_weight.dtype)
     else:
         grad_w = x.new_empty(0)
     return grad_x, grad_w
+
+
+def _nan_extremum_grads(be, graph: CSRTensors, out: Tensor, gx, gw, n_src: int, acc: torch.dtype):
+    """torch.scatter_reduce's rule for a NaN maximum/minimum: no message equals NaN, so the share of each message
+    into that output is ``0 * (grad / 0)`` = NaN. Every input reaching a NaN output (feature ``f`` of ``x_j``; the
+    weight of the edge) gets a NaN gradient, where the tie rule alone would give it 0."""
+    nan_out = torch.isnan(out)
+    if not bool(nan_out.any()):
+        return gx, gw
+    if gx is not None:
+        hit = be.sum_transposed(graph, None, nan_out.to(acc), n_src) > 0
+        gx = gx.masked_fill(hit, float("nan"))
+    if gw is not None:
+        gw = gw.masked_fill(nan_out.any(1)[graph.row], float("nan"))
+    return gx, gw
 
 
 @csr_reduce_backward.register_fake

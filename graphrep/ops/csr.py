@@ -288,7 +288,9 @@ class CSR:
 
 
 def _cache_key(edge_index: Tensor, num_nodes: Any) -> tuple:
-    n = tuple(num_nodes) if isinstance(num_nodes, (tuple, list)) else num_nodes
+    # N and (N, N) build the same CSR: one cache entry
+    n = tuple(int(v) for v in num_nodes) if isinstance(num_nodes, (tuple, list)) else (
+        None if num_nodes is None else (int(num_nodes), int(num_nodes)))
     return (edge_index.data_ptr(), edge_index._version, tuple(edge_index.shape), n, edge_index.device)
 
 
