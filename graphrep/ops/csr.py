@@ -8,7 +8,7 @@ CSR: row ``i`` lists the sources of the edges that arrive at ``i``. Within a row
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -28,18 +28,11 @@ def _check_edge_index(edge_index: Any) -> None:
         raise ValueError(f"edge_index must hold integers, got dtype {edge_index.dtype}")
 
 
-class CSRTensors(NamedTuple):
-    """The index tensors of a :class:`CSR` by name. The custom ops take them as a ``List[Tensor]`` (in this order,
-    from :meth:`CSR.tensors`) and read them back with ``CSRTensors(*graph)``; see :class:`CSR` for their meaning."""
-
-    rowptr: Tensor
-    col: Tensor
-    row: Tensor
-    perm: Tensor
-    inv_perm: Tensor
-    rowptr_t: Tensor
-    col_t: Tensor
-    perm_t: Tensor
+# The index tensors of a CSR, in the order the custom ops take them (as a ``List[Tensor]``, from CSR.tensors()).
+INDEX_FIELDS = ("rowptr", "col", "row", "perm", "inv_perm", "rowptr_t", "col_t", "perm_t")
+CSRTensors = NamedTuple("CSRTensors", [(name, Tensor) for name in INDEX_FIELDS])
+CSRTensors.__doc__ = """The index tensors of a :class:`CSR` by name: the ops read their ``List[Tensor]`` argument back
+with ``CSRTensors(*graph)``; see :class:`CSR` for their meaning."""
 
 
 class SelfLooped(NamedTuple):
@@ -209,6 +202,15 @@ class CSR:
                 self.rowptr, self.col, self.inv_perm[perm], self.num_dst, self.num_src,
             )
 
+    def derived(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per ``key`` and kept on this CSR (for quantities that depend on the graph alone,
+        e.g. a normalisation of an unweighted graph). Built outside inference mode and without autograd, so the
+        result also serves later training steps."""
+        if key not in self._derived:
+            with torch.inference_mode(False), torch.no_grad():
+                self._derived[key] = build()
+        return self._derived[key]
+
     def edge_index(self) -> Tensor:
         """``edge_index`` [2, E] in the original edge order (computed once, then cached)."""
         if "edge_index" not in self._derived:
@@ -217,9 +219,8 @@ class CSR:
         return self._derived["edge_index"]
 
     def tensors(self) -> List[Tensor]:
-        """The index tensors the custom ops take, in the order of :class:`CSRTensors`."""
-        return list(CSRTensors(self.rowptr, self.col, self.row, self.perm, self.inv_perm, self.rowptr_t, self.col_t,
-                               self.perm_t))
+        """The index tensors the custom ops take, in the order of :data:`INDEX_FIELDS` (see :class:`CSRTensors`)."""
+        return [getattr(self, name) for name in INDEX_FIELDS]
 
     def to(self, device: Union[str, torch.device]) -> "CSR":
         return CSR(*[v.to(device) for v in self.tensors()], self.num_src, self.num_dst)

@@ -40,10 +40,7 @@ def gcn_norm(
         raise ValueError(f"gcn_norm needs a square graph, got {csr.num_src} -> {csr.num_dst} nodes")
     if edge_weight is None:
         key = ("gcn_norm", improved, add_self_loops, dtype or torch.float32)
-        if key not in csr._derived:
-            with torch.inference_mode(False), torch.no_grad():  # a cached tensor must work under autograd later
-                csr._derived[key] = _gcn_norm(csr, None, improved, add_self_loops, dtype)
-        return csr._derived[key]
+        return csr.derived(key, lambda: _gcn_norm(csr, None, improved, add_self_loops, dtype))
     return _gcn_norm(csr, edge_weight, improved, add_self_loops, dtype)
 
 
