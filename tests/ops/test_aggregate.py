@@ -161,19 +161,19 @@ def test_cpu_chunked_backward_matches_reference(monkeypatch, reduce):
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 def test_nan_values_and_gradients_follow_scatter_reduce(reduce, backend):
     # NaN inputs: NaN outputs; every message into a NaN output gets a NaN gradient (x and weight), others are exact
-    ei = random_graph(n=30, e=150, hub=40, empty=3, seed=4)
+    ei = random_graph(n=16, e=60, hub=12, empty=2, seed=4, loops=2, multi=2)
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(30, 6, generator=gen, dtype=torch.float64)
+    x = torch.randn(16, 6, generator=gen, dtype=torch.float64)
     x[3, 1] = x[7, :] = x[11, 4] = float("nan")
     x.requires_grad_()
-    w = (torch.rand(150, generator=gen, dtype=torch.float64) + 0.5).requires_grad_()
-    out = aggregate(x, CSR.from_edge_index(ei, 30), reduce, w, backend=backend)
-    ref = aggregate_reference(x, ei, 30, reduce, w)
+    w = (torch.rand(60, generator=gen, dtype=torch.float64) + 0.5).requires_grad_()
+    out = aggregate(x, CSR.from_edge_index(ei, 16), reduce, w, backend=backend)
+    ref = aggregate_reference(x, ei, 16, reduce, w)
     assert bool(torch.isnan(ref).any())
     torch.testing.assert_close(out, ref, equal_nan=True)
-    g = torch.randn(30, 6, generator=gen, dtype=torch.float64)
+    g = torch.randn(16, 6, generator=gen, dtype=torch.float64)
     for a, b in zip(_grads(out, [x, w], g), _grads(ref, [x, w], g)):
-        assert bool(torch.isnan(b).any())
+        assert bool(torch.isnan(b).any()) and not bool(torch.isnan(b).all())
         torch.testing.assert_close(a, b, equal_nan=True)
 
 
