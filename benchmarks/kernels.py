@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -34,33 +32,28 @@ SMALL_SIZES = ["2000,16000,24"]
 
 
 # ------------------------------------------------------------------------------------------------ measurement
-class _RssPeak:
-    """Peak resident-set growth of this process while the block runs, sampled every ~0.5 ms (CPU runs)."""
+class _AllocPeak:
+    """Peak bytes of CPU tensor memory allocated while the block runs, above what was live when it began.
 
-    def __init__(self):
-        self.page = os.sysconf("SC_PAGE_SIZE")
-
-    def _rss(self) -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * self.page
+    Counts every allocation and free of torch's CPU allocator (the profiler's memory events, in time order), so
+    it also sees memory that the allocator reuses after a free, which resident-set growth cannot.
+    """
 
     def __enter__(self):
-        self.base = self.peak = self._rss()
-        self._stop = False
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
+        from torch.profiler import ProfilerActivity, profile
+
+        self._prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+        self._prof.__enter__()
         return self
 
-    def _run(self):
-        while not self._stop:
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.0005)
-
     def __exit__(self, *exc):
-        self._stop = True
-        self._t.join()
-        self.peak = max(self.peak, self._rss())
-        self.extra = self.peak - self.base
+        self._prof.__exit__(*exc)
+        events = [e for e in self._prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+        live = peak = 0
+        for e in sorted(events, key=lambda e: e.start_ns()):
+            live += e.nbytes()
+            peak = max(peak, live)
+        self.extra = peak
 
 
 def _sync(device: str) -> None:
@@ -88,7 +81,7 @@ def measure(fn: Callable[[], None], device: str, repeats: int, warmup: int) -> D
         torch.cuda.synchronize()
         extra = torch.cuda.max_memory_allocated() - base
     else:
-        with _RssPeak() as m:
+        with _AllocPeak() as m:
             fn()
         extra = m.extra
     return {"ms": min(times), "ms_median": statistics.median(times), "ms_all": times, "extra_mb": extra / 2**20}
@@ -232,7 +225,7 @@ def to_markdown(res: dict) -> str:
         f"Device: {res['device_name']} (torch {res['torch']}"
         + ("" if res["copy_bandwidth_GBps"] is None else f", copy bandwidth {res['copy_bandwidth_GBps']:.0f} GB/s")
         + f"). Times: min of {res['repeats']} runs; memory: peak extra "
-        + ("CUDA allocation" if cuda else "resident memory (sampled)") + " during one run.",
+        + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

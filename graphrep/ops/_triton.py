@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+
+from .csr import CSRTensors
 
 CHUNK = int(os.environ.get("GRAPHREP_TRITON_CHUNK", "512"))
 # E * F from which the forward kernel is autotuned on the GPU (once per (F, reduce class, dtypes)); smaller
@@ -104,7 +106,7 @@ def _rows_kernel(
                     if REDUCE == 3:
                         v = -v
                     v = tl.where(m, v, float("-inf"))
-                    new = tl.maximum(acc, v)
+                    new = tl.maximum(acc, v, propagate_nan=tl.PropagateNan.ALL)  # a NaN message wins, as in torch
                     cnt = tl.where(acc == new, cnt, 0) + ((v == new) & m).to(tl.int32)
                     acc = new
         res = acc
@@ -121,7 +123,7 @@ def _rows_kernel(
             if REDUCE >= 2:
                 if REDUCE == 3:
                     res = -res
-                res = tl.where(cnt > 0, res, 0.0)
+                res = tl.where((cnt > 0) | (res != res), res, 0.0)  # empty rows give 0; a NaN stays
                 if NEED_COUNT:
                     tl.store(cnt_ptr + r * F + f, cnt, mask=fm)
             tl.store(out_ptr + r * F + f, res.to(out_ptr.dtype.element_ty), mask=fm)
@@ -185,7 +187,7 @@ def _combine_kernel(
                 else:
                     c = tl.load(src_cnt_ptr + p * F + f, mask=m, other=0)
                     v = tl.where(m, v, float("-inf"))
-                    new = tl.maximum(acc, v)
+                    new = tl.maximum(acc, v, propagate_nan=tl.PropagateNan.ALL)  # a NaN message wins, as in torch
                     cnt = tl.where(acc == new, cnt, 0) + tl.where(v == new, c, 0)
                     acc = new
         res = acc
@@ -197,7 +199,7 @@ def _combine_kernel(
             if REDUCE >= 2:
                 if REDUCE == 3:
                     res = -res
-                res = tl.where(cnt > 0, res, 0.0)
+                res = tl.where((cnt > 0) | (res != res), res, 0.0)  # empty rows give 0; a NaN stays
                 if NEED_COUNT:
                     tl.store(dst_cnt_ptr + r * F + f, cnt, mask=fm)
             tl.store(dst_ptr + r * F + f, res.to(dst_ptr.dtype.element_ty), mask=fm)
@@ -453,24 +455,24 @@ def _combine(
     )
 
 
-def forward(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], reduce: str, need_count: bool):
-    return reduce_rows(x, g[0], g[1], w_csr, reduce, need_count, x.dtype)
+def forward(x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], reduce: str, need_count: bool):
+    return reduce_rows(x, g.rowptr, g.col, w_csr, reduce, need_count, x.dtype)
 
 
-def sum_transposed(g: List[Tensor], w_csr: Optional[Tensor], grad32: Tensor, n_src: int) -> Tensor:
-    w_t = None if w_csr is None else w_csr[g[7]]
-    out, _ = reduce_rows(grad32, g[5], g[6], w_t, "sum", False, grad32.dtype)
+def sum_transposed(g: CSRTensors, w_csr: Optional[Tensor], grad32: Tensor, n_src: int) -> Tensor:
+    w_t = None if w_csr is None else w_csr[g.perm_t]
+    out, _ = reduce_rows(grad32, g.rowptr_t, g.col_t, w_t, "sum", False, grad32.dtype)
     return out
 
 
 def extremum_backward(
-    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, count: Tensor, grad: Tensor, n_src: int,
+    x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], out: Tensor, count: Tensor, grad: Tensor, n_src: int,
     need_x: bool, need_w: bool, reduce: str = "max",
 ):
     """Max/min backward: the shares ``grad / count`` (tie counts from the forward kernel, or recomputed) go to ``x``
     through the transposed CSR and to the weights as masked per-edge dot products."""
     if count.numel() == 0 and out.numel() > 0:
-        count = reduce_rows(x, g[0], g[1], w_csr, reduce, True, out.dtype)[1]
+        count = reduce_rows(x, g.rowptr, g.col, w_csr, reduce, True, out.dtype)[1]
     # one elementwise pass; a row without in-edges (count 0) gets inf/nan here but is never read: the kernels load
     # gc[i] only for edges into i, and only where a message equals out[i] (so count[i] >= 1).
     gc = grad / count
@@ -479,15 +481,15 @@ def extremum_backward(
     return gx, gw
 
 
-def edge_dot(x: Tensor, g: List[Tensor], gd: Tensor) -> Tensor:
+def edge_dot(x: Tensor, g: CSRTensors, gd: Tensor) -> Tensor:
     return _edge_dot(x, g, None, gd, None)
 
 
 def _extremum_grad_x(
-    x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], out: Tensor, gc: Tensor, n_src: int
+    x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], out: Tensor, gc: Tensor, n_src: int
 ) -> Tensor:
     x = x.contiguous()
-    rowptr_t, col_t, perm_t = g[5], g[6], g[7]
+    rowptr_t, col_t, perm_t = g.rowptr_t, g.col_t, g.perm_t
     nf, e = x.size(1), col_t.numel()
     acc = acc_dtype(x.dtype)
     if n_src == 0 or nf == 0 or e == 0:
@@ -518,9 +520,9 @@ def _extremum_grad_x(
     return grad
 
 
-def _edge_dot(x: Tensor, g: List[Tensor], w_csr: Optional[Tensor], gd: Tensor, out: Optional[Tensor]) -> Tensor:
+def _edge_dot(x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], gd: Tensor, out: Optional[Tensor]) -> Tensor:
     x = x.contiguous()
-    col, row = g[1], g[2]
+    col, row = g.col, g.row
     e, nf = col.numel(), x.size(1)
     acc = acc_dtype(x.dtype)
     res = torch.zeros(e, dtype=acc, device=x.device)

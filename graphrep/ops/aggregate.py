@@ -6,7 +6,9 @@ Semantics (the float64 reference in :mod:`graphrep.ops.reference` states them as
   ``max``/``min``: elementwise extremum of the messages ``w_ji x_j``. A node without in-edges gets 0, with zero
   gradient.
 - Gradients of max/min follow ``torch.scatter_reduce(..., include_self=False)``: the gradient of ``out[i, f]`` is
-  split evenly among all messages equal to it (ties, e.g. from multi-edges, share it). Messages in fp16/bf16 are
+  split evenly among all messages equal to it (ties, e.g. from multi-edges, share it). NaN: a NaN message makes
+  its output NaN (forward, as torch), and every message into a NaN output gets a NaN gradient (``x_j[f]`` and the
+  edge's weight), as in torch's backward, where no message equals NaN and the share is ``0 * (grad / 0)``. Messages in fp16/bf16 are
   compared after rounding to that dtype (torch's own fp16 reductions behave the same way).
 - fp16/bf16 inputs accumulate in float32; float64 stays float64. Results are bitwise reproducible: each output is
   reduced in an order fixed by the CSR, and gradients go through the transposed CSR instead of atomics.
@@ -21,7 +23,7 @@ import torch
 from torch import Tensor
 
 from . import _backend
-from .csr import CSR
+from .csr import CSR, CSRTensors
 
 REDUCES = ("sum", "mean", "max", "min")
 
@@ -36,13 +38,18 @@ def csr_reduce(
 ) -> Tuple[Tensor, Tensor]:
     """Forward kernel. ``x`` [N_src, F], ``graph`` = :meth:`CSR.tensors`, ``edge_weight`` [E] in edge order.
     Returns ``out`` [N_dst, F] and, for max/min on Triton with ``need_count``, the int32 tie counts (else empty)."""
-    w_csr = None if edge_weight is None else edge_weight[graph[3]]
-    return _backend.module(backend).forward(x.contiguous(), graph, w_csr, reduce, need_count)
+    return _reduce_impl(x, graph, edge_weight, reduce, backend, need_count)
+
+
+def _reduce_impl(x, graph, edge_weight, reduce, backend, need_count):
+    g = CSRTensors(*graph)
+    w_csr = None if edge_weight is None else edge_weight[g.perm]
+    return _backend.module(backend).forward(x.contiguous(), g, w_csr, reduce, need_count)
 
 
 @csr_reduce.register_fake
 def _(x, graph, edge_weight, reduce, backend, need_count):
-    n, nf = graph[0].shape[0] - 1, x.shape[1]
+    n, nf = CSRTensors(*graph).rowptr.shape[0] - 1, x.shape[1]
     out = x.new_empty((n, nf))
     with_count = backend == "triton" and need_count and reduce in ("max", "min")
     return out, x.new_empty((n, nf) if with_count else (0,), dtype=torch.int32)
@@ -58,28 +65,49 @@ def csr_reduce_backward(
     sum/mean: ``grad_x`` is a sum over the transposed CSR. max/min: the gradient of each output is split evenly
     among the messages equal to it (Triton: tie counts from the forward kernel, shares summed over the transposed
     CSR; CPU: one chunked pass over the CSR). Returns empty tensors for gradients not asked for."""
+    return _reduce_backward_impl(grad, x, graph, edge_weight, out, count, reduce, backend, need_x, need_w)
+
+
+def _reduce_backward_impl(grad, x, graph, edge_weight, out, count, reduce, backend, need_x, need_w):
     be = _backend.module(backend)
+    graph = CSRTensors(*graph)
     x = x.contiguous()
     acc = _acc(x.dtype)
-    n_src = graph[5].numel() - 1
-    w_csr = None if edge_weight is None else edge_weight[graph[3]]
+    n_src = graph.rowptr_t.numel() - 1
+    w_csr = None if edge_weight is None else edge_weight[graph.perm]
     g = grad.to(acc).contiguous()
     gx = gw = None
     if reduce in ("sum", "mean"):
         if reduce == "mean":
-            g = g / graph[0].diff().clamp(min=1).to(acc).unsqueeze(1)
+            g = g / graph.rowptr.diff().clamp(min=1).to(acc).unsqueeze(1)
         if need_x:
             gx = be.sum_transposed(graph, w_csr, g, n_src)
         if need_w:
             gw = be.edge_dot(x, graph, g)
     else:
         gx, gw = be.extremum_backward(x, graph, w_csr, out, count, g, n_src, need_x, need_w, reduce)
+        gx, gw = _nan_extremum_grads(be, graph, out, gx, gw, n_src, acc)
     grad_x = gx.to(x.dtype) if gx is not None else x.new_empty(0)
     if gw is not None:
-        grad_w = gw[graph[4]].to(edge_weight.dtype)
+        grad_w = gw[graph.inv_perm].to(edge_weight.dtype)
     else:
         grad_w = x.new_empty(0)
     return grad_x, grad_w
+
+
+def _nan_extremum_grads(be, graph: CSRTensors, out: Tensor, gx, gw, n_src: int, acc: torch.dtype):
+    """torch.scatter_reduce's rule for a NaN maximum/minimum: no message equals NaN, so the share of each message
+    into that output is ``0 * (grad / 0)`` = NaN. Every input reaching a NaN output (feature ``f`` of ``x_j``; the
+    weight of the edge) gets a NaN gradient, where the tie rule alone would give it 0."""
+    nan_out = torch.isnan(out)
+    if not bool(nan_out.any()):
+        return gx, gw
+    if gx is not None:
+        hit = be.sum_transposed(graph, None, nan_out.to(acc), n_src) > 0
+        gx = gx.masked_fill(hit, float("nan"))
+    if gw is not None:
+        gw = gw.masked_fill(nan_out.any(1)[graph.row], float("nan"))
+    return gx, gw
 
 
 @csr_reduce_backward.register_fake
@@ -108,6 +136,32 @@ def _backward(ctx, grad_out, _grad_count):
 
 
 csr_reduce.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _EagerReduce(torch.autograd.Function):
+    """The same kernels as :func:`csr_reduce` for plain eager calls, without the custom op's dispatch: on a CPU its
+    Python overhead (about 1 ms per forward + backward on a busy 2-core machine) outweighed the kernel for
+    molecule-size batches. ``torch.compile``, fake tensors and dispatch modes see the custom op."""
+
+    @staticmethod
+    def forward(ctx, x, edge_weight, reduce, backend, need_count, *graph):
+        out, count = _reduce_impl(x, list(graph), edge_weight, reduce, backend, need_count)
+        ctx.reduce, ctx.backend = reduce, backend
+        ctx.save_for_backward(x, edge_weight, out, count, *graph)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, edge_weight, out, count, *graph = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[0]
+        need_w = edge_weight is not None and ctx.needs_input_grad[1]
+        gx, gw = _reduce_backward_impl(grad_out, x, graph, edge_weight, out, count, ctx.reduce, ctx.backend,
+                                       need_x, need_w)
+        return (gx if need_x else None), (gw if need_w else None), None, None, None, *([None] * len(graph))
+
+
+def _use_custom_op(x: Tensor) -> bool:
+    return torch.compiler.is_compiling() or type(x) is not Tensor or torch._C._len_torch_dispatch_stack() > 0
 
 
 def aggregate(
@@ -150,5 +204,8 @@ def aggregate(
         and torch.is_grad_enabled()
         and (x.requires_grad or (edge_weight is not None and edge_weight.requires_grad))
     )
-    out, _ = torch.ops.graphrep.csr_reduce(x2, csr.tensors(), edge_weight, reduce, be, need_count)
+    if _use_custom_op(x2):
+        out, _ = torch.ops.graphrep.csr_reduce(x2, csr.tensors(), edge_weight, reduce, be, need_count)
+    else:
+        out = _EagerReduce.apply(x2, edge_weight, reduce, be, need_count, *csr.tensors())
     return out.reshape((csr.num_dst,) + tuple(tail))

@@ -8,12 +8,15 @@ CSR: row ``i`` lists the sources of the edges that arrive at ``i``. Within a row
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
 
 _CACHE_ATTR = "_graphrep_csr_cache"
+# edge_index tensor -> (key, CSR); entries vanish with their tensor (keyed by identity: tensors compare elementwise)
+_TENSOR_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
 def _check_edge_index(edge_index: Any) -> None:
@@ -23,6 +26,26 @@ def _check_edge_index(edge_index: Any) -> None:
         raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
     if edge_index.dtype.is_floating_point or edge_index.dtype in (torch.bool, torch.complex64, torch.complex128):
         raise ValueError(f"edge_index must hold integers, got dtype {edge_index.dtype}")
+
+
+# The index tensors of a CSR, in the order the custom ops take them (as a ``List[Tensor]``, from CSR.tensors()).
+INDEX_FIELDS = ("rowptr", "col", "row", "perm", "inv_perm", "rowptr_t", "col_t", "perm_t")
+CSRTensors = NamedTuple("CSRTensors", [(name, Tensor) for name in INDEX_FIELDS])
+CSRTensors.__doc__ = """The index tensors of a :class:`CSR` by name: the ops read their ``List[Tensor]`` argument back
+with ``CSRTensors(*graph)``; see :class:`CSR` for their meaning."""
+
+
+class SelfLooped(NamedTuple):
+    """Result of :meth:`CSR.add_self_loops`: the new graph and how its edges relate to the old one's.
+
+    - ``csr``: every self-loop removed, then one loop per node ``0..K-1`` appended (edge order: kept edges, loops).
+    - ``source_edge`` [E'] int64: the old edge id of each new edge, ``-1`` for the appended loops.
+    - ``removed_loops`` [L] int64: the old edge ids of the removed self-loops, ascending.
+    """
+
+    csr: "CSR"
+    source_edge: Tensor
+    removed_loops: Tensor
 
 
 @dataclass(eq=False)
@@ -118,22 +141,37 @@ class CSR:
 
     @classmethod
     @torch.inference_mode(False)  # cached for later calls: never inference tensors, which autograd cannot save
-    def of(cls, data: Any, num_nodes: Optional[int] = None) -> "CSR":
-        """The CSR of a PyG ``Data`` (``data.edge_index``, ``data.num_nodes``), built once and cached on ``data``.
+    def of(cls, data: Any, num_nodes: Optional[Union[int, Tuple[int, int]]] = None) -> "CSR":
+        """The CSR of a PyG ``Data`` (``data.edge_index``, ``data.num_nodes``) or of an ``edge_index`` tensor, built
+        once and cached: on the ``Data``, or (for a tensor) in a table keyed weakly by the tensor object, so every
+        layer of a model and every training step that sees the same ``edge_index`` shares one CSR. An inference
+        tensor has no version counter to notice in-place changes, so its CSR is built but not cached.
 
-        The cache is rebuilt when ``data.edge_index`` is replaced or modified in place.
+        The cache is rebuilt when ``edge_index`` is replaced or modified in place, or ``num_nodes`` changes.
         """
+        if isinstance(data, Tensor):
+            _check_edge_index(data)
+            if data.is_inference():
+                return cls.from_edge_index(data, num_nodes)
+            key = _cache_key(data, num_nodes)
+            cached = _TENSOR_CACHE.get(data)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            csr = cls.from_edge_index(data, num_nodes)
+            _TENSOR_CACHE[data] = (key, csr)
+            return csr
         edge_index = getattr(data, "edge_index", None)
         if edge_index is None:
             raise ValueError(f"{type(data).__name__} has no edge_index to build a CSR from")
         n = num_nodes if num_nodes is not None else data.num_nodes
-        if edge_index.is_inference():  # no version counter to notice in-place changes: not cached
+        if edge_index.is_inference():
             return cls.from_edge_index(edge_index, n)
-        key = (edge_index.data_ptr(), edge_index._version, tuple(edge_index.shape), n, edge_index.device)
+        key = _cache_key(edge_index, n)
         cached = data.__dict__.get(_CACHE_ATTR)
         if cached is not None and cached[0] is edge_index and cached[1] == key:
             return cached[2]
-        csr = cls.from_edge_index(edge_index, n)
+        with torch.inference_mode(False):
+            csr = cls.from_edge_index(edge_index, n)
         # underscore attributes live in Data.__dict__: not collated, not moved by .to(), not saved as graph data.
         data.__dict__[_CACHE_ATTR] = (edge_index, key, csr)
         return csr
@@ -156,52 +194,112 @@ class CSR:
         """The CSR of the reversed graph (edges ``i -> j``), edge ids unchanged."""
         key = "transpose"
         if key not in self._derived:
+            self._derived[key] = self._transpose()
+        return self._derived[key]
+
+    def _transpose(self) -> "CSR":
+        with torch.inference_mode(False):
             perm = self.perm[self.perm_t]
             inv = torch.empty_like(perm)
             inv[perm] = torch.arange(perm.numel(), device=perm.device)
             col_t_sorted = self.col[self.perm_t]
-            self._derived[key] = CSR(
+            return CSR(
                 self.rowptr_t, self.col_t, col_t_sorted, perm, inv,
                 self.rowptr, self.col, self.inv_perm[perm], self.num_dst, self.num_src,
             )
+
+    def derived(self, key: Any, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per ``key`` and kept on this CSR (for quantities that depend on the graph alone,
+        e.g. a normalisation of an unweighted graph). Built outside inference mode and without autograd, so the
+        result also serves later training steps."""
+        if key not in self._derived:
+            with torch.inference_mode(False), torch.no_grad():
+                self._derived[key] = build()
         return self._derived[key]
 
     def edge_index(self) -> Tensor:
-        """``edge_index`` [2, E] in the original edge order."""
-        return torch.stack([self.col, self.row])[:, self.inv_perm]
+        """``edge_index`` [2, E] in the original edge order (computed once, then cached)."""
+        if "edge_index" not in self._derived:
+            with torch.inference_mode(False):
+                self._derived["edge_index"] = torch.stack([self.col, self.row])[:, self.inv_perm]
+        return self._derived["edge_index"]
 
-    def tensors(self) -> list:
-        """The index tensors the custom ops take, in their fixed order."""
-        return [self.rowptr, self.col, self.row, self.perm, self.inv_perm, self.rowptr_t, self.col_t, self.perm_t]
+    def tensors(self) -> List[Tensor]:
+        """The index tensors the custom ops take, in the order of :data:`INDEX_FIELDS` (see :class:`CSRTensors`)."""
+        return [getattr(self, name) for name in INDEX_FIELDS]
 
     def to(self, device: Union[str, torch.device]) -> "CSR":
-        t = [v.to(device) for v in self.tensors()]
-        return CSR(*t, self.num_src, self.num_dst)
+        return CSR(*[v.to(device) for v in self.tensors()], self.num_src, self.num_dst)
+
+    def edges_to_rows(self) -> "CSR":
+        """The CSR that reduces per-edge rows: source "node" ``e`` is edge ``e`` (E sources), destinations as here.
+
+        ``aggregate(m, csr.edges_to_rows())`` gives ``out[i] = sum_{e into i} m[e]`` for messages ``m`` [E, F] in
+        edge order (e.g. GINE's ``relu(x_j + e_ji)``), in CSR order, deterministically. Cached on this object.
+        """
+        key = "edges_to_rows"
+        if key not in self._derived:
+            e = self.num_edges
+            with torch.inference_mode(False):
+                self._derived[key] = CSR(
+                    self.rowptr, self.perm, self.row, self.perm, self.inv_perm,
+                    torch.arange(e + 1, device=self.device), self.row[self.inv_perm], self.inv_perm, e, self.num_dst,
+                )
+        return self._derived[key]
+
+    def per_head(self, heads: int) -> "CSR":
+        """``heads`` disjoint copies of the graph, interleaved: node ``(v, h)`` is ``v * heads + h`` and edge
+        ``(e, h)`` is ``e * heads + h``, so ``aggregate(x.view(N * H, C), csr.per_head(H), "sum", alpha.view(-1))``
+        is one fused call for per-head attention weights ``alpha`` [E, H] and features ``x`` [N, H, C]. Cached.
+        """
+        if heads == 1:
+            return self
+        key = ("per_head", int(heads))
+        if key not in self._derived:
+            with torch.inference_mode(False), torch.no_grad():
+                h = torch.arange(heads, device=self.device)
+                ei = self.edge_index()
+                rep = (ei.unsqueeze(2) * heads + h).reshape(2, -1)
+                self._derived[key] = CSR.from_edge_index(rep, (self.num_src * heads, self.num_dst * heads))
+        return self._derived[key]
+
+    def add_self_loops(self, num_loops: Optional[int] = None) -> SelfLooped:
+        """The graph with every self-loop removed and one self-loop ``k -> k`` added for ``k < num_loops`` (default
+        ``N``; for a bipartite graph ``min(N_src, N_dst)``, as PyG's GAT does), in PyG's ``remove_self_loops`` +
+        ``add_self_loops`` edge order: kept edges in edge order, then the loops. Cached on this object.
+        """
+        k = min(self.num_src, self.num_dst) if num_loops is None else int(num_loops)
+        if not 0 <= k <= min(self.num_src, self.num_dst):
+            raise ValueError(f"num_loops must be in [0, {min(self.num_src, self.num_dst)}], got {num_loops}")
+        key = ("self_loops", k)
+        if key not in self._derived:
+            with torch.inference_mode(False):
+                self._derived[key] = self._add_self_loops(k)
+        return self._derived[key]
+
+    def _add_self_loops(self, k: int) -> SelfLooped:
+        ei = self.edge_index()
+        keep = ei[0] != ei[1]
+        kept_ids = torch.nonzero(keep).flatten()
+        loops = torch.arange(k, device=ei.device)
+        new_ei = torch.cat([ei[:, kept_ids], torch.stack([loops, loops])], 1)
+        out = CSR.from_edge_index(new_ei, (self.num_src, self.num_dst))
+        source = torch.cat([kept_ids, torch.full((k,), -1, dtype=torch.long, device=ei.device)])
+        return SelfLooped(out, source, torch.nonzero(~keep).flatten())
 
     @torch.inference_mode(False)  # cached in _derived: see `of`
     def with_self_loops(self) -> "CSR":
-        """CSR of the graph with every self-loop removed and one self-loop added per node (PyG's
-        ``remove_self_loops`` + ``add_self_loops`` order: kept edges in edge order, then loops ``0..N-1``).
-
-        Cached on this object. On the result, ``_derived["source_edge"]`` [E'] maps each edge to its edge id in this
-        graph (-1 for the added loops) and ``_derived["removed_loops"]`` lists the ids of this graph's self-loops.
-        """
+        """``add_self_loops().csr`` for a square graph: every self-loop replaced by one per node."""
         if self.num_src != self.num_dst:
-            raise ValueError("self-loops need a square graph (num_src == num_dst)")
-        key = "self_loops"
-        if key not in self._derived:
-            ei = self.edge_index()
-            keep = ei[0] != ei[1]
-            kept_ids = torch.nonzero(keep).flatten()
-            n = self.num_dst
-            loops = torch.arange(n, device=ei.device)
-            new_ei = torch.cat([ei[:, kept_ids], torch.stack([loops, loops])], 1)
-            out = CSR.from_edge_index(new_ei, n)
-            # source edge id in this graph for each new edge; -1 for added loops.
-            out._derived["source_edge"] = torch.cat([kept_ids, torch.full((n,), -1, device=ei.device)])
-            out._derived["removed_loops"] = torch.nonzero(~keep).flatten()
-            self._derived[key] = out
-        return self._derived[key]
+            raise ValueError("with_self_loops needs a square graph (num_src == num_dst); use add_self_loops(k)")
+        return self.add_self_loops().csr
+
+
+def _cache_key(edge_index: Tensor, num_nodes: Any) -> tuple:
+    # N and (N, N) build the same CSR: one cache entry
+    n = tuple(int(v) for v in num_nodes) if isinstance(num_nodes, (tuple, list)) else (
+        None if num_nodes is None else (int(num_nodes), int(num_nodes)))
+    return (edge_index.data_ptr(), edge_index._version, tuple(edge_index.shape), n, edge_index.device)
 
 
 def _ptr_from_sorted(sorted_index: Tensor, n: int) -> Tensor:

@@ -7,13 +7,18 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from .aggregate import aggregate
-from .csr import CSR
+from .aggregate import _use_custom_op, aggregate
+from .csr import CSR, CSRTensors
 
 
 @torch.library.custom_op("graphrep::edge_softmax", mutates_args=())
 def _edge_softmax(scores: Tensor, graph: List[Tensor], backend: str) -> Tensor:
-    rowptr, row, perm, inv_perm = graph[0], graph[2], graph[3], graph[4]
+    return _softmax_impl(scores, graph, backend)
+
+
+def _softmax_impl(scores: Tensor, graph: List[Tensor], backend: str) -> Tensor:
+    g = CSRTensors(*graph)
+    rowptr, row, perm, inv_perm = g.rowptr, g.row, g.perm, g.inv_perm
     rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
     s = scores[perm]
     with torch.no_grad():
@@ -32,7 +37,12 @@ def _(scores, graph, backend):
 def _edge_softmax_backward(grad: Tensor, alpha: Tensor, graph: List[Tensor], backend: str) -> Tensor:
     """``grad_s = alpha * (grad - sum_{in-edges of i} alpha * grad)`` with the row sums done by the fixed-order
     segment kernel (deterministic, no scatter)."""
-    rowptr, row, perm, inv_perm = graph[0], graph[2], graph[3], graph[4]
+    return _softmax_backward_impl(grad, alpha, graph, backend)
+
+
+def _softmax_backward_impl(grad: Tensor, alpha: Tensor, graph: List[Tensor], backend: str) -> Tensor:
+    g = CSRTensors(*graph)
+    rowptr, row, perm, inv_perm = g.rowptr, g.row, g.perm, g.inv_perm
     rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
     a, g = alpha[perm], grad[perm]
     with torch.no_grad():
@@ -60,6 +70,22 @@ def _bwd(ctx, grad):
 _edge_softmax.register_autograd(_bwd, setup_context=_setup)
 
 
+class _EagerSoftmax(torch.autograd.Function):
+    """The same kernels for plain eager calls, without the custom op's dispatch overhead (see ``_EagerReduce``)."""
+
+    @staticmethod
+    def forward(ctx, scores, backend, *graph):
+        alpha = _softmax_impl(scores, list(graph), backend)
+        ctx.backend = backend
+        ctx.save_for_backward(alpha, *graph)
+        return alpha
+
+    @staticmethod
+    def backward(ctx, grad):
+        alpha, *graph = ctx.saved_tensors
+        return _softmax_backward_impl(grad.contiguous(), alpha, graph, ctx.backend), None, *([None] * len(graph))
+
+
 def edge_softmax(scores: Tensor, csr: CSR, backend: Optional[str] = None) -> Tensor:
     """``alpha_e = exp(s_e) / sum_{e' into dst(e)} exp(s_e')`` for every edge ``e``, per head.
 
@@ -78,4 +104,6 @@ def edge_softmax(scores: Tensor, csr: CSR, backend: Optional[str] = None) -> Ten
     if scores.size(0) != csr.num_edges:
         raise ValueError(f"scores has {scores.size(0)} rows but the graph has {csr.num_edges} edges")
     be = _backend.resolve(scores, backend)
-    return torch.ops.graphrep.edge_softmax(scores.contiguous(), csr.tensors(), be)
+    if _use_custom_op(scores):
+        return torch.ops.graphrep.edge_softmax(scores.contiguous(), csr.tensors(), be)
+    return _EagerSoftmax.apply(scores.contiguous(), be, *csr.tensors())

@@ -27,7 +27,12 @@ def _same(ours, theirs, *args):
     torch.testing.assert_close(a, theirs(*args), rtol=1e-5, atol=1e-5)
     # gradients, in float64 so the comparison is not blurred by float32 summation order
     ours, theirs = ours.double(), theirs.double()
-    args64 = [t.double() if torch.is_tensor(t) and t.is_floating_point() else t for t in args]
+    def to64(t):
+        if isinstance(t, tuple):
+            return tuple(to64(u) for u in t)
+        return t.double() if torch.is_tensor(t) and t.is_floating_point() else t
+
+    args64 = [to64(t) for t in args]
     ga = torch.autograd.grad(ours(*args64).square().sum(), list(ours.parameters()))
     gb = torch.autograd.grad(theirs(*args64).square().sum(), list(theirs.parameters()))
     for u, v in zip(ga, gb):
@@ -98,8 +103,8 @@ def test_layers_accept_a_cached_csr_and_reject_wrong_sizes():
     torch.testing.assert_close(conv(x, CSR.of(data)), conv(x, ei))
     with pytest.raises(ValueError, match="CSR is for"):
         conv(x[:10], CSR.of(data))
-    with pytest.raises(ValueError, match="aggr must be one of"):
-        SAGEConv(F_IN, F_OUT, aggr="lstm")
+    with pytest.raises(ValueError, match=r"size=\(50, 40\) but the CSR is for 50 -> 50"):
+        SAGEConv(F_IN, F_OUT, aggr="lstm")(x, CSR.of(data), size=(50, 40))
 
 
 @pytest.mark.slow
@@ -122,3 +127,85 @@ def test_gnn_compiles_fullgraph():
     eager = net(x, csr)
     out = torch.compile(net, fullgraph=True)(x, csr)
     torch.testing.assert_close(out, eager)
+
+
+def _compile_cases():
+    from graphrep.nn import GINEConv
+
+    mlp = lambda: torch.nn.Sequential(torch.nn.Linear(F_IN, 16), torch.nn.ReLU(), torch.nn.Linear(16, F_OUT))  # noqa
+    return {
+        "gcn": (lambda: GCNConv(F_IN, F_OUT), False),
+        "gcn weighted": (lambda: GCNConv(F_IN, F_OUT), "w"),
+        "sage mean": (lambda: SAGEConv(F_IN, F_OUT), False),
+        "sage max flow": (lambda: SAGEConv(F_IN, F_OUT, aggr="max", flow="target_to_source"), False),
+        "gin": (lambda: GINConv(mlp(), train_eps=True), False),
+        "gine": (lambda: GINEConv(mlp(), train_eps=True, edge_dim=3), "attr"),
+        "gat": (lambda: GATConv(F_IN, 4, heads=2), False),
+        "gat edge_attr": (lambda: GATConv(F_IN, 4, heads=2, edge_dim=3, fill_value="mean"), "attr"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_compile_cases()))
+def test_every_layer_compiles_fullgraph_with_a_prebuilt_csr(case):
+    make, extra = _compile_cases()[case]
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    x, ei, w = _data(8)
+    attr = torch.randn(E, 3)
+    csr = CSR.from_edge_index(ei, N)
+    layer = make()
+    args = (x, csr) + ((w,) if extra == "w" else (attr,) if extra == "attr" else ())
+    eager = layer(*args)  # fills the CSR's caches (self-loops, normalisation, per-head copy) outside the graph
+    g_eager = torch.autograd.grad(eager.square().sum(), list(layer.parameters()))
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)  # fullgraph: a graph break raises
+    out = compiled(*args)
+    torch.testing.assert_close(out, eager)
+    for a, b in zip(torch.autograd.grad(out.square().sum(), list(layer.parameters())), g_eager):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "max"])
+def test_sage_flow_and_bipartite_size_equal_pyg(aggr):
+    gen = torch.Generator().manual_seed(9)
+    xs, xt = torch.randn(30, 5, generator=gen), torch.randn(20, 9, generator=gen)
+    ei = torch.stack([torch.randint(0, 30, (90,), generator=gen), torch.randint(0, 17, (90,), generator=gen)])
+    _same(SAGEConv((5, 9), F_OUT, aggr=aggr), pyg.SAGEConv((5, 9), F_OUT, aggr=aggr), (xs, xt), ei, (30, 20))
+    x, sq, _ = _data(10)
+    kw = dict(aggr=aggr, flow="target_to_source")
+    ours = SAGEConv(F_IN, F_OUT, **kw)
+    _same(ours, pyg.SAGEConv(F_IN, F_OUT, **kw), x, sq)
+    forward = SAGEConv(F_IN, F_OUT, aggr=aggr).double()  # _same left `ours` in float64
+    forward.load_state_dict(ours.state_dict())
+    x = x.double()
+    torch.testing.assert_close(ours(x, sq), forward(x, sq.flip(0)))  # target_to_source = the reversed edges
+
+
+@pytest.mark.parametrize("flow", ["source_to_target", "target_to_source"])
+def test_gine_and_gat_with_edge_features_equal_pyg(flow):
+    from graphrep.nn import GINEConv
+
+    x, ei, w = _data(11)
+    attr = torch.randn(E, 4, generator=torch.Generator().manual_seed(12))
+    mlp = lambda: torch.nn.Sequential(torch.nn.Linear(F_IN, 16), torch.nn.ReLU(), torch.nn.Linear(16, F_OUT))  # noqa
+    torch.manual_seed(0)
+    _same(GINEConv(mlp(), train_eps=True, edge_dim=4, flow=flow), pyg.GINEConv(mlp(), train_eps=True, edge_dim=4,
+                                                                              flow=flow), x, ei, attr)
+    if flow == "source_to_target":
+        kw = dict(heads=2, edge_dim=4, fill_value="mean", residual=True)
+        _same(GATConv(F_IN, F_OUT, **kw), pyg.GATConv(F_IN, F_OUT, **kw), x, ei, attr)
+
+
+def test_csr_of_an_edge_tensor_is_built_once():
+    x, ei, _ = _data(13)
+    assert CSR.of(ei, N) is CSR.of(ei, N)
+    conv = GCNConv(F_IN, F_OUT)
+    conv(x, ei)
+    csr = CSR.of(ei, N)
+    cached = csr.derived(("gcn_norm", False, True, torch.float32), lambda: None)  # normalisation cached on it
+    assert cached is not None and cached[0] is csr.with_self_loops()
+    ei2 = ei.clone()
+    ei2[0, 0] = (ei2[0, 0] + 1) % N  # a new tensor, then an in-place edit: a new CSR each time
+    assert CSR.of(ei2, N) is not csr
+    before = CSR.of(ei2, N)
+    ei2[0, 1] = (ei2[0, 1] + 1) % N
+    assert CSR.of(ei2, N) is not before and torch.equal(CSR.of(ei2, N).edge_index(), ei2)

@@ -1,14 +1,25 @@
-"""Base class for graphrep convolutions: PyG ``MessagePassing`` whose ``propagate`` always runs the fused
-``message_and_aggregate`` on a :class:`graphrep.ops.CSR`.
+"""How graphrep's convolutions choose between graphrep's fused path and PyG's own machinery.
 
-PyG takes its fused path only for ``torch.sparse``/``SparseTensor`` adjacencies, which ``torch.compile`` cannot
-trace; here the adjacency is a ``CSR`` and the aggregation a graphrep custom op, so layers compile without graph
-breaks and never materialise an ``[E, F]`` message tensor.
+graphrep's ``GCNConv``, ``SAGEConv``, ``GINConv``, ``GINEConv`` and ``GATConv`` subclass PyG's layers of the same
+name (same parameters, ``state_dict``, ``repr``, hooks, explain, jinja ``propagate``). Their ``forward`` takes the
+fused path, on a :class:`graphrep.ops.CSR` and :mod:`graphrep.ops` kernels, when the call is the hot one:
+
+- ``edge_index`` is a ``[2, E]`` integer tensor (its CSR is built once per tensor object and cached, see
+  :meth:`CSR.of`) or a prebuilt ``CSR``;
+- node features are 2-D dense tensors (``x`` or ``(x_src, x_dst)`` with ``x_dst`` possibly ``None``);
+- no PyG hook is registered, ``explain`` is off and ``decomposed_layers == 1``;
+- ``flow="target_to_source"`` only with a single feature tensor and no ``size`` (it runs on the transposed CSR).
+
+Every other call form (``SparseTensor``/``torch.sparse`` ``adj_t``, static ``[B, N, F]`` graphs, sparse features,
+hooks, explain, decomposed layers, aggregations graphrep has no kernel for, TorchScript) goes to PyG's ``forward``
+unchanged; a ``CSR`` given there is turned back into its ``edge_index`` and ``size``. Inputs PyG would reject are
+left to PyG, so the error messages are PyG's.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+import copy
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -19,40 +30,95 @@ from graphrep.ops import CSR
 # PyG's aggregation names -> graphrep.ops reductions
 AGGR = {"add": "sum", "sum": "sum", "mean": "mean", "max": "max", "min": "min"}
 
+_HOOKS = (
+    "_propagate_forward_pre_hooks", "_propagate_forward_hooks", "_message_forward_pre_hooks",
+    "_message_forward_hooks", "_aggregate_forward_pre_hooks", "_aggregate_forward_hooks",
+    "_message_and_aggregate_forward_pre_hooks", "_message_and_aggregate_forward_hooks",
+    "_edge_update_forward_pre_hooks", "_edge_update_forward_hooks",
+)
 
-def as_csr(edge_index: Union[Tensor, CSR], num_src: int, num_dst: Optional[int] = None) -> CSR:
-    """``edge_index`` as a CSR: a CSR passes through (build it once with ``CSR.of(data)``), a ``[2, E]`` tensor is
-    converted (a sort per call)."""
-    num_dst = num_src if num_dst is None else num_dst
+
+def _dense_features(t) -> bool:
+    return isinstance(t, Tensor) and t.layout == torch.strided and t.dim() == 2 and t.is_floating_point()
+
+
+def _graph_input(edge_index) -> bool:
     if isinstance(edge_index, CSR):
-        if edge_index.num_src != num_src or edge_index.num_dst != num_dst:
-            raise ValueError(
-                f"the CSR is for {edge_index.num_src} -> {edge_index.num_dst} nodes but x has {num_src} -> {num_dst}"
-            )
-        return edge_index
-    if isinstance(edge_index, Tensor):
-        return CSR.from_edge_index(edge_index, (num_src, num_dst))
-    raise ValueError(f"edge_index must be a [2, E] tensor or a graphrep.ops.CSR, got {type(edge_index).__name__}")
+        return True
+    return (isinstance(edge_index, Tensor) and edge_index.layout == torch.strided and edge_index.dim() == 2
+            and edge_index.size(0) == 2 and not edge_index.is_floating_point())
 
 
-class FusedMessagePassing(MessagePassing):
-    """``MessagePassing`` with ``propagate(csr, **kwargs) = update(message_and_aggregate(csr, **kwargs))``.
+class FusedDispatch:
+    """Mixin, listed before the PyG layer class: decides the path and builds the CSR of a call."""
 
-    ``message_and_aggregate`` hooks run as in PyG; there is no separate ``message``/``aggregate`` path.
-    """
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # PyG remembers the class's `propagate` before swapping in its generated one, and swaps back to it for
+        # explain and decomposed_layers. Inherited, that would be the PyG parent's generated `propagate` (once a
+        # PyG layer of that type exists), which ignores both; naming the generic one here keeps them working.
+        cls.propagate = MessagePassing.propagate
+        cls.edge_updater = MessagePassing.edge_updater
 
-    def _set_jittable_templates(self, raise_on_error: bool = False) -> None:
-        # PyG would install a generated `propagate` over the one below; ours already is the fused path.
-        pass
+    def __prepare_scriptable__(self):
+        """``torch.jit.script`` compiles PyG's own layer: a shallow copy of this one as its PyG base class, sharing
+        parameters and buffers (the fused path, with its CSR object, is not TorchScript)."""
+        base = next(c for c in type(self).__mro__[1:] if c.__module__.startswith("torch_geometric."))
+        clone = copy.copy(self)
+        clone.__dict__.pop("_graphrep_cache", None)
+        clone.__class__ = base
+        # PyG generates the scriptable `propagate` of a class when its first instance is built; this class may
+        # never have had one. A private PyG method (checked against torch_geometric 2.8.1, pinned in the tests).
+        clone._set_jittable_templates()
+        return clone
 
-    def propagate(self, edge_index: CSR, size: Optional[Tuple[int, int]] = None, **kwargs: Any) -> Tensor:
-        for hook in self._message_and_aggregate_forward_pre_hooks.values():
-            res = hook(self, (edge_index, kwargs))
-            if res is not None:
-                edge_index, kwargs = res
-        out = self.message_and_aggregate(edge_index, **kwargs)
-        for hook in self._message_and_aggregate_forward_hooks.values():
-            res = hook(self, (edge_index, kwargs), out)
-            if res is not None:
-                out = res
-        return self.update(out)
+    def _reduce(self) -> Optional[str]:
+        """The graphrep reduction for this layer's ``aggr``, or ``None`` when graphrep has no kernel for it."""
+        return AGGR.get(self.aggr) if isinstance(self.aggr, str) else None
+
+    def _fused_sizes(self, x, edge_index, size) -> Optional[Tuple[Tensor, Optional[Tensor], int]]:
+        """``(x_src, x_dst, num_dst)`` when the fused path applies to this call, else ``None``."""
+        if self.explain or self.decomposed_layers != 1 or not _graph_input(edge_index):
+            return None
+        if any(len(getattr(self, name)) > 0 for name in _HOOKS):
+            return None
+        pair = not isinstance(x, Tensor)
+        if pair:
+            if not isinstance(x, (tuple, list)) or len(x) != 2:
+                return None
+            x_src, x_dst = x[0], x[1]
+        else:
+            x_src = x_dst = x
+        if not _dense_features(x_src) or (x_dst is not None and not _dense_features(x_dst)):
+            return None
+        if self.flow != "source_to_target" and (pair or size is not None):
+            return None
+        if size is not None:
+            if x_src.size(0) != size[0] or (x_dst is not None and x_dst.size(0) != size[1]):
+                return None  # PyG raises its size-mismatch error
+            return x_src, x_dst, int(size[1])
+        if x_dst is not None:
+            return x_src, x_dst, x_dst.size(0)
+        if isinstance(edge_index, CSR):
+            return x_src, x_dst, edge_index.num_dst
+        return None  # PyG infers the number of targets from the largest index
+
+    def _fused_csr(self, edge_index, num_src: int, num_dst: int) -> CSR:
+        """The CSR for this call, oriented by ``flow`` (``target_to_source``: the transposed graph)."""
+        if isinstance(edge_index, CSR):
+            if edge_index.num_src != num_src or edge_index.num_dst != num_dst:
+                raise ValueError(f"{type(self).__name__}: the CSR is for {edge_index.num_src} -> "
+                                 f"{edge_index.num_dst} nodes but the input has {num_src} -> {num_dst}")
+            csr = edge_index
+        else:
+            csr = CSR.of(edge_index, (num_src, num_dst))
+        return csr.transpose() if self.flow == "target_to_source" else csr
+
+    def _pyg_graph(self, edge_index, size):
+        """``(edge_index, size)`` for PyG's path: a CSR becomes its ``[2, E]`` edges and ``(N_src, N_dst)``."""
+        if not isinstance(edge_index, CSR):
+            return edge_index, size
+        if size is not None and (int(size[0]), int(size[1])) != (edge_index.num_src, edge_index.num_dst):
+            raise ValueError(f"{type(self).__name__}: size={tuple(size)} but the CSR is for "
+                             f"{edge_index.num_src} -> {edge_index.num_dst} nodes")
+        return edge_index.edge_index(), (edge_index.num_src, edge_index.num_dst)

@@ -1,119 +1,110 @@
-"""GAT convolution: attention scores per edge, fused edge softmax, then a fused weighted sum per head."""
+"""GAT convolution: PyG's ``GATConv`` whose hot path computes attention scores per edge, a fused edge softmax and a
+fused weighted sum per head on a CSR."""
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
+import torch_geometric.nn as pyg
 from torch import Tensor
-from torch.nn import Parameter
-from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.nn.inits import glorot, zeros
+from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
+from torch_geometric.utils.loop import compute_loop_attr
 
 from graphrep.ops import CSR, aggregate, edge_softmax
 
-from .fused import FusedMessagePassing, as_csr
+from .fused import FusedDispatch
 
 
-class GATConv(FusedMessagePassing):
-    r"""Graph attention operator (Velickovic et al., 2018), equal to PyG's ``GATConv`` (without ``edge_dim``) with
-    the same weights:
+class GATConv(FusedDispatch, pyg.GATConv):
+    r"""Graph attention operator (Velickovic et al., 2018): PyG's ``GATConv`` (same arguments, parameters and call
+    forms: ``edge_dim``/``edge_attr``, ``fill_value``, bipartite input, ``return_attention_weights``) whose hot path
+    runs on graphrep's fused ops:
 
     .. math::
         \alpha_{ij} = \mathrm{softmax}_{j \in \mathcal{N}(i) \cup \{i\}} \Big( \mathrm{LeakyReLU}\big(
-        \mathbf{a}_s^\top \mathbf{\Theta}_s \mathbf{x}_j + \mathbf{a}_t^\top \mathbf{\Theta}_t \mathbf{x}_i \big)
-        \Big), \qquad
+        \mathbf{a}_s^\top \mathbf{\Theta}_s \mathbf{x}_j + \mathbf{a}_t^\top \mathbf{\Theta}_t \mathbf{x}_i
+        + \mathbf{a}_e^\top \mathbf{\Theta}_e \mathbf{e}_{ji} \big) \Big), \qquad
         \mathbf{x}^{\prime}_i = \sum_{j} \alpha_{ij} \mathbf{\Theta}_s \mathbf{x}_j \quad \text{(per head)}
 
-    Args:
-        in_channels: int, or (source, target) sizes for separate source/target maps (bipartite graphs).
-        out_channels: per head. heads: number of heads. concat: concatenate heads (else average).
-        negative_slope: of the LeakyReLU. dropout: on the attention coefficients while training.
-        add_self_loops: replace self-loops by one per node (square graphs). bias, residual: as in PyG.
+    Self-loops (``add_self_loops``) replace existing ones, for nodes ``0..min(N_s, N_t)-1`` (PyG's rule), with edge
+    features from ``fill_value``. ``edge_index`` may also be a :class:`graphrep.ops.CSR` (its self-looped graph is
+    cached on it). ``flow="target_to_source"`` runs on PyG's path. Which calls take which path:
+    :mod:`graphrep.nn.conv.fused`.
 
     Shapes:
         - **input:** :math:`(|\mathcal{V}|, F_{in})` or :math:`((|\mathcal{V}_s|, F_s), (|\mathcal{V}_t|, F_t))`,
-          ``edge_index`` :math:`(2, |\mathcal{E}|)` or a :class:`graphrep.ops.CSR`
-        - **output:** :math:`(|\mathcal{V}_t|, H \cdot F_{out})` if ``concat`` else :math:`(|\mathcal{V}_t|, F_{out})`
+          ``edge_index`` :math:`(2, |\mathcal{E}|)`, a CSR or ``adj_t``, ``edge_attr`` :math:`(|\mathcal{E}|, D)`
+          *(optional)*
+        - **output:** :math:`(|\mathcal{V}_t|, H \cdot F_{out})` if ``concat`` else :math:`(|\mathcal{V}_t|, F_{out})`;
+          with ``return_attention_weights``, also ``(edge_index, alpha)`` with ``alpha`` :math:`(|\mathcal{E}'|, H)`
     """
 
-    def __init__(
-        self, in_channels: Union[int, Tuple[int, int]], out_channels: int, heads: int = 1, concat: bool = True,
-        negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True, bias: bool = True,
-        residual: bool = False, **kwargs,
-    ):
-        kwargs.setdefault("aggr", "add")
-        super().__init__(node_dim=0, **kwargs)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.heads, self.concat = heads, concat
-        self.negative_slope, self.dropout = negative_slope, dropout
-        self.add_self_loops, self.residual = add_self_loops, residual
-        self.lin = self.lin_src = self.lin_dst = None
-        if isinstance(in_channels, int):
-            self.lin = Linear(in_channels, heads * out_channels, bias=False, weight_initializer="glorot")
-        else:
-            self.lin_src = Linear(in_channels[0], heads * out_channels, False, weight_initializer="glorot")
-            self.lin_dst = Linear(in_channels[1], heads * out_channels, False, weight_initializer="glorot")
-        self.att_src = Parameter(torch.empty(1, heads, out_channels))
-        self.att_dst = Parameter(torch.empty(1, heads, out_channels))
-        total = out_channels * (heads if concat else 1)
-        if residual:
-            n_in = in_channels if isinstance(in_channels, int) else in_channels[1]
-            self.res = Linear(n_in, total, bias=False, weight_initializer="glorot")
-        else:
-            self.register_parameter("res", None)
-        if bias:
-            self.bias = Parameter(torch.empty(total))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+    # PyG reads the signature of its generated `propagate` from these; it cannot parse it from this subclass
+    propagate_type = {"x": OptPairTensor, "alpha": Tensor}
+    edge_updater_type = {"alpha": OptPairTensor, "edge_attr": OptTensor}
 
-    def reset_parameters(self):
-        super().reset_parameters()
-        for lin in (self.lin, self.lin_src, self.lin_dst, self.res):
-            if lin is not None:
-                lin.reset_parameters()
-        glorot(self.att_src)
-        glorot(self.att_dst)
-        zeros(self.bias)
+    def forward(self, x: Tensor | OptPairTensor, edge_index: Adj, edge_attr: OptTensor = None, size: Size = None,
+                return_attention_weights: Optional[bool] = None):
+        if not torch.jit.is_scripting():
+            sizes = self._fused_sizes(x, edge_index, size) if self.flow == "source_to_target" else None
+            if sizes is not None and (edge_attr is None or isinstance(edge_attr, Tensor)):
+                x_src, x_dst, num_dst = sizes
+                loops = min(size) if size is not None else min(x_src.size(0), num_dst if x_dst is not None
+                                                              else x_src.size(0))
+                square_attr = edge_attr is None or self.lin_edge is None or x_src.size(0) == num_dst
+                if square_attr:
+                    return self._fused_forward(x, x_src, x_dst, num_dst, edge_index, edge_attr, loops,
+                                               return_attention_weights)
+            edge_index, size = self._pyg_graph(edge_index, size)
+        return super().forward(x, edge_index, edge_attr, size, return_attention_weights)
 
-    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Union[Tensor, CSR]) -> Tensor:
+    def _fused_forward(self, x, x_src: Tensor, x_dst: Optional[Tensor], num_dst: int, edge_index,
+                       edge_attr: Optional[Tensor], loops: int, return_attention_weights: Optional[bool]):
         H, C = self.heads, self.out_channels
-        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
-        csr = as_csr(edge_index, x_src.size(0), x_dst.size(0))
-        res = self.res(x_dst) if self.res is not None else None
-        if self.lin is not None:
-            h_src = self.lin(x_src).view(-1, H, C)
-            h_dst = h_src if x_dst is x_src else self.lin(x_dst).view(-1, H, C)
-        else:
-            h_src = self.lin_src(x_src).view(-1, H, C)
-            h_dst = self.lin_dst(x_dst).view(-1, H, C)
+        csr = self._fused_csr(edge_index, x_src.size(0), num_dst)
+        res = self.res(x_dst) if self.res is not None and x_dst is not None else None
+        lin_src = self.lin if self.lin is not None else self.lin_src
+        lin_dst = self.lin if self.lin is not None else self.lin_dst
+        h_src = lin_src(x_src).view(-1, H, C)
+        h_dst = None
+        if x_dst is not None:
+            h_dst = h_src if (x_dst is x_src and lin_dst is lin_src) else lin_dst(x_dst).view(-1, H, C)
         a_src = (h_src * self.att_src).sum(-1)
-        a_dst = (h_dst * self.att_dst).sum(-1)
+        a_dst = None if h_dst is None else (h_dst * self.att_dst).sum(-1)
+        if self.lin_edge is None:
+            edge_attr = None
         if self.add_self_loops:
-            if csr.num_src != csr.num_dst:
-                raise ValueError("GATConv(add_self_loops=True) needs a square graph; pass add_self_loops=False")
-            csr = csr.with_self_loops()
-        out = self.propagate(csr, x=h_src, a_src=a_src, a_dst=a_dst)
+            looped = csr.add_self_loops(loops)
+            if edge_attr is not None:
+                kept = looped.source_edge[: looped.csr.num_edges - loops]
+                kept_attr = edge_attr[kept]
+                loop_attr = compute_loop_attr(csr.edge_index()[:, kept], kept_attr, loops, False, self.fill_value)
+                edge_attr = torch.cat([kept_attr, loop_attr], 0)
+            csr = looped.csr
+        alpha = self._attention(csr, a_src, a_dst, edge_attr)
+        # one fused call for all heads, on the graph copied per head (cached on the CSR)
+        out = aggregate(h_src.reshape(-1, C), csr.per_head(H), "sum", alpha.reshape(-1)).view(-1, H, C)
         out = out.reshape(-1, H * C) if self.concat else out.mean(dim=1)
         if res is not None:
             out = out + res
         if self.bias is not None:
             out = out + self.bias
+        if return_attention_weights:
+            return out, (csr.edge_index(), alpha)
         return out
 
-    def attention(self, csr: CSR, a_src: Tensor, a_dst: Tensor) -> Tensor:
+    def _attention(self, csr: CSR, a_src: Tensor, a_dst: Optional[Tensor], edge_attr: Optional[Tensor]) -> Tensor:
         """Attention coefficients [E, H] in the CSR's edge order (after dropout when training)."""
-        src, dst = csr.col[csr.inv_perm], csr.row[csr.inv_perm]
-        scores = F.leaky_relu(a_src[src] + a_dst[dst], self.negative_slope)
-        alpha = edge_softmax(scores, csr)
+        src, dst = csr.edge_index()
+        scores = a_src.index_select(0, src)
+        if a_dst is not None:
+            scores = scores + a_dst.index_select(0, dst)
+        if edge_attr is not None:
+            e = self.lin_edge(edge_attr.view(-1, 1) if edge_attr.dim() == 1 else edge_attr)
+            scores = scores + (e.view(-1, self.heads, self.out_channels) * self.att_edge).sum(-1)
+        if csr.num_edges == 0:
+            return scores
+        alpha = edge_softmax(F.leaky_relu(scores, self.negative_slope), csr)
         return F.dropout(alpha, p=self.dropout, training=self.training)
-
-    def message_and_aggregate(self, csr: CSR, x: Tensor, a_src: Tensor, a_dst: Tensor) -> Tensor:
-        alpha = self.attention(csr, a_src, a_dst)
-        heads = [aggregate(x[:, h], csr, "sum", alpha[:, h]) for h in range(self.heads)]
-        return torch.stack(heads, dim=1)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"

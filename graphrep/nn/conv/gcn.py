@@ -1,18 +1,18 @@
-"""GCN convolution on the fused weighted-sum aggregation, with the symmetric normalisation done on the CSR."""
+"""GCN convolution: PyG's ``GCNConv`` whose hot path runs the fused weighted sum on a CSR with graphrep's
+normalisation (computed once per graph and cached on its CSR)."""
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import torch
+import torch_geometric.nn as pyg
 from torch import Tensor
-from torch.nn import Parameter
-from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.nn.inits import zeros
+from torch_geometric.typing import Adj, OptTensor
 
 from graphrep.ops import CSR, aggregate, segment
 
-from .fused import FusedMessagePassing, as_csr
+from .fused import FusedDispatch
 
 
 def gcn_norm(
@@ -27,93 +27,95 @@ def gcn_norm(
     Unlike PyG, ``improved=True`` also gives the added loops weight 2 when ``edge_weight`` is None (PyG then
     falls back to weight 1 for all edges).
 
-    Returns the graph the weights belong to (``csr.with_self_loops()`` when loops are added) and the normalised
+    Without ``edge_weight`` the result depends on the graph alone, so it is computed once and cached on ``csr``.
+
+    Returns the graph the weights belong to (``csr.add_self_loops().csr`` when loops are added) and the normalised
     weights [E'] in its edge order.
+
+    Shapes:
+        - **input:** ``csr`` with ``N`` nodes and ``E`` edges, ``edge_weight`` ``[E]`` *(optional)*
+        - **output:** a CSR with ``E'`` edges, weights ``[E']``
     """
+    if csr.num_src != csr.num_dst:
+        raise ValueError(f"gcn_norm needs a square graph, got {csr.num_src} -> {csr.num_dst} nodes")
+    if edge_weight is None:
+        key = ("gcn_norm", improved, add_self_loops, dtype or torch.float32)
+        return csr.derived(key, lambda: _gcn_norm(csr, None, improved, add_self_loops, dtype))
+    return _gcn_norm(csr, edge_weight, improved, add_self_loops, dtype)
+
+
+def _gcn_norm(csr, edge_weight, improved, add_self_loops, dtype):
     w = edge_weight
     if w is None:
         w = torch.ones(csr.num_edges, dtype=dtype or torch.float32, device=csr.device)
     if add_self_loops:
-        graph = csr.with_self_loops()
-        n = csr.num_dst
-        kept = graph._derived["source_edge"][: graph.num_edges - n]
-        loops = graph._derived["removed_loops"]
+        looped = csr.add_self_loops()
+        graph, n = looped.csr, csr.num_dst
+        kept = looped.source_edge[: graph.num_edges - n]
+        loops = looped.removed_loops
         loop_w = torch.full((n,), 2.0 if improved else 1.0, dtype=w.dtype, device=w.device)
         if edge_weight is not None and loops.numel() > 0:
             nodes = csr.col[csr.inv_perm[loops]]
             last = torch.full((n,), -1, dtype=torch.long, device=w.device).scatter_reduce(0, nodes, loops, "amax")
-            has = last >= 0
-            loop_w = torch.where(has, w[last.clamp(min=0)], loop_w)
+            loop_w = torch.where(last >= 0, w[last.clamp(min=0)], loop_w)
         w = torch.cat([w[kept], loop_w])
     else:
         graph = csr
     deg = segment(w[graph.perm].unsqueeze(1), graph.rowptr, "sum").squeeze(1)
     dinv = deg.pow(-0.5)
     dinv = dinv.masked_fill(dinv == float("inf"), 0.0)
-    src, dst = graph.col[graph.inv_perm], graph.row[graph.inv_perm]
+    src, dst = graph.edge_index()
     return graph, dinv[src] * w * dinv[dst]
 
 
-class GCNConv(FusedMessagePassing):
-    r"""Graph convolution (Kipf and Welling, 2017), equal to PyG's ``GCNConv`` with the same weights:
+class GCNConv(FusedDispatch, pyg.GCNConv):
+    r"""Graph convolution (Kipf and Welling, 2017): PyG's ``GCNConv`` (same arguments, parameters and call forms)
+    whose hot path is graphrep's fused weighted sum:
 
     .. math::
         \mathbf{X}^{\prime} = \hat{\mathbf{D}}^{-1/2} \hat{\mathbf{A}} \hat{\mathbf{D}}^{-1/2} \mathbf{X}
         \mathbf{\Theta} + \mathbf{b}
 
-    Args:
-        in_channels, out_channels: sizes. improved: :math:`\hat{A} = A + 2I`. cached: keep the normalised graph of
-        the first call (transductive use). add_self_loops: default ``normalize``. normalize: apply ``gcn_norm``.
-        bias: add :math:`\mathbf{b}`.
+    ``edge_index`` may also be a :class:`graphrep.ops.CSR`. The normalisation of an unweighted graph is cached on
+    its CSR, so ``cached=True`` is only needed for PyG's own path. Which calls take which path:
+    :mod:`graphrep.nn.conv.fused`. Difference from PyG: ``improved=True`` without edge weights gives the added
+    self-loops weight 2 (PyG ignores ``improved`` then).
 
     Shapes:
-        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, ``edge_index`` :math:`(2, |\mathcal{E}|)` or a
-          :class:`graphrep.ops.CSR`, edge weights :math:`(|\mathcal{E}|)` *(optional)*
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, ``edge_index`` :math:`(2, |\mathcal{E}|)`, a
+          :class:`graphrep.ops.CSR` or a sparse ``adj_t``, edge weights :math:`(|\mathcal{E}|)` *(optional)*
         - **output:** :math:`(|\mathcal{V}|, F_{out})`
     """
 
-    def __init__(
-        self, in_channels: int, out_channels: int, improved: bool = False, cached: bool = False,
-        add_self_loops: Optional[bool] = None, normalize: bool = True, bias: bool = True, **kwargs,
-    ):
-        kwargs.setdefault("aggr", "add")
-        super().__init__(**kwargs)
-        if add_self_loops is None:
-            add_self_loops = normalize
-        if add_self_loops and not normalize:
-            raise ValueError("GCNConv adds self-loops only together with normalize=True")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.improved, self.cached = improved, cached
-        self.add_self_loops, self.normalize = add_self_loops, normalize
-        self._cached_graph: Optional[Tuple[CSR, Tensor]] = None
-        self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
-        if bias:
-            self.bias = Parameter(torch.empty(out_channels))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+    # PyG reads the signature of its generated `propagate` from these; it cannot parse it from this subclass
+    propagate_type = {"x": Tensor, "edge_weight": OptTensor}
+
+    _graphrep_cache = None  # (CSR, weights) of the first call when cached=True; not annotated: TorchScript
 
     def reset_parameters(self):
         super().reset_parameters()
-        self.lin.reset_parameters()
-        zeros(self.bias)
-        self._cached_graph = None
+        self._graphrep_cache = None
 
-    def forward(self, x: Tensor, edge_index: Union[Tensor, CSR], edge_weight: Optional[Tensor] = None) -> Tensor:
-        if not isinstance(x, Tensor):
-            raise ValueError("GCNConv takes one node-feature tensor (no bipartite input); try SAGEConv")
-        csr = as_csr(edge_index, x.size(0))
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+        if not torch.jit.is_scripting():
+            sizes = self._fused_sizes(x, edge_index, None)
+            if sizes is not None and sizes[0].size(0) == sizes[2]:
+                return self._fused_forward(x, edge_index, edge_weight)
+            edge_index = self._pyg_graph(edge_index, None)[0]
+        return super().forward(x, edge_index, edge_weight)
+
+    def _fused_forward(self, x: Tensor, edge_index, edge_weight: Optional[Tensor]) -> Tensor:
+        csr = self._fused_csr(edge_index, x.size(0), x.size(0))
         if self.normalize:
-            if self._cached_graph is not None:
-                csr, edge_weight = self._cached_graph
+            cache = self._graphrep_cache
+            if cache is not None and self._cached_edge_index is not None:
+                csr, edge_weight = cache
             else:
                 csr, edge_weight = gcn_norm(csr, edge_weight, self.improved, self.add_self_loops, x.dtype)
-                if self.cached:
-                    self._cached_graph = (csr, edge_weight)
-        out = self.propagate(csr, x=self.lin(x), edge_weight=edge_weight)
+                if self.cached:  # PyG's path reads the same cache
+                    self._cached_edge_index = (csr.edge_index(), edge_weight)
+                    self._graphrep_cache = (csr, edge_weight)
+        out = aggregate(self.lin(x), csr, "sum", edge_weight)
         if self.bias is not None:
             out = out + self.bias
         return out
-
-    def message_and_aggregate(self, csr: CSR, x: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
-        return aggregate(x, csr, "sum", edge_weight)

@@ -1,60 +1,85 @@
-"""GIN convolution on the fused sum aggregation."""
+"""GIN and GINE convolutions: PyG's ``GINConv``/``GINEConv`` whose hot path runs on graphrep's fused ops."""
 
 from __future__ import annotations
 
-from typing import Callable, Tuple, Union
-
 import torch
+import torch_geometric.nn as pyg
 from torch import Tensor
-from torch_geometric.nn.inits import reset
+from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
-from graphrep.ops import CSR, aggregate
+from graphrep.ops import aggregate
 
-from .fused import FusedMessagePassing, as_csr
+from .fused import FusedDispatch
 
 
-class GINConv(FusedMessagePassing):
-    r"""Graph isomorphism operator (Xu et al., 2019), equal to PyG's ``GINConv`` with the same weights:
+class GINConv(FusedDispatch, pyg.GINConv):
+    r"""Graph isomorphism operator (Xu et al., 2019): PyG's ``GINConv`` (same arguments, parameters and call forms)
+    whose neighbour sum is graphrep's fused aggregation (no ``[E, F]`` gather):
 
     .. math::
         \mathbf{x}^{\prime}_i = h_{\mathbf{\Theta}} \Big( (1 + \epsilon) \mathbf{x}_i
         + \sum_{j \in \mathcal{N}(i)} \mathbf{x}_j \Big)
 
-    Args:
-        nn: the network :math:`h_{\mathbf{\Theta}}` (e.g. an MLP).
-        eps: initial :math:`\epsilon`; ``train_eps`` makes it a parameter.
+    ``edge_index`` may also be a :class:`graphrep.ops.CSR`. Which calls take which path:
+    :mod:`graphrep.nn.conv.fused`.
 
     Shapes:
-        - **input:** node features :math:`(|\mathcal{V}|, F_{in})` or a bipartite pair
-          :math:`((|\mathcal{V}_s|, F_{in}), (|\mathcal{V}_t|, F_{in}))`, ``edge_index`` :math:`(2, |\mathcal{E}|)` or
-          a :class:`graphrep.ops.CSR`
+        - **input:** :math:`(|\mathcal{V}|, F_{in})` or :math:`((|\mathcal{V}_s|, F_{in}), (|\mathcal{V}_t|, F_{in}))`
+          (``x_t`` may be ``None`` with ``size``), ``edge_index`` :math:`(2, |\mathcal{E}|)`, a CSR or ``adj_t``
         - **output:** :math:`(|\mathcal{V}_t|, F_{out})`
     """
 
-    def __init__(self, nn: Callable, eps: float = 0.0, train_eps: bool = False, **kwargs):
-        kwargs.setdefault("aggr", "add")
-        super().__init__(**kwargs)
-        self.nn = nn
-        self.initial_eps = eps
-        if train_eps:
-            self.eps = torch.nn.Parameter(torch.empty(1))
-        else:
-            self.register_buffer("eps", torch.empty(1))
-        self.reset_parameters()
+    # PyG reads the signature of its generated `propagate` from these; it cannot parse it from this subclass
+    propagate_type = {"x": OptPairTensor}
 
-    def reset_parameters(self):
-        super().reset_parameters()
-        reset(self.nn)
-        self.eps.data.fill_(self.initial_eps)
+    def forward(self, x: Tensor | OptPairTensor, edge_index: Adj, size: Size = None) -> Tensor:
+        if not torch.jit.is_scripting():
+            sizes = self._fused_sizes(x, edge_index, size) if self._reduce() is not None else None
+            if sizes is not None:
+                x_src, x_dst, num_dst = sizes
+                out = aggregate(x_src, self._fused_csr(edge_index, x_src.size(0), num_dst), self._reduce())
+                if x_dst is not None:
+                    out = out + (1 + self.eps) * x_dst
+                return self.nn(out)
+            edge_index, size = self._pyg_graph(edge_index, size)
+        return super().forward(x, edge_index, size)
 
-    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Union[Tensor, CSR]) -> Tensor:
-        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
-        csr = as_csr(edge_index, x_src.size(0), x_dst.size(0))
-        out = self.propagate(csr, x=x_src)
-        return self.nn(out + (1 + self.eps) * x_dst)
 
-    def message_and_aggregate(self, csr: CSR, x: Tensor) -> Tensor:
-        return aggregate(x, csr, "sum")
+class GINEConv(FusedDispatch, pyg.GINEConv):
+    r"""GIN with edge features (Hu et al., 2020): PyG's ``GINEConv`` (same arguments, parameters and call forms) on
+    graphrep's ops:
 
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(nn={self.nn})"
+    .. math::
+        \mathbf{x}^{\prime}_i = h_{\mathbf{\Theta}} \Big( (1 + \epsilon) \mathbf{x}_i
+        + \sum_{j \in \mathcal{N}(i)} \mathrm{ReLU}(\mathbf{x}_j + \mathbf{e}_{j,i}) \Big)
+
+    The messages depend on each edge, so one ``[E, F]`` message tensor is formed (as PyG does); it is reduced in
+    CSR order by :func:`graphrep.ops.aggregate` over :meth:`CSR.edges_to_rows` (deterministic, no scatter).
+    ``edge_dim`` maps edge features through a linear layer first.
+
+    Shapes:
+        - **input:** as :class:`GINConv`, plus ``edge_attr`` :math:`(|\mathcal{E}|, D)`
+        - **output:** :math:`(|\mathcal{V}_t|, F_{out})`
+    """
+
+    # PyG reads the signature of its generated `propagate` from these; it cannot parse it from this subclass
+    propagate_type = {"x": OptPairTensor, "edge_attr": OptTensor}
+
+    def forward(self, x: Tensor | OptPairTensor, edge_index: Adj, edge_attr: OptTensor = None,
+                size: Size = None) -> Tensor:
+        if not torch.jit.is_scripting():
+            sizes = self._fused_sizes(x, edge_index, size) if self._reduce() is not None else None
+            if sizes is not None and isinstance(edge_attr, Tensor) and edge_attr.dim() == 2:
+                e = edge_attr if self.lin is None else self.lin(edge_attr)
+                if e.size(-1) == sizes[0].size(-1):  # else PyG's path raises its error
+                    return self._fused_forward(*sizes, edge_index, e)
+            edge_index, size = self._pyg_graph(edge_index, size)
+        return super().forward(x, edge_index, edge_attr, size)
+
+    def _fused_forward(self, x_src: Tensor, x_dst: Tensor | None, num_dst: int, edge_index, e: Tensor) -> Tensor:
+        csr = self._fused_csr(edge_index, x_src.size(0), num_dst)
+        msg = (x_src.index_select(0, csr.edge_index()[0]) + e).relu()
+        out = aggregate(msg, csr.edges_to_rows(), self._reduce())
+        if x_dst is not None:
+            out = out + (1 + self.eps) * x_dst
+        return self.nn(out)

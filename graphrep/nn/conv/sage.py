@@ -1,89 +1,55 @@
-"""GraphSAGE convolution on the fused mean/max/min/sum aggregation."""
+"""GraphSAGE convolution: PyG's ``SAGEConv`` whose hot path is graphrep's fused mean/sum/max/min aggregation."""
 
 from __future__ import annotations
 
-from typing import Tuple, Union
-
+import torch
 import torch.nn.functional as F
+import torch_geometric.nn as pyg
 from torch import Tensor
-from torch_geometric.nn.dense.linear import Linear
+from torch_geometric.typing import Adj, OptPairTensor, Size
 
-from graphrep.ops import CSR, aggregate
+from graphrep.ops import aggregate
 
-from .fused import AGGR, FusedMessagePassing, as_csr
+from .fused import FusedDispatch
 
 
-class SAGEConv(FusedMessagePassing):
-    r"""GraphSAGE operator (Hamilton et al., 2017), equal to PyG's ``SAGEConv`` with the same weights:
+class SAGEConv(FusedDispatch, pyg.SAGEConv):
+    r"""GraphSAGE operator (Hamilton et al., 2017): PyG's ``SAGEConv`` (same arguments, parameters and call forms)
+    whose hot path is graphrep's fused aggregation:
 
     .. math::
         \mathbf{x}^{\prime}_i = \mathbf{W}_1 \mathbf{x}_i + \mathbf{W}_2 \cdot
         \mathrm{aggr}_{j \in \mathcal{N}(i)} \mathbf{x}_j
 
-    Args:
-        in_channels: int, or a pair (source, target) for bipartite graphs.
-        out_channels: output size.
-        aggr: ``"mean"`` (default), ``"max"``, ``"min"`` or ``"sum"``/``"add"`` (nodes without in-edges aggregate to 0).
-        normalize: L2-normalise the output. root_weight: add :math:`\mathbf{W}_1 \mathbf{x}_i`.
-        project: first map source features through ``relu(lin(x))``. bias: bias of :math:`\mathbf{W}_2`.
+    ``aggr`` ``"mean"``, ``"sum"``/``"add"``, ``"max"`` and ``"min"`` run fused (nodes without in-edges get 0, as in
+    PyG); every other aggregation PyG offers (``"lstm"``, ``"std"``, lists, ``Aggregation`` modules) runs on PyG's
+    path. ``edge_index`` may also be a :class:`graphrep.ops.CSR`. Which calls take which path:
+    :mod:`graphrep.nn.conv.fused`.
 
     Shapes:
-        - **input:** :math:`(|\mathcal{V}|, F_{in})` or :math:`((|\mathcal{V_s}|, F_{s}), (|\mathcal{V_t}|, F_{t}))`,
-          ``edge_index`` :math:`(2, |\mathcal{E}|)` or a :class:`graphrep.ops.CSR`
+        - **input:** :math:`(|\mathcal{V}|, F_{in})` or :math:`((|\mathcal{V_s}|, F_{s}), (|\mathcal{V_t}|, F_{t}))`
+          (``x_t`` may be ``None`` with ``size``), ``edge_index`` :math:`(2, |\mathcal{E}|)`, a CSR or ``adj_t``
         - **output:** :math:`(|\mathcal{V}_t|, F_{out})`
     """
 
-    def __init__(
-        self,
-        in_channels: Union[int, Tuple[int, int]],
-        out_channels: int,
-        aggr: str = "mean",
-        normalize: bool = False,
-        root_weight: bool = True,
-        project: bool = False,
-        bias: bool = True,
-        **kwargs,
-    ):
-        if aggr not in AGGR:
-            raise ValueError(f"SAGEConv aggr must be one of {sorted(AGGR)}, got {aggr!r}")
-        self.reduce = AGGR[aggr]
-        super().__init__(aggr=aggr, **kwargs)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.normalize = normalize
-        self.root_weight = root_weight
-        self.project = project
-        if isinstance(in_channels, int):
-            in_channels = (in_channels, in_channels)
-        if project:
-            self.lin = Linear(in_channels[0], in_channels[0], bias=True)
-        self.lin_l = Linear(in_channels[0], out_channels, bias=bias)
-        if root_weight:
-            self.lin_r = Linear(in_channels[1], out_channels, bias=False)
-        self.reset_parameters()
+    # PyG reads the signature of its generated `propagate` from these; it cannot parse it from this subclass
+    propagate_type = {"x": OptPairTensor}
 
-    def reset_parameters(self):
-        super().reset_parameters()
-        if self.project:
-            self.lin.reset_parameters()
-        self.lin_l.reset_parameters()
-        if self.root_weight:
-            self.lin_r.reset_parameters()
+    def forward(self, x: Tensor | OptPairTensor, edge_index: Adj, size: Size = None) -> Tensor:
+        if not torch.jit.is_scripting():
+            sizes = self._fused_sizes(x, edge_index, size) if self._reduce() is not None else None
+            if sizes is not None:
+                return self._fused_forward(*sizes, edge_index)
+            edge_index, size = self._pyg_graph(edge_index, size)
+        return super().forward(x, edge_index, size)
 
-    def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Union[Tensor, CSR]) -> Tensor:
-        x_src, x_dst = (x, x) if isinstance(x, Tensor) else x
-        csr = as_csr(edge_index, x_src.size(0), x_dst.size(0))
-        if self.project:
+    def _fused_forward(self, x_src: Tensor, x_dst: Tensor | None, num_dst: int, edge_index) -> Tensor:
+        csr = self._fused_csr(edge_index, x_src.size(0), num_dst)
+        if self.project and hasattr(self, "lin"):
             x_src = self.lin(x_src).relu()
-        out = self.lin_l(self.propagate(csr, x=x_src))
-        if self.root_weight:
+        out = self.lin_l(aggregate(x_src, csr, self._reduce()))
+        if self.root_weight and x_dst is not None:
             out = out + self.lin_r(x_dst)
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out
-
-    def message_and_aggregate(self, csr: CSR, x: Tensor) -> Tensor:
-        return aggregate(x, csr, self.reduce)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr={self.reduce})"

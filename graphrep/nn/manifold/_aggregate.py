@@ -20,7 +20,7 @@ def aggregate_sum(
 
     Shapes: x (N, F), edge_index (2, E), edge_weight (E,) or None -> (N, F)
     """
-    return aggregate(x, CSR.from_edge_index(edge_index, num_nodes), reduce="sum", edge_weight=edge_weight)
+    return aggregate(x, CSR.of(edge_index, num_nodes), reduce="sum", edge_weight=edge_weight)
 
 
 def scatter_sum(src: torch.Tensor, index: torch.Tensor, dim_size: int) -> torch.Tensor:

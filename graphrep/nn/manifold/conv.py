@@ -6,11 +6,11 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from geometries import Manifold
 
-from ._aggregate import aggregate_sum, scatter_sum
+from ...ops import CSR, aggregate
+from ..conv.gcn import gcn_norm
 from .linear import ManifoldLinear
 
 
@@ -24,7 +24,11 @@ class ManifoldGCNConv(nn.Module):
       one call of the fused aggregation over node features;
     - at each node's own point (``local=True``): :math:`y_i = \exp_{h_i}\big(\sum_{j\to i} w_{ji}\log_{h_i} h_j\big)`,
       then :math:`\sigma` through the origin's tangent space; its messages depend on both endpoints, so it
-      materialises one ``(E, D)`` tensor of log maps and scatters it.
+      materialises one ``(E, D)`` tensor of log maps, reduced per node in CSR order.
+
+    The graph may be an ``edge_index`` (its CSR is built once per tensor and cached, see
+    :meth:`graphrep.ops.CSR.of`) or a prebuilt :class:`graphrep.ops.CSR`; the normalisation is
+    :func:`graphrep.nn.conv.gcn_norm` (cached on the CSR for unweighted graphs), the same as graphrep's ``GCNConv``.
 
     Args:
         manifold: manifold of the input and of the linear map.
@@ -35,7 +39,7 @@ class ManifoldGCNConv(nn.Module):
         bias, normalize, add_self_loops: as in :class:`torch_geometric.nn.GCNConv`.
 
     Shapes:
-        x (N, manifold.point_dim(in_channels)), edge_index (2, E), edge_weight (E,) or None
+        x (N, manifold.point_dim(in_channels)), edge_index (2, E) or a CSR over N nodes, edge_weight (E,) or None
         -> (N, manifold_out.point_dim(out_channels))
     """
 
@@ -62,26 +66,32 @@ class ManifoldGCNConv(nn.Module):
     def reset_parameters(self) -> None:
         self.lin.reset_parameters()
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None) -> torch.Tensor:
-        if edge_index.dim() != 2 or edge_index.size(0) != 2:
-            raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | CSR,
+                edge_weight: torch.Tensor | None = None) -> torch.Tensor:
         n = x.size(0)
-        if edge_index.numel() and int(edge_index.max()) >= n:
-            raise ValueError(f"edge_index refers to node {int(edge_index.max())} but x has only {n} rows")
+        if isinstance(edge_index, CSR):
+            if (edge_index.num_src, edge_index.num_dst) != (n, n):
+                raise ValueError(f"the CSR is for {edge_index.num_src} -> {edge_index.num_dst} nodes but x has "
+                                 f"{n} rows")
+            csr = edge_index
+        else:
+            if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
+                raise ValueError(f"edge_index must have shape (2, E), got {tuple(getattr(edge_index, 'shape', ()))}")
+            if edge_index.numel() and int(edge_index.max()) >= n:
+                raise ValueError(f"edge_index refers to node {int(edge_index.max())} but x has only {n} rows")
+            csr = CSR.of(edge_index, n)
         if self.normalize:
-            edge_index, edge_weight = gcn_norm(
-                edge_index, edge_weight, n, improved=False, add_self_loops=self.add_self_loops, dtype=x.dtype
-            )
+            csr, edge_weight = gcn_norm(csr, edge_weight, add_self_loops=self.add_self_loops, dtype=x.dtype)
         m = self.manifold
         h = self.lin(x)
         if not self.local:
-            v = aggregate_sum(m.to_tangent0(h), edge_index, n, edge_weight)
+            v = aggregate(m.to_tangent0(h), csr, "sum", edge_weight)
         else:
-            src, dst = edge_index
+            src, dst = csr.edge_index()
             msg = m.logmap(h.index_select(0, dst), h.index_select(0, src))
             if edge_weight is not None:
                 msg = msg * edge_weight.unsqueeze(-1).to(msg.dtype)
-            y = m.expmap(h, scatter_sum(msg, dst, n))
+            y = m.expmap(h, aggregate(msg, csr.edges_to_rows(), "sum"))
             if self.act is None and self.manifold_out is m:
                 return y
             v = m.to_tangent0(y)

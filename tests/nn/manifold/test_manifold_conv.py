@@ -116,3 +116,28 @@ def test_two_layer_hyperbolic_gcn_trains_on_depth_10_tree_in_float32(local):
     assert all(torch.isfinite(p).all() for p in params)
     assert ball1.c.item() > 0 and ball2.c.item() > 0
     assert sum(losses[-10:]) / 10 < 0.8 * sum(losses[:10]) / 10
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_conv_takes_a_csr_and_normalises_like_graphrep_gcn(local):
+    from graphrep.nn.conv import gcn_norm
+    from graphrep.ops import CSR
+
+    torch.manual_seed(0)
+    m = G.PoincareBall(0.7)
+    ei = _graph()
+    w = torch.rand(ei.size(1), dtype=DT) + 0.5
+    conv = ManifoldGCNConv(m, 3, 4, local=local).double()
+    x = m.random(12, m.point_dim(3), std=0.5, dtype=DT)
+    csr = CSR.from_edge_index(ei, 12)
+    torch.testing.assert_close(conv(x, csr, w), conv(x, ei, w))
+    assert CSR.of(ei, 12) is CSR.of(ei, 12)  # an edge tensor is sorted once, not on every forward
+    # normalisation: graphrep's gcn_norm (one self-loop per node, symmetric), checked against the dense formula
+    graph, nw = gcn_norm(csr, w, dtype=DT)
+    a = torch.zeros(12, 12, dtype=DT).index_put_((ei[1], ei[0]), w, accumulate=True) + torch.eye(12, dtype=DT)
+    d = a.sum(1).rsqrt()
+    dense = d[:, None] * a * d[None, :]
+    got = torch.zeros(12, 12, dtype=DT).index_put_(tuple(graph.edge_index().flip(0)), nw, accumulate=True)
+    torch.testing.assert_close(got, dense)
+    with pytest.raises(ValueError, match="CSR is for 12 -> 12 nodes but x has 5 rows"):
+        conv(x[:5], csr)

@@ -1,0 +1,298 @@
+"""End-to-end training-step speed: the same models on graphrep's layers (fused ops) and on PyG's layers.
+
+A step is forward + loss + backward + optimiser step (Adam). Each case builds both models from one seed with the
+same parameters (graphrep's layers subclass PyG's, so the state dict is copied), then times them interleaved
+(graphrep, PyG, graphrep, ...) so that load on a shared machine hits both alike: ``--rounds`` rounds of ``--steps``
+steps each after ``--warmup`` steps; a row reports the per-step time, mean ± sample std (ddof=1) over rounds, and
+the speed-up PyG / graphrep. Inputs are the edge lists a user would pass (``[2, E]`` tensors): graphrep's layers
+build a CSR per edge tensor once and cache it, so the full-graph cases reuse it across layers and steps, and each
+molecule batch pays for its own.
+
+Cases (synthetic graphs with the stated sizes, seeded):
+
+- ``gcn``/``sage``/``gat`` on a citation-size graph (Cora's size: 2,708 nodes, 10,556 edges, 1,433 features,
+  7 classes; 2 layers, hidden 64, GAT 8 heads x 8) and on a 1M-edge graph (100,000 nodes, 1,000,000 edges,
+  64 features, hidden 64, GAT 2 heads x 32), node classification with cross-entropy;
+- ``gin``/``gine`` on molecule-size batches (128 graphs of 12-38 atoms, about 1.1 bonds per atom, both directions;
+  5 layers, hidden 64, sum pooling, regression), a new batch each step;
+- ``graphshaper``: :class:`graphrep.models.GraphShaper` (gated euclidean + hyperbolic + spherical experts) with
+  ``backend="graphrep"`` vs ``backend="pyg"`` on the citation-size graph with 384-d unit node features.
+
+Run: ``python benchmarks/model_speed.py`` (CPU; ``--device cuda`` on a GPU, e.g. ``--out-name model_speed_cuda``).
+Writes ``benchmarks/results/<out-name>.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torch_geometric.nn as pyg
+from torch import nn
+
+import graphrep.nn.conv as gr
+from graphrep.models import GraphShaper
+from graphrep.nn.experts import PropagationGraph
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# ----------------------------------------------------------------------------------------------------------- data
+def random_graph(n: int, e: int, gen: torch.Generator, device) -> torch.Tensor:
+    """``e`` directed edges: ``e/2`` random pairs in both directions (no self-loops)."""
+    half = e // 2
+    src = torch.randint(0, n, (half,), generator=gen)
+    dst = (src + 1 + torch.randint(0, n - 1, (half,), generator=gen)) % n
+    return torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], 1).to(device)
+
+
+def molecule_batch(gen: torch.Generator, device, graphs: int = 128):
+    """A batch of ``graphs`` random connected molecule-size graphs: a random tree plus ~10% ring-closing bonds."""
+    srcs, dsts, batch, offset = [], [], [], 0
+    for b in range(graphs):
+        n = int(torch.randint(12, 39, (1,), generator=gen))
+        parent = (torch.rand(n - 1, generator=gen) * torch.arange(1, n)).long()
+        child = torch.arange(1, n)
+        rings = max(1, n // 10)
+        a, c = torch.randint(0, n, (rings,), generator=gen), torch.randint(0, n, (rings,), generator=gen)
+        keep = a != c
+        s = torch.cat([parent, a[keep]]) + offset
+        d = torch.cat([child, c[keep]]) + offset
+        srcs += [s, d]
+        dsts += [d, s]
+        batch.append(torch.full((n,), b))
+        offset += n
+    ei = torch.stack([torch.cat(srcs), torch.cat(dsts)])
+    return ei.to(device), torch.cat(batch).to(device), offset
+
+
+# ---------------------------------------------------------------------------------------------------------- models
+class NodeNet(nn.Module):
+    """Two convolutions with ReLU and dropout between (node classification)."""
+
+    def __init__(self, lib, kind: str, f_in: int, hidden: int, classes: int, heads: int = 8):
+        super().__init__()
+        if kind == "gcn":
+            self.c1, self.c2 = lib.GCNConv(f_in, hidden), lib.GCNConv(hidden, classes)
+        elif kind == "sage":
+            self.c1, self.c2 = lib.SAGEConv(f_in, hidden), lib.SAGEConv(hidden, classes)
+        else:
+            self.c1 = lib.GATConv(f_in, hidden // heads, heads=heads)
+            self.c2 = lib.GATConv(hidden, classes, heads=1)
+
+    def forward(self, x, edge_index):
+        h = F.dropout(F.relu(self.c1(x, edge_index)), 0.5, self.training)
+        return self.c2(h, edge_index)
+
+
+class MolNet(nn.Module):
+    """GIN (or GINE with a bond embedding) with 5 layers, BatchNorm, sum pooling, a regression head."""
+
+    def __init__(self, lib, kind: str, hidden: int = 64, layers: int = 5, bond_types: int = 4):
+        super().__init__()
+        self.kind = kind
+        self.atom = nn.Embedding(16, hidden)
+        self.bond = nn.Embedding(bond_types, hidden) if kind == "gine" else None
+        mlp = lambda: nn.Sequential(nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),  # noqa: E731
+                                    nn.Linear(hidden, hidden))
+        conv = lib.GINEConv if kind == "gine" else lib.GINConv
+        self.convs = nn.ModuleList(conv(mlp(), train_eps=True) for _ in range(layers))
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, atoms, edge_index, bonds, batch, num_graphs):
+        h = self.atom(atoms)
+        e = self.bond(bonds) if self.bond is not None else None
+        for conv in self.convs:
+            h = F.relu(conv(h, edge_index, e) if e is not None else conv(h, edge_index))
+        return self.head(pyg.global_add_pool(h, batch, num_graphs)).squeeze(-1)
+
+
+# ----------------------------------------------------------------------------------------------------------- cases
+def node_case(kind, n, e, f_in, hidden, classes, heads, device, seed):
+    gen = torch.Generator().manual_seed(seed)
+    ei = random_graph(n, e, gen, device)
+    x = torch.randn(n, f_in, generator=gen).to(device)
+    y = torch.randint(0, classes, (n,), generator=gen).to(device)
+    torch.manual_seed(seed)
+    theirs = NodeNet(pyg, kind, f_in, hidden, classes, heads).to(device)
+    ours = NodeNet(gr, kind, f_in, hidden, classes, heads).to(device)
+    ours.load_state_dict(theirs.state_dict())
+
+    def step_fn(model):
+        return lambda _: F.cross_entropy(model(x, ei), y)
+
+    return {"graphrep": (ours, step_fn(ours)), "pyg": (theirs, step_fn(theirs))}
+
+
+def mol_case(kind, device, seed, batches: int = 8):
+    gen = torch.Generator().manual_seed(seed)
+    data = []
+    for _ in range(batches):
+        ei, batch, n = molecule_batch(gen, device)
+        atoms = torch.randint(0, 16, (n,), generator=gen).to(device)
+        bonds = torch.randint(0, 4, (ei.size(1),), generator=gen).to(device)
+        y = torch.randn(int(batch.max()) + 1, generator=gen).to(device)
+        data.append((atoms, ei, bonds, batch, y))
+    torch.manual_seed(seed)
+    theirs = MolNet(pyg, kind).to(device)
+    ours = MolNet(gr, kind).to(device)
+    ours.load_state_dict(theirs.state_dict())
+
+    def step_fn(model):
+        def step(i):
+            atoms, ei, bonds, batch, y = data[i % len(data)]
+            # a fresh edge tensor per step, as a DataLoader yields: graphrep builds its CSR once per batch
+            return F.mse_loss(model(atoms, ei.clone(), bonds, batch, y.numel()), y)
+        return step
+
+    return {"graphrep": (ours, step_fn(ours)), "pyg": (theirs, step_fn(theirs))}
+
+
+def graphshaper_case(n, e, device, seed):
+    gen = torch.Generator().manual_seed(seed)
+    ei = random_graph(n, e, gen, device)
+    x = F.normalize(torch.randn(n, 384, generator=gen), dim=-1).to(device)
+    desc = torch.randn(n, 6, generator=gen).to(device)
+    target = F.normalize(torch.randn(n, 384, generator=gen), dim=-1).to(device)
+    models = {}
+    for backend in ("graphrep", "pyg"):
+        torch.manual_seed(seed)
+        models[backend] = GraphShaper(384, 64, 64, variant="gated", backend=backend, zero_init=False).to(device)
+    models["graphrep"].load_state_dict(models["pyg"].state_dict())
+    graphs = {b: PropagationGraph.build(ei, n, b) for b in models}
+
+    def step_fn(backend):
+        model, graph = models[backend], graphs[backend]
+        return lambda _: F.mse_loss(model(x, graph, desc).embedding, target)
+
+    return {b: (models[b], step_fn(b)) for b in models}
+
+
+def cases(args):
+    d, s = args.device, args.seed
+    big_n, big_e = args.big_nodes, args.big_edges
+    yield "GCN", "citation (2,708 nodes, 10,556 edges, 1,433 feat.)", lambda: node_case(
+        "gcn", 2708, 10556, 1433, 64, 7, 8, d, s)
+    yield "SAGE (mean)", "citation (2,708 nodes, 10,556 edges, 1,433 feat.)", lambda: node_case(
+        "sage", 2708, 10556, 1433, 64, 7, 8, d, s)
+    yield "GAT (8 heads)", "citation (2,708 nodes, 10,556 edges, 1,433 feat.)", lambda: node_case(
+        "gat", 2708, 10556, 1433, 64, 7, 8, d, s)
+    big = f"{big_n:,} nodes, {big_e:,} edges, 64 feat."
+    yield "GCN", big, lambda: node_case("gcn", big_n, big_e, 64, 64, 7, 2, d, s)
+    yield "SAGE (mean)", big, lambda: node_case("sage", big_n, big_e, 64, 64, 7, 2, d, s)
+    yield "GAT (2 heads)", big, lambda: node_case("gat", big_n, big_e, 64, 64, 7, 2, d, s)
+    yield "GIN (5 layers)", "molecule batches (128 graphs, ~3,200 atoms)", lambda: mol_case("gin", d, s)
+    yield "GINE (5 layers)", "molecule batches (128 graphs, ~3,200 atoms)", lambda: mol_case("gine", d, s)
+    yield "GraphShaper (gated, 3 experts)", "citation (2,708 nodes, 10,556 edges, 384-d text)", lambda: (
+        graphshaper_case(2708, 10556, d, s))
+
+
+# ---------------------------------------------------------------------------------------------------------- timing
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_case(impls, args):
+    """Per-step seconds per round for each implementation, rounds interleaved."""
+    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, (m, _) in impls.items()}
+    counters = {k: 0 for k in impls}
+
+    def run(k, steps):
+        model, step = impls[k]
+        model.train()
+        for _ in range(steps):
+            opts[k].zero_grad(set_to_none=True)
+            loss = step(counters[k])
+            loss.backward()
+            opts[k].step()
+            counters[k] += 1
+        _sync(args.device)
+
+    for k in impls:
+        run(k, args.warmup)
+    per_round = {k: [] for k in impls}
+    for _ in range(args.rounds):
+        for k in impls:
+            t0 = time.perf_counter()
+            run(k, args.steps)
+            per_round[k].append((time.perf_counter() - t0) / args.steps)
+    return per_round
+
+
+def fmt(values):
+    ms = [v * 1e3 for v in values]
+    mean = statistics.mean(ms)
+    std = statistics.stdev(ms) if len(ms) > 1 else float("nan")
+    return mean, std, (f"{mean:.1f} ± {std:.1f}" if mean < 100 else f"{mean:.0f} ± {std:.0f}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared machine)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--big-nodes", type=int, default=100_000)
+    p.add_argument("--big-edges", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", default=None, help="run only cases whose model name contains this text")
+    p.add_argument("--out-name", default="model_speed")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = []
+    t_start = time.time()
+    for model, graph, build in cases(args):
+        if args.only and args.only.lower() not in model.lower():
+            continue
+        impls = build()
+        per_round = time_case(impls, args)
+        g_mean, g_std, g_txt = fmt(per_round["graphrep"])
+        p_mean, p_std, p_txt = fmt(per_round["pyg"])
+        rows.append({"model": model, "graph": graph, "graphrep_ms": [v * 1e3 for v in per_round["graphrep"]], "pyg_ms": [v * 1e3 for v in per_round["pyg"]],
+                     "graphrep": g_txt, "pyg": p_txt, "speedup": p_mean / g_mean})
+        print(f"{model:32s} {graph:52s} graphrep {g_txt:>14s} ms  PyG {p_txt:>14s} ms  x{p_mean / g_mean:.2f}",
+              flush=True)
+        del impls
+    meta = {"device": args.device, "threads": args.threads, "rounds": args.rounds, "steps_per_round": args.steps,
+            "warmup_steps": args.warmup, "seed": args.seed, "torch": torch.__version__,
+            "torch_geometric": __import__("torch_geometric").__version__, "wall_s": round(time.time() - t_start)}
+    if str(args.device).startswith("cuda"):
+        meta["gpu"] = torch.cuda.get_device_name()
+    write(rows, meta, args.out_name)
+
+
+def write(rows, meta, name):
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    lines = ["| model | graph | graphrep step (ms) | PyG step (ms) | speed-up (PyG / graphrep) |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['graph']} | {r['graphrep']} | {r['pyg']} | {r['speedup']:.2f}x |" for r in rows]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    labels = [f"{r['model']}\n{r['graph'].split(' (')[0]}" for r in rows]
+    ax.barh(range(len(rows)), [r["speedup"] for r in rows], color="tab:blue")
+    ax.axvline(1.0, color="k", lw=0.8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("training-step speed-up of graphrep's layers over PyG's (>1: graphrep faster)")
+    ax.set_title(f"Training step, {meta['device']}, {meta['threads']} thread(s)" if meta["device"] == "cpu"
+                 else f"Training step, {meta.get('gpu', meta['device'])}")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{name}.png", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
