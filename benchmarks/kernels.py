@@ -214,6 +214,23 @@ def run(args, stem: Path) -> dict:
     return res
 
 
+def merge_runs(paths: List[Path]) -> dict:
+    """One result from several runs' JSON files: a row of a later file replaces the row of an earlier one with the same
+    (size, in-degree, reduce, pass, method); run metadata comes from the first file, and ``merged_from`` names them all.
+    This is how a partial rerun (e.g. only the max rows after a kernel change) updates a table without hand edits."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    if len({r["device"] for r in runs}) != 1:
+        raise SystemExit("--merge: the runs are from different devices")
+    key = lambda r: (r["N"], r["E"], r["F"], r["degrees"], r["reduce"], r["pass"], r["method"])
+    rows: Dict[tuple, dict] = {}
+    for run_ in runs:
+        for r in run_["rows"]:
+            rows[key(r)] = r  # dicts keep first-insertion order, so the table keeps the first run's row order
+    merged = {k: v for k, v in runs[0].items() if k != "rows"}
+    merged.update(rows=list(rows.values()), merged_from=[Path(p).name for p in paths])
+    return merged
+
+
 def to_markdown(res: dict) -> str:
     rows = res["rows"]
     meths = [m for m in ("graphrep", "pyg", "torch_csr", "torch_scatter") if any(r["method"] == m for r in rows)]
@@ -225,7 +242,9 @@ def to_markdown(res: dict) -> str:
         f"Device: {res['device_name']} (torch {res['torch']}"
         + ("" if res["copy_bandwidth_GBps"] is None else f", copy bandwidth {res['copy_bandwidth_GBps']:.0f} GB/s")
         + f"). Times: min of {res['repeats']} runs; memory: peak extra "
-        + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run.",
+        + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run."
+        + (f" Merged from {', '.join(res['merged_from'])} (a later file's rows replace the earlier's)."
+           if res.get("merged_from") else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -300,7 +319,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--backend", default=None, help="graphrep backend (default: auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="no timing: merge these runs' JSON files (later rows win) into --merge-name.{json,md,png}")
+    p.add_argument("--merge-name", default=None, help="output stem for --merge (default: <first>_merged)")
     args = p.parse_args(argv)
+    if args.merge:
+        stem = args.out / (args.merge_name or f"{args.merge[0].stem}_merged")
+        print(save(merge_runs(args.merge), stem))
+        return
     if args.repeats is None:
         args.repeats = 2 if args.small else 5
     if args.repeats < 1:

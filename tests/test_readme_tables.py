@@ -1,0 +1,34 @@
+"""Every table row in the README was written by a benchmark script: each appears verbatim in a results file.
+
+A hand-edited number, a row left behind by a rerun, or a table pasted from an older run fails here. Header and
+separator rows are checked too (a renamed column is a changed table).
+"""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _rows(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("|")]
+
+
+def _normalise(row: str) -> str:
+    """Cell padding and the separator's dash count are layout, not content."""
+    cells = [c.strip() for c in row.strip().strip("|").split("|")]
+    return "|".join("---" if c and set(c) <= {"-", ":"} else c for c in cells)
+
+
+def test_every_readme_table_row_is_in_a_results_file():
+    readme_rows = _rows((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert readme_rows, "the README has no tables: this check would pass vacuously"
+    written = set()
+    for path in RESULTS.rglob("*.md"):
+        written.update(_normalise(r) for r in _rows(path.read_text(encoding="utf-8")))
+    missing = [r for r in readme_rows if _normalise(r) not in written]
+    if missing:
+        shown = "\n".join(missing[:10])
+        pytest.fail(f"{len(missing)} README table row(s) appear in no benchmarks/results/*.md file:\n{shown}")
