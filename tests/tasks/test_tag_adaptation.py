@@ -52,7 +52,7 @@ def test_feature_homophily_matches_a_loop_and_separates_homophily_from_heterophi
     assert feature_homophily(x, torch.zeros(2, 0, dtype=torch.long)) != feature_homophily(x, torch.zeros(2, 0,
                                                                                                        dtype=torch.long))
     assert propagation_alpha(float("nan")) == 0 and propagation_alpha(-0.4) == 0
-    assert propagation_alpha(0.2, scale=0.5) == pytest.approx(0.4) and propagation_alpha(5.0) == 0.9
+    assert propagation_alpha(0.1, scale=0.2) == pytest.approx(0.5) and propagation_alpha(5.0) == 0.9
 
 
 def test_propagate_scores_is_the_personalised_pagerank_iteration():
