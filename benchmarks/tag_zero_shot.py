@@ -91,7 +91,7 @@ def adaptation_rows(column, data, emb, class_embs, seeds, prefix, family, cfg, s
     for method in methods:
         for p, cls in enumerate(class_embs):
             for seed in seeds if "self-train" in method else seeds[:1]:
-                res = adapt_scores(emb, cls, unlabelled.edge_index, method, cfg, seed=seed)
+                res = adapt_scores(emb, cls, unlabelled.edge_index, method, cfg, seed=seed, text_emb=data.x)
                 _record(rows, f"{prefix}{method}{suffix}", family, column, p, seed, res["pred"], data.y, n_cls,
                         alpha=res["alpha"], homophily=res["homophily"], pseudo_labelled=res["pseudo_labelled"])
     return rows
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
                             _record(rows, f"{name} + target alignment, centred", "GraphShaper + adaptation", column,
                                     p, seed, pred, data.y, n_cls)
                             res = adapt_scores(t_emb, cls, unlabelled.edge_index, "propagate + self-train", cfg,
-                                               seed=seed)
+                                               seed=seed, text_emb=data.x)
                             _record(rows, f"{name} + target alignment + propagate + self-train",
                                     "GraphShaper + adaptation", column, p, seed, res["pred"], data.y, n_cls)
                 print(f"[{time.strftime('%H:%M:%S')}] {target} <- {len(sources)} sources, {variant}, seed {seed}: "

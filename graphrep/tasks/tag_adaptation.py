@@ -167,9 +167,13 @@ class AdaptationConfig:
 
 def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor,
                  method: str = "propagate + self-train", config: AdaptationConfig | None = None,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, text_emb: torch.Tensor | None = None) -> dict:
     """Zero-shot predictions of ``node_emb`` against ``class_emb``, adapted label-free by ``method``
     (one of :data:`ADAPTATIONS`).
+
+    ``text_emb``: the nodes' own text embeddings, from which the homophily is estimated (default ``node_emb``);
+    give them when ``node_emb`` comes from a graph model, whose outputs are already smoothed over the graph and so
+    look homophilous on any graph.
 
     Returns ``{"pred" [N], "probs" [N, C], "homophily", "alpha", "pseudo_labelled"}``; takes no labels.
     """
@@ -177,7 +181,7 @@ def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: to
         raise ValueError(f"unknown adaptation {method!r}; choose from {ADAPTATIONS}")
     cfg = config or AdaptationConfig()
     x = F.normalize(node_emb.float(), dim=-1)
-    h = feature_homophily(node_emb, edge_index)
+    h = feature_homophily(node_emb if text_emb is None else text_emb, edge_index)
     alpha = propagation_alpha(h, cfg.homophily_scale, cfg.max_alpha)
     out = {"homophily": h, "alpha": alpha, "pseudo_labelled": 0}
     if "propagate" in method and alpha > 0:  # features first (ZeroG), then the class scores

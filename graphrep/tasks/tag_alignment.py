@@ -185,7 +185,7 @@ def predict_zero_shot(model: GraphShaper, data, templates: str | Sequence[str] =
     else:
         if candidates is not None:
             raise ValueError("adaptation classifies among all classes; candidates are for adaptation='none'")
-        res = adapt_scores(emb, cls, data.edge_index, adaptation, adapt_config, seed=seed)
+        res = adapt_scores(emb, cls, data.edge_index, adaptation, adapt_config, seed=seed, text_emb=data.x)
         pred, scores = res.pop("pred"), res.pop("probs")
         info = {"method": adaptation, **res}
     return {"pred": pred, "scores": scores, "weights": weights, "adaptation": info}

@@ -128,3 +128,13 @@ def test_evaluated_labels_are_read_only_by_the_scorer():
         assert torch.equal(res["pred"], pred) and torch.equal(res_flipped["pred"], pred)
         assert res["accuracy"] == pytest.approx(1 - res_flipped["accuracy"])
         assert res["accuracy"] == pytest.approx(float((pred == data.y).float().mean()))
+
+
+def test_homophily_is_read_from_the_text_embeddings_when_given():
+    x, ei, _ = _two_clusters(homophilous=False)
+    smoothed = torch.sparse.mm(normalized_adjacency(ei, x.size(0)), x)  # a graph model's output: looks homophilous
+    smoothed = torch.sparse.mm(normalized_adjacency(ei, x.size(0)), smoothed)
+    cls = torch.eye(8)[:2]
+    assert adapt_scores(smoothed, cls, ei, "propagate")["homophily"] > feature_homophily(x, ei)
+    out = adapt_scores(smoothed, cls, ei, "propagate", text_emb=x)
+    assert out["homophily"] == pytest.approx(feature_homophily(x, ei)) and out["alpha"] == 0
