@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
             rows += training_free_rows(column, data, data.x, class_embs[base], args.ks, adj)
             # one seed: the only randomness of these rows is the self-training head's init and subsample
             one = [seed if seed is not None else args.seeds[0]]
-            rows += adaptation_rows(column, data, data.x, class_embs[base], one, "text + ", "label-free adaptation", cfg)
+            rows += adaptation_rows(column, data, data.x, class_embs[base], one, "text + ", "label-free adaptation",
+                                    cfg)
             rows += adaptation_rows(column, data, data.x, class_embs[base], one, "text + ", "label-free adaptation",
                                     replace(cfg, center=True), ", always centred", ["propagate + self-train"])
         d0 = views(column)[0][0]

@@ -141,3 +141,12 @@ def test_truncated_and_badly_encoded_tag_files_are_one_line_naming_file_and_line
     assert main(_argv(root, tmp_path / "o", "--epochs", "0", train="src")) == 2
     err = capsys.readouterr().err.strip()
     assert "nodes.jsonl.gz:2: not valid UTF-8" in err and "\n" not in err, err
+
+
+def test_the_command_lists_the_library_variants_and_adaptations():
+    # graphrep.commands.tag imports only the stdlib at module level, so it repeats these names; keep them in step
+    from graphrep.commands import tag
+    from graphrep.models.graphshaper import VARIANTS
+    from graphrep.tasks.tag_adaptation import ADAPTATIONS
+
+    assert sorted(tag.VARIANTS) == sorted(VARIANTS) and tag.ADAPTATIONS == ADAPTATIONS

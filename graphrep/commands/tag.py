@@ -7,7 +7,6 @@ Every argument is checked before any work.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path

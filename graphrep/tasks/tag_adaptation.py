@@ -32,7 +32,8 @@ Centring (subtracting the graph's mean embedding before the cosine argmax) is ap
 on the heterophilous WebKB pages (measured, README), so the label-free homophily estimate decides it as well.
 
 Self-supervised alignment on the target (train GraphShaper on the target's own texts and edges) is
-:func:`graphrep.tasks.tag_alignment.train_alignment` with the target graph; ``target_epochs`` of :func:`graphrep.tasks.tag_alignment.run_transfer`.
+:func:`graphrep.tasks.tag_alignment.train_alignment` with the target graph (``target_epochs`` of
+:func:`graphrep.tasks.tag_alignment.run_transfer`).
 """
 
 from __future__ import annotations

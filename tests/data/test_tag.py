@@ -112,7 +112,8 @@ def test_bad_classes_and_missing_edges(tmp_path):
         load_tag("c", root=tmp_path)
 
 
-# every shared TAG beyond Cora/CiteSeer: sizes after symmetrising (README: reciprocal pairs counted once), class sizes from the README
+# every shared TAG beyond Cora/CiteSeer: sizes after symmetrising (README: reciprocal pairs counted once), class
+# sizes from the README
 SHARED_TAGS = [("dblp", 14376, 431326, [5011, 2224, 4478, 2663]),
                ("webkb_cornell", 191, 2 * (292 - 18), [83, 17, 42, 17, 32]),
                ("webkb_texas", 187, 2 * (310 - 30), [34, 18, 103, 31, 1]),

@@ -49,8 +49,8 @@ def test_feature_homophily_matches_a_loop_and_separates_homophily_from_heterophi
     assert feature_homophily(*_two_clusters()[:2]) > 0.3
     assert feature_homophily(*_two_clusters(homophilous=False)[:2]) < -0.3
     x = torch.randn(5, 3)
-    assert feature_homophily(x, torch.zeros(2, 0, dtype=torch.long)) != feature_homophily(x, torch.zeros(2, 0,
-                                                                                                       dtype=torch.long))
+    no_edges = torch.zeros(2, 0, dtype=torch.long)
+    assert feature_homophily(x, no_edges) != feature_homophily(x, no_edges)  # nan
     assert propagation_alpha(float("nan")) == 0 and propagation_alpha(-0.4) == 0
     assert propagation_alpha(0.1, scale=0.2) == pytest.approx(0.5) and propagation_alpha(5.0) == 0.9
 
