@@ -25,7 +25,6 @@ from pathlib import Path
 
 MAIN_JOB = {"dataset": "chembl2321810", "epochs": 30, "seeds": [0, 1, 2]}
 # Literal copies, so that parsing imports no model code; tests/test_cli.py checks them against graphrep.models.
-GRAPHSHAPER_VARIANTS = ("euclidean", "gated", "hyperbolic", "spherical", "uniform")
 PRETRAINING_METHOD_NAMES = ("attrmask", "dsla", "graphcl")
 
 
@@ -88,27 +87,6 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     _add_lightning_arguments(p)
 
 
-def _add_tag_zero_shot_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train", required=True, help="TAG to train on (cora, citeseer, or a folder name under --root)")
-    p.add_argument("--eval", required=True, help="TAG to classify zero-shot")
-    p.add_argument("--out", help="output directory (default: runs/tag-<train>-<eval>-<time>)")
-    p.add_argument("--root", help="folder holding <name>/nodes.jsonl.gz etc. (default $GRAPHREP_DATA/tag)")
-    p.add_argument("--variant", choices=GRAPHSHAPER_VARIANTS, default="gated")
-    p.add_argument("--hard-negatives", action="store_true", help="MoCHi hard-negative mixing in the InfoNCE loss")
-    p.add_argument("--neighbour-positives", action="store_true", help="neighbours' texts count as positives")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--hidden", type=int, default=64, help="expert width and shared tangent size")
-    p.add_argument("--batch-size", type=int, default=1024, help="anchors per step (0: all nodes)")
-    p.add_argument("--edge-drop", type=float, default=0.2)
-    p.add_argument("--feature-mask", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--template", action="append", dest="templates",
-                   help="prompt template with {} for the class name (repeatable; default 'This paper is about {}.')")
-    p.add_argument("--text-model", help="sentence-transformers model (default: the offline all-MiniLM-L6-v2)")
-    p.add_argument("--cache-dir", help="text-embedding cache (default $GRAPHREP_CACHE/text)")
-
-
 def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=PRETRAINING_METHOD_NAMES, default="dsla")
     p.add_argument("--data", default="zinc-sample", help="pre-training corpus, any registered molecule dataset "
@@ -133,7 +111,7 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
 
 #: subcommands that live in ``graphrep.commands.<name>`` (``add_parser(subparsers)`` and ``run(args)``); the
 #: subcommand's name is the module's name
-COMMAND_MODULES = ("circuit", "modality", "mobility")
+COMMAND_MODULES = ("tag", "circuit", "modality", "mobility")
 
 
 def _command_modules(named: bool = False):
@@ -154,19 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="the dataset registry")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     listing = data_sub.add_parser("list", help="registered datasets")
-    listing.add_argument("--kind", help="only this kind (molecules, ogb, tag)")
+    listing.add_argument("--kind", help="only this kind (molecules, ogb, tag, mobility, circuit)")
     info = data_sub.add_parser("info", help="a dataset's card, and whether its files are found")
     info.add_argument("name")
     info.add_argument("--root")
 
     train = sub.add_parser("train", help="train and evaluate a GIN beside the fingerprint random forest")
     _add_train_arguments(train)
-
-    tag = sub.add_parser("tag", help="text-attributed graphs")
-    tag_sub = tag.add_subparsers(dest="tag_command", required=True)
-    zs = tag_sub.add_parser("zero-shot", help="train GraphShaper on one TAG, classify another zero-shot from class "
-                            "names; writes metrics.json and predictions.csv")
-    _add_tag_zero_shot_arguments(zs)
 
     pretrain = sub.add_parser("pretrain", help="self-supervised pre-training of the molecule GIN (D-SLA, AttrMasking, "
                               "GraphCL)")
@@ -269,31 +241,6 @@ def _run_training(config) -> int:
     print(results_table(results))
     print(f"\nwall time {results['wall_seconds']:.0f} s; results in {Path(out).resolve()} "
           f"({paths['json'].name}, {paths['md'].name}, {paths['png'].name})")
-    return 0
-
-
-def cmd_tag(args) -> int:
-    from .tasks.tag_alignment import DEFAULT_HARD_NEGATIVES, AlignmentConfig, run_transfer
-    from .tasks.zero_shot import DEFAULT_TEMPLATE
-
-    if args.epochs < 0 or args.batch_size < 0 or args.hidden < 1:
-        raise ValueError("--epochs and --batch-size must be >= 0 and --hidden >= 1")
-    out = args.out or f"runs/tag-{args.train}-{args.eval}-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = AlignmentConfig(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size or None, edge_drop=args.edge_drop,
-        feature_mask=args.feature_mask, neighbour_positives=args.neighbour_positives,
-        hard_negatives=dict(DEFAULT_HARD_NEGATIVES) if args.hard_negatives else None, seed=args.seed)
-    m = run_transfer(args.train, args.eval, out, root=args.root, variant=args.variant, config=config,
-                     model_kwargs={"hidden_channels": args.hidden, "shared_channels": args.hidden},
-                     templates=args.templates or [DEFAULT_TEMPLATE], text_model=args.text_model,
-                     text_cache_dir=args.cache_dir)
-    base = m["baselines"]
-    print(f"GraphShaper ({args.variant}{', hard negatives' if args.hard_negatives else ''}) trained on {m['train']}, "
-          f"zero-shot on {m['eval']}: accuracy {100 * m['accuracy']:.1f}%, macro-F1 {100 * m['macro_f1']:.1f}% "
-          f"({m['train_seconds']:.0f} s training)")
-    for name, r in base.items():
-        print(f"  training-free {name:<25} accuracy {100 * r['accuracy']:.1f}%, macro-F1 {100 * r['macro_f1']:.1f}%")
-    print(f"results in {Path(out).resolve()} (metrics.json, predictions.csv)")
     return 0
 
 
@@ -422,7 +369,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command is None:  # the main job
         args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
     handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
-                "tag": cmd_tag, "bench": cmd_bench}
+                "bench": cmd_bench}
     handlers.update({name: module.run for name, module in _command_modules(named=True)})
     try:
         return handlers[args.command](args)

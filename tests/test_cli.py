@@ -111,9 +111,10 @@ def test_help_imports_no_heavy_module():
 
 
 def test_parser_choices_are_the_registries():
+    from graphrep.commands import tag as tag_command
     from graphrep.models import PRETRAINING_METHODS, VARIANTS
 
-    assert cli.GRAPHSHAPER_VARIANTS == tuple(sorted(VARIANTS))
+    assert tag_command.VARIANTS == tuple(sorted(VARIANTS))
     assert cli.PRETRAINING_METHOD_NAMES == tuple(sorted(PRETRAINING_METHODS))
 
 

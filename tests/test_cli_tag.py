@@ -1,4 +1,5 @@
-"""`graphrep tag zero-shot`: offline end-to-end on a tiny TAG in the shared layout, and one-line errors."""
+"""`graphrep tag zero-shot`: offline end-to-end on tiny TAGs in the shared layout (multi-source, leave-one-graph-out),
+labels read only by the scorer, and one-line errors for every bad argument, checked before any work."""
 
 import csv
 import gzip
@@ -9,7 +10,7 @@ import pytest
 from graphrep.cli import main
 
 
-def _write_tag(folder, name, topics):
+def _write_tag(folder, name, topics, labels=None):
     d = folder / name
     d.mkdir(parents=True)
     rows, edges = [], []
@@ -18,38 +19,134 @@ def _write_tag(folder, name, topics):
             rows.append({"id": len(rows), "text": f"a study of {topic} number {i}", "label": c})
         base = 6 * c
         edges += [(base + i, base + (i + 1) % 6) for i in range(6)]
+    if labels is not None:
+        for r, y in zip(rows, labels):
+            r["label"] = y
     with gzip.open(d / "nodes.jsonl.gz", "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     with gzip.open(d / "edges.csv.gz", "wt") as f:
         f.write("src,dst\n" + "".join(f"{a},{b}\n" for a, b in edges))
     (d / "classes.json").write_text(json.dumps({"classes": topics}))
+    return d
+
+
+def _argv(root, out, *extra, train="src,src2", eval="dst"):
+    return ["tag", "zero-shot", "--train", train, "--eval", eval, "--root", str(root), "--out", str(out),
+            "--hidden", "8", "--cache-dir", str(root.parent / "cache"), *extra]
+
+
+def _predictions(out):
+    with open(out / "predictions.csv") as f:
+        return list(csv.DictReader(f))
 
 
 @pytest.mark.slow
-def test_tag_zero_shot_writes_metrics_and_predictions(tmp_path, capsys):
-    _write_tag(tmp_path / "tag", "src", ["graph theory", "protein folding"])
-    _write_tag(tmp_path / "tag", "dst", ["astronomy", "cooking", "music"])
+def test_tag_zero_shot_multi_source_writes_metrics_and_labels_reach_only_the_scorer(tmp_path, capsys):
+    root = tmp_path / "tag"
+    _write_tag(root, "src", ["graph theory", "protein folding"])
+    _write_tag(root, "src2", ["poetry", "volcanoes"])
+    _write_tag(root, "dst", ["astronomy", "cooking", "music"])
     out = tmp_path / "run"
-    argv = ["tag", "zero-shot", "--train", "src", "--eval", "dst", "--root", str(tmp_path / "tag"), "--out", str(out),
-            "--epochs", "3", "--hidden", "8", "--cache-dir", str(tmp_path / "cache"), "--hard-negatives"]
-    assert main(argv) == 0
+    assert main(_argv(root, out, "--epochs", "3", "--hard-negatives", "--variant", "gated")) == 0
     printed = capsys.readouterr().out
-    assert "zero-shot on dst" in printed and "propagation k=2" in printed
+    assert "trained on src, src2, zero-shot on dst" in printed and "propagation k=2" in printed
     m = json.loads((out / "metrics.json").read_text())
-    assert m["train"] == "src" and m["eval"] == "dst" and 0 <= m["accuracy"] <= 1
+    assert m["train"] == ["src", "src2"] and m["eval"] == "dst"
+    # every text names its class: text-only zero-shot is exact, and neither training nor adaptation may lose that
+    assert m["baselines"]["text only"]["accuracy"] == 1.0
+    assert m["without_adaptation"]["accuracy"] == 1.0 and m["accuracy"] == 1.0 and m["macro_f1"] == 1.0
     assert m["config"]["epochs"] == 3 and m["config"]["hard_negatives"]["num_mix"] == 8
+    assert m["templates"] == ["This paper is about {}."]
     assert set(m["mean_gate_weights"]) == {"euclidean", "hyperbolic", "spherical"}
-    with open(out / "predictions.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = _predictions(out)
     assert len(rows) == 18 and {r["label_name"] for r in rows} == {"astronomy", "cooking", "music"}
-    acc = sum(r["label"] == r["pred"] for r in rows) / 18
-    assert acc == pytest.approx(m["accuracy"])
+    assert sum(r["label"] == r["pred"] for r in rows) / 18 == pytest.approx(m["accuracy"])
     assert abs(sum(float(rows[0][f"weight_{k}"]) for k in ("euclidean", "hyperbolic", "spherical")) - 1) < 1e-5
 
+    # the same graph with shuffled labels: identical predictions, only the score changes
+    shuffled = [(i * 7) % 3 for i in range(18)]
+    _write_tag(tmp_path / "tag2", "dst", ["astronomy", "cooking", "music"], labels=shuffled)
+    for name in ("src", "src2"):
+        _write_tag(tmp_path / "tag2", name, ["graph theory", "protein folding"] if name == "src"
+                   else ["poetry", "volcanoes"])
+    out2 = tmp_path / "run2"
+    assert main(_argv(tmp_path / "tag2", out2, "--epochs", "3", "--hard-negatives", "--variant", "gated")) == 0
+    rows2 = _predictions(out2)
+    assert [r["pred"] for r in rows2] == [r["pred"] for r in rows]
+    m2 = json.loads((out2 / "metrics.json").read_text())
+    assert m2["accuracy"] == pytest.approx(sum(int(r["pred"]) == y for r, y in zip(rows, shuffled)) / 18)
+    assert m2["accuracy"] < 0.5
 
-def test_tag_zero_shot_errors_are_one_line(tmp_path, capsys):
+
+@pytest.mark.slow
+def test_zero_epochs_is_the_untrained_model_and_does_not_fail(tmp_path, capsys):
+    root = tmp_path / "tag"
+    _write_tag(root, "src", ["graph theory", "protein folding"])
+    _write_tag(root, "dst", ["astronomy", "cooking", "music"])
+    out = tmp_path / "run"
+    assert main(_argv(root, out, "--epochs", "0", "--adaptation", "none", train="src")) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    # untrained: the model is its skip path, i.e. the training-free propagation k=2 row
+    assert m["final_loss"] is None
+    assert m["accuracy"] == pytest.approx(m["baselines"]["propagation k=2"]["accuracy"])
+
+
+def test_tag_zero_shot_errors_are_one_line_and_come_before_work(tmp_path, capsys):
     assert main(["tag", "zero-shot", "--train", "cora", "--eval", "citeseer", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("graphrep: error:") and "nodes.jsonl.gz" in err and "\n" not in err
     with pytest.raises(SystemExit):
         main(["tag", "zero-shot", "--train", "cora", "--eval", "citeseer", "--variant", "mixture"])
+    capsys.readouterr()
+
+    root = tmp_path / "tag"
+    _write_tag(root, "src", ["graph theory", "protein folding"])
+    _write_tag(root, "dst", ["astronomy", "cooking", "music"])
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    cases = [
+        (["--epochs", "-1"], "--epochs must be >= 0"),
+        (["--hidden", "0"], "--hidden must be >= 1"),
+        (["--batch-size", "1"], "--batch-size"),
+        (["--edge-drop", "1.5"], "--edge-drop"),
+        (["--template", "no slot"], "--template"),
+    ]
+    for extra, message in cases:
+        assert main(_argv(root, tmp_path / "o", *extra, train="src")) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    assert main(_argv(root, a_file, train="src")) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert main(_argv(root, tmp_path / "o", train="src,dst")) == 2
+    assert "leaves the evaluated graph out" in capsys.readouterr().err
+    assert main(_argv(root, tmp_path / "o", train="src,src")) == 2
+    assert "twice" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()  # nothing was done
+
+
+def test_truncated_and_badly_encoded_tag_files_are_one_line_naming_file_and_line(tmp_path, capsys):
+    root = tmp_path / "tag"
+    _write_tag(root, "src", ["graph theory", "protein folding"])
+    d = _write_tag(root, "dst", ["astronomy", "cooking", "music"])
+    raw = (d / "nodes.jsonl.gz").read_bytes()
+    (d / "nodes.jsonl.gz").write_bytes(raw[: len(raw) // 2])
+    assert main(_argv(root, tmp_path / "o", "--epochs", "0", train="src")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nodes.jsonl.gz:" in err and "truncated or corrupt" in err and "\n" not in err, err
+
+    lines = [json.dumps({"id": 0, "text": "fine", "label": 0}).encode(),
+             b'{"id": 1, "text": "caf\xe9", "label": 1}']
+    with gzip.open(d / "nodes.jsonl.gz", "wb") as f:
+        f.write(b"\n".join(lines) + b"\n")
+    assert main(_argv(root, tmp_path / "o", "--epochs", "0", train="src")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "nodes.jsonl.gz:2: not valid UTF-8" in err and "\n" not in err, err
+
+
+def test_the_command_lists_the_library_variants_and_adaptations():
+    # graphrep.commands.tag imports only the stdlib at module level, so it repeats these names; keep them in step
+    from graphrep.commands import tag
+    from graphrep.models.graphshaper import VARIANTS
+    from graphrep.tasks.tag_adaptation import ADAPTATIONS
+
+    assert sorted(tag.VARIANTS) == sorted(VARIANTS) and tag.ADAPTATIONS == ADAPTATIONS

@@ -13,9 +13,10 @@ Uncompressed ``nodes.jsonl`` / ``edges.csv`` are read too. Any TAG converted to 
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,10 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
-__all__ = ["tag_info", "resolve_tag_dir", "load_tag", "read_nodes", "read_edges",
-           "read_classes"]
+from .errors import InvalidInputError
+
+__all__ = ["tag_info", "tag_prompts", "resolve_tag_dir", "load_tag", "read_nodes", "read_edges",
+           "read_classes", "strip_labels", "title_only"]
 
 
 def tag_info(name: str):
@@ -33,6 +36,17 @@ def tag_info(name: str):
     from .registry import list_cards
 
     return next((c for c in list_cards() if c.kind == "tag" and c.name == name.lower()), None)
+
+
+def tag_prompts(name: str) -> list[str]:
+    """The paraphrased prompt templates of a known TAG's card (``prompts``; the first is the card's ``prompt``), or
+    ``[]`` for a TAG without a card."""
+    info = tag_info(name)
+    if info is None:
+        return []
+    prompts = list(info.option("prompts", []))
+    first = info.option("prompt")
+    return ([first] if first and first not in prompts else []) + prompts
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -77,10 +91,25 @@ def resolve_tag_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     )
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _lines(path: Path):
+    """``(line number, line)`` of a text file, optionally gzipped; a truncated gzip or bad UTF-8 is an error naming the
+    file and line."""
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+        lineno = 0
+        while True:
+            lineno += 1
+            try:
+                raw = f.readline()
+            except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+                raise InvalidInputError(f"{path}:{lineno}: the gzip stream is truncated or corrupt ({e}); "
+                                        f"re-copy or re-download the file") from None
+            if not raw:
+                return
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InvalidInputError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start + 1} of the "
+                                        f"line)") from None
 
 
 def read_classes(path: str | os.PathLike) -> list[str]:
@@ -91,6 +120,9 @@ def read_classes(path: str | os.PathLike) -> list[str]:
             raw = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: classes file not found (label index -> class name)") from None
+    except UnicodeDecodeError as e:
+        line = raw_bytes_line(path, e.start)
+        raise InvalidInputError(f"{path}:{line}: not valid UTF-8 ({e.reason})") from None
     if not raw.strip():
         raise ValueError(f"{path}: empty file (expected label index -> class name)")
     try:
@@ -109,7 +141,16 @@ def read_classes(path: str | os.PathLike) -> list[str]:
         obj = [obj[str(k)] for k in keys]
     if not isinstance(obj, list) or not obj or not all(isinstance(c, str) and c.strip() for c in obj):
         raise ValueError(f"{path}: expected a non-empty list of class names (or {{'classes': [...]}})")
+    if len(obj) < 2:
+        warnings.warn(f"{path}: only one class ({obj[0]!r}): zero-shot classification among one class is trivially "
+                      f"100% accurate", stacklevel=2)
     return list(obj)
+
+
+def raw_bytes_line(path: Path, offset: int) -> int:
+    """1-based line number of byte ``offset`` of a file."""
+    with open(path, "rb") as f:
+        return f.read(offset).count(b"\n") + 1
 
 
 def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -120,33 +161,32 @@ def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple
     """
     path = Path(path)
     ids, texts, labels, linenos = [], [], [], []
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-            if not isinstance(rec, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object with keys id, text, label")
-            missing = [k for k in ("id", "text", "label") if k not in rec]
-            if missing:
-                raise ValueError(f"{path}:{lineno}: missing key(s) {missing}")
-            nid, text, label = rec["id"], rec["text"], rec["label"]
-            if not isinstance(nid, int) or isinstance(nid, bool):
-                raise ValueError(f"{path}:{lineno}: 'id' must be an integer, got {nid!r}")
-            if not isinstance(text, str):
-                raise ValueError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
-            if not isinstance(label, int) or isinstance(label, bool):
-                raise ValueError(f"{path}:{lineno}: 'label' must be an integer, got {label!r}")
-            if num_classes is not None and not 0 <= label < num_classes:
-                raise ValueError(f"{path}:{lineno}: label {label} out of range [0, {num_classes}) "
-                                 f"of classes.json")
-            ids.append(nid)
-            texts.append(text)
-            labels.append(label)
-            linenos.append(lineno)
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{path}:{lineno}: expected a JSON object with keys id, text, label")
+        missing = [k for k in ("id", "text", "label") if k not in rec]
+        if missing:
+            raise ValueError(f"{path}:{lineno}: missing key(s) {missing}")
+        nid, text, label = rec["id"], rec["text"], rec["label"]
+        if not isinstance(nid, int) or isinstance(nid, bool):
+            raise ValueError(f"{path}:{lineno}: 'id' must be an integer, got {nid!r}")
+        if not isinstance(text, str):
+            raise ValueError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
+        if not isinstance(label, int) or isinstance(label, bool):
+            raise ValueError(f"{path}:{lineno}: 'label' must be an integer, got {label!r}")
+        if num_classes is not None and not 0 <= label < num_classes:
+            raise ValueError(f"{path}:{lineno}: label {label} out of range [0, {num_classes}) "
+                             f"of classes.json")
+        ids.append(nid)
+        texts.append(text)
+        labels.append(label)
+        linenos.append(lineno)
     if not ids:
         raise ValueError(f"{path}: empty file (expected one JSON object per node)")
     ids_arr = np.asarray(ids, dtype=np.int64)
@@ -170,6 +210,11 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         raise ValueError(f"{path}: empty file (expected a header 'src,dst' and one edge per line)") from None
     except pd.errors.ParserError as e:
         raise ValueError(f"{path}: malformed CSV ({e})") from None
+    except UnicodeDecodeError as e:
+        raise InvalidInputError(f"{path}: not valid UTF-8 ({e.reason})") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise InvalidInputError(f"{path}: the gzip stream is truncated or corrupt ({e}); re-copy or re-download "
+                                f"the file") from None
     cols = [c.strip() for c in df.columns]
     df.columns = cols
     missing = [c for c in ("src", "dst") if c not in cols]
@@ -228,3 +273,19 @@ def load_tag(name: str, root: str | os.PathLike | None = None, symmetrize: bool 
     edges = to_undirected(edges, num_nodes=n) if symmetrize else coalesce(edges, num_nodes=n)
     return Data(edge_index=edges, y=torch.from_numpy(labels), node_id=torch.from_numpy(ids), text=texts,
                 class_names=class_names, name=name.lower(), num_nodes=n)
+
+
+def strip_labels(data: Data) -> Data:
+    """A copy of a TAG ``Data`` without ``y`` (node texts, edges, class names and cached features kept): what
+    label-free zero-shot code receives, so reading the evaluated labels there fails loudly."""
+    out = Data()
+    for key, value in data:
+        if key != "y":
+            out[key] = value
+    return out
+
+
+def title_only(texts: list[str], separator: str = " : ") -> list[str]:
+    """Each text cut at the first ``separator`` (Cora's texts are ``"<title> : <abstract>"``); a text without it is
+    kept whole. Used for the title-only robustness check."""
+    return [t.split(separator, 1)[0].strip() or t for t in texts]

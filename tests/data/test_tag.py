@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch_geometric.utils import contains_self_loops, is_undirected
 
-from graphrep.data.tag import load_tag, tag_info
+from graphrep.data.errors import GraphrepError
+from graphrep.data.tag import load_tag, strip_labels, tag_info, tag_prompts, title_only
 
 
 def _write(folder, nodes, edges="src,dst\n0,1\n", classes=("a", "b"), gz=True):
@@ -111,3 +112,62 @@ def test_bad_classes_and_missing_edges(tmp_path):
     (folder / "edges.csv.gz").unlink()
     with pytest.raises(FileNotFoundError, match=r"edges\.csv\.gz not found"):
         load_tag("c", root=tmp_path)
+
+
+# every shared TAG beyond Cora/CiteSeer: sizes after symmetrising (README: reciprocal pairs counted once), class
+# sizes from the README
+SHARED_TAGS = [("dblp", 14376, 431326, [5011, 2224, 4478, 2663]),
+               ("webkb_cornell", 191, 2 * (292 - 18), [83, 17, 42, 17, 32]),
+               ("webkb_texas", 187, 2 * (310 - 30), [34, 18, 103, 31, 1]),
+               ("webkb_washington", 229, 2 * (394 - 29), [21, 66, 106, 27, 9]),
+               ("webkb_wisconsin", 265, 2 * (510 - 51), [22, 35, 76, 122, 10])]
+
+
+@pytest.mark.parametrize("name,n,e,sizes", SHARED_TAGS)
+def test_every_shared_tag_loads_with_its_card(shared_data, name, n, e, sizes):
+    data = load_tag(name, root=shared_data / "tag")
+    card = tag_info(name)
+    assert data.num_nodes == n == card.rows and data.edge_index.size(1) == e
+    assert torch.bincount(data.y).tolist() == sizes and len(data.class_names) == card.option("num_classes")
+    assert is_undirected(data.edge_index) and not contains_self_loops(data.edge_index)
+    if name == "webkb_texas":
+        assert data.class_names[4] == "staff"  # the one-node class (README)
+
+
+@pytest.mark.parametrize("name", ["cora", "citeseer", "dblp", "webkb_cornell", "webkb_texas", "webkb_washington",
+                                  "webkb_wisconsin"])
+def test_every_shared_tag_card_has_a_prompt_and_five_paraphrases(name):
+    prompts = tag_prompts(name)
+    assert prompts[0] == tag_info(name).option("prompt") and len(set(prompts)) >= 5
+    assert all(p.count("{}") == 1 for p in prompts)
+    expected = "web page" if name.startswith("webkb") else "paper"
+    assert expected in prompts[0]
+    assert tag_prompts("no-such-tag") == []
+
+
+def test_title_only_and_strip_labels(tmp_path):
+    assert title_only(["A title. : An abstract : more", "no separator"]) == ["A title.", "no separator"]
+    data = load_tag("x", root=_write(tmp_path / "x", NODES))
+    bare = strip_labels(data)
+    assert "y" not in bare and data.y is not None  # the original keeps its labels
+    assert bare.text == data.text and torch.equal(bare.edge_index, data.edge_index) and bare.class_names == ["a", "b"]
+    with pytest.raises(AttributeError):
+        bare.y.sum()
+
+
+def test_bad_utf8_and_truncated_gzip_name_file_and_line(tmp_path):
+    folder = _write(tmp_path / "t", NODES)
+    good = gzip.decompress((folder / "nodes.jsonl.gz").read_bytes())
+    bad = good.replace(b'"text": "b"', b'"text": "\xff"')
+    (folder / "nodes.jsonl.gz").write_bytes(gzip.compress(bad))
+    with pytest.raises(GraphrepError, match=r"nodes.jsonl.gz:3: not valid UTF-8"):
+        load_tag("t", root=tmp_path)
+    (folder / "nodes.jsonl.gz").write_bytes(gzip.compress(good * 200)[:-40])
+    with pytest.raises(GraphrepError, match=r"nodes.jsonl.gz:\d+: the gzip stream is truncated"):
+        load_tag("t", root=tmp_path)
+
+
+def test_one_class_is_warned(tmp_path):
+    nodes = [{"id": 0, "text": "a", "label": 0}, {"id": 1, "text": "b", "label": 0}]
+    with pytest.warns(UserWarning, match="only one class"):
+        load_tag("t", root=_write(tmp_path / "t", nodes, classes=("only",)))

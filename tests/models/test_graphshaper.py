@@ -144,3 +144,37 @@ def test_propagated_skip_with_a_silent_projection_is_the_training_free_baseline(
     torch.testing.assert_close(emb, F.normalize(propagate(x, data.edge_index, 2), dim=-1), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="skip_hops"):
         GraphShaper(D, skip_hops=-1)
+
+
+def test_multi_source_training_mixes_graphs_in_one_infonce_batch():
+    from graphrep.objectives.contrastive import InfoNCE
+
+    graphs = [toy_tag(seed=0), toy_tag(n_per=7, seed=1)]
+    torch.manual_seed(0)
+    model = GraphShaper(D, 8, 8, variant="euclidean", text_encoder=FakeEncoder(), zero_init=False)
+    # reference first-step loss: one InfoNCE over both graphs' nodes, each encoded on its own graph
+    with torch.no_grad():
+        embs, txts = [], []
+        for g in graphs:
+            x, graph, _ = model.inputs(g)
+            embs.append(model(x, graph).embedding)
+            txts.append(x)
+        ref = float(InfoNCE(0.07)(torch.cat(embs), torch.cat(txts)))
+        separate = [float(InfoNCE(0.07)(e, t)) for e, t in zip(embs, txts)]
+    cfg = AlignmentConfig(epochs=1, batch_size=None, edge_drop=0.0, feature_mask=0.0, max_nodes=None)
+    hist = train_alignment(model, graphs, cfg)
+    assert hist["loss"][0] == pytest.approx(ref, rel=1e-5)
+    assert all(abs(hist["loss"][0] - s) > 1e-3 for s in separate)  # negatives cross graphs
+
+    # sampled subgraphs (max_nodes below the graph sizes) are seeded
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        m = GraphShaper(D, 8, 8, variant="gated", text_encoder=FakeEncoder())
+        runs.append(train_alignment(m, graphs, AlignmentConfig(epochs=5, lr=1e-2, batch_size=16, max_nodes=10,
+                                                               seed=3))["loss"])
+    assert runs[0] == runs[1] and all(v == v for v in runs[0])
+    with pytest.raises(ValueError, match="one graph"):
+        train_alignment(m, graphs, AlignmentConfig(epochs=1), train_nodes=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="max_nodes"):
+        train_alignment(m, graphs, AlignmentConfig(epochs=1, max_nodes=1))
