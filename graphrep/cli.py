@@ -66,6 +66,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--from", dest="encoder_checkpoint", help="initialise the encoder from this checkpoint")
     p.add_argument("--resume", help="continue a run from its last.ckpt (one seed)")
+    p.add_argument("--readout", default="graph", help="graph (linear head on the GIN embedding) or a hybrid readout "
+                   "adding molecule features: ecfp, rdkit, ecfp+rdkit")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights used for evaluation (0: off)")
+    p.add_argument("--ensemble", action="store_true", help="also score the average of the seeds' best models")
     _add_lightning_arguments(p)
 
 
@@ -111,6 +115,8 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=10, help="keep a checkpoint every N epochs (last.ckpt is "
                    "written after every epoch)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--chunks", type=int, default=1, help="split each pass into N epochs, each ending in last.ckpt "
+                   "(resume a long pass over a large corpus)")
     _add_lightning_arguments(p)
 
 
@@ -204,7 +210,8 @@ def _train_settings(args) -> dict:
         out_dir=args.out or f"runs/{args.data}-{time.strftime('%Y%m%d-%H%M%S')}", baseline=not args.no_baseline,
         rf_trees=args.rf_trees, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(),
-        resume=args.resume, encoder_checkpoint=args.encoder_checkpoint)
+        resume=args.resume, encoder_checkpoint=args.encoder_checkpoint, readout=args.readout, ema=args.ema,
+        ensemble=args.ensemble)
 
 
 def cmd_train(args) -> int:
@@ -271,7 +278,7 @@ def cmd_pretrain(args) -> int:
         batch_size=args.batch_size, lr=args.lr, layers=args.layers, hidden=args.hidden, seed=args.seed, out_dir=out,
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
         precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
-        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every, chunks=args.chunks)
     summary = run_pretraining(config)
     if not summary["is_global_zero"]:
         return 0

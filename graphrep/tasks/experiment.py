@@ -22,9 +22,12 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from ..data import load_dataset, random_split, scaffold_split
 from ..data.errors import InvalidInputError
+from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
+from ..nn.molecule.pretrained import pretrained_state
 from .baselines import fingerprint_forest
 from .datamodule import GraphDataModule
 from .graph_prediction import GraphPredictor, target_statistics
+from .recipes import attach_molecule_features, ensemble_scores, readout_spec, weight_averaging
 from .trainer import LightningSettings, build_trainer
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ class TrainConfig(LightningSettings):
     rf_trees: int = 500
     resume: str | None = None
     encoder_checkpoint: str | None = None
+    readout: str = "graph"  # or ecfp / rdkit / ecfp+rdkit: hybrid readout (tasks.recipes)
+    ema: float = 0.0  # EMA decay of the weights, evaluated and checkpointed (0: off)
+    ensemble: bool = False  # also score the average of the seeds' best models
 
     def encoder_kwargs(self) -> dict:
         return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
@@ -110,7 +116,8 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
         mean, std = target_statistics(dataset.y[split["train"]].float())
     model = GraphPredictor(dataset.num_tasks, task_type, encoder=config.encoder_kwargs(), lr=config.lr,
                            weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std,
-                           ogb_evaluator=getattr(dataset, "ogb_evaluator", None))
+                           ogb_evaluator=getattr(dataset, "ogb_evaluator", None),
+                           readout=readout_spec(config.readout, dataset, split["train"]))
     if config.encoder_checkpoint:
         load_encoder_weights(model, config.encoder_checkpoint)
     return model
@@ -118,6 +125,9 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
 
 def load_encoder_weights(model: GraphPredictor, path: str) -> None:
     """Copy ``encoder.*`` weights from a Lightning checkpoint or a plain state dict (``weights_only`` loading)."""
+    if path.startswith(PRETRAINED_PREFIX):  # a shipped encoder, sha256-checked
+        model.encoder.load_state_dict(pretrained_state(path)[1])
+        return
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -133,7 +143,8 @@ def load_encoder_weights(model: GraphPredictor, path: str) -> None:
 def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History) -> L.Trainer:
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
                                  mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
-    return build_trainer(config, config.epochs, seed_dir, [history, checkpoint], num_sanity_val_steps=0)
+    return build_trainer(config, config.epochs, seed_dir, [history, checkpoint, *weight_averaging(config.ema)],
+                         num_sanity_val_steps=0)
 
 
 def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> dict:
@@ -176,6 +187,7 @@ def run_experiment(config: TrainConfig) -> dict:
     if config.resume and len(config.seeds) != 1:
         raise InvalidInputError("--resume continues one run: give exactly one seed")
     dataset = load_dataset(config.dataset, root=config.root, features=config.features)
+    attach_molecule_features(dataset, config.readout)
     out_dir = Path(config.out_dir)
     results: dict = {"config": asdict(config), "dataset": {"name": dataset.name, "molecules": len(dataset),
                      "skipped": len(dataset.skipped), "tasks": dataset.num_tasks,
@@ -193,8 +205,13 @@ def run_experiment(config: TrainConfig) -> dict:
                                         task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees)
             forest.update(seed=seed, fit_seconds=time.perf_counter() - start)
             results["random_forest"].append(forest)
+    if config.ensemble and len(results["gin"]) > 1 and results["dataset"]["split_source"] != "random":
+        results["ensemble"] = ensemble_scores([r["checkpoint"] for r in results["gin"]], dataset, split)
     results["summary"] = {
         model: {part: {m: summarise([r[part][m] for r in runs]) for m in runs[0][part]} for part in ("valid", "test")}
         for model, runs in (("gin", results["gin"]), ("random_forest", results["random_forest"])) if runs
     }
+    if "ensemble" in results:  # one model: no spread
+        results["summary"]["ensemble"] = {part: {m: {"mean": v, "std": 0.0, "n": 1} for m, v in scores.items()}
+                                          for part, scores in results["ensemble"].items()}
     return results

@@ -27,6 +27,8 @@ from torch_geometric.loader import DataLoader
 from ..data import load_corpus
 from ..data.errors import InvalidInputError
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
+from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
+from ..nn.molecule.pretrained import pretrained_card
 from .experiment import TrainConfig
 from .sampling import EpochSeededSampler
 from .trainer import LightningSettings, build_trainer
@@ -49,6 +51,9 @@ class PretrainConfig(LightningSettings):
     resume: str | None = None
     num_workers: int = 0
     checkpoint_every: int = 10
+    #: split each pass over the corpus into this many Lightning epochs, each ending in ``last.ckpt``: a long pass over a
+    #: large corpus (``moses``) then resumes after an interruption losing at most one chunk
+    chunks: int = 1
 
     def encoder_kwargs(self) -> dict:
         return {**DEFAULT_ENCODER, "num_layers": self.layers, "hidden": self.hidden}
@@ -94,11 +99,35 @@ def build_pretraining_model(config: PretrainConfig, corpus):
                            **config.method_options)
 
 
-def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
-    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch)."""
+class ChunkedPassSampler(EpochSeededSampler):
+    """Lightning epoch ``e`` yields chunk ``e % chunks`` of the seeded permutation of pass ``e // chunks``: ``chunks``
+    consecutive epochs visit every index once. With ``chunks=1`` it is :class:`EpochSeededSampler`."""
+
+    def __init__(self, n: int, seed: int = 0, chunks: int = 1):
+        super().__init__(n, seed)
+        self.chunks = chunks
+
+    def _bounds(self) -> tuple[int, int]:
+        c = self.epoch % self.chunks
+        return c * self.n // self.chunks, (c + 1) * self.n // self.chunks
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch // self.chunks)
+        lo, hi = self._bounds()
+        return iter(torch.randperm(self.n, generator=generator)[lo:hi].tolist())
+
+    def __len__(self) -> int:
+        lo, hi = self._bounds()
+        return hi - lo
+
+
+def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0, chunks: int = 1) -> DataLoader:
+    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch); see :class:`ChunkedPassSampler`."""
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be >= 1, got {batch_size}")
-    return DataLoader(corpus, batch_size=batch_size, sampler=EpochSeededSampler(len(corpus), seed),
+    if not 1 <= chunks <= len(corpus):
+        raise InvalidInputError(f"chunks must be between 1 and the corpus size ({len(corpus)}), got {chunks}")
+    return DataLoader(corpus, batch_size=batch_size, sampler=ChunkedPassSampler(len(corpus), seed, chunks),
                       num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
 
 
@@ -125,8 +154,9 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     last = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True)
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
-    trainer = build_trainer(config, config.epochs, out_dir, [throughput, last, kept])
-    loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers)
+    trainer = build_trainer(config, config.epochs * config.chunks, out_dir, [throughput, last, kept],
+                            reload_dataloaders_every_n_epochs=1 if config.chunks > 1 else 0)
+    loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers, config.chunks)
     fit_start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -149,7 +179,10 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
 
 
 def pretrained_encoder(path: str) -> dict:
-    """The encoder configuration stored in a pre-training checkpoint (``weights_only`` loading)."""
+    """The encoder configuration stored in a pre-training checkpoint (``weights_only`` loading), or of a shipped
+    encoder named ``pretrained:NAME`` (:mod:`graphrep.nn.molecule.pretrained`)."""
+    if path.startswith(PRETRAINED_PREFIX):
+        return dict(pretrained_card(path)["encoder"])
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     try:
