@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
             action.required = True
             action.help = "pre-training checkpoint (e.g. runs/pretrain/checkpoints/last.ckpt)"
 
+    from .commands import main_job
+
+    main_job.add_parser(sub)
     bench = sub.add_parser("bench", help="run a benchmark script from benchmarks/ (source checkout)")
     bench.add_argument("name", nargs="?", help="benchmark name; omit to list them")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
@@ -314,15 +317,17 @@ def cmd_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .commands import main_job as main_job_command
+
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
     if not args.debug:
         _quiet_libraries()
     if args.command is None:  # the main job
-        args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
+        args = parser.parse_args([*(["--debug"] if args.debug else []), "main-job"])
     handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
-                "tag": cmd_tag, "bench": cmd_bench}
+                "tag": cmd_tag, "bench": cmd_bench, "main-job": main_job_command.run}
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # output piped into `head` and closed early

@@ -28,7 +28,7 @@ from ..data import load_corpus
 from ..data.errors import InvalidInputError
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
 from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
-from ..nn.molecule.pretrained import pretrained_card
+from ..nn.molecule.pretrained import export_encoder, pretrained_card
 from .experiment import TrainConfig
 from .sampling import EpochSeededSampler
 from .trainer import LightningSettings, build_trainer
@@ -151,7 +151,8 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     if config.checkpoint_every < 1:
         raise InvalidInputError(f"checkpoint_every must be >= 1 epoch, got {config.checkpoint_every}")
     # last.ckpt after every epoch (for resume); a kept epoch<N>.ckpt every `checkpoint_every` epochs
-    last = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True)
+    # Lightning writes save_last only beside a top-k save; with no monitor, top-1 named "last" is the newest epoch's
+    last = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
     trainer = build_trainer(config, config.epochs * config.chunks, out_dir, [throughput, last, kept],
@@ -210,3 +211,24 @@ def finetune_config(checkpoint: str, **overrides) -> TrainConfig:
         raise InvalidInputError(f"{checkpoint}: the pre-trained encoder fixes {', '.join(sorted(clash))} "
                                 f"({', '.join(f'{k}={base[k]}' for k in sorted(clash))})")
     return TrainConfig(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def export_pretrained(checkpoint: str, name: str, directory: str, corpus: dict, command: str,
+                      dtype: torch.dtype = torch.float16) -> dict:
+    """Write a pre-training checkpoint's encoder as a shippable ``<name>.pt`` + ``<name>.json`` card into
+    ``directory`` (:func:`graphrep.nn.molecule.pretrained.export_encoder`): method and encoder from the checkpoint,
+    Lightning epochs, molecules seen and pre-training seconds from its throughput rows, ``corpus`` (name, molecules,
+    what subset) and the ``command`` that made it as given."""
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    info = state.get("pretraining")
+    if not info:
+        raise InvalidInputError(f"{checkpoint}: not a graphrep pre-training checkpoint (no 'pretraining' entry)")
+    encoder = {k.split("encoder.", 1)[1]: v for k, v in state["state_dict"].items() if k.startswith("encoder.")}
+    rows = next((v["rows"] for k, v in state.get("callbacks", {}).items() if k.startswith("Throughput")), [])
+    return export_encoder(encoder, info["encoder"], name, directory, dtype=dtype, method=info["method"],
+                          corpus=corpus, lightning_epochs=len(rows),
+                          molecules_seen=int(sum(r["molecules"] for r in rows)),
+                          pretraining_seconds=round(sum(r["seconds"] for r in rows), 1),
+                          final_loss=rows[-1].get("train/loss") if rows else None, command=command)
