@@ -30,6 +30,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--readout", default="ecfp+rdkit", help="the hybrid row's readout: ecfp, rdkit, ecfp+rdkit")
     p.add_argument("--ema", type=float, default=None, help="EMA decay of the weights (default: the small-data recipe)")
     p.add_argument("--rf-trees", type=int, default=500)
+    p.add_argument("--jobs", type=int, default=2, help="rows trained at a time, one process each (default: %(default)s)")
     p.add_argument("--out", help="output directory (default: runs/main-<time>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -41,13 +42,14 @@ def run(args) -> int:
     from ..tasks.main_job import MainJobConfig, main_job_table, run_main_job, write_main_job_report
     from ..tasks.recipes import readout_kinds
 
-    if args.epochs < 1 or args.rf_trees < 1:
-        raise InvalidInputError(f"--epochs and --rf-trees must be >= 1, got {args.epochs} and {args.rf_trees}")
+    if min(args.epochs, args.rf_trees, args.jobs) < 1:
+        raise InvalidInputError(f"--epochs, --rf-trees and --jobs must be >= 1, got {args.epochs}, {args.rf_trees} "
+                                f"and {args.jobs}")
     if not readout_kinds(args.readout):
         raise InvalidInputError(f"--readout {args.readout!r}: the hybrid row needs molecule features "
                                 "(ecfp, rdkit or ecfp+rdkit)")
     config = MainJobConfig(dataset=args.data, root=args.root, epochs=args.epochs, seeds=args.seeds,
-                           encoder=args.encoder, readout=args.readout, rf_trees=args.rf_trees,
+                           encoder=args.encoder, readout=args.readout, rf_trees=args.rf_trees, jobs=args.jobs,
                            out_dir=args.out or f"runs/main-{time.strftime('%Y%m%d-%H%M%S')}",
                            progress=not args.no_progress and sys.stderr.isatty())
     if args.ema is not None:

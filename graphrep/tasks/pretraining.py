@@ -169,6 +169,9 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
         "config": asdict(config), "corpus": {"name": corpus.name, "molecules": len(corpus),
                                             "skipped": len(getattr(corpus, "skipped", []))},
         "load_seconds": load_seconds, "fit_seconds": fit_seconds, "epochs": throughput.rows,
+        # a streamed corpus (moses): its shards' featurisation time and throughput
+        "featurisation": {k: corpus.manifest.get(k) for k in ("molecules", "skipped", "seconds", "molecules_per_s")}
+        if hasattr(corpus, "manifest") else None,
         "molecules_per_s": molecules / max(sum(r["seconds"] for r in throughput.rows), 1e-9),
         "skipped_batches": model.skipped_batches, "checkpoint": str(out_dir / "checkpoints" / "last.ckpt"),
         "is_global_zero": trainer.is_global_zero,

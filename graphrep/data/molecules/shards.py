@@ -103,7 +103,8 @@ def featurise_shards(path: str | os.PathLike, out_dir: str | os.PathLike, featur
                      shard_size: int = 20_000, limit: int | None = None, smiles_column: str = "SMILES",
                      source_sha256: str | None = None, progress: bool | None = None) -> dict:
     """Featurise the first ``limit`` rows (all when ``None``) of ``path`` into shards under ``out_dir``; return the
-    manifest (``shards``: file, first/last row, molecules, skipped, seconds; ``molecules_per_s`` of the work done).
+    manifest (``shards``: file, first/last row, molecules, skipped, seconds; ``molecules_per_s`` over all shards;
+    ``fresh_molecules``/``fresh_seconds``: the rows this call featurised).
 
     Resumable: shards already in ``out_dir``'s manifest with the same row range are kept. ``progress``: a tqdm bar
     (``None``: on a terminal only).
@@ -160,10 +161,11 @@ def featurise_shards(path: str | os.PathLike, out_dir: str | os.PathLike, featur
     if block:
         flush(block, index, row - len(block))
     bar.close()
+    seconds = sum(s["seconds"] for s in manifest["shards"])  # every shard's own featurisation time, earlier runs too
     manifest.update(complete=True, rows=row, molecules=sum(s["molecules"] for s in manifest["shards"]),
-                    skipped=sum(s["skipped"] for s in manifest["shards"]), fresh_molecules=fresh_molecules,
-                    fresh_seconds=fresh_seconds,
-                    molecules_per_s=fresh_molecules / fresh_seconds if fresh_seconds else None)
+                    skipped=sum(s["skipped"] for s in manifest["shards"]), seconds=seconds,
+                    molecules_per_s=row / seconds if seconds else None, fresh_molecules=fresh_molecules,
+                    fresh_seconds=fresh_seconds)
     _save_manifest(out_dir, manifest)
     return manifest
 
