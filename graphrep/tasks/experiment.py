@@ -142,9 +142,13 @@ def load_encoder_weights(model: GraphPredictor, path: str) -> None:
 
 def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History) -> L.Trainer:
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
-                                 mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
-    return build_trainer(config, config.epochs, seed_dir, [history, checkpoint, *weight_averaging(config.ema)],
-                         num_sanity_val_steps=0)
+                                 mode=mode, save_top_k=1, enable_version_counter=False)
+    # Lightning 2.6 writes save_last only in an epoch that also saved a top-k checkpoint (a better validation); a
+    # monitor-less top-1 named "last" is rewritten after every epoch, so --resume continues from the newest epoch
+    last = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False)
+    return build_trainer(config, config.epochs, seed_dir, [history, checkpoint, last,
+                                                           *weight_averaging(config.ema)], num_sanity_val_steps=0)
 
 
 def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> dict:
@@ -162,11 +166,13 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
         warnings.filterwarnings("ignore", message=".*deterministic.*")
         trainer.fit(model, datamodule=datamodule, ckpt_path=config.resume)
         fit_seconds = time.perf_counter() - start
+        rows = list(history.rows)  # testing from a checkpoint restores the callbacks' state saved in it
         checkpoint = trainer.checkpoint_callback
         best_path = checkpoint.best_model_path or None
         tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False)
     test = {k.split("/", 1)[1]: float(v) for k, v in tested[0].items() if k.startswith("test/")}
     valid_key = f"valid/{model.metric_name}"
+    history.rows = rows
     best_row = max(history.rows, key=lambda r: r.get(valid_key, -np.inf) * (1 if model.metric_mode == "max" else -1),
                    default={})
     return {"seed": seed, "best_epoch": best_row.get("epoch"), "valid": {

@@ -82,3 +82,15 @@ def test_hybrid_ema_run_tests_the_weights_it_selected_and_ensemble_of_one_equals
     ens = ensemble_scores([run["checkpoint"]], ds, split)
     assert ens["valid"]["rmse"] == pytest.approx(run["valid"]["rmse"], rel=1e-5)  # EMA weights were validated
     assert ens["test"]["rmse"] == pytest.approx(run["test"]["rmse"], rel=1e-5)  # ... and are the ones tested
+
+
+def test_last_checkpoint_and_history_cover_every_epoch_when_validation_stops_improving(tmp_path, small):
+    ds, split = small
+    # lr 0: every epoch validates the same, so the best checkpoint stays at epoch 0
+    config = TrainConfig(epochs=3, layers=1, hidden=8, batch_size=32, seeds=[0], out_dir=str(tmp_path), lr=0.0,
+                         progress=False, baseline=False)
+    run = fit_seed(config, ds, split, 0, tmp_path)
+    assert run["best_epoch"] == 0 and [r["epoch"] for r in run["history"]] == [0, 1, 2]
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert last["epoch"] == 2 and best["epoch"] == 0
