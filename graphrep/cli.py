@@ -84,6 +84,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--from", dest="encoder_checkpoint", help="initialise the encoder from this checkpoint")
     p.add_argument("--resume", help="continue a run from its last.ckpt (one seed)")
+    p.add_argument("--readout", default="graph", help="graph (linear head on the GIN embedding) or a hybrid readout "
+                   "adding molecule features: ecfp, rdkit, ecfp+rdkit")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights used for evaluation (0: off)")
+    p.add_argument("--ensemble", action="store_true", help="also score the average of the seeds' best models")
     _add_lightning_arguments(p)
 
 
@@ -106,19 +110,22 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=10, help="keep a checkpoint every N epochs (last.ckpt is "
                    "written after every epoch)")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--chunks", type=int, default=1, help="split each pass into N epochs, each ending in last.ckpt "
+                   "(resume a long pass over a large corpus)")
     _add_lightning_arguments(p)
 
 
-#: subcommands that live in ``graphrep.commands.<name>`` (``add_parser(subparsers)`` and ``run(args)``); the
-#: subcommand's name is the module's name
-COMMAND_MODULES = ("tag", "circuit", "modality", "mobility")
+#: subcommands that live in ``graphrep.commands.<module>`` (``add_parser(subparsers)`` and ``run(args)``); the
+#: subcommand's name is the module's name with "-" for "_"
+COMMAND_MODULES = ("main_job", "tag", "circuit", "modality", "mobility")
 
 
 def _command_modules(named: bool = False):
     """The subcommand modules; imported here, not at start-up, though each imports only the stdlib at module level."""
     import importlib
 
-    modules = [(name, importlib.import_module(f".commands.{name}", __package__)) for name in COMMAND_MODULES]
+    modules = [(name.replace("_", "-"), importlib.import_module(f".commands.{name}", __package__))
+               for name in COMMAND_MODULES]
     return modules if named else [m for _, m in modules]
 
 
@@ -211,7 +218,8 @@ def _train_settings(args) -> dict:
         rf_trees=args.rf_trees, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
         num_nodes=args.num_nodes, precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(),
         resume=args.resume, encoder_checkpoint=args.encoder_checkpoint, smiles_column=args.smiles_column,
-        label_columns=args.label_columns, task=args.task, overwrite=args.overwrite)
+        label_columns=args.label_columns, task=args.task, overwrite=args.overwrite, readout=args.readout, ema=args.ema,
+        ensemble=args.ensemble)
 
 
 def cmd_train(args) -> int:
@@ -262,7 +270,7 @@ def cmd_pretrain(args) -> int:
         batch_size=args.batch_size, lr=args.lr, layers=args.layers, hidden=args.hidden, seed=args.seed, out_dir=out,
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
         precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
-        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every)
+        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every, chunks=args.chunks)
     check_lightning_settings(config)
     if args.resume:
         from .tasks.checkpoint import read_checkpoint
@@ -367,7 +375,7 @@ def _main(argv: list[str] | None) -> int:
     if not args.debug:
         _quiet_libraries()
     if args.command is None:  # the main job
-        args = parser.parse_args([*(["--debug"] if args.debug else []), "train"])
+        args = parser.parse_args([*(["--debug"] if args.debug else []), "main-job"])
     handlers = {"data": cmd_data, "train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
                 "bench": cmd_bench}
     handlers.update({name: module.run for name, module in _command_modules(named=True)})

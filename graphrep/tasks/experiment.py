@@ -26,10 +26,13 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from ..data import load_dataset, random_split, scaffold_split
 from ..data.errors import InvalidInputError
+from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
+from ..nn.molecule.pretrained import pretrained_state
 from .baselines import fingerprint_forest
 from .checkpoint import RunSignature, check_signature, read_checkpoint, run_signature
 from .datamodule import GraphDataModule
 from .graph_prediction import GraphPredictor, target_statistics
+from .recipes import attach_molecule_features, ensemble_scores, readout_spec, weight_averaging
 from .trainer import LightningSettings, TrainingInterrupted, build_trainer
 from .validation import check_labels, validate_config
 
@@ -62,6 +65,9 @@ class TrainConfig(LightningSettings):
     label_columns: list[str] | None = None
     task: str | None = None
     overwrite: bool = False  # write into a non-empty out_dir
+    readout: str = "graph"  # or ecfp / rdkit / ecfp+rdkit: hybrid readout (tasks.recipes)
+    ema: float = 0.0  # EMA decay of the weights, evaluated and checkpointed (0: off)
+    ensemble: bool = False  # also score the average of the seeds' best models
 
     def encoder_kwargs(self) -> dict:
         return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
@@ -121,7 +127,8 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
         mean, std = target_statistics(dataset.y[split["train"]].float())
     model = GraphPredictor(dataset.num_tasks, task_type, encoder=config.encoder_kwargs(), lr=config.lr,
                            weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std,
-                           ogb_evaluator=getattr(dataset, "ogb_evaluator", None))
+                           ogb_evaluator=getattr(dataset, "ogb_evaluator", None),
+                           readout=readout_spec(config.readout, dataset, split["train"]))
     if config.encoder_checkpoint:
         load_encoder_weights(model, config.encoder_checkpoint)
     return model
@@ -129,6 +136,9 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
 
 def load_encoder_weights(model: GraphPredictor, path: str) -> None:
     """Copy ``encoder.*`` weights from a Lightning checkpoint or a plain state dict (``weights_only`` loading)."""
+    if path.startswith(PRETRAINED_PREFIX):  # a shipped encoder, sha256-checked
+        model.encoder.load_state_dict(pretrained_state(path)[1])
+        return
     state = read_checkpoint(path)
     state = state.get("state_dict", state)
     encoder_state = {k.split("encoder.", 1)[1]: v for k, v in state.items() if "encoder." in k}
@@ -146,8 +156,13 @@ def load_encoder_weights(model: GraphPredictor, path: str) -> None:
 def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History,
                  signature: dict | None = None) -> L.Trainer:
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
-                                 mode=mode, save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks = [history, checkpoint] + ([RunSignature(signature)] if signature is not None else [])
+                                 mode=mode, save_top_k=1, enable_version_counter=False)
+    # Lightning 2.6 writes save_last only in an epoch that also saved a top-k checkpoint (a better validation); a
+    # monitor-less top-1 named "last" is rewritten after every epoch, so --resume continues from the newest epoch
+    last = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="last", save_top_k=1,
+                           enable_version_counter=False)
+    callbacks = [history, checkpoint, last, *weight_averaging(config.ema)]
+    callbacks += [RunSignature(signature)] if signature is not None else []
     return build_trainer(config, config.epochs, seed_dir, callbacks, num_sanity_val_steps=0)
 
 
@@ -168,6 +183,7 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=config.resume)
             fit_seconds = time.perf_counter() - start
+            rows = list(history.rows)  # testing from a checkpoint restores the callbacks' state saved in it
             checkpoint = trainer.checkpoint_callback
             best_path = checkpoint.best_model_path or None
             tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False)
@@ -176,6 +192,7 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
             raise
     test = {k.split("/", 1)[1]: float(v) for k, v in tested[0].items() if k.startswith("test/")}
     valid_key = f"valid/{model.metric_name}"
+    history.rows = rows
     best_row = max(history.rows, key=lambda r: r.get(valid_key, -np.inf) * (1 if model.metric_mode == "max" else -1),
                    default={})
     return {"seed": seed, "best_epoch": best_row.get("epoch"), "valid": {
@@ -195,6 +212,7 @@ def run_experiment(config: TrainConfig) -> dict:
     validate_config(config)
     dataset = load_dataset(config.dataset, root=config.root, features=config.features,
                            smiles_column=config.smiles_column, label_columns=config.label_columns, task_type=config.task)
+    attach_molecule_features(dataset, config.readout)
     out_dir = Path(config.out_dir)
     results: dict = {"config": asdict(config), "dataset": {"name": dataset.name, "molecules": len(dataset),
                      "skipped": len(dataset.skipped), "tasks": dataset.num_tasks,
@@ -214,8 +232,13 @@ def run_experiment(config: TrainConfig) -> dict:
                                         task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees)
             forest.update(seed=seed, fit_seconds=time.perf_counter() - start)
             results["random_forest"].append(forest)
+    if config.ensemble and len(results["gin"]) > 1 and results["dataset"]["split_source"] != "random":
+        results["ensemble"] = ensemble_scores([r["checkpoint"] for r in results["gin"]], dataset, split)
     results["summary"] = {
         model: {part: {m: summarise([r[part][m] for r in runs]) for m in runs[0][part]} for part in ("valid", "test")}
         for model, runs in (("gin", results["gin"]), ("random_forest", results["random_forest"])) if runs
     }
+    if "ensemble" in results:  # one model: no spread
+        results["summary"]["ensemble"] = {part: {m: {"mean": v, "std": 0.0, "n": 1} for m, v in scores.items()}
+                                          for part, scores in results["ensemble"].items()}
     return results

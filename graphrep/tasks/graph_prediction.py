@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn.molecule import GINEncoder
+from ..nn.molecule import GINEncoder, HybridHead
 from ..objectives import masked_bce, masked_mse
 from .metrics import evaluate, ogb_evaluate, selection_metric
 
@@ -26,13 +26,15 @@ class GraphPredictor(L.LightningModule):
 
     def __init__(self, num_tasks: int, task_type: str, encoder: dict | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, seed: int = 0, target_mean: list[float] | None = None,
-                 target_std: list[float] | None = None, ogb_evaluator: str | None = None):
+                 target_std: list[float] | None = None, ogb_evaluator: str | None = None, readout: dict | None = None):
         super().__init__()
         if task_type not in ("classification", "regression"):
             raise ValueError(f"task_type must be classification or regression, got {task_type!r}")
         self.save_hyperparameters()
         self.encoder = GINEncoder(**(encoder or {}))
-        self.head = nn.Linear(self.encoder.out_dim, num_tasks)
+        # readout: HybridHead arguments (graph embedding + molecule features ``batch.extra``; tasks.recipes)
+        self.head = (nn.Linear(self.encoder.out_dim, num_tasks) if readout is None
+                     else HybridHead(self.encoder.out_dim, out_dim=num_tasks, **readout))
         self.register_buffer("target_mean", torch.tensor(target_mean or [0.0] * num_tasks, dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(target_std or [1.0] * num_tasks, dtype=torch.float32))
         self.metric_name, self.metric_mode = selection_metric(task_type)
@@ -40,7 +42,8 @@ class GraphPredictor(L.LightningModule):
 
     def forward(self, batch) -> torch.Tensor:
         """Raw outputs [B, T]: logits (classification) or standardised predictions (regression)."""
-        return self.head(self.encoder(batch))
+        h = self.encoder(batch)
+        return self.head(h) if self.hparams.get("readout") is None else self.head(h, batch.extra)
 
     def predict_original_scale(self, batch) -> torch.Tensor:
         out = self(batch)

@@ -27,6 +27,8 @@ from torch_geometric.loader import DataLoader
 from ..data import load_corpus
 from ..data.errors import InvalidInputError
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
+from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
+from ..nn.molecule.pretrained import export_encoder, pretrained_card
 from .experiment import TrainConfig
 from .checkpoint import read_checkpoint
 from .sampling import EpochSeededSampler, NoSingletonBatchSampler
@@ -50,6 +52,9 @@ class PretrainConfig(LightningSettings):
     resume: str | None = None
     num_workers: int = 0
     checkpoint_every: int = 10
+    #: split each pass over the corpus into this many Lightning epochs, each ending in ``last.ckpt``: a long pass over a
+    #: large corpus (``moses``) then resumes after an interruption losing at most one chunk
+    chunks: int = 1
 
     def encoder_kwargs(self) -> dict:
         return {**DEFAULT_ENCODER, "num_layers": self.layers, "hidden": self.hidden}
@@ -95,11 +100,36 @@ def build_pretraining_model(config: PretrainConfig, corpus):
                            **config.method_options)
 
 
-def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
-    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch); never a lone-graph batch."""
+class ChunkedPassSampler(EpochSeededSampler):
+    """Lightning epoch ``e`` yields chunk ``e % chunks`` of the seeded permutation of pass ``e // chunks``: ``chunks``
+    consecutive epochs visit every index once. With ``chunks=1`` it is :class:`EpochSeededSampler`."""
+
+    def __init__(self, n: int, seed: int = 0, chunks: int = 1):
+        super().__init__(n, seed)
+        self.chunks = chunks
+
+    def _bounds(self) -> tuple[int, int]:
+        c = self.epoch % self.chunks
+        return c * self.n // self.chunks, (c + 1) * self.n // self.chunks
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch // self.chunks)
+        lo, hi = self._bounds()
+        return iter(torch.randperm(self.n, generator=generator)[lo:hi].tolist())
+
+    def __len__(self) -> int:
+        lo, hi = self._bounds()
+        return hi - lo
+
+
+def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0, chunks: int = 1) -> DataLoader:
+    """Shuffled batches of the corpus, in an order that depends only on (seed, epoch) (see
+    :class:`ChunkedPassSampler`); never a lone-graph batch."""
     if batch_size < 1:
         raise InvalidInputError(f"batch size must be >= 1, got {batch_size}")
-    batches = NoSingletonBatchSampler(EpochSeededSampler(len(corpus), seed), batch_size, drop_last=False)
+    if not 1 <= chunks <= len(corpus):
+        raise InvalidInputError(f"chunks must be between 1 and the corpus size ({len(corpus)}), got {chunks}")
+    batches = NoSingletonBatchSampler(ChunkedPassSampler(len(corpus), seed, chunks), batch_size, drop_last=False)
     return DataLoader(corpus, batch_sampler=batches, num_workers=num_workers,
                       generator=torch.Generator().manual_seed(seed))
 
@@ -124,11 +154,13 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     if config.checkpoint_every < 1:
         raise InvalidInputError(f"checkpoint_every must be >= 1 epoch, got {config.checkpoint_every}")
     # last.ckpt after every epoch (for resume); a kept epoch<N>.ckpt every `checkpoint_every` epochs
-    last = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_top_k=0, save_last=True)
+    # Lightning writes save_last only beside a top-k save; with no monitor, top-1 named "last" is the newest epoch's
+    last = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
-    trainer = build_trainer(config, config.epochs, out_dir, [throughput, last, kept])
-    loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers)
+    trainer = build_trainer(config, config.epochs * config.chunks, out_dir, [throughput, last, kept],
+                            reload_dataloaders_every_n_epochs=1 if config.chunks > 1 else 0)
+    loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers, config.chunks)
     fit_start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -140,6 +172,9 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
         "config": asdict(config), "corpus": {"name": corpus.name, "molecules": len(corpus),
                                             "skipped": len(getattr(corpus, "skipped", []))},
         "load_seconds": load_seconds, "fit_seconds": fit_seconds, "epochs": throughput.rows,
+        # a streamed corpus (moses): its shards' featurisation time and throughput
+        "featurisation": {k: corpus.manifest.get(k) for k in ("molecules", "skipped", "seconds", "molecules_per_s")}
+        if hasattr(corpus, "manifest") else None,
         "molecules_per_s": molecules / max(sum(r["seconds"] for r in throughput.rows), 1e-9),
         "skipped_batches": model.skipped_batches, "checkpoint": str(out_dir / "checkpoints" / "last.ckpt"),
         "is_global_zero": trainer.is_global_zero,
@@ -151,7 +186,10 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
 
 
 def pretrained_encoder(path: str) -> dict:
-    """The encoder configuration stored in a pre-training checkpoint (``weights_only`` loading)."""
+    """The encoder configuration stored in a pre-training checkpoint (``weights_only`` loading), or of a shipped
+    encoder named ``pretrained:NAME`` (:mod:`graphrep.nn.molecule.pretrained`)."""
+    if path.startswith(PRETRAINED_PREFIX):
+        return dict(pretrained_card(path)["encoder"])
     info = read_checkpoint(path).get("pretraining")
     if not info or "encoder" not in info:
         raise InvalidInputError(f"{path}: not a graphrep pre-training checkpoint (no 'pretraining' entry); "
@@ -173,3 +211,24 @@ def finetune_config(checkpoint: str, **overrides) -> TrainConfig:
         raise InvalidInputError(f"{checkpoint}: the pre-trained encoder fixes {', '.join(sorted(clash))} "
                                 f"({', '.join(f'{k}={base[k]}' for k in sorted(clash))})")
     return TrainConfig(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def export_pretrained(checkpoint: str, name: str, directory: str, corpus: dict, command: str,
+                      dtype: torch.dtype = torch.float16) -> dict:
+    """Write a pre-training checkpoint's encoder as a shippable ``<name>.pt`` + ``<name>.json`` card into
+    ``directory`` (:func:`graphrep.nn.molecule.pretrained.export_encoder`): method and encoder from the checkpoint,
+    Lightning epochs, molecules seen and pre-training seconds from its throughput rows, ``corpus`` (name, molecules,
+    what subset) and the ``command`` that made it as given."""
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    info = state.get("pretraining")
+    if not info:
+        raise InvalidInputError(f"{checkpoint}: not a graphrep pre-training checkpoint (no 'pretraining' entry)")
+    encoder = {k.split("encoder.", 1)[1]: v for k, v in state["state_dict"].items() if k.startswith("encoder.")}
+    rows = next((v["rows"] for k, v in state.get("callbacks", {}).items() if k.startswith("Throughput")), [])
+    return export_encoder(encoder, info["encoder"], name, directory, dtype=dtype, method=info["method"],
+                          corpus=corpus, lightning_epochs=len(rows),
+                          molecules_seen=int(sum(r["molecules"] for r in rows)),
+                          pretraining_seconds=round(sum(r["seconds"] for r in rows), 1),
+                          final_loss=rows[-1].get("train/loss") if rows else None, command=command)

@@ -113,3 +113,22 @@ def test_a_corpus_with_single_atoms_and_no_bonds_trains(tmp_path):
     with pytest.raises(InvalidInputError, match="no bonds"):  # D-SLA needs bonds to type the added ones
         run_pretraining(config(tmp_path / "x", "dsla"), corpus=MoleculeDataset(
             MoleculeTable(["C", "O"], np.zeros((2, 0)), [], [1, 2], "inline"), "atoms", "none", features="pretrain"))
+
+
+def test_chunked_passes_visit_every_molecule_once_per_pass():
+    from graphrep.tasks.pretraining import ChunkedPassSampler
+
+    sampler = ChunkedPassSampler(23, seed=3, chunks=4)
+    passes = []
+    for p in range(2):
+        seen = []
+        for c in range(4):
+            sampler.set_epoch(p * 4 + c)
+            chunk = list(sampler)
+            assert len(chunk) == len(sampler) in (5, 6)
+            seen += chunk
+        assert sorted(seen) == list(range(23))
+        passes.append(seen)
+    assert passes[0] != passes[1]  # a new permutation each pass
+    sampler.set_epoch(1)
+    assert list(sampler) == passes[0][5:11]  # a chunk is a fixed function of (seed, epoch): resumable

@@ -5,6 +5,9 @@ Two card formats beside the single-file ones of :mod:`~graphrep.data.molecules.t
 * ``format = "union"``, ``members = [...]``: the SMILES of the member datasets, in member order, deduplicated by RDKit
   canonical SMILES (first occurrence kept; a SMILES RDKit cannot parse is kept as written, so the dataset reports it).
   ``zinc-sample`` (the ZINC files in ``molecules/pretrain``) and ``rdkit-shipped`` (NCI first 5K + WEHI 10K) are unions.
+* ``format = "streamed_csv"``, ``smiles_column = "..."``: a file too large to featurise in memory (``moses``, 1.6M
+  molecules from the ``molsets`` wheel): :func:`load_corpus` streams it into featurised shards on disk, resumably
+  (:mod:`~graphrep.data.molecules.shards`), and ``limit`` takes the file's first rows.
 * ``format = "smiles_release"``, ``path = "..."``: one SMILES per line at ``<root>/<path>``, looked for under
   ``root=`` / ``GRAPHREP_DATA`` then the cache (``zinc2m``: pretrain-gnns' ``zinc_standard_agent/processed/smiles.csv``).
   There is no single-file download; a missing file is an error that says where to get the release.
@@ -24,9 +27,10 @@ from ..errors import DataNotFoundError, InvalidInputError
 from ..registry import DatasetCard, get_card
 from ..resolve import cache_dir, data_roots, resolve_dataset
 from .dataset import MoleculeDataset
-from .tables import MoleculeTable, read_card_table, read_smiles_lines
+from .shards import ShardedMolecules, featurise_shards
+from .tables import MoleculeTable, read_card_table, read_csv_table, read_smiles_lines
 
-CORPUS_FORMATS = ("union", "smiles_release")
+CORPUS_FORMATS = ("union", "smiles_release", "streamed_csv")
 
 
 def canonical_smiles(smiles: str) -> str | None:
@@ -94,6 +98,9 @@ def card_table(card: DatasetCard, root: str | os.PathLike | None = None, downloa
         return union_table(card, root, download)
     if card.format == "smiles_release":
         return read_smiles_lines(release_file(card, root))
+    if card.format == "streamed_csv":
+        paths = resolve_dataset(card, root=root, download=download)
+        return read_csv_table(paths[0], card.option("smiles_column", "smiles"), [])
     return read_card_table(card, resolve_dataset(card, root=root, download=download))
 
 
@@ -109,15 +116,39 @@ def subset(table: MoleculeTable, limit: int, seed: int = 0) -> MoleculeTable:
                          [table.line_numbers[i] for i in rows], table.source)
 
 
+def shard_folder(name: str, features: str) -> Path:
+    """Where a streamed corpus keeps its shards: ``<cache>/shards/<name>-<features>``."""
+    return cache_dir() / "shards" / f"{name}-{features}"
+
+
+def load_streamed_corpus(card: DatasetCard, root: str | os.PathLike | None = None, features: str = "pretrain",
+                         limit: int | None = None, shard_size: int = 20_000, shard_dir: str | os.PathLike | None = None,
+                         progress: bool | None = None) -> ShardedMolecules:
+    """A ``streamed_csv`` card's first ``limit`` rows (all when ``None``), featurised into shards (resuming what an
+    earlier call left in ``shard_dir``, default :func:`shard_folder`) and read back."""
+    file = card.files[0]
+    path = resolve_dataset(card, root=root, download=False)[0]  # verified against the card's sha256
+    out = Path(shard_dir) if shard_dir is not None else shard_folder(card.name, features)
+    featurise_shards(path, out, features=features, shard_size=shard_size, limit=limit,
+                     smiles_column=card.option("smiles_column", "smiles"), source_sha256=file.content_sha256,
+                     progress=progress)
+    return ShardedMolecules(out, name=card.name)
+
+
 def load_corpus(name: str, root: str | os.PathLike | None = None, features: str = "pretrain", limit: int | None = None,
-                seed: int = 0, download: bool = True) -> MoleculeDataset:
+                seed: int = 0, download: bool = True) -> MoleculeDataset | ShardedMolecules:
     """A registered molecule dataset as a pre-training corpus (labels ignored by the pre-training methods).
 
-    ``limit``: use a seeded random subset of that many molecules (drawn before featurisation, so it is also faster).
+    ``limit``: use a seeded random subset of that many molecules (drawn before featurisation, so it is also faster);
+    for a streamed corpus (``moses``), the file's first ``limit`` rows, featurised into resumable shards on disk.
     """
     card = get_card(name)
     if card.kind != "molecules":
         raise InvalidInputError(f"dataset {name!r} is of kind {card.kind!r}; pre-training needs a molecule dataset")
+    if card.format == "streamed_csv":
+        if limit is not None and limit < 1:
+            raise InvalidInputError(f"limit must be a positive number of molecules, got {limit}")
+        return load_streamed_corpus(card, root=root, features=features, limit=limit)
     table = card_table(card, root, download)
     if limit is not None:
         table = subset(table, limit, seed)

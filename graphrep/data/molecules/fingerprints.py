@@ -16,3 +16,12 @@ def morgan_fingerprints(smiles: list[str], radius: int = 2, n_bits: int = 2048) 
     for i, s in enumerate(smiles):
         DataStructs.ConvertToNumpyArray(generator.GetFingerprint(parse_smiles(s)), out[i])
     return out
+
+
+def morgan_counts(smiles: list[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:
+    """Count vectors [n, n_bits] (float32) of ECFP-``2*radius``: how often each hashed environment occurs."""
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    out = np.zeros((len(smiles), n_bits), dtype=np.float32)
+    for i, s in enumerate(smiles):
+        out[i] = generator.GetCountFingerprintAsNumPy(parse_smiles(s))
+    return out

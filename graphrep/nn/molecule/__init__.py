@@ -2,5 +2,6 @@
 
 from .embeddings import CategoricalEmbedding
 from .gin import GINEdgeConv, GINEncoder
+from .hybrid import HybridHead
 
-__all__ = ["CategoricalEmbedding", "GINEdgeConv", "GINEncoder"]
+__all__ = ["CategoricalEmbedding", "GINEdgeConv", "GINEncoder", "HybridHead"]

@@ -71,6 +71,17 @@ class GINEncoder(nn.Module):
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(num_layers))
         self.dropout = nn.Dropout(dropout)
 
+    @classmethod
+    def from_pretrained(cls, name: str, dropout: float = 0.5, directory: str | None = None) -> "GINEncoder":
+        """A shipped pre-trained encoder by name (``"attrmask-moses"``), its sha256 checked, with ``dropout`` for
+        fine-tuning; see :mod:`graphrep.nn.molecule.pretrained`."""
+        from .pretrained import pretrained_state
+
+        config, state = pretrained_state(name, directory)
+        encoder = cls(**{**config, "dropout": dropout})
+        encoder.load_state_dict(state)
+        return encoder
+
     @property
     def out_dim(self) -> int:
         return self.hidden * (self.num_layers + 1) if self.jk == "concat" else self.hidden

@@ -1,0 +1,208 @@
+"""Stream a large SMILES file into featurised shards on disk (resumable), and read the shards back as one dataset.
+
+A corpus of 1.6M molecules does not fit in memory as PyG ``Data`` objects (about 3 KB each), so
+:func:`featurise_shards` reads the file line by line and writes every ``shard_size`` rows as one compact shard:
+
+    shard-00000.pt = {"x": int16 [N, F], "edge_index": int16 [2, E] (atom indices local to each molecule),
+                      "edge_attr": int16 [E, C], "atoms": int32 [M], "bonds": int32 [M] (directed edges per molecule),
+                      "lines": int64 [M] (1-based file line of each molecule), "skipped": [[line, reason], ...]}
+
+(about 0.5 KB per molecule, read back with ``torch.load(weights_only=True)``). Each shard is written to a temporary
+name and renamed, then recorded in ``manifest.json``; a rerun (after an interruption, or with a larger ``limit``)
+keeps every recorded shard whose row range is unchanged and featurises only the rest, so an interrupted run loses at
+most one shard of work. :class:`ShardedMolecules` concatenates the shards and builds each ``Data`` on access
+(int64 features, as :func:`~graphrep.data.molecules.featurize.mol_to_data` gives them).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from ..errors import InvalidInputError
+from .featurize import FEATURE_SETS, mol_to_data, parse_smiles
+
+MANIFEST = "manifest.json"
+SHARD_FORMAT = 1
+
+
+def iter_smiles(path: str | os.PathLike, smiles_column: str = "SMILES") -> Iterator[tuple[int, str]]:
+    """``(line, smiles)`` for each data row of a CSV (``.gz`` read as a stream), header on line 1."""
+    path = Path(path)
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    with raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+        reader = csv.reader(text)
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInputError(f"{path}: file is empty")
+        if smiles_column not in header:
+            raise InvalidInputError(f"{path}:1: no column {smiles_column!r} (columns: {', '.join(header)})")
+        col = header.index(smiles_column)
+        for line, row in enumerate(reader, start=2):
+            if row:
+                yield line, row[col].strip() if col < len(row) else ""
+
+
+def featurise_block(rows: list[tuple[int, str]], features: str) -> dict:
+    """One shard's arrays (module docstring) from ``(line, smiles)`` rows; unusable molecules go to ``skipped``."""
+    xs, edges, attrs, atoms, bonds, lines, skipped = [], [], [], [], [], [], []
+    for line, smiles in rows:
+        try:
+            data = mol_to_data(parse_smiles(smiles), features)
+        except InvalidInputError as exc:
+            skipped.append([line, str(exc)])
+            continue
+        xs.append(data.x)
+        edges.append(data.edge_index)
+        attrs.append(data.edge_attr)
+        atoms.append(data.num_nodes)
+        bonds.append(data.edge_index.size(1))
+        lines.append(line)
+    width_x, width_e = (9, 3) if features == "ogb" else (2, 2)
+    return {
+        "x": (torch.cat(xs) if xs else torch.empty(0, width_x)).to(torch.int16),
+        "edge_index": (torch.cat(edges, dim=1) if edges else torch.empty(2, 0)).to(torch.int16),
+        "edge_attr": (torch.cat(attrs) if attrs else torch.empty(0, width_e)).to(torch.int16),
+        "atoms": torch.tensor(atoms, dtype=torch.int32), "bonds": torch.tensor(bonds, dtype=torch.int32),
+        "lines": torch.tensor(lines, dtype=torch.int64), "skipped": skipped,
+    }
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save_manifest(out_dir: Path, manifest: dict) -> None:
+    _write_atomic(out_dir / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1)))
+
+
+def read_manifest(out_dir: str | os.PathLike) -> dict | None:
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path}: not a readable shard manifest ({exc}); delete the folder to start over") from None
+
+
+def featurise_shards(path: str | os.PathLike, out_dir: str | os.PathLike, features: str = "pretrain",
+                     shard_size: int = 20_000, limit: int | None = None, smiles_column: str = "SMILES",
+                     source_sha256: str | None = None, progress: bool | None = None) -> dict:
+    """Featurise the first ``limit`` rows (all when ``None``) of ``path`` into shards under ``out_dir``; return the
+    manifest (``shards``: file, first/last row, molecules, skipped, seconds; ``molecules_per_s`` over all shards;
+    ``fresh_molecules``/``fresh_seconds``: the rows this call featurised).
+
+    Resumable: shards already in ``out_dir``'s manifest with the same row range are kept. ``progress``: a tqdm bar
+    (``None``: on a terminal only).
+    """
+    if features not in FEATURE_SETS:
+        raise InvalidInputError(f"unknown feature set {features!r} (choose from {', '.join(FEATURE_SETS)})")
+    if shard_size < 1 or (limit is not None and limit < 1):
+        raise InvalidInputError(f"shard_size and limit must be >= 1, got {shard_size} and {limit}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    identity = {"format": SHARD_FORMAT, "source": Path(path).name, "source_sha256": source_sha256,
+                "features": features, "shard_size": shard_size}
+    old = read_manifest(out_dir)
+    if old is not None and {k: old.get(k) for k in identity} != identity:
+        raise InvalidInputError(f"{out_dir / MANIFEST}: shards of another source or setting "
+                                f"({ {k: old.get(k) for k in identity} }); use another folder or delete this one")
+    done = {s["index"]: s for s in (old or {}).get("shards", []) if (out_dir / s["file"]).is_file()}
+    manifest = {**identity, "limit": limit, "shards": [], "complete": False}
+    # disable=None: a bar on a terminal only
+    bar = tqdm(total=limit, desc=f"featurising {Path(path).name}", unit="mol", dynamic_ncols=True,
+               disable=None if progress is None else not progress)
+    fresh_molecules, fresh_seconds, block, index = 0, 0.0, [], 0
+
+    def flush(block: list[tuple[int, str]], index: int, first_row: int) -> None:
+        nonlocal fresh_molecules, fresh_seconds
+        rows = (first_row, first_row + len(block))
+        kept = done.get(index)
+        if kept is not None and tuple(kept["rows"]) == rows:
+            manifest["shards"].append(kept)
+        else:
+            start = time.perf_counter()
+            arrays = featurise_block(block, features)
+            name = f"shard-{index:05d}.pt"
+            _write_atomic(out_dir / name, lambda p: torch.save(arrays, p))
+            seconds = time.perf_counter() - start
+            fresh_molecules += len(block)
+            fresh_seconds += seconds
+            manifest["shards"].append({"index": index, "file": name, "rows": list(rows),
+                                       "molecules": len(arrays["lines"]), "skipped": len(arrays["skipped"]),
+                                       "seconds": seconds})
+        _save_manifest(out_dir, manifest)  # after each shard: an interruption loses at most the shard in progress
+        bar.update(len(block))
+        bar.set_postfix(mol_per_s=f"{fresh_molecules / max(fresh_seconds, 1e-9):.0f}")
+
+    row = 0
+    for line, smiles in iter_smiles(path, smiles_column):
+        if limit is not None and row >= limit:
+            break
+        block.append((line, smiles))
+        row += 1
+        if len(block) == shard_size:
+            flush(block, index, row - len(block))
+            block, index = [], index + 1
+    if block:
+        flush(block, index, row - len(block))
+    bar.close()
+    seconds = sum(s["seconds"] for s in manifest["shards"])  # every shard's own featurisation time, earlier runs too
+    manifest.update(complete=True, rows=row, molecules=sum(s["molecules"] for s in manifest["shards"]),
+                    skipped=sum(s["skipped"] for s in manifest["shards"]), seconds=seconds,
+                    molecules_per_s=row / seconds if seconds else None, fresh_molecules=fresh_molecules,
+                    fresh_seconds=fresh_seconds)
+    _save_manifest(out_dir, manifest)
+    return manifest
+
+
+class ShardedMolecules(Dataset):
+    """The molecules of a finished shard folder as one dataset of ``Data`` (x, edge_index, edge_attr int64).
+
+    Attributes as a :class:`~graphrep.data.MoleculeDataset` where pre-training reads them: ``name``, ``features``,
+    ``task_type`` (``"none"``), ``skipped`` (``[line, reason]`` pairs), ``lines`` (file line of each molecule).
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, name: str | None = None):
+        out_dir = Path(out_dir)
+        manifest = read_manifest(out_dir)
+        if manifest is None or not manifest.get("complete"):
+            raise InvalidInputError(f"{out_dir}: no finished shards (run featurise_shards first)")
+        parts = [torch.load(out_dir / s["file"], map_location="cpu", weights_only=True) for s in manifest["shards"]]
+        self.name = name or out_dir.name
+        self.features, self.task_type, self.manifest = manifest["features"], "none", manifest
+        self.x = torch.cat([p["x"] for p in parts])
+        self.edge_index = torch.cat([p["edge_index"] for p in parts], dim=1)
+        self.edge_attr = torch.cat([p["edge_attr"] for p in parts])
+        atoms = torch.cat([p["atoms"] for p in parts]).long()
+        bonds = torch.cat([p["bonds"] for p in parts]).long()
+        self.atom_ptr = torch.cat([torch.zeros(1, dtype=torch.long), atoms.cumsum(0)])
+        self.bond_ptr = torch.cat([torch.zeros(1, dtype=torch.long), bonds.cumsum(0)])
+        self.lines = torch.cat([p["lines"] for p in parts])
+        self.skipped = [tuple(s) for p in parts for s in p["skipped"]]
+
+    def __len__(self) -> int:
+        return self.lines.numel()
+
+    def __getitem__(self, i: int) -> Data:
+        a0, a1 = int(self.atom_ptr[i]), int(self.atom_ptr[i + 1])
+        b0, b1 = int(self.bond_ptr[i]), int(self.bond_ptr[i + 1])
+        return Data(x=self.x[a0:a1].long(), edge_index=self.edge_index[:, b0:b1].long(),
+                    edge_attr=self.edge_attr[b0:b1].long(), num_nodes=a1 - a0)
+
+    def __repr__(self) -> str:
+        return f"ShardedMolecules({self.name!r}, {len(self)} molecules, {len(self.manifest['shards'])} shards)"

@@ -1,0 +1,52 @@
+"""The main job's rows and table: the five rows in order, RMSE and R² as mean ± sample std, the ensemble as one
+number; bad arguments are one-line errors."""
+
+import pytest
+
+from graphrep.cli import main
+from graphrep.tasks.main_job import MainJobConfig, main_job_table, sample_stats, variants
+
+
+def test_variants_are_scratch_pretrained_and_hybrid_with_one_forest(tmp_path):
+    rows = variants(MainJobConfig(out_dir=str(tmp_path), epochs=4, seeds=[0, 1]))
+    assert [k for k, _, _ in rows] == ["scratch", "pretrained", "hybrid"]
+    scratch, pretrained, hybrid = (c for _, _, c in rows)
+    assert scratch.baseline and not pretrained.baseline and not hybrid.baseline
+    assert scratch.encoder_checkpoint is None and scratch.features == "ogb"
+    assert pretrained.encoder_checkpoint == hybrid.encoder_checkpoint == "pretrained:attrmask-moses"
+    assert (pretrained.features, pretrained.hidden, pretrained.layers) == ("pretrain", 300, 5)
+    assert pretrained.readout == "graph" and hybrid.readout == "ecfp+rdkit" and hybrid.ensemble
+    assert {c.epochs for c in (scratch, pretrained, hybrid)} == {4} and scratch.ema == hybrid.ema == 0.9
+
+
+def _row(label, test, valid=(1.0, 1.2)):
+    runs = [{"seed": i, "test": {"rmse": t, "r2": 1 - t}, "valid": {"rmse": v, "r2": 0.0}}
+            for i, (t, v) in enumerate(zip(test, valid))]
+    return {"label": label, "runs": runs, "summary": {
+        part: {m: sample_stats([r[part][m] for r in runs]) for m in ("rmse", "r2")} for part in ("valid", "test")}}
+
+
+def test_table_has_sample_std_and_a_single_number_for_the_ensemble():
+    results = {"rows": {"scratch": _row("GIN (from scratch)", [0.5, 0.7]), "ensemble": _row("ensemble", [0.55], [1.1])},
+               "dataset": {"name": "x", "molecules": 10, "split_sizes": {"train": 8, "valid": 1, "test": 1}},
+               "config": {"seeds": [0, 1], "epochs": 3, "rf_trees": 5,
+                          "recipe": {"batch_size": 32, "lr": 1e-3, "dropout": 0.5, "ema": 0.9}}, "seconds": 12.0}
+    lines = main_job_table(results).splitlines()
+    assert lines[2] == "| GIN (from scratch) | 0.600 ± 0.141 | 0.400 ± 0.141 | 1.100 ± 0.141 |"  # ddof=1
+    assert lines[3] == "| ensemble | 0.550 | 0.450 | 1.100 |"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["main-job", "--seeds", "0"], "at least two seeds"),
+    (["main-job", "--readout", "graph"], "needs molecule features"),
+    (["main-job", "--encoder", "pretrained:nope"], "no pre-trained encoder 'nope'"),
+])
+def test_bad_arguments_are_one_line(argv, message, capsys, tmp_path):
+    code = main([*argv, "--out", str(tmp_path)]) if argv[1] != "--seeds" else None
+    if code is None:
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err
+        return
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
