@@ -2,10 +2,10 @@
 
 Same data, split, windows and scale as the NYC in-city and NYC->TKY zero-shot cells of
 ``benchmarks/mobility_transfer.py`` (its defaults: 1 epoch on NYC, d=64, window 64, batch 32 windows, lr 3e-3, seeds
-0, 1, 2): the full TrajMoE against the same model with ``transition_gnn=True`` (one residual GCN layer over the city's
-undirected, log-count-weighted transition graph from its training check-ins; TKY's graph from TKY's training check-ins
-for zero-shot, no gradient step on TKY), beside the count baselines on the same targets. Both models start from the
-same seed; the GNN row adds one ``d x d`` weight matrix.
+0, 1, 2): the full TrajMoE against the same model with ``transition_gnn=True`` (one or two residual GCN layers over the
+city's undirected, log-count-weighted transition graph from its training check-ins; TKY's graph from TKY's training
+check-ins for zero-shot, no gradient step on TKY), beside the count baselines on the same targets. All models start
+from the same seed; each GCN layer adds one ``d x d`` weight matrix.
 
     python benchmarks/mobility_transition_gnn.py                 # the scale the README reports
     python benchmarks/mobility_transition_gnn.py --seeds 0       # smoke run
@@ -26,12 +26,15 @@ import torch
 from graphrep.data.mobility import CITY_LAYOUTS, load_checkins
 from graphrep.data.text import TextEncoder
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
-from graphrep.tasks.mobility import BASELINES, TrainSettings, baseline_metrics, evaluate_model, prepare_city, train_model
+from graphrep.tasks.mobility import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, prepare_city,
+                                     train_model)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mobility_transfer import BASELINE_NAMES, METRICS, mean_std, plot  # noqa: E402
+from mobility_transfer import BASELINE_NAMES, METRICS, mean_std, plot, summarise  # noqa: E402
 
-ROWS = {"TrajMoE (full)": {}, "TrajMoE (full) + transition GNN": {"transition_gnn": True}}
+PLAIN = "TrajMoE (full)"
+ROWS = {PLAIN: {}, "TrajMoE (full) + transition GNN, 1 layer": {"transition_gnn": True},
+        "TrajMoE (full) + transition GNN, 2 layers": {"transition_gnn": True, "gnn_layers": 2}}
 CELLS = ("NYC in-city", "NYC->TKY zero-shot")
 
 
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
     print(f"prepared: {nyc.describe()} | {tky.describe()}", flush=True)
     results = {"cells": {c: {} for c in CELLS}, "seeds": seeds, "data": {"nyc": nyc.describe(), "tky": tky.describe()},
                "settings": {"epochs_nyc": args.epochs, "dim": args.dim, "window": 64, "batch_size": args.batch_size,
-                            "lr": args.lr, "gnn_layers": 1,
+                            "lr": args.lr,
                             "machine": "2 CPU cores shared with seven other jobs, torch threads = 1"}}
 
     def record(cell, row, seed, metrics):
@@ -70,8 +73,9 @@ def main(argv=None) -> int:
         for row, overrides in ROWS.items():
             torch.manual_seed(seed)
             model = TrajMoE(TrajMoEConfig(dim=args.dim, **overrides))
-            info = train_model(model, nyc, TrainSettings(epochs=args.epochs, seed=seed, lr=args.lr, patience=args.epochs,
-                                                         batch_size=args.batch_size))
+            settings = TrainSettings(epochs=args.epochs, seed=seed, lr=args.lr, patience=args.epochs,
+                                     batch_size=args.batch_size)
+            info = train_model(model, nyc, settings)
             train = {"train_seconds": info["train_seconds"], "tokens_per_s": info["tokens_per_s"]}
             record("NYC in-city", row, seed, {**evaluate_model(model, nyc), **train})
             record("NYC->TKY zero-shot", row, seed, evaluate_model(model, tky))
@@ -86,33 +90,31 @@ def main(argv=None) -> int:
 
 
 def save(results: dict, out: Path, start: float) -> None:
-    for cell in results["cells"].values():
-        for entry in cell.values():
-            for m in (*METRICS, "train_seconds", "tokens_per_s"):
-                vals = [s[m] for s in entry["seeds"] if m in s]
-                if vals:
-                    entry[m] = mean_std(vals)
+    summarise(results["cells"])
     results["paired_difference"] = {}
     for c, rows in results["cells"].items():
-        plain, gnn = rows.get("TrajMoE (full)"), rows.get("TrajMoE (full) + transition GNN")
-        if plain and gnn and len(gnn["seeds"]) == len(plain["seeds"]):
-            results["paired_difference"][c] = {m: mean_std([g[m] - q[m] for g, q in zip(gnn["seeds"], plain["seeds"])])
-                                               for m in ("acc@1", "mrr")}
+        for row in list(ROWS)[1:]:
+            plain, gnn = rows.get(PLAIN), rows.get(row)
+            if plain and gnn and len(gnn["seeds"]) == len(plain["seeds"]):
+                results["paired_difference"][f"{c} | {row.split(' + ')[1]}"] = {
+                    m: mean_std([g[m] - q[m] for g, q in zip(gnn["seeds"], plain["seeds"])]) for m in ("acc@1", "mrr")}
     results["wall_seconds"] = time.perf_counter() - start
     (out / "mobility_transition_gnn.json").write_text(json.dumps(results, indent=1))
     s = results["settings"]
     lines = [f"Scale: seeds {results['seeds']}; {s['epochs_nyc']} epoch on NYC, d={s['dim']}, window {s['window']}, "
-             f"batch {s['batch_size']} windows, lr {s['lr']}, {s['gnn_layers']} GCN layer; {s['machine']}; wall "
+             f"batch {s['batch_size']} windows, lr {s['lr']}; {s['machine']}; wall "
              f"{results['wall_seconds']:.0f} s. Mean ± sample std over seeds.", "",
              "| cell | method | Acc@1 | Acc@5 | Acc@10 | MRR | NDCG@5 | train s |", "|---|---|---|---|---|---|---|---|"]
     for cell, rows in results["cells"].items():
         for row, e in rows.items():
             if "acc@1" in e:
                 t = f"{e['train_seconds'][0]:.0f}" if "train_seconds" in e else "-"
-                lines.append(f"| {cell} | {row} | {' | '.join(f'{e[m][0]:.4f} ± {e[m][1]:.4f}' for m in METRICS)} | {t} |")
-    lines += ["", "| cell | Δ Acc@1 (GNN − plain, paired by seed) | Δ MRR |", "|---|---|---|"]
+                cols = " | ".join(f"{e[m][0]:.4f} ± {e[m][1]:.4f}" for m in METRICS)
+                lines.append(f"| {cell} | {row} | {cols} | {t} |")
+    lines += ["", "| cell | variant | Δ Acc@1 (GNN − plain, paired by seed) | Δ MRR |", "|---|---|---|---|"]
     for cell, d in results["paired_difference"].items():
-        lines.append(f"| {cell} | {d['acc@1'][0]:+.4f} ± {d['acc@1'][1]:.4f} | {d['mrr'][0]:+.4f} ± {d['mrr'][1]:.4f} |")
+        a, m = d["acc@1"], d["mrr"]
+        lines.append(f"| {cell} | {a[0]:+.4f} ± {a[1]:.4f} | {m[0]:+.4f} ± {m[1]:.4f} |")
     (out / "mobility_transition_gnn.md").write_text("\n".join(lines) + "\n")
 
 

@@ -105,8 +105,8 @@ class TrajMoE(nn.Module):
 
     ``forward(venue_features, batch, graph=None)`` takes the city's venue feature matrix ``[V, F]``, a batch from
     :meth:`graphrep.data.mobility.sequences.Windows.batch` and, for ``transition_gnn``, the venue graph
-    ``(edge_index [2, E], edge_weight [E] or None)`` (ignored otherwise); it returns ``(logits [M, V], targets [M])`` over the ``M``
-    scored positions, and sets ``self.aux_loss``.
+    ``(edge_index [2, E], edge_weight [E] or None)`` (ignored otherwise); it returns ``(logits [M, V], targets [M])``
+    over the ``M`` scored positions, and sets ``self.aux_loss``.
     """
 
     def __init__(self, config: TrajMoEConfig | None = None, **overrides):

@@ -12,7 +12,8 @@ With ``graph_layers = K > 0`` the embeddings are augmented by a residual GCN ove
 graph, passed in with each call, so it stays city-agnostic too):
 
 .. math::
-    z^{(0)} = m, \qquad z^{(k)} = z^{(k-1)} + \hat D^{-1/2} A \hat D^{-1/2} z^{(k-1)} W_k, \qquad e = \mathrm{LN}(z^{(K)}),
+    z^{(0)} = m, \qquad z^{(k)} = z^{(k-1)} + \hat D^{-1/2} A \hat D^{-1/2} z^{(k-1)} W_k,
+    \qquad e = \mathrm{LN}(z^{(K)}),
 
 :math:`A` the weighted adjacency without self-loops and :math:`\hat D` its degrees (isolated venues get 0), with no
 bias: with no edges, or with :math:`W_k = 0`, :math:`e` is the plain encoder's.

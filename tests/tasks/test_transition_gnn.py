@@ -77,7 +77,8 @@ def test_gradients_reach_the_gnn_and_edge_weights(tmp_path):
     logits, targets = gnn(data.features, b, (ei, w))
     gnn.loss(logits, targets).backward()
     grad = gnn.location.graph[0].lin.weight.grad
-    assert logits.shape == (int((b["targets"] >= 0).sum()), c.num_venues) and grad is not None and grad.abs().sum() > 0 and w.grad.abs().sum() > 0
+    assert logits.shape == (int((b["targets"] >= 0).sum()), c.num_venues)
+    assert grad is not None and grad.abs().sum() > 0 and w.grad.abs().sum() > 0
 
 
 def test_transition_graph_uses_training_rows_only(tmp_path):
@@ -110,3 +111,18 @@ def test_untrained_users_add_no_edges(tmp_path):
     (user,) = data.train_users
     venues = np.unique(c.venue[(c.user == user) & (data.split == 0)])
     assert data.graph[0].numel() > 0 and np.isin(data.graph[0].numpy(), venues).all()
+
+
+def test_cli_train_with_transition_gnn_then_zero_shot(tmp_path):
+    from graphrep.cli import main
+    from graphrep.tasks.mobility import load_model
+
+    a, b = write_city(tmp_path / "a"), write_city(tmp_path / "b", users=6, seed=1)
+    common = ["--window", "8", "--epochs", "1", "--quiet"]
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16", "--heads", "2",
+                 "--expert-hidden", "16", "--transition-gnn", *common]) == 0
+    model, _ = load_model(tmp_path / "run")
+    assert model.config.transition_gnn and len(model.location.graph) == 1
+    # another city's graph (from its own training check-ins) drives the transferred GNN
+    assert main(["mobility", "transfer", "--from", str(tmp_path / "run"), "--to", str(b), "--fraction", "0",
+                 "--out", str(tmp_path / "t"), *common]) == 0

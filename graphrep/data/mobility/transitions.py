@@ -46,7 +46,8 @@ def training_transition_graph(checkins: CheckIns, rows: np.ndarray, trajectory: 
 
 
 def gnn_edges(graph: Data) -> tuple[Tensor, Tensor]:
-    """``(edge_index [2, E'], edge_weight [E'])``: both directions, log-compressed counts, no self-loops (formula above)."""
+    """``(edge_index [2, E'], edge_weight [E'])``: both directions, log-compressed counts, no self-loops (formula
+    above)."""
     ei, w = graph.edge_index, graph.edge_weight
     keep = ei[0] != ei[1]
     ei, w = to_undirected(ei[:, keep], w[keep], num_nodes=graph.num_nodes, reduce="sum")
