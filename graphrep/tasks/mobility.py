@@ -87,7 +87,8 @@ def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.
                  checkins: CheckIns | None = None, feature_users: str = "train") -> CityData:
     """Load, split and featurise a city; windows for train (only a seeded ``fraction`` of the users), valid and test
     (all users). Venue features and the transition graph come from the training rows of the selected users
-    (``feature_users="train"``) or of every user (``"all"``, e.g. for zero-shot evaluation); never from valid/test rows."""
+    (``feature_users="train"``) or of every user (``"all"``, e.g. for zero-shot evaluation); never from valid/test
+    rows."""
     if not 0 < fraction <= 1:
         raise InvalidInputError(f"fraction must be in (0, 1], got {fraction}")
     if checkins is None:
