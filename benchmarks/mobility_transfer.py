@@ -61,6 +61,16 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
+def summarise(cells: dict) -> None:
+    """Set ``(mean, sample std)`` over seeds of every metric and timing on each ``cells[cell][row]`` entry."""
+    for cell in cells.values():
+        for entry in cell.values():
+            for m in (*METRICS, "train_seconds", "tokens_per_s"):
+                vals = [s[m] for s in entry["seeds"] if m in s]
+                if vals:
+                    entry[m] = mean_std(vals)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--root", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -111,12 +121,7 @@ def main(argv=None) -> int:
                        "best_epoch": info["best_epoch"], "active_parameters": model.active_parameters()}, info
 
     def save():
-        for cell in results["cells"].values():
-            for entry in cell.values():
-                for m in (*METRICS, "train_seconds", "tokens_per_s"):
-                    vals = [s[m] for s in entry["seeds"] if m in s]
-                    if vals:
-                        entry[m] = mean_std(vals)
+        summarise(results["cells"])
         results["wall_seconds"] = time.perf_counter() - start
         (out / "mobility_transfer.json").write_text(json.dumps(results, indent=1))
         write_table(results, out / "mobility_transfer.md")

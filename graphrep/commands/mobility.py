@@ -65,6 +65,8 @@ def add_parser(subparsers) -> None:
     train.add_argument("--expert-hidden", type=_positive, default=128)
     train.add_argument("--no-priors", action="store_true", help="route on the hidden state only")
     train.add_argument("--no-history", action="store_true", help="drop the user-history component")
+    train.add_argument("--transition-gnn", action="store_true", help="augment the location encoder with a GCN over "
+                       "the city's venue transition graph (from its training check-ins)")
     _common(train)
     _training(train, epochs=4, lr=2e-3)
     transfer = sub.add_parser("transfer", help="evaluate a trained model on another city zero-shot, then fine-tune it "
@@ -126,7 +128,7 @@ def run(args) -> int:
         torch.manual_seed(args.seed)
         if cmd == "train":
             config = TrajMoEConfig(max_len=args.window, use_priors=not args.no_priors,
-                                   use_history=not args.no_history,
+                                   use_history=not args.no_history, transition_gnn=args.transition_gnn,
                                    **{k: getattr(args, k) for k in _MODEL_FLAGS})
             model = TrajMoE(config)
         else:

@@ -5,6 +5,9 @@ For a user's window of check-ins :math:`(v_1, t_1), \dots, (v_L, t_L)`:
 .. math::
     x_p = e_{v_p} + T[\mathrm{how}(t_p)] + P[p], \qquad e = \mathrm{LocationEncoder}(\text{venue features}),
 
+(``transition_gnn=True``: the location encoder adds ``gnn_layers`` residual GCN layers over the city's venue transition
+graph, passed to ``forward`` as ``graph=(edge_index, edge_weight)``; see :mod:`graphrep.nn.location`),
+
 then ``layers`` pre-norm causal transformer blocks
 :math:`h \leftarrow h + \mathrm{Attn}(\mathrm{LN}(h))`, :math:`h \leftarrow h + \mathrm{FFN}(\mathrm{LN}(h), s_p)` whose
 FFN is a :class:`~graphrep.nn.moe.MoEFeedForward` routed on :math:`[\mathrm{LN}(h_p);\ s_p]`, :math:`s_p` the 4 spatial
@@ -61,12 +64,16 @@ class TrajMoEConfig:
     max_len: int = 64
     dropout: float = 0.1  # on the input embeddings and the residual branches (CPU dropout masks are slow elsewhere)
     aux_weight: float = 0.01
+    transition_gnn: bool = False
+    gnn_layers: int = 1
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if self.transition_gnn and self.gnn_layers < 1:
+            raise ValueError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
 
 class _Block(nn.Module):
@@ -96,9 +103,10 @@ class _Block(nn.Module):
 class TrajMoE(nn.Module):
     """Next-location model (formulas in the module docstring).
 
-    ``forward(venue_features, batch)`` takes the city's venue feature matrix ``[V, F]`` and a batch from
-    :meth:`graphrep.data.mobility.sequences.Windows.batch`; it returns ``(logits [M, V], targets [M])`` over the ``M``
-    scored positions, and sets ``self.aux_loss``.
+    ``forward(venue_features, batch, graph=None)`` takes the city's venue feature matrix ``[V, F]``, a batch from
+    :meth:`graphrep.data.mobility.sequences.Windows.batch` and, for ``transition_gnn``, the venue graph
+    ``(edge_index [2, E], edge_weight [E] or None)`` (ignored otherwise); it returns ``(logits [M, V], targets [M])``
+    over the ``M`` scored positions, and sets ``self.aux_loss``.
     """
 
     def __init__(self, config: TrajMoEConfig | None = None, **overrides):
@@ -107,7 +115,8 @@ class TrajMoE(nn.Module):
         if overrides:
             c = TrajMoEConfig(**{**asdict(c), **overrides})
         self.config = c
-        self.location = LocationEncoder(c.category_dim, c.other_dim, out_dim=c.dim, hidden=2 * c.dim)
+        self.location = LocationEncoder(c.category_dim, c.other_dim, out_dim=c.dim, hidden=2 * c.dim,
+                                        graph_layers=c.gnn_layers if c.transition_gnn else 0)
         self.time = nn.Embedding(HOURS_PER_WEEK, c.dim)
         self.pos = nn.Embedding(c.max_len, c.dim)
         self.drop = nn.Dropout(c.dropout)
@@ -127,9 +136,13 @@ class TrajMoE(nn.Module):
     def moe_layers(self) -> list[MoEFeedForward]:
         return [b.ffn for b in self.blocks if isinstance(b.ffn, MoEFeedForward)]
 
-    def encode_venues(self, venue_features: Tensor) -> Tensor:
-        """Venue embeddings ``[V, dim]``."""
-        return self.location(venue_features)
+    def encode_venues(self, venue_features: Tensor, graph: tuple[Tensor, Tensor | None] | None = None) -> Tensor:
+        """Venue embeddings ``[V, dim]`` (``graph`` used only with ``transition_gnn``)."""
+        if not self.config.transition_gnn:
+            return self.location(venue_features)
+        if graph is None:
+            raise ValueError("TrajMoE(transition_gnn=True) needs graph=(edge_index, edge_weight) of the city's venues")
+        return self.location(venue_features, *graph)
 
     def hidden(self, emb: Tensor, batch: dict[str, Tensor]) -> Tensor:
         """Final hidden states ``[B, L, dim]``."""
@@ -145,8 +158,9 @@ class TrajMoE(nn.Module):
             h = block(h, batch["priors"])
         return self.ln(h)
 
-    def forward(self, venue_features: Tensor, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        emb = self.encode_venues(venue_features)
+    def forward(self, venue_features: Tensor, batch: dict[str, Tensor],
+                graph: tuple[Tensor, Tensor | None] | None = None) -> tuple[Tensor, Tensor]:
+        emb = self.encode_venues(venue_features, graph)
         h = self.hidden(emb, batch)
         scored = batch["targets"] >= 0
         hs = h[scored]

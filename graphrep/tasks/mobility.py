@@ -27,6 +27,7 @@ from ..data.errors import GraphrepError, InvalidInputError
 from ..data.mobility import (CITY_LAYOUTS, CheckIns, chronological_split, load_checkins, trajectory_ids,
                              venue_features)
 from ..data.mobility.sequences import Windows, build_windows, scored_history, spatial_priors
+from ..data.mobility.transitions import gnn_edges, training_transition_graph
 from ..models.trajmoe import TrajMoE, TrajMoEConfig
 from .metrics import ranking_metrics, target_ranks
 
@@ -59,7 +60,9 @@ def resolve_city(city: str, root: str | Path | None = None) -> tuple[Path, str]:
 
 @dataclass
 class CityData:
-    """A city ready for training: check-ins, split, venue features (``[V, F]``), and windows per split."""
+    """A city ready for training: check-ins, split, venue features (``[V, F]``), windows per split, and the venue
+    transition graph of the same training rows as the features (``graph``: ``(edge_index, edge_weight)`` for
+    ``TrajMoE(transition_gnn=True)``)."""
 
     name: str
     checkins: CheckIns
@@ -69,11 +72,13 @@ class CityData:
     train_users: np.ndarray
     windows: dict[str, Windows] = field(default_factory=dict)
     markov: torch.Tensor | None = None
+    graph: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def describe(self) -> dict:
         return {"city": self.name, "checkins": len(self.checkins), "users": self.checkins.num_users,
                 "venues": self.checkins.num_venues, "train_users": int(len(self.train_users)),
                 "targets": {k: w.num_targets for k, w in self.windows.items()},
+                "graph_edges": int(self.graph[0].size(1)) if self.graph is not None else None,
                 "skipped": dict(self.checkins.skipped.counts)}
 
 
@@ -81,8 +86,9 @@ def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.
                  length: int = 64, max_gap_hours: float = 72.0, embed_categories=None,
                  checkins: CheckIns | None = None, feature_users: str = "train") -> CityData:
     """Load, split and featurise a city; windows for train (only a seeded ``fraction`` of the users), valid and test
-    (all users). Venue features come from the training rows of the selected users (``feature_users="train"``) or of
-    every user (``"all"``, e.g. for zero-shot evaluation); never from valid/test rows."""
+    (all users). Venue features and the transition graph come from the training rows of the selected users
+    (``feature_users="train"``) or of every user (``"all"``, e.g. for zero-shot evaluation); never from valid/test
+    rows."""
     if not 0 < fraction <= 1:
         raise InvalidInputError(f"fraction must be in (0, 1], got {fraction}")
     if checkins is None:
@@ -99,7 +105,8 @@ def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.
     planar = bool(np.all(np.abs(checkins.venue_lat) <= 90)) and checkins.city not in ("fsq_nyc", "fsq_tky", "geolife")
     vf = venue_features(checkins, mask, embed_categories=embed_categories, planar=planar)
     priors = spatial_priors(checkins, vf.xy.numpy(), traj)
-    data = CityData(checkins.city, checkins, split, vf.matrix(), vf.train_counts, users)
+    data = CityData(checkins.city, checkins, split, vf.matrix(), vf.train_counts, users,
+                    graph=gnn_edges(training_transition_graph(checkins, mask, traj)))
     data.windows["train"] = build_windows(checkins, split, 0, priors, length, length, users=users)
     data.windows["valid"] = build_windows(checkins, split, 1, priors, length, length // 2)
     data.windows["test"] = build_windows(checkins, split, 2, priors, length, length // 2)
@@ -141,7 +148,7 @@ def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_siz
     model.eval()
     ranks = []
     for batch in _batches(data.windows[part], batch_size):
-        logits, targets = model(data.features, batch)
+        logits, targets = model(data.features, batch, data.graph)
         ranks.append(target_ranks(logits, targets))
     return ranking_metrics(torch.cat(ranks).numpy())
 
@@ -168,7 +175,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings) -> dict
         model.reset_utilisation()
         start, total, count = time.perf_counter(), 0.0, 0
         for batch in _batches(data.windows["train"], settings.batch_size, gen):
-            logits, targets = model(data.features, batch)
+            logits, targets = model(data.features, batch, data.graph)
             loss = model.loss(logits, targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
