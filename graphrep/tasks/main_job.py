@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiment import TrainConfig, run_experiment
+from .experiment import TrainConfig, run_experiment, summarise
 from .pretraining import finetune_config
 
 #: The fine-tuning settings of the main job's GIN rows: EMA of the weights (decay 0.9 per step, ~10 steps) takes the
@@ -62,11 +62,6 @@ def variants(config: MainJobConfig) -> list[tuple[str, str, TrainConfig]]:
     ]
 
 
-def sample_stats(values) -> dict[str, float]:
-    arr = np.asarray(values, dtype=float)
-    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0, "n": int(arr.size)}
-
-
 def _timed_experiment(train_config: TrainConfig) -> tuple[dict, float]:
     import torch
 
@@ -100,7 +95,7 @@ def run_main_job(config: MainJobConfig) -> dict:
             rows["ensemble"] = {"label": f"ensemble of the {len(config.seeds)} hybrid seeds",
                                 "runs": [{"seed": "all", **result["ensemble"]}]}
     for row in rows.values():
-        row["summary"] = {part: {m: sample_stats([r[part][m] for r in row["runs"]]) for m in row["runs"][0][part]}
+        row["summary"] = {part: {m: summarise([r[part][m] for r in row["runs"]]) for m in row["runs"][0][part]}
                           for part in ("valid", "test")}
         for run in row["runs"]:  # checkpoints' paths and histories stay in the per-row folders' results
             run.pop("checkpoint", None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,10 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
 from ..data.errors import UserInputError
+
+# Lightning 2.6's pytree helper calls a torch API that torch 2.13 deprecates, once per fit: noise in every run's output
+# (the main job's rows run in spawned processes, so the CLI's own filters do not reach them).
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 #: ``--precision`` values Lightning accepts (its own aliases included).
 PRECISIONS = ("32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true", "bf16-true", "64-true", "64")

@@ -16,6 +16,8 @@ import torch
 from ..data import is_molecule_file
 from ..data.errors import UserInputError
 from ..data.registry import get_card
+from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
+from ..nn.molecule.pretrained import pretrained_state
 from .checkpoint import read_checkpoint
 from .trainer import check_lightning_settings
 
@@ -85,9 +87,12 @@ def validate_config(config) -> None:
             raise UserInputError(f"--data {card.name}: a {card.kind} dataset without graph labels ({card.task_type}); "
                                  "`graphrep train` predicts molecule properties" + (
                                      " (text-attributed graphs: `graphrep tag zero-shot`)" if card.kind == "tag" else ""))
-    for checkpoint in (config.resume, config.encoder_checkpoint):
-        if checkpoint:
-            read_checkpoint(checkpoint)
+    if config.resume:
+        read_checkpoint(config.resume)
+    if config.encoder_checkpoint and config.encoder_checkpoint.startswith(PRETRAINED_PREFIX):
+        pretrained_state(config.encoder_checkpoint)  # a shipped encoder: known name, sha256 checked
+    elif config.encoder_checkpoint:
+        read_checkpoint(config.encoder_checkpoint)
     check_lightning_settings(config)
     check_out_dir(config.out_dir, config.overwrite or bool(config.resume))
 

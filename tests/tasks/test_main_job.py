@@ -4,7 +4,8 @@ number; bad arguments are one-line errors."""
 import pytest
 
 from graphrep.cli import main
-from graphrep.tasks.main_job import MainJobConfig, main_job_table, sample_stats, variants
+from graphrep.tasks.experiment import summarise
+from graphrep.tasks.main_job import MainJobConfig, main_job_table, variants
 
 
 def test_variants_are_scratch_pretrained_and_hybrid_with_one_forest(tmp_path):
@@ -23,7 +24,7 @@ def _row(label, test, valid=(1.0, 1.2)):
     runs = [{"seed": i, "test": {"rmse": t, "r2": 1 - t}, "valid": {"rmse": v, "r2": 0.0}}
             for i, (t, v) in enumerate(zip(test, valid))]
     return {"label": label, "runs": runs, "summary": {
-        part: {m: sample_stats([r[part][m] for r in runs]) for m in ("rmse", "r2")} for part in ("valid", "test")}}
+        part: {m: summarise([r[part][m] for r in runs]) for m in ("rmse", "r2")} for part in ("valid", "test")}}
 
 
 def test_table_has_sample_std_and_a_single_number_for_the_ensemble():

@@ -45,3 +45,18 @@ def test_out_dir_rules(tmp_path):
     check_out_dir(tmp_path / "new" / "run", overwrite=True)
     with pytest.raises(UserInputError, match="is a file"):
         check_out_dir(tmp_path / "new" / "run" / "results.json", overwrite=True)
+
+
+def test_a_shipped_encoder_name_passes_validation_and_an_unknown_one_is_named(tmp_path):
+    """Regression: validation read ``pretrained:attrmask-moses`` as a file path and refused it, so the main job's
+    pre-trained rows died after the other rows had trained."""
+    from graphrep.data.errors import UserInputError
+    from graphrep.tasks.pretraining import finetune_config
+    from graphrep.tasks.validation import validate_config
+
+    config = finetune_config("pretrained:attrmask-moses", dataset="chembl2321810", seeds=[0, 1],
+                             out_dir=str(tmp_path / "run"))
+    validate_config(config)  # no error
+    config.encoder_checkpoint = "pretrained:no-such-encoder"
+    with pytest.raises(UserInputError, match="no-such-encoder"):
+        validate_config(config)
