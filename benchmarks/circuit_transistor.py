@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from circuit_transfer import fmt, mean_std  # noqa: E402
+from circuit_transfer import add_training_args, fmt, mean_std  # noqa: E402
 
 from graphrep.tasks.circuit_baselines import BaselineModel  # noqa: E402
 from graphrep.tasks.circuits import TransferConfig, load_graphs, metrics, predict, prepare, pretrain_encoder, \
@@ -161,16 +161,8 @@ def plot(out: dict, path: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default=os.environ.get("GRAPHREP_DATA", str(Path(__file__).resolve().parents[2]
-                                                                        / "shared" / "data")))
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--pretrain-epochs", type=int, default=100)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--lr", type=float, default=1e-2)
+    add_training_args(p, epochs=80, pretrain_epochs=40)
     p.add_argument("--train-frac", type=float, default=0.5)
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = p.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
     if len(args.seeds) < 2:

