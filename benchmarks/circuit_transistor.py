@@ -52,7 +52,8 @@ TASK = "total-cap"
 
 
 def split_masks(inputs, names: list[str], test_nets: set[str]):
-    """``(train, test)`` copies of ``inputs`` whose label masks keep the labelled nets outside / inside ``test_nets``."""
+    """``(train, test)`` copies of ``inputs`` whose label masks keep the labelled nets outside / inside
+    ``test_nets``."""
     in_test = torch.tensor([n in test_nets for n in names], dtype=torch.bool)
     return replace(inputs, mask=inputs.mask & ~in_test), replace(inputs, mask=inputs.mask & in_test)
 
@@ -63,8 +64,8 @@ def run(args) -> dict:
     graphs = load_graphs([*LEVELS.values(), TARGET], root=args.root)
     inputs = {n: prepare(g, seed=0) for n, g in graphs.items()}
     net_names = {n: list(g["net"].names) for n, g in graphs.items()}
-    sizes = {n: {t: int(g[t].num_nodes) for t in ("instance", "pin", "net")} | {"labelled": int(g["net"].label_mask.sum())}
-             for n, g in graphs.items()}
+    sizes = {n: {t: int(g[t].num_nodes) for t in ("instance", "pin", "net")}
+             | {"labelled": int(g["net"].label_mask.sum())} for n, g in graphs.items()}
     build_seconds = time.perf_counter() - start
     print(f"graphs built in {build_seconds:.0f} s: {sizes}", file=sys.stderr)
     labelled = sorted(n for n, m in zip(net_names[SOURCE], graphs[SOURCE]["net"].label_mask.tolist()) if m)

