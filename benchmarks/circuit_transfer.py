@@ -217,19 +217,24 @@ def plot(summary: dict, args, path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_training_args(p: argparse.ArgumentParser, epochs: int, pretrain_epochs: int) -> None:
+    """Data root, seeds, model scale and output folder: the options every circuit benchmark takes."""
     p.add_argument("--root", default=os.environ.get("GRAPHREP_DATA", str(Path(__file__).resolve().parents[2]
                                                                         / "shared" / "data")))
-    p.add_argument("--designs", default=",".join(DESIGNS))
-    p.add_argument("--tasks", default="total-cap,ground-bucket,coupling,link")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--epochs", type=int, default=80)
-    p.add_argument("--pretrain-epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--pretrain-epochs", type=int, default=pretrain_epochs)
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_training_args(p, epochs=80, pretrain_epochs=40)
+    p.add_argument("--designs", default=",".join(DESIGNS))
+    p.add_argument("--tasks", default="total-cap,ground-bucket,coupling,link")
     p.add_argument("--report-only", action="store_true", help="rewrite the .md/.png from the existing .json")
     args = p.parse_args(argv)
     args.designs = [d for d in args.designs.split(",") if d]

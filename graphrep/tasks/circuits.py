@@ -282,11 +282,19 @@ def predict(model: CircuitHead, inputs: CircuitInputs, task: str,
 
 
 def load_graphs(names: list[str], root=None, placement: bool = False) -> dict:
-    """Registered design names or folders -> their circuit graphs (``HeteroData``), in order."""
+    """Registered design names or folders -> their circuit graphs (``HeteroData``), in order; a name ending in
+    ``@transistor`` (``gcd_sky130hd@transistor``) gives the design's transistor-level graph
+    (:func:`graphrep.data.circuits.transistor.transistor_graph`)."""
     from graphrep.data.circuits.dataset import load_design
     from graphrep.data.circuits.graph import build_graph
+    from graphrep.data.circuits.transistor import split_level, transistor_graph
 
-    return {n: build_graph(load_design(n, root=root), placement=placement)[0] for n in names}
+    out = {}
+    for n in names:
+        design, level = split_level(str(n))
+        build = transistor_graph if level == "transistor" else build_graph
+        out[n] = build(load_design(design, root=root), placement=placement)[0]
+    return out
 
 
 def scatter_plot(path: Path, title: str, y_true: np.ndarray, y_pred: np.ndarray, task: str) -> None:

@@ -16,8 +16,9 @@ from .released import load_released_pt
 from .source import CircuitFormatError
 from .spef import read_spef
 from .spice import flatten_cells, read_spice
+from .transistor import transistor_graph
 from .verilog import read_verilog
 
 __all__ = ["CircuitFormatError", "Design", "GraphReport", "Netlist", "build_graph", "flatten_cells", "homogeneous",
            "load_design", "load_released_pt", "log_scale", "read_def", "read_lef", "read_liberty", "read_spef",
-           "read_spice", "read_verilog"]
+           "read_spice", "read_verilog", "transistor_graph"]

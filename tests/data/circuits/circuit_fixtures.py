@@ -83,3 +83,14 @@ library (demo) {
   }
 }
 """
+
+#: Transistor-level subcircuit of the NAND2_X1 cell of DESIGN_VERILOG: two parallel pull-ups, two series pull-downs
+#: joined by the cell-internal net ``mid``.
+NAND2_SPICE = """* NAND2_X1 at transistor level
+.subckt NAND2_X1 A1 A2 ZN VDD VSS
+MP1 ZN A1 VDD VDD pmos w=0.42 l=0.15
+MP2 ZN A2 VDD VDD pmos w=0.42 l=0.15
+MN1 ZN A1 mid VSS nmos w=0.65 l=0.15
+MN2 mid A2 VSS VSS nmos w=0.65 l=0.15
+.ends
+"""
