@@ -15,7 +15,6 @@ table, RMSE and R^2) and ``results.png`` (validation RMSE per epoch, test RMSE p
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from .experiment import TrainConfig, run_experiment, summarise
 from .pretraining import finetune_config
+from .report import write_files
 
 #: The fine-tuning settings of the main job's GIN rows: EMA of the weights (decay 0.9 per step, ~10 steps) takes the
 #: epoch-to-epoch swings out of validation, which selects the epoch; lr and dropout are the papers'.
@@ -158,11 +158,6 @@ def plot_main_job(results: dict, path: Path) -> None:
 
 
 def write_main_job_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / "results.png"}
-    paths["json"].write_text(json.dumps(results, indent=2, default=str))
-    paths["md"].write_text(main_job_table(results) + "\n")
-    plot_main_job(results, paths["png"])
-    return paths
+    """``results.json``, ``results.md`` and ``results.png`` under ``out_dir``."""
+    return write_files(results, out_dir, main_job_table(results), plot_main_job, "results.png")
 

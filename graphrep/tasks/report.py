@@ -60,11 +60,18 @@ def plot_learning_curves(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def write_files(results: dict, out_dir: str | Path, table: str, plot, png_name: str) -> dict[str, Path]:
+    """Write ``results.json``, ``results.md`` (``table``) and the figure ``plot(results, path)`` named ``png_name``
+    under ``out_dir``; return their paths. Every training report of the CLI goes through here."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / png_name}
+    paths["json"].write_text(json.dumps(results, indent=2, default=str))
+    paths["md"].write_text(table + "\n")
+    plot(results, paths["png"])
+    return paths
+
+
 def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
     """Write ``results.json``, ``results.md`` and ``learning_curve.png`` under ``out_dir``; return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / "learning_curve.png"}
-    paths["json"].write_text(json.dumps(results, indent=2, default=str))
-    paths["md"].write_text(results_table(results) + "\n")
-    plot_learning_curves(results, paths["png"])
-    return paths
+    return write_files(results, out_dir, results_table(results), plot_learning_curves, "learning_curve.png")
