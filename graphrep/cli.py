@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 
 # Before torch (and its OpenMP runtime) is imported: idle OpenMP threads sleep instead of spinning. With spinning, any
 # other busy process on a 2-core machine made a 2-thread GIN epoch 20x slower (96 s vs 3.7 s, measured).
@@ -112,6 +113,11 @@ def _add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     p.add_argument("--chunks", type=int, default=1, help="split each pass into N epochs, each ending in last.ckpt "
                    "(resume a long pass over a large corpus)")
+    p.add_argument("--resident", action="store_true", help="keep a sharded corpus (moses) on the training device and "
+                   "cut batches there, without a DataLoader (for a GPU; one device)")
+    p.add_argument("--max-time", help="stop after this wall-clock time, DD:HH:MM:SS (with --chunks, within one chunk)")
+    p.add_argument("--featurise-workers", type=int, default=1, help="processes featurising a streamed corpus's "
+                   "shards the first time it is read (default: %(default)s)")
     _add_lightning_arguments(p)
 
 
@@ -262,15 +268,18 @@ def cmd_pretrain(args) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserInputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if args.num_workers < 0 or not args.lr > 0:
-        raise UserInputError("--num-workers must be >= 0 and --lr > 0")
+    if args.num_workers < 0 or not args.lr > 0 or args.featurise_workers < 1:
+        raise UserInputError("--num-workers must be >= 0, --featurise-workers >= 1 and --lr > 0")
+    if args.max_time is not None and not re.fullmatch(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}", args.max_time):
+        raise UserInputError(f"--max-time {args.max_time!r}: give DD:HH:MM:SS, e.g. 00:02:30:00")
     out = args.out or f"runs/pretrain-{args.method}-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = PretrainConfig(
         method=args.method, corpus=args.data, root=args.root, limit=args.limit, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, layers=args.layers, hidden=args.hidden, seed=args.seed, out_dir=out,
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
         precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume,
-        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every, chunks=args.chunks)
+        num_workers=args.num_workers, checkpoint_every=args.checkpoint_every, chunks=args.chunks,
+        resident=args.resident, max_time=args.max_time, featurise_workers=args.featurise_workers)
     check_lightning_settings(config)
     if args.resume:
         from .tasks.checkpoint import read_checkpoint

@@ -13,6 +13,9 @@ from graphrep.cli import main
     (["pretrain", "--data", "zinc2m", "--root", "/nonexistent"], "chem_dataset.zip"),
     (["pretrain", "--data", "nci-first-5k", "--limit", "0"], "positive number of molecules"),
     (["finetune", "--from", "/nonexistent/last.ckpt", "--data", "bbbp"], "no such checkpoint"),
+    (["pretrain", "--data", "nci-first-5k", "--max-time", "90s"], "DD:HH:MM:SS"),
+    (["pretrain", "--data", "nci-first-5k", "--featurise-workers", "0"], "--featurise-workers >= 1"),
+    (["pretrain", "--data", "nci-first-5k", "--resident", "--limit", "20", "--epochs", "1"], "sharded corpus"),
 ])
 def test_errors_are_one_line(argv, message, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHREP_CACHE", str(tmp_path))

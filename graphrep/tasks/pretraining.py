@@ -26,6 +26,7 @@ from torch_geometric.loader import DataLoader
 
 from ..data import load_corpus
 from ..data.errors import InvalidInputError
+from ..data.molecules.resident import ResidentBatches
 from ..models import DEFAULT_ENCODER, PRETRAINING_METHODS
 from ..nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
 from ..nn.molecule.pretrained import export_encoder, pretrained_card
@@ -55,6 +56,14 @@ class PretrainConfig(LightningSettings):
     #: split each pass over the corpus into this many Lightning epochs, each ending in ``last.ckpt``: a long pass over a
     #: large corpus (``moses``) then resumes after an interruption losing at most one chunk
     chunks: int = 1
+    #: keep the corpus on the training device and cut batches there (:class:`ResidentBatches`): for a GPU, where a
+    #: DataLoader building ``Data`` objects one by one would leave it idle; needs a sharded corpus (``moses``)
+    resident: bool = False
+    #: stop after this wall-clock time (Lightning's ``max_time``, "DD:HH:MM:SS"), ending with the epoch in progress;
+    #: with ``chunks`` the run stops within one chunk of it and keeps every finished chunk
+    max_time: str | None = None
+    #: processes that featurise a streamed corpus's shards the first time it is read
+    featurise_workers: int = 1
 
     def encoder_kwargs(self) -> dict:
         return {**DEFAULT_ENCODER, "num_layers": self.layers, "hidden": self.hidden}
@@ -134,6 +143,21 @@ def corpus_loader(corpus, batch_size: int, seed: int, num_workers: int = 0, chun
                       generator=torch.Generator().manual_seed(seed))
 
 
+def resident_batches(corpus, config: PretrainConfig) -> ResidentBatches:
+    """The batches of :func:`corpus_loader`'s order, cut on the training device (:class:`ResidentBatches`)."""
+    if config.batch_size < 1:
+        raise InvalidInputError(f"batch size must be >= 1, got {config.batch_size}")
+    if not 1 <= config.chunks <= len(corpus):
+        raise InvalidInputError(f"chunks must be between 1 and the corpus size ({len(corpus)}), got {config.chunks}")
+    if str(config.devices) not in ("1", "auto") or config.num_nodes != 1:
+        raise InvalidInputError("resident batches train on one device (every process would see every batch); "
+                                "use the DataLoader path for several devices")
+    cuda = config.accelerator in ("cuda", "gpu") or (config.accelerator == "auto" and torch.cuda.is_available())
+    sampler = NoSingletonBatchSampler(ChunkedPassSampler(len(corpus), config.seed, config.chunks), config.batch_size,
+                                      drop_last=False)
+    return ResidentBatches(corpus, sampler, "cuda" if cuda else "cpu")
+
+
 def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     """Pre-train; write checkpoints under ``<out_dir>/checkpoints`` and ``<out_dir>/pretraining.json``; return the
     summary (wall-clock, molecules/s per epoch, final losses, checkpoint path). ``corpus``: an already loaded dataset
@@ -145,7 +169,7 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     start = time.perf_counter()
     if corpus is None:
         corpus = load_corpus(config.corpus, root=config.root, features="pretrain", limit=config.limit,
-                             seed=config.seed)
+                             seed=config.seed, workers=config.featurise_workers)
     load_seconds = time.perf_counter() - start
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = build_pretraining_model(config, corpus)
@@ -159,8 +183,10 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
     trainer = build_trainer(config, config.epochs * config.chunks, out_dir, [throughput, last, kept],
-                            reload_dataloaders_every_n_epochs=1 if config.chunks > 1 else 0)
-    loader = corpus_loader(corpus, config.batch_size, config.seed, config.num_workers, config.chunks)
+                            reload_dataloaders_every_n_epochs=1 if config.chunks > 1 else 0,
+                            max_time=config.max_time)
+    loader = resident_batches(corpus, config) if config.resident else \
+        corpus_loader(corpus, config.batch_size, config.seed, config.num_workers, config.chunks)
     fit_start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")

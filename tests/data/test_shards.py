@@ -91,3 +91,17 @@ def test_moses_corpus_streams_from_the_installed_wheel(tmp_path, monkeypatch):
     assert len(ds) == 40 and ds.manifest["source_sha256"] == card.files[0].content_sha256
     assert _same_graph(ds[0], smiles_to_data("CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1", "pretrain"))
     assert (tmp_path / "shards" / "moses-pretrain" / "shard-00000.pt").is_file()
+
+
+def test_worker_processes_write_the_same_shards_and_manifest(csv_file, tmp_path):
+    one = featurise_shards(csv_file, tmp_path / "one", shard_size=4, progress=False)
+    two = featurise_shards(csv_file, tmp_path / "two", shard_size=4, progress=False, workers=2)
+    assert [(s["rows"], s["molecules"], s["skipped"]) for s in two["shards"]] == \
+        [(s["rows"], s["molecules"], s["skipped"]) for s in one["shards"]]
+    a, b = ShardedMolecules(tmp_path / "one"), ShardedMolecules(tmp_path / "two")
+    assert len(a) == len(b) and all(_same_graph(a[i], b[i]) for i in range(len(a)))
+    assert b.skipped == a.skipped and two["workers"] == 2
+    again = featurise_shards(csv_file, tmp_path / "two", shard_size=4, progress=False, workers=2)
+    assert again["fresh_molecules"] == 0  # resumed: every shard kept
+    with pytest.raises(InvalidInputError, match="workers"):
+        featurise_shards(csv_file, tmp_path / "bad", workers=0)

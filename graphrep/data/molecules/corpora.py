@@ -123,24 +123,25 @@ def shard_folder(name: str, features: str) -> Path:
 
 def load_streamed_corpus(card: DatasetCard, root: str | os.PathLike | None = None, features: str = "pretrain",
                          limit: int | None = None, shard_size: int = 20_000, shard_dir: str | os.PathLike | None = None,
-                         progress: bool | None = None) -> ShardedMolecules:
+                         progress: bool | None = None, workers: int = 1) -> ShardedMolecules:
     """A ``streamed_csv`` card's first ``limit`` rows (all when ``None``), featurised into shards (resuming what an
-    earlier call left in ``shard_dir``, default :func:`shard_folder`) and read back."""
+    earlier call left in ``shard_dir``, default :func:`shard_folder`; ``workers`` processes) and read back."""
     file = card.files[0]
     path = resolve_dataset(card, root=root, download=False)[0]  # verified against the card's sha256
     out = Path(shard_dir) if shard_dir is not None else shard_folder(card.name, features)
     featurise_shards(path, out, features=features, shard_size=shard_size, limit=limit,
                      smiles_column=card.option("smiles_column", "smiles"), source_sha256=file.content_sha256,
-                     progress=progress)
+                     progress=progress, workers=workers)
     return ShardedMolecules(out, name=card.name)
 
 
 def load_corpus(name: str, root: str | os.PathLike | None = None, features: str = "pretrain", limit: int | None = None,
-                seed: int = 0, download: bool = True) -> MoleculeDataset | ShardedMolecules:
+                seed: int = 0, download: bool = True, workers: int = 1) -> MoleculeDataset | ShardedMolecules:
     """A registered molecule dataset as a pre-training corpus (labels ignored by the pre-training methods).
 
     ``limit``: use a seeded random subset of that many molecules (drawn before featurisation, so it is also faster);
-    for a streamed corpus (``moses``), the file's first ``limit`` rows, featurised into resumable shards on disk.
+    for a streamed corpus (``moses``), the file's first ``limit`` rows, featurised into resumable shards on disk by
+    ``workers`` processes.
     """
     card = get_card(name)
     if card.kind != "molecules":
@@ -148,7 +149,7 @@ def load_corpus(name: str, root: str | os.PathLike | None = None, features: str 
     if card.format == "streamed_csv":
         if limit is not None and limit < 1:
             raise InvalidInputError(f"limit must be a positive number of molecules, got {limit}")
-        return load_streamed_corpus(card, root=root, features=features, limit=limit)
+        return load_streamed_corpus(card, root=root, features=features, limit=limit, workers=workers)
     table = card_table(card, root, download)
     if limit is not None:
         table = subset(table, limit, seed)

@@ -20,9 +20,12 @@ import csv
 import gzip
 import io
 import json
+import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -99,20 +102,33 @@ def read_manifest(out_dir: str | os.PathLike) -> dict | None:
         raise InvalidInputError(f"{path}: not a readable shard manifest ({exc}); delete the folder to start over") from None
 
 
+def _featurise_to_file(block: list[tuple[int, str]], features: str, path: Path) -> tuple[int, int, float]:
+    """Featurise one block into ``path`` (atomically); ``(molecules, skipped, seconds)``. Runs in a worker process."""
+    start = time.perf_counter()
+    arrays = featurise_block(block, features)
+    _write_atomic(path, lambda p: torch.save(arrays, p))
+    return len(arrays["lines"]), len(arrays["skipped"]), time.perf_counter() - start
+
+
 def featurise_shards(path: str | os.PathLike, out_dir: str | os.PathLike, features: str = "pretrain",
                      shard_size: int = 20_000, limit: int | None = None, smiles_column: str = "SMILES",
-                     source_sha256: str | None = None, progress: bool | None = None) -> dict:
+                     source_sha256: str | None = None, progress: bool | None = None, workers: int = 1) -> dict:
     """Featurise the first ``limit`` rows (all when ``None``) of ``path`` into shards under ``out_dir``; return the
     manifest (``shards``: file, first/last row, molecules, skipped, seconds; ``molecules_per_s`` over all shards;
-    ``fresh_molecules``/``fresh_seconds``: the rows this call featurised).
+    ``fresh_molecules``/``fresh_seconds``: the rows this call featurised; ``wall_seconds``: this call's wall-clock).
 
     Resumable: shards already in ``out_dir``'s manifest with the same row range are kept. ``progress``: a tqdm bar
-    (``None``: on a terminal only).
+    (``None``: on a terminal only). ``workers`` > 1 featurises that many shards at once in worker processes (RDKit
+    holds the GIL); the shards and the manifest are the same as with one worker, and the manifest still records
+    shards in order, so an interruption loses at most the ``workers`` shards in progress.
     """
     if features not in FEATURE_SETS:
         raise InvalidInputError(f"unknown feature set {features!r} (choose from {', '.join(FEATURE_SETS)})")
     if shard_size < 1 or (limit is not None and limit < 1):
         raise InvalidInputError(f"shard_size and limit must be >= 1, got {shard_size} and {limit}")
+    if workers < 1:
+        raise InvalidInputError(f"workers must be >= 1, got {workers}")
+    wall_start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     identity = {"format": SHARD_FORMAT, "source": Path(path).name, "source_sha256": source_sha256,
@@ -126,46 +142,61 @@ def featurise_shards(path: str | os.PathLike, out_dir: str | os.PathLike, featur
     # disable=None: a bar on a terminal only
     bar = tqdm(total=limit, desc=f"featurising {Path(path).name}", unit="mol", dynamic_ncols=True,
                disable=None if progress is None else not progress)
-    fresh_molecules, fresh_seconds, block, index = 0, 0.0, [], 0
+    fresh = {"molecules": 0, "seconds": 0.0}
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
+    pending: deque = deque()  # (index, rows, result or future), in shard order
+
+    def record(index: int, rows: tuple[int, int], result) -> None:
+        if isinstance(result, dict):  # a kept shard
+            manifest["shards"].append(result)
+        else:
+            molecules, skipped, seconds = result.result() if isinstance(result, Future) else result
+            fresh["molecules"] += rows[1] - rows[0]
+            fresh["seconds"] += seconds
+            manifest["shards"].append({"index": index, "file": f"shard-{index:05d}.pt", "rows": list(rows),
+                                       "molecules": molecules, "skipped": skipped, "seconds": seconds})
+        _save_manifest(out_dir, manifest)  # after each shard: an interruption loses at most the shards in progress
+        bar.update(rows[1] - rows[0])
+        bar.set_postfix(mol_per_s=f"{fresh['molecules'] / max(time.perf_counter() - wall_start, 1e-9):.0f}")
 
     def flush(block: list[tuple[int, str]], index: int, first_row: int) -> None:
-        nonlocal fresh_molecules, fresh_seconds
         rows = (first_row, first_row + len(block))
         kept = done.get(index)
+        target = out_dir / f"shard-{index:05d}.pt"
         if kept is not None and tuple(kept["rows"]) == rows:
-            manifest["shards"].append(kept)
+            pending.append((index, rows, kept))
+        elif pool is None:
+            pending.append((index, rows, _featurise_to_file(block, features, target)))
         else:
-            start = time.perf_counter()
-            arrays = featurise_block(block, features)
-            name = f"shard-{index:05d}.pt"
-            _write_atomic(out_dir / name, lambda p: torch.save(arrays, p))
-            seconds = time.perf_counter() - start
-            fresh_molecules += len(block)
-            fresh_seconds += seconds
-            manifest["shards"].append({"index": index, "file": name, "rows": list(rows),
-                                       "molecules": len(arrays["lines"]), "skipped": len(arrays["skipped"]),
-                                       "seconds": seconds})
-        _save_manifest(out_dir, manifest)  # after each shard: an interruption loses at most the shard in progress
-        bar.update(len(block))
-        bar.set_postfix(mol_per_s=f"{fresh_molecules / max(fresh_seconds, 1e-9):.0f}")
+            pending.append((index, rows, pool.submit(_featurise_to_file, block, features, target)))
+        while pending and (len(pending) > 2 * workers or not isinstance(pending[0][2], Future)
+                           or pending[0][2].done()):
+            record(*pending.popleft())
 
-    row = 0
-    for line, smiles in iter_smiles(path, smiles_column):
-        if limit is not None and row >= limit:
-            break
-        block.append((line, smiles))
-        row += 1
-        if len(block) == shard_size:
+    row, block, index = 0, [], 0
+    try:
+        for line, smiles in iter_smiles(path, smiles_column):
+            if limit is not None and row >= limit:
+                break
+            block.append((line, smiles))
+            row += 1
+            if len(block) == shard_size:
+                flush(block, index, row - len(block))
+                block, index = [], index + 1
+        if block:
             flush(block, index, row - len(block))
-            block, index = [], index + 1
-    if block:
-        flush(block, index, row - len(block))
-    bar.close()
+        while pending:
+            record(*pending.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
     seconds = sum(s["seconds"] for s in manifest["shards"])  # every shard's own featurisation time, earlier runs too
     manifest.update(complete=True, rows=row, molecules=sum(s["molecules"] for s in manifest["shards"]),
                     skipped=sum(s["skipped"] for s in manifest["shards"]), seconds=seconds,
-                    molecules_per_s=row / seconds if seconds else None, fresh_molecules=fresh_molecules,
-                    fresh_seconds=fresh_seconds)
+                    molecules_per_s=row / seconds if seconds else None, fresh_molecules=fresh["molecules"],
+                    fresh_seconds=fresh["seconds"], workers=workers,
+                    wall_seconds=time.perf_counter() - wall_start)
     _save_manifest(out_dir, manifest)
     return manifest
 
