@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--work", default="/tmp/graphrep-bench/pretraining", help="checkpoints and fine-tuning runs")
     p.add_argument("--out", default=str(RESULTS / "pretraining_moleculenet"))
+    p.add_argument("--from-json", help="rewrite the table and plot from this results JSON's per-seed scores (no "
+                   "training), e.g. after a change of the std convention")
     return p.parse_args()
 
 
@@ -60,8 +63,33 @@ def log(start: float, message: str) -> None:
     print(f"[{(time.perf_counter() - start) / 60:5.1f} min] {message}", flush=True)
 
 
+def rerender(path: Path, out: Path) -> None:
+    """Recompute every row's mean ± sample std from the per-seed test scores stored in ``path`` and rewrite the
+    table, plot and JSON at ``out``; the scores themselves are the stored run's."""
+    stored = json.loads(path.read_text())
+    args = argparse.Namespace(**stored["args"])
+    names = args.datasets.split(",")
+    rows = {label: {n: summarise([r["test"]["roc_auc"] for r in stored["finetuning"][n][label]]) for n in names}
+            for label in stored["summary"]}
+    threads = stored.get("threads")
+    if threads is None:  # older runs wrote the thread count only into the table's footer
+        found = re.search(r"(\d+) threads", stored.get("table", ""))
+        threads = int(found.group(1)) if found else None
+    note = (f" Table rewritten by `--from-json` from the stored per-seed scores of that run "
+            f"({time.strftime('%Y-%m-%d')}).")
+    table = render(rows, names, stored["pretraining"], args, stored["corpus_molecules"], stored["wall_seconds"],
+                   threads=threads, note=note)
+    print(table)
+    out.with_suffix(".json").write_text(json.dumps({**stored, "summary": rows, "table": table}, indent=2, default=str))
+    out.with_suffix(".md").write_text(table + "\n")
+    plot(rows, names, out.with_suffix(".png"))
+
+
 def main() -> None:
     args = parse_args()
+    if args.from_json:
+        rerender(Path(args.from_json), Path(args.out))
+        return
     start = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
     names, methods = args.datasets.split(","), args.methods.split(",")
@@ -115,19 +143,20 @@ def main() -> None:
         log(start, f"{name} {RF}: test ROC-AUC {fmt(rows[RF][name], 100, 1)}")
 
     total = time.perf_counter() - start
-    table = render(rows, names, pretraining, args, len(corpus), total)
+    table = render(rows, names, pretraining, args, len(corpus), total, threads=torch.get_num_threads())
     print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({
-        "args": vars(args), "corpus_molecules": len(corpus), "wall_seconds": total,
+        "args": vars(args), "corpus_molecules": len(corpus), "wall_seconds": total, "threads": torch.get_num_threads(),
         "pretraining": {m: {k: v for k, v in s.items() if k != "config"} for m, s in pretraining.items()},
         "finetuning": runs, "summary": rows, "table": table}, indent=2, default=str))
     out.with_suffix(".md").write_text(table + "\n")
     plot(rows, names, out.with_suffix(".png"))
 
 
-def render(rows: dict, names: list[str], pretraining: dict, args, corpus_size: int, total: float) -> str:
+def render(rows: dict, names: list[str], pretraining: dict, args, corpus_size: int, total: float,
+           threads: int | None, note: str = "") -> str:
     header = "| model | " + " | ".join(COLUMN.get(n, n) for n in names) + " | avg | pre-training wall-clock | molecules/s |"
     lines = [header, "|" + "---|" * (len(names) + 4)]
     for label, per in rows.items():
@@ -149,8 +178,9 @@ def render(rows: dict, names: list[str], pretraining: dict, args, corpus_size: i
               f"{args.pretrain_batch_size}; GIN {args.layers} x {args.hidden} (pretrain-gnns features, mean pooling); "
               f"fine-tuning {args.finetune_epochs} epoch(s), batch {args.batch_size}, Adam 1e-3, dropout 0.5; RF "
               f"{args.rf_trees} trees on 2048-bit ECFP4. molecules/s counts corpus molecules per second of "
-              f"pre-training (D-SLA encodes 5 candidates of each). {platform.machine()}, "
-              f"{torch.get_num_threads()} threads (CPU shared with other jobs), total {total / 60:.1f} min."]
+              f"pre-training (D-SLA encodes 5 candidates of each). {platform.machine()}"
+              f"{f', {threads} threads' if threads else ''} (CPU shared with other jobs), total {total / 60:.1f} min."
+              f"{note}"]
     return "\n".join(lines)
 
 
