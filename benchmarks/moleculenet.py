@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from graphrep.data import get_card
 from graphrep.nn.molecule.pretrained import pretrained_card
 from graphrep.tasks.main_job import MainJobConfig, run_main_job
 
@@ -58,8 +59,10 @@ def run_one(args, name: str, work: str) -> dict:
 
 
 def run_children(args, names: list[str], work: str) -> dict[str, dict]:
-    """Each data set in its own process, ``args.jobs`` at a time; their rows read back from JSON."""
-    pending, running, out = list(names), [], {}
+    """Each data set in its own process, ``args.jobs`` at a time, largest first (by its card's row count, so that the
+    parallel jobs end together); their rows read back from JSON."""
+    pending = sorted(names, key=lambda n: -(get_card(n).rows or 0))
+    running, out = [], {}
     while pending or running:
         while pending and len(running) < args.jobs:
             name = pending.pop(0)
