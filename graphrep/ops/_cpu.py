@@ -1,9 +1,11 @@
-"""CPU path: torch's CSR products with reductions (``torch.sparse.mm(A, x, reduce)``, one pass over the CSR,
-parallel over rows, so deterministic) for forward and the sum/mean backward; max/min backward and edge-weight
-gradients walk the edges in fixed-size chunks so no E x F tensor is ever alive (peak extra memory O(chunk * F)).
+"""CPU path: torch's CSR products (``torch.sparse.mm(A, x, reduce)``: one pass over the CSR, parallel over rows,
+so deterministic; for sums the faster of two kernels, see :mod:`graphrep.ops._cpu_sum`) for forward and the
+sum/mean backward; max/min backward and edge-weight gradients walk the edges in fixed-size chunks so no E x F tensor
+is ever alive (peak extra memory O(chunk * F)).
 
-Every function takes the graph as :class:`graphrep.ops.csr.CSRTensors` (named index tensors) and works in float32 (float64
-for float64 inputs; fp16/bf16 inputs are widened once, so sums accumulate in fp32).
+Every function takes the graph as a :class:`graphrep.ops.csr.CSR` (eager calls: per-graph matrices are cached on
+it) or :class:`graphrep.ops.csr.CSRTensors` (custom op calls), reading the same named fields, and works in float32
+(float64 for float64 inputs; fp16/bf16 inputs are widened once, so sums accumulate in fp32).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ._cpu_sum import csr_sum
 from .csr import CSRTensors
 
 # edges per chunk are chosen so a chunk holds about this many feature values (16 MB in fp32)
@@ -78,21 +81,21 @@ def _matrix(g, transposed: bool, values: Optional[Tensor], dtype: torch.dtype) -
     return g.derived(("torch_csr", transposed, dtype), lambda: _csr_matrix(rowptr, col, None, n_rows, n_cols, dtype))
 
 
-def spmm(a: Tensor, x32: Tensor, reduce: str) -> Tensor:
+def spmm(a: Tensor, x32: Tensor, reduce: str, weighted: bool = True) -> Tensor:
     """``out[i] = reduce_{k in row i} a[i, k] * x32[k]`` for the torch CSR matrix ``a``, in the accumulation dtype;
-    empty rows give 0."""
-    if a.values().numel() == 0 or x32.size(1) == 0:
+    empty rows give 0. Sums go to the faster of torch's two CSR products (:mod:`graphrep.ops._cpu_sum`);
+    ``weighted=False`` says that ``a`` holds ones, so that both kernels give the same bits."""
+    if a._nnz() == 0 or x32.size(1) == 0:
         return x32.new_zeros(a.size(0), x32.size(1))
-    # For sums, the plain product torch.sparse.mm(a, x32) gives the same bits but, measured here (1 and 2 threads,
-    # N=3K..100K, E=7K..1.6M, F=64..300), is 10-40% slower than the reduce="sum" kernel: it zero-fills and copies
-    # the output. A report of the opposite (19-21 ms vs 25-26 ms on a quiet 2-core machine) was not reproduced.
+    if reduce == "sum":
+        return csr_sum(a, x32, weighted)
     return torch.sparse.mm(a, x32, _TORCH_REDUCE[reduce])
 
 
 def forward(x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], reduce: str, need_count: bool):
     """Returns ``(out, count)``; the count of max/min ties is left empty here and computed by the backward pass."""
     x32 = _acc(x, x.dtype)
-    out = spmm(_matrix(g, False, _acc(w_csr, x.dtype), x32.dtype), x32, reduce)
+    out = spmm(_matrix(g, False, _acc(w_csr, x.dtype), x32.dtype), x32, reduce, w_csr is not None)
     return out.to(x.dtype), torch.empty(0, dtype=torch.int32)
 
 
@@ -119,7 +122,7 @@ def sum_transposed(g: CSRTensors, w_csr: Optional[Tensor], grad32: Tensor, n_src
     if getattr(g, "one_edge_per_source", False):  # pooling, per-edge messages: a gather is 2-3x faster, same bits
         out = grad32.index_select(0, g.col_t)
         return out if w_t is None else out.mul_(w_t.unsqueeze(1))
-    return spmm(_matrix(g, True, w_t, grad32.dtype), grad32, "sum")
+    return spmm(_matrix(g, True, w_t, grad32.dtype), grad32, "sum", w_t is not None)
 
 
 def _row_groups(rowptr: Tensor, step: int):

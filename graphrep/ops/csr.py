@@ -17,6 +17,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 _CACHE_ATTR = "_graphrep_csr_cache"
 # edge_index tensor -> (key, CSR); entries vanish with their tensor (keyed by identity: tensors compare elementwise)
 _TENSOR_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()
+_EDGE_ROWS_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()  # the same for CSR.edge_rows_of
 
 
 def _check_edge_index(edge_index: Any) -> None:
@@ -86,41 +87,14 @@ class CSR:
         ``num_nodes`` is ``N`` (square graph) or ``(N_src, N_dst)`` for a bipartite graph; by default
         ``max(edge_index) + 1``. Raises ValueError for a malformed ``edge_index`` or out-of-range node ids.
         """
-        _check_edge_index(edge_index)
-        edge_index = edge_index.long()
-        num_edges = edge_index.size(1)
-        src, dst = edge_index[0], edge_index[1]
-        if num_nodes is None:
-            n = int(edge_index.max()) + 1 if num_edges > 0 else 0
-            num_src = num_dst = n
-        elif isinstance(num_nodes, (tuple, list)):
-            if len(num_nodes) != 2:
-                raise ValueError(f"num_nodes must be an int or a pair (num_src, num_dst), got {num_nodes!r}")
-            num_src, num_dst = int(num_nodes[0]), int(num_nodes[1])
-        else:
-            num_src = num_dst = int(num_nodes)
-        if num_src < 0 or num_dst < 0:
-            raise ValueError(f"num_nodes must be non-negative, got {num_nodes!r}")
-        if num_edges > 0:
-            lo, hi = edge_index.aminmax(dim=1)  # one pass and one synchronisation for all four bounds
-            (src_lo, dst_lo), (src_hi, dst_hi) = lo.tolist(), hi.tolist()
-            if src_lo < 0 or dst_lo < 0:
-                raise ValueError("edge_index contains negative node ids")
-            if src_hi >= num_src or dst_hi >= num_dst:
-                raise ValueError(
-                    f"edge_index refers to node {max(src_hi, dst_hi)} but num_nodes is {num_nodes!r} "
-                    f"(sources < {num_src}, destinations < {num_dst} required)"
-                )
-        # index_select/index_copy_ rather than tensor[idx]: several times faster on CPU for 1-D indices, and this
-        # runs once per molecule batch
-        perm = torch.argsort(dst, stable=True)
+        edge_index, num_src, num_dst = _validated(edge_index, num_nodes)
+        src = edge_index[0]
+        perm, row, rowptr, inv_perm = _destination_order(edge_index[1], num_dst)
+        # index_select rather than tensor[idx]: several times faster on CPU, and this runs once per molecule batch
         col = src.index_select(0, perm)
-        row = dst.index_select(0, perm)
-        ar = torch.arange(num_edges, device=perm.device)
-        inv_perm = torch.empty_like(perm).index_copy_(0, perm, ar)
         perm_t = torch.argsort(col, stable=True)
         col_t = row.index_select(0, perm_t)
-        rowptr, rowptr_t = _ptr_from_counts(dst, num_dst), _ptr_from_counts(src, num_src)
+        rowptr_t = _ptr_from_counts(src, num_src)
         return cls(rowptr, col, row, perm, inv_perm, rowptr_t, col_t, perm_t, num_src, num_dst)
 
     @classmethod
@@ -145,7 +119,13 @@ class CSR:
         return csr
 
     @classmethod
-    @torch.inference_mode(False)  # cached for later calls: never inference tensors, which autograd cannot save
+    def _built(cls, edge_index: Tensor, num_nodes: Any) -> "CSR":
+        # cached for later calls: never inference tensors, which autograd cannot save (the context is entered on
+        # a cache miss only: as a decorator of `of` it cost more than the cache lookup itself)
+        with torch.inference_mode(False):
+            return cls.from_edge_index(edge_index, num_nodes)
+
+    @classmethod
     def of(cls, data: Any, num_nodes: Optional[Union[int, Tuple[int, int]]] = None) -> "CSR":
         """The CSR of a PyG ``Data`` (``data.edge_index``, ``data.num_nodes``) or of an ``edge_index`` tensor, built
         once and cached: on the ``Data``, or (for a tensor) in a table keyed weakly by the tensor object, so every
@@ -157,12 +137,12 @@ class CSR:
         if isinstance(data, Tensor):
             _check_edge_index(data)
             if data.is_inference():
-                return cls.from_edge_index(data, num_nodes)
+                return cls._built(data, num_nodes)
             key = _cache_key(data, num_nodes)
             cached = _TENSOR_CACHE.get(data)
             if cached is not None and cached[0] == key:
                 return cached[1]
-            csr = cls.from_edge_index(data, num_nodes)
+            csr = cls._built(data, num_nodes)
             _TENSOR_CACHE[data] = (key, csr)
             return csr
         edge_index = getattr(data, "edge_index", None)
@@ -170,16 +150,40 @@ class CSR:
             raise ValueError(f"{type(data).__name__} has no edge_index to build a CSR from")
         n = num_nodes if num_nodes is not None else data.num_nodes
         if edge_index.is_inference():
-            return cls.from_edge_index(edge_index, n)
+            return cls._built(edge_index, n)
         key = _cache_key(edge_index, n)
         cached = data.__dict__.get(_CACHE_ATTR)
         if cached is not None and cached[0] is edge_index and cached[1] == key:
             return cached[2]
-        with torch.inference_mode(False):
-            csr = cls.from_edge_index(edge_index, n)
+        csr = cls._built(edge_index, n)
         # underscore attributes live in Data.__dict__: not collated, not moved by .to(), not saved as graph data.
         data.__dict__[_CACHE_ATTR] = (edge_index, key, csr)
         return csr
+
+    @classmethod
+    def edge_rows_of(cls, edge_index: Tensor, num_nodes: Optional[Union[int, Tuple[int, int]]] = None) -> "CSR":
+        """``CSR.of(edge_index, num_nodes).edges_to_rows()``, the graph that sums per-edge rows ``m`` [E, F] into
+        their destinations, built with one stable sort instead of two (it has no use for the transposed graph) and
+        cached per tensor like :meth:`of`; if that tensor's full CSR is already cached, its view is returned.
+        """
+        if not isinstance(edge_index, Tensor) or edge_index.is_inference():
+            return cls.of(edge_index, num_nodes).edges_to_rows()
+        _check_edge_index(edge_index)
+        key = _cache_key(edge_index, num_nodes)
+        for cache in (_TENSOR_CACHE, _EDGE_ROWS_CACHE):
+            cached = cache.get(edge_index)
+            if cached is not None and cached[0] == key:
+                return cached[1].edges_to_rows() if cache is _TENSOR_CACHE else cached[1]
+        with torch.inference_mode(False):
+            ei, _, num_dst = _validated(edge_index, num_nodes)
+            dst = ei[1].clone()  # the CSR owns its tensors: the caller may later change edge_index in place
+            perm, row, rowptr, inv_perm = _destination_order(dst, num_dst)
+            e = perm.numel()
+            rows = cls(rowptr, perm, row, perm, inv_perm, torch.arange(e + 1, device=perm.device), dst, inv_perm, e,
+                       num_dst)
+        rows._derived["one_edge_per_source"] = True
+        _EDGE_ROWS_CACHE[edge_index] = (key, rows)
+        return rows
 
     # ------------------------------------------------------------------ views and helpers
     @property
@@ -322,3 +326,40 @@ def _ptr_from_counts(index: Tensor, n: int) -> Tensor:
     if index.numel() > 0:
         torch.cumsum(torch.bincount(index, minlength=n), 0, out=ptr[1:])
     return ptr
+
+
+def _validated(edge_index: Tensor, num_nodes: Any) -> Tuple[Tensor, int, int]:
+    """``(edge_index as int64, num_src, num_dst)``; ValueError for a malformed ``edge_index``, ``num_nodes`` or
+    out-of-range node ids."""
+    _check_edge_index(edge_index)
+    edge_index = edge_index.long()
+    num_edges = edge_index.size(1)
+    if num_nodes is None:
+        n = int(edge_index.max()) + 1 if num_edges > 0 else 0
+        num_src = num_dst = n
+    elif isinstance(num_nodes, (tuple, list)):
+        if len(num_nodes) != 2:
+            raise ValueError(f"num_nodes must be an int or a pair (num_src, num_dst), got {num_nodes!r}")
+        num_src, num_dst = int(num_nodes[0]), int(num_nodes[1])
+    else:
+        num_src = num_dst = int(num_nodes)
+    if num_src < 0 or num_dst < 0:
+        raise ValueError(f"num_nodes must be non-negative, got {num_nodes!r}")
+    if num_edges > 0:
+        lo, hi = edge_index.aminmax(dim=1)  # one pass and one synchronisation for all four bounds
+        (src_lo, dst_lo), (src_hi, dst_hi) = lo.tolist(), hi.tolist()
+        if src_lo < 0 or dst_lo < 0:
+            raise ValueError("edge_index contains negative node ids")
+        if src_hi >= num_src or dst_hi >= num_dst:
+            raise ValueError(
+                f"edge_index refers to node {max(src_hi, dst_hi)} but num_nodes is {num_nodes!r} "
+                f"(sources < {num_src}, destinations < {num_dst} required)"
+            )
+    return edge_index, num_src, num_dst
+
+
+def _destination_order(dst: Tensor, num_dst: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(perm, row, rowptr, inv_perm)`` of the destination-major order: edges stably sorted by destination."""
+    perm = torch.argsort(dst, stable=True)
+    inv_perm = torch.empty_like(perm).index_copy_(0, perm, torch.arange(perm.numel(), device=perm.device))
+    return perm, dst.index_select(0, perm), _ptr_from_counts(dst, num_dst), inv_perm
