@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import platform
 import statistics
@@ -211,7 +212,8 @@ def run(args, stem: Path) -> dict:
                      platform.processor())
         name = f"{model}, {torch.get_num_threads()} threads"
     bw = copy_bandwidth(device)
-    res = {"device": device, "device_name": name, "torch": torch.__version__, "copy_bandwidth_GBps":
+    res = {"device": device, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
+           "copy_bandwidth_GBps":
            None if bw is None else bw / 1e9, "repeats": args.repeats, "rows": []}
     print(f"# {name} | torch {torch.__version__}" + ("" if bw is None else f" | copy bandwidth {bw / 1e9:.0f} GB/s"),
           flush=True)
@@ -241,6 +243,9 @@ def run(args, stem: Path) -> dict:
             gc.collect()
             if device == "cuda":
                 torch.cuda.empty_cache()
+        if device == "cpu":  # which of torch's two CSR sum kernels graphrep's "auto" settled on (graphrep.ops._cpu_sum)
+            res["cpu_sum_kernel"] = {str(k): v for k, v in importlib.import_module("graphrep.ops._cpu_sum")
+                                     .settled().items()}
         save(res, stem, with_plot=False)  # partial results survive an interrupted run
     return res
 
@@ -289,7 +294,9 @@ def to_markdown(res: dict) -> str:
         + f"). Times: min of {res['repeats']} runs, methods interleaved; memory: peak extra "
         + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run."
         + (f" Merged from {', '.join(res['merged_from'])} (a later file's rows replace the earlier's)."
-           if res.get("merged_from") else ""),
+           if res.get("merged_from") else "")
+        + (f" graphrep's CPU sums ran on torch's \"{res['cpu_sum_kernel'][str(res['threads'])]}\" kernel (chosen by"
+           " timing, see graphrep/ops/_cpu_sum.py)." if str(res.get("threads")) in res.get("cpu_sum_kernel", {}) else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
