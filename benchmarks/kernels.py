@@ -214,7 +214,7 @@ def run(args, stem: Path) -> dict:
     bw = copy_bandwidth(device)
     res = {"device": device, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
            "copy_bandwidth_GBps":
-           None if bw is None else bw / 1e9, "repeats": args.repeats, "rows": []}
+           None if bw is None else bw / 1e9, "repeats": args.repeats, "interleaved": True, "rows": []}
     print(f"# {name} | torch {torch.__version__}" + ("" if bw is None else f" | copy bandwidth {bw / 1e9:.0f} GB/s"),
           flush=True)
     for size in sizes:
@@ -291,7 +291,8 @@ def to_markdown(res: dict) -> str:
     lines = [
         f"Device: {res['device_name']} (torch {res['torch']}"
         + ("" if res["copy_bandwidth_GBps"] is None else f", copy bandwidth {res['copy_bandwidth_GBps']:.0f} GB/s")
-        + f"). Times: min of {res['repeats']} runs, methods interleaved; memory: peak extra "
+        + f"). Times: min of {res['repeats']} runs" + (", methods interleaved" if res.get("interleaved") else "")
+        + "; memory: peak extra "
         + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run."
         + (f" Merged from {', '.join(res['merged_from'])} (a later file's rows replace the earlier's)."
            if res.get("merged_from") else "")
