@@ -36,15 +36,15 @@ SAMPLES = 3  # timed calls per kernel before "auto" settles
 _state: Dict[int, Union[str, Dict[str, List[float]]]] = {}
 
 
-def _choice(work: int, weighted: bool) -> Tuple[str, bool]:
-    """``(kernel, timed)`` for a sum with ``work`` nonzeros x features."""
+def _choice(work: int, weighted: bool, nnz: int) -> Tuple[str, bool]:
+    """``(kernel, timed)`` for a sum of ``nnz`` nonzeros with ``work`` nonzeros x features."""
     name = os.environ.get(ENV, "auto")
     if name in KERNELS:
         return name, False
     if name != "auto":
         raise ValueError(f"{ENV} must be one of auto, reduce, plain; got {name!r}")
-    if weighted or work < MIN_WORK or not torch.backends.mkl.is_available():
-        return "reduce", False
+    if weighted or work < MIN_WORK or nnz >= 2**31 or not torch.backends.mkl.is_available():
+        return "reduce", False  # past 2**31 nonzeros: torch's own kernel (int64 offsets), never MKL's
     state = _state.setdefault(torch.get_num_threads(), {k: [] for k in KERNELS})
     if isinstance(state, str):
         return state, False
@@ -67,8 +67,9 @@ def settled() -> Dict[int, str]:
 
 def csr_sum(a: Tensor, x: Tensor, weighted: bool) -> Tensor:
     """``a @ x`` for a torch sparse CSR matrix ``a`` [M, K] and dense ``x`` [K, F] by the kernel chosen above."""
-    work = a._nnz() * x.size(1)
-    kernel, timed = _choice(work, weighted)
+    nnz = a._nnz()
+    work = nnz * x.size(1)
+    kernel, timed = _choice(work, weighted, nnz)
     t0 = time.perf_counter() if timed else 0.0
     out = torch.sparse.mm(a, x, "sum") if kernel == "reduce" else torch.sparse.mm(a, x)
     if timed:
