@@ -1,7 +1,9 @@
 """Aggregation kernels side by side: graphrep.ops.aggregate vs PyG's default gather+scatter vs torch's CSR product
-(sum only) vs torch-scatter (when importable), for sum/mean/max, forward and forward+backward, on uniform and
-heavy-tailed in-degrees (destinations drawn with weights rand(N) ** -1.2). Reports time (min over repeats) and peak
-extra memory, and on CUDA the memory-traffic floor of the forward pass (bytes moved / measured copy bandwidth).
+(sums only: ``torch.sparse.mm(A, x)`` as torch_csr and, on CPU, ``torch.sparse.mm(A, x, "sum")`` as torch_csr_reduce)
+vs torch-scatter (when importable), for sum, weighted sum (sum_w), mean and max, forward and forward+backward, on
+uniform and heavy-tailed in-degrees (destinations drawn with weights rand(N) ** -1.2). Reports time (min over
+repeats; the methods of a row run interleaved, a, b, c, a, b, c, ..., so load on a shared machine hits all alike) and
+peak extra memory, and on CUDA the memory-traffic floor of the forward pass (bytes moved / measured copy bandwidth).
 
     PYTHONPATH=$PWD python benchmarks/kernels.py --device cpu                      # N=100K, E=1.6M, F=64
     PYTHONPATH=$PWD python benchmarks/kernels.py --device cuda                     # N=1M,E=16M,F=128 and N=2M,E=64M,F=64
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import platform
 import statistics
@@ -26,7 +29,8 @@ import torch
 
 from graphrep.ops import CSR, aggregate
 
-REDUCES = ("sum", "mean", "max")
+REDUCES = ("sum", "sum_w", "mean", "max")
+METHODS = ("graphrep", "pyg", "torch_csr", "torch_csr_reduce", "torch_scatter")
 DEFAULT_SIZES = {"cpu": ["100000,1600000,64"], "cuda": ["1000000,16000000,128", "2000000,64000000,64"]}
 SMALL_SIZES = ["2000,16000,24"]
 
@@ -62,29 +66,57 @@ def _sync(device: str) -> None:
 
 
 def measure(fn: Callable[[], None], device: str, repeats: int, warmup: int) -> Dict[str, float]:
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    gc.collect()
-    if device == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        extra = torch.cuda.max_memory_allocated() - base
-    else:
-        with _AllocPeak() as m:
+    return measure_interleaved({"fn": fn}, device, repeats, warmup)["fn"]
+
+
+def measure_interleaved(fns: Dict[str, Callable[[], None]], device: str, repeats: int,
+                        warmup: int) -> Dict[str, dict]:
+    """Times every function ``repeats`` times, round-robin (a, b, c, a, b, c, ...), so that load from other jobs on a
+    shared machine hits all methods alike; then the peak extra memory of one run of each. A method that raises (e.g.
+    out of memory) gets an ``error`` entry and leaves the rotation."""
+    res: Dict[str, dict] = {}
+    live = dict(fns)
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+
+    def attempt(name, fn):
+        try:
             fn()
-        extra = m.extra
-    return {"ms": min(times), "ms_median": statistics.median(times), "ms_all": times, "extra_mb": extra / 2**20}
+            return True
+        except (RuntimeError, MemoryError) as err:
+            res[name] = {"ms": None, "extra_mb": None, "error": str(err).splitlines()[0][:200]}
+            live.pop(name)
+            if device == "cuda":
+                torch.cuda.empty_cache()
+            return False
+
+    for name, fn in list(live.items()):
+        for _ in range(warmup):
+            if not attempt(name, fn):
+                break
+    _sync(device)
+    for _ in range(repeats):
+        for name, fn in list(live.items()):
+            _sync(device)
+            t0 = time.perf_counter()
+            if attempt(name, fn):
+                _sync(device)
+                times[name].append((time.perf_counter() - t0) * 1e3)
+    for name, fn in live.items():
+        gc.collect()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            fn()
+            torch.cuda.synchronize()
+            extra = torch.cuda.max_memory_allocated() - base
+        else:
+            with _AllocPeak() as m:
+                fn()
+            extra = m.extra
+        t = times[name]
+        res[name] = {"ms": min(t), "ms_median": statistics.median(t), "ms_all": t, "extra_mb": extra / 2**20}
+    return {k: res[k] for k in fns}
 
 
 def copy_bandwidth(device: str) -> Optional[float]:
@@ -115,24 +147,38 @@ def make_graph(n: int, e: int, skewed: bool, device: str, seed: int = 0):
 
 
 def methods(edge_index, csr, n, reduce, backend):
-    """name -> forward function x -> out (only the methods that support ``reduce``)."""
+    """name -> forward function x -> out (only the methods that support ``reduce``). ``sum_w`` is the weighted sum
+    ``sum_j w_ji x_j`` (weights in [0.5, 1.5), not trained); torch's CSR product comes in its two kernels,
+    ``torch_csr`` = ``torch.sparse.mm(A, x)`` and ``torch_csr_reduce`` = ``torch.sparse.mm(A, x, "sum")``."""
     src, dst = edge_index[0], edge_index[1]
-    out = {"graphrep": lambda x: aggregate(x, csr, reduce, backend=backend)}
+    w = None
+    op = reduce
+    if reduce == "sum_w":
+        op = "sum"
+        w = torch.rand(csr.num_edges, generator=torch.Generator().manual_seed(1)).to(src.device) + 0.5
+    out = {"graphrep": lambda x: aggregate(x, csr, op, w, backend=backend)}
 
     from torch_geometric.utils import scatter
 
-    out["pyg"] = lambda x: scatter(x[src], dst, 0, dim_size=n, reduce=reduce)
-    if reduce == "sum":
+    if w is None:
+        out["pyg"] = lambda x: scatter(x[src], dst, 0, dim_size=n, reduce=op)
+    else:
+        out["pyg"] = lambda x: scatter(x[src] * w.unsqueeze(1), dst, 0, dim_size=n, reduce=op)
+    if op == "sum":
         import warnings
 
+        values = torch.ones(csr.num_edges, device=src.device) if w is None else w[csr.perm]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            a = torch.sparse_csr_tensor(csr.rowptr, csr.col, torch.ones(csr.num_edges, device=src.device), (n, n))
+            a = torch.sparse_csr_tensor(csr.rowptr, csr.col, values, (n, n))
         out["torch_csr"] = lambda x: torch.sparse.mm(a, x)
+        if src.device.type == "cpu":  # the reduce-argument kernel exists on CPU only
+            out["torch_csr_reduce"] = lambda x: torch.sparse.mm(a, x, "sum")
     try:
         import torch_scatter
 
-        out["torch_scatter"] = lambda x: torch_scatter.scatter(x[src], dst, 0, dim_size=n, reduce=reduce)
+        if w is None:
+            out["torch_scatter"] = lambda x: torch_scatter.scatter(x[src], dst, 0, dim_size=n, reduce=op)
     except ImportError:
         pass
     return out
@@ -166,8 +212,9 @@ def run(args, stem: Path) -> dict:
                      platform.processor())
         name = f"{model}, {torch.get_num_threads()} threads"
     bw = copy_bandwidth(device)
-    res = {"device": device, "device_name": name, "torch": torch.__version__, "copy_bandwidth_GBps":
-           None if bw is None else bw / 1e9, "repeats": args.repeats, "rows": []}
+    res = {"device": device, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
+           "copy_bandwidth_GBps":
+           None if bw is None else bw / 1e9, "repeats": args.repeats, "interleaved": True, "rows": []}
     print(f"# {name} | torch {torch.__version__}" + ("" if bw is None else f" | copy bandwidth {bw / 1e9:.0f} GB/s"),
           flush=True)
     for size in sizes:
@@ -180,24 +227,10 @@ def run(args, stem: Path) -> dict:
             grad = torch.randn(n, f, device=device)
             dist = "heavy-tailed" if skewed else "uniform"
             for reduce in args.reduces:
-                for mname, fwd in methods(ei, csr, n, reduce, args.backend).items():
-                    for mode in ("fwd", "fwd+bwd"):
-                        if mode == "fwd":
-                            def fn():
-                                with torch.no_grad():
-                                    fwd(x)
-                        else:
-                            xg = x.detach().requires_grad_()
-
-                            def fn():
-                                xg.grad = None
-                                fwd(xg).backward(grad)
-                        try:
-                            r = measure(fn, device, args.repeats, args.warmup)
-                        except (RuntimeError, MemoryError) as err:  # e.g. out of memory on the largest size
-                            r = {"ms": None, "extra_mb": None, "error": str(err).splitlines()[0][:200]}
-                            if device == "cuda":
-                                torch.cuda.empty_cache()
+                for mode in ("fwd", "fwd+bwd"):
+                    fns = {name: _timed_fn(fwd, x, grad, mode) for name, fwd in methods(ei, csr, n, reduce,
+                                                                                         args.backend).items()}
+                    for mname, r in measure_interleaved(fns, device, args.repeats, args.warmup).items():
                         row = {"N": n, "E": e, "F": f, "degrees": dist, "max_in_degree": maxdeg, "reduce": reduce,
                                "pass": mode, "method": mname, **r}
                         if bw is not None and mode == "fwd":
@@ -205,13 +238,30 @@ def run(args, stem: Path) -> dict:
                         res["rows"].append(row)
                         ms = "error" if r["ms"] is None else f"{r['ms']:9.2f} ms"
                         mb = "" if r.get("extra_mb") is None else f"{r['extra_mb']:9.1f} MB"
-                        print(f"N={n} E={e} F={f} {dist:12s} {reduce:4s} {mode:7s} {mname:13s} {ms} {mb}", flush=True)
+                        print(f"N={n} E={e} F={f} {dist:12s} {reduce:5s} {mode:7s} {mname:16s} {ms} {mb}", flush=True)
             del ei, csr, x, grad
             gc.collect()
             if device == "cuda":
                 torch.cuda.empty_cache()
+        if device == "cpu":  # which of torch's two CSR sum kernels graphrep's "auto" settled on (graphrep.ops._cpu_sum)
+            res["cpu_sum_kernel"] = {str(k): v for k, v in importlib.import_module("graphrep.ops._cpu_sum")
+                                     .settled().items()}
         save(res, stem, with_plot=False)  # partial results survive an interrupted run
     return res
+
+
+def _timed_fn(fwd: Callable, x: torch.Tensor, grad: torch.Tensor, mode: str) -> Callable[[], None]:
+    if mode == "fwd":
+        def fn():
+            with torch.no_grad():
+                fwd(x)
+        return fn
+    xg = x.detach().requires_grad_()
+
+    def fn():
+        xg.grad = None
+        fwd(xg).backward(grad)
+    return fn
 
 
 def merge_runs(paths: List[Path]) -> dict:
@@ -233,7 +283,7 @@ def merge_runs(paths: List[Path]) -> dict:
 
 def to_markdown(res: dict) -> str:
     rows = res["rows"]
-    meths = [m for m in ("graphrep", "pyg", "torch_csr", "torch_scatter") if any(r["method"] == m for r in rows)]
+    meths = [m for m in METHODS if any(r["method"] == m for r in rows)]
     cuda = res["device"] == "cuda"
     head = ["N / E / F", "in-degree", "reduce", "pass"] + [f"{m} ms" for m in meths]
     head += (["floor ms", "graphrep / floor"] if cuda else []) + ["PyG / graphrep", "graphrep vs its fwd"]
@@ -241,10 +291,13 @@ def to_markdown(res: dict) -> str:
     lines = [
         f"Device: {res['device_name']} (torch {res['torch']}"
         + ("" if res["copy_bandwidth_GBps"] is None else f", copy bandwidth {res['copy_bandwidth_GBps']:.0f} GB/s")
-        + f"). Times: min of {res['repeats']} runs; memory: peak extra "
+        + f"). Times: min of {res['repeats']} runs" + (", methods interleaved" if res.get("interleaved") else "")
+        + "; memory: peak extra "
         + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run."
         + (f" Merged from {', '.join(res['merged_from'])} (a later file's rows replace the earlier's)."
-           if res.get("merged_from") else ""),
+           if res.get("merged_from") else "")
+        + (f" graphrep's CPU sums ran on torch's \"{res['cpu_sum_kernel'][str(res['threads'])]}\" kernel (chosen by"
+           " timing, see graphrep/ops/_cpu_sum.py)." if str(res.get("threads")) in res.get("cpu_sum_kernel", {}) else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -281,7 +334,7 @@ def plot(res: dict, path: Path) -> None:
 
     rows = [r for r in res["rows"] if r["ms"] is not None]
     sizes = sorted({(r["N"], r["E"], r["F"]) for r in rows})
-    meths = [m for m in ("graphrep", "pyg", "torch_csr", "torch_scatter") if any(r["method"] == m for r in rows)]
+    meths = [m for m in METHODS if any(r["method"] == m for r in rows)]
     fig, axes = plt.subplots(len(sizes), 1, figsize=(12, 3.6 * len(sizes)), squeeze=False)
     for ax, size in zip(axes[:, 0], sizes):
         groups = []

@@ -1,10 +1,10 @@
 """End-to-end training-step speed: the same models on graphrep's layers (fused ops) and on PyG's layers.
 
 A step is forward + loss + backward + optimiser step (Adam). Each case builds both models from one seed with the
-same parameters (graphrep's layers subclass PyG's, so the state dict is copied), then times them interleaved
-(graphrep, PyG, graphrep, ...) so that load on a shared machine hits both alike: ``--rounds`` rounds of ``--steps``
-steps each after ``--warmup`` steps; a row reports the per-step time, mean ± sample std (ddof=1) over rounds, and
-the speed-up PyG / graphrep. Inputs are the edge lists a user would pass (``[2, E]`` tensors): graphrep's layers
+same parameters (graphrep's layers subclass PyG's, so the state dict is copied), then times them with steps
+alternating one by one (graphrep, PyG, PyG, graphrep, ...) so that load on a shared machine hits both alike, for at
+least ``--seconds`` and ``--min-steps`` steps each after ``--warmup`` steps; a row reports the per-step time, median
+and mean ± sample std (ddof=1), the speed-up PyG median / graphrep median, and the 1-minute load average. Inputs are the edge lists a user would pass (``[2, E]`` tensors): graphrep's layers
 build a CSR per edge tensor once and cache it, so the full-graph cases reuse it across layers and steps, and each
 molecule batch pays for its own.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -199,7 +200,12 @@ def _sync(device):
 
 
 def time_case(impls, args):
-    """Per-step seconds per round for each implementation, rounds interleaved."""
+    """Per-step seconds of each implementation, steps alternating one by one.
+
+    After ``--warmup`` steps each, the implementations take turns a single step at a time, the first of each pair
+    alternating (g p p g g p ...), so that load from other jobs on a shared machine hits both alike; this goes on until
+    each has ``--min-steps`` steps and ``--seconds`` have passed, or each has ``--max-steps``.
+    """
     opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, (m, _) in impls.items()}
     counters = {k: 0 for k in impls}
 
@@ -214,30 +220,44 @@ def time_case(impls, args):
             counters[k] += 1
         _sync(args.device)
 
-    for k in impls:
+    keys = list(impls)
+    for k in keys:
         run(k, args.warmup)
-    per_round = {k: [] for k in impls}
-    for _ in range(args.rounds):
-        for k in impls:
+    times = {k: [] for k in keys}
+    end = time.perf_counter() + args.seconds
+    turn = 0
+    while True:
+        done = len(times[keys[0]])
+        if done >= args.max_steps or (done >= args.min_steps and time.perf_counter() >= end):
+            break
+        for k in (keys if turn % 2 == 0 else keys[::-1]):
             t0 = time.perf_counter()
-            run(k, args.steps)
-            per_round[k].append((time.perf_counter() - t0) / args.steps)
-    return per_round
+            run(k, 1)
+            times[k].append(time.perf_counter() - t0)
+        turn += 1
+    return times
 
 
 def fmt(values):
+    """``(median, mean, std, "median", "mean ± std")`` in ms, std the sample std (ddof=1)."""
     ms = [v * 1e3 for v in values]
-    mean = statistics.mean(ms)
+    med, mean = statistics.median(ms), statistics.mean(ms)
     std = statistics.stdev(ms) if len(ms) > 1 else float("nan")
-    return mean, std, (f"{mean:.1f} ± {std:.1f}" if mean < 100 else f"{mean:.0f} ± {std:.0f}")
+    num = (lambda v: f"{v:.1f}") if mean < 100 else (lambda v: f"{v:.0f}")
+    return med, mean, std, num(med), f"{num(mean)} ± {num(std)}"
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: a shared machine)")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=40.0, help="time each case at least this long")
+    p.add_argument("--min-steps", type=int, default=10, help="timed steps per implementation, at least")
+    p.add_argument("--max-steps", type=int, default=150, help="timed steps per implementation, at most")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--big-nodes", type=int, default=100_000)
     p.add_argument("--big-edges", type=int, default=1_000_000)
@@ -252,28 +272,48 @@ def main(argv=None):
         if args.only and args.only.lower() not in model.lower():
             continue
         impls = build()
-        per_round = time_case(impls, args)
-        g_mean, g_std, g_txt = fmt(per_round["graphrep"])
-        p_mean, p_std, p_txt = fmt(per_round["pyg"])
-        rows.append({"model": model, "graph": graph, "graphrep_ms": [v * 1e3 for v in per_round["graphrep"]], "pyg_ms": [v * 1e3 for v in per_round["pyg"]],
-                     "graphrep": g_txt, "pyg": p_txt, "speedup": p_mean / g_mean})
-        print(f"{model:32s} {graph:52s} graphrep {g_txt:>14s} ms  PyG {p_txt:>14s} ms  x{p_mean / g_mean:.2f}",
-              flush=True)
+        load0 = _load()
+        times = time_case(impls, args)
+        g_med, g_mean, g_std, g_txt, g_ms = fmt(times["graphrep"])
+        p_med, p_mean, p_std, p_txt, p_ms = fmt(times["pyg"])
+        rows.append({"model": model, "graph": graph, "steps": len(times["graphrep"]),
+                     "graphrep_ms": [v * 1e3 for v in times["graphrep"]], "pyg_ms": [v * 1e3 for v in times["pyg"]],
+                     "graphrep": g_txt, "pyg": p_txt, "graphrep_mean_std": g_ms, "pyg_mean_std": p_ms,
+                     "speedup": p_med / g_med, "load_1min": [load0, _load()]})
+        print(f"{model:32s} {graph:52s} graphrep {g_txt:>7s} ({g_ms:>13s}) ms  PyG {p_txt:>7s} ({p_ms:>13s}) ms  "
+              f"x{p_med / g_med:.2f}  {len(times['graphrep'])} steps, load {load0}-{_load()}", flush=True)
         del impls
-    meta = {"device": args.device, "threads": args.threads, "rounds": args.rounds, "steps_per_round": args.steps,
-            "warmup_steps": args.warmup, "seed": args.seed, "torch": torch.__version__,
-            "torch_geometric": __import__("torch_geometric").__version__, "wall_s": round(time.time() - t_start)}
+    meta = {"device": args.device, "threads": args.threads, "seconds_per_case": args.seconds,
+            "min_steps": args.min_steps, "max_steps": args.max_steps, "warmup_steps": args.warmup, "seed": args.seed,
+            "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
+            "wall_s": round(time.time() - t_start)}
     if str(args.device).startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name()
+    else:
+        meta["cpu"] = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
+                            if ln.startswith("model name")), "cpu")
+        meta["cpu_cores"] = os.cpu_count()
     write(rows, meta, args.out_name)
 
 
 def write(rows, meta, name):
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    lines = ["| model | graph | graphrep step (ms) | PyG step (ms) | speed-up (PyG / graphrep) |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['model']} | {r['graph']} | {r['graphrep']} | {r['pyg']} | {r['speedup']:.2f}x |" for r in rows]
+    if meta["device"] == "cpu":
+        loads = [v for r in rows for v in r["load_1min"]]
+        where = (f"{meta['cpu']} ({meta['cpu_cores']} cores), {meta['threads']} torch thread(s); 1-minute load "
+                 f"average {min(loads)}-{max(loads)} during the cases (other jobs shared the machine)")
+    else:
+        where = meta.get("gpu", meta["device"])
+    lines = [f"Training step (forward, backward, Adam) on {where}. Steps of the two implementations alternate one by "
+             f"one; per-step ms over at least {meta['min_steps']} steps each (at least {meta['seconds_per_case']:.0f} s "
+             f"per case, at most {meta['max_steps']} steps); speed-up = PyG median / graphrep median; std is the sample "
+             "std.", "",
+             "| model | graph | graphrep ms (median) | PyG ms (median) | speed-up (PyG / graphrep) | graphrep ms "
+             "(mean ± std) | PyG ms (mean ± std) | steps |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['graph']} | {r['graphrep']} | {r['pyg']} | {r['speedup']:.2f}x | "
+              f"{r['graphrep_mean_std']} | {r['pyg_mean_std']} | {r['steps']} |" for r in rows]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     import matplotlib
 

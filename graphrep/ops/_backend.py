@@ -20,6 +20,8 @@ def triton_available() -> bool:
 
 def resolve(x: torch.Tensor, backend: Optional[str]) -> str:
     name = backend if backend is not None else os.environ.get("GRAPHREP_OPS_BACKEND", "auto")
+    if name == "auto" and x.device.type == "cpu":  # the common case first: this runs on every op call
+        return "torch"
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if name == "auto":

@@ -1,9 +1,11 @@
-"""CPU path: torch's CSR products with reductions (``torch.sparse.mm(A, x, reduce)``, one pass over the CSR,
-parallel over rows, so deterministic) for forward and the sum/mean backward; max/min backward and edge-weight
-gradients walk the edges in fixed-size chunks so no E x F tensor is ever alive (peak extra memory O(chunk * F)).
+"""CPU path: torch's CSR products (``torch.sparse.mm(A, x, reduce)``: one pass over the CSR, parallel over rows,
+so deterministic; for sums the faster of two kernels, see :mod:`graphrep.ops._cpu_sum`) for forward and the
+sum/mean backward; max/min backward and edge-weight gradients walk the edges in fixed-size chunks so no E x F tensor
+is ever alive (peak extra memory O(chunk * F)).
 
-Every function takes the graph as :class:`graphrep.ops.csr.CSRTensors` (named index tensors) and works in float32 (float64
-for float64 inputs; fp16/bf16 inputs are widened once, so sums accumulate in fp32).
+Every function takes the graph as a :class:`graphrep.ops.csr.CSR` (eager calls: per-graph matrices are cached on
+it) or :class:`graphrep.ops.csr.CSRTensors` (custom op calls), reading the same named fields, and works in float32
+(float64 for float64 inputs; fp16/bf16 inputs are widened once, so sums accumulate in fp32).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ._cpu_sum import csr_sum
 from .csr import CSRTensors
 
 # edges per chunk are chosen so a chunk holds about this many feature values (16 MB in fp32)
@@ -50,31 +53,49 @@ def _ones(n: int, dtype: torch.dtype) -> Tensor:
     return buf[:n]
 
 
+_BETA_WARNING_SEEN = False
+
+
 def _csr_matrix(
     rowptr: Tensor, col: Tensor, values: Optional[Tensor], n_rows: int, n_cols: int, dtype: torch.dtype
 ) -> Tensor:
+    global _BETA_WARNING_SEEN
     if values is None:
         values = _ones(col.numel(), dtype)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+    if _BETA_WARNING_SEEN:  # torch warns "sparse CSR support is in beta" once per process; entering
+        return torch.sparse_csr_tensor(rowptr, col, values, size=(n_rows, n_cols))  # catch_warnings costs more
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return torch.sparse_csr_tensor(rowptr, col, values, size=(n_rows, n_cols))
+        a = torch.sparse_csr_tensor(rowptr, col, values, size=(n_rows, n_cols))
+    _BETA_WARNING_SEEN = True
+    return a
 
 
-def spmm(rowptr: Tensor, col: Tensor, values: Optional[Tensor], x32: Tensor, n_rows: int, reduce: str) -> Tensor:
-    """``out[i] = reduce_{k in row i} values[k] * x32[col[k]]`` in the accumulation dtype; empty rows give 0."""
-    if col.numel() == 0 or x32.size(1) == 0:
-        return x32.new_zeros(n_rows, x32.size(1))
-    a = _csr_matrix(rowptr, col, values, n_rows, x32.size(0), x32.dtype)
-    # For sums, the plain product torch.sparse.mm(a, x32) gives the same bits but, measured here (1 and 2 threads,
-    # N=3K..100K, E=7K..1.6M, F=64..300), is 10-40% slower than the reduce="sum" kernel: it zero-fills and copies
-    # the output. A report of the opposite (19-21 ms vs 25-26 ms on a quiet 2-core machine) was not reproduced.
+def _matrix(g, transposed: bool, values: Optional[Tensor], dtype: torch.dtype) -> Tensor:
+    """The torch CSR matrix of ``g`` (``transposed``: of the reversed graph) with ``values`` (``None``: ones).
+    Unweighted matrices of a :class:`CSR` are built once and cached on it; a :class:`CSRTensors` has no cache."""
+    rowptr, col = (g.rowptr_t, g.col_t) if transposed else (g.rowptr, g.col)
+    n_rows, n_cols = rowptr.numel() - 1, (g.rowptr.numel() if transposed else g.rowptr_t.numel()) - 1
+    if values is not None or not hasattr(g, "derived"):
+        return _csr_matrix(rowptr, col, values, n_rows, n_cols, dtype)
+    return g.derived(("torch_csr", transposed, dtype), lambda: _csr_matrix(rowptr, col, None, n_rows, n_cols, dtype))
+
+
+def spmm(a: Tensor, x32: Tensor, reduce: str, weighted: bool = True) -> Tensor:
+    """``out[i] = reduce_{k in row i} a[i, k] * x32[k]`` for the torch CSR matrix ``a``, in the accumulation dtype;
+    empty rows give 0. Sums go to the faster of torch's two CSR products (:mod:`graphrep.ops._cpu_sum`);
+    ``weighted=False`` says that ``a`` holds ones, so that both kernels give the same bits."""
+    if a._nnz() == 0 or x32.size(1) == 0:
+        return x32.new_zeros(a.size(0), x32.size(1))
+    if reduce == "sum":
+        return csr_sum(a, x32, weighted)
     return torch.sparse.mm(a, x32, _TORCH_REDUCE[reduce])
 
 
 def forward(x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], reduce: str, need_count: bool):
     """Returns ``(out, count)``; the count of max/min ties is left empty here and computed by the backward pass."""
-    rowptr, col = g.rowptr, g.col
-    out = spmm(rowptr, col, _acc(w_csr, x.dtype), _acc(x, x.dtype), rowptr.numel() - 1, reduce)
+    x32 = _acc(x, x.dtype)
+    out = spmm(_matrix(g, False, _acc(w_csr, x.dtype), x32.dtype), x32, reduce, w_csr is not None)
     return out.to(x.dtype), torch.empty(0, dtype=torch.int32)
 
 
@@ -97,9 +118,11 @@ def _messages(x32: Tensor, idx: Tensor, w32: Optional[Tensor], out_dtype: torch.
 
 def sum_transposed(g: CSRTensors, w_csr: Optional[Tensor], grad32: Tensor, n_src: int) -> Tensor:
     """``grad_x[j] = sum_{j -> i} w_ji * grad32[i]`` through the transposed CSR."""
-    rowptr_t, col_t, perm_t = g.rowptr_t, g.col_t, g.perm_t
-    w_t = None if w_csr is None else _acc(w_csr, grad32.dtype)[perm_t]
-    return spmm(rowptr_t, col_t, w_t, grad32, n_src, "sum")
+    w_t = None if w_csr is None else _acc(w_csr, grad32.dtype).index_select(0, g.perm_t)
+    if getattr(g, "one_edge_per_source", False):  # pooling, per-edge messages: a gather is 2-3x faster, same bits
+        out = grad32.index_select(0, g.col_t)
+        return out if w_t is None else out.mul_(w_t.unsqueeze(1))
+    return spmm(_matrix(g, True, w_t, grad32.dtype), grad32, "sum", w_t is not None)
 
 
 def _row_groups(rowptr: Tensor, step: int):

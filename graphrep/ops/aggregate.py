@@ -38,12 +38,12 @@ def csr_reduce(
 ) -> Tuple[Tensor, Tensor]:
     """Forward kernel. ``x`` [N_src, F], ``graph`` = :meth:`CSR.tensors`, ``edge_weight`` [E] in edge order.
     Returns ``out`` [N_dst, F] and, for max/min on Triton with ``need_count``, the int32 tie counts (else empty)."""
-    return _reduce_impl(x, graph, edge_weight, reduce, backend, need_count)
+    return _reduce_impl(x, CSRTensors(*graph), edge_weight, reduce, backend, need_count)
 
 
-def _reduce_impl(x, graph, edge_weight, reduce, backend, need_count):
-    g = CSRTensors(*graph)
-    w_csr = None if edge_weight is None else edge_weight[g.perm]
+def _reduce_impl(x, g, edge_weight, reduce, backend, need_count):
+    """``g``: a :class:`CSR` (eager path) or :class:`CSRTensors` (custom op); the kernels read the same fields."""
+    w_csr = None if edge_weight is None else edge_weight.index_select(0, g.perm)
     return _backend.module(backend).forward(x.contiguous(), g, w_csr, reduce, need_count)
 
 
@@ -65,16 +65,16 @@ def csr_reduce_backward(
     sum/mean: ``grad_x`` is a sum over the transposed CSR. max/min: the gradient of each output is split evenly
     among the messages equal to it (Triton: tie counts from the forward kernel, shares summed over the transposed
     CSR; CPU: one chunked pass over the CSR). Returns empty tensors for gradients not asked for."""
-    return _reduce_backward_impl(grad, x, graph, edge_weight, out, count, reduce, backend, need_x, need_w)
+    return _reduce_backward_impl(grad, x, CSRTensors(*graph), edge_weight, out, count, reduce, backend, need_x,
+                                 need_w)
 
 
 def _reduce_backward_impl(grad, x, graph, edge_weight, out, count, reduce, backend, need_x, need_w):
     be = _backend.module(backend)
-    graph = CSRTensors(*graph)
-    x = x.contiguous()
-    acc = _acc(x.dtype)
+    x = None if x is None else x.contiguous()  # None on the eager path when only grad_x of a sum/mean is asked
+    acc = _acc(grad.dtype)
     n_src = graph.rowptr_t.numel() - 1
-    w_csr = None if edge_weight is None else edge_weight[graph.perm]
+    w_csr = None if edge_weight is None else edge_weight.index_select(0, graph.perm)
     g = grad.to(acc).contiguous()
     gx = gw = None
     if reduce in ("sum", "mean"):
@@ -87,11 +87,11 @@ def _reduce_backward_impl(grad, x, graph, edge_weight, out, count, reduce, backe
     else:
         gx, gw = be.extremum_backward(x, graph, w_csr, out, count, g, n_src, need_x, need_w, reduce)
         gx, gw = _nan_extremum_grads(be, graph, out, gx, gw, n_src, acc)
-    grad_x = gx.to(x.dtype) if gx is not None else x.new_empty(0)
+    grad_x = gx.to(grad.dtype) if gx is not None else grad.new_empty(0)
     if gw is not None:
-        grad_w = gw[graph.inv_perm].to(edge_weight.dtype)
+        grad_w = gw.index_select(0, graph.inv_perm).to(edge_weight.dtype)
     else:
-        grad_w = x.new_empty(0)
+        grad_w = grad.new_empty(0)
     return grad_x, grad_w
 
 
@@ -106,7 +106,7 @@ def _nan_extremum_grads(be, graph: CSRTensors, out: Tensor, gx, gw, n_src: int, 
         hit = be.sum_transposed(graph, None, nan_out.to(acc), n_src) > 0
         gx = gx.masked_fill(hit, float("nan"))
     if gw is not None:
-        gw = gw.masked_fill(nan_out.any(1)[graph.row], float("nan"))
+        gw = gw.masked_fill(nan_out.any(1).index_select(0, graph.row), float("nan"))
     return gx, gw
 
 
@@ -140,24 +140,29 @@ csr_reduce.register_autograd(_backward, setup_context=_setup_context)
 
 class _EagerReduce(torch.autograd.Function):
     """The same kernels as :func:`csr_reduce` for plain eager calls, without the custom op's dispatch: on a CPU its
-    Python overhead (about 1 ms per forward + backward on a busy 2-core machine) outweighed the kernel for
-    molecule-size batches. ``torch.compile``, fake tensors and dispatch modes see the custom op."""
+    Python overhead outweighed the kernel for molecule-size batches. It takes the :class:`CSR` object itself rather
+    than its eight index tensors (fewer autograd arguments and saved tensors, and the kernels may cache per-graph
+    objects on it). ``torch.compile``, fake tensors and dispatch modes see the custom op."""
 
     @staticmethod
-    def forward(ctx, x, edge_weight, reduce, backend, need_count, *graph):
-        out, count = _reduce_impl(x, list(graph), edge_weight, reduce, backend, need_count)
-        ctx.reduce, ctx.backend = reduce, backend
-        ctx.save_for_backward(x, edge_weight, out, count, *graph)
+    def forward(ctx, x, edge_weight, csr, reduce, backend, need_count):
+        out, count = _reduce_impl(x, csr, edge_weight, reduce, backend, need_count)
+        ctx.csr, ctx.reduce, ctx.backend = csr, reduce, backend
+        if reduce in ("sum", "mean"):  # the backward reads x only for edge-weight gradients, never out or count
+            ctx.save_for_backward(x if edge_weight is not None else None, edge_weight)
+        else:
+            ctx.save_for_backward(x, edge_weight, out, count)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, edge_weight, out, count, *graph = ctx.saved_tensors
+        x, edge_weight, *rest = ctx.saved_tensors
+        out, count = rest if rest else (None, None)
         need_x = ctx.needs_input_grad[0]
         need_w = edge_weight is not None and ctx.needs_input_grad[1]
-        gx, gw = _reduce_backward_impl(grad_out, x, graph, edge_weight, out, count, ctx.reduce, ctx.backend,
+        gx, gw = _reduce_backward_impl(grad_out, x, ctx.csr, edge_weight, out, count, ctx.reduce, ctx.backend,
                                        need_x, need_w)
-        return (gx if need_x else None), (gw if need_w else None), None, None, None, *([None] * len(graph))
+        return (gx if need_x else None), (gw if need_w else None), None, None, None, None
 
 
 def _use_custom_op(x: Tensor) -> bool:
@@ -197,8 +202,8 @@ def aggregate(
         if not edge_weight.is_floating_point() or edge_weight.device != x.device:
             raise ValueError("edge_weight must be a floating-point tensor on the same device as x")
     be = _backend.resolve(x, backend)
-    tail = x.shape[1:]
-    x2 = x.reshape(x.size(0), tail.numel())  # not -1: x may have 0 rows (a graph with no edges or items)
+    flat = x.dim() == 2
+    x2 = x if flat else x.reshape(x.size(0), x.shape[1:].numel())  # not -1: x may have 0 rows
     need_count = (
         reduce in ("max", "min")
         and torch.is_grad_enabled()
@@ -207,5 +212,5 @@ def aggregate(
     if _use_custom_op(x2):
         out, _ = torch.ops.graphrep.csr_reduce(x2, csr.tensors(), edge_weight, reduce, be, need_count)
     else:
-        out = _EagerReduce.apply(x2, edge_weight, reduce, be, need_count, *csr.tensors())
-    return out.reshape((csr.num_dst,) + tuple(tail))
+        out = _EagerReduce.apply(x2, edge_weight, csr, reduce, be, need_count)
+    return out if flat else out.reshape((csr.num_dst,) + tuple(x.shape[1:]))

@@ -7,25 +7,40 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from .aggregate import _use_custom_op, aggregate
+from . import _backend
+from .aggregate import _use_custom_op
 from .csr import CSR, CSRTensors
 
 
 @torch.library.custom_op("graphrep::edge_softmax", mutates_args=())
 def _edge_softmax(scores: Tensor, graph: List[Tensor], backend: str) -> Tensor:
-    return _softmax_impl(scores, graph, backend)
+    return _softmax_impl(scores, CSRTensors(*graph), backend)
 
 
-def _softmax_impl(scores: Tensor, graph: List[Tensor], backend: str) -> Tensor:
-    g = CSRTensors(*graph)
-    rowptr, row, perm, inv_perm = g.rowptr, g.row, g.perm, g.inv_perm
-    rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
-    s = scores[perm]
-    with torch.no_grad():
-        mx = aggregate(s, rows, "max", backend=backend)
-        ex = (s - mx[row]).exp_()
-        den = aggregate(ex, rows, "sum", backend=backend)
-    return (ex / den[row])[inv_perm]
+def _edge_rows(g):
+    """``(rows, dst)``: the CSR that reduces edge-order rows into their destinations (:meth:`CSR.edges_to_rows`,
+    cached on a :class:`CSR`) and the destination of each edge in edge order. Working in edge order, the kernels
+    gather each row's edges themselves, so no scores are permuted into CSR order and back."""
+    if isinstance(g, CSR):
+        rows = g.edges_to_rows()
+        return rows, rows.col_t
+    dst = g.row.index_select(0, g.inv_perm)
+    ar = torch.arange(g.col.numel() + 1, device=g.col.device)
+    return CSRTensors(g.rowptr, g.perm, g.row, g.perm, g.inv_perm, ar, dst, g.inv_perm), dst
+
+
+def _row_reduce(be, x: Tensor, rows, reduce: str) -> Tensor:
+    """``reduce`` of the edge-order rows of ``x`` [E, H] per destination, by the backend's kernel (no autograd)."""
+    return be.forward(x, rows, None, reduce, False)[0]
+
+
+def _softmax_impl(scores: Tensor, g, backend: str) -> Tensor:
+    """``g``: a :class:`CSR` (eager path) or :class:`CSRTensors` (custom op)."""
+    be = _backend.module(backend)
+    rows, dst = _edge_rows(g)
+    s = scores.reshape(scores.size(0), -1)
+    ex = (s - _row_reduce(be, s, rows, "max").index_select(0, dst)).exp_()
+    return ex.div_(_row_reduce(be, ex, rows, "sum").index_select(0, dst)).view_as(scores)
 
 
 @_edge_softmax.register_fake
@@ -37,17 +52,15 @@ def _(scores, graph, backend):
 def _edge_softmax_backward(grad: Tensor, alpha: Tensor, graph: List[Tensor], backend: str) -> Tensor:
     """``grad_s = alpha * (grad - sum_{in-edges of i} alpha * grad)`` with the row sums done by the fixed-order
     segment kernel (deterministic, no scatter)."""
-    return _softmax_backward_impl(grad, alpha, graph, backend)
+    return _softmax_backward_impl(grad, alpha, CSRTensors(*graph), backend)
 
 
-def _softmax_backward_impl(grad: Tensor, alpha: Tensor, graph: List[Tensor], backend: str) -> Tensor:
-    g = CSRTensors(*graph)
-    rowptr, row, perm, inv_perm = g.rowptr, g.row, g.perm, g.inv_perm
-    rows = CSR.from_ptr(rowptr, row.numel(), row)  # CSR positions grouped by destination
-    a, g = alpha[perm], grad[perm]
-    with torch.no_grad():
-        dot = aggregate(a * g, rows, "sum", backend=backend)
-    return (a * (g - dot[row]))[inv_perm]
+def _softmax_backward_impl(grad: Tensor, alpha: Tensor, g, backend: str) -> Tensor:
+    be = _backend.module(backend)
+    rows, dst = _edge_rows(g)
+    a, gr = alpha.reshape(alpha.size(0), -1), grad.reshape(grad.size(0), -1)
+    dot = _row_reduce(be, a * gr, rows, "sum")
+    return (a * (gr - dot.index_select(0, dst))).view_as(alpha)
 
 
 @_edge_softmax_backward.register_fake
@@ -71,19 +84,20 @@ _edge_softmax.register_autograd(_bwd, setup_context=_setup)
 
 
 class _EagerSoftmax(torch.autograd.Function):
-    """The same kernels for plain eager calls, without the custom op's dispatch overhead (see ``_EagerReduce``)."""
+    """The same kernels for plain eager calls, without the custom op's dispatch overhead, on the :class:`CSR`
+    object itself (see ``_EagerReduce``)."""
 
     @staticmethod
-    def forward(ctx, scores, backend, *graph):
-        alpha = _softmax_impl(scores, list(graph), backend)
-        ctx.backend = backend
-        ctx.save_for_backward(alpha, *graph)
+    def forward(ctx, scores, csr, backend):
+        alpha = _softmax_impl(scores, csr, backend)
+        ctx.csr, ctx.backend = csr, backend
+        ctx.save_for_backward(alpha)
         return alpha
 
     @staticmethod
     def backward(ctx, grad):
-        alpha, *graph = ctx.saved_tensors
-        return _softmax_backward_impl(grad.contiguous(), alpha, graph, ctx.backend), None, *([None] * len(graph))
+        (alpha,) = ctx.saved_tensors
+        return _softmax_backward_impl(grad.contiguous(), alpha, ctx.csr, ctx.backend), None, None
 
 
 def edge_softmax(scores: Tensor, csr: CSR, backend: Optional[str] = None) -> Tensor:
@@ -95,8 +109,6 @@ def edge_softmax(scores: Tensor, csr: CSR, backend: Optional[str] = None) -> Ten
         - **input:** ``scores`` ``[E]`` or ``[E, H]`` in edge order
         - **output:** same shape as ``scores``
     """
-    from . import _backend
-
     if not isinstance(csr, CSR):
         raise ValueError(f"csr must be a graphrep.ops.CSR, got {type(csr).__name__}")
     if not isinstance(scores, Tensor) or not scores.is_floating_point() or scores.dim() not in (1, 2):
@@ -106,4 +118,4 @@ def edge_softmax(scores: Tensor, csr: CSR, backend: Optional[str] = None) -> Ten
     be = _backend.resolve(scores, backend)
     if _use_custom_op(scores):
         return torch.ops.graphrep.edge_softmax(scores.contiguous(), csr.tensors(), be)
-    return _EagerSoftmax.apply(scores.contiguous(), be, *csr.tensors())
+    return _EagerSoftmax.apply(scores.contiguous(), csr, be)

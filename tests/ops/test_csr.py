@@ -88,3 +88,38 @@ def test_from_ptr_groups_consecutive_items():
     assert torch.equal(csr.edge_index(), torch.tensor([[0, 1, 2, 3, 4], [0, 0, 2, 2, 2]]))
     with pytest.raises(ValueError, match="1-D integer"):
         CSR.from_ptr(torch.tensor([[0, 1]]))
+
+
+def test_edge_rows_of_equals_the_full_csrs_view_and_is_cached_per_tensor():
+    ei = random_graph(n=30, e=120, hub=40)
+    rows = CSR.edge_rows_of(ei, (30, 30))
+    full = CSR.from_edge_index(ei, 30).edges_to_rows()
+    for name in ("rowptr", "col", "row", "perm", "inv_perm", "rowptr_t", "col_t", "perm_t"):
+        assert torch.equal(getattr(rows, name), getattr(full, name)), name
+    assert (rows.num_src, rows.num_dst) == (120, 30) and rows.one_edge_per_source and full.one_edge_per_source
+    assert CSR.edge_rows_of(ei, (30, 30)) is rows
+    ei[1, 0] = 29  # an in-place change rebuilds
+    assert int(CSR.edge_rows_of(ei, (30, 30)).col_t[0]) == 29
+    with pytest.raises(ValueError, match="refers to node"):
+        CSR.edge_rows_of(ei, (30, 20))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_one_edge_per_source_backward_is_a_gather_with_the_reference_gradient(weighted):
+    from graphrep.ops import aggregate
+    from graphrep.ops.reference import aggregate_reference
+
+    ei = random_graph(n=25, e=90, hub=30)
+    rows = CSR.edge_rows_of(ei, (25, 25))
+    gen = torch.Generator().manual_seed(0)
+    m = torch.randn(90, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = (torch.rand(90, generator=gen, dtype=torch.float64) + 0.5).requires_grad_() if weighted else None
+    out = aggregate(m, rows, "sum", w)
+    # the same sums written as a graph whose sources are the edges: edge e goes e -> dst(e)
+    edge_graph = torch.stack([torch.arange(90), ei[1]])
+    ref = aggregate_reference(m, edge_graph, 25, "sum", w)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn(25, 6, generator=gen, dtype=torch.float64)
+    inputs = [m] + ([w] if weighted else [])
+    for a, b in zip(torch.autograd.grad(out, inputs, g), torch.autograd.grad(ref, inputs, g)):
+        torch.testing.assert_close(a, b)

@@ -80,8 +80,9 @@ class FusedDispatch:
         """``(x_src, x_dst, num_dst)`` when the fused path applies to this call, else ``None``."""
         if self.explain or self.decomposed_layers != 1 or not _graph_input(edge_index):
             return None
-        if any(len(getattr(self, name)) > 0 for name in _HOOKS):
-            return None
+        for name in _HOOKS:  # a plain loop: a generator here cost as much as the rest of the dispatch
+            if getattr(self, name):
+                return None
         pair = not isinstance(x, Tensor)
         if pair:
             if not isinstance(x, (tuple, list)) or len(x) != 2:
