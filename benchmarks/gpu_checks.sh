@@ -42,7 +42,7 @@ pack
 wait $FEATURISE
 log "featurise: $(tr '\n' ' ' < "$STAGE/featurise.txt")"
 
-timeout 150 python3 benchmarks/model_speed.py --device cuda --rounds 10 --steps 20 --warmup 5 \
+timeout 150 python3 benchmarks/model_speed.py --device cuda --seconds 4 --min-steps 20 --max-steps 300 --warmup 5 \
     --out-name model_speed_cuda > "$STAGE/model_speed.txt" 2>&1
 log "model_speed rc=$?"
 cp benchmarks/results/model_speed_cuda.* "$STAGE/" 2>/dev/null
