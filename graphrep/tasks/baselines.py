@@ -14,8 +14,10 @@ from .metrics import evaluate
 
 
 def fingerprint_forest(smiles: list[str], y: np.ndarray, split: dict, task_type: str, seed: int = 0,
-                       n_estimators: int = 500, n_jobs: int = -1) -> dict[str, dict[str, float]]:
-    """Fit on ``split["train"]``; return ``{"valid": metrics, "test": metrics}``.
+                       n_estimators: int = 500, n_jobs: int = -1,
+                       return_predictions: bool = False) -> dict[str, dict[str, float]]:
+    """Fit on ``split["train"]``; return ``{"valid": metrics, "test": metrics}``, and with ``return_predictions``
+    also ``"predictions": {"valid": [n_valid, T], "test": [n_test, T]}`` (probabilities or values, nested lists).
 
     Shapes: ``y`` [n, T] float with NaN for missing labels; ``split`` values are index tensors/arrays.
     """
@@ -42,4 +44,7 @@ def fingerprint_forest(smiles: list[str], y: np.ndarray, split: dict, task_type:
             model.fit(fps[labelled], target)
             for part in preds:
                 preds[part][:, t] = model.predict(fps[np.asarray(split[part])])
-    return {part: evaluate(task_type, y[np.asarray(split[part])], preds[part]) for part in preds}
+    out = {part: evaluate(task_type, y[np.asarray(split[part])], preds[part]) for part in preds}
+    if return_predictions:
+        out["predictions"] = {part: pred.tolist() for part, pred in preds.items()}
+    return out

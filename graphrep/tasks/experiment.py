@@ -32,7 +32,8 @@ from .baselines import fingerprint_forest
 from .checkpoint import RunSignature, check_signature, read_checkpoint, run_signature
 from .datamodule import GraphDataModule
 from .graph_prediction import GraphPredictor, target_statistics
-from .recipes import attach_molecule_features, ensemble_scores, readout_spec, weight_averaging
+from .metrics import evaluate
+from .recipes import attach_molecule_features, ensemble_predictions, readout_spec, weight_averaging
 from .trainer import LightningSettings, TrainingInterrupted, build_trainer
 from .validation import check_labels, validate_config
 
@@ -67,7 +68,9 @@ class TrainConfig(LightningSettings):
     overwrite: bool = False  # write into a non-empty out_dir
     readout: str = "graph"  # or ecfp / rdkit / ecfp+rdkit: hybrid readout (tasks.recipes)
     ema: float = 0.0  # EMA decay of the weights, evaluated and checkpointed (0: off)
+    schedule: str = "constant"  # learning rate: constant, or cosine decay to 0 over the run
     ensemble: bool = False  # also score the average of the seeds' best models
+    keep_predictions: bool = False  # also return the labels and the forest's and ensemble's valid/test predictions
 
     def encoder_kwargs(self) -> dict:
         return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
@@ -128,7 +131,7 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
     model = GraphPredictor(dataset.num_tasks, task_type, encoder=config.encoder_kwargs(), lr=config.lr,
                            weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std,
                            ogb_evaluator=getattr(dataset, "ogb_evaluator", None),
-                           readout=readout_spec(config.readout, dataset, split["train"]))
+                           readout=readout_spec(config.readout, dataset, split["train"]), schedule=config.schedule)
     if config.encoder_checkpoint:
         load_encoder_weights(model, config.encoder_checkpoint)
     return model
@@ -229,11 +232,18 @@ def run_experiment(config: TrainConfig) -> dict:
         if config.baseline:
             start = time.perf_counter()
             forest = fingerprint_forest(dataset.smiles, dataset.y.float().numpy(), split,
-                                        task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees)
+                                        task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees,
+                                        return_predictions=config.keep_predictions)
             forest.update(seed=seed, fit_seconds=time.perf_counter() - start)
             results["random_forest"].append(forest)
+    if config.keep_predictions:
+        results["labels"] = {part: dataset.y[split[part]].float().tolist() for part in ("valid", "test")}
     if config.ensemble and len(results["gin"]) > 1 and results["dataset"]["split_source"] != "random":
-        results["ensemble"] = ensemble_scores([r["checkpoint"] for r in results["gin"]], dataset, split)
+        task_type, preds = ensemble_predictions([r["checkpoint"] for r in results["gin"]], dataset, split)
+        results["ensemble"] = {part: evaluate(task_type, dataset.y[split[part]].float().numpy(), pred)
+                               for part, pred in preds.items()}
+        if config.keep_predictions:
+            results["ensemble_predictions"] = {part: pred.tolist() for part, pred in preds.items()}
     results["summary"] = {
         model: {part: {m: summarise([r[part][m] for r in runs]) for m in runs[0][part]} for part in ("valid", "test")}
         for model, runs in (("gin", results["gin"]), ("random_forest", results["random_forest"])) if runs

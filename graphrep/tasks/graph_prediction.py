@@ -1,7 +1,8 @@
 """Graph-level prediction (multi-task classification or regression) as a LightningModule.
 
 Classification: masked BCE on logits; metric ROC-AUC (OGB convention). Regression: targets standardised with the train
-split's mean/std, masked MSE; metrics RMSE and R^2 on the original scale. At the start of every training epoch the
+split's mean/std, masked MSE; metrics RMSE and R^2 on the original scale. Adam at a constant learning rate, or cosine
+decay to 0 over the run (``schedule="cosine"``). At the start of every training epoch the
 global RNG is reseeded from (seed, epoch, rank), so dropout masks do not depend on history and a run resumed from a
 checkpoint continues exactly as an uninterrupted one.
 """
@@ -17,6 +18,8 @@ from ..nn.molecule import GINEncoder, HybridHead
 from ..objectives import masked_bce, masked_mse
 from .metrics import evaluate, ogb_evaluate, selection_metric
 
+SCHEDULES = ("constant", "cosine")
+
 
 class GraphPredictor(L.LightningModule):
     """Encoder (built from ``encoder`` kwargs, a :class:`GINEncoder` by default) + linear head to ``num_tasks`` outputs.
@@ -26,10 +29,13 @@ class GraphPredictor(L.LightningModule):
 
     def __init__(self, num_tasks: int, task_type: str, encoder: dict | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, seed: int = 0, target_mean: list[float] | None = None,
-                 target_std: list[float] | None = None, ogb_evaluator: str | None = None, readout: dict | None = None):
+                 target_std: list[float] | None = None, ogb_evaluator: str | None = None, readout: dict | None = None,
+                 schedule: str = "constant"):
         super().__init__()
         if task_type not in ("classification", "regression"):
             raise ValueError(f"task_type must be classification or regression, got {task_type!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         self.save_hyperparameters()
         self.encoder = GINEncoder(**(encoder or {}))
         # readout: HybridHead arguments (graph embedding + molecule features ``batch.extra``; tasks.recipes)
@@ -94,7 +100,14 @@ class GraphPredictor(L.LightningModule):
         self._eval_epoch_end("test")
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        """Adam; with ``schedule="cosine"`` the learning rate follows ``lr_t = lr (1 + cos(pi t / T)) / 2`` over the
+        run's ``T`` optimizer steps (stepped per batch), so the last epochs take small steps and the weights settle."""
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.get("schedule", "constant") == "constant":
+            return optimizer
+        steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def target_statistics(y: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -91,18 +91,20 @@ def predict(model, dataset, index, batch_size: int = 256) -> np.ndarray:
     return (torch.sigmoid(pred) if model.hparams.task_type == "classification" else pred).numpy()
 
 
-def ensemble_scores(checkpoints: list[str], dataset, split: dict, parts=("valid", "test")) -> dict[str, dict]:
-    """Average the predictions of the models in ``checkpoints`` and score them on each of ``parts``."""
+def ensemble_predictions(checkpoints: list[str], dataset, split: dict,
+                         parts=("valid", "test")) -> tuple[str, dict[str, np.ndarray]]:
+    """``(task_type, {part: [n_part, T]})``: the predictions of the models in ``checkpoints``, averaged."""
     from .graph_prediction import GraphPredictor
 
     if not checkpoints:
         raise InvalidInputError("an ensemble needs at least one checkpoint")
     models = [GraphPredictor.load_from_checkpoint(path, map_location="cpu", weights_only=False) for path in checkpoints]
-    task_type = models[0].hparams.task_type
-    scores = {}
-    for part in parts:
-        index = np.asarray(split[part])
-        pred = np.mean([predict(m, dataset, index) for m in models], axis=0)
-        true = dataset.y[torch.as_tensor(index)].float().numpy()
-        scores[part] = evaluate(task_type, true, pred)
-    return scores
+    preds = {part: np.mean([predict(m, dataset, np.asarray(split[part])) for m in models], axis=0) for part in parts}
+    return models[0].hparams.task_type, preds
+
+
+def ensemble_scores(checkpoints: list[str], dataset, split: dict, parts=("valid", "test")) -> dict[str, dict]:
+    """Average the predictions of the models in ``checkpoints`` and score them on each of ``parts``."""
+    task_type, preds = ensemble_predictions(checkpoints, dataset, split, parts)
+    return {part: evaluate(task_type, dataset.y[torch.as_tensor(np.asarray(split[part]))].float().numpy(), pred)
+            for part, pred in preds.items()}

@@ -70,7 +70,8 @@ def validate_config(config) -> None:
         _at_least(1, rf_trees=config.rf_trees)
     for name, value, allowed in (("split", config.split, ("scaffold", "random")),
                                  ("features", config.features, ("ogb", "pretrain")),
-                                 ("task", config.task, (None, "classification", "regression"))):
+                                 ("task", config.task, (None, "classification", "regression")),
+                                 ("schedule", config.schedule, ("constant", "cosine"))):
         if value not in allowed:
             raise UserInputError(f"--{name} {value!r}: use one of {', '.join(a for a in allowed if a)}")
     if is_molecule_file(config.dataset):
