@@ -45,6 +45,8 @@ def add_parser(subparsers) -> None:
                    help="learning rate schedule (default: the small-data recipe)")
     p.add_argument("--blend", type=float, default=0.5, help="weight of the hybrid ensemble in the blend row with the "
                    "forest, in [0, 1]; 0 drops the row (default: %(default)s)")
+    p.add_argument("--stack", action="store_true", help="add a row: the hybrid trained on the residual of the "
+                   "forest's out-of-fold predictions (predicts RF + GIN)")
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--jobs", type=int, default=2, help="rows trained at a time, one process each (default: %(default)s)")
     p.add_argument("--out", help="output directory (default: runs/main-<time>)")
@@ -71,7 +73,7 @@ def run(args) -> int:
                                 "(ecfp, rdkit or ecfp+rdkit)")
     config = MainJobConfig(datasets=args.data, root=args.root, epochs=args.epochs, seeds=args.seeds,
                            encoder=args.encoder, readout=args.readout, rf_trees=args.rf_trees, jobs=args.jobs,
-                           blend=args.blend,
+                           blend=args.blend, stack=args.stack,
                            out_dir=args.out or f"runs/main-{time.strftime('%Y%m%d-%H%M%S')}",
                            progress=not args.no_progress and sys.stderr.isatty())
     for key in ("ema", "lr", "weight_decay", "schedule"):

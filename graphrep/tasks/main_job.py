@@ -15,7 +15,8 @@ Rows per set:
 4. the hybrid: that fine-tuned GIN with a readout that also sees ECFP counts and RDKit 2D descriptors;
 5. the ensemble of the hybrid's seeds (their test predictions averaged);
 6. the blend: ``(1 - w) * RF + w * hybrid ensemble``, predictions averaged (``w = blend``, 0.5 by default; RF's
-   prediction is the mean of its seeds' forests). ``blend = 0`` drops the row.
+   prediction is the mean of its seeds' forests). ``blend = 0`` drops the row;
+7. with ``stack``: the hybrid trained on the residual of the forest's out-of-fold predictions, predicting RF + GIN.
 
 Rows 2-4 train with the small-data recipe :data:`SMALL_DATA_RECIPE`; the rows of all sets run ``jobs`` at a time, each
 in its own process. Writes ``results.json``, ``results.md`` (the tables, RMSE and R^2) and ``results.png``
@@ -45,7 +46,7 @@ SMALL_DATA_RECIPE = {"ema": 0.9, "lr": 1e-3, "dropout": 0.5, "batch_size": 32, "
                      "weight_decay": 0.0}
 PRETRAINED = "pretrained:attrmask-moses"
 DATASETS = ["chembl2321810", "solubility"]
-ROW_ORDER = ["random_forest", "scratch", "pretrained", "hybrid", "ensemble", "blend"]
+ROW_ORDER = ["random_forest", "scratch", "pretrained", "hybrid", "ensemble", "blend", "stacked"]
 
 
 @dataclass
@@ -58,6 +59,7 @@ class MainJobConfig:
     readout: str = "ecfp+rdkit"
     rf_trees: int = 500
     blend: float = 0.5  # weight of the hybrid ensemble in the blend row with the forest (0: no blend row)
+    stack: bool = False  # add a row: the hybrid trained on the forest's out-of-fold residual, predicting RF + GIN
     out_dir: str = "runs/main"
     progress: bool = False
     jobs: int = 1  # rows trained at a time, each in its own process (2 on a 2-core machine)
@@ -71,14 +73,19 @@ def variants(config: MainJobConfig, dataset: str) -> list[tuple[str, str, TrainC
                   progress=config.progress, rf_trees=config.rf_trees, keep_predictions=True, **config.recipe)
     out = Path(config.out_dir) / dataset
     name = config.encoder.removeprefix("pretrained:")
-    return [
+    hybrid = f"hybrid: GIN from {name} + {config.readout.replace('+', ' + ')} readout"
+    rows = [
         ("scratch", "GIN (from scratch)", TrainConfig(out_dir=str(out / "scratch"), baseline=True, **common)),
         ("pretrained", f"GIN fine-tuned from {name}",
          finetune_config(config.encoder, out_dir=str(out / "pretrained"), baseline=False, **common)),
-        ("hybrid", f"hybrid: GIN from {name} + {config.readout.replace('+', ' + ')} readout",
-         finetune_config(config.encoder, out_dir=str(out / "hybrid"), baseline=False, readout=config.readout,
-                         ensemble=True, **common)),
+        ("hybrid", hybrid, finetune_config(config.encoder, out_dir=str(out / "hybrid"), baseline=False,
+                                           readout=config.readout, ensemble=True, **common)),
     ]
+    if config.stack:
+        rows.append(("stacked", f"stacked: RF + {hybrid.removeprefix('hybrid: ')} on RF's out-of-fold residual",
+                     finetune_config(config.encoder, out_dir=str(out / "stacked"), baseline=False,
+                                     readout=config.readout, stack=True, **common)))
+    return rows
 
 
 def missing_dataset(name: str, root: str | None = None) -> str | None:
