@@ -20,7 +20,7 @@ def test_variants_are_scratch_pretrained_and_hybrid_with_one_forest(tmp_path):
     assert pretrained.readout == "graph" and hybrid.readout == "ecfp+rdkit" and hybrid.ensemble
     assert {c.epochs for c in (scratch, pretrained, hybrid)} == {4} and scratch.ema == hybrid.ema == 0.9
     assert {(c.dataset, c.schedule, c.keep_predictions) for c in (scratch, pretrained, hybrid)} == {
-        ("solubility", "cosine", True)}
+        ("solubility", "constant", True)}
     assert hybrid.out_dir == str(tmp_path / "solubility" / "hybrid")
 
 
@@ -80,3 +80,8 @@ def test_bad_arguments_are_one_line(argv, message, capsys, tmp_path):
         return
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_one_set_spelled_dataset_is_the_only_set(tmp_path):
+    config = MainJobConfig(dataset="bbbp", out_dir=str(tmp_path))
+    assert config.datasets == ["bbbp"] and [c.dataset for _, _, c in variants(config, "bbbp")] == ["bbbp"] * 3
