@@ -6,7 +6,7 @@ below; a variant finished under ``--work`` by an earlier invocation is read back
 benchmarks/results/main_job_recipes.{json,md,png}: test RMSE (mean ± sample std over seeds; the ensemble and blend rows
 are one model each) per row and variant, and each variant's wall time.
 
-    python benchmarks/main_job_recipes.py --work runs/recipes --variants const6,cos6-stack
+    python benchmarks/main_job_recipes.py --work runs/main_job_recipes
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: name: (description, MainJobConfig fields, recipe fields)
 VARIANTS = {
     "const10": ("10 epochs, constant lr (the previous default)", {"epochs": 10}, {"schedule": "constant"}),
-    "const6": ("6 epochs, constant lr", {"epochs": 6}, {"schedule": "constant"}),
-    "cos6-stack": ("6 epochs, cosine lr (the default) + stacked row", {"epochs": 6, "stack": True},
+    "const6": ("6 epochs, constant lr (the default)", {"epochs": 6}, {"schedule": "constant"}),
+    "cos6": ("6 epochs, cosine lr", {"epochs": 6}, {"schedule": "cosine"}),
+    "stack-cos6": ("stacked row alone, 6 epochs, cosine lr", {"epochs": 6, "stack": True, "rows": ["stacked"]},
                    {"schedule": "cosine"}),
 }
 
@@ -41,7 +42,8 @@ def parse_args() -> argparse.Namespace:
 def run_variant(args, name: str) -> dict:
     path = Path(args.work) / f"{name}.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        result = json.loads(path.read_text())
+        return {**next(iter(result["sets"].values())), **result} if "rows" not in result else result
     _, fields, recipe = VARIANTS[name]
     config = MainJobConfig(datasets=[args.data], jobs=args.jobs, out_dir=str(Path(args.work) / name), **fields)
     config.recipe.update(recipe)
@@ -64,7 +66,8 @@ def render(results: dict[str, dict]) -> str:
         lines.append(f"| {labels[key]} | " + " | ".join(
             cell(r["rows"][key]["summary"]["test"]["rmse"]) if key in r["rows"] else "-" for r in results.values())
             + " |")
-    lines.append("| wall time (s) | " + " | ".join(f"{r['seconds']:.0f}" for r in results.values()) + " |")
+    lines.append("| wall time (s) | " + " | ".join(f"{r['seconds']:.0f}" if r.get("seconds") else "-"
+                                                  for r in results.values()) + " |")
     one = next(iter(results.values()))
     d = one["dataset"]
     sizes = d["split_sizes"]

@@ -63,6 +63,7 @@ class MainJobConfig:
     rf_trees: int = 500
     blend: float = 0.5  # weight of the hybrid ensemble in the blend row with the forest (0: no blend row)
     stack: bool = False  # add a row: the hybrid trained on the forest's out-of-fold residual, predicting RF + GIN
+    rows: list[str] | None = None  # the trained rows to run (scratch, pretrained, hybrid, stacked); None: all
     out_dir: str = "runs/main"
     progress: bool = False
     jobs: int = 1  # rows trained at a time, each in its own process (2 on a 2-core machine)
@@ -93,7 +94,7 @@ def variants(config: MainJobConfig, dataset: str) -> list[tuple[str, str, TrainC
         rows.append(("stacked", f"stacked: RF + {hybrid.removeprefix('hybrid: ')} on RF's out-of-fold residual",
                      finetune_config(config.encoder, out_dir=str(out / "stacked"), baseline=False,
                                      readout=config.readout, stack=True, **common)))
-    return rows
+    return [row for row in rows if config.rows is None or row[0] in config.rows]
 
 
 def missing_dataset(name: str, root: str | None = None) -> str | None:

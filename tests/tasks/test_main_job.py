@@ -1,5 +1,6 @@
-"""The main job's rows and table: the five rows in order, RMSE and R² as mean ± sample std, the ensemble as one
-number; bad arguments are one-line errors."""
+"""The main job's rows and tables: the rows in order per set, RMSE and R² as mean ± sample std, the ensemble and the
+blend as one number, the blend's formula, the stacked row and row selection, a missing second set as one line; bad
+arguments are one-line errors."""
 
 import numpy as np
 import pytest
@@ -85,3 +86,13 @@ def test_bad_arguments_are_one_line(argv, message, capsys, tmp_path):
 def test_one_set_spelled_dataset_is_the_only_set(tmp_path):
     config = MainJobConfig(dataset="bbbp", out_dir=str(tmp_path))
     assert config.datasets == ["bbbp"] and [c.dataset for _, _, c in variants(config, "bbbp")] == ["bbbp"] * 3
+
+
+def test_stack_adds_a_stacked_hybrid_row_and_rows_selects_the_trained_rows(tmp_path):
+    rows = variants(MainJobConfig(out_dir=str(tmp_path), stack=True), "chembl2321810")
+    assert [k for k, _, _ in rows] == ["scratch", "pretrained", "hybrid", "stacked"]
+    stacked = rows[-1][2]
+    assert stacked.stack and stacked.readout == "ecfp+rdkit" and not stacked.baseline and not stacked.ensemble
+    assert not any(c.stack for _, _, c in rows[:-1])
+    only = variants(MainJobConfig(out_dir=str(tmp_path), stack=True, rows=["stacked"]), "chembl2321810")
+    assert [k for k, _, _ in only] == ["stacked"]
