@@ -26,6 +26,18 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _blend(text: str) -> str | float:
+    if text == "valid":
+        return text
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = float("nan")
+    if not 0 <= weight <= 1:
+        raise argparse.ArgumentTypeError(f"--blend must be 'valid' or a number in [0, 1], got {text!r}")
+    return weight
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("main-job", help="the main job (also `graphrep` alone): RF, GIN from scratch, GIN from "
                               "the shipped pre-trained encoder, hybrid readout, seed ensemble, blend; offline")
@@ -43,8 +55,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--weight-decay", type=float, default=None, help="Adam weight decay (default: the small-data recipe)")
     p.add_argument("--schedule", choices=("constant", "cosine"), default=None,
                    help="learning rate schedule (default: the small-data recipe)")
-    p.add_argument("--blend", type=float, default=0.5, help="weight of the hybrid ensemble in the blend row with the "
-                   "forest, in [0, 1]; 0 drops the row (default: %(default)s)")
+    p.add_argument("--blend", type=_blend, default="valid", help="weight of the hybrid ensemble in the blend row with "
+                   "the forest: 'valid' (chosen in 0, 0.1, ..., 1 on the validation split) or a number in [0, 1]; 0 "
+                   "drops the row (default: %(default)s)")
     p.add_argument("--stack", action="store_true", help="add a row: the hybrid trained on the residual of the "
                    "forest's out-of-fold predictions (predicts RF + GIN)")
     p.add_argument("--rf-trees", type=int, default=500)
@@ -64,8 +77,6 @@ def run(args) -> int:
     if min(args.epochs, args.rf_trees, args.jobs) < 1:
         raise InvalidInputError(f"--epochs, --rf-trees and --jobs must be >= 1, got {args.epochs}, {args.rf_trees} "
                                 f"and {args.jobs}")
-    if not 0 <= args.blend <= 1:
-        raise InvalidInputError(f"--blend must be in [0, 1], got {args.blend}")
     for name in args.data:
         get_card(name)  # an unknown name is one line that suggests close ones
     if not readout_kinds(args.readout):

@@ -14,8 +14,9 @@ Rows per set:
 3. GIN fine-tuned from the shipped pre-trained encoder (``pretrained:attrmask-moses``);
 4. the hybrid: that fine-tuned GIN with a readout that also sees ECFP counts and RDKit 2D descriptors;
 5. the ensemble of the hybrid's seeds (their test predictions averaged);
-6. the blend: ``(1 - w) * RF + w * hybrid ensemble``, predictions averaged (``w = blend``, 0.5 by default; RF's
-   prediction is the mean of its seeds' forests). ``blend = 0`` drops the row;
+6. the blend: ``(1 - w) * RF + w * hybrid ensemble``, predictions averaged (RF's prediction is the mean of its
+   seeds' forests); ``blend = "valid"`` (the default) picks ``w`` in 0, 0.1, ..., 1 by the validation metric, a
+   number fixes it, 0 drops the row;
 7. with ``stack``: the hybrid trained on the residual of the forest's out-of-fold predictions, predicting RF + GIN.
 
 Rows 2-4 train with the small-data recipe :data:`SMALL_DATA_RECIPE`; the rows of all sets run ``jobs`` at a time, each
@@ -37,7 +38,7 @@ from ..data import get_card
 from ..data.errors import DataNotFoundError
 from ..data.resolve import resolve_dataset
 from .experiment import TrainConfig, run_experiment, summarise
-from .metrics import evaluate
+from .metrics import evaluate, selection_metric
 from .pretraining import finetune_config
 from .report import write_files
 
@@ -61,7 +62,7 @@ class MainJobConfig:
     encoder: str = PRETRAINED
     readout: str = "ecfp+rdkit"
     rf_trees: int = 500
-    blend: float = 0.5  # weight of the hybrid ensemble in the blend row with the forest (0: no blend row)
+    blend: float | str = "valid"  # the hybrid ensemble's weight in the blend with RF: "valid" (chosen), or fixed; 0: no row
     stack: bool = False  # add a row: the hybrid trained on the forest's out-of-fold residual, predicting RF + GIN
     rows: list[str] | None = None  # the trained rows to run (scratch, pretrained, hybrid, stacked); None: all
     out_dir: str = "runs/main"
@@ -125,6 +126,16 @@ def blend_scores(rf_runs: list[dict], ensemble: dict, labels: dict, weight: floa
     return out
 
 
+def blend_weight(rf_runs: list[dict], ensemble: dict, labels: dict, task_type: str) -> float:
+    """The weight in 0, 0.1, ..., 1 whose blend scores best on the validation split (the lower weight on ties)."""
+    name, mode = selection_metric(task_type)
+    sign = 1 if mode == "max" else -1
+    grid = [i / 10 for i in range(11)]
+    scores = [sign * blend_scores(rf_runs, ensemble, {"valid": labels["valid"]}, w, task_type)["valid"][name]
+              for w in grid]
+    return grid[int(np.argmax(scores))]
+
+
 def _summarise_rows(rows: dict) -> None:
     for row in rows.values():
         row["summary"] = {part: {m: summarise([r[part][m] for r in row["runs"]]) for m in row["runs"][0][part]}
@@ -147,10 +158,13 @@ def collect(config: MainJobConfig, todo: list[tuple[str, str, TrainConfig]], don
             ensemble = result.get("ensemble_predictions")
             rows["ensemble"] = {"label": f"ensemble of the {len(config.seeds)} hybrid seeds",
                                 "runs": [{"seed": "all", **result["ensemble"]}]}
-    if config.blend > 0 and ensemble is not None and "random_forest" in rows:
-        w = config.blend
-        rows["blend"] = {"label": f"blend: {1 - w:g} RF + {w:g} hybrid ensemble (predictions averaged)", "runs": [
-            {"seed": "all", **blend_scores(rows["random_forest"]["runs"], ensemble, labels, w, dataset["task_type"])}]}
+    if config.blend != 0 and ensemble is not None and "random_forest" in rows:
+        forests, task_type = rows["random_forest"]["runs"], dataset["task_type"]
+        chosen = config.blend == "valid"
+        w = blend_weight(forests, ensemble, labels, task_type) if chosen else float(config.blend)
+        rows["blend"] = {"label": f"blend: {1 - w:g} RF + {w:g} hybrid ensemble"
+                         f"{' (weight chosen on validation)' if chosen else ''}", "weight": w,
+                         "runs": [{"seed": "all", **blend_scores(forests, ensemble, labels, w, task_type)}]}
     _summarise_rows(rows)
     return {"dataset": dataset, "rows": {k: rows[k] for k in ROW_ORDER if k in rows}}
 

@@ -7,7 +7,7 @@ import pytest
 
 from graphrep.cli import main
 from graphrep.tasks.experiment import summarise
-from graphrep.tasks.main_job import MainJobConfig, blend_scores, main_job_table, missing_dataset, variants
+from graphrep.tasks.main_job import MainJobConfig, blend_scores, blend_weight, main_job_table, missing_dataset, variants
 
 
 def test_variants_are_scratch_pretrained_and_hybrid_with_one_forest(tmp_path):
@@ -32,6 +32,11 @@ def test_blend_is_the_weighted_mean_of_the_forests_and_the_ensemble():
     out = blend_scores(forests, ensemble, labels, 0.25, "regression")
     pred = 0.75 * np.array([1.5, 3.0, 4.0]) + 0.25 * np.array([0.0, 2.0, 4.0])
     assert out["test"]["rmse"] == pytest.approx(np.sqrt(np.mean((pred - [1.0, 2.0, 4.0]) ** 2)))
+    # validation labels equal to the ensemble's predictions: the chosen weight is all ensemble
+    valid = {"valid": [[0.0], [2.0], [4.0]]}
+    forests = [{"predictions": {"valid": [[1.0], [3.0], [3.0]]}}]
+    assert blend_weight(forests, {"valid": valid["valid"]}, valid, "regression") == 1.0
+    assert blend_weight(forests, {"valid": [[9.0], [9.0], [9.0]]}, {"valid": [[1.0], [3.0], [3.0]]}, "regression") == 0.0
 
 
 def test_a_missing_second_set_is_one_line_saying_how_to_add_it(tmp_path, monkeypatch):
@@ -69,7 +74,7 @@ def test_table_has_sample_std_a_single_number_for_the_ensemble_and_one_table_per
     (["main-job", "--seeds", "0"], "at least two seeds"),
     (["main-job", "--readout", "graph"], "needs molecule features"),
     (["main-job", "--encoder", "pretrained:nope"], "no pre-trained encoder 'nope'"),
-    (["main-job", "--blend", "1.5"], "--blend must be in [0, 1]"),
+    (["main-job", "--seeds", "0,1", "--blend", "1.5"], "--blend must be 'valid' or a number in [0, 1]"),
     (["main-job", "--data", "chembl2321810,nosuchset"], "nosuchset"),
 ])
 def test_bad_arguments_are_one_line(argv, message, capsys, tmp_path):
