@@ -69,7 +69,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..data import get_card
+    from ..data import get_card, is_molecule_file
     from ..data.errors import InvalidInputError
     from ..tasks.main_job import MainJobConfig, main_job_table, run_main_job, write_main_job_report
     from ..tasks.recipes import readout_kinds
@@ -78,7 +78,8 @@ def run(args) -> int:
         raise InvalidInputError(f"--epochs, --rf-trees and --jobs must be >= 1, got {args.epochs}, {args.rf_trees} "
                                 f"and {args.jobs}")
     for name in args.data:
-        get_card(name)  # an unknown name is one line that suggests close ones
+        if not is_molecule_file(name):
+            get_card(name)  # an unknown name is one line that suggests close ones
     if not readout_kinds(args.readout):
         raise InvalidInputError(f"--readout {args.readout!r}: the hybrid row needs molecule features "
                                 "(ecfp, rdkit or ecfp+rdkit)")

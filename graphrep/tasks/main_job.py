@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import get_card
+from ..data import get_card, is_molecule_file
 from ..data.errors import DataNotFoundError
 from ..data.resolve import resolve_dataset
 from .experiment import TrainConfig, run_experiment, summarise
@@ -99,7 +99,10 @@ def variants(config: MainJobConfig, dataset: str) -> list[tuple[str, str, TrainC
 
 
 def missing_dataset(name: str, root: str | None = None) -> str | None:
-    """``None`` when ``name``'s files are at hand (offline), else one line saying how to add them."""
+    """``None`` when ``name``'s files are at hand (offline) or ``name`` is a file of your own, else one line saying
+    how to add them."""
+    if is_molecule_file(name):
+        return None
     card = get_card(name)
     try:
         resolve_dataset(card, root=root, download=False)
