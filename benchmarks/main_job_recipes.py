@@ -27,7 +27,8 @@ VARIANTS = {
     "cos6": ("6 epochs, cosine lr", {"epochs": 6}, {"schedule": "cosine"}),
     "stack-cos6": ("stacked row alone, 6 epochs, cosine lr", {"epochs": 6, "stack": True, "rows": ["stacked"]},
                    {"schedule": "cosine"}),
-    "lowlr6": ("pre-trained rows, 6 epochs, lr 3e-4, weight decay 1e-4", {"epochs": 6, "rows": ["pretrained", "hybrid"]},
+    "lowlr6": ("pre-trained rows, 6 epochs, lr 3e-4, weight decay 1e-4",
+               {"epochs": 6, "rows": ["pretrained", "hybrid"]},
                {"schedule": "constant", "lr": 3e-4, "weight_decay": 1e-4}),
 }
 

@@ -52,7 +52,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--readout", default="ecfp+rdkit", help="the hybrid row's readout: ecfp, rdkit, ecfp+rdkit")
     p.add_argument("--ema", type=float, default=None, help="EMA decay of the weights (default: the small-data recipe)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the small-data recipe)")
-    p.add_argument("--weight-decay", type=float, default=None, help="Adam weight decay (default: the small-data recipe)")
+    p.add_argument("--weight-decay", type=float, default=None, help="Adam weight decay (default: small-data recipe)")
     p.add_argument("--schedule", choices=("constant", "cosine"), default=None,
                    help="learning rate schedule (default: the small-data recipe)")
     p.add_argument("--blend", type=_blend, default="valid", help="weight of the hybrid ensemble in the blend row with "

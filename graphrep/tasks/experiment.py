@@ -214,7 +214,7 @@ def run_experiment(config: TrainConfig) -> dict:
     dataset = load_dataset(config.dataset, root=config.root, features=config.features,
                            smiles_column=config.smiles_column, label_columns=config.label_columns, task_type=config.task)
     attach_molecule_features(dataset, config.readout)
-    if config.stack:  # one base for every seed: each molecule's forest prediction comes from a forest that did not see it
+    if config.stack:  # one base for all seeds: each molecule's forest prediction is from a forest that did not see it
         attach_forest_base(dataset, dataset_split(config, dataset, config.seeds[0])["train"], seed=config.seeds[0],
                            n_estimators=config.rf_trees)
     out_dir = Path(config.out_dir)

@@ -3,8 +3,8 @@
 Classification: masked BCE on logits; metric ROC-AUC (OGB convention). Regression: targets standardised with the train
 split's mean/std, masked MSE; metrics RMSE and R^2 on the original scale. A stacked regressor (``stack=True``) learns
 the residual ``y - base`` of a per-molecule base prediction (``batch.base`` [B, T], e.g. out-of-fold forest
-predictions) and predicts ``base + output``, so its metrics are those of the stacked prediction. Adam at a constant learning rate, or cosine
-decay to 0 over the run (``schedule="cosine"``). At the start of every training epoch the
+predictions) and predicts ``base + output``, so its metrics are those of the stacked prediction. Adam at a constant
+learning rate, or cosine decay to 0 over the run (``schedule="cosine"``). At the start of every training epoch the
 global RNG is reseeded from (seed, epoch, rank), so dropout masks do not depend on history and a run resumed from a
 checkpoint continues exactly as an uninterrupted one.
 """

@@ -45,7 +45,8 @@ from .report import write_files
 #: The fine-tuning settings of the main job's GIN rows (measured: benchmarks/main_job_recipes.py): 6 epochs at a
 #: constant lr give the hybrid and its ensemble the test RMSE of 10 epochs (0.613 and 0.568 vs 0.606 and 0.560 on
 #: CHEMBL2321810) in 60% of the time, where a cosine decay to 0 over the 6 epochs did worse (0.691 and 0.606); EMA of
-#: the weights (decay 0.9 per step, ~10 steps) takes the epoch-to-epoch swings out of validation, which selects the epoch.
+#: the weights (decay 0.9 per step, ~10 steps) takes the epoch-to-epoch swings out of validation, which selects the
+#: epoch.
 SMALL_DATA_RECIPE = {"ema": 0.9, "lr": 1e-3, "dropout": 0.5, "batch_size": 32, "schedule": "constant",
                      "weight_decay": 0.0}
 PRETRAINED = "pretrained:attrmask-moses"
@@ -62,7 +63,7 @@ class MainJobConfig:
     encoder: str = PRETRAINED
     readout: str = "ecfp+rdkit"
     rf_trees: int = 500
-    blend: float | str = "valid"  # the hybrid ensemble's weight in the blend with RF: "valid" (chosen), or fixed; 0: no row
+    blend: float | str = "valid"  # hybrid ensemble's weight in the blend with RF: "valid" (chosen) or fixed; 0: no row
     stack: bool = False  # add a row: the hybrid trained on the forest's out-of-fold residual, predicting RF + GIN
     rows: list[str] | None = None  # the trained rows to run (scratch, pretrained, hybrid, stacked); None: all
     out_dir: str = "runs/main"
@@ -234,9 +235,10 @@ def main_job_table(results: dict) -> str:
                  f"batch {r['batch_size']}, Adam {r['lr']:g} ({r.get('schedule', 'constant')}), weight decay "
                  f"{r.get('weight_decay', 0):g}, dropout {r['dropout']}, EMA {r['ema']}, test at the best validation "
                  f"epoch; RF {c['rf_trees']} trees on 2048-bit ECFP4; {c.get('jobs', 1)} row(s) at a time; wall time "
-                 f"{results['seconds']:.0f} s" + (f" ({results['cpu_seconds']:.0f} CPU s; {results['cores']} cores, load "
-                 f"average {results['load_average'][0]:.1f} at the start and {results['load_average'][1]:.1f} at the "
-                 f"end)." if "cpu_seconds" in results else "."))
+                 f"{results['seconds']:.0f} s" + (
+                     f" ({results['cpu_seconds']:.0f} CPU s; {results['cores']} cores, load average "
+                     f"{results['load_average'][0]:.1f} at the start and {results['load_average'][1]:.1f} at the end)."
+                     if "cpu_seconds" in results else "."))
     lines += results.get("skipped", [])
     return "\n".join(lines)
 

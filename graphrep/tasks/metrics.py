@@ -62,7 +62,8 @@ def r2(y_true, y_pred) -> float:
 
 
 def task_kind(task_type: str) -> str:
-    """``"classification"`` / ``"regression"`` / ``"none"`` from a graphrep or OGB task type (``"binary classification"``)."""
+    """``"classification"`` / ``"regression"`` / ``"none"`` from a graphrep or OGB task type (``"binary
+    classification"``)."""
     return "classification" if "classification" in task_type else task_type
 
 

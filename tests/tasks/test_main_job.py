@@ -36,7 +36,8 @@ def test_blend_is_the_weighted_mean_of_the_forests_and_the_ensemble():
     valid = {"valid": [[0.0], [2.0], [4.0]]}
     forests = [{"predictions": {"valid": [[1.0], [3.0], [3.0]]}}]
     assert blend_weight(forests, {"valid": valid["valid"]}, valid, "regression") == 1.0
-    assert blend_weight(forests, {"valid": [[9.0], [9.0], [9.0]]}, {"valid": [[1.0], [3.0], [3.0]]}, "regression") == 0.0
+    far = {"valid": [[9.0], [9.0], [9.0]]}
+    assert blend_weight(forests, far, {"valid": [[1.0], [3.0], [3.0]]}, "regression") == 0.0
 
 
 def test_a_missing_second_set_is_one_line_saying_how_to_add_it(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Fine-tuning recipes: molecule features against RDKit, the hybrid head's formula, EMA weights tested as selected, the
 ensemble of one model equal to that model, the cosine learning-rate schedule step by step, the forest's returned
-predictions equal to the ones it scored, out-of-fold forest predictions fold by fold, and the stacked model's formula."""
+predictions equal to the ones it scored, out-of-fold forest predictions fold by fold, the stacked model's formula."""
 
 from types import SimpleNamespace
 
