@@ -88,6 +88,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--readout", default="graph", help="graph (linear head on the GIN embedding) or a hybrid readout "
                    "adding molecule features: ecfp, rdkit, ecfp+rdkit")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights used for evaluation (0: off)")
+    p.add_argument("--schedule", default="constant", help="learning rate: constant, or cosine (to 0 over the run)")
+    p.add_argument("--stack", action="store_true", help="regression: learn the residual of the fingerprint forest's "
+                   "out-of-fold predictions, predict forest + GIN")
     p.add_argument("--ensemble", action="store_true", help="also score the average of the seeds' best models")
     _add_lightning_arguments(p)
 
@@ -225,7 +228,7 @@ def _train_settings(args) -> dict:
         num_nodes=args.num_nodes, precision=args.precision, progress=not args.no_progress and sys.stderr.isatty(),
         resume=args.resume, encoder_checkpoint=args.encoder_checkpoint, smiles_column=args.smiles_column,
         label_columns=args.label_columns, task=args.task, overwrite=args.overwrite, readout=args.readout, ema=args.ema,
-        ensemble=args.ensemble)
+        schedule=args.schedule, ensemble=args.ensemble, stack=args.stack)
 
 
 def cmd_train(args) -> int:

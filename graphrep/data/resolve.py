@@ -139,10 +139,10 @@ def resolve_file(card: DatasetCard, file: DataFile, root: str | os.PathLike | No
             return _download(file, cache_dir() / Path(file.path).parent)
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             looked.append(f"download from {file.url} ({getattr(exc, 'reason', exc)})")
-    where = file.url or card.homepage
+    how = card.option("obtain") or f"Get it from {file.url or card.homepage} and pass its folder as root= / --root"
     raise DataNotFoundError(
         f"dataset {card.name!r}: file {Path(file.path).name} not found; looked in {'; '.join(looked)}. "
-        f"Get it from {where} and pass its folder as root= / --root, or set GRAPHREP_DATA"
+        f"{how}, or set GRAPHREP_DATA"
     )
 
 

@@ -32,7 +32,8 @@ from .baselines import fingerprint_forest
 from .checkpoint import RunSignature, check_signature, read_checkpoint, run_signature
 from .datamodule import GraphDataModule
 from .graph_prediction import GraphPredictor, target_statistics
-from .recipes import attach_molecule_features, ensemble_scores, readout_spec, weight_averaging
+from .metrics import evaluate, task_kind
+from .recipes import attach_forest_base, attach_molecule_features, ensemble_predictions, readout_spec, weight_averaging
 from .trainer import LightningSettings, TrainingInterrupted, build_trainer
 from .validation import check_labels, validate_config
 
@@ -67,7 +68,10 @@ class TrainConfig(LightningSettings):
     overwrite: bool = False  # write into a non-empty out_dir
     readout: str = "graph"  # or ecfp / rdkit / ecfp+rdkit: hybrid readout (tasks.recipes)
     ema: float = 0.0  # EMA decay of the weights, evaluated and checkpointed (0: off)
+    schedule: str = "constant"  # learning rate: constant, or cosine decay to 0 over the run
     ensemble: bool = False  # also score the average of the seeds' best models
+    stack: bool = False  # regression: learn the residual of the fingerprint forest's out-of-fold predictions
+    keep_predictions: bool = False  # also return the labels and the forest's and ensemble's valid/test predictions
 
     def encoder_kwargs(self) -> dict:
         return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
@@ -96,11 +100,6 @@ class History(Callback):
         self.rows.append(row)
 
 
-def task_kind(task_type: str) -> str:
-    """``"classification"`` / ``"regression"`` / ``"none"`` from a graphrep or OGB task type (``"binary classification"``)."""
-    return "classification" if "classification" in task_type else task_type
-
-
 def dataset_split(config: TrainConfig, dataset, seed: int) -> dict[str, torch.Tensor]:
     """The dataset's official split when it has one (OGB's ``get_idx_split()``), else :func:`make_split`."""
     if hasattr(dataset, "get_idx_split"):
@@ -124,11 +123,13 @@ def build_model(config: TrainConfig, dataset, split, seed: int) -> GraphPredicto
                                 "use it for pre-training, not for `graphrep train`")
     mean = std = None
     if task_type == "regression":
-        mean, std = target_statistics(dataset.y[split["train"]].float())
+        base = dataset._data.base[split["train"]] if config.stack else 0.0
+        mean, std = target_statistics(dataset.y[split["train"]].float() - base)
     model = GraphPredictor(dataset.num_tasks, task_type, encoder=config.encoder_kwargs(), lr=config.lr,
                            weight_decay=config.weight_decay, seed=seed, target_mean=mean, target_std=std,
                            ogb_evaluator=getattr(dataset, "ogb_evaluator", None),
-                           readout=readout_spec(config.readout, dataset, split["train"]))
+                           readout=readout_spec(config.readout, dataset, split["train"]), schedule=config.schedule,
+                           stack=config.stack)
     if config.encoder_checkpoint:
         load_encoder_weights(model, config.encoder_checkpoint)
     return model
@@ -213,6 +214,9 @@ def run_experiment(config: TrainConfig) -> dict:
     dataset = load_dataset(config.dataset, root=config.root, features=config.features,
                            smiles_column=config.smiles_column, label_columns=config.label_columns, task_type=config.task)
     attach_molecule_features(dataset, config.readout)
+    if config.stack:  # one base for all seeds: each molecule's forest prediction is from a forest that did not see it
+        attach_forest_base(dataset, dataset_split(config, dataset, config.seeds[0])["train"], seed=config.seeds[0],
+                           n_estimators=config.rf_trees)
     out_dir = Path(config.out_dir)
     results: dict = {"config": asdict(config), "dataset": {"name": dataset.name, "molecules": len(dataset),
                      "skipped": len(dataset.skipped), "tasks": dataset.num_tasks,
@@ -229,11 +233,18 @@ def run_experiment(config: TrainConfig) -> dict:
         if config.baseline:
             start = time.perf_counter()
             forest = fingerprint_forest(dataset.smiles, dataset.y.float().numpy(), split,
-                                        task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees)
+                                        task_kind(dataset.task_type), seed=seed, n_estimators=config.rf_trees,
+                                        return_predictions=config.keep_predictions)
             forest.update(seed=seed, fit_seconds=time.perf_counter() - start)
             results["random_forest"].append(forest)
+    if config.keep_predictions:
+        results["labels"] = {part: dataset.y[split[part]].float().tolist() for part in ("valid", "test")}
     if config.ensemble and len(results["gin"]) > 1 and results["dataset"]["split_source"] != "random":
-        results["ensemble"] = ensemble_scores([r["checkpoint"] for r in results["gin"]], dataset, split)
+        task_type, preds = ensemble_predictions([r["checkpoint"] for r in results["gin"]], dataset, split)
+        results["ensemble"] = {part: evaluate(task_type, dataset.y[split[part]].float().numpy(), pred)
+                               for part, pred in preds.items()}
+        if config.keep_predictions:
+            results["ensemble_predictions"] = {part: pred.tolist() for part, pred in preds.items()}
     results["summary"] = {
         model: {part: {m: summarise([r[part][m] for r in runs]) for m in runs[0][part]} for part in ("valid", "test")}
         for model, runs in (("gin", results["gin"]), ("random_forest", results["random_forest"])) if runs

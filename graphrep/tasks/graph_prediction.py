@@ -1,7 +1,10 @@
 """Graph-level prediction (multi-task classification or regression) as a LightningModule.
 
 Classification: masked BCE on logits; metric ROC-AUC (OGB convention). Regression: targets standardised with the train
-split's mean/std, masked MSE; metrics RMSE and R^2 on the original scale. At the start of every training epoch the
+split's mean/std, masked MSE; metrics RMSE and R^2 on the original scale. A stacked regressor (``stack=True``) learns
+the residual ``y - base`` of a per-molecule base prediction (``batch.base`` [B, T], e.g. out-of-fold forest
+predictions) and predicts ``base + output``, so its metrics are those of the stacked prediction. Adam at a constant
+learning rate, or cosine decay to 0 over the run (``schedule="cosine"``). At the start of every training epoch the
 global RNG is reseeded from (seed, epoch, rank), so dropout masks do not depend on history and a run resumed from a
 checkpoint continues exactly as an uninterrupted one.
 """
@@ -17,6 +20,8 @@ from ..nn.molecule import GINEncoder, HybridHead
 from ..objectives import masked_bce, masked_mse
 from .metrics import evaluate, ogb_evaluate, selection_metric
 
+SCHEDULES = ("constant", "cosine")
+
 
 class GraphPredictor(L.LightningModule):
     """Encoder (built from ``encoder`` kwargs, a :class:`GINEncoder` by default) + linear head to ``num_tasks`` outputs.
@@ -26,10 +31,15 @@ class GraphPredictor(L.LightningModule):
 
     def __init__(self, num_tasks: int, task_type: str, encoder: dict | None = None, lr: float = 1e-3,
                  weight_decay: float = 0.0, seed: int = 0, target_mean: list[float] | None = None,
-                 target_std: list[float] | None = None, ogb_evaluator: str | None = None, readout: dict | None = None):
+                 target_std: list[float] | None = None, ogb_evaluator: str | None = None, readout: dict | None = None,
+                 schedule: str = "constant", stack: bool = False):
         super().__init__()
         if task_type not in ("classification", "regression"):
             raise ValueError(f"task_type must be classification or regression, got {task_type!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        if stack and task_type != "regression":
+            raise ValueError("a stacked model (graph model on a base prediction's residual) needs a regression task")
         self.save_hyperparameters()
         self.encoder = GINEncoder(**(encoder or {}))
         # readout: HybridHead arguments (graph embedding + molecule features ``batch.extra``; tasks.recipes)
@@ -45,20 +55,27 @@ class GraphPredictor(L.LightningModule):
         h = self.encoder(batch)
         return self.head(h) if self.hparams.get("readout") is None else self.head(h, batch.extra)
 
-    def predict_original_scale(self, batch) -> torch.Tensor:
-        out = self(batch)
-        return out if self.hparams.task_type == "classification" else out * self.target_std + self.target_mean
+    def _base(self, batch) -> torch.Tensor | float:
+        """The base prediction [B, T] a stacked model corrects (``batch.base``), else 0."""
+        return batch.base if self.hparams.get("stack") else 0.0
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def predict_original_scale(self, batch) -> torch.Tensor:
+        """Logits (classification), or ``out * std + mean (+ base)`` on the labels' scale (regression)."""
+        out = self(batch)
         if self.hparams.task_type == "classification":
-            return masked_bce(out, y)
-        return masked_mse(out, (y - self.target_mean) / self.target_std)
+            return out
+        return out * self.target_std + self.target_mean + self._base(batch)
+
+    def _loss(self, out: torch.Tensor, batch) -> torch.Tensor:
+        if self.hparams.task_type == "classification":
+            return masked_bce(out, batch.y)
+        return masked_mse(out, (batch.y - self._base(batch) - self.target_mean) / self.target_std)
 
     def on_train_epoch_start(self) -> None:
         torch.manual_seed(self.hparams.seed * 1_000_003 + self.current_epoch * 7919 + self.global_rank)
 
     def training_step(self, batch, batch_idx):
-        loss = self._loss(self(batch), batch.y)
+        loss = self._loss(self(batch), batch)
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=batch.num_graphs, sync_dist=True)
         return loss
 
@@ -94,7 +111,14 @@ class GraphPredictor(L.LightningModule):
         self._eval_epoch_end("test")
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        """Adam; with ``schedule="cosine"`` the learning rate follows ``lr_t = lr (1 + cos(pi t / T)) / 2`` over the
+        run's ``T`` optimizer steps (stepped per batch), so the last epochs take small steps and the weights settle."""
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.get("schedule", "constant") == "constant":
+            return optimizer
+        steps = max(int(self.trainer.estimated_stepping_batches), 1)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def target_statistics(y: torch.Tensor) -> tuple[list[float], list[float]]:

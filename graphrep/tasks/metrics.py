@@ -61,6 +61,12 @@ def r2(y_true, y_pred) -> float:
     return float(np.mean(per_task))
 
 
+def task_kind(task_type: str) -> str:
+    """``"classification"`` / ``"regression"`` / ``"none"`` from a graphrep or OGB task type (``"binary
+    classification"``)."""
+    return "classification" if "classification" in task_type else task_type
+
+
 def evaluate(task_type: str, y_true, y_pred) -> dict[str, float]:
     """All metrics of a task type: ``{"roc_auc"}`` for classification (``y_pred`` = scores or logits),
     ``{"rmse", "r2"}`` for regression."""

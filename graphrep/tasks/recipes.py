@@ -1,5 +1,5 @@
-"""Fine-tuning recipes beside the plain GIN: a hybrid readout on fixed molecule features, weight averaging (EMA), and
-an ensemble of the seeds' models.
+"""Fine-tuning recipes beside the plain GIN: a hybrid readout on fixed molecule features, weight averaging (EMA), an
+ensemble of the seeds' models, and stacking on the fingerprint forest.
 
 * ``readout``: ``"graph"`` (the GIN's linear head), or ``"ecfp"``, ``"rdkit"``, ``"ecfp+rdkit"``: the pooled graph
   embedding concatenated with ECFP4 counts and/or RDKit 2D descriptors (:mod:`graphrep.data.molecules.descriptors`,
@@ -9,6 +9,8 @@ an ensemble of the seeds' models.
   checkpointed in place of the raw weights (Lightning's :class:`WeightAveraging`); 0 turns it off.
 * :func:`ensemble_scores`: the seeds' best checkpoints, their predictions averaged (probabilities for
   classification), scored on a split part.
+* ``stack`` (:func:`attach_forest_base`): a regressor that learns the residual of the fingerprint forest's
+  out-of-fold predictions and predicts ``forest + graph model``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from torch_geometric.loader import DataLoader
 
 from ..data.errors import InvalidInputError
 from ..data.molecules.descriptors import FEATURE_KINDS, molecule_features
-from .metrics import evaluate
+from .baselines import out_of_fold_forest
+from .metrics import evaluate, task_kind
 
 READOUTS = ("graph", "ecfp", "rdkit", "ecfp+rdkit")
 
@@ -38,12 +41,29 @@ def attach_molecule_features(dataset, readout: str) -> None:
     """Store the readout's molecule features on each graph of an in-memory dataset as ``extra`` [1, F] (batches
     concatenate them to [B, F]). No-op for ``readout="graph"``."""
     kinds = readout_kinds(readout)
-    if not kinds:
-        return
-    feats = torch.from_numpy(molecule_features(dataset.smiles, kinds))
-    dataset._data.extra = feats
-    dataset.slices["extra"] = torch.arange(len(dataset) + 1)
-    dataset._data_list = None  # graphs read before this point were cached without ``extra``
+    if kinds:
+        attach_per_molecule(dataset, "extra", torch.from_numpy(molecule_features(dataset.smiles, kinds)))
+
+
+def attach_per_molecule(dataset, name: str, values: torch.Tensor) -> None:
+    """Store ``values`` [n, F] on the graphs of an in-memory dataset: graph ``i`` gets ``values[i:i + 1]`` as
+    ``name`` [1, F], so a batch of B graphs carries [B, F]."""
+    dataset._data[name] = values
+    dataset.slices[name] = torch.arange(len(dataset) + 1)
+    dataset._data_list = None  # graphs read before this point were cached without ``name``
+
+
+def attach_forest_base(dataset, train_index, seed: int = 0, n_estimators: int = 500, folds: int = 5) -> np.ndarray:
+    """Attach the base of a stacked regressor as ``base`` [1, T] per graph: out-of-fold fingerprint-forest
+    predictions for the training molecules, the full training forest's for the others (no molecule's base saw its
+    own label); return them [n, T]."""
+    if task_kind(dataset.task_type) != "regression":
+        raise InvalidInputError(f"dataset {dataset.name!r}: --stack learns the residual of a regression forest; this "
+                                f"is a {dataset.task_type} task")
+    base = out_of_fold_forest(dataset.smiles, dataset.y.double().numpy(), np.asarray(train_index), "regression",
+                              seed=seed, n_estimators=n_estimators, folds=folds)
+    attach_per_molecule(dataset, "base", torch.from_numpy(base).float())
+    return base
 
 
 def readout_spec(readout: str, dataset, train_index, hidden: int = 300, dropout: float = 0.2) -> dict | None:
@@ -91,18 +111,20 @@ def predict(model, dataset, index, batch_size: int = 256) -> np.ndarray:
     return (torch.sigmoid(pred) if model.hparams.task_type == "classification" else pred).numpy()
 
 
-def ensemble_scores(checkpoints: list[str], dataset, split: dict, parts=("valid", "test")) -> dict[str, dict]:
-    """Average the predictions of the models in ``checkpoints`` and score them on each of ``parts``."""
+def ensemble_predictions(checkpoints: list[str], dataset, split: dict,
+                         parts=("valid", "test")) -> tuple[str, dict[str, np.ndarray]]:
+    """``(task_type, {part: [n_part, T]})``: the predictions of the models in ``checkpoints``, averaged."""
     from .graph_prediction import GraphPredictor
 
     if not checkpoints:
         raise InvalidInputError("an ensemble needs at least one checkpoint")
     models = [GraphPredictor.load_from_checkpoint(path, map_location="cpu", weights_only=False) for path in checkpoints]
-    task_type = models[0].hparams.task_type
-    scores = {}
-    for part in parts:
-        index = np.asarray(split[part])
-        pred = np.mean([predict(m, dataset, index) for m in models], axis=0)
-        true = dataset.y[torch.as_tensor(index)].float().numpy()
-        scores[part] = evaluate(task_type, true, pred)
-    return scores
+    preds = {part: np.mean([predict(m, dataset, np.asarray(split[part])) for m in models], axis=0) for part in parts}
+    return models[0].hparams.task_type, preds
+
+
+def ensemble_scores(checkpoints: list[str], dataset, split: dict, parts=("valid", "test")) -> dict[str, dict]:
+    """Average the predictions of the models in ``checkpoints`` and score them on each of ``parts``."""
+    task_type, preds = ensemble_predictions(checkpoints, dataset, split, parts)
+    return {part: evaluate(task_type, dataset.y[torch.as_tensor(np.asarray(split[part]))].float().numpy(), pred)
+            for part, pred in preds.items()}

@@ -66,11 +66,12 @@ def validate_config(config) -> None:
         raise UserInputError(f"--lr must be a positive number, got {config.lr}")
     if config.dropout >= 1:
         raise UserInputError(f"--dropout must be in [0, 1), got {config.dropout}")
-    if config.baseline:
+    if config.baseline or config.stack:
         _at_least(1, rf_trees=config.rf_trees)
     for name, value, allowed in (("split", config.split, ("scaffold", "random")),
                                  ("features", config.features, ("ogb", "pretrain")),
-                                 ("task", config.task, (None, "classification", "regression"))):
+                                 ("task", config.task, (None, "classification", "regression")),
+                                 ("schedule", config.schedule, ("constant", "cosine"))):
         if value not in allowed:
             raise UserInputError(f"--{name} {value!r}: use one of {', '.join(a for a in allowed if a)}")
     if is_molecule_file(config.dataset):

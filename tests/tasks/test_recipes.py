@@ -1,18 +1,29 @@
-"""Fine-tuning recipes: molecule features against RDKit, the hybrid head's formula, EMA weights tested as selected, and
-the ensemble of one model equal to that model."""
+"""Fine-tuning recipes: molecule features against RDKit, the hybrid head's formula, EMA weights tested as selected, the
+ensemble of one model equal to that model, the cosine learning-rate schedule step by step, the forest's returned
+predictions equal to the ones it scored, out-of-fold forest predictions fold by fold, the stacked model's formula."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 from rdkit import Chem
 from rdkit.Chem import Descriptors, rdFingerprintGenerator
+from sklearn.model_selection import KFold
+from torch_geometric.loader import DataLoader
 
 from graphrep.data import InvalidInputError, load_dataset
 from graphrep.data.molecules.descriptors import molecule_features
 from graphrep.nn.molecule import HybridHead
+from graphrep.data.molecules.fingerprints import morgan_fingerprints
+from graphrep.tasks.baselines import fingerprint_forest, forest_predictions, out_of_fold_forest
+from graphrep.tasks.datamodule import GraphDataModule
 from graphrep.tasks.experiment import TrainConfig, fit_seed
-from graphrep.tasks.recipes import (attach_molecule_features, ensemble_scores, readout_kinds, readout_spec,
-                                    weight_averaging)
+from graphrep.tasks.graph_prediction import GraphPredictor
+from graphrep.tasks.recipes import (attach_forest_base, attach_molecule_features, ensemble_scores, readout_kinds,
+                                    readout_spec, weight_averaging)
+from graphrep.tasks.trainer import build_trainer
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "[Na+].[Cl-]"]
 
@@ -94,3 +105,76 @@ def test_last_checkpoint_and_history_cover_every_epoch_when_validation_stops_imp
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     best = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     assert last["epoch"] == 2 and best["epoch"] == 0
+
+
+class _LearningRates(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_schedule_cosine_decays_the_learning_rate_per_step_to_zero(tmp_path, small, schedule):
+    ds, split = small
+    config = TrainConfig(epochs=2, layers=1, hidden=8, batch_size=32, seeds=[0], out_dir=str(tmp_path), lr=0.01,
+                         progress=False, baseline=False, schedule=schedule, weight_decay=0.1)
+    from graphrep.tasks.experiment import build_model
+
+    model = build_model(config, ds, split, 0)
+    rates = _LearningRates()
+    trainer = build_trainer(config, 2, tmp_path, [rates], enable_checkpointing=False, limit_val_batches=0)
+    trainer.fit(model, datamodule=GraphDataModule(ds, split, batch_size=32))
+    steps = 2 * 3  # 96 training molecules in batches of 32, two epochs
+    expected = [0.01 * (1 + np.cos(np.pi * t / steps)) / 2 if schedule == "cosine" else 0.01 for t in range(steps)]
+    np.testing.assert_allclose(rates.seen, expected, rtol=1e-6)
+    assert trainer.optimizers[0].param_groups[0]["weight_decay"] == 0.1
+
+
+def test_an_unknown_schedule_is_refused(tmp_path):
+    from graphrep.data.errors import UserInputError
+    from graphrep.tasks.validation import validate_config
+
+    with pytest.raises(UserInputError, match="--schedule 'linear'"):
+        validate_config(TrainConfig(schedule="linear", out_dir=str(tmp_path)))
+
+
+def test_forest_predictions_are_the_ones_scored(small):
+    ds, split = small
+    out = fingerprint_forest(ds.smiles, ds.y.numpy(), split, "regression", n_estimators=5, return_predictions=True)
+    true = ds.y[split["test"]].numpy()
+    assert out["test"]["rmse"] == pytest.approx(np.sqrt(np.mean((np.asarray(out["predictions"]["test"]) - true) ** 2)))
+
+
+def test_out_of_fold_forest_predicts_each_training_molecule_from_a_forest_that_did_not_see_it(small):
+    ds, split = small
+    y = ds.y.double().numpy()
+    train = split["train"].numpy()
+    base = out_of_fold_forest(ds.smiles, y, train, "regression", seed=3, n_estimators=5, folds=4)
+    fps = morgan_fingerprints(ds.smiles)
+    for fit, held in KFold(4, shuffle=True, random_state=3).split(train):  # the reference: each fold by hand
+        ref = forest_predictions(fps, y, train[fit], {"h": train[held]}, "regression", seed=3, n_estimators=5)["h"]
+        np.testing.assert_allclose(base[train[held]], ref)
+    rest = np.concatenate([split["valid"].numpy(), split["test"].numpy()])
+    ref = forest_predictions(fps, y, train, {"r": rest}, "regression", seed=3, n_estimators=5)["r"]
+    np.testing.assert_allclose(base[rest], ref)
+
+
+def test_stacked_model_predicts_base_plus_its_output_and_learns_the_residual(small):
+    ds, split = small
+    base = attach_forest_base(ds, split["train"], n_estimators=5)
+    model = GraphPredictor(1, "regression", encoder={"num_layers": 1, "hidden": 8}, target_mean=[0.5],
+                           target_std=[2.0], stack=True).eval()
+    batch = next(iter(DataLoader(ds[split["test"]], batch_size=32)))
+    out = model(batch)
+    expected = out * 2.0 + 0.5 + torch.from_numpy(base[split["test"][:32].numpy()]).float()
+    torch.testing.assert_close(model.predict_original_scale(batch), expected)
+    residual = (batch.y - batch.base - 0.5) / 2.0
+    torch.testing.assert_close(model._loss(out, batch), ((out - residual) ** 2).mean())
+    plain = GraphPredictor(1, "regression", encoder={"num_layers": 1, "hidden": 8}, target_mean=[0.5],
+                           target_std=[2.0]).eval()
+    plain.load_state_dict(model.state_dict())
+    torch.testing.assert_close(plain.predict_original_scale(batch), out * 2.0 + 0.5)  # without stack: no base
+    with pytest.raises(InvalidInputError, match="--stack"):
+        attach_forest_base(SimpleNamespace(task_type="classification", name="bbbp"), split["train"])

@@ -183,6 +183,21 @@ def read_sdf(path: Path, label_properties: list[str] | str | None = None) -> Mol
                          label_properties, lines, str(path))
 
 
+def concat_tables(tables: list[MoleculeTable]) -> MoleculeTable:
+    """One table from several files read alike (a card with more than one SDF), rows in file order; a row's number
+    counts on across files (the second file's first record is the first file's last + 1), as ``source`` lists them."""
+    if len(tables) == 1:
+        return tables[0]
+    names = tables[0].task_names
+    for table in tables[1:]:
+        if table.task_names != names:
+            raise InvalidInputError(f"{table.source}: labels {table.task_names}, but {tables[0].source} has {names}")
+    offsets = np.cumsum([0] + [max(t.line_numbers, default=0) for t in tables[:-1]])
+    return MoleculeTable([s for t in tables for s in t.smiles], np.concatenate([t.labels for t in tables]), names,
+                         [int(o) + n for o, t in zip(offsets, tables) for n in t.line_numbers],
+                         " + ".join(t.source for t in tables))
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -202,5 +217,5 @@ def read_card_table(card: DatasetCard, paths: list[Path]) -> MoleculeTable:
     if fmt == "smi_join_csv":
         return read_smi_join_csv(paths[0], paths[1], card.option("id_column"), card.option("label_columns"))
     if fmt == "sdf":
-        return read_sdf(paths[0], card.option("label_columns", []))
+        return concat_tables([read_sdf(path, card.option("label_columns", [])) for path in paths])
     raise InvalidInputError(f"dataset card {card.card_path}: unknown molecule format {fmt!r}")
