@@ -378,10 +378,20 @@ def main(argv: list[str] | None = None) -> int:
         return _interrupted(exc)
 
 
+def _main_job_shorthand(argv: list[str]) -> list[str]:
+    """``graphrep --out X --epochs 3`` means ``graphrep main-job --out X --epochs 3``: the bare command is the main
+    job, so its options work without the subcommand's name (``--debug`` stays global, ``-h`` stays the overview)."""
+    rest = [a for a in argv if a != "--debug"]
+    if rest and rest[0].startswith("-") and rest[0] not in ("-h", "--help"):
+        return [*(["--debug"] if "--debug" in argv else []), "main-job", *rest]
+    return argv
+
+
 def _main(argv: list[str] | None) -> int:
     if not sys.stderr.isatty():
         _no_model_loading_bars()
     parser = build_parser()
+    argv = _main_job_shorthand(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
     if not args.debug:

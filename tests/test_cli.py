@@ -332,3 +332,17 @@ def test_freesolv_lone_one_atom_molecule_trains(shared_data, tmp_path, capsys):
     assert cli.main(argv) == 0, capsys.readouterr().err
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"]["split_sizes"]["train"] == 513 and np.isfinite(results["gin"][0]["history"][0]["train/loss"])
+
+
+def test_main_job_options_work_without_the_subcommand_name(monkeypatch):
+    """`graphrep --out X` is the main job with --out X, as `graphrep` alone is the main job."""
+    import graphrep.commands.main_job as main_job
+
+    seen = []
+    monkeypatch.setattr(main_job, "run", lambda args: seen.append(args) or 0)
+    assert cli.main(["--out", "runs/x", "--epochs", "3"]) == 0
+    assert cli.main(["--debug", "--out", "runs/y"]) == 0
+    assert cli.main(["main-job", "--out", "runs/z"]) == 0
+    assert [(a.command, a.out, a.debug) for a in seen] == [("main-job", "runs/x", False), ("main-job", "runs/y", True),
+                                                            ("main-job", "runs/z", False)]
+    assert seen[0].epochs == 3
