@@ -2,7 +2,7 @@
 
 Five real designs (``../shared/data/circuits``: gcd_sky130hd, i2c_sg13g2, gcd_nangate45, gcd_sky130hs,
 user_proj_gf180), four tasks (total-cap and ground-bucket per net; coupling regression and coupled-or-not link
-prediction per net pair; see :mod:`graphrep.tasks.circuits`), five rows, all in one run on the same graphs, labels,
+prediction per net pair; see :mod:`graphrep.tasks.circuits.training`), five rows, all in one run on the same graphs, labels,
 link negatives (drawn once, seed 0) and seeds:
 
 - ``pin-count``: least squares on the net's log pin count (logistic regression for links);
@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphrep.tasks.circuit_baselines import BaselineModel
-from graphrep.tasks.circuits import TASKS, TransferConfig, load_graphs, metrics, predict, prepare, pretrain_encoder, \
+from graphrep.tasks.circuits.baselines import BaselineModel
+from graphrep.tasks.circuits.training import TASKS, TransferConfig, load_graphs, metrics, predict, prepare, pretrain_encoder, \
     train_model
 
 DESIGNS = ["gcd_sky130hd", "i2c_sg13g2", "gcd_nangate45", "gcd_sky130hs", "user_proj_gf180"]

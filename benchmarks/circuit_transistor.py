@@ -39,8 +39,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from circuit_transfer import add_training_args, fmt, mean_std  # noqa: E402
 
-from graphrep.tasks.circuit_baselines import BaselineModel  # noqa: E402
-from graphrep.tasks.circuits import TransferConfig, load_graphs, metrics, predict, prepare, pretrain_encoder, \
+from graphrep.tasks.circuits.baselines import BaselineModel  # noqa: E402
+from graphrep.tasks.circuits.training import TransferConfig, load_graphs, metrics, predict, prepare, pretrain_encoder, \
     train_model  # noqa: E402
 
 SOURCE, TARGET = "gcd_sky130hd", "gcd_sky130hs"

@@ -2,7 +2,7 @@
 schedule, a lower learning rate with weight decay for the pre-trained rows, and the stacked row (the hybrid trained on
 the fingerprint forest's out-of-fold residual).
 
-Each variant is the main job's own code (:func:`graphrep.tasks.main_job.run_main_job` on one set) with the settings
+Each variant is the main job's own code (:func:`graphrep.tasks.molecules.main_job.run_main_job` on one set) with the settings
 below; a variant finished under ``--work`` by an earlier invocation is read back, not rerun. Writes
 benchmarks/results/main_job_recipes.{json,md,png}: test RMSE (mean ± sample std over seeds; the ensemble and blend rows
 are one model each) per row and variant, and each variant's wall time.
@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from graphrep.tasks.main_job import MainJobConfig, run_main_job, write_main_job_report
+from graphrep.tasks.molecules.main_job import MainJobConfig, run_main_job, write_main_job_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: name: (description, MainJobConfig fields, recipe fields)

@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from graphrep.data.mobility import CITY_LAYOUTS, load_checkins  # noqa: E402
 from graphrep.data.text import TextEncoder  # noqa: E402
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig  # noqa: E402
-from graphrep.tasks.mobility import (BASELINES, TrainSettings, baseline_metrics, evaluate_model,  # noqa: E402
+from graphrep.tasks.mobility.training import (BASELINES, TrainSettings, baseline_metrics, evaluate_model,  # noqa: E402
                                      plot_utilisation, prepare_city, train_model)
 
 METRICS = ("acc@1", "acc@5", "acc@10", "mrr", "ndcg@5")

@@ -26,7 +26,7 @@ import torch
 from graphrep.data.mobility import CITY_LAYOUTS, load_checkins
 from graphrep.data.text import TextEncoder
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
-from graphrep.tasks.mobility import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, prepare_city,
+from graphrep.tasks.mobility.training import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, prepare_city,
                                      train_model)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

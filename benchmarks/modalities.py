@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from graphrep.models.modality import GraphClassifier, MLPClassifier, NextVenueModel, SmallCNN
-from graphrep.tasks.modality import (fit, graphcl_pretrain, graph_list_batcher, image_task, markov_next_venue,
+from graphrep.tasks.modalities.training import (fit, graphcl_pretrain, graph_list_batcher, image_task, markov_next_venue,
                                      prepare_documents, text_encoder_args, tfidf_logreg, trajectory_task,
                                      transition_weights)
 

@@ -1,6 +1,6 @@
 """The molecule recipes on MoleculeNet classification sets, scaffold split, beside a fingerprint random forest.
 
-Rows (the same as the main job's, :mod:`graphrep.tasks.main_job`, on the same split and seeds): RF on Morgan
+Rows (the same as the main job's, :mod:`graphrep.tasks.molecules.main_job`, on the same split and seeds): RF on Morgan
 fingerprints; GIN from scratch; GIN fine-tuned from the shipped pre-trained encoder; the hybrid (that GIN + ECFP counts
 + RDKit descriptors readout); the ensemble of the hybrid's seeds. Test ROC-AUC at the best validation epoch, mean ±
 sample std over seeds. ``--jobs N`` runs N data sets at a time in child processes (one core each); with ``--work DIR``
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from graphrep.data import get_card
 from graphrep.nn.molecule.pretrained import pretrained_card
-from graphrep.tasks.main_job import MainJobConfig, run_main_job
+from graphrep.tasks.molecules.main_job import MainJobConfig, run_main_job
 
 DATASETS = ["bbbp", "bace", "clintox", "tox21", "sider"]
 COLUMN = {"bbbp": "BBBP", "bace": "BACE", "clintox": "ClinTox", "tox21": "Tox21", "sider": "SIDER", "hiv": "HIV",

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from graphrep.data import load_corpus
-from graphrep.tasks.pretraining import PretrainConfig, export_pretrained, run_pretraining
+from graphrep.tasks.molecules.pretraining import PretrainConfig, export_pretrained, run_pretraining
 
 
 def parse_budgets(items: list[str]) -> dict[str, float]:

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from graphrep.data import load_corpus, load_dataset
-from graphrep.tasks.baselines import fingerprint_forest
-from graphrep.tasks.experiment import TrainConfig, fit_seed, make_split, summarise
-from graphrep.tasks.pretraining import PretrainConfig, finetune_config, run_pretraining
-from graphrep.tasks.report import fmt
+from graphrep.tasks.molecules.baselines import fingerprint_forest
+from graphrep.tasks.molecules.experiment import TrainConfig, fit_seed, make_split, summarise
+from graphrep.tasks.molecules.pretraining import PretrainConfig, finetune_config, run_pretraining
+from graphrep.train.report import fmt
 
 DATASETS = ["bbbp", "bace", "clintox", "tox21", "sider"]
 METHODS = {"attrmask": "AttrMasking", "graphcl": "GraphCL", "dsla": "D-SLA"}

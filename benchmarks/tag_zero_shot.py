@@ -8,7 +8,7 @@ Cora's models); no label of the target is read except by the scorer.
 Rows (all in one run, same graphs, prompts and seeds):
   * training-free: text only, propagation k = 1..4 (ZeroG), each also centred (the graph's mean embedding
     subtracted);
-  * label-free adaptation of the training-free text embeddings (graphrep.tasks.tag_adaptation): homophily-gated
+  * label-free adaptation of the training-free text embeddings (graphrep.tasks.tag.adaptation): homophily-gated
     score propagation, pseudo-label self-training, both (centred when the label-free homophily estimate is > 0,
     the default; and always centred);
   * GraphShaper variants (Euclidean expert, gated 3 experts), multi-source trained, scored plain and centred;
@@ -45,10 +45,10 @@ from graphrep.data.text import DEFAULT_TEXT_MODEL, TextEncoder
 from graphrep.data.transforms.corrupt import drop_edges
 from graphrep.data.transforms.structural import structural_descriptors
 from graphrep.models import GraphShaper
-from graphrep.tasks.tag_adaptation import (ADAPTATIONS, AdaptationConfig, adapt_scores, feature_homophily,
+from graphrep.tasks.tag.adaptation import (ADAPTATIONS, AdaptationConfig, adapt_scores, feature_homophily,
                                            propagation_alpha)
-from graphrep.tasks.tag_alignment import AlignmentConfig, score, train_alignment
-from graphrep.tasks.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
+from graphrep.tasks.tag.alignment import AlignmentConfig, score, train_alignment
+from graphrep.tasks.tag.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
 
 REPO = Path(__file__).resolve().parents[1]
 TAGS = ["cora", "citeseer", "dblp", "webkb_cornell", "webkb_texas", "webkb_washington", "webkb_wisconsin"]

@@ -74,6 +74,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import graphrep.cli as cli  # noqa: E402
+from graphrep.commands import bench as bench_command  # noqa: E402
+from graphrep.commands import data as data_command  # noqa: E402
+from graphrep.commands import pretrain as pretrain_command  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--layers", "1", "--hidden", "8", "--batch-size", "64", "--rf-trees", "5", "--no-progress"]
@@ -115,7 +118,7 @@ def test_parser_choices_are_the_registries():
     from graphrep.models import PRETRAINING_METHODS, VARIANTS
 
     assert tag_command.VARIANTS == tuple(sorted(VARIANTS))
-    assert cli.PRETRAINING_METHOD_NAMES == tuple(sorted(PRETRAINING_METHODS))
+    assert pretrain_command.PRETRAINING_METHOD_NAMES == tuple(sorted(PRETRAINING_METHODS))
 
 
 @pytest.mark.parametrize("raised,code,prefix", [
@@ -127,7 +130,7 @@ def test_only_user_input_errors_exit_2_and_bugs_say_so(raised, code, prefix, mon
     def broken(args):
         raise raised
 
-    monkeypatch.setattr(cli, "cmd_data", broken)
+    monkeypatch.setattr(data_command, "run", broken)
     assert cli.main(["data", "list"]) == code
     line = one_line_error(capsys, prefix)
     assert ("this is a bug; rerun with --debug" in line) == (code == 1)
@@ -154,7 +157,7 @@ def test_only_user_input_errors_exit_2_and_bugs_say_so(raised, code, prefix, mon
 def test_arguments_are_checked_before_any_work(extra, message, monkeypatch, capsys, tmp_path):
     if extra[:2] == ["--accelerator", "gpu"] and torch.cuda.is_available():
         pytest.skip("a GPU is visible")
-    import graphrep.tasks.experiment as experiment
+    import graphrep.tasks.molecules.experiment as experiment
 
     def no_work(*args, **kwargs):
         raise AssertionError("data loaded before the arguments were checked")
@@ -166,7 +169,7 @@ def test_arguments_are_checked_before_any_work(extra, message, monkeypatch, caps
 
 
 def test_out_folder_is_never_silently_reused(tmp_path, monkeypatch, capsys):
-    import graphrep.tasks.experiment as experiment
+    import graphrep.tasks.molecules.experiment as experiment
 
     monkeypatch.setattr(experiment, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("work")))
     used = tmp_path / "run"
@@ -224,8 +227,8 @@ def test_truncated_gzip_non_finite_labels_and_one_class_tasks(tmp_path, own_csv,
 def test_bench_outside_a_source_checkout_says_so(tmp_path, monkeypatch, capsys):
     (tmp_path / "benchmarks").mkdir()  # e.g. another distribution's top-level `benchmarks` in site-packages
     (tmp_path / "benchmarks" / "theirs.py").write_text("raise SystemExit('must not run')\n")
-    monkeypatch.setattr(cli, "source_checkout", lambda: tmp_path)
-    monkeypatch.setattr(cli, "benchmark_dir", lambda: tmp_path / "benchmarks")
+    monkeypatch.setattr(bench_command, "source_checkout", lambda: tmp_path)
+    monkeypatch.setattr(bench_command, "benchmark_dir", lambda: tmp_path / "benchmarks")
     assert cli.main(["bench", "theirs"]) == 2
     assert "runs the scripts in benchmarks/ of a source checkout" in one_line_error(capsys)
 
@@ -272,7 +275,7 @@ def test_own_csv_end_to_end_then_resume_refuses_another_run(own_csv, tmp_path, c
 
 @pytest.mark.slow
 def test_ctrl_c_during_training_exits_130_and_the_hint_resumes(own_csv, tmp_path, monkeypatch, capsys):
-    from graphrep.tasks.graph_prediction import GraphPredictor
+    from graphrep.tasks.molecules.graph_prediction import GraphPredictor
 
     step = GraphPredictor.training_step
 

@@ -147,6 +147,6 @@ def test_the_command_lists_the_library_variants_and_adaptations():
     # graphrep.commands.tag imports only the stdlib at module level, so it repeats these names; keep them in step
     from graphrep.commands import tag
     from graphrep.models.graphshaper import VARIANTS
-    from graphrep.tasks.tag_adaptation import ADAPTATIONS
+    from graphrep.tasks.tag.adaptation import ADAPTATIONS
 
     assert sorted(tag.VARIANTS) == sorted(VARIANTS) and tag.ADAPTATIONS == ADAPTATIONS

@@ -8,15 +8,14 @@ import json
 import sys
 import time
 
+from graphrep.commands._args import comma_list
+
 TASKS = ("total-cap", "ground-cap", "ground-bucket", "coupling", "link")
 METHODS = ("circuitgcl", "gnn-bmse", "gnn-mse")
 
 
 def _designs(text: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one design (a registered name or a folder)")
-    return names
+    return comma_list(text, "design")
 
 
 def add_parser(subparsers) -> None:
@@ -65,7 +64,7 @@ def run(args) -> int:
                 json.dump({**{k: v for k, v in vars(report).items() if k != "skipped"},
                            "skipped": dict(report.skipped), "match_rate": report.match_rate}, fh, indent=1)
         return 0
-    from graphrep.tasks.circuits import TransferConfig, run_cli_training
+    from graphrep.tasks.circuits.training import TransferConfig, run_cli_training
 
     if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1 or args.lr <= 0:
         raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")

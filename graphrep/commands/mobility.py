@@ -99,7 +99,7 @@ def run(args) -> int:
 
     from graphrep.data.errors import UserInputError
     from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
-    from graphrep.tasks.mobility import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, load_model,
+    from graphrep.tasks.mobility.training import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, load_model,
                                          plot_utilisation, prepare_city, save_model, train_model)
 
     cmd = args.mobility_command

@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
-    from graphrep.cli import _seeds  # the one seeds-list parser of the CLI (stdlib only)
+    from graphrep.commands._args import seeds
 
     p = subparsers.add_parser("modality", help="images, documents and trajectories as graphs (patch, token and "
                               "transition graphs) through graphrep's encoders")
@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--batch-size", type=int, default=None, help="default 64 (image, text), 1024 (trajectory)")
     t.add_argument("--dropout", type=float, default=0.1)
-    t.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated, e.g. 0,1,2")
+    t.add_argument("--seeds", type=seeds, default=[0, 1, 2], help="comma-separated, e.g. 0,1,2")
     t.add_argument("--pretrain-epochs", type=int, default=0, help="GraphCL pre-training epochs on the unlabelled "
                    "training graphs first (image, text)")
     t.add_argument("--patch-size", type=int, default=2, help="image patch side in pixels")
@@ -72,7 +72,7 @@ def run(args) -> int:
 
     import torch
 
-    from graphrep.tasks.modality import ModalityConfig, run_modality
+    from graphrep.tasks.modalities.training import ModalityConfig, run_modality
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     conv = args.conv or ("gin" if args.kind == "image" else "gcn")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 VARIANTS = ("euclidean", "gated", "hyperbolic", "spherical", "uniform")  # graphrep.models.graphshaper.VARIANTS
-ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")  # graphrep.tasks.tag_adaptation
+ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")  # graphrep.tasks.tag.adaptation
 
 
 def add_parser(subparsers) -> None:
@@ -99,7 +99,7 @@ def _check_args(args) -> list[str]:
 
 
 def run(args) -> int:
-    from graphrep.tasks.tag_alignment import DEFAULT_HARD_NEGATIVES, AlignmentConfig, run_transfer
+    from graphrep.tasks.tag.alignment import DEFAULT_HARD_NEGATIVES, AlignmentConfig, run_transfer
 
     train = _check_args(args)
     out = args.out or f"runs/tag-{'+'.join(train)}-{args.eval}-{time.strftime('%Y%m%d-%H%M%S')}"

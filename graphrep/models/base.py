@@ -2,7 +2,7 @@
 
 A subclass implements :meth:`PretrainingModel.objective` (a batch and a ``torch.Generator`` -> a dict of scalars with
 ``"loss"``). The encoder is a :class:`~graphrep.nn.molecule.GINEncoder` stored as ``self.encoder``, so checkpoints hold
-``encoder.*`` keys that :func:`graphrep.tasks.experiment.load_encoder_weights` copies into a ``GraphPredictor``.
+``encoder.*`` keys that :func:`graphrep.tasks.molecules.experiment.load_encoder_weights` copies into a ``GraphPredictor``.
 
 Reproducibility: every training step draws its perturbations/augmentations from a fresh generator seeded by
 :func:`step_seed` ``(seed, epoch, batch_idx, rank)``, and the global RNG (dropout) is reseeded at each epoch start, so the

@@ -12,7 +12,7 @@ and the node embedding in the text space is :math:`e_i = \mathrm{MLP}(z_i) + (\h
 ``k = 2``): the training-free propagation baseline is the model's skip path, and with the projection's last layer
 zero-initialised the untrained model *is* that baseline; training learns the correction.
 Zero-shot classification compares :math:`e_i` with class-prompt embeddings from the same text encoder
-(:meth:`GraphShaper.encode_text`) by cosine similarity. Training (:mod:`graphrep.tasks.tag_alignment`) aligns
+(:meth:`GraphShaper.encode_text`) by cosine similarity. Training (:mod:`graphrep.tasks.tag.alignment`) aligns
 :math:`e_i` with the node's own text embedding by symmetric InfoNCE.
 
 Variants (:data:`VARIANTS`): one expert (``euclidean``, ``hyperbolic``, ``spherical``), the three experts averaged

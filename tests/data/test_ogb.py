@@ -12,8 +12,8 @@ import torch
 from ogb.utils import smiles2graph
 
 from graphrep.data import InvalidInputError, load_dataset
-from graphrep.tasks.experiment import TrainConfig, run_experiment
-from graphrep.tasks.metrics import ogb_evaluate, roc_auc
+from graphrep.tasks.molecules.experiment import TrainConfig, run_experiment
+from graphrep.train.metrics import ogb_evaluate, roc_auc
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CN1CCC[C@H]1c1cccnc1", "O=C(O)c1ccccc1OC(C)=O",
           "CC(C)Cc1ccccc1", "CCN(CC)CC", "c1ccncc1", "OC1CCCCC1", "CC(=O)OCC", "Nc1ccccc1", "ClC(Cl)Cl",

@@ -40,7 +40,7 @@ def test_resident_batches_refuse_what_they_cannot_cut(sharded):
 
 @pytest.mark.slow
 def test_resident_pretraining_equals_the_loader_run(sharded, tmp_path):
-    from graphrep.tasks.pretraining import PretrainConfig, run_pretraining
+    from graphrep.tasks.molecules.pretraining import PretrainConfig, run_pretraining
 
     def run(out, resident):
         config = PretrainConfig(method="attrmask", epochs=2, batch_size=4, layers=2, hidden=8, out_dir=str(out),
@@ -56,7 +56,7 @@ def test_resident_pretraining_equals_the_loader_run(sharded, tmp_path):
 
 @pytest.mark.slow
 def test_max_time_ends_a_long_run_with_its_finished_chunks_saved(sharded, tmp_path):
-    from graphrep.tasks.pretraining import PretrainConfig, run_pretraining
+    from graphrep.tasks.molecules.pretraining import PretrainConfig, run_pretraining
 
     config = PretrainConfig(method="attrmask", epochs=10_000, batch_size=4, layers=1, hidden=8, out_dir=str(tmp_path),
                             progress=False, resident=True, chunks=2, max_time="00:00:00:02")

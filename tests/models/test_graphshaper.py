@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from graphrep.models import VARIANTS, GraphShaper
-from graphrep.tasks.tag_alignment import AlignmentConfig, evaluate_zero_shot, train_alignment
+from graphrep.tasks.tag.alignment import AlignmentConfig, evaluate_zero_shot, train_alignment
 
 D = 16
 
@@ -131,7 +131,7 @@ def test_train_nodes_and_bad_settings():
 
 def test_propagated_skip_with_a_silent_projection_is_the_training_free_baseline():
     """With the projection's output zeroed, skip_hops=k gives exactly the ZeroG propagation of the text embeddings."""
-    from graphrep.tasks.zero_shot import propagate
+    from graphrep.tasks.tag.zero_shot import propagate
 
     torch.manual_seed(0)
     data = toy_tag()

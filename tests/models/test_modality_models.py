@@ -6,7 +6,7 @@ from torch_geometric.data import Batch
 
 from graphrep.data.modalities import TokenGraphBuilder, images_to_patch_graphs, transition_graph
 from graphrep.models.modality import CONV_KINDS, GraphClassifier, GraphEncoder, NextVenueModel
-from graphrep.tasks.modality import Split, fit, graphcl_pretrain
+from graphrep.tasks.modalities.training import Split, fit, graphcl_pretrain
 
 
 @pytest.mark.parametrize("conv,knn", [(c, None) for c in CONV_KINDS] + [("gin", 3), ("sage", 3)])

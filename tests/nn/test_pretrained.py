@@ -11,8 +11,8 @@ from graphrep.data import ChecksumError, InvalidInputError, load_dataset
 from graphrep.nn.molecule import GINEncoder
 from graphrep.nn.molecule.pretrained import (WEIGHTS_DIR, export_encoder, pretrained_card, pretrained_names,
                                              pretrained_state)
-from graphrep.tasks.experiment import build_model, fit_seed
-from graphrep.tasks.pretraining import finetune_config
+from graphrep.tasks.molecules.experiment import build_model, fit_seed
+from graphrep.tasks.molecules.pretraining import finetune_config
 
 SHIPPED = "attrmask-moses"
 

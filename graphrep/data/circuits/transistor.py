@@ -14,7 +14,7 @@ models, as in the sky130 cells, whose positional pins are renamed), the gate an 
 bulk pins land on the ``VPB``/``VNB`` supply nets, which are left out like every supply net; devices have no Liberty
 area; a device's placement is its cell's centre. The net columns ``log_mean_cell_area_um2``/``has_cell_area`` keep the
 gate-level design's mean cell area (a design constant: the technology prior of
-:func:`graphrep.tasks.circuits.area_prior_offset` must not change with the level).
+:func:`graphrep.tasks.circuits.training.area_prior_offset` must not change with the level).
 """
 
 from __future__ import annotations

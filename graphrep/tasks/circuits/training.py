@@ -1,0 +1,343 @@
+r"""Training and evaluating capacitance models across circuit designs (a plain full-batch loop, seeded).
+
+Why not Lightning here: each design is one small graph (1.5K-6K nodes) trained full-batch, and the benchmark trains
+about two hundred such models; the Trainer's per-fit setup and per-step hooks would cost more than the steps
+themselves on a 2-core CPU (the same choice as :mod:`graphrep.tasks.tag.alignment`).
+
+Tasks (labels from :func:`graphrep.data.circuits.graph.build_graph`, on the scaled capacitance axis
+:math:`\mathrm{clip}(\log_{10}(C/C_\mathrm{ref})/6, 0, 1)`):
+
+- ``total-cap`` / ``ground-cap``: per-net regression of ``y_total`` / ``y_ground`` (MAE, R², Spearman ρ);
+- ``ground-bucket``: 5-class ground capacitance (accuracy, macro-F1);
+- ``coupling``: regression of the coupling capacitance of known coupled pairs (:math:`C > 0`);
+- ``link``: coupled-or-not for net pairs, negatives sampled among nearby nets (sharing an instance) (ROC-AUC).
+
+Methods: ``gnn-mse`` (MSE / cross entropy), ``gnn-bmse`` (Balanced MSE GAI / balanced softmax, fitted on the training
+design's labels), ``circuitgcl`` (:class:`graphrep.models.CircuitGCL` pre-training on the unlabelled graphs of all
+given designs, then ``gnn-bmse`` fine-tuning from the pre-trained online encoder). Links use binary cross entropy in
+every method (the pairs are sampled 1:1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from graphrep.data.errors import InvalidInputError
+from graphrep.models.circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
+from graphrep.objectives.balanced import BalancedMSE, BalancedSoftmaxLoss
+from graphrep.ops import CSR
+
+TASKS = {"total-cap": "regression", "ground-cap": "regression", "ground-bucket": "classification",
+         "coupling": "pair-regression", "link": "link"}
+METHODS = ("gnn-mse", "gnn-bmse", "circuitgcl")
+NUM_BUCKETS = 5
+
+
+@dataclass
+class TransferConfig:
+    task: str = "total-cap"
+    method: str = "circuitgcl"
+    epochs: int = 300
+    pretrain_epochs: int = 100
+    hidden: int = 64
+    layers: int = 4
+    lr: float = 1e-2
+    weight_decay: float = 1e-5
+    dropout: float = 0.0
+    bmse_mode: str = "gai"
+    #: Balanced MSE's initial noise sigma, as a fraction of the training labels' std. The balancing term's weight
+    #: grows with sigma^2: at sigma = std it spread the predictions to 2.6x the label std (in-sample R^2 -2.6 on
+    #: gcd_sky130hd after 60 epochs, measured); small sigma tends to plain MSE.
+    noise_sigma_scale: float = 0.1
+    area_prior: bool = True
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.task not in TASKS:
+            raise InvalidInputError(f"unknown task {self.task!r} (known: {', '.join(TASKS)})")
+        if self.method not in METHODS:
+            raise InvalidInputError(f"unknown method {self.method!r} (known: {', '.join(METHODS)})")
+
+
+@dataclass
+class CircuitInputs:
+    """One design's tensors. ``x`` [N, F] and ``csr`` are the homogeneous graph; ``net_index`` [M] its net nodes;
+    ``net_x`` [M, F_net]; labels per net [M] with ``mask``; ``pairs`` [2, P] coupled pairs with :math:`C > 0` and
+    ``pair_y`` [P]; ``link_pairs`` [2, L] with ``link_y`` [L] (1 coupled, 0 sampled nearby non-coupled)."""
+
+    name: str
+    x: Tensor
+    csr: CSR
+    net_index: Tensor
+    net_x: Tensor
+    degree: Tensor
+    y_total: Tensor
+    y_ground: Tensor
+    bucket: Tensor
+    mask: Tensor
+    pairs: Tensor
+    pair_y: Tensor
+    link_pairs: Tensor
+    link_y: Tensor
+    prior_offset: float | None = None
+
+    def target(self, task: str) -> tuple[Tensor, Tensor | None]:
+        """(labels, index): per-net labels over the labelled nets, or per-pair labels and their pairs."""
+        if task == "total-cap":
+            return self.y_total[self.mask], None
+        if task == "ground-cap":
+            return self.y_ground[self.mask], None
+        if task == "ground-bucket":
+            return self.bucket[self.mask], None
+        if task == "coupling":
+            return self.pair_y, self.pairs
+        return self.link_y, self.link_pairs
+
+
+def area_prior_offset(data: HeteroData) -> float | None:
+    r"""The technology prior on the scaled-capacitance axis: :math:`\tfrac12 \log_{10}(\bar A / 1\,\mu m^2) / D`,
+    :math:`\bar A` the design's mean cell area from Liberty or LEF; ``None`` when no library gives areas, and then
+    a model uses its training design's offset (it assumes the same technology scale). Wire length scales with the cell
+    pitch :math:`\propto \sqrt{\bar A}` and wire capacitance per micron varies little between nodes, so regression
+    targets are learnt relative to this offset (``TransferConfig.area_prior``): it is a design constant, which no
+    model trained on one design could learn from its features."""
+    from graphrep.data.circuits.graph import NET_FEATURES
+
+    x = data["net"].x
+    if x.size(0) == 0 or x[0, NET_FEATURES.index("has_cell_area")] < 0.5:
+        return None
+    log_area = float(x[0, NET_FEATURES.index("log_mean_cell_area_um2")])
+    return 0.5 * log_area / math.log(10) / float(getattr(data, "label_decades", 6.0))
+
+
+def uses_prior(task: str, enabled: bool) -> bool:
+    """Whether ``task``'s labels are learnt relative to :func:`area_prior_offset` (capacitance regressions only)."""
+    return enabled and TASKS[task] in ("regression", "pair-regression")
+
+
+def nearby_pairs(data: HeteroData) -> set[tuple[int, int]]:
+    """Net pairs ``(a, b)``, ``a < b``, that share an instance (two hops through a cell)."""
+    pin_net = data["pin", "on", "net"].edge_index
+    inst_pin = data["instance", "has", "pin"].edge_index
+    net_of_pin = torch.empty(data["pin"].num_nodes, dtype=torch.long)
+    net_of_pin[pin_net[0]] = pin_net[1]
+    by_inst: dict[int, set[int]] = {}
+    for i, p in inst_pin.t().tolist():
+        by_inst.setdefault(i, set()).add(int(net_of_pin[p]))
+    out: set[tuple[int, int]] = set()
+    for nets in by_inst.values():
+        s = sorted(nets)
+        out.update((s[i], s[j]) for i in range(len(s)) for j in range(i + 1, len(s)))
+    return out
+
+
+def prepare(data: HeteroData, seed: int = 0) -> CircuitInputs:
+    """Tensors of one circuit graph; link negatives drawn (seeded) among nearby non-coupled pairs, topped up with
+    random non-coupled pairs, as many as the positives."""
+    from graphrep.data.circuits.graph import homogeneous
+
+    h = homogeneous(data)
+    net = data["net"]
+    m = net.num_nodes
+    net_index = torch.arange(h.net_offset, h.net_offset + m)
+    degree = torch.bincount(data["pin", "on", "net"].edge_index[1], minlength=m).float()
+    ci, cap = data.coupling_index, data.coupling_cap
+    positive = cap > 0
+    pairs, pair_y = ci[:, positive], data.coupling_y[positive]
+    listed = {tuple(p) for p in ci.t().tolist()}
+    gen = np.random.default_rng(seed)
+    candidates = sorted(nearby_pairs(data) - listed)
+    n_pos = pairs.size(1)
+    chosen = [candidates[k] for k in gen.permutation(len(candidates))[:n_pos]]
+    tries = 0
+    while len(chosen) < n_pos and tries < 100 * n_pos + 100:
+        a, b = sorted(gen.integers(0, m, 2).tolist())
+        tries += 1
+        if a != b and (a, b) not in listed and (a, b) not in chosen:
+            chosen.append((a, b))
+    neg = torch.tensor(chosen, dtype=torch.long).reshape(-1, 2).t()
+    return CircuitInputs(prior_offset=area_prior_offset(data),
+        name=str(getattr(data, "design", "design")), x=h.x, csr=CSR.from_edge_index(h.edge_index, (h.num_nodes,) * 2),
+        net_index=net_index, net_x=net.x, degree=degree, y_total=net.y_total, y_ground=net.y_ground,
+        bucket=net.ground_bucket, mask=net.label_mask, pairs=pairs, pair_y=pair_y,
+        link_pairs=torch.cat([pairs, neg], 1), link_y=torch.cat([torch.ones(n_pos), torch.zeros(neg.size(1))]))
+
+
+def _labelled_nets(inputs: CircuitInputs) -> Tensor:
+    return inputs.net_index[inputs.mask]
+
+
+def build_head(inputs: CircuitInputs, cfg: TransferConfig, encoder_state: dict | None = None) -> CircuitHead:
+    encoder = CircuitEncoder(inputs.x.size(1), cfg.hidden, cfg.layers, cfg.dropout)
+    if encoder_state is not None:
+        encoder.load_state_dict(encoder_state)
+    kind = "pair" if TASKS[cfg.task] in ("pair-regression", "link") else "net"
+    out_dim = NUM_BUCKETS if cfg.task == "ground-bucket" else 1
+    return CircuitHead(encoder, inputs.net_x.size(1), kind, out_dim, cfg.dropout)
+
+
+def _forward(model: CircuitHead, inputs: CircuitInputs, task: str) -> Tensor:
+    """Raw outputs: [M_labelled] regression, [M_labelled, C] logits, or [P] pair outputs."""
+    if TASKS[task] in ("pair-regression", "link"):
+        _, pairs = inputs.target(task)
+        return model(inputs.x, inputs.csr, inputs.net_index, inputs.net_x, pairs)
+    sel = inputs.mask
+    out = model(inputs.x, inputs.csr, inputs.net_index[sel], inputs.net_x[sel])
+    return out if task == "ground-bucket" else out.squeeze(-1)
+
+
+def make_loss(train: CircuitInputs, cfg: TransferConfig):
+    """The training criterion for ``cfg.task`` and ``cfg.method`` (see the module docstring)."""
+    y, _ = train.target(cfg.task)
+    if uses_prior(cfg.task, cfg.area_prior):
+        y = y - (train.prior_offset or 0.0)
+    balanced = cfg.method in ("gnn-bmse", "circuitgcl")
+    kind = TASKS[cfg.task]
+    if kind == "link":
+        return lambda out, y: F.binary_cross_entropy_with_logits(out, y)
+    if kind == "classification":
+        return BalancedSoftmaxLoss(y, NUM_BUCKETS) if balanced else (lambda out, y: F.cross_entropy(out, y))
+    if balanced:
+        return BalancedMSE(y, mode=cfg.bmse_mode, init_noise_sigma=cfg.noise_sigma_scale * max(float(y.std()), 1e-2),
+                           seed=cfg.seed)
+    return lambda out, y: F.mse_loss(out, y)
+
+
+def pretrain_encoder(graphs: list[CircuitInputs], cfg: TransferConfig) -> dict:
+    """CircuitGCL pre-training on unlabelled graphs (labels unused); returns the online encoder's state."""
+    torch.manual_seed(cfg.seed)
+    model = CircuitGCL(graphs[0].x.size(1), cfg.hidden, cfg.layers)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    for _ in range(cfg.pretrain_epochs):
+        for g in graphs:
+            opt.zero_grad()
+            loss, _ = model.pretrain_loss(g.x, g.csr)
+            loss.backward()
+            opt.step()
+            model.update_target()
+    return {k: v.detach().clone() for k, v in model.online.state_dict().items()}
+
+
+def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict | None = None) -> CircuitHead:
+    """Full-batch training on one design's labelled nets (or pairs) for ``cfg.epochs`` steps."""
+    cfg.check()
+    torch.manual_seed(cfg.seed)
+    model = build_head(train, cfg, encoder_state)
+    criterion = make_loss(train, cfg)
+    y, _ = train.target(cfg.task)
+    model.prior_offset = train.prior_offset or 0.0
+    if uses_prior(cfg.task, cfg.area_prior):
+        y = y - model.prior_offset
+    if y.numel() < 2:
+        raise InvalidInputError(f"design {train.name}: fewer than 2 labels for task {cfg.task}")
+    params = list(model.parameters()) + (list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else [])
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model.train()
+    for _ in range(cfg.epochs):
+        opt.zero_grad()
+        loss = criterion(_forward(model, train, cfg.task), y)
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model
+
+
+def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """MAE, R², Spearman ρ (regression); accuracy, macro-F1 (buckets; ``y_pred`` class ids); ROC-AUC (links)."""
+    kind = TASKS[task]
+    if kind in ("regression", "pair-regression"):
+        rho = spearmanr(y_true, y_pred).statistic if np.std(y_pred) > 0 else 0.0
+        return {"mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred)),
+                "spearman": float(rho)}
+    if kind == "classification":
+        return {"accuracy": float(accuracy_score(y_true, y_pred)),
+                "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=list(range(NUM_BUCKETS)),
+                                           zero_division=0))}
+    return {"roc_auc": float(roc_auc_score(y_true, y_pred)) if len(set(y_true.tolist())) == 2 else float("nan")}
+
+
+@torch.no_grad()
+def predict(model: CircuitHead, inputs: CircuitInputs, task: str,
+            area_prior: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(true, predicted) on one design: scaled capacitances, class ids, or link scores."""
+    out = _forward(model, inputs, task)
+    y, _ = inputs.target(task)
+    if task == "ground-bucket":
+        out = out.argmax(-1)
+    elif uses_prior(task, area_prior):
+        out = out + (inputs.prior_offset if inputs.prior_offset is not None else model.prior_offset)
+    return y.numpy(), out.numpy()
+
+
+def load_graphs(names: list[str], root=None, placement: bool = False) -> dict:
+    """Registered design names or folders -> their circuit graphs (``HeteroData``), in order; a name ending in
+    ``@transistor`` (``gcd_sky130hd@transistor``) gives the design's transistor-level graph
+    (:func:`graphrep.data.circuits.transistor.transistor_graph`)."""
+    from graphrep.data.circuits.dataset import load_design
+    from graphrep.data.circuits.graph import build_graph
+    from graphrep.data.circuits.transistor import split_level, transistor_graph
+
+    out = {}
+    for n in names:
+        design, level = split_level(str(n))
+        build = transistor_graph if level == "transistor" else build_graph
+        out[n] = build(load_design(design, root=root), placement=placement)[0]
+    return out
+
+
+def scatter_plot(path: Path, title: str, y_true: np.ndarray, y_pred: np.ndarray, task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    if task == "ground-bucket":
+        jitter = np.random.default_rng(0).uniform(-0.2, 0.2, (2, len(y_true)))
+        ax.scatter(y_true + jitter[0], y_pred + jitter[1], s=5, alpha=0.4)
+    else:
+        ax.scatter(y_true, y_pred, s=5, alpha=0.4)
+        if task != "link":
+            lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig, out_dir, root=None) -> dict:
+    """``graphrep circuit train``: train on one design, evaluate on each of ``eval_names``; writes ``metrics.json`` and
+    ``scatter_<design>.png`` into ``out_dir``; returns the metrics."""
+    cfg.check()
+    start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(dict.fromkeys([train_name, *eval_names]))
+    graphs = load_graphs(names, root=root)
+    inputs = {n: prepare(g, seed=cfg.seed) for n, g in graphs.items()}
+    state = pretrain_encoder(list(inputs.values()), cfg) if cfg.method == "circuitgcl" else None
+    model = train_model(inputs[train_name], cfg, state)
+    results = {"config": asdict(cfg), "train": train_name, "eval": {}}
+    for name in eval_names:
+        y, p = predict(model, inputs[name], cfg.task, cfg.area_prior)
+        results["eval"][name] = metrics(cfg.task, y, p)
+        scatter_plot(out / f"scatter_{Path(name).name}.png", f"{cfg.method} {cfg.task}: {train_name} -> {name}",
+                     y, p, cfg.task)
+    results["wall_seconds"] = time.perf_counter() - start
+    (out / "metrics.json").write_text(json.dumps(results, indent=1))
+    return results

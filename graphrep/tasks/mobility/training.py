@@ -1,0 +1,288 @@
+"""Next-location prediction: city preparation, training, evaluation, transfer between cities, and the count baselines.
+
+A plain PyTorch loop (not Lightning): one model trains in seconds on a CPU, most of the time sits in the venue-scoring
+matmul, and the transfer protocol (train on one city, fine-tune or evaluate on another with the same weights) needs
+nothing a Trainer adds. Each epoch: every training window once in a seeded random order, then the validation metrics and
+the expert utilisation of that epoch; the weights of the epoch with the best validation MRR are kept and scored on test
+(with ``keep_initial``, as for fine-tuning a transferred model, the starting weights compete too: ``best_epoch = -1``).
+
+Metrics (:func:`graphrep.train.metrics.ranking_metrics`) rank the target among all the city's venues.
+Baselines on the same targets: ``popularity`` (training visit counts), ``user_frequency`` (the user's visits before the
+target, training and already-observed rows; ties broken by popularity), ``markov`` (first-order transition counts from
+the training rows, ties and unseen previous venues broken by popularity).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from graphrep.data.errors import GraphrepError, InvalidInputError
+from graphrep.data.mobility import (CITY_LAYOUTS, CheckIns, chronological_split, load_checkins, trajectory_ids,
+                             venue_features)
+from graphrep.data.mobility.sequences import Windows, build_windows, scored_history, spatial_priors
+from graphrep.data.mobility.transitions import gnn_edges, training_transition_graph
+from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
+from graphrep.train.metrics import ranking_metrics, target_ranks
+
+__all__ = ["CityData", "prepare_city", "TrainSettings", "train_model", "evaluate_model", "baseline_metrics",
+           "save_model", "load_model", "BASELINES", "resolve_city"]
+
+BASELINES = ("popularity", "user_frequency", "markov")
+
+
+def resolve_city(city: str, root: str | Path | None = None) -> tuple[Path, str]:
+    """``nyc``/``tky`` -> (``<root>/mobility/<folder>``, city name); any other value is a folder or TSMC2014 file."""
+    import os
+
+    if city.lower() in CITY_LAYOUTS:
+        base = Path(root or os.environ.get("GRAPHREP_DATA") or "../shared/data")
+        folder = CITY_LAYOUTS[city.lower()][0]
+        path = base / "mobility" / folder
+        if not path.exists() and (base / folder).exists():
+            path = base / folder
+        if not path.exists():
+            raise GraphrepError(f"check-ins of {city!r} not found at {path} (pass --root, the folder holding "
+                                f"mobility/{folder}, or set GRAPHREP_DATA)")
+        return path, city.lower()
+    path = Path(city)
+    if not path.exists():
+        raise GraphrepError(f"--city/--to {city!r}: neither a known city ({', '.join(CITY_LAYOUTS)}) nor an existing "
+                            "folder or TSMC2014 file")
+    return path, path.stem.split(".")[0]
+
+
+@dataclass
+class CityData:
+    """A city ready for training: check-ins, split, venue features (``[V, F]``), windows per split, and the venue
+    transition graph of the same training rows as the features (``graph``: ``(edge_index, edge_weight)`` for
+    ``TrajMoE(transition_gnn=True)``)."""
+
+    name: str
+    checkins: CheckIns
+    split: np.ndarray
+    features: torch.Tensor
+    train_counts: torch.Tensor
+    train_users: np.ndarray
+    windows: dict[str, Windows] = field(default_factory=dict)
+    markov: torch.Tensor | None = None
+    graph: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def describe(self) -> dict:
+        return {"city": self.name, "checkins": len(self.checkins), "users": self.checkins.num_users,
+                "venues": self.checkins.num_venues, "train_users": int(len(self.train_users)),
+                "targets": {k: w.num_targets for k, w in self.windows.items()},
+                "graph_edges": int(self.graph[0].size(1)) if self.graph is not None else None,
+                "skipped": dict(self.checkins.skipped.counts)}
+
+
+def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.0, seed: int = 0,
+                 length: int = 64, max_gap_hours: float = 72.0, embed_categories=None,
+                 checkins: CheckIns | None = None, feature_users: str = "train") -> CityData:
+    """Load, split and featurise a city; windows for train (only a seeded ``fraction`` of the users), valid and test
+    (all users). Venue features and the transition graph come from the training rows of the selected users
+    (``feature_users="train"``) or of every user (``"all"``, e.g. for zero-shot evaluation); never from valid/test
+    rows."""
+    if not 0 < fraction <= 1:
+        raise InvalidInputError(f"fraction must be in (0, 1], got {fraction}")
+    if checkins is None:
+        path, name = resolve_city(city, root)
+        checkins = load_checkins(path, city=name)
+    split = chronological_split(checkins)
+    traj = trajectory_ids(checkins, max_gap_hours)
+    rng = np.random.default_rng(seed)
+    n_users = checkins.num_users
+    k = max(1, int(round(fraction * n_users)))
+    users = np.sort(rng.permutation(n_users)[:k]) if k < n_users else np.arange(n_users)
+    train_rows = (split == 0) & np.isin(checkins.user, users)
+    mask = train_rows if feature_users == "train" else split == 0
+    planar = bool(np.all(np.abs(checkins.venue_lat) <= 90)) and checkins.city not in ("fsq_nyc", "fsq_tky", "geolife")
+    vf = venue_features(checkins, mask, embed_categories=embed_categories, planar=planar)
+    priors = spatial_priors(checkins, vf.xy.numpy(), traj)
+    data = CityData(checkins.city, checkins, split, vf.matrix(), vf.train_counts, users,
+                    graph=gnn_edges(training_transition_graph(checkins, mask, traj)))
+    data.windows["train"] = build_windows(checkins, split, 0, priors, length, length, users=users)
+    data.windows["valid"] = build_windows(checkins, split, 1, priors, length, length // 2)
+    data.windows["test"] = build_windows(checkins, split, 2, priors, length, length // 2)
+    nv = checkins.num_venues
+    same_user = np.r_[checkins.user[1:] == checkins.user[:-1]]
+    pair = train_rows[:-1] & train_rows[1:] & same_user
+    m = np.zeros((nv, nv), dtype=np.float32)
+    np.add.at(m, (checkins.venue[:-1][pair], checkins.venue[1:][pair]), 1.0)
+    data.markov = torch.from_numpy(m)
+    if data.windows["train"].num_targets == 0:
+        raise InvalidInputError(f"{checkins.city}: no training targets with fraction={fraction}")
+    return data
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    patience: int = 4
+    log: bool = False
+    #: score the initial weights on validation too, and keep them if no epoch beats them (fine-tuning a transferred
+    #: model on a few users must not end worse, on validation, than the model it started from)
+    keep_initial: bool = False
+
+
+def _batches(windows: Windows, batch_size: int, generator: torch.Generator | None = None):
+    n = len(windows)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for s in range(0, n, batch_size):
+        yield windows.batch(order[s:s + batch_size])
+
+
+@torch.no_grad()
+def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_size: int = 32) -> dict[str, float]:
+    """Ranking metrics of ``model`` on ``data.windows[part]``."""
+    model.eval()
+    ranks = []
+    for batch in _batches(data.windows[part], batch_size):
+        logits, targets = model(data.features, batch, data.graph)
+        ranks.append(target_ranks(logits, targets))
+    return ranking_metrics(torch.cat(ranks).numpy())
+
+
+def train_model(model: TrajMoE, data: CityData, settings: TrainSettings) -> dict:
+    """Train on ``data``'s training windows, select the epoch by validation MRR; returns the history and timings.
+
+    The model ends with the selected weights (``best_epoch``; -1: the initial weights, with ``keep_initial``).
+    ``history`` rows: epoch, loss, valid metrics, expert utilisation, seconds.
+    """
+    torch.manual_seed(settings.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    best, best_state, history, bad = -1.0, copy.deepcopy(model.state_dict()), [], 0
+    train_seconds, tokens = 0.0, 0
+    initial = evaluate_model(model, data, "valid") if settings.keep_initial else None
+    if initial is not None:
+        best = initial["mrr"]
+        if settings.log:
+            print(f"  initial weights: valid acc@1 {initial['acc@1']:.4f} mrr {initial['mrr']:.4f}", flush=True)
+    for epoch in range(settings.epochs):
+        gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
+        torch.manual_seed(settings.seed * 7919 + epoch)
+        model.train()
+        model.reset_utilisation()
+        start, total, count = time.perf_counter(), 0.0, 0
+        for batch in _batches(data.windows["train"], settings.batch_size, gen):
+            logits, targets = model(data.features, batch, data.graph)
+            loss = model.loss(logits, targets)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss.detach()) * len(targets)
+            count += len(targets)
+        seconds = time.perf_counter() - start
+        train_seconds += seconds
+        tokens += count
+        util = model.utilisation()
+        valid = evaluate_model(model, data, "valid")
+        history.append({"epoch": epoch, "loss": total / max(count, 1), "valid": valid, "utilisation": util,
+                        "seconds": seconds})
+        if settings.log:
+            shares = " | ".join(" ".join(f"{u:.2f}" for u in layer) for layer in util)
+            print(f"  epoch {epoch}: loss {total / max(count, 1):.4f} valid acc@1 {valid['acc@1']:.4f} "
+                  f"mrr {valid['mrr']:.4f} ({seconds:.1f} s){'; expert shares ' + shares if util else ''}",
+                  flush=True)
+        if valid["mrr"] > best:
+            best, best_state, bad = valid["mrr"], copy.deepcopy(model.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= settings.patience:
+                break
+    model.load_state_dict(best_state)
+    scores = [h["valid"]["mrr"] for h in history]
+    best_epoch = int(np.argmax(scores)) if scores else -1
+    if initial is not None and (not scores or initial["mrr"] >= max(scores)):
+        best_epoch = -1  # the initial weights were kept
+    return {"history": history, "best_epoch": best_epoch, "initial_valid": initial, "train_seconds": train_seconds,
+            "tokens_per_s": tokens / train_seconds if train_seconds else 0.0}
+
+
+@torch.no_grad()
+def baseline_metrics(data: CityData, name: str, part: str = "test", batch_size: int = 32) -> dict[str, float]:
+    """Metrics of a count baseline (module docstring) on ``data.windows[part]``."""
+    if name not in BASELINES:
+        raise InvalidInputError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
+    pop = data.train_counts / data.train_counts.max().clamp_min(1.0)
+    ranks = []
+    for batch in _batches(data.windows[part], batch_size):
+        scored = batch["targets"] >= 0
+        targets = batch["targets"][scored]
+        if name == "popularity":
+            scores = pop.expand(len(targets), -1)
+        elif name == "user_frequency":
+            phi, cand = scored_history(batch)
+            scores = (1e-3 * pop).expand(len(targets), -1).scatter_add(1, cand, torch.expm1(phi[..., 0]))
+        else:
+            row = data.markov[batch["inputs"][scored]]
+            scores = row / row.sum(1, keepdim=True).clamp_min(1.0) + 1e-3 * pop
+        ranks.append(target_ranks(scores, targets))
+    return ranking_metrics(torch.cat(ranks).numpy())
+
+
+def save_model(model: TrajMoE, path: str | Path, extra: dict | None = None) -> Path:
+    """Write ``model.pt`` (state dict + config, loadable with ``weights_only=True``) under folder ``path``."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": asdict(model.config), "state_dict": model.state_dict(), "extra": json.dumps(extra or {})},
+               path / "model.pt")
+    return path / "model.pt"
+
+
+def load_model(path: str | Path) -> tuple[TrajMoE, dict]:
+    """A model saved by :func:`save_model` (a folder or the ``model.pt`` file) and its extra information."""
+    path = Path(path)
+    file = path / "model.pt" if path.is_dir() else path
+    if not file.is_file():
+        raise GraphrepError(f"{file}: no trained mobility model here (expected model.pt from `graphrep mobility train`)")
+    blob = torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        model = TrajMoE(TrajMoEConfig(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise GraphrepError(f"{file}: not a TrajMoE checkpoint ({e})") from None
+    return model, json.loads(blob.get("extra", "{}"))
+
+
+def plot_utilisation(history: list[dict], path: str | Path, title: str = "expert utilisation") -> Path | None:
+    """Stacked share of routed assignments per expert, per epoch and MoE layer (``history`` from :func:`train_model`);
+    ``None`` when the model has no MoE layer."""
+    rows = [h["utilisation"] for h in history if h.get("utilisation")]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    util = np.asarray(rows)  # [epochs, layers, experts]
+    layers, experts = util.shape[1], util.shape[2]
+    fig, axes = plt.subplots(1, layers, figsize=(4 * layers, 3), squeeze=False)
+    for layer in range(layers):
+        ax, bottom = axes[0, layer], np.zeros(len(util))
+        for e in range(experts):
+            ax.bar(np.arange(len(util)), util[:, layer, e], bottom=bottom, label=f"expert {e}")
+            bottom += util[:, layer, e]
+        ax.axhline(1 / experts, color="k", lw=0.5, ls=":")  # the balanced share
+        ax.set_xticks(np.arange(len(util)))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("share of assignments")
+        ax.set_title(f"{title}: layer {layer}")
+    axes[0, -1].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

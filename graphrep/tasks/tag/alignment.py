@@ -1,0 +1,308 @@
+r"""Training GraphShaper by node-text alignment, and its zero-shot evaluation (a plain full-batch loop, seeded).
+
+One step on a graph with frozen node-text embeddings :math:`x_i` (:math:`\|x_i\| = 1`):
+
+1. augment: drop each undirected edge with probability ``edge_drop``; zero feature columns (or whole node rows, or
+   entries; ``feature_mask_mode``) with probability ``feature_mask`` (:mod:`graphrep.data.transforms.corrupt`);
+2. encode all nodes, :math:`e = \mathrm{GraphShaper}(\tilde X, \tilde G)`;
+3. draw ``batch_size`` anchors among the training nodes (all of them when ``None``) and minimise the symmetric
+   InfoNCE with a learnable temperature between :math:`e_i` and the clean text embeddings :math:`x_j` of the anchors
+   (:class:`graphrep.objectives.InfoNCE`); positives are each node's own text, plus its neighbours' texts with
+   ``neighbour_positives``; ``hard_negatives`` adds MoCHi mixtures; plus ``gate_entropy`` times the mean gate
+   entropy (:func:`graphrep.nn.gate.gate_entropy`).
+
+Evaluation: cosine argmax between the model's node embeddings and the class-prompt embeddings
+(:mod:`graphrep.tasks.tag.zero_shot`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Sequence
+
+import torch
+from torch_geometric.utils import subgraph
+
+from graphrep.data.tag import strip_labels, tag_info
+from graphrep.data.transforms.corrupt import drop_edges, mask_features
+from graphrep.models import GraphShaper
+from graphrep.nn.experts import PropagationGraph
+from graphrep.nn.gate import gate_entropy
+from graphrep.objectives.contrastive import InfoNCE, neighbour_positive_mask
+from graphrep.tasks.tag.adaptation import AdaptationConfig, adapt_scores
+from graphrep.tasks.tag.zero_shot import DEFAULT_TEMPLATE, accuracy, class_embeddings, macro_f1, zero_shot_predict
+
+__all__ = ["AlignmentConfig", "train_alignment", "predict_zero_shot", "score", "evaluate_zero_shot", "run_transfer",
+           "default_templates", "DEFAULT_HARD_NEGATIVES"]
+
+DEFAULT_HARD_NEGATIVES = {"num_hard": 16, "num_mix": 8, "num_self_mix": 4}
+
+
+@dataclass
+class AlignmentConfig:
+    """Training settings (defaults are the benchmark's)."""
+
+    epochs: int = 30
+    lr: float = 5e-3
+    weight_decay: float = 0.0
+    temperature: float = 0.07
+    batch_size: int | None = 1024
+    edge_drop: float = 0.2
+    feature_mask: float = 0.2
+    feature_mask_mode: str = "column"
+    neighbour_positives: bool = False
+    hard_negatives: dict | None = None
+    gate_entropy: float = 0.0
+    max_nodes: int | None = 4096  # larger graphs: a random induced subgraph per step
+    seed: int = 0
+    history: list = field(default_factory=list, repr=False)
+
+
+def _check(cfg: AlignmentConfig) -> None:
+    if cfg.epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {cfg.epochs}")
+    if cfg.lr <= 0:
+        raise ValueError(f"lr must be > 0, got {cfg.lr}")
+    if cfg.batch_size is not None and cfg.batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 (in-batch negatives) or None, got {cfg.batch_size}")
+    if cfg.max_nodes is not None and cfg.max_nodes < 2:
+        raise ValueError(f"max_nodes must be >= 2 or None, got {cfg.max_nodes}")
+
+
+def _anchor_nodes(n: int, train_nodes: torch.Tensor | None) -> torch.Tensor:
+    if train_nodes is None:
+        return torch.arange(n)
+    train_nodes = torch.as_tensor(train_nodes)
+    nodes = train_nodes.nonzero().flatten() if train_nodes.dtype == torch.bool else train_nodes.long()
+    if nodes.numel() < 2:
+        raise ValueError(f"need at least 2 training nodes, got {nodes.numel()}")
+    return nodes
+
+
+def _sample_view(x, ei, desc, nodes, max_nodes, gen):
+    """A random node-induced subgraph of at most ``max_nodes`` nodes (GraphSAINT's node sampler), or the graph."""
+    n = x.size(0)
+    if max_nodes is None or n <= max_nodes:
+        return x, ei, desc, nodes
+    keep = torch.randperm(n, generator=gen)[:max_nodes].sort().values
+    sub_ei, _ = subgraph(keep, ei, relabel_nodes=True, num_nodes=n)
+    pos = torch.full((n,), -1, dtype=torch.long)
+    pos[keep] = torch.arange(keep.numel())
+    sub_nodes = pos[nodes]
+    return x[keep], sub_ei, None if desc is None else desc[keep], sub_nodes[sub_nodes >= 0]
+
+
+def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = None,
+                    train_nodes: torch.Tensor | None = None) -> dict:
+    """Train ``model`` on one TAG or on several (``data``: a ``Data`` or a list of them; each needs ``edge_index``
+    and ``x`` text embeddings or ``text``).
+
+    With several graphs, every step encodes each graph (a random induced subgraph of at most
+    ``config.max_nodes`` nodes for larger ones) and draws ``batch_size / #graphs`` anchors from each, so one InfoNCE
+    batch mixes graphs: a node's negatives include other graphs' texts. Labels are never read.
+
+    Args:
+        train_nodes: indices (or a bool mask) of the nodes used as anchors (e.g. seen classes); all nodes by default.
+            One graph only. Message passing always runs over the whole graph (or its sampled subgraph).
+
+    Returns:
+        ``{"loss": [per epoch], "temperature": final tau, "seconds": wall time, "steps_per_s": ..., "config": ...}``
+    """
+    cfg = config or AlignmentConfig()
+    _check(cfg)
+    graphs = list(data) if isinstance(data, (list, tuple)) else [data]
+    if not graphs:
+        raise ValueError("no training graph given")
+    if train_nodes is not None and len(graphs) > 1:
+        raise ValueError("train_nodes selects anchors of one graph; give one graph with it")
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    prepared = []
+    for g in graphs:
+        x, _, desc = model.inputs(g)
+        prepared.append((x, g.edge_index, desc, _anchor_nodes(x.size(0), train_nodes)))
+    criterion = InfoNCE(cfg.temperature, learnable=True, hard_negatives=cfg.hard_negatives)
+    params = list(model.parameters()) + list(criterion.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model.train()
+    criterion.train()
+    per_graph = None if cfg.batch_size is None else max(2, cfg.batch_size // len(graphs))
+    losses = []
+    t0 = time.perf_counter()
+    for _ in range(cfg.epochs):
+        emb, txt, masks, entropy = [], [], [], []
+        for x, ei, desc, nodes in prepared:
+            x, ei, desc, nodes = _sample_view(x, ei, desc, nodes, cfg.max_nodes, gen)
+            n = x.size(0)
+            view_ei = drop_edges(ei, cfg.edge_drop, force_undirected=True, generator=gen)[0] if cfg.edge_drop else ei
+            view_x = (mask_features(x, cfg.feature_mask, cfg.feature_mask_mode, generator=gen)[0]
+                      if cfg.feature_mask else x)
+            out = model(view_x, PropagationGraph.build(view_ei, n, model.backend), desc)
+            if per_graph is not None and nodes.numel() > per_graph:
+                anchors = nodes[torch.randperm(nodes.numel(), generator=gen)[:per_graph]]
+            else:
+                anchors = nodes
+            emb.append(out.embedding[anchors])
+            txt.append(x[anchors])
+            if cfg.neighbour_positives:
+                masks.append(neighbour_positive_mask(ei, anchors))
+            if out.weights is not None and model.fusion == "gated":
+                entropy.append(gate_entropy(out.weights))
+        pos = torch.block_diag(*masks) if masks else None
+        loss = criterion(torch.cat(emb), torch.cat(txt), pos, generator=gen)
+        if cfg.gate_entropy and entropy:
+            loss = loss + cfg.gate_entropy * torch.stack(entropy).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    seconds = time.perf_counter() - t0
+    model.eval()
+    return {"loss": losses, "temperature": float(criterion.temperature.detach()), "seconds": seconds,
+            "steps_per_s": cfg.epochs / seconds if seconds > 0 else float("nan"),
+            "config": {k: v for k, v in asdict(cfg).items() if k != "history"}}
+
+
+@torch.no_grad()
+def predict_zero_shot(model: GraphShaper, data, templates: str | Sequence[str] = DEFAULT_TEMPLATE,
+                      candidates: Sequence[int] | None = None, adaptation: str = "none",
+                      adapt_config: AdaptationConfig | None = None, seed: int = 0) -> dict:
+    """Zero-shot predictions of ``model`` on ``data``, adapted label-free by ``adaptation``
+    (:data:`graphrep.tasks.tag.adaptation.ADAPTATIONS`). Reads the graph's texts (or ``x``), edges and class names,
+    never ``data.y``.
+
+    Returns ``{"pred" [N], "scores" [N, C], "weights" [N, K] or None, "adaptation": {...}}``; with an adaptation the
+    scores are its class probabilities, else cosine similarities.
+    """
+    if not getattr(data, "class_names", None):
+        raise ValueError(f"graph {getattr(data, 'name', '')!r} has no class_names for zero-shot prompts")
+    emb, weights = model.encode_nodes(data, return_weights=True)
+    cls = class_embeddings(data.class_names, model.encode_text, templates=templates)
+    info = {}
+    if adaptation == "none":
+        pred, scores = zero_shot_predict(emb, cls, candidates)
+    else:
+        if candidates is not None:
+            raise ValueError("adaptation classifies among all classes; candidates are for adaptation='none'")
+        res = adapt_scores(emb, cls, data.edge_index, adaptation, adapt_config, seed=seed, text_emb=data.x)
+        pred, scores = res.pop("pred"), res.pop("probs")
+        info = {"method": adaptation, **res}
+    return {"pred": pred, "scores": scores, "weights": weights, "adaptation": info}
+
+
+def score(pred: torch.Tensor, y: torch.Tensor, num_classes: int, mask: torch.Tensor | None = None,
+          candidates: Sequence[int] | None = None) -> dict[str, float]:
+    """``{"accuracy", "macro_f1"}`` of ``pred`` against the labels ``y`` (over ``mask``; macro-F1 over
+    ``candidates``, default all ``num_classes``): the only place the evaluated labels are read."""
+    if mask is not None:
+        pred, y = pred[mask], y[mask]
+    labels = range(num_classes) if candidates is None else candidates
+    return {"accuracy": accuracy(pred, y), "macro_f1": macro_f1(pred, y, labels=labels)}
+
+
+def evaluate_zero_shot(model: GraphShaper, data, templates: str | Sequence[str] = DEFAULT_TEMPLATE,
+                       mask: torch.Tensor | None = None, candidates: Sequence[int] | None = None,
+                       adaptation: str = "none", adapt_config: AdaptationConfig | None = None, seed: int = 0) -> dict:
+    """:func:`predict_zero_shot` on ``data`` without its labels, then :func:`score` against ``data.y`` (all nodes
+    among all classes by default).
+
+    Returns ``{"accuracy", "macro_f1", "pred" [N], "scores" [N, C], "weights" [N, K] or None, "adaptation"}``;
+    predictions are over all nodes, metrics over ``mask``.
+    """
+    res = predict_zero_shot(model, strip_labels(data), templates, candidates, adaptation, adapt_config, seed)
+    return {**score(res["pred"], data.y, len(data.class_names), mask, candidates), **res}
+
+
+def _names(value: str | Sequence[str]) -> list[str]:
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v).strip() for v in value]
+    if not names or any(not n for n in names):
+        raise ValueError(f"expected comma-separated TAG names, got {value!r}")
+    return names
+
+
+def default_templates(name: str) -> list[str]:
+    """The prompt template of TAG ``name``'s card (``prompt``), else :data:`DEFAULT_TEMPLATE`."""
+    info = tag_info(name)
+    return [info.option("prompt", DEFAULT_TEMPLATE)] if info is not None else [DEFAULT_TEMPLATE]
+
+
+def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, variant: str = "euclidean",
+                 config: AlignmentConfig | None = None, model_kwargs: dict | None = None,
+                 templates: Sequence[str] | None = None, text_model: str | None = None,
+                 text_cache_dir=None, baselines: bool = True, adaptation: str = "propagate + self-train",
+                 target_epochs: int = 0, adapt_config: AdaptationConfig | None = None) -> dict:
+    """Train GraphShaper on the TAGs ``train`` (one name, a comma-separated list or a sequence; leave-one-graph-out:
+    ``eval`` may not be among them) and classify TAG ``eval`` zero-shot, adapted label-free by ``adaptation``
+    (after ``target_epochs`` of self-supervised alignment on ``eval``'s own texts and edges); write ``metrics.json``
+    and ``predictions.csv`` (one row per node of ``eval``: id, label, prediction, their class names, the score of the
+    prediction and the fusion weights per expert) into ``out_dir``.
+
+    ``templates``: default the card prompt of ``eval`` (:func:`default_templates`). ``eval``'s labels are read only
+    by :func:`score` (and written to ``predictions.csv``). ``metrics.json`` also holds the training-free rows on
+    ``eval`` (text only, propagation k = 2, the same centred) and the trained model without adaptation.
+    Returns the metrics dictionary.
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    from graphrep.data.tag import load_tag
+    from graphrep.data.text import DEFAULT_TEXT_MODEL, TextEncoder
+    from graphrep.tasks.tag.zero_shot import evaluate_propagation
+
+    cfg = config or AlignmentConfig()
+    sources = _names(train)
+    if eval.lower() in {s.lower() for s in sources}:
+        raise ValueError(f"--eval {eval!r} is also a training graph; zero-shot transfer leaves the evaluated graph out")
+    templates = list(templates) if templates else default_templates(eval)
+    out_dir = Path(out_dir)
+    encoder = TextEncoder(text_model or DEFAULT_TEXT_MODEL, cache_dir=text_cache_dir, normalize=True)
+    srcs = [load_tag(s, root=root) for s in sources]
+    dst = load_tag(eval, root=root)
+    labels, target = dst.y, strip_labels(dst)
+    for d in (*srcs, target):
+        d.x = encoder.encode(d.text)
+    torch.manual_seed(cfg.seed)
+    model = GraphShaper(int(target.x.size(1)), variant=variant, text_encoder=encoder, **(model_kwargs or {}))
+    hist = train_alignment(model, srcs, cfg)
+    target_hist = None
+    if target_epochs:
+        target_hist = train_alignment(model, target, replace(cfg, epochs=target_epochs))
+    n_cls = len(dst.class_names)
+    plain = predict_zero_shot(model, target, templates)
+    res = predict_zero_shot(model, target, templates, adaptation=adaptation, adapt_config=adapt_config,
+                            seed=cfg.seed)
+    metrics = {"train": [s.name for s in srcs], "eval": dst.name, "variant": variant,
+               **score(res["pred"], labels, n_cls), "adaptation": res["adaptation"],
+               "without_adaptation": score(plain["pred"], labels, n_cls), "train_seconds": hist["seconds"],
+               "final_loss": hist["loss"][-1] if hist["loss"] else None, "temperature": hist["temperature"],
+               "target_alignment": None if target_hist is None else {"epochs": target_epochs,
+                                                                     "seconds": target_hist["seconds"]},
+               "config": hist["config"], "model": model_kwargs or {},
+               "templates": templates, "text_model": encoder.model_id,
+               "curvatures": {e.kind: float(e.manifold.curvature.detach()) for e in model.experts}}
+    if res["weights"] is not None:
+        metrics["mean_gate_weights"] = dict(zip(model.expert_names, res["weights"].mean(0).tolist()))
+    if baselines:
+        cls = class_embeddings(dst.class_names, model.encode_text, templates=templates)
+        base = evaluate_propagation(target.x, cls, labels, target.edge_index, ks=(0, 2))
+        centred = evaluate_propagation(target.x, cls, labels, target.edge_index, ks=(2,), center=True)
+        metrics["baselines"] = {"text only": base[0], "propagation k=2": base[2],
+                                "propagation k=2, centred": centred[2]}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    names = dst.class_names
+    pred, scores = res["pred"], res["scores"]
+    with open(out_dir / "predictions.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["node_id", "label", "label_name", "pred", "pred_name", "score"]
+                   + ([f"weight_{k}" for k in model.expert_names] if res["weights"] is not None else []))
+        for i in range(dst.num_nodes):
+            p = int(pred[i])
+            row = [int(dst.node_id[i]), int(labels[i]), names[int(labels[i])], p, names[p],
+                   f"{float(scores[i, p]):.6f}"]
+            if res["weights"] is not None:
+                row += [f"{float(v):.6f}" for v in res["weights"][i]]
+            w.writerow(row)
+    return metrics

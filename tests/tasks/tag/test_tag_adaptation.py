@@ -1,0 +1,140 @@
+"""Label-free adaptation: feature homophily, score propagation and self-training against references, and proof
+that the evaluated labels are read only by the scorer."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Data
+
+from graphrep.data.tag import strip_labels
+from graphrep.models import GraphShaper
+from graphrep.tasks.tag.adaptation import (ADAPTATIONS, AdaptationConfig, adapt_scores, feature_homophily,
+                                           propagate_scores, propagation_alpha, self_train)
+from graphrep.tasks.tag.alignment import evaluate_zero_shot, predict_zero_shot
+from graphrep.tasks.tag.zero_shot import normalized_adjacency
+
+
+def _two_clusters(n=40, d=8, seed=0, homophilous=True):
+    """Two noisy clusters along e0/e1; edges inside clusters (homophilous) or only across them."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = F.one_hot(y, d).float() + 0.3 * torch.randn(n, d, generator=g)
+    a, b = (y == 0).nonzero().flatten(), (y == 1).nonzero().flatten()
+    if homophilous:
+        pairs = [(c[i], c[(i + 1) % len(c)]) for c in (a, b) for i in range(len(c))]
+    else:
+        pairs = [(a[i], b[i]) for i in range(len(a))] + [(a[i], b[(i + 1) % len(b)]) for i in range(len(a))]
+    ei = torch.tensor([[int(s) for s, _ in pairs], [int(t) for _, t in pairs]])
+    return x, torch.cat([ei, ei.flip(0)], 1), y
+
+
+def _homophily_reference(x, ei):
+    x = F.normalize(x, dim=-1)
+    nbrs = {i: set() for i in range(x.size(0))}
+    for s, t in ei.t().tolist():
+        if s != t:
+            nbrs[s].add(t)
+            nbrs[t].add(s)
+    has = [i for i in nbrs if nbrs[i]]
+    mean = x.mean(0)
+    resid = sum(float((x[i] - x[sorted(nbrs[i])].mean(0)).pow(2).sum()) for i in has)
+    total = sum(float((x[i] - mean).pow(2).sum()) for i in has)
+    return 1 - resid / total
+
+
+def test_feature_homophily_matches_a_loop_and_separates_homophily_from_heterophily():
+    for homophilous in (True, False):
+        x, ei, _ = _two_clusters(homophilous=homophilous)
+        assert feature_homophily(x, ei) == pytest.approx(_homophily_reference(x, ei), abs=1e-5)
+    assert feature_homophily(*_two_clusters()[:2]) > 0.3
+    assert feature_homophily(*_two_clusters(homophilous=False)[:2]) < -0.3
+    x = torch.randn(5, 3)
+    no_edges = torch.zeros(2, 0, dtype=torch.long)
+    assert feature_homophily(x, no_edges) != feature_homophily(x, no_edges)  # nan
+    assert propagation_alpha(float("nan")) == 0 and propagation_alpha(-0.4) == 0
+    assert propagation_alpha(0.1, scale=0.2) == pytest.approx(0.5) and propagation_alpha(5.0) == 0.9
+
+
+def test_propagate_scores_is_the_personalised_pagerank_iteration():
+    x, ei, _ = _two_clusters()
+    p0 = torch.softmax(torch.randn(x.size(0), 2, generator=torch.Generator().manual_seed(1)), -1)
+    s = normalized_adjacency(ei, x.size(0)).to_dense()
+    ref = p0.clone()
+    for _ in range(7):
+        ref = 0.3 * p0 + 0.7 * s @ ref
+    ref = ref / ref.sum(-1, keepdim=True)
+    assert torch.allclose(propagate_scores(p0, ei, 0.7, steps=7), ref, atol=1e-5)
+    assert propagate_scores(p0, ei, 0.0) is p0
+    with pytest.raises(ValueError, match="alpha"):
+        propagate_scores(p0, ei, 1.0)
+
+
+def test_self_training_repairs_a_noisy_prior_on_separable_data():
+    x, _, y = _two_clusters(n=200, d=8)
+    g = torch.Generator().manual_seed(0)
+    # prior: right but unconfident on most nodes, confidently right on a few, wrong on 30%
+    logits = torch.where(y.unsqueeze(1) == torch.arange(2), 0.2, 0.0)
+    flip = torch.rand(200, generator=g) < 0.3
+    logits[flip] = logits[flip].flip(-1)
+    logits[:10] = torch.where(y[:10].unsqueeze(1) == torch.arange(2), 5.0, 0.0)
+    prior = torch.softmax(logits, -1)
+    before = float((prior.argmax(-1) == y).float().mean())
+    after = float((self_train(x, prior, threshold=0.9, min_per_class=3).argmax(-1) == y).float().mean())
+    assert before < 0.7 and after > 0.85
+
+
+@pytest.mark.parametrize("method", ADAPTATIONS)
+def test_adaptation_never_needs_labels_and_ignores_them(method):
+    x, ei, y = _two_clusters()
+    cls = torch.eye(8)[:2]
+    out = adapt_scores(x, cls, ei, method, AdaptationConfig(min_per_class=2))
+    assert out["pred"].shape == (40,) and torch.allclose(out["probs"].sum(-1), torch.ones(40), atol=1e-5)
+    assert float((out["pred"] == y).float().mean()) > 0.9
+    if "propagate" in method:
+        assert out["alpha"] > 0  # homophilous: propagation is on
+    x_het, ei_het, _ = _two_clusters(homophilous=False)
+    het = adapt_scores(x_het, cls, ei_het, method, AdaptationConfig(min_per_class=2))
+    assert het["alpha"] == 0  # heterophilous: propagation is off
+
+
+class FakeEncoder:
+    """Deterministic bag-of-characters embedding."""
+
+    def encode(self, texts):
+        out = torch.zeros(len(texts), 16)
+        for i, t in enumerate(texts):
+            for ch in t:
+                out[i, ord(ch) % 16] += 1
+        return F.normalize(out, dim=-1)
+
+
+def test_evaluated_labels_are_read_only_by_the_scorer():
+    texts = [w for w in ("alpha", "omega") for _ in range(6)]
+    ei = torch.tensor([[i, i + 1] for i in range(11) if i != 5]).t()
+    data = Data(edge_index=torch.cat([ei, ei.flip(0)], 1), y=torch.tensor([0] * 6 + [1] * 6), text=texts,
+                class_names=["alpha", "omega"], num_nodes=12)
+    model = GraphShaper(16, 8, 8, variant="euclidean", text_encoder=FakeEncoder())
+    for method in ADAPTATIONS:
+        # the prediction path runs on a graph that has no labels at all: any read of y would raise
+        bare = strip_labels(data)
+        pred = predict_zero_shot(model, bare, "{}", adaptation=method,
+                                 adapt_config=AdaptationConfig(min_per_class=2))["pred"]
+        # and the evaluation path gives the same predictions whatever the labels say
+        res = evaluate_zero_shot(model, data, "{}", adaptation=method, adapt_config=AdaptationConfig(min_per_class=2))
+        flipped = data.clone()
+        flipped.y = 1 - data.y
+        res_flipped = evaluate_zero_shot(model, flipped, "{}", adaptation=method,
+                                         adapt_config=AdaptationConfig(min_per_class=2))
+        assert torch.equal(res["pred"], pred) and torch.equal(res_flipped["pred"], pred)
+        assert res["accuracy"] == pytest.approx(1 - res_flipped["accuracy"])
+        assert res["accuracy"] == pytest.approx(float((pred == data.y).float().mean()))
+
+
+def test_homophily_is_read_from_the_text_embeddings_when_given():
+    x, ei, _ = _two_clusters(homophilous=False)
+    smoothed = torch.sparse.mm(normalized_adjacency(ei, x.size(0)), x)  # a graph model's output: looks homophilous
+    smoothed = torch.sparse.mm(normalized_adjacency(ei, x.size(0)), smoothed)
+    cls = torch.eye(8)[:2]
+    assert adapt_scores(smoothed, cls, ei, "propagate")["homophily"] > feature_homophily(x, ei)
+    out = adapt_scores(smoothed, cls, ei, "propagate", text_emb=x)
+    assert out["homophily"] == pytest.approx(feature_homophily(x, ei)) and out["alpha"] == 0
