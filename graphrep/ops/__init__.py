@@ -1,6 +1,7 @@
 """Fused, deterministic aggregation kernels: the message-passing engine of graphrep layers.
 
-- :class:`CSR` — destination-major CSR of a graph plus its transpose, cached on a PyG ``Data`` by :meth:`CSR.of`.
+- :class:`CSR` — destination-major CSR of a graph plus its transpose, cached on a PyG ``Data`` or per ``edge_index``
+  tensor by :meth:`CSR.of` (never stale: see :mod:`graphrep.ops._edge_cache` for the contract).
 - :func:`aggregate` — ``out[i] = reduce_{j -> i} w_ji x_j`` (sum/mean/max/min), autograd for ``x`` and weights.
 - :func:`segment` — the same reductions over contiguous segments (pooling over ``Batch.ptr``).
 - :func:`edge_softmax` — softmax of edge scores over each node's in-edges.

@@ -14,8 +14,11 @@ import torch
 from torch import Tensor
 from torch.utils.weak import WeakIdKeyDictionary
 
+from . import _edge_cache
+
 _CACHE_ATTR = "_graphrep_csr_cache"
-# edge_index tensor -> (key, CSR); entries vanish with their tensor (keyed by identity: tensors compare elementwise)
+# edge_index tensor -> _edge_cache.Entry; entries vanish with their tensor (keyed by identity: tensors compare
+# elementwise)
 _TENSOR_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()
 _EDGE_ROWS_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()  # the same for CSR.edge_rows_of
 
@@ -129,51 +132,60 @@ class CSR:
     def of(cls, data: Any, num_nodes: Optional[Union[int, Tuple[int, int]]] = None) -> "CSR":
         """The CSR of a PyG ``Data`` (``data.edge_index``, ``data.num_nodes``) or of an ``edge_index`` tensor, built
         once and cached: on the ``Data``, or (for a tensor) in a table keyed weakly by the tensor object, so every
-        layer of a model and every training step that sees the same ``edge_index`` shares one CSR. An inference
-        tensor has no version counter to notice in-place changes, so its CSR is built but not cached.
+        layer of a model and every training step that sees the same ``edge_index`` shares one CSR.
 
-        The cache is rebuilt when ``edge_index`` is replaced or modified in place, or ``num_nodes`` changes.
+        Never stale: the cached CSR is returned only while ``edge_index`` holds the values it was built from, however
+        they were changed (in place in torch, through NumPy after ``torch.from_numpy``, ...); each hit costs one
+        comparison of ``edge_index`` with a copy of those values. The contract is in :mod:`graphrep.ops._edge_cache`;
+        pass a prebuilt CSR to skip the check. Under ``torch.compile`` the CSR is built in the compiled code on
+        every call, never cached.
         """
         if isinstance(data, Tensor):
             _check_edge_index(data)
-            if data.is_inference():
-                return cls._built(data, num_nodes)
-            key = _cache_key(data, num_nodes)
-            cached = _TENSOR_CACHE.get(data)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            csr = cls._built(data, num_nodes)
-            _TENSOR_CACHE[data] = (key, csr)
+            if torch.compiler.is_compiling():
+                return cls.from_edge_index(data, num_nodes)
+            key = _edge_cache.key_of(data, num_nodes)
+            csr = _edge_cache.lookup(_TENSOR_CACHE.get(data), data, key)
+            if csr is None:
+                csr = cls._built(data, num_nodes)
+                _TENSOR_CACHE[data] = _cached_entry(key, data, csr)
             return csr
         edge_index = getattr(data, "edge_index", None)
         if edge_index is None:
             raise ValueError(f"{type(data).__name__} has no edge_index to build a CSR from")
         n = num_nodes if num_nodes is not None else data.num_nodes
-        if edge_index.is_inference():
-            return cls._built(edge_index, n)
-        key = _cache_key(edge_index, n)
+        if torch.compiler.is_compiling():
+            return cls.from_edge_index(edge_index, n)
+        key = _edge_cache.key_of(edge_index, n)
         cached = data.__dict__.get(_CACHE_ATTR)
-        if cached is not None and cached[0] is edge_index and cached[1] == key:
-            return cached[2]
-        csr = cls._built(edge_index, n)
-        # underscore attributes live in Data.__dict__: not collated, not moved by .to(), not saved as graph data.
-        data.__dict__[_CACHE_ATTR] = (edge_index, key, csr)
+        csr = None
+        if cached is not None and cached[0] is edge_index:
+            csr = _edge_cache.lookup(cached[1], edge_index, key)
+        if csr is None:
+            csr = cls._built(edge_index, n)
+            # underscore attributes live in Data.__dict__: not collated, not moved by .to(), not saved as graph data
+            data.__dict__[_CACHE_ATTR] = (edge_index, _cached_entry(key, edge_index, csr))
         return csr
 
     @classmethod
     def edge_rows_of(cls, edge_index: Tensor, num_nodes: Optional[Union[int, Tuple[int, int]]] = None) -> "CSR":
         """``CSR.of(edge_index, num_nodes).edges_to_rows()``, the graph that sums per-edge rows ``m`` [E, F] into
         their destinations, built with one stable sort instead of two (it has no use for the transposed graph) and
-        cached per tensor like :meth:`of`; if that tensor's full CSR is already cached, its view is returned.
+        cached per tensor like :meth:`of` (same never-stale contract); if that tensor's full CSR is already cached,
+        its view is returned.
         """
-        if not isinstance(edge_index, Tensor) or edge_index.is_inference():
+        if not isinstance(edge_index, Tensor):
             return cls.of(edge_index, num_nodes).edges_to_rows()
         _check_edge_index(edge_index)
-        key = _cache_key(edge_index, num_nodes)
-        for cache in (_TENSOR_CACHE, _EDGE_ROWS_CACHE):
-            cached = cache.get(edge_index)
-            if cached is not None and cached[0] == key:
-                return cached[1].edges_to_rows() if cache is _TENSOR_CACHE else cached[1]
+        compiling = torch.compiler.is_compiling()
+        if not compiling:
+            key = _edge_cache.key_of(edge_index, num_nodes)
+            full = _edge_cache.lookup(_TENSOR_CACHE.get(edge_index), edge_index, key)
+            if full is not None:
+                return full.edges_to_rows()
+            rows = _edge_cache.lookup(_EDGE_ROWS_CACHE.get(edge_index), edge_index, key)
+            if rows is not None:
+                return rows
         with torch.inference_mode(False):
             ei, _, num_dst = _validated(edge_index, num_nodes)
             dst = ei[1].clone()  # the CSR owns its tensors: the caller may later change edge_index in place
@@ -182,7 +194,8 @@ class CSR:
             rows = cls(rowptr, perm, row, perm, inv_perm, torch.arange(e + 1, device=perm.device), dst, inv_perm, e,
                        num_dst)
         rows._derived["one_edge_per_source"] = True
-        _EDGE_ROWS_CACHE[edge_index] = (key, rows)
+        if not compiling:
+            _EDGE_ROWS_CACHE[edge_index] = _edge_cache.Entry(key, _edge_cache.snapshot(edge_index), rows)
         return rows
 
     # ------------------------------------------------------------------ views and helpers
@@ -313,16 +326,20 @@ class CSR:
         return self.add_self_loops().csr
 
 
-def _cache_key(edge_index: Tensor, num_nodes: Any) -> tuple:
-    # N and (N, N) build the same CSR: one cache entry
-    n = tuple(int(v) for v in num_nodes) if isinstance(num_nodes, (tuple, list)) else (
-        None if num_nodes is None else (int(num_nodes), int(num_nodes)))
-    return (edge_index.data_ptr(), edge_index._version, tuple(edge_index.shape), n, edge_index.device)
+def _cached_entry(key: tuple, edge_index: Tensor, csr: CSR) -> _edge_cache.Entry:
+    """The cache entry of a freshly built ``csr``. The copy of ``edge_index`` kept for the check also serves as the
+    CSR's :meth:`CSR.edge_index` when it is int64 (the same values in the same order), so it costs no memory then."""
+    edges = _edge_cache.snapshot(edge_index)
+    if edges.dtype == torch.long:
+        csr._derived.setdefault("edge_index", edges)
+    return _edge_cache.Entry(key, edges, csr)
 
 
 def _ptr_from_counts(index: Tensor, n: int) -> Tensor:
     """Offsets ``[n + 1]`` of the rows of a CSR whose entries have row ids ``index`` (in any order)."""
     ptr = torch.zeros(n + 1, dtype=torch.long, device=index.device)
+    if torch.compiler.is_compiling():  # bincount's length depends on the data: compiled code cannot size it
+        return ptr.index_add_(0, index + 1, torch.ones_like(index)).cumsum(0)
     if index.numel() > 0:
         torch.cumsum(torch.bincount(index, minlength=n), 0, out=ptr[1:])
     return ptr
@@ -345,7 +362,7 @@ def _validated(edge_index: Tensor, num_nodes: Any) -> Tuple[Tensor, int, int]:
         num_src = num_dst = int(num_nodes)
     if num_src < 0 or num_dst < 0:
         raise ValueError(f"num_nodes must be non-negative, got {num_nodes!r}")
-    if num_edges > 0:
+    if num_edges > 0 and not torch.compiler.is_compiling():  # compiled: no synchronisation (as segment)
         lo, hi = edge_index.aminmax(dim=1)  # one pass and one synchronisation for all four bounds
         (src_lo, dst_lo), (src_hi, dst_hi) = lo.tolist(), hi.tolist()
         if src_lo < 0 or dst_lo < 0:

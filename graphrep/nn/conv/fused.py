@@ -4,8 +4,9 @@ graphrep's ``GCNConv``, ``SAGEConv``, ``GINConv``, ``GINEConv`` and ``GATConv`` 
 name (same parameters, ``state_dict``, ``repr``, hooks, explain, jinja ``propagate``). Their ``forward`` takes the
 fused path, on a :class:`graphrep.ops.CSR` and :mod:`graphrep.ops` kernels, when the call is the hot one:
 
-- ``edge_index`` is a ``[2, E]`` integer tensor (its CSR is built once per tensor object and cached, see
-  :meth:`CSR.of`) or a prebuilt ``CSR``;
+- ``edge_index`` is a ``[2, E]`` integer tensor (its CSR is built once per tensor object and cached while the
+  tensor keeps its values, see :meth:`CSR.of`; under ``torch.compile`` it is built in the compiled code) or a
+  prebuilt ``CSR`` (used as given: no check, no rebuild);
 - node features are 2-D dense tensors (``x`` or ``(x_src, x_dst)`` with ``x_dst`` possibly ``None``);
 - no PyG hook is registered, ``explain`` is off and ``decomposed_layers == 1``;
 - ``flow="target_to_source"`` only with a single feature tensor and no ``size`` (it runs on the transposed CSR).
