@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 import geometries
-from graphrep.nn.conv import GCNConv, gcn_norm
+from graphrep.nn.conv import GCNConv, csr_gcn_norm
 from graphrep.nn.manifold import ManifoldLinear, ToSharedTangent
 from graphrep.ops import CSR, aggregate
 
@@ -75,7 +75,7 @@ class PropagationGraph:
         if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
             raise ValueError(f"edge_index holds node indices outside [0, {num_nodes})")
         if backend == "graphrep":
-            graph, w = gcn_norm(CSR.from_edge_index(edge_index, num_nodes), dtype=dtype)
+            graph, w = csr_gcn_norm(CSR.from_edge_index(edge_index, num_nodes), dtype=dtype)
             return cls(graph.edge_index(), w, graph, num_nodes, backend)
         from torch_geometric.nn.conv.gcn_conv import gcn_norm as pyg_gcn_norm
 

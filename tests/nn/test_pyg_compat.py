@@ -75,6 +75,13 @@ CASES = {
     "gcn static": (("GCNConv", 16, 32), (_x(3, 4, 16), EI_STAR), {}, False),
     "gcn sparse x": (("GCNConv", 16, 32), (X4_16.to_sparse(), EI_STAR), {}, False),
     "gcn no norm": (("GCNConv", 16, 32, False, False, False, False), (X4_16, EI_STAR, W6), {}, True),
+    # MessagePassing arguments every layer accepts (issue 21: GCN and GAT had reduced by sum whatever `aggr` said)
+    "gcn aggr mean": (("GCNConv", 16, 32), (X4_16, EI_STAR, W6), {}, True, {"aggr": "mean"}),
+    "gcn aggr max": (("GCNConv", 16, 32), (X4_16, EI_STAR), {}, True, {"aggr": "max"}),
+    "gcn aggr min flow": (("GCNConv", 16, 32), (X4_16, EI_STAR, W6), {}, True,
+                          {"aggr": "min", "flow": "target_to_source"}),
+    "gcn aggr softmax": (("GCNConv", 16, 32), (X4_16, EI_STAR), {}, False, {"aggr": "softmax"}),
+    "gcn node_dim 0": (("GCNConv", 16, 32), (X4_16, EI_STAR), {}, True, {"node_dim": 0}),
     # SAGE (test_sage_conv, test_lstm_aggr_sage_conv, test_multi_aggr_sage_conv)
     "sage mean": (("SAGEConv", 8, 32), (X8, EI), {}, True),
     "sage sum project": (("SAGEConv", 8, 32), (X8, EI), {}, True, {"aggr": "sum", "project": True}),
@@ -120,6 +127,9 @@ CASES = {
                                                                    _x(4, 4)), {}, True,
                                               {"heads": 2, "edge_dim": 4, "fill_value": "add"}),
     "gat flow": (("GATConv", 8, 32), (X8, EI), {}, False, {"heads": 2, "flow": "target_to_source"}),
+    "gat aggr mean": (("GATConv", 8, 32), (X8, EI), {}, True, {"heads": 2, "aggr": "mean"}),
+    "gat aggr max bipartite": (("GATConv", (8, 16), 32), ((X8, X2_16), EI), {}, True, {"heads": 2, "aggr": "max"}),
+    "gat aggr softmax": (("GATConv", 8, 32), (X8, EI), {}, False, {"heads": 2, "aggr": "softmax"}),
     "gat empty": (("GATConv", 8, 32), (_x(0, 8), torch.empty(2, 0, dtype=torch.long)), {}, True, {"heads": 2}),
 }
 
@@ -212,3 +222,20 @@ def test_pinned_pyg_version():
     # TorchScript support calls PyG's private MessagePassing._set_jittable_templates (graphrep/nn/conv/fused.py),
     # and the fused path mirrors PyG 2.8.1's forward() of each layer: re-run this file when upgrading PyG.
     assert torch_geometric.__version__ == "2.8.1"
+
+
+def test_gcn_norm_is_left_to_pyg_and_the_csr_normalisation_matches_it():
+    # graphrep's CSR normalisation had been exported as `gcn_norm` with another contract (a CSR in): PyG's name stays
+    # PyG's, and csr_gcn_norm gives PyG's edges and weights, edge order included (loops kept/replaced as PyG does)
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    assert "gcn_norm" not in gr.__all__
+    with pytest.raises(AttributeError, match="csr_gcn_norm"):
+        gr.gcn_norm  # noqa: B018
+    ei = torch.tensor([[0, 1, 1, 2, 3, 3, 2], [1, 0, 1, 3, 2, 0, 2]])  # with two self-loops, one weighted
+    w = torch.rand(7, dtype=torch.float64, generator=torch.Generator().manual_seed(8)) + 0.2
+    for weight, improved in [(None, False), (w, False), (w, True)]:
+        want_ei, want_w = gcn_norm(ei, weight, 4, improved=improved, dtype=torch.float64)
+        graph, got_w = gr.csr_gcn_norm(CSR.from_edge_index(ei, 4), weight, improved=improved, dtype=torch.float64)
+        assert torch.equal(graph.edge_index(), want_ei)
+        torch.testing.assert_close(got_w, want_w)

@@ -8,7 +8,10 @@ fused path, on a :class:`graphrep.ops.CSR` and :mod:`graphrep.ops` kernels, when
   tensor keeps its values, see :meth:`CSR.of`; under ``torch.compile`` it is built in the compiled code) or a
   prebuilt ``CSR`` (used as given: no check, no rebuild);
 - node features are 2-D dense tensors (``x`` or ``(x_src, x_dst)`` with ``x_dst`` possibly ``None``);
-- no PyG hook is registered, ``explain`` is off and ``decomposed_layers == 1``;
+- no PyG hook is registered, ``explain`` is off, ``decomposed_layers == 1`` and ``node_dim`` is PyG's default
+  (nodes along the first dimension of 2-D features);
+- ``aggr`` is one graphrep has a kernel for (``"add"``/``"sum"``, ``"mean"``, ``"max"``, ``"min"``; GCN and GAT
+  included, whose messages are then weighted before the reduction, as in PyG);
 - ``flow="target_to_source"`` only with a single feature tensor and no ``size`` (it runs on the transposed CSR).
 
 Every other call form (``SparseTensor``/``torch.sparse`` ``adj_t``, static ``[B, N, F]`` graphs, sparse features,
@@ -79,7 +82,7 @@ class FusedDispatch:
 
     def _fused_sizes(self, x, edge_index, size) -> Optional[Tuple[Tensor, Optional[Tensor], int]]:
         """``(x_src, x_dst, num_dst)`` when the fused path applies to this call, else ``None``."""
-        if self.explain or self.decomposed_layers != 1 or not _graph_input(edge_index):
+        if self.explain or self.decomposed_layers != 1 or self.node_dim not in (0, -2) or not _graph_input(edge_index):
             return None
         for name in _HOOKS:  # a plain loop: a generator here cost as much as the rest of the dispatch
             if getattr(self, name):

@@ -30,7 +30,8 @@ class GATConv(FusedDispatch, pyg.GATConv):
 
     Self-loops (``add_self_loops``) replace existing ones, for nodes ``0..min(N_s, N_t)-1`` (PyG's rule), with edge
     features from ``fill_value``. ``edge_index`` may also be a :class:`graphrep.ops.CSR` (its self-looped graph is
-    cached on it). ``flow="target_to_source"`` runs on PyG's path. Which calls take which path:
+    cached on it). ``aggr`` ``"add"``/``"sum"``, ``"mean"``, ``"max"`` and ``"min"`` run fused;
+    ``flow="target_to_source"`` and other aggregations run on PyG's path. Which calls take which path:
     :mod:`graphrep.nn.conv.fused`.
 
     Shapes:
@@ -48,7 +49,8 @@ class GATConv(FusedDispatch, pyg.GATConv):
     def forward(self, x: Tensor | OptPairTensor, edge_index: Adj, edge_attr: OptTensor = None, size: Size = None,
                 return_attention_weights: Optional[bool] = None):
         if not torch.jit.is_scripting():
-            sizes = self._fused_sizes(x, edge_index, size) if self.flow == "source_to_target" else None
+            fused = self.flow == "source_to_target" and self._reduce() is not None
+            sizes = self._fused_sizes(x, edge_index, size) if fused else None
             if sizes is not None and (edge_attr is None or isinstance(edge_attr, Tensor)):
                 x_src, x_dst, num_dst = sizes
                 loops = min(size) if size is not None else min(x_src.size(0), num_dst if x_dst is not None
@@ -85,7 +87,7 @@ class GATConv(FusedDispatch, pyg.GATConv):
             csr = looped.csr
         alpha = self._attention(csr, a_src, a_dst, edge_attr)
         # one fused call for all heads, on the graph copied per head (cached on the CSR)
-        out = aggregate(h_src.reshape(-1, C), csr.per_head(H), "sum", alpha.reshape(-1)).view(-1, H, C)
+        out = aggregate(h_src.reshape(-1, C), csr.per_head(H), self._reduce(), alpha.reshape(-1)).view(-1, H, C)
         out = out.reshape(-1, H * C) if self.concat else out.mean(dim=1)
         if res is not None:
             out = out + res

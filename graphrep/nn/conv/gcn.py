@@ -15,17 +15,21 @@ from graphrep.ops import CSR, aggregate, segment
 from .fused import FusedDispatch
 
 
-def gcn_norm(
+def csr_gcn_norm(
     csr: CSR, edge_weight: Optional[Tensor] = None, improved: bool = False, add_self_loops: bool = True,
     dtype: Optional[torch.dtype] = None,
 ) -> Tuple[CSR, Tensor]:
-    r"""Symmetric GCN normalisation :math:`\hat{D}^{-1/2} \hat{A} \hat{D}^{-1/2}` with
+    r"""Symmetric GCN normalisation of a :class:`graphrep.ops.CSR` :math:`\hat{D}^{-1/2} \hat{A} \hat{D}^{-1/2}` with
     :math:`\hat{A} = A + \mathrm{fill} \cdot I` (fill 1, or 2 when ``improved``), as PyG's ``gcn_norm`` with
     ``add_remaining_self_loops``: every node ends with exactly one self-loop, keeping the weight of an existing one
     (the last, in edge order, if there are several). Degrees are in-degrees (weighted).
 
-    Unlike PyG, ``improved=True`` also gives the added loops weight 2 when ``edge_weight`` is None (PyG then
-    falls back to weight 1 for all edges).
+    Named apart from PyG's ``gcn_norm`` because the contract differs: a CSR in, ``(CSR, weights)`` out, square graphs
+    only, in-degrees of the given orientation (pass ``csr.transpose()`` for PyG's ``flow="target_to_source"``); for
+    an ``edge_index``, ``SparseTensor`` or ``torch.sparse`` adjacency use
+    ``torch_geometric.nn.conv.gcn_conv.gcn_norm``. ``improved=True`` gives the self-loops weight 2 with or without
+    ``edge_weight`` (the ``A + 2I`` PyG documents; PyG's ``edge_index`` path drops it when ``edge_weight`` is
+    None).
 
     Without ``edge_weight`` the result depends on the graph alone, so it is computed once and cached on ``csr``.
 
@@ -37,7 +41,7 @@ def gcn_norm(
         - **output:** a CSR with ``E'`` edges, weights ``[E']``
     """
     if csr.num_src != csr.num_dst:
-        raise ValueError(f"gcn_norm needs a square graph, got {csr.num_src} -> {csr.num_dst} nodes")
+        raise ValueError(f"csr_gcn_norm needs a square graph, got {csr.num_src} -> {csr.num_dst} nodes")
     if edge_weight is None:
         key = ("gcn_norm", improved, add_self_loops, dtype or torch.float32)
         return csr.derived(key, lambda: _gcn_norm(csr, None, improved, add_self_loops, dtype))
@@ -77,9 +81,10 @@ class GCNConv(FusedDispatch, pyg.GCNConv):
         \mathbf{\Theta} + \mathbf{b}
 
     ``edge_index`` may also be a :class:`graphrep.ops.CSR`. The normalisation of an unweighted graph is cached on
-    its CSR, so ``cached=True`` is only needed for PyG's own path. Which calls take which path:
+    its CSR, so ``cached=True`` is only needed for PyG's own path. ``aggr`` ``"add"``/``"sum"``, ``"mean"``,
+    ``"max"`` and ``"min"`` run fused, any other on PyG's path. Which calls take which path:
     :mod:`graphrep.nn.conv.fused`. Difference from PyG: ``improved=True`` without edge weights gives the added
-    self-loops weight 2 (PyG ignores ``improved`` then).
+    self-loops weight 2, the ``A + 2I`` PyG documents (PyG's ``edge_index`` path ignores ``improved`` then).
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, ``edge_index`` :math:`(2, |\mathcal{E}|)`, a
@@ -98,7 +103,7 @@ class GCNConv(FusedDispatch, pyg.GCNConv):
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
         if not torch.jit.is_scripting():
-            sizes = self._fused_sizes(x, edge_index, None)
+            sizes = self._fused_sizes(x, edge_index, None) if self._reduce() is not None else None
             if sizes is not None and sizes[0].size(0) == sizes[2]:
                 return self._fused_forward(x, edge_index, edge_weight)
             edge_index = self._pyg_graph(edge_index, None)[0]
@@ -111,11 +116,11 @@ class GCNConv(FusedDispatch, pyg.GCNConv):
             if cache is not None and self._cached_edge_index is not None:
                 csr, edge_weight = cache
             else:
-                csr, edge_weight = gcn_norm(csr, edge_weight, self.improved, self.add_self_loops, x.dtype)
+                csr, edge_weight = csr_gcn_norm(csr, edge_weight, self.improved, self.add_self_loops, x.dtype)
                 if self.cached:  # PyG's path reads the same cache
                     self._cached_edge_index = (csr.edge_index(), edge_weight)
                     self._graphrep_cache = (csr, edge_weight)
-        out = aggregate(self.lin(x), csr, "sum", edge_weight)
+        out = aggregate(self.lin(x), csr, self._reduce(), edge_weight)
         if self.bias is not None:
             out = out + self.bias
         return out

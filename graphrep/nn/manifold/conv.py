@@ -10,7 +10,7 @@ from torch import nn
 from geometries import Manifold
 
 from ...ops import CSR, aggregate
-from ..conv.gcn import gcn_norm
+from ..conv.gcn import csr_gcn_norm
 from .linear import ManifoldLinear
 
 
@@ -28,7 +28,7 @@ class ManifoldGCNConv(nn.Module):
 
     The graph may be an ``edge_index`` (its CSR is built once per tensor and cached, see
     :meth:`graphrep.ops.CSR.of`) or a prebuilt :class:`graphrep.ops.CSR`; the normalisation is
-    :func:`graphrep.nn.conv.gcn_norm` (cached on the CSR for unweighted graphs), the same as graphrep's ``GCNConv``.
+    :func:`graphrep.nn.conv.csr_gcn_norm` (cached on the CSR for unweighted graphs), the same as graphrep's ``GCNConv``.
 
     Args:
         manifold: manifold of the input and of the linear map.
@@ -81,7 +81,7 @@ class ManifoldGCNConv(nn.Module):
                 raise ValueError(f"edge_index refers to node {int(edge_index.max())} but x has only {n} rows")
             csr = CSR.of(edge_index, n)
         if self.normalize:
-            csr, edge_weight = gcn_norm(csr, edge_weight, add_self_loops=self.add_self_loops, dtype=x.dtype)
+            csr, edge_weight = csr_gcn_norm(csr, edge_weight, add_self_loops=self.add_self_loops, dtype=x.dtype)
         m = self.manifold
         h = self.lin(x)
         if not self.local:

@@ -120,7 +120,7 @@ def test_two_layer_hyperbolic_gcn_trains_on_depth_10_tree_in_float32(local):
 
 @pytest.mark.parametrize("local", [False, True])
 def test_conv_takes_a_csr_and_normalises_like_graphrep_gcn(local):
-    from graphrep.nn.conv import gcn_norm
+    from graphrep.nn.conv import csr_gcn_norm
     from graphrep.ops import CSR
 
     torch.manual_seed(0)
@@ -132,8 +132,8 @@ def test_conv_takes_a_csr_and_normalises_like_graphrep_gcn(local):
     csr = CSR.from_edge_index(ei, 12)
     torch.testing.assert_close(conv(x, csr, w), conv(x, ei, w))
     assert CSR.of(ei, 12) is CSR.of(ei, 12)  # an edge tensor is sorted once, not on every forward
-    # normalisation: graphrep's gcn_norm (one self-loop per node, symmetric), checked against the dense formula
-    graph, nw = gcn_norm(csr, w, dtype=DT)
+    # normalisation: graphrep's csr_gcn_norm (one self-loop per node, symmetric), checked against the dense formula
+    graph, nw = csr_gcn_norm(csr, w, dtype=DT)
     a = torch.zeros(12, 12, dtype=DT).index_put_((ei[1], ei[0]), w, accumulate=True) + torch.eye(12, dtype=DT)
     d = a.sum(1).rsqrt()
     dense = d[:, None] * a * d[None, :]
