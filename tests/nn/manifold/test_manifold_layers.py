@@ -115,7 +115,9 @@ def test_distance_classifier_trains_with_riemannian_adam():
         torch.nn.functional.cross_entropy(clf(x), labels).backward()
         opt.step()
     assert (clf(x).argmax(-1) == labels).float().mean() == 1.0
-    assert torch.equal(ball.proj(clf.prototypes.detach()), clf.prototypes.detach())
+    # the prototypes stay on the ball: projecting again moves them by rounding at most (proj recomputes the norm of a
+    # point already scaled onto the boundary, which may land an ulp outside: not a bit-exact fixed point)
+    torch.testing.assert_close(ball.proj(clf.prototypes.detach()), clf.prototypes.detach(), rtol=1e-6, atol=0)
 
 
 def test_shared_tangent_maps_and_fusion():
