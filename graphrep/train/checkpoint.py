@@ -109,3 +109,27 @@ class RunSignature(Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[SIGNATURE_KEY] = self.signature
+
+
+#: what a kept-for-use checkpoint holds (:func:`compact_checkpoint`): the weights, how to rebuild the module, the run
+CHECKPOINT_ESSENTIALS = ("state_dict", "hyper_parameters", "hparams_name", SIGNATURE_KEY, "epoch", "global_step",
+                         "pytorch-lightning_version")
+
+
+def compact_checkpoint(path: str | Path, dtype: torch.dtype = torch.float16) -> int:
+    """Rewrite the checkpoint at ``path`` for use, not for resuming: only :data:`CHECKPOINT_ESSENTIALS` (no optimiser
+    state, loops, callbacks, EMA's copy of the raw weights), floating weights cast to ``dtype``. Loading casts them
+    back into the module's float32 parameters (``load_state_dict`` copies across dtypes). Returns the new size in bytes.
+
+    fp16 keeps 11 significant bits: a weight's relative rounding error is at most 2^-11 (4.9e-4); weights beyond
+    fp16's range (|w| > 65504) keep float32."""
+    path = Path(path)
+    state = read_checkpoint(path)
+    kept = {k: state[k] for k in CHECKPOINT_ESSENTIALS if k in state}
+    limit = torch.finfo(dtype).max
+    kept["state_dict"] = {k: v.to(dtype) if v.is_floating_point() and v.abs().max() <= limit else v
+                          for k, v in state.get("state_dict", {}).items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(kept, tmp)
+    tmp.replace(path)
+    return path.stat().st_size

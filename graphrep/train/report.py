@@ -72,6 +72,16 @@ def write_files(results: dict, out_dir: str | Path, table: str, plot, png_name: 
     return paths
 
 
+def folder_size(path: str | Path) -> str:
+    """Bytes of every file under ``path``, as a human-readable size (``73.2 MB``)."""
+    total = float(sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()))
+    for unit in ("B", "KB", "MB", "GB"):
+        if total < 1000 or unit == "GB":
+            return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
+        total /= 1000
+    return f"{total:.1f} GB"
+
+
 def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
     """Write ``results.json``, ``results.md`` and ``learning_curve.png`` under ``out_dir``; return their paths."""
     return write_files(results, out_dir, results_table(results), plot_learning_curves, "learning_curve.png")

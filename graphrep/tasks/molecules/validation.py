@@ -51,7 +51,8 @@ def validate_config(config) -> None:
     for name, value, allowed in (("split", config.split, ("scaffold", "random")),
                                  ("features", config.features, ("ogb", "pretrain")),
                                  ("task", config.task, (None, "classification", "regression")),
-                                 ("schedule", config.schedule, ("constant", "cosine"))):
+                                 ("schedule", config.schedule, ("constant", "cosine")),
+                                 ("checkpoints", config.checkpoints, ("resume", "best"))):
         if value not in allowed:
             raise UserInputError(f"--{name} {value!r}: use one of {', '.join(a for a in allowed if a)}")
     if is_molecule_file(config.dataset):
