@@ -82,6 +82,14 @@ def folder_size(path: str | Path) -> str:
     return f"{total:.1f} GB"
 
 
-def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
-    """Write ``results.json``, ``results.md`` and ``learning_curve.png`` under ``out_dir``; return their paths."""
-    return write_files(results, out_dir, results_table(results), plot_learning_curves, "learning_curve.png")
+def report_paths(out_dir: str | Path) -> dict[str, Path]:
+    """Where :func:`write_report` writes: ``results.json``, ``results.md``, ``learning_curve.png`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    return {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / "learning_curve.png"}
+
+
+def write_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write a training run's report under ``out_dir`` (:func:`report_paths`); return the paths. The one writer of
+    ``run_experiment`` and ``graphrep train``/``finetune``."""
+    return write_files(results, out_dir, results_table(results), plot_learning_curves,
+                       report_paths(out_dir)["png"].name)

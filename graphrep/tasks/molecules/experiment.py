@@ -35,6 +35,7 @@ from graphrep.train.datamodule import GraphDataModule
 from graphrep.tasks.molecules.graph_prediction import GraphPredictor, target_statistics
 from graphrep.train.metrics import evaluate, task_kind
 from graphrep.tasks.molecules.recipes import attach_forest_base, attach_molecule_features, ensemble_predictions, readout_spec, weight_averaging
+from graphrep.train.report import write_report
 from graphrep.train.trainer import LightningSettings, TrainingInterrupted, build_trainer
 from graphrep.tasks.molecules.validation import check_labels, validate_config
 
@@ -214,8 +215,10 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 
 def run_experiment(config: TrainConfig) -> dict:
-    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes only checkpoints (see
-    ``report`` for the results)."""
+    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes the checkpoints and the report
+    (``results.json``, ``results.md``, ``learning_curve.png`` under ``out_dir``, :func:`graphrep.train.report.write_report`:
+    the same files as ``graphrep train``) and returns the results."""
+    start = time.perf_counter()
     validate_config(config)
     dataset = load_dataset(config.dataset, root=config.root, features=config.features,
                            smiles_column=config.smiles_column, label_columns=config.label_columns, task_type=config.task)
@@ -262,4 +265,7 @@ def run_experiment(config: TrainConfig) -> dict:
     if "ensemble" in results:  # one model: no spread
         results["summary"]["ensemble"] = {part: {m: {"mean": v, "std": 0.0, "n": 1} for m, v in scores.items()}
                                           for part, scores in results["ensemble"].items()}
+    results["wall_seconds"] = time.perf_counter() - start
+    if results["gin"][-1]["is_global_zero"]:
+        write_report(results, out_dir)
     return results
