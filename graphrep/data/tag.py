@@ -182,7 +182,7 @@ def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple
             raise InvalidInputError(f"{path}:{lineno}: 'label' must be an integer, got {label!r}")
         if num_classes is not None and not 0 <= label < num_classes:
             raise InvalidInputError(f"{path}:{lineno}: label {label} out of range [0, {num_classes}) "
-                             f"of classes.json")
+                                    f"of classes.json")
         ids.append(nid)
         texts.append(text)
         labels.append(label)
@@ -219,7 +219,8 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     df.columns = cols
     missing = [c for c in ("src", "dst") if c not in cols]
     if missing:
-        raise InvalidInputError(f"{path}:1: header must contain columns 'src' and 'dst', missing {missing} (got {cols})")
+        raise InvalidInputError(f"{path}:1: header must contain columns 'src' and 'dst', missing {missing} "
+                                f"(got {cols})")
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     out = []
@@ -229,15 +230,16 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         bad = num.isna().to_numpy() | (num.to_numpy(dtype=float) % 1 != 0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(f"{path}:{row + 2}: column {col!r} must hold integer node ids, got {raw.iloc[row]!r}")
+            raise InvalidInputError(f"{path}:{row + 2}: column {col!r} must hold integer node ids, got "
+                                    f"{raw.iloc[row]!r}")
         vals = num.to_numpy().astype(np.int64)
         pos = np.searchsorted(sorted_ids, vals)
         pos_c = np.minimum(pos, len(sorted_ids) - 1)
         unknown = sorted_ids[pos_c] != vals
         if unknown.any():
             row = int(np.flatnonzero(unknown)[0])
-            raise InvalidInputError(f"{path}:{row + 2}: {col} id {vals[row]} out of range: no such node id in the nodes file "
-                             f"(ids span {sorted_ids[0]}..{sorted_ids[-1]})")
+            raise InvalidInputError(f"{path}:{row + 2}: {col} id {vals[row]} out of range: no such node id in the "
+                                    f"nodes file (ids span {sorted_ids[0]}..{sorted_ids[-1]})")
         out.append(order[pos_c])
     return np.stack(out).astype(np.int64) if out[0].size else np.zeros((2, 0), dtype=np.int64)
 

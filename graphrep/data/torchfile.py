@@ -3,8 +3,9 @@
 ``weights_only=True`` rebuilds tensors and plain data only, never arbitrary Python objects, so nothing in the file can
 run. A file that needs more (a pickled model, a custom class) is refused with a message that names the file and the
 first object refused, and never repeats torch's advice to reload it with ``weights_only=False``: that advice means
-running code from the file. A truncated or foreign file is one line too. :func:`graphrep.train.checkpoint.read_checkpoint`
-builds on :func:`load_torch_file`; this module sits in ``data`` so that the loaders below ``train`` share it.
+running code from the file. A truncated or foreign file is one line too.
+:func:`graphrep.train.checkpoint.read_checkpoint` builds on :func:`load_torch_file`; this module sits in ``data`` so
+that the loaders below ``train`` (which may not import it) share it.
 """
 
 from __future__ import annotations

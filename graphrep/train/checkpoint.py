@@ -94,7 +94,8 @@ def check_signature(path: str | Path, signature: dict) -> None:
 
 
 def check_signature_dict(path: str | Path, saved: dict, signature: dict) -> None:
-    """Raise :class:`CheckpointError` naming each difference between ``saved`` (read from ``path``) and ``signature``."""
+    """Raise :class:`CheckpointError` naming each difference between ``saved`` (read from ``path``) and
+    ``signature``."""
     diffs = _differences(saved, signature)
     if diffs:
         shown = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")

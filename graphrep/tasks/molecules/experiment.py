@@ -216,8 +216,8 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 def run_experiment(config: TrainConfig) -> dict:
     """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes the checkpoints and the report
-    (``results.json``, ``results.md``, ``learning_curve.png`` under ``out_dir``, :func:`graphrep.train.report.write_report`:
-    the same files as ``graphrep train``) and returns the results."""
+    (``results.json``, ``results.md``, ``learning_curve.png`` under ``out_dir``,
+    :func:`graphrep.train.report.write_report`: the same files as ``graphrep train``) and returns the results."""
     start = time.perf_counter()
     validate_config(config)
     dataset = load_dataset(config.dataset, root=config.root, features=config.features,
