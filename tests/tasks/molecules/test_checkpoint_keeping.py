@@ -65,3 +65,13 @@ def test_the_main_job_trains_every_row_with_best_only_checkpoints(tmp_path):
     rows = variants(MainJobConfig(out_dir=str(tmp_path)), "solubility")
     assert rows and {config.checkpoints for _, _, config in rows} == {"best"}
     assert TrainConfig().checkpoints == "resume"  # `graphrep train` keeps last.ckpt for --resume
+
+
+def test_resuming_from_a_kept_weights_only_checkpoint_is_one_line(tmp_path, capsys):
+    from graphrep.cli import main
+
+    path = tmp_path / "best.ckpt"
+    torch.save({"state_dict": {"encoder.w": torch.ones(2)}, "graphrep_signature": {}, "optimizer_states": []}, path)
+    compact_checkpoint(path)
+    assert main(["train", "--resume", str(path), "--seeds", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "holds the weights only" in capsys.readouterr().err
