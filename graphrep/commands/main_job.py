@@ -66,6 +66,7 @@ def run(args) -> int:
     from graphrep.data.errors import InvalidInputError
     from graphrep.tasks.molecules.main_job import MainJobConfig, main_job_table, run_main_job, write_main_job_report
     from graphrep.tasks.molecules.recipes import readout_kinds
+    from graphrep.train.report import folder_size
 
     if min(args.epochs, args.rf_trees, args.jobs) < 1:
         raise InvalidInputError(f"--epochs, --rf-trees and --jobs must be >= 1, got {args.epochs}, {args.rf_trees} "
@@ -87,5 +88,6 @@ def run(args) -> int:
     results = run_main_job(config)
     paths = write_main_job_report(results, config.out_dir)
     print(main_job_table(results))
-    print(f"\nresults in {Path(config.out_dir).resolve()} ({', '.join(p.name for p in paths.values())})")
+    print(f"\nresults in {Path(config.out_dir).resolve()} ({', '.join(p.name for p in paths.values())}; "
+          f"{folder_size(config.out_dir)} in all, best weights per row and seed in fp16)")
     return 0

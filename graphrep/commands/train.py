@@ -94,15 +94,13 @@ def run_finetune(args) -> int:
 
 def _run_training(config) -> int:
     from graphrep.tasks.molecules.experiment import run_experiment
-    from graphrep.train.report import results_table, write_report
+    from graphrep.train.report import report_paths, results_table
 
     out = config.out_dir
-    start = time.perf_counter()
-    results = run_experiment(config)
+    results = run_experiment(config)  # writes the report too: the library and the CLI leave the same files
     if not results["gin"][-1]["is_global_zero"]:
         return 0
-    results["wall_seconds"] = time.perf_counter() - start
-    paths = write_report(results, Path(out))
+    paths = report_paths(Path(out))
     print(results_table(results))
     print(f"\nwall time {results['wall_seconds']:.0f} s; results in {Path(out).resolve()} "
           f"({paths['json'].name}, {paths['md'].name}, {paths['png'].name})")

@@ -124,23 +124,23 @@ def read_classes(path: str | os.PathLike) -> list[str]:
         line = raw_bytes_line(path, e.start)
         raise InvalidInputError(f"{path}:{line}: not valid UTF-8 ({e.reason})") from None
     if not raw.strip():
-        raise ValueError(f"{path}: empty file (expected label index -> class name)")
+        raise InvalidInputError(f"{path}: empty file (expected label index -> class name)")
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+        raise InvalidInputError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
     if isinstance(obj, dict) and "classes" in obj:
         obj = obj["classes"]
     if isinstance(obj, dict):
         try:
             keys = sorted(int(k) for k in obj)
         except ValueError:
-            raise ValueError(f"{path}: keys must be label indices 0..C-1, got {sorted(obj)[:5]}") from None
+            raise InvalidInputError(f"{path}: keys must be label indices 0..C-1, got {sorted(obj)[:5]}") from None
         if keys != list(range(len(keys))):
-            raise ValueError(f"{path}: label indices must be exactly 0..{len(keys) - 1}, got {keys}")
+            raise InvalidInputError(f"{path}: label indices must be exactly 0..{len(keys) - 1}, got {keys}")
         obj = [obj[str(k)] for k in keys]
     if not isinstance(obj, list) or not obj or not all(isinstance(c, str) and c.strip() for c in obj):
-        raise ValueError(f"{path}: expected a non-empty list of class names (or {{'classes': [...]}})")
+        raise InvalidInputError(f"{path}: expected a non-empty list of class names (or {{'classes': [...]}})")
     if len(obj) < 2:
         warnings.warn(f"{path}: only one class ({obj[0]!r}): zero-shot classification among one class is trivially "
                       f"100% accurate", stacklevel=2)
@@ -167,34 +167,34 @@ def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+            raise InvalidInputError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
         if not isinstance(rec, dict):
-            raise ValueError(f"{path}:{lineno}: expected a JSON object with keys id, text, label")
+            raise InvalidInputError(f"{path}:{lineno}: expected a JSON object with keys id, text, label")
         missing = [k for k in ("id", "text", "label") if k not in rec]
         if missing:
-            raise ValueError(f"{path}:{lineno}: missing key(s) {missing}")
+            raise InvalidInputError(f"{path}:{lineno}: missing key(s) {missing}")
         nid, text, label = rec["id"], rec["text"], rec["label"]
         if not isinstance(nid, int) or isinstance(nid, bool):
-            raise ValueError(f"{path}:{lineno}: 'id' must be an integer, got {nid!r}")
+            raise InvalidInputError(f"{path}:{lineno}: 'id' must be an integer, got {nid!r}")
         if not isinstance(text, str):
-            raise ValueError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
+            raise InvalidInputError(f"{path}:{lineno}: 'text' must be a string, got {type(text).__name__}")
         if not isinstance(label, int) or isinstance(label, bool):
-            raise ValueError(f"{path}:{lineno}: 'label' must be an integer, got {label!r}")
+            raise InvalidInputError(f"{path}:{lineno}: 'label' must be an integer, got {label!r}")
         if num_classes is not None and not 0 <= label < num_classes:
-            raise ValueError(f"{path}:{lineno}: label {label} out of range [0, {num_classes}) "
-                             f"of classes.json")
+            raise InvalidInputError(f"{path}:{lineno}: label {label} out of range [0, {num_classes}) "
+                                    f"of classes.json")
         ids.append(nid)
         texts.append(text)
         labels.append(label)
         linenos.append(lineno)
     if not ids:
-        raise ValueError(f"{path}: empty file (expected one JSON object per node)")
+        raise InvalidInputError(f"{path}: empty file (expected one JSON object per node)")
     ids_arr = np.asarray(ids, dtype=np.int64)
     uniq, first, counts = np.unique(ids_arr, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1][0]
         lines = [linenos[i] for i in np.flatnonzero(ids_arr == dup)[:2]]
-        raise ValueError(f"{path}:{lines[1]}: duplicate node id {dup} (first on line {lines[0]})")
+        raise InvalidInputError(f"{path}:{lines[1]}: duplicate node id {dup} (first on line {lines[0]})")
     return ids_arr, texts, np.asarray(labels, dtype=np.int64)
 
 
@@ -207,9 +207,9 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, compression="infer")
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: empty file (expected a header 'src,dst' and one edge per line)") from None
+        raise InvalidInputError(f"{path}: empty file (expected a header 'src,dst' and one edge per line)") from None
     except pd.errors.ParserError as e:
-        raise ValueError(f"{path}: malformed CSV ({e})") from None
+        raise InvalidInputError(f"{path}: malformed CSV ({e})") from None
     except UnicodeDecodeError as e:
         raise InvalidInputError(f"{path}: not valid UTF-8 ({e.reason})") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
@@ -219,7 +219,8 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     df.columns = cols
     missing = [c for c in ("src", "dst") if c not in cols]
     if missing:
-        raise ValueError(f"{path}:1: header must contain columns 'src' and 'dst', missing {missing} (got {cols})")
+        raise InvalidInputError(f"{path}:1: header must contain columns 'src' and 'dst', missing {missing} "
+                                f"(got {cols})")
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     out = []
@@ -229,15 +230,16 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         bad = num.isna().to_numpy() | (num.to_numpy(dtype=float) % 1 != 0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{path}:{row + 2}: column {col!r} must hold integer node ids, got {raw.iloc[row]!r}")
+            raise InvalidInputError(f"{path}:{row + 2}: column {col!r} must hold integer node ids, got "
+                                    f"{raw.iloc[row]!r}")
         vals = num.to_numpy().astype(np.int64)
         pos = np.searchsorted(sorted_ids, vals)
         pos_c = np.minimum(pos, len(sorted_ids) - 1)
         unknown = sorted_ids[pos_c] != vals
         if unknown.any():
             row = int(np.flatnonzero(unknown)[0])
-            raise ValueError(f"{path}:{row + 2}: {col} id {vals[row]} out of range: no such node id in the nodes file "
-                             f"(ids span {sorted_ids[0]}..{sorted_ids[-1]})")
+            raise InvalidInputError(f"{path}:{row + 2}: {col} id {vals[row]} out of range: no such node id in the "
+                                    f"nodes file (ids span {sorted_ids[0]}..{sorted_ids[-1]})")
         out.append(order[pos_c])
     return np.stack(out).astype(np.int64) if out[0].size else np.zeros((2, 0), dtype=np.int64)
 

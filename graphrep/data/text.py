@@ -15,12 +15,15 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import os
+import pickle
 import uuid
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
+
+from .torchfile import load_torch_file, pickle_refusal
 
 __all__ = ["TextEncoder", "DEFAULT_TEXT_MODEL", "bundled_model_path", "default_cache_dir"]
 
@@ -139,10 +142,13 @@ class TextEncoder:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
-            if self._path is not None:
-                self._model = SentenceTransformer(str(self._path), device=str(self.device), local_files_only=True)
-            else:
-                self._model = _load_hub_model(self.model_name, str(self.device))
+            try:
+                if self._path is not None:
+                    self._model = SentenceTransformer(str(self._path), device=str(self.device), local_files_only=True)
+                else:
+                    self._model = _load_hub_model(self.model_name, str(self.device))
+            except pickle.UnpicklingError as exc:  # a pickled pytorch_model.bin, refused by transformers' safe load
+                raise pickle_refusal(self._path or self.model_name, exc, what="text model's weight file") from None
         return self._model
 
     @property
@@ -160,7 +166,7 @@ class TextEncoder:
             if shard.name in self._seen_shards:
                 continue
             try:
-                blob = torch.load(shard, map_location="cpu", weights_only=True)
+                blob = load_torch_file(shard, what="text-embedding cache shard")
                 digests, emb = blob["digests"], blob["emb"]
             except Exception as e:  # a corrupt shard only costs recomputation
                 import warnings

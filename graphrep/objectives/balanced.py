@@ -47,8 +47,12 @@ def _column(values, name: str) -> np.ndarray:
     if a.ndim != 1:
         raise InvalidInputError(f"{name}: expected one label column, got shape {list(a.shape)} (fit on the label only, "
                                 "not on [label, class] columns)")
-    if a.size < 2 or not np.isfinite(a).all():
-        raise InvalidInputError(f"{name}: need at least 2 finite labels, got {a.size}")
+    bad = np.flatnonzero(~np.isfinite(a))
+    if bad.size:
+        raise InvalidInputError(f"{name}: {bad.size} of {a.size} labels are not finite (the first at index "
+                                f"{bad[0]}: {a[bad[0]]})")
+    if a.size < 2:
+        raise InvalidInputError(f"{name}: need at least 2 labels, got {a.size}")
     return a
 
 

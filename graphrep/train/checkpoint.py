@@ -1,7 +1,8 @@
 """Reading checkpoints safely, and the run signature that ties a checkpoint to the run it may continue.
 
 :func:`read_checkpoint` loads with ``weights_only=True`` only (tensors and plain data; never arbitrary pickles) and
-turns every failure into one :class:`~graphrep.data.errors.CheckpointError` line that names the file.
+turns every failure into one :class:`~graphrep.data.errors.CheckpointError` line that names the file. Every user file
+that is ``torch.load``-ed goes through it or through :func:`graphrep.data.torchfile.load_torch_file` (which it uses).
 
 A run signature is a plain dict written into every training checkpoint (key ``graphrep_signature``): the dataset's name
 and content checksum (SMILES and labels), the split's checksum, the task type, the model's hyper-parameters (the
@@ -13,36 +14,22 @@ from __future__ import annotations
 
 import hashlib
 import math
-import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from graphrep.data.errors import CheckpointError, DataNotFoundError
+from graphrep.data.errors import CheckpointError
+from graphrep.data.torchfile import load_torch_file
 
 SIGNATURE_KEY = "graphrep_signature"
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """The checkpoint at ``path`` as a dict (``weights_only`` loading on CPU); one-line errors that name the file."""
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path}: no such checkpoint (it is a folder)")
-    if not path.is_file():
-        raise DataNotFoundError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's message would suggest weights_only=False, i.e. running code from the file: never pass that on.
-        raise CheckpointError(f"{path}: holds pickled Python objects beyond tensors and plain data, which graphrep "
-                              "refuses to load; it is not a checkpoint written by graphrep") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or not written by torch.save "
-                              f"({'unreadable' if 'weights_only' in reason else reason})") from None
+    """The checkpoint at ``path`` as a dict (``weights_only`` loading on CPU through
+    :func:`graphrep.data.torchfile.load_torch_file`); one-line :class:`CheckpointError` that names the file."""
+    state = load_torch_file(path, error=CheckpointError, what="checkpoint")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: not a checkpoint (holds a {type(state).__name__}, not a dict)")
     return state
@@ -103,6 +90,12 @@ def check_signature(path: str | Path, signature: dict) -> None:
     if saved is None:
         raise CheckpointError(f"{path}: no run signature (not written by `graphrep train`, or by an older version); "
                               "cannot check that it belongs to this run, so it is not resumed")
+    check_signature_dict(path, saved, signature)
+
+
+def check_signature_dict(path: str | Path, saved: dict, signature: dict) -> None:
+    """Raise :class:`CheckpointError` naming each difference between ``saved`` (read from ``path``) and
+    ``signature``."""
     diffs = _differences(saved, signature)
     if diffs:
         shown = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
@@ -117,3 +110,27 @@ class RunSignature(Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[SIGNATURE_KEY] = self.signature
+
+
+#: what a kept-for-use checkpoint holds (:func:`compact_checkpoint`): the weights, how to rebuild the module, the run
+CHECKPOINT_ESSENTIALS = ("state_dict", "hyper_parameters", "hparams_name", SIGNATURE_KEY, "epoch", "global_step",
+                         "pytorch-lightning_version")
+
+
+def compact_checkpoint(path: str | Path, dtype: torch.dtype = torch.float16) -> int:
+    """Rewrite the checkpoint at ``path`` for use, not for resuming: only :data:`CHECKPOINT_ESSENTIALS` (no optimiser
+    state, loops, callbacks, EMA's copy of the raw weights), floating weights cast to ``dtype``. Loading casts them
+    back into the module's float32 parameters (``load_state_dict`` copies across dtypes). Returns the new size in bytes.
+
+    fp16 keeps 11 significant bits: a weight's relative rounding error is at most 2^-11 (4.9e-4); weights beyond
+    fp16's range (|w| > 65504) keep float32."""
+    path = Path(path)
+    state = read_checkpoint(path)
+    kept = {k: state[k] for k in CHECKPOINT_ESSENTIALS if k in state}
+    limit = torch.finfo(dtype).max
+    kept["state_dict"] = {k: v.to(dtype) if v.is_floating_point() and v.abs().max() <= limit else v
+                          for k, v in state.get("state_dict", {}).items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(kept, tmp)
+    tmp.replace(path)
+    return path.stat().st_size

@@ -72,6 +72,24 @@ def write_files(results: dict, out_dir: str | Path, table: str, plot, png_name: 
     return paths
 
 
-def write_report(results: dict, out_dir: Path) -> dict[str, Path]:
-    """Write ``results.json``, ``results.md`` and ``learning_curve.png`` under ``out_dir``; return their paths."""
-    return write_files(results, out_dir, results_table(results), plot_learning_curves, "learning_curve.png")
+def folder_size(path: str | Path) -> str:
+    """Bytes of every file under ``path``, as a human-readable size (``73.2 MB``)."""
+    total = float(sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()))
+    for unit in ("B", "KB", "MB", "GB"):
+        if total < 1000 or unit == "GB":
+            return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
+        total /= 1000
+    return f"{total:.1f} GB"
+
+
+def report_paths(out_dir: str | Path) -> dict[str, Path]:
+    """Where :func:`write_report` writes: ``results.json``, ``results.md``, ``learning_curve.png`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    return {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / "learning_curve.png"}
+
+
+def write_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write a training run's report under ``out_dir`` (:func:`report_paths`); return the paths. The one writer of
+    ``run_experiment`` and ``graphrep train``/``finetune``."""
+    return write_files(results, out_dir, results_table(results), plot_learning_curves,
+                       report_paths(out_dir)["png"].name)

@@ -103,7 +103,7 @@ def test_default_labels_are_the_numeric_columns_and_the_rest_is_named(tmp_path, 
     with caplog.at_level(logging.WARNING):
         ds = molecules_from_file(csv)  # SMILES found in any case; 'name' is text
     assert ds.task_names == ["a", "b"] and ds.task_type == "regression" and len(ds) == 3
-    assert "ignoring non-numeric column(s) name" in caplog.text
+    assert "ignoring non-numeric or empty column(s) name" in caplog.text
     assert ds.y[0].tolist() == [1.0, 0.5] and torch.isnan(ds.y[1, 1]) and torch.isnan(ds.y[2, 0])
 
 

@@ -2,12 +2,15 @@
 
 A line-oriented reader: it follows group nesting (``name (args) { ... }``) everywhere, but reads statements only at
 the levels it needs (``library``, ``cell``, ``cell/pin``, ``cell/bus``, ``cell/bus/pin``), so lookup tables are passed
-over without being parsed. Comments ``/* */`` and ``\\`` line continuations are handled. Capacitances are converted to
+over without being parsed (their braces are counted, and a cell or pin group found where a missing or extra
+``}`` put it is refused, naming the line where the unclosed group opened). Numbers must be finite; capacitances
+and areas >= 0. Comments ``/* */`` and ``\\`` line continuations are handled. Capacitances are converted to
 farads from ``capacitive_load_unit``. Power pins (``pg_pin``) are listed apart. Errors name ``file:line``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ _SIMPLE = re.compile(r'\s*([A-Za-z_][\w.]*)\s*:\s*("(?:[^"\\]|\\.)*"|[^;]*?)\s*;
 _COMPLEX = re.compile(r'\s*([A-Za-z_][\w.]*)\s*\(([^)]*)\)\s*;')
 _CLOSE = re.compile(r'\s*\}\s*;?')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACE = re.compile(r'([A-Za-z_][\w.]*)\s*\(([^)]*)\)\s*\{|[{}]')
 
 
 @dataclass
@@ -52,23 +56,47 @@ def _args(text: str) -> list[str]:
     return [a.strip().strip('"') for a in text.split(",") if a.strip()]
 
 
-def _float(value: str, path, line: int, key: str) -> float:
+def _float(value: str, path, line: int, key: str, minimum: float | None = None) -> float:
+    """``value`` as a finite number (``>= minimum`` when given); ``nan``/``inf`` and overflowing values are refused."""
     try:
-        return float(value.strip('"'))
+        number = float(value.strip('"'))
     except ValueError:
         raise CircuitFormatError(path, line, f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise CircuitFormatError(path, line, f"{key} must be a finite number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise CircuitFormatError(path, line, f"{key} must be >= {minimum:g}, got {value!r}")
+    return number
+
+
+def _check_nesting(group: str, args: str, stack: list, path, line: int) -> None:
+    """Refuse a group that cannot sit where the braces put it: a ``}`` missing (a cell inside a cell, a pin inside a
+    pin) or one too many (a group after the library closed). Names the line where the unclosed group opened."""
+    if stack:
+        parent, parent_args, opened = stack[-1]
+        if group == "cell" and parent != "library" or group == "pin" and parent == "pin" or group == "library":
+            raise CircuitFormatError(path, line, f"group {group} ({args.strip()}) inside {parent} "
+                                     f"({', '.join(parent_args)}), opened at line {opened} and not closed: a '}}' "
+                                     f"is missing before line {line}")
+    elif group != "library":
+        raise CircuitFormatError(path, line, f"group {group} ({args.strip()}) outside the library group: a '}}' too "
+                                 f"many before line {line} closed the library early")
 
 
 def _count_braces(text: str, stack: list, path, line: int) -> None:
-    """Follow the nesting of a line that is not read: push ``{`` and pop ``}`` (outside strings)."""
+    """Follow the nesting of a line that is not read: push ``name (args) {`` and bare ``{``, pop ``}`` (outside
+    strings), checking each group's place (:func:`_check_nesting`)."""
     bare = _STRING.sub("", text) if '"' in text else text
-    for ch in bare:
-        if ch == "{":
-            stack.append(("?", [], line))
-        elif ch == "}":
+    for m in _BRACE.finditer(bare):
+        if m.group(0) == "}":
             if not stack:
                 raise CircuitFormatError(path, line, "'}' without an open group")
             stack.pop()
+        elif m.group(1):
+            _check_nesting(m.group(1), m.group(2), stack, path, line)
+            stack.append((m.group(1), _args(m.group(2)), line))
+        else:
+            stack.append(("?", [], line))
 
 
 def read_liberty(path: str | os.PathLike) -> Liberty:
@@ -127,6 +155,7 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
                 m = _GROUP.match(stripped, pos)
                 if m:
                     group, args = m.group(1), _args(m.group(2))
+                    _check_nesting(group, m.group(2), stack, path, start)
                     stack.append((group, args, start))
                     names = tuple(g for g, _, _ in stack)
                     if names == ("library",):
@@ -160,15 +189,15 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
                     key, value = m.group(1), m.group(2).strip('"')
                     level = stack[-1][0] if stack else ""
                     if level == "cell" and cell is not None and key == "area":
-                        cell.area = _float(value, path, start, key)
+                        cell.area = _float(value, path, start, key, minimum=0.0)
                     elif level in ("pin", "bus") and pin is not None:
                         for p in bus_pins or [pin]:
                             if key == "direction":
                                 p.direction = value.lower()
                             elif key == "capacitance":
-                                p.capacitance = _float(value, path, start, key) * lib.cap_unit
+                                p.capacitance = _float(value, path, start, key, minimum=0.0) * lib.cap_unit
                             elif key == "max_capacitance":
-                                p.max_capacitance = _float(value, path, start, key) * lib.cap_unit
+                                p.max_capacitance = _float(value, path, start, key, minimum=0.0) * lib.cap_unit
                             elif key == "function":
                                 p.function = value
                     pos = m.end()
@@ -179,7 +208,7 @@ def read_liberty(path: str | os.PathLike) -> Liberty:
                         args = _args(m.group(2))
                         if len(args) != 2 or args[1].lower() not in _CAP_UNITS:
                             raise CircuitFormatError(path, start, "capacitive_load_unit needs (<number>, pf|ff|nf)")
-                        scale = _float(args[0], path, start, "capacitive_load_unit")
+                        scale = _float(args[0], path, start, "capacitive_load_unit", minimum=0.0)
                         lib.cap_unit = scale * _CAP_UNITS[args[1].lower()]
                     pos = m.end()
                     continue

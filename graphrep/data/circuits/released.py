@@ -8,12 +8,10 @@ an error naming the file and what it asked for, because unpickling an untrusted 
 from __future__ import annotations
 
 import os
-import pickle
-from pathlib import Path
 
 import torch
 
-from ..errors import DataNotFoundError, InvalidInputError
+from ..torchfile import load_torch_file
 
 
 def _pyg_containers() -> list:
@@ -29,18 +27,6 @@ def _pyg_containers() -> list:
 
 
 def load_released_pt(path: str | os.PathLike):
-    """The content of a CircuitGCL ``.pt`` file, loaded with ``weights_only=True`` on the CPU."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError(f"{p}: no such file")
-    try:
-        with torch.serialization.safe_globals(_pyg_containers()):
-            return torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        reason = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
-        raise InvalidInputError(
-            f"{p}: refusing to unpickle it (weights_only=True rejects it: {reason.strip()}); re-save it where you "
-            "trust it as tensors or a PyG Data, e.g. torch.save(data.to_dict(), path)") from None
-    except (RuntimeError, EOFError) as exc:
-        raise InvalidInputError(f"{p}: not a torch file ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    """The content of a CircuitGCL ``.pt`` file, loaded with ``weights_only=True`` on the CPU
+    (:func:`graphrep.data.torchfile.load_torch_file`, PyG's containers allow-listed for this load)."""
+    return load_torch_file(path, what="released graph file", safe_globals=_pyg_containers())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from pathlib import Path
 from typing import IO
 
@@ -19,12 +20,43 @@ class CircuitFormatError(InvalidInputError):
         super().__init__(f"{path}:{line}: {message}" if line is not None else f"{path}: {message}")
 
 
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+class _CheckedText(io.TextIOWrapper):
+    """A text stream whose truncated or corrupt gzip data raises :class:`CircuitFormatError` naming the file and the
+    line reached, instead of the ``EOFError``/``zlib.error`` of :mod:`gzip`."""
+
+    def __init__(self, stream, path: Path):
+        super().__init__(stream, encoding="utf-8", errors="replace")
+        self._path, self._lines = path, 0
+
+    def _corrupt(self, exc: BaseException) -> CircuitFormatError:
+        return CircuitFormatError(self._path, self._lines + 1, f"the gzip stream is truncated or corrupt "
+                                  f"({exc or type(exc).__name__}); re-copy or re-download the file")
+
+    def read(self, size: int | None = -1) -> str:
+        try:
+            return super().read(size)
+        except _GZIP_ERRORS as exc:
+            raise self._corrupt(exc) from None
+
+    def readline(self, size: int = -1) -> str:  # iterating a subclass of TextIOWrapper calls readline too
+        try:
+            line = super().readline(size)
+        except _GZIP_ERRORS as exc:
+            raise self._corrupt(exc) from None
+        self._lines += 1
+        return line
+
+
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """A text stream over ``path``, gunzipped when it starts with the gzip magic; read once, line by line."""
+    """A text stream over ``path``, gunzipped when it starts with the gzip magic; read once, line by line. A truncated
+    or corrupt gzip stream raises :class:`CircuitFormatError` (``file:line:``, the line where reading stopped)."""
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p}: no such file")
     raw = open(p, "rb")
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
+    return _CheckedText(stream, p)

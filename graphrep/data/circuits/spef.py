@@ -2,7 +2,8 @@
 
 Read in one streaming pass (a 100 MB file is never held twice): ``*NAME_MAP`` indices are substituted, names are
 canonical (:mod:`.names`), capacitances are converted to farads and resistances to ohms from ``*C_UNIT``/``*R_UNIT``.
-Triplet values ``a:b:c`` (best:typical:worst) keep the typical one.
+Triplet values ``a:b:c`` (best:typical:worst) keep the typical one. Values must be finite, >= 0 and within float32's
+range (``inf``, ``nan``, ``1e400`` or a negative capacitance is refused, naming the line).
 
 A ``*CAP`` line with one node is a ground capacitor, with two a coupling capacitor. Nodes are ``net:subnode``,
 ``instance:pin`` or a port; :meth:`Spef.node_net` resolves each to its net from the ``*CONN`` sections of all nets, so
@@ -12,6 +13,7 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -100,13 +102,24 @@ class Spef:
         return {k: (s[0] + s[1]) / 2 if s[0] and s[1] else s[0] + s[1] for k, s in sides.items()}
 
 
-def _value(token: str, path, line: int) -> float:
+#: the largest float32: a value (in farads or ohms) beyond it would become inf when the labels are made float32 tensors
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) -> float:
+    """``token`` (``a:b:c`` keeps ``b``) times ``unit``: a finite, non-negative number that fits float32, or a
+    :class:`.CircuitFormatError` naming the line (``inf``, ``nan``, ``1e400`` and negative values are refused)."""
     if token.count(":") == 2:  # best:typical:worst
         token = token.split(":")[1]
     try:
-        return float(token)
+        number = float(token)
     except ValueError:
         raise CircuitFormatError(path, line, f"expected a number, got {token!r}") from None
+    if not math.isfinite(number) or abs(number * unit) > _FLOAT32_MAX:
+        raise CircuitFormatError(path, line, f"{what} must be a finite number, got {token!r}")
+    if number < 0:
+        raise CircuitFormatError(path, line, f"{what} must be >= 0, got {token!r}")
+    return number * unit
 
 
 def read_spef(path: str | os.PathLike) -> Spef:
@@ -140,7 +153,7 @@ def read_spef(path: str | os.PathLike) -> Spef:
                         raise CircuitFormatError(path, lineno, f"*D_NET before *END of net {net.name}")
                     if len(tok) != 3:
                         raise CircuitFormatError(path, lineno, "*D_NET needs a net name and a total capacitance")
-                    net = SpefNet(name(tok[1]), _value(tok[2], path, lineno) * spef.c_unit, lineno)
+                    net = SpefNet(name(tok[1]), _value(tok[2], path, lineno, "total capacitance", spef.c_unit), lineno)
                     if net.name in spef.nets:
                         raise CircuitFormatError(path, lineno, f"net {net.name} appears twice")
                     section = "net"
@@ -180,7 +193,7 @@ def read_spef(path: str | os.PathLike) -> Spef:
                     table = _C_UNITS if key == "*C_UNIT" else _R_UNITS
                     if len(tok) != 3 or tok[2].upper() not in table:
                         raise CircuitFormatError(path, lineno, f"{key} needs '<number> <{'|'.join(table)}>'")
-                    scale = _value(tok[1], path, lineno) * table[tok[2].upper()]
+                    scale = _value(tok[1], path, lineno, key, table[tok[2].upper()])
                     if key == "*C_UNIT":
                         spef.c_unit = scale
                     else:
@@ -213,15 +226,18 @@ def read_spef(path: str | os.PathLike) -> Spef:
             elif section == "cap":
                 if len(tok) == 3:
                     node = name(tok[1])
-                    net.ground[node] = net.ground.get(node, 0.0) + _value(tok[2], path, lineno) * spef.c_unit
+                    net.ground[node] = net.ground.get(node, 0.0) + _value(tok[2], path, lineno, "capacitance",
+                                                                          spef.c_unit)
                 elif len(tok) == 4:
-                    net.coupling.append((name(tok[1]), name(tok[2]), _value(tok[3], path, lineno) * spef.c_unit))
+                    net.coupling.append((name(tok[1]), name(tok[2]),
+                                         _value(tok[3], path, lineno, "capacitance", spef.c_unit)))
                 else:
                     raise CircuitFormatError(path, lineno, "a *CAP line is '<id> <node> [<node>] <value>'")
             elif section == "res":
                 if len(tok) != 4:
                     raise CircuitFormatError(path, lineno, "a *RES line is '<id> <node> <node> <value>'")
-                net.resistors.append((name(tok[1]), name(tok[2]), _value(tok[3], path, lineno) * spef.r_unit))
+                net.resistors.append((name(tok[1]), name(tok[2]),
+                                      _value(tok[3], path, lineno, "resistance", spef.r_unit)))
             elif section == "conn":
                 raise CircuitFormatError(path, lineno, f"expected *I or *P in *CONN, got {key!r}")
             else:

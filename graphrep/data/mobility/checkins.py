@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -122,12 +123,23 @@ def decode_plus_code(prefix: str) -> tuple[float, float]:
 
 # reading ---------------------------------------------------------------------------------------------------------
 def _open_text(path: Path):
+    """The whole file (gunzipped for ``.gz``) as text; a truncated gzip stream or a line that is not UTF-8 is an
+    :class:`InvalidInputError` naming the file (and the line)."""
     if not path.is_file():
         raise DataNotFoundError(f"{path}: file not found")
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    return io.StringIO(raw.decode("utf-8-sig"))
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise InvalidInputError(f"{path}: the gzip stream is truncated or corrupt ({e}); re-copy or re-download "
+                                    "the file") from None
+    try:
+        return io.StringIO(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        line, column = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
+        raise InvalidInputError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {column} of the line); save the "
+                                "file as UTF-8") from None
 
 
 def _rows(path: Path, required: list[str], delimiter: str = ","):

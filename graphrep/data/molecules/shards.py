@@ -34,6 +34,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from ..errors import InvalidInputError
+from ..torchfile import load_torch_file
 from .featurize import FEATURE_SETS, mol_to_data, parse_smiles
 
 MANIFEST = "manifest.json"
@@ -213,7 +214,7 @@ class ShardedMolecules(Dataset):
         manifest = read_manifest(out_dir)
         if manifest is None or not manifest.get("complete"):
             raise InvalidInputError(f"{out_dir}: no finished shards (run featurise_shards first)")
-        parts = [torch.load(out_dir / s["file"], map_location="cpu", weights_only=True) for s in manifest["shards"]]
+        parts = [load_torch_file(out_dir / s["file"], what="molecule shard") for s in manifest["shards"]]
         self.name = name or out_dir.name
         self.features, self.task_type, self.manifest = manifest["features"], "none", manifest
         self.x = torch.cat([p["x"] for p in parts])

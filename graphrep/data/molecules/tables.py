@@ -6,6 +6,7 @@ is missing, ``task_names`` (T names) and ``line_numbers`` (1-based line of each 
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 from dataclasses import dataclass
@@ -42,16 +43,23 @@ def _frame(path: Path, header: bool = True, names: list[str] | None = None) -> p
     text = read_bytes(path).decode("utf-8", errors="replace")
     if not text.strip():
         raise InvalidInputError(f"{path}: file is empty")
+    if header and names is None:
+        _refuse_duplicate_columns(text, path)
     try:
         return pd.read_csv(io.StringIO(text), header=0 if header else None, names=names, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as exc:
         raise InvalidInputError(f"{path}: not a readable CSV ({exc})") from None
 
 
+#: labels are trained on as float32: a larger magnitude would become inf (and then a false "constant" target)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _label_value(cell: str, where: str, name: str) -> float:
-    """A label cell as a float: ``""``/``nan`` is missing (NaN); text or a non-finite number is an error naming ``where``."""
+    """A label cell as a float. The one rule: an empty cell is a missing label (NaN); anything else must be a finite
+    number within float32's range, so ``nan``, ``inf``, ``-inf``, ``1e300`` and text are errors naming ``where``."""
     cell = cell.strip()
-    if cell == "" or cell.lower() == "nan":
+    if cell == "":
         return np.nan
     try:
         value = float(cell)
@@ -60,6 +68,9 @@ def _label_value(cell: str, where: str, name: str) -> float:
     if not np.isfinite(value):
         raise InvalidInputError(f"{where}: label {name!r} is {cell!r}, not a finite number (leave the cell empty for a "
                                 "missing label)")
+    if abs(value) > _FLOAT32_MAX:
+        raise InvalidInputError(f"{where}: label {name!r} is {cell!r}, beyond float32's range (|x| <= 3.4e38) in "
+                                "which labels are trained; rescale the column")
     return value
 
 
@@ -69,6 +80,16 @@ def _labels(frame: pd.DataFrame, columns: list[str], path: Path, first_line: int
         for i, cell in enumerate(frame[col].tolist()):
             out[i, t] = _label_value(cell, f"{path}:{first_line + i}", col)
     return out
+
+
+def _refuse_duplicate_columns(text: str, path: Path) -> None:
+    """pandas renames a repeated header ``logS,logS`` to ``logS, logS.1``: two tasks from one name. Refuse it."""
+    seen = set()
+    for name in next(csv.reader(io.StringIO(text)), []):
+        if name.strip() in seen:
+            raise InvalidInputError(f"{path}:1: column {name.strip()!r} appears more than once in the header; give "
+                                    "each column its own name")
+        seen.add(name.strip())
 
 
 def _column(frame: pd.DataFrame, name: str, path: Path) -> str:
@@ -91,9 +112,13 @@ def read_csv_table(path: Path, smiles_column: str, label_columns: list[str] | st
     smiles_column = _column(frame, smiles_column, path)
     if label_columns == "*":
         others = [c for c in frame.columns if c != smiles_column]
-        label_columns = [c for c in others if all(_is_number(v) or v.strip() in ("", "nan") for v in frame[c])]
+        numeric = [c for c in others if all(_is_number(v) or v.strip() == "" for v in frame[c])]
+        empty = [c for c in numeric if all(v.strip() == "" for v in frame[c])]
+        label_columns = [c for c in numeric if c not in empty]
+        if not label_columns and empty:
+            raise InvalidInputError(f"{path}: label column {empty[0]!r} has no labels (every cell is empty)")
         if len(label_columns) < len(others):
-            log.warning("%s: using label column(s) %s; ignoring non-numeric column(s) %s", path,
+            log.warning("%s: using label column(s) %s; ignoring non-numeric or empty column(s) %s", path,
                         ", ".join(map(str, label_columns)) or "none",
                         ", ".join(str(c) for c in others if c not in label_columns))
     absent = [c for c in label_columns if c not in frame.columns]
@@ -101,6 +126,10 @@ def read_csv_table(path: Path, smiles_column: str, label_columns: list[str] | st
         raise InvalidInputError(f"{path}: label column(s) {', '.join(absent)} not found "
                                 f"(columns: {', '.join(map(str, frame.columns))})")
     first_line = 2 if header else 1
+    for col in label_columns:
+        if all(v.strip() == "" for v in frame[col]):
+            raise InvalidInputError(f"{path}: label column {col!r} has no labels (every cell is empty); drop it or "
+                                    "name the label columns with --label-columns")
     # A quoted SMILES may span lines (ZINC-250k's trailing newline): strip it.
     smiles = [s.strip() for s in frame[smiles_column].tolist()]
     # Line numbers assume one line per row; past a quoted multi-line cell they are off by the extra lines.

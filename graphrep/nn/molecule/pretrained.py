@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ...data.errors import ChecksumError, InvalidInputError
+from ...data.torchfile import load_torch_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PREFIX = "pretrained:"
@@ -53,7 +54,7 @@ def pretrained_state(name: str, directory: str | os.PathLike | None = None) -> t
     if got != card["sha256"]:
         raise ChecksumError(f"{path}: sha256 {got[:16]}... does not match its card ({card['sha256'][:16]}...); "
                             "the weights are corrupted or were replaced")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, what="pre-trained encoder")
     return dict(card["encoder"]), {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 

@@ -29,6 +29,7 @@ from graphrep.data.mobility import (CITY_LAYOUTS, CheckIns, chronological_split,
 from graphrep.data.mobility.sequences import Windows, build_windows, scored_history, spatial_priors
 from graphrep.data.mobility.transitions import gnn_edges, training_transition_graph
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
+from graphrep.train.checkpoint import read_checkpoint
 from graphrep.train.metrics import ranking_metrics, target_ranks
 
 __all__ = ["CityData", "prepare_city", "TrainSettings", "train_model", "evaluate_model", "baseline_metrics",
@@ -247,7 +248,7 @@ def load_model(path: str | Path) -> tuple[TrajMoE, dict]:
     file = path / "model.pt" if path.is_dir() else path
     if not file.is_file():
         raise GraphrepError(f"{file}: no trained mobility model here (expected model.pt from `graphrep mobility train`)")
-    blob = torch.load(file, map_location="cpu", weights_only=True)
+    blob = read_checkpoint(file)
     try:
         model = TrajMoE(TrajMoEConfig(**blob["config"]))
         model.load_state_dict(blob["state_dict"])

@@ -29,11 +29,13 @@ from graphrep.data.errors import InvalidInputError
 from graphrep.nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
 from graphrep.nn.molecule.pretrained import pretrained_state
 from graphrep.tasks.molecules.baselines import fingerprint_forest
-from graphrep.train.checkpoint import RunSignature, check_signature, read_checkpoint, run_signature
+from graphrep.train.checkpoint import (RunSignature, check_signature, compact_checkpoint, read_checkpoint,
+                                       run_signature)
 from graphrep.train.datamodule import GraphDataModule
 from graphrep.tasks.molecules.graph_prediction import GraphPredictor, target_statistics
 from graphrep.train.metrics import evaluate, task_kind
 from graphrep.tasks.molecules.recipes import attach_forest_base, attach_molecule_features, ensemble_predictions, readout_spec, weight_averaging
+from graphrep.train.report import write_report
 from graphrep.train.trainer import LightningSettings, TrainingInterrupted, build_trainer
 from graphrep.tasks.molecules.validation import check_labels, validate_config
 
@@ -72,6 +74,10 @@ class TrainConfig(LightningSettings):
     ensemble: bool = False  # also score the average of the seeds' best models
     stack: bool = False  # regression: learn the residual of the fingerprint forest's out-of-fold predictions
     keep_predictions: bool = False  # also return the labels and the forest's and ensemble's valid/test predictions
+    #: "resume": best.ckpt and last.ckpt with optimiser state (``--resume`` continues a run); "best": only best.ckpt,
+    #: compacted to its fp16 weights once scored (:func:`~graphrep.train.checkpoint.compact_checkpoint`, about 1/8
+    #: of the disk). Not weights-only during the run: testing from such a checkpoint loses EMA's averaged weights.
+    checkpoints: str = "resume"
 
     def encoder_kwargs(self) -> dict:
         return {"features": self.features, "num_layers": self.layers, "hidden": self.hidden,
@@ -156,13 +162,14 @@ def load_encoder_weights(model: GraphPredictor, path: str) -> None:
 
 def make_trainer(config: TrainConfig, seed_dir: Path, metric: str, mode: str, history: History,
                  signature: dict | None = None) -> L.Trainer:
+    resumable = config.checkpoints == "resume"
     checkpoint = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="best", monitor=f"valid/{metric}",
                                  mode=mode, save_top_k=1, enable_version_counter=False)
     # Lightning 2.6 writes save_last only in an epoch that also saved a top-k checkpoint (a better validation); a
     # monitor-less top-1 named "last" is rewritten after every epoch, so --resume continues from the newest epoch
-    last = ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="last", save_top_k=1,
-                           enable_version_counter=False)
-    callbacks = [history, checkpoint, last, *weight_averaging(config.ema)]
+    last = [ModelCheckpoint(dirpath=seed_dir / "checkpoints", filename="last", save_top_k=1,
+                            enable_version_counter=False)] if resumable else []
+    callbacks = [history, checkpoint, *last, *weight_averaging(config.ema)]
     callbacks += [RunSignature(signature)] if signature is not None else []
     return build_trainer(config, config.epochs, seed_dir, callbacks, num_sanity_val_steps=0)
 
@@ -208,8 +215,10 @@ def summarise(values: list[float]) -> dict[str, float]:
 
 
 def run_experiment(config: TrainConfig) -> dict:
-    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes only checkpoints (see
-    ``report`` for the results)."""
+    """All seeds of the GIN and (if ``config.baseline``) the fingerprint forest; writes the checkpoints and the report
+    (``results.json``, ``results.md``, ``learning_curve.png`` under ``out_dir``,
+    :func:`graphrep.train.report.write_report`: the same files as ``graphrep train``) and returns the results."""
+    start = time.perf_counter()
     validate_config(config)
     dataset = load_dataset(config.dataset, root=config.root, features=config.features,
                            smiles_column=config.smiles_column, label_columns=config.label_columns, task_type=config.task)
@@ -249,7 +258,14 @@ def run_experiment(config: TrainConfig) -> dict:
         model: {part: {m: summarise([r[part][m] for r in runs]) for m in runs[0][part]} for part in ("valid", "test")}
         for model, runs in (("gin", results["gin"]), ("random_forest", results["random_forest"])) if runs
     }
+    if config.checkpoints == "best" and results["gin"][-1]["is_global_zero"]:  # scored: keep the weights for use only
+        for run in results["gin"]:
+            if run["checkpoint"]:
+                compact_checkpoint(run["checkpoint"])
     if "ensemble" in results:  # one model: no spread
         results["summary"]["ensemble"] = {part: {m: {"mean": v, "std": 0.0, "n": 1} for m, v in scores.items()}
                                           for part, scores in results["ensemble"].items()}
+    results["wall_seconds"] = time.perf_counter() - start
+    if results["gin"][-1]["is_global_zero"]:
+        write_report(results, out_dir)
     return results

@@ -81,7 +81,8 @@ def variants(config: MainJobConfig, dataset: str) -> list[tuple[str, str, TrainC
     """``(key, label, TrainConfig)`` of the trained rows on ``dataset``; only the first also fits the random
     forest, only the last scores the seed ensemble."""
     common = dict(dataset=dataset, root=config.root, epochs=config.epochs, seeds=list(config.seeds),
-                  progress=config.progress, rf_trees=config.rf_trees, keep_predictions=True, **config.recipe)
+                  progress=config.progress, rf_trees=config.rf_trees, keep_predictions=True, checkpoints="best",
+                  **config.recipe)
     out = Path(config.out_dir) / dataset
     name = config.encoder.removeprefix("pretrained:")
     hybrid = f"hybrid: GIN from {name} + {config.readout.replace('+', ' + ')} readout"

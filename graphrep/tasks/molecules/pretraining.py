@@ -25,13 +25,14 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch_geometric.loader import DataLoader
 
 from graphrep.data import load_corpus
-from graphrep.data.errors import InvalidInputError
+from graphrep.data.errors import CheckpointError, InvalidInputError
 from graphrep.data.molecules.resident import ResidentBatches
 from graphrep.models import DEFAULT_ENCODER, PRETRAINING_METHODS
 from graphrep.nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
 from graphrep.nn.molecule.pretrained import export_encoder, pretrained_card
 from graphrep.tasks.molecules.experiment import TrainConfig
-from graphrep.train.checkpoint import read_checkpoint
+from graphrep.train.checkpoint import (SIGNATURE_KEY, RunSignature, check_signature, check_signature_dict,
+                                       read_checkpoint)
 from graphrep.train.sampling import EpochSeededSampler, NoSingletonBatchSampler
 from graphrep.train.trainer import LightningSettings, build_trainer
 
@@ -158,6 +159,34 @@ def resident_batches(corpus, config: PretrainConfig) -> ResidentBatches:
     return ResidentBatches(corpus, sampler, "cuda" if cuda else "cpu")
 
 
+def pretraining_signature(config: PretrainConfig, corpus) -> dict:
+    """What a checkpoint must share with a pre-training run to be resumed by it (written under
+    :data:`~graphrep.train.checkpoint.SIGNATURE_KEY`): method, corpus (name, size, subset), encoder, optimisation."""
+    return {"kind": "pretrain", "method": config.method, "corpus": str(corpus.name), "molecules": len(corpus),
+            "limit": config.limit, "encoder": dict(config.encoder_kwargs()), "lr": config.lr,
+            "batch_size": config.batch_size, "seed": config.seed, "chunks": config.chunks,
+            "method_options": dict(config.method_options)}
+
+
+def check_resumable(path: str, signature: dict | None = None) -> None:
+    """Refuse ``path`` as a pre-training run to resume (:class:`CheckpointError`, one line): it must hold the
+    ``pretraining`` entry (a `graphrep train` checkpoint does not), and, given ``signature``, match it — by its run
+    signature, or for a checkpoint written before signatures, by its method and encoder."""
+    state = read_checkpoint(path)
+    info = state.get("pretraining")
+    if not isinstance(info, dict):
+        kind = "a `graphrep train` checkpoint" if SIGNATURE_KEY in state else "not a pre-training checkpoint"
+        raise CheckpointError(f"{path}: {kind} (no 'pretraining' entry); pretrain --resume continues a "
+                              "`graphrep pretrain` run from its checkpoints/last.ckpt")
+    if signature is None:
+        return
+    if SIGNATURE_KEY in state:
+        check_signature(path, signature)
+    else:
+        check_signature_dict(path, {"method": info.get("method"), "encoder": info.get("encoder")},
+                             {"method": signature["method"], "encoder": signature["encoder"]})
+
+
 def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     """Pre-train; write checkpoints under ``<out_dir>/checkpoints`` and ``<out_dir>/pretraining.json``; return the
     summary (wall-clock, molecules/s per epoch, final losses, checkpoint path). ``corpus``: an already loaded dataset
@@ -165,7 +194,7 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     if config.epochs < 1:
         raise InvalidInputError(f"epochs must be >= 1, got {config.epochs}")
     if config.resume:
-        read_checkpoint(config.resume)
+        check_resumable(config.resume)
     start = time.perf_counter()
     if corpus is None:
         corpus = load_corpus(config.corpus, root=config.root, features="pretrain", limit=config.limit,
@@ -173,6 +202,9 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     load_seconds = time.perf_counter() - start
     L.seed_everything(config.seed, workers=True, verbose=False)
     model = build_pretraining_model(config, corpus)
+    signature = pretraining_signature(config, corpus)
+    if config.resume:
+        check_resumable(config.resume, signature)
     out_dir = Path(config.out_dir)
     throughput = Throughput()
     if config.checkpoint_every < 1:
@@ -182,7 +214,8 @@ def run_pretraining(config: PretrainConfig, corpus=None) -> dict:
     last = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     kept = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="epoch{epoch}", auto_insert_metric_name=False,
                            save_top_k=-1, every_n_epochs=config.checkpoint_every)
-    trainer = build_trainer(config, config.epochs * config.chunks, out_dir, [throughput, last, kept],
+    trainer = build_trainer(config, config.epochs * config.chunks, out_dir,
+                            [throughput, last, kept, RunSignature(signature)],
                             reload_dataloaders_every_n_epochs=1 if config.chunks > 1 else 0,
                             max_time=config.max_time)
     loader = resident_batches(corpus, config) if config.resident else \
@@ -245,9 +278,7 @@ def export_pretrained(checkpoint: str, name: str, directory: str, corpus: dict, 
     ``directory`` (:func:`graphrep.nn.molecule.pretrained.export_encoder`): method and encoder from the checkpoint,
     Lightning epochs, molecules seen and pre-training seconds from its throughput rows, ``corpus`` (name, molecules,
     what subset) and the ``command`` that made it as given."""
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = read_checkpoint(checkpoint)
     info = state.get("pretraining")
     if not info:
         raise InvalidInputError(f"{checkpoint}: not a graphrep pre-training checkpoint (no 'pretraining' entry)")

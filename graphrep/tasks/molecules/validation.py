@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from graphrep.data import is_molecule_file
-from graphrep.data.errors import UserInputError
+from graphrep.data.errors import CheckpointError, UserInputError
 from graphrep.data.registry import get_card
 from graphrep.nn.molecule.pretrained import PREFIX as PRETRAINED_PREFIX
 from graphrep.nn.molecule.pretrained import pretrained_state
@@ -51,7 +51,8 @@ def validate_config(config) -> None:
     for name, value, allowed in (("split", config.split, ("scaffold", "random")),
                                  ("features", config.features, ("ogb", "pretrain")),
                                  ("task", config.task, (None, "classification", "regression")),
-                                 ("schedule", config.schedule, ("constant", "cosine"))):
+                                 ("schedule", config.schedule, ("constant", "cosine")),
+                                 ("checkpoints", config.checkpoints, ("resume", "best"))):
         if value not in allowed:
             raise UserInputError(f"--{name} {value!r}: use one of {', '.join(a for a in allowed if a)}")
     if is_molecule_file(config.dataset):
@@ -68,8 +69,10 @@ def validate_config(config) -> None:
             raise UserInputError(f"--data {card.name}: a {card.kind} dataset without graph labels ({card.task_type}); "
                                  "`graphrep train` predicts molecule properties" + (
                                      " (text-attributed graphs: `graphrep tag zero-shot`)" if card.kind == "tag" else ""))
-    if config.resume:
-        read_checkpoint(config.resume)
+    if config.resume and "optimizer_states" not in read_checkpoint(config.resume):
+        raise CheckpointError(f"--resume {config.resume}: holds the weights only (a checkpoint kept for use, as the "
+                              "main job keeps them), not a run's state to continue; resume from a `graphrep train` "
+                              "run's last.ckpt, or use it with --from")
     if config.encoder_checkpoint and config.encoder_checkpoint.startswith(PRETRAINED_PREFIX):
         pretrained_state(config.encoder_checkpoint)  # a shipped encoder: known name, sha256 checked
     elif config.encoder_checkpoint:
