@@ -15,7 +15,7 @@ from graphrep.tasks.circuits.baselines import BaselineModel
 from graphrep.tasks.circuits.training import (TransferConfig, area_prior_offset, metrics, nearby_pairs, predict, prepare,
                                      train_model)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "circuits"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "data" / "circuits"))
 from circuit_fixtures import DESIGN_SPEF, DESIGN_VERILOG, LIB  # noqa: E402
 
 
