@@ -403,9 +403,11 @@ def scatter_plot(path: Path, title: str, y_true: np.ndarray, y_pred: np.ndarray,
 
 def run_signature(train_name: str, cfg: TransferConfig, inputs: dict[str, CircuitInputs]) -> dict:
     """What a checkpoint must share with a run to continue it: the config (seed included), the training design and
-    the checksums of the designs the training sees (all of them for CircuitGCL's pre-training)."""
+    the checksums of the designs the training sees (all of them for CircuitGCL's pre-training). The epoch counts are
+    not part of it: a resumed run may be given more (or fewer) epochs."""
     seen = inputs if cfg.method == "circuitgcl" else {train_name: inputs[train_name]}
-    return {"command": "circuit train", "train": train_name, "config": asdict(cfg),
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "pretrain_epochs")}
+    return {"command": "circuit train", "train": train_name, "config": config,
             "designs": {name: x.digest() for name, x in seen.items()}}
 
 
