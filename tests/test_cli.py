@@ -65,6 +65,7 @@ def test_train_end_to_end_writes_report(tmp_path, capsys):
 
 import os  # noqa: E402
 import signal  # noqa: E402
+import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -290,12 +291,15 @@ def test_ctrl_c_during_training_exits_130_and_the_hint_resumes(own_csv, tmp_path
     argv[argv.index("--epochs") + 1] = "3"
     monkeypatch.setattr(GraphPredictor, "training_step", interrupted_in_epoch_2)
     assert cli.main(argv) == 130
-    line = one_line_error(capsys, "graphrep: interrupted; resume with --resume ")
+    line = one_line_error(capsys, "graphrep: interrupted; resume with: graphrep train ")
     ckpt = out / "seed3" / "checkpoints" / "last.ckpt"
-    assert line == f"graphrep: interrupted; resume with --resume {ckpt} --seeds 3 --out {out}"
+    # a command that runs as printed: every argument of the interrupted run, this seed, --resume and --overwrite
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[:2] == ["graphrep", "train"] and command[-3:] == ["--resume", str(ckpt), "--overwrite"]
+    assert command[command.index("--label-columns") + 1] == "pic50" and command[command.index("--epochs") + 1] == "3"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Lightning had left Ctrl-C ignored
     monkeypatch.setattr(GraphPredictor, "training_step", step)
-    assert cli.main([*argv, "--resume", str(ckpt)]) == 0
+    assert cli.main(shlex.split(line.split("resume with: ", 1)[1])[1:]) == 0
     history = json.loads((out / "results.json").read_text())["gin"][0]["history"]
     assert [r["epoch"] for r in history] == [0, 1, 2]
 
@@ -322,7 +326,7 @@ def test_sigint_from_outside_is_one_line_and_exit_130(when, own_csv, tmp_path):
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("graphrep: interrupted"), err
     if when == "training":
-        assert f"--resume {ckpt} --seeds 0 --out {out}" in lines[0]
+        assert f"--seeds 0 --out {out} --resume {ckpt} --overwrite" in lines[0]
 
 
 @pytest.mark.slow
