@@ -2,8 +2,8 @@
 # One GPU session's checks, in one call (device minutes are scarce): the CUDA kernel tests, the end-to-end model speed
 # on CUDA, one short training run of every application on the shared engine on CUDA (benchmarks/gpu_apps.py: circuits
 # in fp32 and bf16-mixed, mobility, molecules; timed, $OUT/apps.json), and pre-training on all of moses
-# (benchmarks/pretrain_moses.py). Every stage has its own time limit and writes into $STAGE as it finishes; $OUT/results.tgz is rewritten after each stage, so a stage that fails or runs out
-# of time loses only itself.
+# (benchmarks/pretrain_moses.py). Every stage has its own time limit and writes into $STAGE as it finishes;
+# $OUT/results.tgz is rewritten after each stage, so a stage that fails or runs out of time loses only itself.
 #
 # Needs, beside the checkout: .whl/ (rdkit, geoopt, ogb, outdated, littleutils wheels for the GPU machine's Python) and
 # .gpu/data/dataset/data/train.csv.gz (the molsets wheel's file). Usage on the GPU machine, from the repository root:
