@@ -353,3 +353,24 @@ def test_main_job_options_work_without_the_subcommand_name(monkeypatch):
     assert [(a.command, a.out, a.debug) for a in seen] == [("main-job", "runs/x", False), ("main-job", "runs/y", True),
                                                             ("main-job", "runs/z", False)]
     assert seen[0].epochs == 3
+
+
+@pytest.mark.slow
+def test_sigterm_during_graphrep_train_exits_143_with_a_resume_command(own_csv, tmp_path):
+    """Lightning used to swallow SIGTERM (exit 0, no results, no hint): now it is Ctrl-C with exit 143."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "graphrep", "train", "--data", str(own_csv), "--label-columns", "pic50",
+           "--seeds", "0", "--out", str(out), "--no-baseline", *TINY]
+    cmd[cmd.index("--epochs") + 1] = "500"
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    ckpt = out / "seed0" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while not ckpt.is_file() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("graphrep: terminated (SIGTERM); resume with: graphrep train"), err
+    assert lines[0].endswith(f"--resume {ckpt} --overwrite")

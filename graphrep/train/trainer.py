@@ -122,12 +122,16 @@ class _InterruptRecorder(Callback):
     def on_exception(self, trainer, pl_module, exception):
         if isinstance(exception, KeyboardInterrupt):
             trainer.graphrep_interrupted = True
+            # the CLI turns SIGTERM into a KeyboardInterrupt whose exit code is 143 (Lightning's own SIGTERM handler
+            # only notes it, and calls the CLI's after it)
+            trainer.graphrep_signum = getattr(exception, "exit_code", 130) - 128
 
 
 class Trainer(L.Trainer):
     """Lightning's Trainer, except that Ctrl-C in ``fit``/``test`` raises :class:`TrainingInterrupted`."""
 
     graphrep_interrupted = False
+    graphrep_signum = signal.SIGINT
 
     def _last_checkpoint(self) -> str | None:
         for callback in self.checkpoint_callbacks:
@@ -143,7 +147,7 @@ class Trainer(L.Trainer):
             if not self.graphrep_interrupted:
                 raise
             signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning left Ctrl-C ignored
-            raise TrainingInterrupted(self._last_checkpoint()) from None
+            raise TrainingInterrupted(self._last_checkpoint(), signum=self.graphrep_signum) from None
 
     def fit(self, *args, **kwargs):
         return self._guarded(super().fit, *args, **kwargs)
