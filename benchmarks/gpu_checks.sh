@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One GPU session's checks, in one call (device minutes are scarce): the CUDA kernel tests, the end-to-end model speed
-# on CUDA, and pre-training on all of moses (benchmarks/pretrain_moses.py). Every stage has its own time limit and
-# writes into $STAGE as it finishes; $OUT/results.tgz is rewritten after each stage, so a stage that fails or runs out
-# of time loses only itself.
+# on CUDA, one short training run of every application on the shared engine on CUDA (benchmarks/gpu_apps.py: circuits
+# in fp32 and bf16-mixed, mobility, molecules; timed, $OUT/apps.json), and pre-training on all of moses
+# (benchmarks/pretrain_moses.py). Every stage has its own time limit and writes into $STAGE as it finishes;
+# $OUT/results.tgz is rewritten after each stage, so a stage that fails or runs out of time loses only itself.
 #
 # Needs, beside the checkout: .whl/ (rdkit, geoopt, ogb, outdated, littleutils wheels for the GPU machine's Python) and
 # .gpu/data/dataset/data/train.csv.gz (the molsets wheel's file). Usage on the GPU machine, from the repository root:
@@ -46,6 +47,12 @@ timeout 150 python3 benchmarks/model_speed.py --device cuda --seconds 4 --min-st
     --out-name model_speed_cuda > "$STAGE/model_speed.txt" 2>&1
 log "model_speed rc=$?"
 cp benchmarks/results/model_speed_cuda.* "$STAGE/" 2>/dev/null
+pack
+
+timeout 240 python3 benchmarks/gpu_apps.py --accelerator cuda --out /tmp/gpu-apps > "$STAGE/apps.txt" 2>&1
+log "apps rc=$? $(grep -E ': (ok|exit|[A-Za-z]+Error)' "$STAGE/apps.txt" | tr '\n' ' ')"
+cp /tmp/gpu-apps/apps.json "$STAGE/apps.json" 2>/dev/null
+cp /tmp/gpu-apps/apps.json "$OUT/apps.json" 2>/dev/null
 pack
 
 timeout 420 python3 benchmarks/pretrain_moses.py --root .gpu/data --featurise-workers "$WORKERS" --accelerator gpu \

@@ -17,7 +17,9 @@ import os
 # Before torch (and its OpenMP runtime) is imported: idle OpenMP threads sleep instead of spinning. With spinning, any
 # other busy process on a 2-core machine made a 2-thread GIN epoch 20x slower (96 s vs 3.7 s, measured).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import signal
 import sys
+import threading
 
 #: subcommands, one module each in ``graphrep.commands`` (``add_parser(subparsers)`` and ``run(args)``; a module may
 #: register several subcommands and set ``handler`` for those that ``run`` does not handle), in ``--help`` order
@@ -76,10 +78,12 @@ def _report(exc: BaseException) -> int:
     return 2
 
 
-def _interrupted(exc: KeyboardInterrupt) -> int:
-    hint = exc.hint() if hasattr(exc, "hint") else "interrupted"
-    print(f"graphrep: {hint}", file=sys.stderr)
-    return 130
+def _interrupted(exc: KeyboardInterrupt, argv: list[str] | None) -> int:
+    """One line (from rank 0 only in a DDP run); exit 130 for Ctrl-C, 143 for SIGTERM."""
+    if getattr(exc, "rank_zero", True):
+        hint = exc.hint(argv) if hasattr(exc, "hint") else "interrupted"
+        print(f"graphrep: {hint}", file=sys.stderr)
+    return getattr(exc, "exit_code", 130)
 
 
 def _no_model_loading_bars() -> None:
@@ -91,11 +95,32 @@ def _no_model_loading_bars() -> None:
         sys.modules["huggingface_hub"].utils.disable_progress_bars()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside a training loop (which handles it itself): treated as Ctrl-C, exit 143."""
+
+    exit_code = 128 + signal.SIGTERM
+
+    def hint(self, argv=None) -> str:
+        return "terminated (SIGTERM)"
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return _main(argv)
     except KeyboardInterrupt as exc:  # at any point, start-up and argument parsing included
-        return _interrupted(exc)
+        return _interrupted(exc, _main_job_shorthand(argv))
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        if "graphrep.train.outdir" in sys.modules:  # in-process callers (tests) run several commands
+            sys.modules["graphrep.train.outdir"].release_out_dirs()
 
 
 def _main_job_shorthand(argv: list[str]) -> list[str]:
@@ -107,11 +132,11 @@ def _main_job_shorthand(argv: list[str]) -> list[str]:
     return argv
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str]) -> int:
     if not sys.stderr.isatty():
         _no_model_loading_bars()
     parser = build_parser()
-    argv = _main_job_shorthand(list(sys.argv[1:] if argv is None else argv))
+    argv = _main_job_shorthand(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="graphrep: %(message)s")
     if not args.debug:

@@ -65,6 +65,7 @@ def test_train_end_to_end_writes_report(tmp_path, capsys):
 
 import os  # noqa: E402
 import signal  # noqa: E402
+import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -290,12 +291,15 @@ def test_ctrl_c_during_training_exits_130_and_the_hint_resumes(own_csv, tmp_path
     argv[argv.index("--epochs") + 1] = "3"
     monkeypatch.setattr(GraphPredictor, "training_step", interrupted_in_epoch_2)
     assert cli.main(argv) == 130
-    line = one_line_error(capsys, "graphrep: interrupted; resume with --resume ")
+    line = one_line_error(capsys, "graphrep: interrupted; resume with: graphrep train ")
     ckpt = out / "seed3" / "checkpoints" / "last.ckpt"
-    assert line == f"graphrep: interrupted; resume with --resume {ckpt} --seeds 3 --out {out}"
+    # a command that runs as printed: every argument of the interrupted run, this seed, --resume and --overwrite
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[:2] == ["graphrep", "train"] and command[-3:] == ["--resume", str(ckpt), "--overwrite"]
+    assert command[command.index("--label-columns") + 1] == "pic50" and command[command.index("--epochs") + 1] == "3"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Lightning had left Ctrl-C ignored
     monkeypatch.setattr(GraphPredictor, "training_step", step)
-    assert cli.main([*argv, "--resume", str(ckpt)]) == 0
+    assert cli.main(shlex.split(line.split("resume with: ", 1)[1])[1:]) == 0
     history = json.loads((out / "results.json").read_text())["gin"][0]["history"]
     assert [r["epoch"] for r in history] == [0, 1, 2]
 
@@ -322,7 +326,7 @@ def test_sigint_from_outside_is_one_line_and_exit_130(when, own_csv, tmp_path):
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("graphrep: interrupted"), err
     if when == "training":
-        assert f"--resume {ckpt} --seeds 0 --out {out}" in lines[0]
+        assert f"--seeds 0 --out {out} --resume {ckpt} --overwrite" in lines[0]
 
 
 @pytest.mark.slow
@@ -349,3 +353,24 @@ def test_main_job_options_work_without_the_subcommand_name(monkeypatch):
     assert [(a.command, a.out, a.debug) for a in seen] == [("main-job", "runs/x", False), ("main-job", "runs/y", True),
                                                             ("main-job", "runs/z", False)]
     assert seen[0].epochs == 3
+
+
+@pytest.mark.slow
+def test_sigterm_during_graphrep_train_exits_143_with_a_resume_command(own_csv, tmp_path):
+    """Lightning used to swallow SIGTERM (exit 0, no results, no hint): now it is Ctrl-C with exit 143."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "graphrep", "train", "--data", str(own_csv), "--label-columns", "pic50",
+           "--seeds", "0", "--out", str(out), "--no-baseline", *TINY]
+    cmd[cmd.index("--epochs") + 1] = "500"
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    ckpt = out / "seed0" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while not ckpt.is_file() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("graphrep: terminated (SIGTERM); resume with: graphrep train"), err
+    assert lines[0].endswith(f"--resume {ckpt} --overwrite")

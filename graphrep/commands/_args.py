@@ -40,3 +40,47 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-nodes", type=int, default=1)
     p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_run_arguments(p: argparse.ArgumentParser, seeds_default: list[int], out_required: bool = False,
+                      root_help: str = "folder holding the data files (else GRAPHREP_DATA)",
+                      resume_help: str = "continue an interrupted run (one seed) from its checkpoint") -> None:
+    """The flags every training subcommand shares: ``--seeds --out --overwrite --resume --root`` and the engine's
+    (:func:`add_engine_arguments`). Check them with :func:`check_run_arguments` before any work."""
+    p.add_argument("--seeds", type=seeds, default=list(seeds_default), help="comma-separated, e.g. 0,1,2 "
+                   f"(default: {','.join(map(str, seeds_default))})")
+    p.add_argument("--out", required=out_required, help="output folder; must be new or empty (see --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
+    p.add_argument("--resume", help=resume_help)
+    p.add_argument("--root", help=root_help)
+    add_engine_arguments(p)
+
+
+def engine_settings(args: argparse.Namespace):
+    """The engine's settings from the parsed flags (imports Lightning's settings module)."""
+    import sys
+
+    from graphrep.train.trainer import LightningSettings
+
+    return LightningSettings(accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
+                             num_nodes=args.num_nodes, precision=args.precision,
+                             progress=not args.no_progress and sys.stderr.isatty())
+
+
+def check_run_arguments(args: argparse.Namespace) -> None:
+    """Raise ``UserInputError`` (one line naming the flag) for shared flags that cannot run, before any work; then
+    take the ``--out`` folder (:func:`graphrep.train.outdir.check_out_dir`)."""
+    from graphrep.data.errors import UserInputError
+    from graphrep.train.outdir import check_out_dir
+    from graphrep.train.trainer import check_lightning_settings
+
+    check_lightning_settings(engine_settings(args))
+    if args.resume and len(args.seeds) != 1:
+        raise UserInputError(f"--resume continues one seed's run: give one --seeds value, got "
+                             f"{','.join(map(str, args.seeds))}")
+    if args.resume:
+        from graphrep.train.checkpoint import read_checkpoint
+
+        read_checkpoint(args.resume)  # a missing or unreadable file: one line now, not after the data is loaded
+    if args.out:
+        check_out_dir(args.out, args.overwrite or bool(args.resume))

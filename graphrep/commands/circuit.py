@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from graphrep.commands._args import comma_list
+from graphrep.commands._args import add_run_arguments, comma_list, seeds
 
 TASKS = ("total-cap", "ground-cap", "ground-bucket", "coupling", "link")
 METHODS = ("circuitgcl", "gnn-bmse", "gnn-mse")
@@ -33,14 +33,18 @@ def add_parser(subparsers) -> None:
     t.add_argument("--task", choices=TASKS, default="total-cap")
     t.add_argument("--method", choices=METHODS, default="circuitgcl",
                    help="circuitgcl: scattering pre-training + Balanced MSE / balanced softmax (default)")
-    t.add_argument("--root", help="folder holding the registered designs' files (else GRAPHREP_DATA)")
-    t.add_argument("--out", help="output directory (default: runs/circuit-<train>-<task>-<time>)")
     t.add_argument("--epochs", type=int, default=300)
     t.add_argument("--pretrain-epochs", type=int, default=100)
     t.add_argument("--hidden", type=int, default=64)
     t.add_argument("--layers", type=int, default=4)
     t.add_argument("--lr", type=float, default=1e-2)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", dest="seeds", type=seeds, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # the one-seed flag of before --seeds
+    t.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (also written on "
+                   "Ctrl-C/SIGTERM)")
+    add_run_arguments(t, seeds_default=[0], root_help="folder holding the registered designs' files (else "
+                      "GRAPHREP_DATA)", resume_help="continue an interrupted run (one seed) from its checkpoint, "
+                      "OUT/checkpoints/seed<N>.pt")
 
 
 def run(args) -> int:
@@ -64,16 +68,29 @@ def run(args) -> int:
                 json.dump({**{k: v for k, v in vars(report).items() if k != "skipped"},
                            "skipped": dict(report.skipped), "match_rate": report.match_rate}, fh, indent=1)
         return 0
-    from graphrep.tasks.circuits.training import TransferConfig, run_cli_training
+    from graphrep.commands._args import check_run_arguments, engine_settings
 
     if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1 or args.lr <= 0:
         raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")
-    out = args.out or f"runs/circuit-{args.train}-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.checkpoint_every < 1:
+        raise UserInputError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    if args.accelerator == "cpu" and str(args.precision) not in ("32-true", "32", "64-true", "64"):
+        # under CPU autocast the fused CSR aggregation receives bf16/fp16 features and fp32 weights (torch's
+        # sparse_mm_reduce refuses the mix): refused here rather than as an internal error after loading the designs
+        raise UserInputError(f"--precision {args.precision} with --accelerator cpu: the circuit encoder's fused "
+                             "aggregation runs in fp32 on the CPU; use --precision 32-true (mixed precision: on CUDA)")
+    args.out = args.out or f"runs/circuit-{args.train}-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_run_arguments(args)
+    from graphrep.tasks.circuits.training import TransferConfig, run_cli_training
+    from graphrep.train.engine import Engine
+
     config = TransferConfig(task=args.task, method=args.method, epochs=args.epochs,
                             pretrain_epochs=args.pretrain_epochs, hidden=args.hidden, layers=args.layers, lr=args.lr,
-                            seed=args.seed)
-    results = run_cli_training(args.train, args.eval, config, out, root=args.root)
+                            seed=args.seeds[0])
+    engine = Engine(engine_settings(args))
+    results = run_cli_training(args.train, args.eval, config, args.out, root=args.root, seeds=args.seeds,
+                               engine=engine, resume=args.resume, checkpoint_every=args.checkpoint_every)
     for name, metrics in results["eval"].items():
         print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
-    print(f"results in {out} (metrics.json, scatter_<design>.png)", file=sys.stderr)
+    print(f"results in {args.out} (metrics.json, scatter_<design>.png)", file=sys.stderr)
     return 0

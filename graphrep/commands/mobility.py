@@ -34,18 +34,28 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", help="folder holding mobility/fsq_*_cat (default $GRAPHREP_DATA or ../shared/data)")
+ROOT_HELP = "folder holding mobility/fsq_*_cat (default $GRAPHREP_DATA or ../shared/data)"
+
+
+def _common(p: argparse.ArgumentParser, root: bool = True) -> None:
+    if root:
+        p.add_argument("--root", help=ROOT_HELP)
     p.add_argument("--max-gap-hours", type=float, default=72.0, help="cut trajectories at longer gaps")
     p.add_argument("--window", type=_positive, default=64, help="check-ins per window (context)")
 
 
 def _training(p: argparse.ArgumentParser, epochs: int, lr: float) -> None:
+    from graphrep.commands._args import add_run_arguments, seeds
+
     p.add_argument("--epochs", type=_positive, default=epochs)
     p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--batch-size", type=_positive, default=16, help="windows per step")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=_positive, default=16, help="windows per step (over all processes)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    add_run_arguments(p, seeds_default=[0], out_required=True, root_help=ROOT_HELP,
+                      resume_help="continue an interrupted run (one seed) from its OUT/checkpoint.pt (several "
+                      "seeds: OUT/seed<N>/checkpoint.pt)")
+    p.add_argument("--seed", dest="seeds", type=seeds, default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # the one-seed flag of before --seeds
 
 
 def add_parser(subparsers) -> None:
@@ -53,7 +63,6 @@ def add_parser(subparsers) -> None:
     sub = mob.add_subparsers(dest="mobility_command", required=True)
     train = sub.add_parser("train", help="train on one city's check-ins; writes model.pt, metrics.json, utilisation.png")
     train.add_argument("--city", required=True, help="nyc, tky, or a check-in folder / TSMC2014 file")
-    train.add_argument("--out", required=True, help="output folder")
     train.add_argument("--fraction", type=_fraction, default=1.0, help="share of the city's users to train on")
     train.add_argument("--backbone", choices=["moe", "dense", "gru"], default="moe")
     train.add_argument("--dim", type=_positive, default=64)
@@ -67,7 +76,7 @@ def add_parser(subparsers) -> None:
     train.add_argument("--no-history", action="store_true", help="drop the user-history component")
     train.add_argument("--transition-gnn", action="store_true", help="augment the location encoder with a GCN over "
                        "the city's venue transition graph (from its training check-ins)")
-    _common(train)
+    _common(train, root=False)
     _training(train, epochs=4, lr=2e-3)
     transfer = sub.add_parser("transfer", help="evaluate a trained model on another city zero-shot, then fine-tune it "
                               "on a fraction of that city's users")
@@ -75,8 +84,7 @@ def add_parser(subparsers) -> None:
     transfer.add_argument("--to", required=True, help="target city: nyc, tky, or a check-in folder / TSMC2014 file")
     transfer.add_argument("--fraction", type=_fraction, default=0.05, help="share of the target's users to fine-tune "
                           "on (0: zero-shot only)")
-    transfer.add_argument("--out", required=True)
-    _common(transfer)
+    _common(transfer, root=False)
     _training(transfer, epochs=6, lr=1e-3)
     ev = sub.add_parser("evaluate", help="score a trained model on a city's test (or valid) check-ins")
     ev.add_argument("--model", required=True, help="folder (or model.pt) of `graphrep mobility train/transfer`")
@@ -91,32 +99,89 @@ def _print_metrics(label: str, m: dict) -> None:
           f"mrr {m['mrr']:.4f}  ndcg@5 {m['ndcg@5']:.4f}")
 
 
+def check_model_flags(args) -> None:
+    """The architecture flags of ``mobility train`` that cannot build a model: one line naming them, before any work."""
+    from graphrep.data.errors import UserInputError
+
+    if args.dim % args.heads:
+        raise UserInputError(f"--dim {args.dim} is not divisible by --heads {args.heads}: each attention head takes "
+                             "dim/heads channels")
+    if args.backbone == "moe" and args.top_k > args.num_experts:
+        raise UserInputError(f"--top-k {args.top_k} exceeds --num-experts {args.num_experts}: each position is routed "
+                             "to top-k of the routed experts")
+    if args.num_shared < 0:
+        raise UserInputError(f"--num-shared must be >= 0, got {args.num_shared}")
+    if args.fraction == 0:
+        raise UserInputError("--fraction 0 trains on no user; give a share in (0, 1] (0 is for `mobility transfer`: "
+                             "zero-shot only)")
+
+
 def run(args) -> int:
     import json
     from pathlib import Path
+
+    from graphrep.data.errors import UserInputError
+
+    cmd = args.mobility_command
+    engine = None
+    if cmd != "evaluate":
+        from graphrep.commands._args import check_run_arguments, engine_settings
+        from graphrep.train.engine import Engine
+
+        if cmd == "train":
+            check_model_flags(args)
+        if cmd == "transfer" and args.fraction == 0 and args.resume:
+            raise UserInputError("--resume with --fraction 0: a zero-shot transfer trains nothing to resume")
+        check_run_arguments(args)
+        engine = Engine(engine_settings(args))
+    seeds = getattr(args, "seeds", [0])
+    out = Path(args.out) if args.out else None
+    results = []
+    for seed in seeds:
+        seed_out = out / f"seed{seed}" if out is not None and len(seeds) > 1 else out
+        try:
+            results.append(_run_seed(args, seed, seed_out, engine))
+        except KeyboardInterrupt as exc:
+            if hasattr(exc, "resume_flags"):
+                exc.resume_flags["--seeds"] = str(seed)
+            raise
+    if len(seeds) > 1 and engine.is_global_zero and "model" in results[0]:
+        summary = {m: {"mean": sum(r["model"][m] for r in results) / len(results),
+                       "values": [r["model"][m] for r in results]} for m in results[0]["model"]}
+        (out / "metrics.json").write_text(json.dumps({"command": cmd, "seeds": seeds, "model": summary,
+                                                      "runs": [f"seed{s}/metrics.json" for s in seeds]}, indent=1))
+        print(f"mean over seeds {','.join(map(str, seeds))}: "
+              + "  ".join(f"{m} {v['mean']:.4f}" for m, v in summary.items()))
+    return 0
+
+
+def _run_seed(args, seed: int, out, engine) -> dict:
+    import json
 
     import torch
 
     from graphrep.data.errors import UserInputError
     from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
-    from graphrep.tasks.mobility.training import (BASELINES, TrainSettings, baseline_metrics, evaluate_model, load_model,
-                                         plot_utilisation, prepare_city, save_model, train_model)
+    from graphrep.tasks.mobility.training import (BASELINES, TrainSettings, baseline_metrics, evaluate_model,
+                                                  load_model, plot_utilisation, prepare_city, run_signature,
+                                                  save_model, train_model)
+    from graphrep.train.engine import LoopCheckpoint
 
     cmd = args.mobility_command
     city = args.city if cmd != "transfer" else args.to
     fraction = args.fraction if cmd != "evaluate" else 1.0
-    data = prepare_city(city, root=args.root, fraction=max(fraction, 1e-9), seed=getattr(args, "seed", 0),
+    writes = engine is None or engine.is_global_zero
+    data = prepare_city(city, root=args.root, fraction=max(fraction, 1e-9), seed=seed,
                         length=args.window, max_gap_hours=args.max_gap_hours,
                         feature_users="all" if cmd != "train" and fraction == 0 else "train")
     part = getattr(args, "part", "test")
-    result = {"command": cmd, "data": data.describe(),
+    result = {"command": cmd, "seed": seed, "data": data.describe(),
               "baselines": {b: baseline_metrics(data, b, part) for b in BASELINES}}
     print(f"{data.name}: {len(data.checkins)} check-ins, {data.checkins.num_users} users, "
           f"{data.checkins.num_venues} venues; {data.checkins.skipped.summary()}")
     for b, m in result["baselines"].items():
         _print_metrics(b, m)
-    out = Path(args.out) if args.out else None
-    if out:
+    if out and writes:
         out.mkdir(parents=True, exist_ok=True)
     if cmd == "evaluate":
         model, extra = load_model(args.model)
@@ -125,7 +190,7 @@ def run(args) -> int:
         result["model"] = evaluate_model(model, data, part)
         _print_metrics(f"TrajMoE ({part})", result["model"])
     else:
-        torch.manual_seed(args.seed)
+        torch.manual_seed(seed)
         if cmd == "train":
             config = TrajMoEConfig(max_len=args.window, use_priors=not args.no_priors,
                                    use_history=not args.no_history, transition_gnn=args.transition_gnn,
@@ -139,18 +204,25 @@ def run(args) -> int:
             result["zero_shot"] = evaluate_model(model, data)
             _print_metrics("zero-shot", result["zero_shot"])
         if cmd == "train" or fraction > 0:
-            info = train_model(model, data, TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                                          seed=args.seed, log=not args.quiet,
-                                                          keep_initial=cmd == "transfer"))
+            settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                     log=not args.quiet, keep_initial=cmd == "transfer")
+            checkpoint = LoopCheckpoint(engine, out / "checkpoint.pt", run_signature(model, data, settings),
+                                        resume=args.resume)
+            info = train_model(model, data, settings, engine, checkpoint)
             result["training"] = info
             result["model"] = evaluate_model(model, data)
             _print_metrics("TrajMoE", result["model"])
             print(f"  {info['train_seconds']:.0f} s training, {info['tokens_per_s']:.0f} tokens/s, "
                   f"best epoch {info['best_epoch']}")
-            if plot_utilisation(info["history"], out / "utilisation.png"):
+            if writes and plot_utilisation(info["history"], out / "utilisation.png"):
                 print(f"expert utilisation plot: {out / 'utilisation.png'}")
-        save_model(model, out, {"city": data.name, "fraction": fraction})
-    if out:
+        if writes:
+            save_model(model, out, {"city": data.name, "fraction": fraction})
+    if out and writes:
+        if engine is not None:
+            s = engine.settings
+            result["engine"] = {"accelerator": s.accelerator, "devices": s.devices, "strategy": s.strategy,
+                                "num_nodes": s.num_nodes, "precision": s.precision, "world_size": engine.world_size}
         (out / "metrics.json").write_text(json.dumps(result, indent=1))
         print(f"metrics: {out / 'metrics.json'}")
-    return 0
+    return result

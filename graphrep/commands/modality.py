@@ -42,7 +42,8 @@ def add_parser(subparsers) -> None:
     t.add_argument("--window", type=int, default=3, help="text: co-occurrence window")
     t.add_argument("--max-tokens", type=int, default=128, help="text: tokens kept per document")
     t.add_argument("--history", type=int, default=10, help="trajectory: visits the sequence model sees")
-    t.add_argument("--out", help="output folder (default runs/modality-<kind>-<time>)")
+    t.add_argument("--out", help="output folder (default runs/modality-<kind>-<time>); must be new or empty")
+    t.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
 
 
 def _plot(results: dict, path: Path) -> None:
@@ -83,7 +84,9 @@ def run(args) -> int:
         pretrain_epochs=args.pretrain_epochs, patch_size=args.patch_size, tokenizer=args.tokenizer,
         window=args.window, max_tokens=args.max_tokens, history=args.history)
     out = Path(args.out or f"runs/modality-{args.kind}-{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
+    from graphrep.train.outdir import check_out_dir
+
+    check_out_dir(out, args.overwrite)
     start = time.perf_counter()
     results = run_modality(config)
     results["wall_seconds"] = time.perf_counter() - start

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from graphrep.commands._args import add_engine_arguments, names, seeds
+from graphrep.commands._args import add_run_arguments, names
 
 DEFAULTS = {"dataset": "chembl2321810", "epochs": 30, "seeds": [0, 1, 2]}
 
@@ -21,7 +21,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "numeric column; SDF: numeric properties)")
     p.add_argument("--task", choices=["classification", "regression"],
                    help="your file's task (default: classification if every label is 0/1)")
-    p.add_argument("--root", help="folder holding the dataset files (else GRAPHREP_DATA, the cache, packages)")
     p.add_argument("--features", choices=["ogb", "pretrain"], default="ogb", help="molecule featurisation")
     p.add_argument("--split", choices=["scaffold", "random"], default="scaffold")
     p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
@@ -31,13 +30,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--seeds", type=seeds, default=DEFAULTS["seeds"], help="comma-separated, e.g. 0,1,2")
-    p.add_argument("--out", help="output directory (default: runs/<data>-<time>); must be new or empty")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--no-baseline", action="store_true", help="skip the fingerprint random forest")
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--from", dest="encoder_checkpoint", help="initialise the encoder from this checkpoint")
-    p.add_argument("--resume", help="continue a run from its last.ckpt (one seed)")
     p.add_argument("--readout", default="graph", help="graph (linear head on the GIN embedding) or a hybrid readout "
                    "adding molecule features: ecfp, rdkit, ecfp+rdkit")
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights used for evaluation (0: off)")
@@ -45,7 +40,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", action="store_true", help="regression: learn the residual of the fingerprint forest's "
                    "out-of-fold predictions, predict forest + GIN")
     p.add_argument("--ensemble", action="store_true", help="also score the average of the seeds' best models")
-    add_engine_arguments(p)
+    add_run_arguments(p, DEFAULTS["seeds"], root_help="folder holding the dataset files (else GRAPHREP_DATA, the "
+                      "cache, packages)", resume_help="continue a run (one seed) from its seed<N>/checkpoints/last.ckpt")
 
 
 def add_parser(subparsers) -> None:

@@ -68,12 +68,16 @@ class TrajMoEConfig:
     gnn_layers: int = 1
 
     def __post_init__(self):
+        from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
+
         if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+            raise InvalidInputError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.dim % self.heads:
-            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+            raise InvalidInputError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if self.backbone == "moe" and not 1 <= self.top_k <= self.num_experts:
+            raise InvalidInputError(f"top_k ({self.top_k}) must be in 1..num_experts ({self.num_experts})")
         if self.transition_gnn and self.gnn_layers < 1:
-            raise ValueError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
+            raise InvalidInputError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
 
 class _Block(nn.Module):

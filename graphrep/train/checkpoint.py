@@ -42,6 +42,11 @@ def _digest(*arrays: np.ndarray | bytes) -> str:
     return h.hexdigest()[:16]
 
 
+def tensor_digest(*arrays) -> str:
+    """sha256 (first 16 hex digits) over tensors or arrays, in order: what a run signature records of its data."""
+    return _digest(*(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a for a in arrays))
+
+
 def dataset_checksum(dataset) -> str:
     """sha256 (first 16 hex digits) over the dataset's SMILES, in order, and its float32 label matrix."""
     smiles = "\n".join(getattr(dataset, "smiles", [])).encode()

@@ -70,31 +70,68 @@ def check_lightning_settings(settings: LightningSettings) -> None:
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during ``fit``/``test``; ``checkpoint`` is the last checkpoint written (``None`` if none yet).
+    """Ctrl-C (or SIGTERM, ``signum``) during training; ``checkpoint`` is the last checkpoint written (``None`` if none).
 
     ``resume_args`` holds the other arguments a resume needs (e.g. ``--seeds 1 --out runs/x``); loops add them.
+    ``resume_flags`` (e.g. ``{"--seeds": "1"}``) are the flags whose values a resume must change; with the command
+    line, :meth:`hint` then prints the whole command. ``rank_zero`` is False in the other processes of a DDP run
+    (which stay silent). ``exit_code``: 130 for SIGINT, 143 for SIGTERM (128 + the signal's number).
     """
 
-    def __init__(self, checkpoint: str | None, resume_args: str = ""):
+    def __init__(self, checkpoint: str | None, resume_args: str = "", signum: int = signal.SIGINT,
+                 rank_zero: bool = True, resume_flags: dict | None = None):
         super().__init__(checkpoint)
-        self.checkpoint, self.resume_args = checkpoint, resume_args
+        self.checkpoint, self.resume_args, self.signum = checkpoint, resume_args, int(signum)
+        self.rank_zero, self.resume_flags = rank_zero, dict(resume_flags or {})
 
-    def hint(self) -> str:
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    def hint(self, argv: list[str] | None = None) -> str:
+        """One line; with ``argv`` (the subcommand's arguments) a resume command that runs as printed."""
+        what = "terminated (SIGTERM)" if self.signum == signal.SIGTERM else "interrupted"
         if self.checkpoint is None:
-            return "interrupted before the first checkpoint was written; nothing to resume"
-        return f"interrupted; resume with --resume {self.checkpoint}{' ' + self.resume_args if self.resume_args else ''}"
+            return f"{what} before the first checkpoint was written; nothing to resume"
+        if argv is not None:
+            return f"{what}; resume with: {resume_command(argv, self.checkpoint, self.resume_flags)}"
+        return f"{what}; resume with --resume {self.checkpoint}{' ' + self.resume_args if self.resume_args else ''}"
+
+
+def resume_command(argv: list[str], checkpoint: str, flags: dict | None = None) -> str:
+    """``graphrep ARGV`` without its ``--resume``/``--overwrite``, with ``flags`` replacing their values, then
+    ``--resume CHECKPOINT --overwrite`` (the interrupted run's ``--out`` folder is not empty)."""
+    import shlex
+
+    flags = dict(flags or {})
+    drop = {"--resume": 1, "--overwrite": 0, **{f: 1 for f in flags}}
+    out, i = [], 0
+    while i < len(argv):
+        name = argv[i].split("=", 1)[0]
+        if name in drop and argv[i].startswith("--"):
+            i += 1 + (drop[name] if "=" not in argv[i] else 0)
+            continue
+        out.append(argv[i])
+        i += 1
+    for flag, value in flags.items():
+        out += [flag, str(value)]
+    return shlex.join(["graphrep", *out, "--resume", str(checkpoint), "--overwrite"])
 
 
 class _InterruptRecorder(Callback):
     def on_exception(self, trainer, pl_module, exception):
         if isinstance(exception, KeyboardInterrupt):
             trainer.graphrep_interrupted = True
+            # the CLI turns SIGTERM into a KeyboardInterrupt whose exit code is 143 (Lightning's own SIGTERM handler
+            # only notes it, and calls the CLI's after it)
+            trainer.graphrep_signum = getattr(exception, "exit_code", 130) - 128
 
 
 class Trainer(L.Trainer):
     """Lightning's Trainer, except that Ctrl-C in ``fit``/``test`` raises :class:`TrainingInterrupted`."""
 
     graphrep_interrupted = False
+    graphrep_signum = signal.SIGINT
 
     def _last_checkpoint(self) -> str | None:
         for callback in self.checkpoint_callbacks:
@@ -110,7 +147,7 @@ class Trainer(L.Trainer):
             if not self.graphrep_interrupted:
                 raise
             signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning left Ctrl-C ignored
-            raise TrainingInterrupted(self._last_checkpoint()) from None
+            raise TrainingInterrupted(self._last_checkpoint(), signum=self.graphrep_signum) from None
 
     def fit(self, *args, **kwargs):
         return self._guarded(super().fit, *args, **kwargs)

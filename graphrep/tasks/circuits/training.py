@@ -1,8 +1,11 @@
-r"""Training and evaluating capacitance models across circuit designs (a plain full-batch loop, seeded).
+r"""Training and evaluating capacitance models across circuit designs (a plain full-batch loop on the shared engine).
 
-Why not Lightning here: each design is one small graph (1.5K-6K nodes) trained full-batch, and the benchmark trains
-about two hundred such models; the Trainer's per-fit setup and per-step hooks would cost more than the steps
-themselves on a 2-core CPU (the same choice as :mod:`graphrep.tasks.tag.alignment`).
+Why a plain loop rather than the Trainer: each design is one small graph (1.5K-6K nodes) trained full-batch, and the
+benchmark trains about two hundred such models; the Trainer's per-fit setup and per-step hooks would cost more than
+the steps themselves on a 2-core CPU. The loop runs on :class:`graphrep.train.engine.Engine` (Lightning Fabric), which
+gives it devices, precision, DDP, checkpoints with the run signature, exact resume and SIGINT/SIGTERM handling.
+Under ``--strategy ddp`` every process takes the same full-batch step on the one training design (DDP averages equal
+gradients): the result is the single-process one, the extra processes add no speed for a graph this small.
 
 Tasks (labels from :func:`graphrep.data.circuits.graph.build_graph`, on the scaled capacitance axis
 :math:`\mathrm{clip}(\log_{10}(C/C_\mathrm{ref})/6, 0, 1)`):
@@ -38,6 +41,8 @@ from graphrep.data.errors import InvalidInputError
 from graphrep.models.circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
 from graphrep.objectives.balanced import BalancedMSE, BalancedSoftmaxLoss
 from graphrep.ops import CSR
+from graphrep.train.checkpoint import tensor_digest
+from graphrep.train.engine import Engine, LoopCheckpoint, rng_state, set_rng_state
 
 TASKS = {"total-cap": "regression", "ground-cap": "regression", "ground-bucket": "classification",
          "coupling": "pair-regression", "link": "link"}
@@ -92,6 +97,21 @@ class CircuitInputs:
     link_pairs: Tensor
     link_y: Tensor
     prior_offset: float | None = None
+
+    def to(self, device: torch.device) -> "CircuitInputs":
+        """The same design with its tensors on ``device`` (itself on the CPU, which keeps the CSR's caches)."""
+        if torch.device(device).type == "cpu":
+            return self
+        import dataclasses
+
+        moved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        moved = {k: v.to(device) if isinstance(v, (Tensor, CSR)) else v for k, v in moved.items()}
+        return CircuitInputs(**moved)
+
+    def digest(self) -> str:
+        """Checksum of the design's graph, features and labels (for run signatures)."""
+        return tensor_digest(self.x, self.csr.rowptr, self.csr.col, self.net_x, self.y_total, self.y_ground,
+                             self.mask, self.pairs, self.pair_y, self.link_pairs, self.link_y)
 
     def target(self, task: str) -> tuple[Tensor, Tensor | None]:
         """(labels, index): per-net labels over the labelled nets, or per-pair labels and their pairs."""
@@ -215,24 +235,76 @@ def make_loss(train: CircuitInputs, cfg: TransferConfig):
     return lambda out, y: F.mse_loss(out, y)
 
 
-def pretrain_encoder(graphs: list[CircuitInputs], cfg: TransferConfig) -> dict:
-    """CircuitGCL pre-training on unlabelled graphs (labels unused); returns the online encoder's state."""
+class _Objective(torch.nn.Module):
+    """The head and (when it has parameters, as Balanced MSE does) the criterion, as one module whose forward is the
+    training loss: what the engine wraps, so that DDP averages the criterion's gradients too."""
+
+    def __init__(self, head: CircuitHead, criterion, task: str):
+        super().__init__()
+        self.head, self.task = head, task
+        if isinstance(criterion, torch.nn.Module):
+            self.criterion = criterion
+        else:
+            self._criterion = criterion
+
+    def forward(self, inputs: CircuitInputs, y: Tensor) -> Tensor:
+        criterion = self.criterion if "criterion" in self._modules else self._criterion
+        return criterion(_forward(self.head, inputs, self.task), y)
+
+
+def _loop_state(phase: str, epoch: int, module: torch.nn.Module, opt) -> dict:
+    return {"phase": phase, "epoch": epoch, "model": module.state_dict(), "optimizer": opt.state_dict(),
+            "rng": rng_state()}
+
+
+def _restore(resumed: dict | None, phase: str, module: torch.nn.Module, opt) -> int:
+    """Load ``resumed`` (a loop state of ``phase``) into module and optimiser; the epoch to continue from."""
+    if resumed is None or resumed.get("phase") != phase:
+        return 0
+    module.load_state_dict(resumed["model"])
+    opt.load_state_dict(resumed["optimizer"])
+    set_rng_state(resumed["rng"])
+    return int(resumed["epoch"])
+
+
+def pretrain_encoder(graphs: list[CircuitInputs], cfg: TransferConfig, engine: Engine | None = None,
+                     checkpoint: LoopCheckpoint | None = None, resumed: dict | None = None) -> dict:
+    """CircuitGCL pre-training on unlabelled graphs (labels unused); returns the online encoder's state.
+
+    ``checkpoint`` (optional) receives the loop state every ``checkpoint.every`` epochs and on interrupt;
+    ``resumed`` (a ``"pretrain"`` loop state) continues from its epoch."""
+    engine = engine or Engine()
     torch.manual_seed(cfg.seed)
     model = CircuitGCL(graphs[0].x.size(1), cfg.hidden, cfg.layers)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    for _ in range(cfg.pretrain_epochs):
-        for g in graphs:
-            opt.zero_grad()
-            loss, _ = model.pretrain_loss(g.x, g.csr)
-            loss.backward()
-            opt.step()
-            model.update_target()
-    return {k: v.detach().clone() for k, v in model.online.state_dict().items()}
+    start = _restore(resumed, "pretrain", model, opt)
+    wrapped, opt = engine.setup(model, opt)
+    wrapped.mark_forward_method("pretrain_loss")
+    graphs = [g.to(engine.device) for g in graphs]
+    with engine.interruptible():
+        for epoch in range(start, cfg.pretrain_epochs):
+            for g in graphs:
+                opt.zero_grad()
+                loss, _ = wrapped.pretrain_loss(g.x, g.csr)
+                engine.backward(loss)
+                opt.step()
+                model.update_target()
+            if checkpoint is not None and checkpoint.due(epoch):
+                checkpoint.save(_loop_state("pretrain", epoch + 1, model, opt))
+            engine.check_interrupt(checkpoint, lambda: _loop_state("pretrain", epoch + 1, model, opt))
+    return {k: v.detach().cpu().clone() for k, v in model.online.state_dict().items()}
 
 
-def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict | None = None) -> CircuitHead:
-    """Full-batch training on one design's labelled nets (or pairs) for ``cfg.epochs`` steps."""
+def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict | None = None,
+                engine: Engine | None = None, checkpoint: LoopCheckpoint | None = None,
+                resumed: dict | None = None) -> CircuitHead:
+    """Full-batch training on one design's labelled nets (or pairs) for ``cfg.epochs`` steps.
+
+    ``engine``: devices, precision, DDP (default: one CPU process); ``checkpoint`` receives the loop state every
+    ``checkpoint.every`` steps and on interrupt; ``resumed`` (a ``"train"`` loop state) continues from its step. The
+    model is returned in eval mode, on the engine's device."""
     cfg.check()
+    engine = engine or Engine()
     torch.manual_seed(cfg.seed)
     model = build_head(train, cfg, encoder_state)
     criterion = make_loss(train, cfg)
@@ -244,12 +316,20 @@ def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict |
         raise InvalidInputError(f"design {train.name}: fewer than 2 labels for task {cfg.task}")
     params = list(model.parameters()) + (list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else [])
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    objective = _Objective(model, criterion, cfg.task)
+    start = _restore(resumed, "train", objective, opt)
+    wrapped, opt = engine.setup(objective, opt)
+    train, y = train.to(engine.device), y.to(engine.device)
     model.train()
-    for _ in range(cfg.epochs):
-        opt.zero_grad()
-        loss = criterion(_forward(model, train, cfg.task), y)
-        loss.backward()
-        opt.step()
+    with engine.interruptible():
+        for epoch in range(start, cfg.epochs):
+            opt.zero_grad()
+            loss = wrapped(train, y)
+            engine.backward(loss)
+            opt.step()
+            if checkpoint is not None and checkpoint.due(epoch):
+                checkpoint.save(_loop_state("train", epoch + 1, objective, opt))
+            engine.check_interrupt(checkpoint, lambda: _loop_state("train", epoch + 1, objective, opt))
     model.eval()
     return model
 
@@ -272,13 +352,14 @@ def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 def predict(model: CircuitHead, inputs: CircuitInputs, task: str,
             area_prior: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(true, predicted) on one design: scaled capacitances, class ids, or link scores."""
+    inputs = inputs.to(next(model.parameters()).device)
     out = _forward(model, inputs, task)
     y, _ = inputs.target(task)
     if task == "ground-bucket":
         out = out.argmax(-1)
     elif uses_prior(task, area_prior):
         out = out + (inputs.prior_offset if inputs.prior_offset is not None else model.prior_offset)
-    return y.numpy(), out.numpy()
+    return y.cpu().numpy(), out.float().cpu().numpy()
 
 
 def load_graphs(names: list[str], root=None, placement: bool = False) -> dict:
@@ -320,24 +401,80 @@ def scatter_plot(path: Path, title: str, y_true: np.ndarray, y_pred: np.ndarray,
     plt.close(fig)
 
 
-def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig, out_dir, root=None) -> dict:
-    """``graphrep circuit train``: train on one design, evaluate on each of ``eval_names``; writes ``metrics.json`` and
-    ``scatter_<design>.png`` into ``out_dir``; returns the metrics."""
+def run_signature(train_name: str, cfg: TransferConfig, inputs: dict[str, CircuitInputs]) -> dict:
+    """What a checkpoint must share with a run to continue it: the config (seed included), the training design and
+    the checksums of the designs the training sees (all of them for CircuitGCL's pre-training). The epoch counts are
+    not part of it: a resumed run may be given more (or fewer) epochs."""
+    seen = inputs if cfg.method == "circuitgcl" else {train_name: inputs[train_name]}
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "pretrain_epochs")}
+    return {"command": "circuit train", "train": train_name, "config": config,
+            "designs": {name: x.digest() for name, x in seen.items()}}
+
+
+def fit_seed(train_name: str, inputs: dict[str, CircuitInputs], cfg: TransferConfig, engine: Engine | None = None,
+             checkpoint_path: Path | None = None, resume: str | None = None, checkpoint_every: int = 50
+             ) -> CircuitHead:
+    """Pre-train (CircuitGCL) and train one seed on the engine, with checkpoints at ``checkpoint_path`` (every
+    ``checkpoint_every`` steps and on interrupt) and resume from ``resume`` (a checkpoint of the same run)."""
+    engine = engine or Engine()
+    checkpoint = LoopCheckpoint(engine, checkpoint_path, run_signature(train_name, cfg, inputs), checkpoint_every,
+                                resume=resume)
+    resumed = checkpoint.resumed_state()
+    state = None
+    if cfg.method == "circuitgcl" and (resumed is None or resumed.get("phase") == "pretrain"):
+        state = pretrain_encoder(list(inputs.values()), cfg, engine, checkpoint, resumed)
+    return train_model(inputs[train_name], cfg, state, engine, checkpoint, resumed)
+
+
+def _mean_metrics(runs: list[dict]) -> dict:
+    """Per design and metric, the mean over the seeds' runs."""
+    return {name: {m: float(np.mean([r["eval"][name][m] for r in runs])) for m in runs[0]["eval"][name]}
+            for name in runs[0]["eval"]}
+
+
+def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig, out_dir, root=None,
+                     seeds: list[int] | None = None, engine: Engine | None = None, resume: str | None = None,
+                     checkpoint_every: int = 50) -> dict:
+    """``graphrep circuit train``: train on one design, evaluate on each of ``eval_names``, per seed (default
+    ``[cfg.seed]``); writes ``metrics.json`` (``runs``: per seed; ``eval``: the mean over seeds) and
+    ``scatter_<design>.png`` (first seed) into ``out_dir``, a checkpoint per seed in ``out_dir/checkpoints``; returns
+    the metrics."""
+    from dataclasses import replace
+
     cfg.check()
+    engine = engine or Engine()
+    seeds = list(seeds) if seeds is not None else [cfg.seed]
     start = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys([train_name, *eval_names]))
     graphs = load_graphs(names, root=root)
-    inputs = {n: prepare(g, seed=cfg.seed) for n, g in graphs.items()}
-    state = pretrain_encoder(list(inputs.values()), cfg) if cfg.method == "circuitgcl" else None
-    model = train_model(inputs[train_name], cfg, state)
-    results = {"config": asdict(cfg), "train": train_name, "eval": {}}
-    for name in eval_names:
-        y, p = predict(model, inputs[name], cfg.task, cfg.area_prior)
-        results["eval"][name] = metrics(cfg.task, y, p)
-        scatter_plot(out / f"scatter_{Path(name).name}.png", f"{cfg.method} {cfg.task}: {train_name} -> {name}",
-                     y, p, cfg.task)
+    runs = []
+    for seed in seeds:
+        seed_cfg = replace(cfg, seed=seed)
+        inputs = {n: prepare(g, seed=seed) for n, g in graphs.items()}
+        try:
+            model = fit_seed(train_name, inputs, seed_cfg, engine, out / "checkpoints" / f"seed{seed}.pt",
+                             resume=resume, checkpoint_every=checkpoint_every)
+        except KeyboardInterrupt as exc:
+            if hasattr(exc, "resume_flags"):
+                exc.resume_flags["--seeds"] = str(seed)
+            raise
+        run = {"seed": seed, "eval": {}}
+        with engine.autocast():
+            for name in eval_names:
+                y, p = predict(model, inputs[name], cfg.task, cfg.area_prior)
+                run["eval"][name] = metrics(cfg.task, y, p)
+                if seed == seeds[0] and engine.is_global_zero:
+                    scatter_plot(out / f"scatter_{Path(name).name}.png",
+                                 f"{cfg.method} {cfg.task}: {train_name} -> {name}", y, p, cfg.task)
+        runs.append(run)
+    results = {"config": asdict(replace(cfg, seed=seeds[0])), "seeds": seeds, "train": train_name,
+               "eval": _mean_metrics(runs), "runs": runs,
+               "engine": {"accelerator": engine.settings.accelerator, "devices": engine.settings.devices,
+                          "strategy": engine.settings.strategy, "num_nodes": engine.settings.num_nodes,
+                          "precision": engine.settings.precision, "world_size": engine.world_size}}
     results["wall_seconds"] = time.perf_counter() - start
-    (out / "metrics.json").write_text(json.dumps(results, indent=1))
+    if engine.is_global_zero:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(results, indent=1))
     return results

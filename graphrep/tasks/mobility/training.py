@@ -1,8 +1,12 @@
 """Next-location prediction: city preparation, training, evaluation, transfer between cities, and the count baselines.
 
-A plain PyTorch loop (not Lightning): one model trains in seconds on a CPU, most of the time sits in the venue-scoring
-matmul, and the transfer protocol (train on one city, fine-tune or evaluate on another with the same weights) needs
-nothing a Trainer adds. Each epoch: every training window once in a seeded random order, then the validation metrics and
+A plain PyTorch loop on the shared engine (:class:`graphrep.train.engine.Engine`, Lightning Fabric: devices,
+precision, DDP, checkpoints with the run signature, exact resume, SIGINT/SIGTERM), not the Trainer: one model trains in
+seconds on a CPU, most of the time sits in the venue-scoring matmul, and the transfer protocol (train on one city,
+fine-tune or evaluate on another with the same weights) needs nothing a Trainer adds. Under ``--strategy ddp`` each
+global batch of ``batch_size`` windows is split between the processes (:meth:`Engine.shard`) and DDP averages their
+gradients; every process scores the whole validation set, so that all take the same early-stopping decision; the
+expert utilisation is that of rank 0's share. Each epoch: every training window once in a seeded random order, then the validation metrics and
 the expert utilisation of that epoch; the weights of the epoch with the best validation MRR are kept and scored on test
 (with ``keep_initial``, as for fine-tuning a transferred model, the starting weights compete too: ``best_epoch = -1``).
 
@@ -29,11 +33,12 @@ from graphrep.data.mobility import (CITY_LAYOUTS, CheckIns, chronological_split,
 from graphrep.data.mobility.sequences import Windows, build_windows, scored_history, spatial_priors
 from graphrep.data.mobility.transitions import gnn_edges, training_transition_graph
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
-from graphrep.train.checkpoint import read_checkpoint
+from graphrep.train.checkpoint import read_checkpoint, tensor_digest
+from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import ranking_metrics, target_ranks
 
 __all__ = ["CityData", "prepare_city", "TrainSettings", "train_model", "evaluate_model", "baseline_metrics",
-           "save_model", "load_model", "BASELINES", "resolve_city"]
+           "save_model", "load_model", "BASELINES", "resolve_city", "run_signature"]
 
 BASELINES = ("popularity", "user_frequency", "markov")
 
@@ -136,79 +141,133 @@ class TrainSettings:
     keep_initial: bool = False
 
 
-def _batches(windows: Windows, batch_size: int, generator: torch.Generator | None = None):
-    n = len(windows)
+def _batch_indices(n: int, batch_size: int, generator: torch.Generator | None = None):
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     for s in range(0, n, batch_size):
-        yield windows.batch(order[s:s + batch_size])
+        yield order[s:s + batch_size]
+
+
+def _batches(windows: Windows, batch_size: int, generator: torch.Generator | None = None):
+    for index in _batch_indices(len(windows), batch_size, generator):
+        yield windows.batch(index)
+
+
+def _on(device: torch.device, obj):
+    """``obj`` (a tensor, or a dict/tuple of them) on ``device``; itself when already there."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _on(device, v) for k, v in obj.items()}
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_on(device, v) for v in obj)
+    return obj
 
 
 @torch.no_grad()
 def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_size: int = 32) -> dict[str, float]:
-    """Ranking metrics of ``model`` on ``data.windows[part]``."""
+    """Ranking metrics of ``model`` on ``data.windows[part]`` (on the model's device)."""
     model.eval()
+    device = next(model.parameters()).device
+    features, graph = _on(device, data.features), _on(device, data.graph)
     ranks = []
     for batch in _batches(data.windows[part], batch_size):
-        logits, targets = model(data.features, batch, data.graph)
-        ranks.append(target_ranks(logits, targets))
+        logits, targets = model(features, _on(device, batch), graph)
+        ranks.append(target_ranks(logits.float(), targets).cpu())
     return ranking_metrics(torch.cat(ranks).numpy())
 
 
-def train_model(model: TrajMoE, data: CityData, settings: TrainSettings) -> dict:
+def run_signature(model: TrajMoE, data: CityData, settings: "TrainSettings") -> dict:
+    """What a checkpoint must share with a run to continue it: the architecture, the starting weights (seeded, or the
+    transferred source's), the training settings but the epoch count, and the city's check-ins, split and training users."""
+    c = data.checkins
+    return {"command": "mobility", "city": data.name, "model": asdict(model.config),
+            "initial_weights": tensor_digest(*model.state_dict().values()),
+            "settings": {k: v for k, v in asdict(settings).items() if k not in ("log", "epochs")},
+            "data": tensor_digest(np.asarray(c.user), np.asarray(c.venue), np.asarray(data.split),
+                                  np.asarray(data.train_users), data.features)}
+
+
+def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine: Engine | None = None,
+                checkpoint: LoopCheckpoint | None = None) -> dict:
     """Train on ``data``'s training windows, select the epoch by validation MRR; returns the history and timings.
 
-    The model ends with the selected weights (``best_epoch``; -1: the initial weights, with ``keep_initial``).
-    ``history`` rows: epoch, loss, valid metrics, expert utilisation, seconds.
+    The model ends with the selected weights (``best_epoch``; -1: the initial weights, with ``keep_initial``), on the
+    engine's device. ``history`` rows: epoch, loss, valid metrics, expert utilisation, seconds. ``engine``: devices,
+    precision, DDP (default: one CPU process). ``checkpoint`` (signature from :func:`run_signature`) receives the loop
+    state after every epoch; when it was made with ``resume``, training continues from the saved epoch (exactly:
+    every epoch reseeds its own order and dropout). An interrupt stops at the next batch and names the newest
+    checkpoint (the end of the last complete epoch).
     """
+    engine = engine or Engine()
     torch.manual_seed(settings.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    best, best_state, history, bad = -1.0, copy.deepcopy(model.state_dict()), [], 0
-    train_seconds, tokens = 0.0, 0
-    initial = evaluate_model(model, data, "valid") if settings.keep_initial else None
-    if initial is not None:
-        best = initial["mrr"]
-        if settings.log:
-            print(f"  initial weights: valid acc@1 {initial['acc@1']:.4f} mrr {initial['mrr']:.4f}", flush=True)
-    for epoch in range(settings.epochs):
-        gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
-        torch.manual_seed(settings.seed * 7919 + epoch)
-        model.train()
-        model.reset_utilisation()
-        start, total, count = time.perf_counter(), 0.0, 0
-        for batch in _batches(data.windows["train"], settings.batch_size, gen):
-            logits, targets = model(data.features, batch, data.graph)
-            loss = model.loss(logits, targets)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            total += float(loss.detach()) * len(targets)
-            count += len(targets)
-        seconds = time.perf_counter() - start
-        train_seconds += seconds
-        tokens += count
-        util = model.utilisation()
-        valid = evaluate_model(model, data, "valid")
-        history.append({"epoch": epoch, "loss": total / max(count, 1), "valid": valid, "utilisation": util,
-                        "seconds": seconds})
-        if settings.log:
-            shares = " | ".join(" ".join(f"{u:.2f}" for u in layer) for layer in util)
-            print(f"  epoch {epoch}: loss {total / max(count, 1):.4f} valid acc@1 {valid['acc@1']:.4f} "
-                  f"mrr {valid['mrr']:.4f} ({seconds:.1f} s){'; expert shares ' + shares if util else ''}",
-                  flush=True)
-        if valid["mrr"] > best:
-            best, best_state, bad = valid["mrr"], copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= settings.patience:
+    wrapped, opt = engine.setup(model, opt)
+    loop = {"epoch": 0, "best": -1.0, "best_state": copy.deepcopy(model.state_dict()), "history": [], "bad": 0,
+            "train_seconds": 0.0, "tokens": 0, "initial": None, "done": False}
+    resumed = checkpoint.resumed_state() if checkpoint is not None else None
+    if resumed is not None:
+        model.load_state_dict(resumed.pop("model"))
+        opt.load_state_dict(resumed.pop("optimizer"))
+        loop.update(resumed)
+    else:
+        loop["initial"] = evaluate_model(model, data, "valid") if settings.keep_initial else None
+        if loop["initial"] is not None:
+            loop["best"] = loop["initial"]["mrr"]
+            if settings.log:
+                print(f"  initial weights: valid acc@1 {loop['initial']['acc@1']:.4f} "
+                      f"mrr {loop['initial']['mrr']:.4f}", flush=True)
+    device = engine.device
+    features, graph = _on(device, data.features), _on(device, data.graph)
+    windows = data.windows["train"]
+    with engine.interruptible():
+        for epoch in range(loop["epoch"], settings.epochs if not loop["done"] else loop["epoch"]):
+            gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
+            torch.manual_seed(settings.seed * 7919 + epoch)
+            model.train()
+            model.reset_utilisation()
+            start, total, count = time.perf_counter(), 0.0, 0
+            for index in _batch_indices(len(windows), settings.batch_size, gen):
+                engine.check_interrupt(checkpoint)
+                logits, targets = wrapped(features, _on(device, windows.batch(engine.shard(index))), graph)
+                loss = model.loss(logits, targets)
+                opt.zero_grad(set_to_none=True)
+                engine.backward(loss)
+                engine.clip_gradients(wrapped, opt, 1.0)
+                opt.step()
+                total += float(loss.detach()) * len(targets)
+                count += len(targets)
+            total, count = engine.sum_over_processes(total), int(engine.sum_over_processes(count))
+            seconds = time.perf_counter() - start
+            loop["train_seconds"] += seconds
+            loop["tokens"] += count
+            util = model.utilisation()
+            valid = evaluate_model(model, data, "valid")
+            loop["history"].append({"epoch": epoch, "loss": total / max(count, 1), "valid": valid,
+                                    "utilisation": util, "seconds": seconds})
+            if settings.log:
+                shares = " | ".join(" ".join(f"{u:.2f}" for u in layer) for layer in util)
+                print(f"  epoch {epoch}: loss {total / max(count, 1):.4f} valid acc@1 {valid['acc@1']:.4f} "
+                      f"mrr {valid['mrr']:.4f} ({seconds:.1f} s){'; expert shares ' + shares if util else ''}",
+                      flush=True)
+            if valid["mrr"] > loop["best"]:
+                loop["best"], loop["best_state"], loop["bad"] = valid["mrr"], copy.deepcopy(model.state_dict()), 0
+            else:
+                loop["bad"] += 1
+            loop["epoch"] = epoch + 1
+            loop["done"] = loop["bad"] >= settings.patience
+            if checkpoint is not None:
+                checkpoint.save({**loop, "model": model.state_dict(), "optimizer": opt.state_dict()})
+            if loop["done"]:
                 break
-    model.load_state_dict(best_state)
+    model.load_state_dict(loop["best_state"])
+    history, initial = loop["history"], loop["initial"]
     scores = [h["valid"]["mrr"] for h in history]
     best_epoch = int(np.argmax(scores)) if scores else -1
     if initial is not None and (not scores or initial["mrr"] >= max(scores)):
         best_epoch = -1  # the initial weights were kept
+    train_seconds = loop["train_seconds"]
     return {"history": history, "best_epoch": best_epoch, "initial_valid": initial, "train_seconds": train_seconds,
-            "tokens_per_s": tokens / train_seconds if train_seconds else 0.0}
+            "tokens_per_s": loop["tokens"] / train_seconds if train_seconds else 0.0}
 
 
 @torch.no_grad()
@@ -237,7 +296,8 @@ def save_model(model: TrajMoE, path: str | Path, extra: dict | None = None) -> P
     """Write ``model.pt`` (state dict + config, loadable with ``weights_only=True``) under folder ``path``."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": asdict(model.config), "state_dict": model.state_dict(), "extra": json.dumps(extra or {})},
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": asdict(model.config), "state_dict": state, "extra": json.dumps(extra or {})},
                path / "model.pt")
     return path / "model.pt"
 

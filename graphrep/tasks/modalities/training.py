@@ -349,6 +349,9 @@ class ModalityConfig:
             raise GraphrepError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if self.knn is not None and self.knn < 1:
             raise GraphrepError(f"knn must be >= 1, got {self.knn}")
+        if self.knn is not None and self.conv in ("euclidean", "hyperbolic"):
+            raise GraphrepError(f"--conv {self.conv} with --knn {self.knn}: the geometry experts propagate on the "
+                                "input graph; --knn works with gin, gcn, sage or gat")
         if self.tokenizer not in ("whitespace", "encoder"):
             raise GraphrepError(f"tokenizer must be 'whitespace' or 'encoder', got {self.tokenizer!r}")
         if not self.seeds:

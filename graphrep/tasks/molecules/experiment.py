@@ -197,6 +197,7 @@ def fit_seed(config: TrainConfig, dataset, split, seed: int, seed_dir: Path) -> 
             tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False)
         except TrainingInterrupted as exc:
             exc.resume_args = f"--seeds {seed} --out {config.out_dir}"
+            exc.resume_flags = {"--seeds": str(seed), "--out": str(config.out_dir)}
             raise
     test = {k.split("/", 1)[1]: float(v) for k, v in tested[0].items() if k.startswith("test/")}
     valid_key = f"valid/{model.metric_name}"

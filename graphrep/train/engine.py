@@ -1,0 +1,203 @@
+"""The engine the plain training loops run on: Lightning Fabric, plus checkpoints with run signatures and interrupts.
+
+The circuit, mobility (and later modality and TAG) loops stay plain PyTorch loops, clearer than the Trainer for
+hundreds of short full-batch fits, and take from :class:`Engine`:
+
+- **devices and processes**: ``accelerator``/``devices``/``strategy``/``num_nodes``/``precision`` go to
+  :class:`lightning.fabric.Fabric`; ``--strategy ddp`` launches the other processes (gloo on CPU, NCCL on CUDA) and
+  averages gradients. No distributed code is written here: :meth:`shard` only picks this process's share of a batch.
+- **checkpoints** (:class:`LoopCheckpoint`): one file per run, written atomically by rank 0, holding the run signature
+  (:mod:`graphrep.train.checkpoint`), the weights, the optimiser state, the loop's counters and the RNG state; a
+  checkpoint of another run is refused in one line.
+- **interrupts**: inside :meth:`Engine.interruptible`, Ctrl-C (SIGINT) and SIGTERM set a flag that the loop reads at
+  its next step boundary (:meth:`Engine.check_interrupt`): it writes a checkpoint when it can, then raises
+  :class:`~graphrep.train.trainer.TrainingInterrupted` (exit 130 for SIGINT, 143 for SIGTERM, with a resume command).
+  A second signal interrupts at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from graphrep.train.checkpoint import SIGNATURE_KEY, check_signature, read_checkpoint
+from graphrep.train.trainer import LightningSettings, TrainingInterrupted, quiet_lightning
+
+
+class Engine:
+    """One :class:`~lightning.fabric.Fabric`, launched once per process, for every phase and seed of a command.
+
+    ``Engine()`` is one CPU process in fp32: the setting the library functions use when no engine is given.
+    """
+
+    def __init__(self, settings: LightningSettings | None = None):
+        from lightning.fabric import Fabric
+
+        settings = settings or LightningSettings(progress=False)
+        quiet_lightning()
+        strategy = settings.strategy
+        if strategy == "ddp":
+            from lightning.fabric.strategies import DDPStrategy
+
+            # a mixture-of-experts layer whose router sends no token of a batch to an expert leaves that expert
+            # without a gradient: DDP must not wait for it
+            strategy = DDPStrategy(find_unused_parameters=True)
+        self.settings = settings
+        self.fabric = Fabric(accelerator=settings.accelerator, devices=settings.devices, strategy=strategy,
+                             num_nodes=settings.num_nodes, precision=settings.precision)
+        self.fabric.launch()
+        self._signal: int | None = None
+        if not self.fabric.is_global_zero:  # the other ranks train in step; only rank 0 speaks
+            sys.stdout = open(os.devnull, "w")
+
+    # ------------------------------------------------------------------ where and how many
+    @property
+    def world_size(self) -> int:
+        return self.fabric.world_size
+
+    @property
+    def rank(self) -> int:
+        return self.fabric.global_rank
+
+    @property
+    def is_global_zero(self) -> bool:
+        return self.fabric.is_global_zero
+
+    @property
+    def device(self) -> torch.device:
+        return self.fabric.device
+
+    def setup(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer):
+        """(module, optimizer) moved to the device and wrapped for the strategy and precision."""
+        return self.fabric.setup(module, optimizer)
+
+    def to_device(self, obj):
+        return self.fabric.to_device(obj)
+
+    def backward(self, loss: Tensor) -> None:
+        self.fabric.backward(loss)
+
+    def clip_gradients(self, module, optimizer, max_norm: float) -> None:
+        self.fabric.clip_gradients(module, optimizer, max_norm=max_norm, error_if_nonfinite=False)
+
+    def autocast(self):
+        """The precision's autocast context, for evaluating the unwrapped module."""
+        return self.fabric.autocast()
+
+    def shard(self, index: Tensor) -> Tensor:
+        """This process's share of one global batch ``index`` [B] (contiguous, sizes differing by at most one).
+
+        With DDP's gradient averaging the step then follows the mean of the per-process mean losses, which is the
+        single-process step when the shares weigh the same; a batch smaller than the number of processes is
+        processed whole by every process (each must run a forward and backward for the gradients to be averaged).
+        """
+        if self.world_size == 1 or index.numel() < self.world_size:
+            return index
+        return index.tensor_split(self.world_size)[self.rank]
+
+    def sum_over_processes(self, value: float) -> float:
+        if self.world_size == 1:
+            return value
+        return float(self.fabric.all_reduce(torch.tensor(float(value), device=self.device), reduce_op="sum"))
+
+    # ------------------------------------------------------------------ interrupts
+    @contextmanager
+    def interruptible(self):
+        """Within: SIGINT and SIGTERM ask the loop to stop at its next step boundary (a second one stops at once)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def ask_to_stop(signum, frame):
+            if self._signal is not None:  # asked twice: stop now
+                raise TrainingInterrupted(None, signum=signum)
+            self._signal = signum
+
+        for s in previous:
+            signal.signal(s, ask_to_stop)
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def stop_requested(self) -> bool:
+        """Whether any process received SIGINT/SIGTERM (all processes agree, so that they stop at the same step)."""
+        asked = self._signal is not None
+        if self.world_size > 1:
+            asked = self.sum_over_processes(1.0 if asked else 0.0) > 0
+        return asked
+
+    def check_interrupt(self, checkpoint: "LoopCheckpoint | None" = None, state=None) -> None:
+        """At a step boundary: when a stop was asked, write ``state()`` (if given) to ``checkpoint`` and raise
+        :class:`TrainingInterrupted` naming the newest checkpoint."""
+        if not self.stop_requested():
+            return
+        if checkpoint is not None and checkpoint.path is not None and state is not None:
+            checkpoint.save(state())
+        path = checkpoint.last if checkpoint is not None else None
+        raise TrainingInterrupted(str(path) if path is not None else None, signum=self._signal or signal.SIGINT,
+                                  rank_zero=self.is_global_zero)
+
+
+def rng_state() -> dict:
+    """The torch RNG states (CPU, and CUDA when in use) a loop needs for an exact resume."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class LoopCheckpoint:
+    """The checkpoint file of one plain-loop run: ``path`` (``None``: no checkpoints), the run ``signature``, and
+    ``every`` (steps between periodic checkpoints; the loop decides what a step is).
+
+    The file holds ``{SIGNATURE_KEY: signature, "loop": state}``; ``state`` is plain data and tensors (weights,
+    optimiser state, counters, RNG), loaded back with ``weights_only=True``.
+    """
+
+    def __init__(self, engine: Engine, path: str | Path | None, signature: dict, every: int = 1,
+                 resume: str | Path | None = None):
+        self.engine, self.signature, self.every = engine, signature, max(1, int(every))
+        self.path = Path(path) if path is not None else None
+        self.resume = Path(resume) if resume is not None else None
+        self.last: Path | None = None
+        if self.resume is not None:
+            check_signature(self.resume, signature)
+            self.last = self.resume
+
+    def resumed_state(self) -> dict | None:
+        """The loop state saved in the ``resume`` checkpoint (``None`` when not resuming)."""
+        if self.resume is None:
+            return None
+        return read_checkpoint(self.resume).get("loop")
+
+    def due(self, step: int) -> bool:
+        """Whether a periodic checkpoint is due after ``step`` (0-based) steps completed ``step + 1``."""
+        return self.path is not None and (step + 1) % self.every == 0
+
+    def save(self, state: dict) -> None:
+        """Write ``state`` (on rank 0, atomically: a reader never sees half a file); every process waits for it."""
+        if self.path is None:
+            return
+        if self.engine.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(self.path.name + ".partial")
+            torch.save({SIGNATURE_KEY: self.signature, "loop": state}, partial)
+            os.replace(partial, self.path)
+        self.engine.fabric.barrier()
+        self.last = self.path

@@ -1,0 +1,63 @@
+"""Flag combinations that used to end in "internal error" are refused up front (exit 2, one line), and the --out
+policy of the commands not yet on the engine."""
+
+from graphrep import cli
+
+
+def test_modality_geometry_conv_with_knn_is_refused(tmp_path, capsys):
+    out = tmp_path / "m"
+    assert cli.main(["modality", "train", "--kind", "image", "--conv", "hyperbolic", "--knn", "4",
+                     "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--conv hyperbolic with --knn 4" in err[0], err
+
+
+def test_modality_refuses_a_non_empty_out(tmp_path, capsys):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    assert cli.main(["modality", "train", "--kind", "image", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "folder is not empty" in err and (out / "metrics.json").read_text() == "{}"
+
+
+def test_every_training_subcommand_takes_the_same_run_flags():
+    parser = cli.build_parser()
+    shared = {"--accelerator", "--devices", "--strategy", "--num-nodes", "--precision", "--resume", "--seeds", "--out",
+              "--overwrite", "--root"}
+    for path in (["train"], ["finetune"], ["circuit", "train"], ["mobility", "train"], ["mobility", "transfer"]):
+        sub = parser
+        for name in path:
+            sub = next(a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction").choices[name]
+        flags = {o for a in sub._actions for o in a.option_strings}
+        assert shared <= flags, (path, shared - flags)
+
+
+def test_graphrep_train_refuses_a_folder_another_run_holds(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    held = tmp_path / "held"
+    held.mkdir()
+    code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+            "os.write(fd, str(os.getpid()).encode()); fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); "
+            "time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(held / ".graphrep.lock")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert cli.main(["train", "--seeds", "0", "--epochs", "1", "--no-baseline", "--out", str(held)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "another graphrep run is writing there" in err[0], err
+        assert f"(process {holder.pid})" in err[0]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_circuit_half_precision_on_cpu_is_refused_up_front(tmp_path, capsys):
+    assert cli.main(["circuit", "train", "--train", "x", "--eval", "x", "--precision", "bf16-mixed",
+                     "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--precision bf16-mixed with --accelerator cpu" in err[0], err
+    assert not (tmp_path / "c").exists()
