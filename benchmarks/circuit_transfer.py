@@ -167,7 +167,7 @@ def write(out: dict, args) -> None:
     out["summary_with_library"] = summarise(out, args, with_library)
     res_dir = Path(args.out)
     res_dir.mkdir(parents=True, exist_ok=True)
-    md = [f"# Circuit transfer: train on one design, evaluate on each (issue 9)", "",
+    md = [f"# Circuit transfer: train on one design, evaluate on each", "",
           f"Scale: {len(args.seeds)} seeds ({','.join(map(str, args.seeds))}), {args.epochs} full-batch epochs, "
           f"CircuitGCL pre-training {args.pretrain_epochs} epochs over all {len(args.designs)} graphs, hidden "
           f"{args.hidden}, {args.layers} SAGE layers, lr {args.lr}; placement features off; machine: "

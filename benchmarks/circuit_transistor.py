@@ -117,7 +117,7 @@ def write(out: dict, args) -> None:
     res_dir = Path(args.out)
     res_dir.mkdir(parents=True, exist_ok=True)
     s = out["sizes"]
-    md = ["# Gate-level vs transistor-level training graph: total capacitance (issue 9)", "",
+    md = ["# Gate-level vs transistor-level training graph: total capacitance", "",
           f"Scale: {len(args.seeds)} seeds ({','.join(map(str, args.seeds))}), {args.epochs} full-batch epochs, "
           f"CircuitGCL pre-training {args.pretrain_epochs} epochs on the training graph + {TARGET}, hidden "
           f"{args.hidden}, {args.layers} SAGE layers, lr {args.lr}; in-design split {args.train_frac:.0%} train / "

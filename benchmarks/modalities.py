@@ -17,7 +17,7 @@ training seeds; test accuracy at the best validation epoch; training time per ru
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/modalities.py --root ../shared/data --cache-dir /work/cache/text
+    PYTHONPATH=. python benchmarks/modalities.py --root ../shared/data --cache-dir CACHE
 
 Writes ``benchmarks/results/modalities.{json,md,png}``.
 """
