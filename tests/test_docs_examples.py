@@ -3,7 +3,8 @@
 Each block runs alone in a fresh process, in an empty working folder that has ``../shared`` beside it (a link to the
 real data folder beside the checkout, when there is one), with this checkout first on ``PYTHONPATH`` and the
 interpreter's ``bin`` first on ``PATH`` (so ``graphrep`` is this checkout's command). A bash block runs under
-``set -euo pipefail``: every line of it must succeed. Blocks that read ``../shared/data`` skip, saying so, without it.
+``set -euo pipefail``: every line of it must succeed. Blocks that read ``../shared/data`` skip, saying so, without it,
+and so do blocks that need an optional package (``REQUIRES``) that is not installed.
 
 A block that cannot run in a test carries one of the markers of ``NO_RUN`` after its language in the fence's info
 string (```` ```bash no-run:long ````); the docs build strips it (``docs/hooks.py``) and the test reports the block as
@@ -12,6 +13,7 @@ skipped with the marker's reason. Any other marker fails.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -28,6 +30,8 @@ NO_RUN = {
     "no-run:long": "a full-scale run or a benchmark (minutes to hours); the page runs the same command with tiny "
                    "settings in a block that is tested",
 }
+#: text in a block -> the optional module it needs (an extra of pyproject.toml); without it the block skips, saying so
+REQUIRES = {"@transistor": "sky130"}
 FENCE = re.compile(r"^```(?P<lang>[\w+-]*)(?:[ \t]+(?P<marker>\S+))?[ \t]*\n(?P<code>.*?)^```[ \t]*$",
                    re.MULTILINE | re.DOTALL)
 
@@ -71,6 +75,9 @@ def test_example_runs(lang, marker, code, tmp_path):
         pytest.skip(f"{marker}: {NO_RUN[marker]}")
     if "../shared/data" in code and not (SHARED / "data").is_dir():
         pytest.skip(f"needs the shared data folder {SHARED / 'data'}, which is absent")
+    for text, module in REQUIRES.items():
+        if text in code and importlib.util.find_spec(module) is None:
+            pytest.skip(f"needs the optional package {module!r} (an extra of pyproject.toml), which is not installed")
     work = tmp_path / "work"
     work.mkdir()
     if SHARED.is_dir():
