@@ -39,6 +39,20 @@ def _kernels(result: dict, path: Path) -> None:
     _script("kernels").plot(result, path)
 
 
+def _tag_zero_shot(result: dict, path: Path) -> None:
+    import tempfile
+
+    script = _script("tag_zero_shot")
+    with tempfile.TemporaryDirectory() as tmp:  # the verdicts come from the table writer; its table is not kept
+        verdicts = script.write_markdown(Path(tmp) / "table.md", result["summary"], result["meta"])
+    script.write_plot(path, verdicts, result["summary"])
+
+
+def _datasets(args: dict) -> list[str]:
+    names = args["datasets"]
+    return names.split(",") if isinstance(names, str) else list(names)
+
+
 #: results name -> function(result JSON, png path)
 PLOTS = {
     "main_job": _main_job,
@@ -48,6 +62,13 @@ PLOTS = {
     "kernels_cuda": _kernels,
     "kernels_cuda_max": _kernels,
     "kernels_cuda_merged": _kernels,
+    "mobility_transfer": lambda result, path: _script("mobility_transfer").plot(result, path),
+    "circuit_transistor": lambda result, path: _script("circuit_transistor").plot(result, path),
+    "moleculenet": lambda result, path: _script("moleculenet").plot(result["results"], _datasets(result["args"]), path),
+    "pretraining_moleculenet": lambda result, path: _script("pretraining_moleculenet").plot(
+        result["summary"], _datasets(result["args"]), path),
+    "main_job_recipes": lambda result, path: _script("main_job_recipes").plot(result["results"], path),
+    "tag_zero_shot": _tag_zero_shot,
 }
 
 
