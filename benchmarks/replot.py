@@ -69,6 +69,11 @@ PLOTS = {
         result["summary"], _datasets(result["args"]), path),
     "main_job_recipes": lambda result, path: _script("main_job_recipes").plot(result["results"], path),
     "tag_zero_shot": _tag_zero_shot,
+    "mobility_transition_gnn": lambda result, path: _script("mobility_transfer").plot(
+        result, path, title="TrajMoE with and without a transition-graph GCN"),
+    "circuit_graphs": lambda result, path: _script("circuit_graphs").plot(result["designs"], path),
+    "model_speed": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
+    "model_speed_repeat": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
 }
 
 
