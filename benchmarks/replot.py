@@ -7,7 +7,7 @@ Usage::
     python benchmarks/replot.py --out DIR       # write the PNGs into DIR instead of benchmarks/results
 
 Each entry names the script whose plotting function draws ``benchmarks/results/<name>.png`` from
-``benchmarks/results/<name>.json``; ``tests/test_benchmark_plots.py`` renders every one of them.
+``benchmarks/results/<name>.json`` (or the file ``SOURCES`` names); ``tests/test_benchmark_plots.py`` renders every one of them.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ def _tag_zero_shot(result: dict, path: Path) -> None:
     script.write_plot(path, verdicts, result["summary"])
 
 
+def _utilisation(result: dict, path: Path) -> None:
+    from graphrep.tasks.mobility.training import plot_utilisation
+
+    plot_utilisation(result["utilisation"]["NYC in-city"][0], path, title="TrajMoE NYC seed 0")
+
+
 def _datasets(args: dict) -> list[str]:
     names = args["datasets"]
     return names.split(",") if isinstance(names, str) else list(names)
@@ -74,14 +80,19 @@ PLOTS = {
     "circuit_graphs": lambda result, path: _script("circuit_graphs").plot(result["designs"], path),
     "model_speed": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "model_speed_repeat": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
+    "geoopt_compat": lambda result, path: _script("geoopt_compat").plot(result["runs"], path),
+    "perturbation_throughput": lambda result, path: _script("perturbation_throughput").plot(result["rows"], path),
+    "mobility_utilisation": lambda result, path: _utilisation(result, path),
 }
+#: plots drawn from another results file than their own name's
+SOURCES = {"mobility_utilisation": "mobility_transfer"}
 
 
 def replot(name: str, out_dir: Path = RESULTS) -> Path:
-    """Draw ``<out_dir>/<name>.png`` from ``benchmarks/results/<name>.json``; returns the PNG's path."""
+    """Draw ``<out_dir>/<name>.png`` from ``benchmarks/results/<name>.json`` (or the file ``SOURCES`` names); returns the PNG's path."""
     if name not in PLOTS:
         raise SystemExit(f"replot: no plot registered for {name!r}; known: {', '.join(sorted(PLOTS))}")
-    result = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    result = json.loads((RESULTS / f"{SOURCES.get(name, name)}.json").read_text(encoding="utf-8"))
     path = Path(out_dir) / f"{name}.png"
     PLOTS[name](result, path)
     return path
