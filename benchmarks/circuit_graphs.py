@@ -61,21 +61,30 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "circuit_graphs.json").write_text(json.dumps({"designs": rows, "transistor_level": transistor}, indent=1))
     (out / "circuit_graphs.md").write_text("\n".join(md) + "\n")
+    plot(rows, out / "circuit_graphs.png")
+    print("\n".join(md))
+    return 0
+
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Node counts per design and node type, from the ``designs`` of ``circuit_graphs.json``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(7, 3.4))
     for k, kind in enumerate(("instance", "pin", "net")):
         ax.bar([i + 0.27 * k for i in range(len(rows))], [r["nodes"][kind] for r in rows], width=0.27, label=kind)
     ax.set_xticks([i + 0.27 for i in range(len(rows))], [r["design"] for r in rows], fontsize=7)
-    ax.set_ylabel("nodes")
-    ax.legend(fontsize=7)
+    ax.set_xlabel("design")
+    ax.set_ylabel("nodes (count)")
+    ax.set_title("The five designs as circuit graphs: nodes per type", fontsize=10)
+    ax.legend(fontsize=7, title="node type", title_fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "circuit_graphs.png", dpi=110)
-    print("\n".join(md))
-    return 0
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

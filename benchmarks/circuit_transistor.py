@@ -117,7 +117,7 @@ def write(out: dict, args) -> None:
     res_dir = Path(args.out)
     res_dir.mkdir(parents=True, exist_ok=True)
     s = out["sizes"]
-    md = ["# Gate-level vs transistor-level training graph: total capacitance (issue 9)", "",
+    md = ["# Gate-level vs transistor-level training graph: total capacitance", "",
           f"Scale: {len(args.seeds)} seeds ({','.join(map(str, args.seeds))}), {args.epochs} full-batch epochs, "
           f"CircuitGCL pre-training {args.pretrain_epochs} epochs on the training graph + {TARGET}, hidden "
           f"{args.hidden}, {args.layers} SAGE layers, lr {args.lr}; in-design split {args.train_frac:.0%} train / "
@@ -152,9 +152,12 @@ def plot(out: dict, path: Path) -> None:
             ax.bar(np.arange(len(ROWS)) + (k - 0.5) * width, [m for m, _ in stats], width,
                    yerr=[sd for _, sd in stats], label=level)
         ax.set_xticks(range(len(ROWS)), ROWS, fontsize=8)
-        ax.set_title(f"total-cap R², {setting}", fontsize=9)
+        ax.set_title(setting, fontsize=9)
+        ax.set_ylabel("R² on scaled total capacitance", fontsize=8)
+        ax.set_xlabel("method", fontsize=8)
         ax.axhline(0, color="k", lw=0.6)
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=8, title="training graph", title_fontsize=8)
+    fig.suptitle("Gate-level vs transistor-level training graph (error bars: std over seeds)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -183,11 +183,13 @@ def plot_tree(adj, x, manifold, path):
     p = x.numpy() if not isinstance(manifold, G.Lorentz) else manifold.to_poincare(x).numpy()
     radius = 1 / math.sqrt(float(manifold.c))
     fig, ax = plt.subplots(figsize=(6, 6))
-    ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="black", lw=1))
+    ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="black", lw=1, label="disk boundary (infinitely far)"))
     coo = sp.triu(adj).tocoo()
-    for a, b in zip(coo.row, coo.col):
-        ax.plot([p[a, 0], p[b, 0]], [p[a, 1], p[b, 1]], color="tab:blue", lw=0.6)
-    ax.scatter(p[:, 0], p[:, 1], s=6, color="tab:red", zorder=3)
+    for i, (a, b) in enumerate(zip(coo.row, coo.col)):
+        ax.plot([p[a, 0], p[b, 0]], [p[a, 1], p[b, 1]], color="tab:blue", lw=0.6,
+                label="tree edge (drawn straight, not as a geodesic)" if i == 0 else None)
+    ax.scatter(p[:, 0], p[:, 1], s=6, color="tab:red", zorder=3, label="tree node")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=7, frameon=False)
     ax.set_xlim(-1.05 * radius, 1.05 * radius)
     ax.set_ylim(-1.05 * radius, 1.05 * radius)
     ax.set_aspect("equal")

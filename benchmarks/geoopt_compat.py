@@ -129,6 +129,12 @@ def main() -> int:
         fails = ", ".join(f"{k} ({v})" for k, v in sorted(r["failures"].items())) or "-"
         lines.append(f"| {label} | {r['mode']} | {r['passed']} | {r['failed']} | {r['skipped']} | {fails} |")
     (args.out / "geoopt_compat.md").write_text("\n".join(lines) + "\n")
+    plot(rows, args.out / "geoopt_compat.png")
+    return 0
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Passed/failed per geoopt test file, from the ``runs`` of ``geoopt_compat.json``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,12 +145,13 @@ def main() -> int:
     ax.barh(labels, [r["passed"] for r in rows], color="tab:green", label="passed")
     ax.barh(labels, [r["failed"] for r in rows], left=[r["passed"] for r in rows], color="tab:red", label="failed")
     ax.set_xscale("symlog")
-    ax.set_xlabel("tests")
+    ax.set_xlabel("tests (count, symmetric log scale)")
+    ax.set_ylabel("geoopt test file [mode]")
     ax.set_title("geoopt's tests with geometries' classes substituted")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(args.out / "geoopt_compat.png", dpi=100)
-    return 0
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -185,7 +185,8 @@ def write_table(results: dict, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path,
+         title: str = "Next-location prediction: NYC and TKY in-city, NYC -> TKY transfer") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,8 +201,10 @@ def plot(results: dict, path: Path) -> None:
         ax.bar(np.arange(len(cells)) + i * width, [v[0] for v in m], width, yerr=[v[1] for v in m], label=row)
     ax.set_xticks(np.arange(len(cells)) + 0.4 - width / 2)
     ax.set_xticklabels(cells, rotation=15, fontsize=8)
-    ax.set_ylabel("test Acc@1")
-    ax.legend(fontsize=7, ncol=3)
+    ax.set_ylabel("test Acc@1 (share of next check-ins ranked first)")
+    ax.set_ylim(0, None)
+    ax.set_title(f"{title} (error bars: std over seeds)")
+    ax.legend(fontsize=7, title="method", title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
                   f"{got[1]:.4f} ({info['train_seconds']:.0f} s training)", flush=True)
             save(results, out, start)
     save(results, out, start)
-    plot(results, out / "mobility_transition_gnn.png")
+    plot(results, out / "mobility_transition_gnn.png", title="TrajMoE with and without a transition-graph GCN")
     print((out / "mobility_transition_gnn.md").read_text())
     return 0
 

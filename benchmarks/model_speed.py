@@ -315,6 +315,11 @@ def write(rows, meta, name):
     lines += [f"| {r['model']} | {r['graph']} | {r['graphrep']} | {r['pyg']} | {r['speedup']:.2f}x | "
               f"{r['graphrep_mean_std']} | {r['pyg_mean_std']} | {r['steps']} |" for r in rows]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    plot(rows, meta, RESULTS / f"{name}.png")
+
+
+def plot(rows: list[dict], meta: dict, path: Path) -> None:
+    """Speed-up per model and graph, from the rows and meta of ``<name>.json``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -322,15 +327,16 @@ def write(rows, meta, name):
 
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     labels = [f"{r['model']}\n{r['graph'].split(' (')[0]}" for r in rows]
-    ax.barh(range(len(rows)), [r["speedup"] for r in rows], color="tab:blue")
-    ax.axvline(1.0, color="k", lw=0.8)
+    ax.barh(range(len(rows)), [r["speedup"] for r in rows], color="tab:blue", label="median PyG step / median graphrep step")
+    ax.axvline(1.0, color="k", lw=0.8, label="parity (1x)")
+    ax.legend(fontsize=7, loc="lower right")
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("training-step speed-up of graphrep's layers over PyG's (>1: graphrep faster)")
+    ax.set_xlabel("training-step speed-up of graphrep's layers over PyG's (x, >1: graphrep faster)")
     ax.set_title(f"Training step, {meta['device']}, {meta['threads']} thread(s)" if meta["device"] == "cpu"
                  else f"Training step, {meta.get('gpu', meta['device'])}")
     fig.tight_layout()
-    fig.savefig(RESULTS / f"{name}.png", dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 

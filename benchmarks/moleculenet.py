@@ -127,8 +127,9 @@ def plot(results: dict[str, dict], names: list[str], path: Path) -> None:
         ax.bar(x, [s["mean"] * 100 for s in stats], width, yerr=[s["std"] * 100 for s in stats], capsize=2,
                label=results[names[0]]["rows"][key]["label"])
     ax.set_xticks(np.arange(len(names)) + width * (len(keys) - 1) / 2, [COLUMN.get(n, n) for n in names])
-    ax.set_ylabel("test ROC-AUC (%)")
+    ax.set_ylabel("test ROC-AUC (%; 50 = chance)")
     ax.set_ylim(40, 100)
+    ax.set_title("MoleculeNet, scaffold split: test ROC-AUC per data set (error bars: std over seeds)", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -153,23 +153,30 @@ def main() -> None:
     ]
     (args.out / "perturbation_throughput.md").write_text("\n".join(lines))
 
+    plot(rows, args.out / "perturbation_throughput.png")
+    print((args.out / "perturbation_throughput.md").read_text())
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Molecules per second of both generators, from the ``rows`` of ``perturbation_throughput.json``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3))
-    labels = [f"{r['candidates']} cand." for r in rows]
+    labels = [f"{r['candidates']} candidates" for r in rows]
     xs = range(len(rows))
     ax.bar([x - 0.2 for x in xs], [r["per_molecule_mol_per_s"] for r in rows], 0.4, label="per-molecule Python")
     ax.bar([x + 0.2 for x in xs], [r["vectorised_mol_per_s"] for r in rows], 0.4, label="vectorised")
     ax.set_xticks(list(xs), labels)
+    ax.set_xlabel("perturbed candidates per molecule")
     ax.set_ylabel("molecules / s (1 CPU thread)")
     ax.set_title("D-SLA candidate generation")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(args.out / "perturbation_throughput.png", dpi=120)
-    print((args.out / "perturbation_throughput.md").read_text())
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -197,8 +197,9 @@ def plot(rows: dict, names: list[str], path: Path) -> None:
         ax.bar(x, [per[n]["mean"] * 100 for n in names], width, yerr=[per[n]["std"] * 100 for n in names],
                label=label, capsize=2)
     ax.set_xticks(np.arange(len(names)) + width * (len(rows) - 1) / 2, [COLUMN.get(n, n) for n in names])
-    ax.set_ylabel("test ROC-AUC (%)")
+    ax.set_ylabel("test ROC-AUC (%; 50 = chance)")
     ax.set_ylim(40, 100)
+    ax.set_title("Pre-training methods, then fine-tuning: test ROC-AUC (error bars: std over seeds)", fontsize=10)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -20,7 +20,7 @@ written "mean ± std" with the sample std (ddof=1) over all prompt x seed runs (
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/tag_zero_shot.py --data-root ../shared/data/tag --cache-dir /work/cache/text
+    PYTHONPATH=. python benchmarks/tag_zero_shot.py --data-root ../shared/data/tag --cache-dir CACHE
 
 Writes ``benchmarks/results/tag_zero_shot.{json,md,png}``.
 """

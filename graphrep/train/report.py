@@ -46,14 +46,19 @@ def plot_learning_curves(results: dict, path: Path) -> None:
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     for run in results["gin"]:
         epochs = [r["epoch"] + 1 for r in run["history"]]
-        ax_loss.plot(epochs, [r.get("train/loss", float("nan")) for r in run["history"]], label=f"seed {run['seed']}")
-        ax_metric.plot(epochs, [r.get(f"valid/{metric}", float("nan")) for r in run["history"]],
-                       label=f"seed {run['seed']}")
-    for run in results["random_forest"]:
-        ax_metric.axhline(run["valid"][metric], color="grey", ls="--", lw=0.8)
-    ax_loss.set(xlabel="epoch", ylabel="train loss", title="GIN training loss")
-    ax_metric.set(xlabel="epoch", ylabel=f"valid {metric}", title=f"validation {metric} (dashed: RF)")
-    ax_loss.legend()
+        # markers: a one-epoch run is a single point, which a line alone does not draw
+        ax_loss.plot(epochs, [r.get("train/loss", float("nan")) for r in run["history"]], marker="o", ms=3,
+                     label=f"GIN, seed {run['seed']}")
+        ax_metric.plot(epochs, [r.get(f"valid/{metric}", float("nan")) for r in run["history"]], marker="o", ms=3,
+                       label=f"GIN, seed {run['seed']}")
+    for i, run in enumerate(results["random_forest"]):
+        ax_metric.axhline(run["valid"][metric], color="grey", ls="--", lw=0.8,
+                          label="fingerprint random forest" if i == 0 else None)
+    name = "ROC-AUC" if metric == "roc_auc" else "RMSE (label units)"
+    ax_loss.set(xlabel="epoch", ylabel="training loss (per batch, mean over the epoch)", title="GIN training loss")
+    ax_metric.set(xlabel="epoch", ylabel=f"validation {name}", title=f"validation {name}")
+    ax_loss.legend(fontsize=8)
+    ax_metric.legend(fontsize=8)
     fig.suptitle(results["dataset"]["name"])
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -392,9 +392,12 @@ def scatter_plot(path: Path, title: str, y_true: np.ndarray, y_pred: np.ndarray,
         ax.scatter(y_true, y_pred, s=5, alpha=0.4)
         if task != "link":
             lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
-            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-    ax.set_xlabel("true")
-    ax.set_ylabel("predicted")
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="prediction = truth")
+            ax.legend(fontsize=7, loc="upper left")
+    unit = {"ground-bucket": "class (0-4, jittered)", "link": "coupled pair (0/1)"}.get(
+        task, "scaled: clip(log10(C / 1 aF) / 6, 0, 1)")  # the label scale of the circuit graphs
+    ax.set_xlabel(f"true, {unit}", fontsize=8)
+    ax.set_ylabel(f"predicted, {unit}" if task != "link" else "predicted score", fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import resource
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -259,20 +260,22 @@ def plot_main_job(results: dict, path: Path) -> None:
             for i, run in enumerate(row["runs"]):
                 epochs = [r["epoch"] + 1 for r in run["history"]]
                 ax_curve.plot(epochs, [r.get("valid/rmse", np.nan) for r in run["history"]], color=f"C{colour}",
-                              alpha=0.8, label=row["label"] if i == 0 else None)
+                              alpha=0.8, marker="o", ms=3, label=row["label"] if i == 0 else None)
         rf = rows.get("random_forest")
         if rf:
             ax_curve.axhline(rf["summary"]["valid"]["rmse"]["mean"], color="grey", ls="--", label=rf["label"])
-        ax_curve.set(xlabel="epoch", ylabel="validation RMSE",
+        ax_curve.set(xlabel="epoch", ylabel="validation RMSE (label units)",
                      title=f"{one['dataset']['name']}: validation RMSE per epoch (each seed)")
         ax_curve.legend(fontsize=7)
         labels = [row["label"] for row in rows.values()]
         means = [row["summary"]["test"]["rmse"]["mean"] for row in rows.values()]
         stds = [row["summary"]["test"]["rmse"]["std"] for row in rows.values()]
         ax_bar.barh(range(len(rows)), means, xerr=stds, color=[f"C{i}" for i in range(len(rows))])
-        ax_bar.set_yticks(range(len(rows)), [label[:38] for label in labels], fontsize=7)
+        ax_bar.set_yticks(range(len(rows)), [textwrap.fill(label, 40, break_long_words=False) for label in labels],
+                          fontsize=7)
         ax_bar.invert_yaxis()
-        ax_bar.set(xlabel="test RMSE (lower is better)", title=one["dataset"]["name"])
+        ax_bar.set(xlabel="test RMSE, label units (lower is better)",
+                   title=f"{one['dataset']['name']}: test RMSE per row (bars: std over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
