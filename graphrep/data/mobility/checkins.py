@@ -21,8 +21,10 @@ missing or out-of-range coordinates) are skipped, counted by reason and named (`
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -122,12 +124,18 @@ def decode_plus_code(prefix: str) -> tuple[float, float]:
 
 # reading ---------------------------------------------------------------------------------------------------------
 def _open_text(path: Path):
+    """Lines of a text file (gzip when ``.gz``), streamed: the file is never held whole. Lines end only at ``\n``
+    (kept); a truncated gzip or bad UTF-8 is an :class:`InvalidInputError` naming the file."""
     if not path.is_file():
         raise DataNotFoundError(f"{path}: file not found")
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    return io.StringIO(raw.decode("utf-8-sig"))
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as raw, \
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="\n") as text:
+        try:
+            yield from text
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise InvalidInputError(f"{path}: the gzip stream is truncated or corrupt ({e})") from None
+        except UnicodeDecodeError as e:
+            raise InvalidInputError(f"{path}: not valid UTF-8 ({e.reason})") from None
 
 
 def _rows(path: Path, required: list[str], delimiter: str = ","):
@@ -147,6 +155,7 @@ def _rows(path: Path, required: list[str], delimiter: str = ","):
         yield i, dict(zip(header, (c.strip() for c in row))), len(row) == len(header)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # check-ins share timestamps (minute resolution); strptime dominated loading
 def _parse_minutes(text: str, formats: tuple[str, ...]) -> int | None:
     for fmt in formats:
         try:
@@ -396,15 +405,15 @@ def chronological_split(checkins: CheckIns, fractions: tuple[float, float] = (0.
     if not 0 < a <= b <= 1:
         raise InvalidInputError(f"split fractions must satisfy 0 < train <= train+valid <= 1, got {fractions}")
     user = checkins.user
-    split = np.zeros(len(user), dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-    ends = np.r_[starts[1:], len(user)]
-    for s, e in zip(starts, ends):
-        n = e - s
-        n_train, n_tv = int(np.floor(a * n)), int(np.floor(b * n))
-        split[s + n_train:s + n_tv] = 1
-        split[s + n_tv:e] = 2
-    return split
+    if len(user) == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.r_[True, user[1:] != user[:-1]]
+    starts = np.flatnonzero(new)
+    seg = np.cumsum(new) - 1
+    n = np.diff(np.r_[starts, len(user)])[seg]  # the row's user's check-ins
+    pos = np.arange(len(user)) - starts[seg]  # the row's rank within its user
+    n_train, n_tv = np.floor(a * n).astype(np.int64), np.floor(b * n).astype(np.int64)
+    return np.where(pos >= n_tv, 2, np.where(pos >= n_train, 1, 0)).astype(np.int64)
 
 
 def trajectory_ids(checkins: CheckIns, max_gap_hours: float = 72.0) -> np.ndarray:
