@@ -60,10 +60,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
 
-FULL_SIZES = {"circuits": [1_000, 3_000, 10_000, 30_000, 100_000, 300_000],
+FULL_SIZES = {"circuits": [1_000, 3_000, 10_000, 30_000, 100_000],
               "tag": [10_000, 30_000, 100_000, 300_000, 1_000_000],
               "mobility": [10_000, 30_000, 100_000, 300_000, 1_000_000],
-              "molecules": [1_000, 3_000, 10_000, 30_000, 100_000]}
+              "molecules": [300, 1_000, 3_000, 10_000, 30_000]}
 QUICK_SIZES = {"circuits": [300, 1_000, 3_000], "tag": [1_000, 3_000, 10_000], "mobility": [3_000, 10_000, 30_000],
                "molecules": [300, 1_000, 3_000]}
 GOALS = {"exponent": 1.15, "memory_ratio": 4.0, "spef_vs_gzip": 1 / 3}
