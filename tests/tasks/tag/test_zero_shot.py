@@ -134,7 +134,7 @@ def _normalized_adjacency_dense_path(edge_index, n):
     dinv = 1.0 / np.sqrt(np.asarray(a.sum(axis=1)).ravel())
     s = (sp.diags(dinv) @ a @ sp.diags(dinv)).tocoo().astype(np.float32)
     idx = torch.from_numpy(np.stack([s.row, s.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(s.data), (n, n)).coalesce()
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(s.data), (n, n), check_invariants=True).coalesce()
 
 
 def test_normalized_adjacency_built_in_place_matches_the_diag_product_version():
