@@ -463,6 +463,11 @@ def summarise(runs: list[dict]) -> dict:
     """Per path and stage: sizes, times, memory, the top-decade exponent, the largest size's numbers."""
     out: dict = {}
     for run in runs:
+        by_stage = {r["stage"]: r for r in run["records"] if "stage" in r}
+        if "featurise_shards" in by_stage and "read_shards" in by_stage:  # its output is the shards on disk
+            rec = by_stage["featurise_shards"]
+            rec["output_bytes"] = by_stage["read_shards"]["output_bytes"]
+            rec["memory_ratio"] = rec["peak_rss_bytes"] / max(rec["output_bytes"], 1)
         for rec in run["records"]:
             key = rec.get("stage") or rec["reference"]
             s = out.setdefault(run["path"], {}).setdefault(key, {"kind": "stage" if "stage" in rec else "reference",
@@ -623,7 +628,15 @@ def main() -> None:
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--path", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
+    p.add_argument("--from-json", help="rebuild the summary, markdown and plot from an earlier run's JSON")
     args = p.parse_args()
+    if args.from_json:
+        report = json.loads(Path(args.from_json).read_text())
+        report["summary"] = summarise(report["runs"])
+        report["goals"] = goals(report["summary"], report["spef_bytes"])
+        write_outputs(report, args.out_name or Path(args.from_json).stem)
+        print((RESULTS / f"{args.out_name or Path(args.from_json).stem}.md").read_text())
+        return
     if args.child:
         child(args)
         return
