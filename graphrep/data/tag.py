@@ -198,13 +198,41 @@ def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple
     return ids_arr, texts, np.asarray(labels, dtype=np.int64)
 
 
+def _read_int_edges(path: Path, ids: np.ndarray) -> np.ndarray | None:
+    """The common case of :func:`read_edges` in O(E) integer memory: both columns parse as int64 and every id is a
+    node. ``None`` when anything is unusual (then the string path reads the file again and names the problem)."""
+    try:
+        df = pd.read_csv(path, compression="infer", skipinitialspace=True)
+    except Exception:  # noqa: BLE001 - any failure is reported by the string path
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    if not {"src", "dst"} <= set(df.columns) or \
+            not all(pd.api.types.is_signed_integer_dtype(df[c]) for c in ("src", "dst")):
+        return None
+    if len(df) == 0:
+        return None
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    out = []
+    for col in ("src", "dst"):
+        vals = df[col].to_numpy(dtype=np.int64)
+        pos = np.minimum(np.searchsorted(sorted_ids, vals), len(sorted_ids) - 1)
+        if (sorted_ids[pos] != vals).any():
+            return None
+        out.append(order[pos])
+    return np.stack(out).astype(np.int64)
+
+
 def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     """Read ``edges.csv[.gz]`` (header ``src,dst``) into ``[2, E]`` int64 node indices (positions in ``ids``).
 
     Errors name the file and line for a missing column, a non-integer entry or an id not among the nodes.
     """
     path = Path(path)
-    try:
+    fast = _read_int_edges(path, ids)
+    if fast is not None:
+        return fast
+    try:  # the slow path reads every entry as a string, so that errors can name the line and value
         df = pd.read_csv(path, dtype=str, keep_default_na=False, compression="infer")
     except pd.errors.EmptyDataError:
         raise InvalidInputError(f"{path}: empty file (expected a header 'src,dst' and one edge per line)") from None

@@ -200,3 +200,59 @@ def test_shared_nyc_and_tky(shared_data):
     assert tky.venue_exact.all() and 35.3 < tky.venue_lat.mean() < 35.9
     split = chronological_split(tky)
     assert abs((split == 0).mean() - 0.8) < 0.02
+
+
+def _random_checkins(seed=0, users=30, venues=12):
+    """Random sorted check-ins: users of 1-40 rows, few venues (many repeats), gaps that cut trajectories."""
+    import numpy as np
+
+    from graphrep.data.mobility import CheckIns, SkipLog
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 41, users)
+    user = np.repeat(np.arange(users), sizes)
+    time = np.concatenate([np.cumsum(rng.integers(1, 6000, k)) for k in sizes])
+    venue = rng.integers(0, venues, len(user))
+    return CheckIns("r", user, venue, time, [str(u) for u in range(users)], [str(v) for v in range(venues)],
+                    ["c"] * venues, rng.random(venues), rng.random(venues), np.ones(venues, bool), SkipLog())
+
+
+def test_vectorised_split_and_entropy_match_the_loops_they_replaced():
+    import numpy as np
+
+    from graphrep.data.mobility.sequences import spatial_priors
+
+    c = _random_checkins()
+    split = np.zeros(len(c), dtype=np.int64)  # the per-user loop chronological_split used to run
+    starts = np.flatnonzero(np.r_[True, c.user[1:] != c.user[:-1]])
+    for s, e in zip(starts, np.r_[starts[1:], len(c)]):
+        n_train, n_tv = int(np.floor(0.8 * (e - s))), int(np.floor(0.9 * (e - s)))
+        split[s + n_train:s + n_tv], split[s + n_tv:e] = 1, 2
+    assert np.array_equal(chronological_split(c), split)
+
+    traj = trajectory_ids(c, max_gap_hours=48)
+    entropy = []  # the per-row loop spatial_priors used to run: entropy of the venues visited so far
+    for i in range(len(c)):
+        seen = c.venue[(traj == traj[i]) & (np.arange(len(c)) <= i)]
+        p = np.bincount(seen) / len(seen)
+        entropy.append(-(p[p > 0] * np.log(p[p > 0])).sum())
+    pri = spatial_priors(c, np.random.default_rng(1).random((12, 2)), traj)
+    assert np.allclose(pri[:, 2], entropy, atol=1e-5)
+    assert (np.diff(traj) > 0).sum() > 10 and len(set(c.venue.tolist())) == 12  # trajectories cut, venues repeat
+
+
+def test_streamed_reading_names_a_truncated_gzip(tmp_path):
+    import gzip
+
+    from graphrep.data.errors import InvalidInputError
+
+    folder = tmp_path / "llm"
+    folder.mkdir()
+    body = "id,user_id,location_id,latitude,longitude,start_day,start_min\n" + "".join(
+        f"{i},1,{i % 7},0.1,0.2,{i},5\n" for i in range(5000))
+    packed = gzip.compress(body.encode())
+    (folder / "train.csv.gz").write_bytes(packed[:len(packed) // 2])
+    with pytest.raises(InvalidInputError, match="train.csv.gz: the gzip stream is truncated"):
+        load_checkins(folder, layout="llmmob")
+    (folder / "train.csv.gz").write_bytes(packed)
+    assert len(load_checkins(folder, layout="llmmob")) == 5000

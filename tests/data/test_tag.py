@@ -171,3 +171,28 @@ def test_one_class_is_warned(tmp_path):
     nodes = [{"id": 0, "text": "a", "label": 0}, {"id": 1, "text": "b", "label": 0}]
     with pytest.warns(UserWarning, match="only one class"):
         load_tag("t", root=_write(tmp_path / "t", nodes, classes=("only",)))
+
+
+@pytest.mark.parametrize("edges", ["src,dst\n10,7\n 7 ,3\n3,10\n3,3\n", " src , dst \n3,7\n7,10\n",
+                                   "dst,src,w\n3,7,0.5\n10,3,1\n", "src,dst\n3,7\n99999999999999999999,3\n",
+                                   "src,dst\n3.0,7\n7,10\n", "src,dst\n"])
+def test_integer_fast_path_of_read_edges_matches_the_string_path(tmp_path, monkeypatch, edges):
+    """read_edges parses plain integer files as int64 (O(E) memory); the string path it replaced gives the same
+    indices, or the same error, on the same file."""
+    import numpy as np
+
+    import graphrep.data.tag as tag
+
+    path = tmp_path / "edges.csv"
+    path.write_text(edges)
+    ids = np.array([10, 3, 7])
+
+    def run():
+        try:
+            return tag.read_edges(path, ids).tolist()
+        except ValueError as e:
+            return str(e)
+
+    fast = run()
+    monkeypatch.setattr(tag, "_read_int_edges", lambda *a: None)
+    assert fast == run()

@@ -21,6 +21,7 @@ missing or out-of-range coordinates) are skipped, counted by reason and named (`
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import zlib
@@ -123,23 +124,23 @@ def decode_plus_code(prefix: str) -> tuple[float, float]:
 
 # reading ---------------------------------------------------------------------------------------------------------
 def _open_text(path: Path):
-    """The whole file (gunzipped for ``.gz``) as text; a truncated gzip stream or a line that is not UTF-8 is an
-    :class:`InvalidInputError` naming the file (and the line)."""
+    """Lines of a text file (gzip when ``.gz``), streamed: the file is never held whole. Lines end only at ``\n``
+    (kept); a truncated gzip stream or a line that is not UTF-8 is an :class:`InvalidInputError` naming the file (and
+    the line)."""
     if not path.is_file():
         raise DataNotFoundError(f"{path}: file not found")
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
+    number = 0
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as raw:
         try:
-            raw = gzip.decompress(raw)
+            for number, line in enumerate(raw, 1):
+                try:
+                    yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    raise InvalidInputError(f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start + 1} of "
+                                            "the line); save the file as UTF-8") from None
         except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-            raise InvalidInputError(f"{path}: the gzip stream is truncated or corrupt ({e}); re-copy or re-download "
-                                    "the file") from None
-    try:
-        return io.StringIO(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        line, column = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
-        raise InvalidInputError(f"{path}:{line}: not valid UTF-8 ({e.reason} at byte {column} of the line); save the "
-                                "file as UTF-8") from None
+            raise InvalidInputError(f"{path}: the gzip stream is truncated or corrupt after line {number} ({e}); "
+                                    "re-copy or re-download the file") from None
 
 
 def _rows(path: Path, required: list[str], delimiter: str = ","):
@@ -159,6 +160,7 @@ def _rows(path: Path, required: list[str], delimiter: str = ","):
         yield i, dict(zip(header, (c.strip() for c in row))), len(row) == len(header)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # check-ins share timestamps (minute resolution); strptime dominated loading
 def _parse_minutes(text: str, formats: tuple[str, ...]) -> int | None:
     for fmt in formats:
         try:
@@ -408,15 +410,15 @@ def chronological_split(checkins: CheckIns, fractions: tuple[float, float] = (0.
     if not 0 < a <= b <= 1:
         raise InvalidInputError(f"split fractions must satisfy 0 < train <= train+valid <= 1, got {fractions}")
     user = checkins.user
-    split = np.zeros(len(user), dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-    ends = np.r_[starts[1:], len(user)]
-    for s, e in zip(starts, ends):
-        n = e - s
-        n_train, n_tv = int(np.floor(a * n)), int(np.floor(b * n))
-        split[s + n_train:s + n_tv] = 1
-        split[s + n_tv:e] = 2
-    return split
+    if len(user) == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.r_[True, user[1:] != user[:-1]]
+    starts = np.flatnonzero(new)
+    seg = np.cumsum(new) - 1
+    n = np.diff(np.r_[starts, len(user)])[seg]  # the row's user's check-ins
+    pos = np.arange(len(user)) - starts[seg]  # the row's rank within its user
+    n_train, n_tv = np.floor(a * n).astype(np.int64), np.floor(b * n).astype(np.int64)
+    return np.where(pos >= n_tv, 2, np.where(pos >= n_train, 1, 0)).astype(np.int64)
 
 
 def trajectory_ids(checkins: CheckIns, max_gap_hours: float = 72.0) -> np.ndarray:

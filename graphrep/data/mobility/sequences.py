@@ -62,17 +62,16 @@ def spatial_priors(checkins: CheckIns, xy_km: np.ndarray, trajectory: np.ndarray
     mean = seg_cumsum(xy) / count[:, None]
     sq = seg_cumsum((xy ** 2).sum(1)) / count
     rg = np.sqrt(np.maximum(sq - (mean ** 2).sum(1), 0.0))
-    entropy = np.zeros(n)
-    visits: dict[int, int] = {}
-    s = 0.0  # sum of c log c over the trajectory so far
-    for i in range(n):
-        if new_traj[i]:
-            visits.clear()
-            s = 0.0
-        c = visits.get(int(v[i]), 0)
-        s += (c + 1) * np.log(c + 1) - (c * np.log(c) if c else 0.0)
-        visits[int(v[i])] = c + 1
-        entropy[i] = np.log(count[i]) - s / count[i]
+    # c: earlier visits of row i's venue within its trajectory (rank of i among equal (trajectory, venue) rows)
+    order = np.lexsort((np.arange(n), v, trajectory))
+    run = np.r_[True, (trajectory[order][1:] != trajectory[order][:-1]) | (v[order][1:] != v[order][:-1])]
+    run_start = np.maximum.accumulate(np.where(run, np.arange(n), 0))
+    c = np.empty(n)
+    c[order] = np.arange(n) - run_start
+    # s_i = sum over the trajectory so far of c log c, grown by (c+1) log(c+1) - c log c at each visit (0 log 0 = 0)
+    clogc = np.where(c > 0, c * np.log(np.maximum(c, 1.0)), 0.0)
+    s = seg_cumsum((c + 1) * np.log(c + 1) - clogc)
+    entropy = np.log(count) - s / count
     return np.stack([np.log1p(step), np.log1p(rg), entropy, np.log1p(gap)], axis=1).astype(np.float32)
 
 

@@ -40,10 +40,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate, zero_shot_predict
+from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate, symmetric_adjacency, zero_shot_predict
 
 __all__ = ["feature_homophily", "propagation_alpha", "propagate_scores", "self_train", "AdaptationConfig",
            "adapt_scores", "ADAPTATIONS"]
@@ -57,14 +58,13 @@ def feature_homophily(x: torch.Tensor, edge_index: torch.Tensor) -> float:
     Shapes: x ``[N, d]`` (any embedding; rows are L2-normalised first), edge_index ``[2, E]`` (read as undirected).
     """
     x = F.normalize(x.float(), dim=-1)
-    n = x.size(0)
-    ei = edge_index[:, edge_index[0] != edge_index[1]]
-    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1) if ei.numel() else ei
-    deg = torch.zeros(n).index_add_(0, ei[1], torch.ones(ei.size(1))) if ei.numel() else torch.zeros(n)
+    a = symmetric_adjacency(edge_index, x.size(0))
+    deg = torch.from_numpy(np.diff(a.indptr).astype(np.float32)).to(x.device)
     has = deg > 0
     if not has.any():
         return float("nan")
-    nbr = torch.zeros_like(x).index_add_(0, ei[1], x[ei[0]]) / deg.clamp_min(1).unsqueeze(1)
+    # A @ x through the CSR: O(E + N d) memory, where gathering x[src] would hold E x d
+    nbr = torch.from_numpy(np.asarray(a @ x.detach().cpu().numpy())).to(x.device) / deg.clamp_min(1).unsqueeze(1)
     resid = (x - nbr)[has].pow(2).sum()
     total = (x - x.mean(0, keepdim=True))[has].pow(2).sum()
     return float(1 - resid / total.clamp_min(1e-12))
@@ -81,8 +81,12 @@ def _probs(scores: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(scores.float() / temperature, dim=-1)
 
 
-def propagate_scores(probs: torch.Tensor, edge_index: torch.Tensor, alpha: float, steps: int = 10) -> torch.Tensor:
+def propagate_scores(probs: torch.Tensor, edge_index: torch.Tensor, alpha: float, steps: int = 10,
+                     adj: torch.Tensor | None = None) -> torch.Tensor:
     r""":math:`P^{t+1} = (1-\alpha) P^0 + \alpha \hat A P^t` for ``steps`` rounds (module docstring).
+
+    ``adj``: :math:`\hat A` when the caller has it already (:func:`~graphrep.tasks.tag.zero_shot.normalized_adjacency`
+    of ``edge_index``), else it is built here.
 
     Shapes: probs ``[N, C]`` -> ``[N, C]`` (rows stay distributions: :math:`\hat A` is not stochastic, so they are
     renormalised at the end).
@@ -91,7 +95,7 @@ def propagate_scores(probs: torch.Tensor, edge_index: torch.Tensor, alpha: float
         raise ValueError(f"alpha must be in [0, 1), got {alpha}")
     if alpha == 0 or steps == 0:
         return probs
-    adj = normalized_adjacency(edge_index, probs.size(0))
+    adj = normalized_adjacency(edge_index, probs.size(0)) if adj is None else adj
     p = probs
     for _ in range(steps):
         p = (1 - alpha) * probs + alpha * propagate(p, edge_index, 1, adj)
@@ -185,14 +189,15 @@ def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: to
     h = feature_homophily(node_emb if text_emb is None else text_emb, edge_index)
     alpha = propagation_alpha(h, cfg.homophily_scale, cfg.max_alpha)
     out = {"homophily": h, "alpha": alpha, "pseudo_labelled": 0}
-    if "propagate" in method and alpha > 0:  # features first (ZeroG), then the class scores
-        x = propagate(x, edge_index, cfg.feature_hops)
+    adj = normalized_adjacency(edge_index, x.size(0)) if "propagate" in method and alpha > 0 else None
+    if adj is not None:  # features first (ZeroG), then the class scores; one adjacency for both
+        x = propagate(x, edge_index, cfg.feature_hops, adj)
     if cfg.center if cfg.center is not None else h > 0:
         x = x - x.mean(0, keepdim=True)
     _, scores = zero_shot_predict(x, class_emb)
     probs = _probs(scores, cfg.temperature)
     if "propagate" in method:
-        probs = propagate_scores(probs, edge_index, alpha, cfg.steps)
+        probs = propagate_scores(probs, edge_index, alpha, cfg.steps, adj)
     if "self-train" in method:
         feats = x
         out["pseudo_labelled"] = int(_select(probs, cfg.threshold, cfg.min_per_class).numel())

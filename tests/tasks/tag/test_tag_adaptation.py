@@ -138,3 +138,47 @@ def test_homophily_is_read_from_the_text_embeddings_when_given():
     assert adapt_scores(smoothed, cls, ei, "propagate")["homophily"] > feature_homophily(x, ei)
     out = adapt_scores(smoothed, cls, ei, "propagate", text_emb=x)
     assert out["homophily"] == pytest.approx(feature_homophily(x, ei)) and out["alpha"] == 0
+
+
+def _messy_graph(n=60, e=400, seed=3):
+    """Random directed edges with duplicates, both directions of some pairs, and self-loops; one isolated node."""
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, n - 1, (2, e), generator=g)
+    return torch.cat([ei, ei[:, :50].flip(0), torch.tensor([[4, 4], [4, 9]])], 1), n
+
+
+def _homophily_gather(x, edge_index):
+    """feature_homophily as it was before it went through the CSR (gathers x[src], E x d): the scale reference."""
+    x = F.normalize(x.float(), dim=-1)
+    n = x.size(0)
+    ei = edge_index[:, edge_index[0] != edge_index[1]]
+    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
+    deg = torch.zeros(n).index_add_(0, ei[1], torch.ones(ei.size(1)))
+    has = deg > 0
+    nbr = torch.zeros_like(x).index_add_(0, ei[1], x[ei[0]]) / deg.clamp_min(1).unsqueeze(1)
+    return float(1 - (x - nbr)[has].pow(2).sum() / (x - x.mean(0, keepdim=True))[has].pow(2).sum())
+
+
+def test_feature_homophily_through_the_csr_matches_the_gather_version():
+    ei, n = _messy_graph()
+    x = torch.randn(n, 16, generator=torch.Generator().manual_seed(0))
+    x[:30] += 2 * F.one_hot(torch.arange(30) % 3, 16)
+    assert feature_homophily(x, ei) == pytest.approx(_homophily_gather(x, ei), abs=1e-5)
+    assert feature_homophily(x, ei) == pytest.approx(_homophily_reference(x, ei), abs=1e-5)
+
+
+def test_adapt_scores_with_one_adjacency_matches_the_steps_run_separately():
+    """adapt_scores builds S once for feature hops and score propagation; the same steps with S built per call give
+    the same probabilities."""
+    from graphrep.tasks.tag.adaptation import _probs
+    from graphrep.tasks.tag.zero_shot import propagate, zero_shot_predict
+
+    x, ei, _ = _two_clusters(n=60, d=8)
+    cls = F.one_hot(torch.arange(2), 8).float()
+    cfg = AdaptationConfig()
+    out = adapt_scores(x, cls, ei, "propagate", cfg)
+    assert out["alpha"] > 0
+    h = propagate(F.normalize(x, dim=-1), ei, cfg.feature_hops)
+    h = h - h.mean(0, keepdim=True)
+    ref = propagate_scores(_probs(zero_shot_predict(h, cls)[1], cfg.temperature), ei, out["alpha"], cfg.steps)
+    assert torch.allclose(out["probs"], ref, atol=1e-6)

