@@ -120,8 +120,8 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
     gen = torch.Generator().manual_seed(cfg.seed)
     prepared = []
     for g in graphs:
-        x, _, desc = model.inputs(g)
-        prepared.append((x, g.edge_index, desc, _anchor_nodes(x.size(0), train_nodes)))
+        x, _, desc, *glob = model.inputs(g)  # glob: the routed gate's graph-level features, when it reads them
+        prepared.append((x, g.edge_index, desc, _anchor_nodes(x.size(0), train_nodes), glob))
     criterion = InfoNCE(cfg.temperature, learnable=True, hard_negatives=cfg.hard_negatives)
     params = list(model.parameters()) + list(criterion.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -132,13 +132,13 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
     t0 = time.perf_counter()
     for _ in range(cfg.epochs):
         emb, txt, masks, entropy = [], [], [], []
-        for x, ei, desc, nodes in prepared:
+        for x, ei, desc, nodes, glob in prepared:
             x, ei, desc, nodes = _sample_view(x, ei, desc, nodes, cfg.max_nodes, gen)
             n = x.size(0)
             view_ei = drop_edges(ei, cfg.edge_drop, force_undirected=True, generator=gen)[0] if cfg.edge_drop else ei
             view_x = (mask_features(x, cfg.feature_mask, cfg.feature_mask_mode, generator=gen)[0]
                       if cfg.feature_mask else x)
-            out = model(view_x, PropagationGraph.build(view_ei, n, model.backend), desc)
+            out = model(view_x, PropagationGraph.build(view_ei, n, model.backend), desc, *glob)
             if per_graph is not None and nodes.numel() > per_graph:
                 anchors = nodes[torch.randperm(nodes.numel(), generator=gen)[:per_graph]]
             else:
