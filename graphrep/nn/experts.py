@@ -51,7 +51,7 @@ EXPERT_KINDS = ("euclidean", "hyperbolic", "lorentz", "spherical", "text", "sign
 
 
 def _propagated_view(x: Tensor, graph: "PropagationGraph", hops: int) -> Tensor:
-    """:math:`\hat A^k x` (``k = hops``)."""
+    r""":math:`\hat A^k x` (``k = hops``)."""
     for _ in range(hops):
         x = graph.propagate(x)
     return x
