@@ -150,3 +150,22 @@ def test_the_command_lists_the_library_variants_and_adaptations():
     from graphrep.tasks.tag.adaptation import ADAPTATIONS
 
     assert sorted(tag.VARIANTS) == sorted(VARIANTS) and tag.ADAPTATIONS == ADAPTATIONS
+
+
+def test_class_descriptions_and_routed_variant(tmp_path, capsys):
+    root = tmp_path / "tag"
+    _write_tag(root, "src", ["graph theory", "protein folding"])
+    _write_tag(root, "dst", ["astronomy", "cooking", "music"])
+    desc = tmp_path / "desc.json"
+    desc.write_text(json.dumps({"astronomy": ["stars", "planets"], "cooking": "recipes"}))
+    assert main(_argv(root, tmp_path / "o", "--class-descriptions", str(desc), train="src")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "desc.json" in err and "'music'" in err and "\n" not in err, err
+    assert not (tmp_path / "o").exists()  # checked before any work
+    desc.write_text(json.dumps({"astronomy": ["stars", "planets"], "cooking": "recipes", "music": "songs"}))
+    assert main(_argv(root, tmp_path / "o", "--class-descriptions", str(desc), "--variant", "routed",
+                      "--epochs", "2", train="src")) == 0
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["class_descriptions"].endswith("desc.json")
+    assert set(m["mean_gate_weights"]) == {"text", "euclidean", "signed"}
+    assert abs(sum(m["mean_gate_weights"].values()) - 1) < 1e-5

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-VARIANTS = ("euclidean", "gated", "hyperbolic", "spherical", "uniform")  # graphrep.models.graphshaper.VARIANTS
+VARIANTS = ("euclidean", "gated", "hyperbolic", "routed", "spherical", "uniform")  # graphrep.models.graphshaper.VARIANTS
 ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")  # graphrep.tasks.tag.adaptation
 
 
@@ -45,6 +45,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--template", action="append", dest="templates",
                    help="prompt template with {} for the class name (repeatable; default: the evaluated TAG's card "
                         "prompt, e.g. 'This web page is about {}.')")
+    p.add_argument("--class-descriptions", metavar="FILE",
+                   help="JSON file: class name -> one description or a list of them; each is put into the templates "
+                        "and the embeddings are averaged per class, in place of the bare class names")
     p.add_argument("--text-model", help="sentence-transformers model: a folder, an installed package holding one, or "
                    "a Hub name in the local cache (default: the offline all-MiniLM-L6-v2)")
     p.add_argument("--cache-dir", help="text-embedding cache (default $GRAPHREP_CACHE/text)")
@@ -93,6 +96,12 @@ def _check_args(args) -> list[str]:
                             f"out")
     for name in (*train, args.eval):
         resolve_tag_dir(name, args.root)
+    if args.class_descriptions:
+        from graphrep.data.tag import read_classes
+        from graphrep.tasks.tag.zero_shot import read_class_descriptions
+
+        classes = read_classes(resolve_tag_dir(args.eval, args.root) / "classes.json")
+        read_class_descriptions(args.class_descriptions, classes)  # one line naming the file and class if wrong
     if args.out:
         _check_out(Path(args.out))
     return train
@@ -110,7 +119,8 @@ def run(args) -> int:
     m = run_transfer(train, args.eval, out, root=args.root, variant=args.variant, config=config,
                      model_kwargs={"hidden_channels": args.hidden, "shared_channels": args.hidden},
                      templates=args.templates, text_model=args.text_model, text_cache_dir=args.cache_dir,
-                     adaptation=args.adaptation, target_epochs=args.target_epochs)
+                     adaptation=args.adaptation, target_epochs=args.target_epochs,
+                     class_descriptions=args.class_descriptions)
     plain = m["without_adaptation"]
     print(f"GraphShaper ({args.variant}{', hard negatives' if args.hard_negatives else ''}) trained on "
           f"{', '.join(m['train'])}, zero-shot on {m['eval']} with adaptation '{args.adaptation}': accuracy "

@@ -16,7 +16,14 @@ Zero-shot classification compares :math:`e_i` with class-prompt embeddings from 
 :math:`e_i` with the node's own text embedding by symmetric InfoNCE.
 
 Variants (:data:`VARIANTS`): one expert (``euclidean``, ``hyperbolic``, ``spherical``), the three experts averaged
-(``uniform``), or gated (``gated``); hard-negative mixing is a training option, not a model variant.
+(``uniform``), or gated (``gated``); ``routed``: experts that differ (``text``: no propagation, ``euclidean``:
+propagation, ``signed``: heterophily), gated. With a gate the skip path is gated too,
+:math:`e_i = \mathrm{MLP}(z_i) + \sum_k g_{ik} (S_k X)_i` with each expert's training-free view :math:`S_k X`
+(:meth:`~graphrep.nn.experts.TextExpert.skip`: :math:`X`, :math:`\hat A^k X`, :math:`X - \tfrac12 \hat A X`), so
+the untrained routed model is a per-node choice between text only, propagation and signed propagation (for
+propagating experts all views are :math:`\hat A^k X` and the gated skip equals the plain one). The routed gate also
+reads graph-level features (``data.graph_features``, e.g. a label-free homophily estimate, set by the task layer).
+Hard-negative mixing is a training option, not a model variant.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ VARIANTS = {
     "spherical": (("spherical",), "single"),
     "uniform": (ALL_EXPERTS, "uniform"),
     "gated": (ALL_EXPERTS, "gated"),
+    "routed": (("text", "euclidean", "signed"), "gated"),
 }
 
 
@@ -73,6 +81,7 @@ class GraphShaper(nn.Module):
             README).
         gate_hidden: width of the gate MLP. gate_uses_embedding: the gate also reads the node's text embedding.
         gate_temperature: softmax temperature of the gate.
+        graph_channels: number of graph-level gate inputs (``data.graph_features``); default 2 for ``routed`` (:func:`graphrep.tasks.tag.routing.graph_features`), else 0.
         residual: add a skip path to the projection, so the model learns a graph-informed correction of the text
             embeddings rather than the whole text space from scratch (in 30-epoch CiteSeer->Cora trials, seed 0:
             no residual 41%, residual with the node's own text 61%, with 2-hop propagated text 67%).
@@ -94,7 +103,7 @@ class GraphShaper(nn.Module):
                  gate_temperature: float = 1.0, residual: bool = True, skip_hops: int = 2, zero_init: bool = True,
                  dropout: float = 0.0,
                  backend: str = "graphrep", text_model: str = DEFAULT_TEXT_MODEL, text_cache_dir=None,
-                 text_encoder=None):
+                 text_encoder=None, graph_channels: int | None = None):
         super().__init__()
         kinds, fusion = variant_experts(variant)
         self.variant, self.fusion, self.expert_names = variant, fusion, kinds
@@ -104,8 +113,12 @@ class GraphShaper(nn.Module):
         self.skip_hops = skip_hops
         self.experts = nn.ModuleList(make_expert(k, text_channels, hidden_channels, num_layers, shared_channels,
                                                  backend=backend) for k in kinds)
+        if graph_channels is None:
+            graph_channels = 2 if variant == "routed" else 0
+        self.graph_channels = graph_channels
         self.gate = (StructuralGate(len(STRUCTURAL_NAMES), len(kinds), gate_hidden,
-                                    text_channels if gate_uses_embedding else None, gate_temperature)
+                                    text_channels if gate_uses_embedding else None, gate_temperature,
+                                    graph_channels=graph_channels or None)
                      if fusion == "gated" else None)
         self.proj = nn.Sequential(nn.Linear(shared_channels, shared_channels), nn.ReLU(),
                                   nn.Linear(shared_channels, text_channels))
@@ -116,9 +129,11 @@ class GraphShaper(nn.Module):
         self._text_encoder = text_encoder
 
     # --- the differentiable part ---------------------------------------------------------------------------------
-    def forward(self, x: Tensor, graph: PropagationGraph, descriptors: Tensor | None = None) -> GraphShaperOutput:
+    def forward(self, x: Tensor, graph: PropagationGraph, descriptors: Tensor | None = None,
+                graph_features: Tensor | None = None) -> GraphShaperOutput:
         """Shapes: x ``[N, d]`` node text embeddings, graph over ``N`` nodes, descriptors ``[N, 6]`` (needed when
-        gated; :func:`~graphrep.data.transforms.structural_descriptors` with ``log_counts=True``)."""
+        gated; :func:`~graphrep.data.transforms.structural_descriptors` with ``log_counts=True``), graph_features
+        ``[G]`` (needed when the gate reads graph-level features)."""
         if x.dim() != 2 or x.size(1) != self.text_channels:
             raise ValueError(f"node features must be [N, {self.text_channels}] text embeddings, got {tuple(x.shape)}")
         if graph.num_nodes != x.size(0):
@@ -129,7 +144,7 @@ class GraphShaper(nn.Module):
         if self.fusion == "gated":
             if descriptors is None:
                 raise ValueError("the gated variant needs structural descriptors [N, 6]")
-            weights = self.gate(descriptors, x if self.gate.emb is not None else None)
+            weights = self.gate(descriptors, x if self.gate.emb is not None else None, graph_features)
             z = (torch.stack(zs, -1) * weights.unsqueeze(1)).sum(-1)
         elif self.fusion == "uniform":
             z = torch.stack(zs, -1).mean(-1)
@@ -138,9 +153,13 @@ class GraphShaper(nn.Module):
             z = zs[0]
         out = self.proj(z)
         if self.residual:
-            skip = x
-            for _ in range(self.skip_hops):
-                skip = graph.propagate(skip)
+            if self.fusion == "gated":  # each expert's training-free view, weighted as its expert
+                views = torch.stack([e.skip(x, graph, self.skip_hops) for e in self.experts], -1)
+                skip = (views * weights.unsqueeze(1)).sum(-1)
+            else:
+                skip = x
+                for _ in range(self.skip_hops):
+                    skip = graph.propagate(skip)
             out = out + skip
         return GraphShaperOutput(out, weights, self.expert_names)
 
@@ -151,9 +170,10 @@ class GraphShaper(nn.Module):
             self._text_encoder = TextEncoder(self.text_model, cache_dir=self.text_cache_dir, normalize=True)
         return self._text_encoder
 
-    def inputs(self, data) -> tuple[Tensor, PropagationGraph, Tensor | None]:
+    def inputs(self, data) -> tuple:
         """Node features, normalised graph and descriptors of a TAG ``Data`` (``x`` and ``struct`` are computed from
-        ``text`` and ``edge_index`` when absent, and stored on ``data``)."""
+        ``text`` and ``edge_index`` when absent, and stored on ``data``), plus ``data.graph_features`` when the gate
+        reads graph-level features."""
         n = data.num_nodes
         x = getattr(data, "x", None)
         if x is None:
@@ -167,6 +187,12 @@ class GraphShaper(nn.Module):
         if desc is None and self.gate is not None:
             data.struct = desc = structural_descriptors(data.edge_index, n, log_counts=True)[0]
         graph = PropagationGraph.build(data.edge_index, n, self.backend)
+        if self.graph_channels:
+            g = getattr(data, "graph_features", None)
+            if g is None:
+                raise ValueError(f"graph {getattr(data, 'name', '')!r}: the {self.variant} gate reads "
+                                 f"{self.graph_channels} graph-level feature(s) (data.graph_features)")
+            return x, graph, desc, torch.as_tensor(g, dtype=torch.float32).reshape(-1)
         return x, graph, desc
 
     @torch.no_grad()

@@ -14,7 +14,19 @@ experts and layers) and intrinsic tangent coordinates at the origin (:meth:`geom
   :class:`~graphrep.nn.manifold.ManifoldGCNConv` (``local=False``) with the normalisation computed once per graph
   and the aggregation on :func:`graphrep.ops.aggregate`.
 
-:math:`\sigma` (ReLU by default) is applied between layers, not after the last one. ``expert.to_shared(points)``
+:math:`\sigma` (ReLU by default) is applied between layers, not after the last one.
+
+Two experts that do not smooth, so that a gate has something different to choose:
+
+- :class:`TextExpert` (``"text"``): no message passing, :math:`f(X, G) = X` exactly (the text-only baseline as an
+  expert); its map to the shared space is a plain linear layer.
+- :class:`SignedExpert` (``"signed"``, heterophily): ego and neighbour channels kept apart (H2GCN, Zhu et al. 2020),
+  :math:`h^{l+1} = \sigma(h^l W^l_{self} + (\hat A h^l) W^l_{nbr} + b^l)`; the neighbour weights are free in sign,
+  so the expert can subtract its neighbours (a high-pass filter) where propagation would add them.
+
+Every expert also offers a training-free *view* of its input, :meth:`skip` (the model's residual path):
+:math:`\hat A^k X` for the propagating experts, :math:`X` for the text expert, and the signed one-step
+:math:`X - \tfrac12 \hat A X` for the signed expert. ``expert.to_shared(points)``
 (:class:`~graphrep.nn.manifold.ToSharedTangent`) gives :math:`A \log_0(x)` in the shared space.
 """
 
@@ -31,10 +43,18 @@ from graphrep.nn.conv import GCNConv, csr_gcn_norm
 from graphrep.nn.manifold import ManifoldLinear, ToSharedTangent
 from graphrep.ops import CSR, aggregate
 
-__all__ = ["BACKENDS", "PropagationGraph", "EuclideanExpert", "ManifoldExpert", "make_expert", "EXPERT_KINDS"]
+__all__ = ["BACKENDS", "PropagationGraph", "EuclideanExpert", "ManifoldExpert", "TextExpert", "SignedExpert",
+           "make_expert", "EXPERT_KINDS"]
 
 BACKENDS = ("graphrep", "pyg")
-EXPERT_KINDS = ("euclidean", "hyperbolic", "lorentz", "spherical")
+EXPERT_KINDS = ("euclidean", "hyperbolic", "lorentz", "spherical", "text", "signed")
+
+
+def _propagated_view(x: Tensor, graph: "PropagationGraph", hops: int) -> Tensor:
+    r""":math:`\hat A^k x` (``k = hops``)."""
+    for _ in range(hops):
+        x = graph.propagate(x)
+    return x
 
 
 def _check_backend(backend: str) -> str:
@@ -135,6 +155,10 @@ class EuclideanExpert(nn.Module):
                 x = self.act(x)
         return x
 
+    def skip(self, x: Tensor, graph: PropagationGraph, hops: int = 2) -> Tensor:
+        r"""Training-free view :math:`\hat A^k x`. Shapes: ``[N, F]`` -> ``[N, F]``."""
+        return _propagated_view(x, graph, hops)
+
 
 class ManifoldExpert(nn.Module):
     r"""HGCN-style encoder on a curved manifold (formulas in the module docstring); outputs points on ``manifold``.
@@ -183,12 +207,85 @@ class ManifoldExpert(nn.Module):
             h = m.from_tangent0(v)
         return h
 
+    def skip(self, x: Tensor, graph: PropagationGraph, hops: int = 2) -> Tensor:
+        r"""Training-free view :math:`\hat A^k x`. Shapes: ``[N, F]`` -> ``[N, F]``."""
+        return _propagated_view(x, graph, hops)
+
+
+class TextExpert(nn.Module):
+    r"""The non-propagating expert: :math:`f(X, G) = X`, the input returned as is (the same tensor); the graph is
+    ignored. ``to_shared`` is a linear map :math:`\mathbb R^{d} \to \mathbb R^{s}`.
+
+    Shapes: x ``[N, in_channels]``, graph -> ``[N, in_channels]``
+    """
+
+    kind = "text"
+
+    def __init__(self, in_channels: int, shared_channels: int | None = None, backend: str = "graphrep"):
+        super().__init__()
+        self.backend = _check_backend(backend)
+        self.manifold = geometries.Euclidean()
+        self.to_shared = ToSharedTangent(self.manifold, in_channels, shared_channels)
+
+    def forward(self, x: Tensor, graph: PropagationGraph | None = None) -> Tensor:
+        return x
+
+    def skip(self, x: Tensor, graph: PropagationGraph | None = None, hops: int = 2) -> Tensor:
+        """Training-free view: the text embedding itself."""
+        return x
+
+
+class SignedExpert(nn.Module):
+    r"""Heterophily expert: :math:`h^{l+1} = \sigma(h^l W^l_{self} + (\hat A h^l) W^l_{nbr} + b^l)` with separate
+    ego and neighbour weights (signs free), ReLU between layers; outputs points of :math:`\mathbb R^h`.
+
+    Args: as :class:`EuclideanExpert`. signed_strength: :math:`\beta` of the training-free view
+    :math:`X - \beta \hat A X` (:meth:`skip`).
+
+    Shapes: x ``[N, in_channels]``, graph :class:`PropagationGraph` -> ``[N, h]``
+    """
+
+    kind = "signed"
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2, shared_channels: int | None = None,
+                 act: Callable[[Tensor], Tensor] = torch.relu, backend: str = "graphrep",
+                 signed_strength: float = 0.5):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.backend = _check_backend(backend)
+        dims = [in_channels] + [hidden_channels] * num_layers
+        self.self_lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.nbr_lins = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in zip(dims[:-1], dims[1:]))
+        self.manifold = geometries.Euclidean()
+        self.act = act
+        self.signed_strength = float(signed_strength)
+        self.to_shared = ToSharedTangent(self.manifold, hidden_channels, shared_channels)
+
+    def forward(self, x: Tensor, graph: PropagationGraph) -> Tensor:
+        if graph.backend != self.backend:
+            raise ValueError(f"expert built for backend {self.backend!r} got a {graph.backend!r} graph")
+        for i, (ego, nbr) in enumerate(zip(self.self_lins, self.nbr_lins)):
+            x = ego(x) + nbr(graph.propagate(x))
+            if i < len(self.self_lins) - 1:
+                x = self.act(x)
+        return x
+
+    def skip(self, x: Tensor, graph: PropagationGraph, hops: int = 2) -> Tensor:
+        r"""Training-free view :math:`X - \beta \hat A X` (one signed step; ``hops`` is ignored)."""
+        return x - self.signed_strength * graph.propagate(x)
+
 
 def make_expert(kind: str, in_channels: int, hidden_channels: int, num_layers: int = 2,
                 shared_channels: int | None = None, backend: str = "graphrep", learnable_curvature: bool = True,
                 curvature: float = 1.0) -> nn.Module:
     """An expert by name: ``"euclidean"``, ``"hyperbolic"`` (Poincare ball), ``"lorentz"`` or ``"spherical"``
-    (stereographic sphere); curved ones start at curvature magnitude ``curvature``."""
+    (stereographic sphere), ``"text"`` (no propagation) or ``"signed"`` (heterophily); curved ones start at
+    curvature magnitude ``curvature``."""
+    if kind == "text":
+        return TextExpert(in_channels, shared_channels, backend=backend)
+    if kind == "signed":
+        return SignedExpert(in_channels, hidden_channels, num_layers, shared_channels, backend=backend)
     if kind == "euclidean":
         return EuclideanExpert(in_channels, hidden_channels, num_layers, shared_channels, backend=backend)
     manifolds = {"hyperbolic": lambda: geometries.PoincareBall(curvature, learnable_curvature),

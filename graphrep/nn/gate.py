@@ -10,7 +10,10 @@ For node :math:`i` with structural descriptors :math:`s_i \in \mathbb R^F` (e.g.
 
 with :math:`\mu, \sigma` the per-descriptor mean and standard deviation over the nodes of the graph being encoded
 (parameter-free, so a gate trained on one graph reads another graph's descriptors on the same relative scale), and
-:math:`T` a temperature. The last layer starts at zero: an untrained gate gives every expert weight :math:`1/K`.
+:math:`T` a temperature. Optional graph-level inputs :math:`u \in \mathbb R^G` (e.g. a label-free homophily
+estimate) are appended to every node's input *unstandardised*: per-graph z-scoring removes everything that tells one
+graph from another, so without them a gate cannot send all of a WebKB graph to one expert and all of Cora to another.
+The last layer starts at zero: an untrained gate gives every expert weight :math:`1/K`.
 
 Entropy regularisation: :func:`gate_entropy` :math:`\bar H = \frac1N \sum_i -\sum_k g_{ik} \log g_{ik}`; adding
 :math:`\lambda \bar H` to a loss makes choices sharper for :math:`\lambda > 0` and pushes them toward uniform for
@@ -45,15 +48,18 @@ class StructuralGate(nn.Module):
     Args:
         num_descriptors: ``F``. num_experts: ``K``. hidden_channels: MLP width.
         embedding_channels: if given, the gate also reads a node embedding of this size through a linear map ``P``.
+        graph_channels: if given, the gate also reads ``G`` graph-level features (one vector per graph).
         temperature: softmax temperature ``T`` (> 0). dropout: on the hidden layer.
 
     Shapes:
-        - **input:** descriptors ``[N, F]``, embedding ``[N, D]`` (when ``embedding_channels``)
+        - **input:** descriptors ``[N, F]``, embedding ``[N, D]`` (when ``embedding_channels``), graph_features
+          ``[G]`` or ``[N, G]`` (when ``graph_channels``)
         - **output:** weights ``[N, K]``, non-negative, rows summing to 1
     """
 
     def __init__(self, num_descriptors: int, num_experts: int, hidden_channels: int = 32,
-                 embedding_channels: int | None = None, temperature: float = 1.0, dropout: float = 0.0):
+                 embedding_channels: int | None = None, temperature: float = 1.0, dropout: float = 0.0,
+                 graph_channels: int | None = None):
         super().__init__()
         if num_experts < 1 or num_descriptors < 1:
             raise ValueError(f"need num_descriptors >= 1 and num_experts >= 1, got {num_descriptors}, {num_experts}")
@@ -62,12 +68,14 @@ class StructuralGate(nn.Module):
         self.num_descriptors, self.num_experts, self.temperature = num_descriptors, num_experts, float(temperature)
         self.inp = nn.Linear(num_descriptors, hidden_channels)
         self.emb = nn.Linear(embedding_channels, hidden_channels, bias=False) if embedding_channels else None
+        self.glob = nn.Linear(graph_channels, hidden_channels, bias=False) if graph_channels else None
         self.out = nn.Linear(hidden_channels, num_experts)
         self.dropout = nn.Dropout(dropout)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def logits(self, descriptors: Tensor, embedding: Tensor | None = None) -> Tensor:
+    def logits(self, descriptors: Tensor, embedding: Tensor | None = None,
+               graph_features: Tensor | None = None) -> Tensor:
         """Pre-softmax scores ``[N, K]`` (divided by the temperature)."""
         if descriptors.dim() != 2 or descriptors.size(1) != self.num_descriptors:
             raise ValueError(f"descriptors must be [N, {self.num_descriptors}], got {tuple(descriptors.shape)}")
@@ -77,10 +85,16 @@ class StructuralGate(nn.Module):
                 raise ValueError(f"this gate reads a node embedding [{descriptors.size(0)}, {self.emb.in_features}], "
                                  f"got {None if embedding is None else tuple(embedding.shape)}")
             h = h + self.emb(embedding)
+        if self.glob is not None:
+            if graph_features is None or graph_features.size(-1) != self.glob.in_features:
+                raise ValueError(f"this gate reads {self.glob.in_features} graph-level features, got "
+                                 f"{None if graph_features is None else tuple(graph_features.shape)}")
+            h = h + self.glob(graph_features.float().to(h.device)).expand_as(h)
         return self.out(self.dropout(torch.relu(h))) / self.temperature
 
-    def forward(self, descriptors: Tensor, embedding: Tensor | None = None) -> Tensor:
-        return torch.softmax(self.logits(descriptors, embedding), dim=-1)
+    def forward(self, descriptors: Tensor, embedding: Tensor | None = None,
+                graph_features: Tensor | None = None) -> Tensor:
+        return torch.softmax(self.logits(descriptors, embedding, graph_features), dim=-1)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"

@@ -52,6 +52,8 @@ def test_variants_encode_nodes_and_text(variant):
     torch.manual_seed(0)
     model = GraphShaper(D, hidden_channels=8, shared_channels=8, variant=variant, text_encoder=FakeEncoder())
     data = toy_tag()
+    if model.graph_channels:  # the routed gate reads graph-level features, set by the task layer
+        data.graph_features = torch.zeros(model.graph_channels)
     emb, w = model.encode_nodes(data, return_weights=True)
     assert emb.shape == (24, D)
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(24))

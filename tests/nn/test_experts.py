@@ -54,7 +54,7 @@ def _on_manifold(m, x):
     return bool(torch.isfinite(x).all())
 
 
-@pytest.mark.parametrize("kind", EXPERT_KINDS)
+@pytest.mark.parametrize("kind", [k for k in EXPERT_KINDS if k != "text"])  # text: identity, tests/nn/test_experts_differ
 @pytest.mark.parametrize("backend", ["graphrep", "pyg"])
 def test_outputs_lie_on_their_manifold(kind, backend):
     torch.manual_seed(0)

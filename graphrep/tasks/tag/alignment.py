@@ -120,8 +120,8 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
     gen = torch.Generator().manual_seed(cfg.seed)
     prepared = []
     for g in graphs:
-        x, _, desc = model.inputs(g)
-        prepared.append((x, g.edge_index, desc, _anchor_nodes(x.size(0), train_nodes)))
+        x, _, desc, *glob = model.inputs(g)  # glob: the routed gate's graph-level features, when it reads them
+        prepared.append((x, g.edge_index, desc, _anchor_nodes(x.size(0), train_nodes), glob))
     criterion = InfoNCE(cfg.temperature, learnable=True, hard_negatives=cfg.hard_negatives)
     params = list(model.parameters()) + list(criterion.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -132,13 +132,13 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
     t0 = time.perf_counter()
     for _ in range(cfg.epochs):
         emb, txt, masks, entropy = [], [], [], []
-        for x, ei, desc, nodes in prepared:
+        for x, ei, desc, nodes, glob in prepared:
             x, ei, desc, nodes = _sample_view(x, ei, desc, nodes, cfg.max_nodes, gen)
             n = x.size(0)
             view_ei = drop_edges(ei, cfg.edge_drop, force_undirected=True, generator=gen)[0] if cfg.edge_drop else ei
             view_x = (mask_features(x, cfg.feature_mask, cfg.feature_mask_mode, generator=gen)[0]
                       if cfg.feature_mask else x)
-            out = model(view_x, PropagationGraph.build(view_ei, n, model.backend), desc)
+            out = model(view_x, PropagationGraph.build(view_ei, n, model.backend), desc, *glob)
             if per_graph is not None and nodes.numel() > per_graph:
                 anchors = nodes[torch.randperm(nodes.numel(), generator=gen)[:per_graph]]
             else:
@@ -167,10 +167,12 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
 @torch.no_grad()
 def predict_zero_shot(model: GraphShaper, data, templates: str | Sequence[str] = DEFAULT_TEMPLATE,
                       candidates: Sequence[int] | None = None, adaptation: str = "none",
-                      adapt_config: AdaptationConfig | None = None, seed: int = 0) -> dict:
+                      adapt_config: AdaptationConfig | None = None, seed: int = 0,
+                      class_emb: torch.Tensor | None = None) -> dict:
     """Zero-shot predictions of ``model`` on ``data``, adapted label-free by ``adaptation``
     (:data:`graphrep.tasks.tag.adaptation.ADAPTATIONS`). Reads the graph's texts (or ``x``), edges and class names,
-    never ``data.y``.
+    never ``data.y``. ``class_emb`` ``[C, d]``: class embeddings to use instead of the templated class names (e.g.
+    :func:`~graphrep.tasks.tag.zero_shot.description_embeddings`).
 
     Returns ``{"pred" [N], "scores" [N, C], "weights" [N, K] or None, "adaptation": {...}}``; with an adaptation the
     scores are its class probabilities, else cosine similarities.
@@ -178,7 +180,7 @@ def predict_zero_shot(model: GraphShaper, data, templates: str | Sequence[str] =
     if not getattr(data, "class_names", None):
         raise ValueError(f"graph {getattr(data, 'name', '')!r} has no class_names for zero-shot prompts")
     emb, weights = model.encode_nodes(data, return_weights=True)
-    cls = class_embeddings(data.class_names, model.encode_text, templates=templates)
+    cls = class_embeddings(data.class_names, model.encode_text, templates=templates) if class_emb is None else class_emb
     info = {}
     if adaptation == "none":
         pred, scores = zero_shot_predict(emb, cls, candidates)
@@ -231,7 +233,8 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
                  config: AlignmentConfig | None = None, model_kwargs: dict | None = None,
                  templates: Sequence[str] | None = None, text_model: str | None = None,
                  text_cache_dir=None, baselines: bool = True, adaptation: str = "propagate + self-train",
-                 target_epochs: int = 0, adapt_config: AdaptationConfig | None = None) -> dict:
+                 target_epochs: int = 0, adapt_config: AdaptationConfig | None = None,
+                 class_descriptions=None) -> dict:
     """Train GraphShaper on the TAGs ``train`` (one name, a comma-separated list or a sequence; leave-one-graph-out:
     ``eval`` may not be among them) and classify TAG ``eval`` zero-shot, adapted label-free by ``adaptation``
     (after ``target_epochs`` of self-supervised alignment on ``eval``'s own texts and edges); write ``metrics.json``
@@ -241,7 +244,9 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
     ``templates``: default the card prompt of ``eval`` (:func:`default_templates`). ``eval``'s labels are read only
     by :func:`score` (and written to ``predictions.csv``). ``metrics.json`` also holds the training-free rows on
     ``eval`` (text only, propagation k = 2, the same centred) and the trained model without adaptation.
-    Returns the metrics dictionary.
+    ``class_descriptions``: a JSON file, class -> one or more descriptions
+    (:func:`~graphrep.tasks.tag.zero_shot.read_class_descriptions`), averaged over descriptions and templates in place
+    of the class names. Returns the metrics dictionary.
     """
     import csv
     import json
@@ -265,14 +270,30 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
         d.x = encoder.encode(d.text)
     torch.manual_seed(cfg.seed)
     model = GraphShaper(int(target.x.size(1)), variant=variant, text_encoder=encoder, **(model_kwargs or {}))
+    if model.graph_channels:  # the routed gate: label-free graph-level inputs, then fit on the sources' labels
+        from graphrep.tasks.tag.routing import fit_router, graph_features
+
+        src_cls = [class_embeddings(s.class_names, encoder.encode, templates=default_templates(s.name)) for s in srcs]
+        for d, c in zip(srcs, src_cls):
+            d.graph_features = graph_features(d, c)
+        target.graph_features = graph_features(target, class_embeddings(target.class_names, encoder.encode,
+                                                                        templates=templates))
     hist = train_alignment(model, srcs, cfg)
+    if model.graph_channels:
+        hist["router_loss"] = fit_router(model, srcs, src_cls, seed=cfg.seed)
     target_hist = None
     if target_epochs:
         target_hist = train_alignment(model, target, replace(cfg, epochs=target_epochs))
     n_cls = len(dst.class_names)
-    plain = predict_zero_shot(model, target, templates)
+    cls = None
+    if class_descriptions is not None:
+        from graphrep.tasks.tag.zero_shot import description_embeddings, read_class_descriptions
+
+        cls = description_embeddings(read_class_descriptions(class_descriptions, dst.class_names), model.encode_text,
+                                     templates)
+    plain = predict_zero_shot(model, target, templates, class_emb=cls)
     res = predict_zero_shot(model, target, templates, adaptation=adaptation, adapt_config=adapt_config,
-                            seed=cfg.seed)
+                            seed=cfg.seed, class_emb=cls)
     metrics = {"train": [s.name for s in srcs], "eval": dst.name, "variant": variant,
                **score(res["pred"], labels, n_cls), "adaptation": res["adaptation"],
                "without_adaptation": score(plain["pred"], labels, n_cls), "train_seconds": hist["seconds"],
@@ -281,11 +302,13 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
                                                                      "seconds": target_hist["seconds"]},
                "config": hist["config"], "model": model_kwargs or {},
                "templates": templates, "text_model": encoder.model_id,
+               "class_descriptions": None if class_descriptions is None else str(class_descriptions),
                "curvatures": {e.kind: float(e.manifold.curvature.detach()) for e in model.experts}}
     if res["weights"] is not None:
         metrics["mean_gate_weights"] = dict(zip(model.expert_names, res["weights"].mean(0).tolist()))
     if baselines:
-        cls = class_embeddings(dst.class_names, model.encode_text, templates=templates)
+        if cls is None:
+            cls = class_embeddings(dst.class_names, model.encode_text, templates=templates)
         base = evaluate_propagation(target.x, cls, labels, target.edge_index, ks=(0, 2))
         centred = evaluate_propagation(target.x, cls, labels, target.edge_index, ks=(2,), center=True)
         metrics["baselines"] = {"text only": base[0], "propagation k=2": base[2],

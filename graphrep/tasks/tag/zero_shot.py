@@ -22,8 +22,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "class_prompts", "class_embeddings", "normalized_adjacency",
-           "symmetric_adjacency",
+__all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "read_class_descriptions", "description_embeddings",
+           "class_prompts", "class_embeddings", "normalized_adjacency", "symmetric_adjacency",
            "propagate", "zero_shot_predict", "held_out_class_split", "accuracy", "macro_f1", "zero_shot_scores",
            "evaluate_propagation"]
 
@@ -57,6 +57,60 @@ def class_embeddings(class_names: Sequence[str], encode: Callable[[list[str]], t
         raise ValueError("no class names given")
     embs = [F.normalize(encode(class_prompts(class_names, t, clean)).float(), dim=-1) for t in templates]
     return F.normalize(torch.stack(embs).mean(0), dim=-1)
+
+
+def read_class_descriptions(path, class_names: Sequence[str]) -> list[list[str]]:
+    """Descriptions per class from a JSON file ``{class name: description or [descriptions]}`` (keys starting with
+    ``_`` are comments; names match exactly or after :func:`clean_class_name`). Returns one non-empty list per class,
+    in ``class_names``' order.
+
+    Raises :class:`graphrep.data.errors.InvalidInputError` naming the file and the class for unreadable JSON, a class
+    without descriptions, an empty description or a key that is no class.
+    """
+    import json
+    from pathlib import Path
+
+    from graphrep.data.errors import DataNotFoundError, InvalidInputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"--class-descriptions {path}: no such file")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidInputError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{path}: expected an object {{class name: description(s)}}, got {type(raw).__name__}")
+    by_clean = {clean_class_name(c): i for i, c in enumerate(class_names)}
+    out: list[list[str] | None] = [None] * len(class_names)
+    for key, value in raw.items():
+        if key.startswith("_"):
+            continue
+        i = by_clean.get(clean_class_name(key))
+        if i is None:
+            raise InvalidInputError(f"{path}: {key!r} is not a class of this graph (classes: {list(class_names)})")
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or any(not isinstance(d, str) or not d.strip() for d in items):
+            raise InvalidInputError(f"{path}: class {key!r} needs a non-empty string or list of non-empty strings")
+        out[i] = [d.strip() for d in items]
+    missing = [c for c, d in zip(class_names, out) if d is None]
+    if missing:
+        raise InvalidInputError(f"{path}: no description for class(es) {missing}")
+    return out
+
+
+def description_embeddings(descriptions: Sequence[Sequence[str]], encode: Callable[[list[str]], torch.Tensor],
+                           templates: str | Iterable[str] = DEFAULT_TEMPLATE) -> torch.Tensor:
+    """Class embeddings ``[C, d]`` from several descriptions per class: each description is put into every template
+    (as a class name, uncleaned) and the normalised embeddings are averaged over templates and descriptions, then
+    normalised (each description weighs the same within its class)."""
+    if not descriptions or any(not d for d in descriptions):
+        raise ValueError("every class needs at least one description")
+    flat = [d for ds in descriptions for d in ds]
+    owner = torch.tensor([c for c, ds in enumerate(descriptions) for _ in ds])
+    emb = class_embeddings(flat, encode, templates, clean=False)  # [sum of counts, d], one row per description
+    summed = torch.zeros(len(descriptions), emb.size(1)).index_add_(0, owner, emb)
+    return F.normalize(summed / torch.bincount(owner).unsqueeze(1).float(), dim=-1)
 
 
 def symmetric_adjacency(edge_index: torch.Tensor, num_nodes: int):

@@ -1,0 +1,87 @@
+r"""Training the routed GraphShaper's gate on source graphs: which expert (text only, propagation, signed) to trust
+on which graph and node, learnt from the sources' labels and class names, then applied to an unseen target.
+
+Every graph gets two label-free graph-level gate inputs (:func:`graph_features`): the agreement :math:`a_1` and the
+structure ratio :math:`\hat s` of :func:`graphrep.tasks.tag.adaptation.structure_estimate`, computed from the graph's
+own texts, edges and class prompts. The gate (:class:`graphrep.nn.gate.StructuralGate`) reads them beside each node's
+standardised structural descriptors.
+
+:func:`fit_router` minimises, over source graphs :math:`g` and their nodes, the cross-entropy of the zero-shot scores
+:math:`\cos(e_i - \bar e, t_c) / \tau` of the model's (centred) node embeddings against the source labels (ZeroG's
+protocol also trains on the sources' labels and class names; the target's are never read). Only the gate trains by
+default: with the projection zero-initialised the model is :math:`e_i = \sum_k g_{ik} (S_k X)_i`, a per-node mixture
+of the experts' training-free views, so the gate alone decides between text and neighbours.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from graphrep.models import GraphShaper
+from graphrep.tasks.tag.adaptation import structure_estimate
+
+__all__ = ["graph_features", "fit_router", "mean_gate_weights"]
+
+
+def graph_features(data, class_emb: torch.Tensor) -> torch.Tensor:
+    """``[2]``: (agreement, structure) of :func:`~graphrep.tasks.tag.adaptation.structure_estimate` on ``data.x``
+    (text embeddings) and ``data.edge_index``; NaN (no edges) becomes 0. Label-free."""
+    est = structure_estimate(data.x, data.edge_index, class_emb)
+    vals = [est["agreement"], est["structure"]]
+    return torch.tensor([0.0 if v != v else max(-2.0, min(2.0, v)) for v in vals])
+
+
+def fit_router(model: GraphShaper, sources: list, class_embs: list[torch.Tensor], epochs: int = 200,
+               lr: float = 0.05, temperature: float = 0.05, gate_only: bool = True, seed: int = 0) -> list[float]:
+    """Train ``model``'s gate (everything with ``gate_only=False``) on the labelled ``sources`` (each a ``Data`` with
+    ``x``, ``edge_index``, ``y`` and ``graph_features``) against their class embeddings ``class_embs[g]`` ``[C_g, d]``:
+    full batch, one Adam step per epoch over all sources, the per-graph cross-entropies averaged (each graph weighs
+    the same). Returns the loss per epoch."""
+    if model.gate is None:
+        raise ValueError(f"variant {model.variant!r} has no gate to fit; use a gated variant (e.g. 'routed')")
+    if len(sources) != len(class_embs) or not sources:
+        raise ValueError("need one class-embedding matrix per source graph")
+    torch.manual_seed(seed)
+    prepared = []
+    for g, t in zip(sources, class_embs):
+        inputs = model.inputs(g)
+        frozen = None
+        if gate_only:  # experts and projection are fixed: encode once, re-mix per step (the same function)
+            x, graph = inputs[0], inputs[1]
+            with torch.no_grad():
+                zs = torch.stack([e.to_shared(e(x, graph)) for e in model.experts], -1)
+                views = torch.stack([e.skip(x, graph, model.skip_hops) for e in model.experts], -1)
+            frozen = (zs, views)
+        prepared.append((inputs, frozen, g.y.long(), F.normalize(t.float(), dim=-1)))
+    params = list(model.gate.parameters()) if gate_only else list(model.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        loss = 0.0
+        for inputs, frozen, y, t in prepared:
+            if frozen is None:
+                e = model(*inputs).embedding
+            else:
+                desc, glob = inputs[2], inputs[3] if len(inputs) > 3 else None
+                w = model.gate(desc, inputs[0] if model.gate.emb is not None else None, glob).unsqueeze(1)
+                e = model.proj((frozen[0] * w).sum(-1))
+                if model.residual:
+                    e = e + (frozen[1] * w).sum(-1)
+            e = F.normalize(e - e.mean(0, keepdim=True), dim=-1)
+            loss = loss + F.cross_entropy(e @ t.t() / temperature, y)
+        loss = loss / len(prepared)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def mean_gate_weights(model: GraphShaper, data) -> dict[str, float]:
+    """Mean gate weight per expert over ``data``'s nodes (what the gate learnt for this graph)."""
+    _, w = model.encode_nodes(data, return_weights=True)
+    return dict(zip(model.expert_names, w.mean(0).tolist()))
