@@ -91,7 +91,9 @@ def main(argv=None) -> int:
     nyc = prepare_city("nyc", checkins=load_checkins(root / CITY_LAYOUTS["nyc"][0], city="nyc"), embed_categories=encoder)
     tky = prepare_city("tky", checkins=load_checkins(root / CITY_LAYOUTS["tky"][0], city="tky"), embed_categories=encoder)
     ll = load_llmmob(root / "fsq_nyc", "fsq_nyc")
-    llm = prepare_city("fsq_nyc", checkins=ll.checkins, split=ll.split, embed_categories=encoder)
+    # LLM-Mob's files carry no categories: a zero category embedding (the same for every venue) of the encoder's width
+    no_category = lambda names: torch.zeros(len(names), TrajMoEConfig().category_dim)  # noqa: E731
+    llm = prepare_city("fsq_nyc", checkins=ll.checkins, split=ll.split, embed_categories=no_category)
     llm.windows["test"] = llm.windows["test"].restrict(ll.samples)
     data_of = {"NYC in-city": nyc, "TKY in-city": tky, "NYC->TKY zero-shot": tky, "LLM-Mob NYC split": llm}
     log(f"prepared: {nyc.describe()} | {tky.describe()} | {ll.describe()}")

@@ -92,3 +92,18 @@ def test_exploration_metrics_split_new_and_returns():
     assert m["return/acc@5"] == 1.0 and m["acc@5"] == 0.75
     assert m["new/mrr@10"] == pytest.approx(0.5) and m["new/mrr"] == pytest.approx((1 + 1 / 20) / 2)
     assert "new/acc@1" not in exploration_metrics(np.array([2]), np.array([False]))
+
+
+def test_zero_fraction_markov_counts_use_every_training_row(tmp_path):
+    """``transfer --fraction 0`` prepares the target with a vanishing fraction and feature_users="all": its Markov
+    counts must be those of all training rows (they had come from the one drawn user)."""
+    from graphrep.tasks.mobility.training import prepare_city
+
+    rng = np.random.default_rng(3)
+    user = np.sort(rng.integers(0, 6, 200))
+    c = toy_checkins(user.tolist(), rng.integers(0, 9, 200).tolist(), 9)
+    embed = lambda names: torch.zeros(len(names), 4)  # noqa: E731
+    full = prepare_city("toy", checkins=c, embed_categories=embed, length=8)
+    zero = prepare_city("toy", checkins=c, embed_categories=embed, length=8, fraction=1e-9, feature_users="all")
+    assert len(zero.train_users) == 1 and full.markov.sum() > 0
+    assert torch.equal(zero.markov, full.markov)
