@@ -24,7 +24,8 @@ from torch import Tensor
 from graphrep.data.errors import InvalidInputError
 from graphrep.data.mobility.sequences import scored_history
 
-__all__ = ["BASELINES", "BASELINE_NAMES", "lexicographic", "user_transition_scores", "baseline_scores"]
+__all__ = ["BASELINES", "BASELINE_NAMES", "lexicographic", "user_transition_scores", "baseline_scores",
+           "history_counts"]
 
 BASELINES = ("popularity", "user_frequency", "markov", "user_transition")
 #: names for tables
@@ -56,7 +57,7 @@ def user_transition_scores(transitions: Tensor, counts: Tensor, popularity: Tens
     return lexicographic(transitions, counts, popularity)
 
 
-def _history_counts(batch: dict[str, Tensor], num_venues: int) -> tuple[Tensor, Tensor]:
+def history_counts(batch: dict[str, Tensor], num_venues: int) -> tuple[Tensor, Tensor]:
     """The user's visit counts and own moves from the current venue, over all venues, at each scored position.
     Shapes: -> (counts ``[M, V]``, transitions ``[M, V]``)."""
     phi, cand = scored_history(batch)
@@ -85,7 +86,7 @@ def baseline_scores(name: str, batch: dict[str, Tensor], popularity: Tensor,
             raise ValueError("the markov baseline needs the training transition counts")
         row = markov[batch["inputs"][scored]]
         return row / row.sum(1, keepdim=True).clamp_min(1.0) + 1e-3 * pop / pop.max().clamp_min(1.0), targets
-    counts, trans = _history_counts(batch, pop.numel())
+    counts, trans = history_counts(batch, pop.numel())
     if name == "user_frequency":
         return lexicographic(counts, pop), targets
     return user_transition_scores(trans, counts, pop), targets

@@ -13,7 +13,8 @@ from graphrep.train.metrics import ranking_metrics
 
 __all__ = ["novel_targets", "exploration_metrics", "PARTS"]
 
-#: prefixes of the metric keys: all targets, new to the user, returns
+#: prefixes of the metric keys: all targets, new to the user, returns (and ``new-among-unvisited/``: new targets ranked
+#: among the venues the user had not visited, the non-history path alone)
 PARTS = ("", "new/", "return/")
 
 
@@ -31,14 +32,20 @@ def novel_targets(user: np.ndarray, venue: np.ndarray) -> np.ndarray:
     return out
 
 
-def exploration_metrics(ranks: np.ndarray, is_new: np.ndarray) -> dict[str, float]:
+def exploration_metrics(ranks: np.ndarray, is_new: np.ndarray,
+                        unvisited: np.ndarray | None = None) -> dict[str, float]:
     r"""Ranking metrics (:func:`graphrep.train.metrics.ranking_metrics` plus MRR@10 = mean :math:`[r \le 10]/r`) on
     all targets, on new targets (keys ``new/...``) and on returns (``return/...``), with ``new_share`` and the counts
-    ``n``, ``new/n``, ``return/n``. A part without targets has no keys. Shapes: ranks, is_new ``[M]``."""
+    ``n``, ``new/n``, ``return/n``. With ``unvisited`` (each target's rank among the venues its user had not visited),
+    also ``new-among-unvisited/...`` on the new targets. A part without targets has no keys.
+    Shapes: ranks, is_new, unvisited ``[M]``."""
     ranks, is_new = np.asarray(ranks, dtype=np.float64), np.asarray(is_new, dtype=bool)
     out: dict[str, float] = {"new_share": float(is_new.mean()) if len(is_new) else 0.0}
-    for prefix, sel in zip(PARTS, (np.ones_like(is_new), is_new, ~is_new)):
-        r = ranks[sel]
+    parts = [("", ranks, np.ones_like(is_new)), ("new/", ranks, is_new), ("return/", ranks, ~is_new)]
+    if unvisited is not None:
+        parts.append(("new-among-unvisited/", np.asarray(unvisited, dtype=np.float64), is_new))
+    for prefix, values, sel in parts:
+        r = values[sel]
         out[prefix + "n"] = int(sel.sum())
         if not len(r):
             continue

@@ -107,3 +107,16 @@ def test_zero_fraction_markov_counts_use_every_training_row(tmp_path):
     zero = prepare_city("toy", checkins=c, embed_categories=embed, length=8, fraction=1e-9, feature_users="all")
     assert len(zero.train_users) == 1 and full.markov.sum() > 0
     assert torch.equal(zero.markov, full.markov)
+
+
+def test_unvisited_rank_counts_only_venues_the_user_had_not_visited():
+    from graphrep.tasks.mobility.evaluation import collect_ranks
+
+    seq = [0, 1, 0, 2, 0, 1, 3, 0, 4]  # target 4: never visited; unvisited venues are 4 and 5
+    c = toy_checkins([0] * len(seq), seq, 6)
+    w, _ = only_test_batch(c, [0] * 8 + [2])
+    pop = torch.tensor([5.0, 1.0, 3.0, 2.0, 4.0, 6.0])
+    ranks, rows, unvisited = collect_ranks(w, lambda b: baseline_scores("popularity", b, pop))
+    assert rows.tolist() == [8] and ranks.tolist() == [3] and unvisited.tolist() == [2]
+    m = exploration_metrics(ranks, novel_targets(c.user, c.venue)[rows], unvisited)
+    assert m["new/acc@1"] == 0.0 and m["new-among-unvisited/mrr"] == 0.5
