@@ -6,9 +6,11 @@
 
 Each writes ``metrics.json`` (the model's test metrics beside the popularity, user-frequency and Markov baselines on the
 same targets) in its output folder; train and transfer also write ``model.pt`` and ``utilisation.png`` (expert share
-per epoch and layer). ``transfer`` scores the source model zero-shot, then fine-tunes it on ``--fraction`` of the target
-city's users, keeping the source weights if no fine-tuned epoch beats them on validation (``--fraction 0``: zero-shot
-only, with venue features from all of the target's training check-ins).
+per epoch and layer). ``transfer`` scores the source model on the target before any gradient step, then fine-tunes
+it on ``--fraction`` of the target city's users, keeping the source weights if no fine-tuned epoch beats them on
+validation. Only ``--fraction 0`` is zero-shot (venue features, popularity and Markov counts from all of the target's
+training check-ins); with ``--fraction f > 0`` they come from that fraction of users, and metrics.json's ``protocol``
+says so.
 """
 
 from __future__ import annotations
@@ -175,7 +177,13 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                         length=args.window, max_gap_hours=args.max_gap_hours,
                         feature_users="all" if cmd != "train" and fraction == 0 else "train")
     part = getattr(args, "part", "test")
-    result = {"command": cmd, "seed": seed, "data": data.describe(),
+    rows = ("all of its users'" if cmd == "evaluate" or fraction in (0, 1) else f"{fraction:.0%} of its users'")
+    protocol = f"venue features, popularity and Markov counts of {data.name} from {rows} training check-ins"
+    if cmd == "transfer":
+        protocol = ("zero-shot (no gradient step on the target); " if fraction == 0 else
+                    f"source weights scored before fine-tuning, then fine-tuned on {fraction:.0%} of the target's "
+                    "users (not zero-shot: the target's venue statistics come from those users); ") + protocol
+    result = {"command": cmd, "seed": seed, "data": data.describe(), "protocol": protocol,
               "baselines": {b: baseline_metrics(data, b, part) for b in BASELINES}}
     print(f"{data.name}: {len(data.checkins)} check-ins, {data.checkins.num_users} users, "
           f"{data.checkins.num_venues} venues; {data.checkins.skipped.summary()}")
@@ -202,7 +210,8 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                 raise UserInputError(
                     f"--window {args.window} exceeds the source model's max_len {model.config.max_len}")
             result["zero_shot"] = evaluate_model(model, data)
-            _print_metrics("zero-shot", result["zero_shot"])
+            print(f"protocol: {protocol}")
+            _print_metrics("zero-shot" if fraction == 0 else "source, not fine-tuned", result["zero_shot"])
         if cmd == "train" or fraction > 0:
             settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
                                      log=not args.quiet, keep_initial=cmd == "transfer")

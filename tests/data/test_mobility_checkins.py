@@ -86,7 +86,9 @@ def test_llmmob_layout(tmp_path):
     write_gz(tmp_path / "train.csv.gz", head + "1,1,10,0.1,0.2,0,600,1\n2,1,11,0.3,0.1,0,700,1\n3,1,12,0.3,0.1,x,700,1\n")
     write_gz(tmp_path / "test.csv.gz", head + "4,1,10,0.1,0.2,1,60,2\n")
     c = load_checkins(tmp_path, city="g")
-    assert len(c) == 3 and c.time.tolist() == [600, 700, 1440 + 60] and set(c.venue_category) == {"unknown"}
+    # day 0 is a Tuesday (weekday 1): placed on the calendar 5 days after 1970-01-01 (a Thursday)
+    assert len(c) == 3 and c.time.tolist() == [5 * 1440 + 600, 5 * 1440 + 700, 6 * 1440 + 60]
+    assert int(hour_of_week(c.time[0])) == 24 + 10 and set(c.venue_category) == {"unknown"}
     assert dict(c.skipped.counts) == {"bad time": 1} and c.skipped.examples[0].startswith("train.csv.gz:4")
 
 

@@ -12,7 +12,8 @@ Layouts read (``root`` is the folder holding the files):
 - ``"tsmc2014"``: ``dataset_TSMC2014_{NYC,TKY}.txt`` (tab-separated userId, venueId, venueCategoryId, venueCategory,
   latitude, longitude, timezoneOffset minutes, UTC time ``Tue Apr 03 18:00:09 +0000 2012``); local time = UTC + offset.
 - ``"llmmob"`` (``fsq_nyc``, ``fsq_tky``, ``geolife``): ``{train,valid,test}.csv.gz`` with id, user_id, location_id,
-  latitude, longitude (already normalised), start_day, start_min; no categories (category text ``"unknown"``).
+  latitude, longitude (already normalised), start_day, start_min, weekday; no categories (category text
+  ``"unknown"``). Read by :func:`graphrep.data.mobility.llmmob.load_llmmob`, which also keeps the released split.
 
 Times are local wall-clock minutes since 1970-01-01 (int64). Malformed rows (bad time, unknown venue or category,
 missing or out-of-range coordinates) are skipped, counted by reason and named (``file:line``) in ``CheckIns.skipped``.
@@ -357,18 +358,9 @@ def _load_tsmc2014(path: Path, city: str) -> CheckIns:
 
 
 def _load_llmmob(root: Path, city: str) -> CheckIns:
-    b = _Builder(city, SkipLog())
-    for where, r in _existing_rows(root, [f"{n}.csv.gz" for n in SPLIT_NAMES],
-                                   ["user_id", "location_id", "latitude", "longitude", "start_day", "start_min"],
-                                   b.skipped, "LLM-Mob"):
-        try:
-            minutes = int(r["start_day"]) * 1440 + int(r["start_min"])
-        except ValueError:
-            minutes = None
-        _record(b, where, r["user_id"], r["location_id"], "unknown",
-                _coord(r["latitude"], r["longitude"], normalised=True), minutes,
-                f"{r['start_day']}/{r['start_min']}", f"{r['latitude']!r}, {r['longitude']!r}")
-    return b.build()
+    from .llmmob import load_llmmob  # llmmob builds on this module's readers
+
+    return load_llmmob(root, city).checkins
 
 
 def load_checkins(path: str | Path, layout: str | None = None, city: str | None = None) -> CheckIns:

@@ -86,6 +86,8 @@ class Windows:
     ``candidates[w]`` ``[K_w]`` venue indices, ``local[w]`` ``[L]`` each input's position in ``candidates[w]``,
     ``base_counts[w]``/``base_last[w]`` ``[K_w]`` visits before the window and the minute of the last one,
     ``trans[w]`` ``[L, K_w]`` the user's earlier transitions from the venue at each position to each candidate.
+    ``target_rows`` ``[W, L]`` int64: the check-in row (index into the :class:`CheckIns` arrays) of each target, -1
+    where none; row-major order over the scored positions is the order in which models and baselines emit ranks.
     """
 
     inputs: torch.Tensor
@@ -99,6 +101,7 @@ class Windows:
     base_counts: list[torch.Tensor]
     base_last: list[torch.Tensor]
     trans: list[torch.Tensor]
+    target_rows: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.inputs.size(0)
@@ -106,6 +109,22 @@ class Windows:
     @property
     def num_targets(self) -> int:
         return int((self.targets >= 0).sum())
+
+    def restrict(self, keep) -> "Windows":
+        """The same windows scoring only the targets whose check-in row is in ``keep`` (``[N]`` bool over the
+        :class:`CheckIns` rows; other targets become -1, i.e. context only); windows left without a target are dropped.
+        """
+        if self.target_rows is None:
+            raise ValueError("these windows were built without target_rows")
+        keep = torch.as_tensor(np.asarray(keep, dtype=bool))
+        rows = self.target_rows
+        selected = (rows >= 0) & keep[rows.clamp_min(0)]
+        w = selected.any(1).nonzero().flatten()
+        idx = w.tolist()
+        return Windows(self.inputs[w], torch.where(selected, self.targets, -1)[w], self.times[w], self.priors[w],
+                       self.mask[w], self.user[w], self.local[w], [self.candidates[i] for i in idx],
+                       [self.base_counts[i] for i in idx], [self.base_last[i] for i in idx],
+                       [self.trans[i] for i in idx], torch.where(selected, rows, -1)[w])
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """Windows ``index`` as tensors; candidates padded to the batch's largest ``K`` (pads: venue 0, never visited,
@@ -166,6 +185,7 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
     pri = np.zeros((w, length, priors.shape[1]), dtype=np.float32)
     mask = np.zeros((w, length), dtype=bool)
     local = np.zeros((w, length), dtype=np.int64)
+    rows = np.full((w, length), -1, dtype=np.int64)
     wuser = np.zeros(w, dtype=np.int64)
     cands, counts, lasts, trans = [], [], [], []
     for i, (u0, s, e, a) in enumerate(spans):
@@ -173,6 +193,7 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
         inputs[i, :n], times[i, :n], pri[i, :n], mask[i, :n] = venue[s:e], time[s:e], priors[s:e], True
         first = a - 1 - s  # position predicting item a
         targets[i, first:n] = venue[s + first + 1:e + 1]
+        rows[i, first:n] = np.arange(s + first + 1, e + 1)
         cand, inverse = np.unique(venue[u0:e], return_inverse=True)
         local[i, :n] = inverse[s - u0:]
         c = np.bincount(inverse[:s - u0], minlength=len(cand)).astype(np.float32)
@@ -188,7 +209,8 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
         trans.append(torch.from_numpy(m))
         wuser[i] = user[u0]
     t = torch.from_numpy
-    return Windows(t(inputs), t(targets), t(times), t(pri), t(mask), t(wuser), t(local), cands, counts, lasts, trans)
+    return Windows(t(inputs), t(targets), t(times), t(pri), t(mask), t(wuser), t(local), cands, counts, lasts, trans,
+                   t(rows))
 
 
 def _successor_counts(checkins: CheckIns) -> list[tuple[np.ndarray, np.ndarray]]:

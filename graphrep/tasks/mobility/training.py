@@ -11,9 +11,9 @@ the expert utilisation of that epoch; the weights of the epoch with the best val
 (with ``keep_initial``, as for fine-tuning a transferred model, the starting weights compete too: ``best_epoch = -1``).
 
 Metrics (:func:`graphrep.train.metrics.ranking_metrics`) rank the target among all the city's venues.
-Baselines on the same targets: ``popularity`` (training visit counts), ``user_frequency`` (the user's visits before the
-target, training and already-observed rows; ties broken by popularity), ``markov`` (first-order transition counts from
-the training rows, ties and unseen previous venues broken by popularity).
+Baselines on the same targets (:mod:`graphrep.tasks.mobility.baselines`): ``popularity``, ``user_frequency``,
+``markov`` and the ``user_transition`` rule; popularity and Markov counts come from the same training rows as the venue
+features.
 """
 
 from __future__ import annotations
@@ -30,17 +30,17 @@ import torch
 from graphrep.data.errors import GraphrepError, InvalidInputError
 from graphrep.data.mobility import (CITY_LAYOUTS, CheckIns, chronological_split, load_checkins, trajectory_ids,
                              venue_features)
-from graphrep.data.mobility.sequences import Windows, build_windows, scored_history, spatial_priors
+from graphrep.data.mobility.sequences import Windows, build_windows, spatial_priors
 from graphrep.data.mobility.transitions import gnn_edges, training_transition_graph
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
 from graphrep.train.checkpoint import read_checkpoint, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import ranking_metrics, target_ranks
 
+from .baselines import BASELINES, baseline_scores
+
 __all__ = ["CityData", "prepare_city", "TrainSettings", "train_model", "evaluate_model", "baseline_metrics",
            "save_model", "load_model", "BASELINES", "resolve_city", "run_signature"]
-
-BASELINES = ("popularity", "user_frequency", "markov")
 
 
 def resolve_city(city: str, root: str | Path | None = None) -> tuple[Path, str]:
@@ -90,17 +90,19 @@ class CityData:
 
 def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.0, seed: int = 0,
                  length: int = 64, max_gap_hours: float = 72.0, embed_categories=None,
-                 checkins: CheckIns | None = None, feature_users: str = "train") -> CityData:
+                 checkins: CheckIns | None = None, feature_users: str = "train",
+                 split: np.ndarray | None = None) -> CityData:
     """Load, split and featurise a city; windows for train (only a seeded ``fraction`` of the users), valid and test
-    (all users). Venue features and the transition graph come from the training rows of the selected users
-    (``feature_users="train"``) or of every user (``"all"``, e.g. for zero-shot evaluation); never from valid/test
-    rows."""
+    (all users). Venue features, the transition graph and the Markov counts come from the training rows of the
+    selected users (``feature_users="train"``) or of every user (``"all"``, e.g. for zero-shot evaluation); never from
+    valid/test rows. ``split`` (``[N]`` 0/1/2, chronological per user) replaces the per-user 80/10/10 split, e.g.
+    with a released split (:func:`graphrep.data.mobility.llmmob.load_llmmob`)."""
     if not 0 < fraction <= 1:
         raise InvalidInputError(f"fraction must be in (0, 1], got {fraction}")
     if checkins is None:
         path, name = resolve_city(city, root)
         checkins = load_checkins(path, city=name)
-    split = chronological_split(checkins)
+    split = chronological_split(checkins) if split is None else np.asarray(split, dtype=np.int64)
     traj = trajectory_ids(checkins, max_gap_hours)
     rng = np.random.default_rng(seed)
     n_users = checkins.num_users
@@ -118,7 +120,7 @@ def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.
     data.windows["test"] = build_windows(checkins, split, 2, priors, length, length // 2)
     nv = checkins.num_venues
     same_user = np.r_[checkins.user[1:] == checkins.user[:-1]]
-    pair = train_rows[:-1] & train_rows[1:] & same_user
+    pair = mask[:-1] & mask[1:] & same_user
     m = np.zeros((nv, nv), dtype=np.float32)
     np.add.at(m, (checkins.venue[:-1][pair], checkins.venue[1:][pair]), 1.0)
     data.markov = torch.from_numpy(m)
@@ -272,23 +274,11 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
 
 @torch.no_grad()
 def baseline_metrics(data: CityData, name: str, part: str = "test", batch_size: int = 32) -> dict[str, float]:
-    """Metrics of a count baseline (module docstring) on ``data.windows[part]``."""
+    """Metrics of a rule baseline (:mod:`graphrep.tasks.mobility.baselines`) on ``data.windows[part]``."""
     if name not in BASELINES:
         raise InvalidInputError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
-    pop = data.train_counts / data.train_counts.max().clamp_min(1.0)
-    ranks = []
-    for batch in _batches(data.windows[part], batch_size):
-        scored = batch["targets"] >= 0
-        targets = batch["targets"][scored]
-        if name == "popularity":
-            scores = pop.expand(len(targets), -1)
-        elif name == "user_frequency":
-            phi, cand = scored_history(batch)
-            scores = (1e-3 * pop).expand(len(targets), -1).scatter_add(1, cand, torch.expm1(phi[..., 0]))
-        else:
-            row = data.markov[batch["inputs"][scored]]
-            scores = row / row.sum(1, keepdim=True).clamp_min(1.0) + 1e-3 * pop
-        ranks.append(target_ranks(scores, targets))
+    ranks = [target_ranks(*baseline_scores(name, batch, data.train_counts, data.markov))
+             for batch in _batches(data.windows[part], batch_size)]
     return ranking_metrics(torch.cat(ranks).numpy())
 
 
