@@ -23,7 +23,7 @@ __all__ = ["collect_ranks", "model_ranks", "baseline_ranks", "evaluate_ranks"]
 @torch.no_grad()
 def collect_ranks(windows: Windows, score: Callable[[dict], tuple[torch.Tensor, torch.Tensor]],
                   batch_size: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``score(batch) -> (scores [M, V], targets [M])`` over every window in order -> (ranks ``[T]``, rows ``[T]``,
+    r"""``score(batch) -> (scores [M, V], targets [M])`` over every window in order -> (ranks ``[T]``, rows ``[T]``,
     unvisited ranks ``[T]``), ``T`` the scored targets, ``rows`` their check-in rows; the unvisited rank counts only
     venues the user has not visited before the target, :math:`1 + \#\{v \notin H : s_v > s_{target}\}` (the
     ranking of the non-history path; meaningful for targets new to the user)."""
