@@ -1,5 +1,5 @@
 """Flag combinations that used to end in "internal error" are refused up front (exit 2, one line), and the --out
-policy of the commands not yet on the engine."""
+policy of the commands not yet on the engine (modality, tag zero-shot, the main job)."""
 
 from graphrep import cli
 
@@ -61,3 +61,27 @@ def test_circuit_half_precision_on_cpu_is_refused_up_front(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--precision bf16-mixed with --accelerator cpu" in err[0], err
     assert not (tmp_path / "c").exists()
+
+
+def _non_empty(tmp_path):
+    out = tmp_path / "previous-run"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"kept": true}')
+    return out
+
+
+def test_tag_zero_shot_refuses_a_non_empty_out_before_any_work(tmp_path, capsys, shared_data):
+    out = _non_empty(tmp_path)
+    assert cli.main(["tag", "zero-shot", "--train", "webkb_texas", "--eval", "webkb_cornell", "--root",
+                     str(shared_data / "tag"), "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "folder is not empty" in err[0] and "--overwrite" in err[0], err
+    assert (out / "metrics.json").read_text() == '{"kept": true}'
+
+
+def test_main_job_refuses_a_non_empty_out_before_any_work(tmp_path, capsys):
+    out = _non_empty(tmp_path)
+    assert cli.main(["main-job", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "folder is not empty" in err[0], err
+    assert sorted(p.name for p in out.iterdir() if p.name != ".graphrep.lock") == ["metrics.json"]

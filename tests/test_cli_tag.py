@@ -116,7 +116,7 @@ def test_tag_zero_shot_errors_are_one_line_and_come_before_work(tmp_path, capsys
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err, err
     assert main(_argv(root, a_file, train="src")) == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert "not a folder" in capsys.readouterr().err
     assert main(_argv(root, tmp_path / "o", train="src,dst")) == 2
     assert "leaves the evaluated graph out" in capsys.readouterr().err
     assert main(_argv(root, tmp_path / "o", train="src,src")) == 2

@@ -55,7 +55,8 @@ def add_parser(subparsers) -> None:
                    "forest's out-of-fold predictions (predicts RF + GIN)")
     p.add_argument("--rf-trees", type=int, default=500)
     p.add_argument("--jobs", type=int, default=2, help="rows trained at a time, one process each (default: %(default)s)")
-    p.add_argument("--out", help="output directory (default: runs/main-<time>)")
+    p.add_argument("--out", help="output directory (default: runs/main-<time>); must be new or empty")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -80,8 +81,11 @@ def run(args) -> int:
     config = MainJobConfig(datasets=args.data, root=args.root, epochs=args.epochs, seeds=args.seeds,
                            encoder=args.encoder, readout=args.readout, rf_trees=args.rf_trees, jobs=args.jobs,
                            blend=args.blend, stack=args.stack,
-                           out_dir=args.out or f"runs/main-{time.strftime('%Y%m%d-%H%M%S')}",
+                           out_dir=args.out or f"runs/main-{time.strftime('%Y%m%d-%H%M%S')}", overwrite=args.overwrite,
                            progress=not args.no_progress and sys.stderr.isatty())
+    from graphrep.train.outdir import check_out_dir
+
+    check_out_dir(config.out_dir, args.overwrite)  # the same --out policy as every training subcommand
     for key in ("ema", "lr", "weight_decay", "schedule"):
         if getattr(args, key) is not None:
             config.recipe[key] = getattr(args, key)

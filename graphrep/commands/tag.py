@@ -7,7 +7,6 @@ Every argument is checked before any work.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -22,7 +21,8 @@ def add_parser(subparsers) -> None:
                            "(leave-one-graph-out); writes metrics.json and predictions.csv")
     p.add_argument("--train", required=True, help="TAG(s) to train on, comma-separated (e.g. cora,citeseer,dblp)")
     p.add_argument("--eval", required=True, help="TAG to classify zero-shot (its labels are read only to score)")
-    p.add_argument("--out", help="output directory (default: runs/tag-<train>-<eval>-<time>)")
+    p.add_argument("--out", help="output directory (default: runs/tag-<train>-<eval>-<time>); must be new or empty")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--root", help="folder holding <name>/nodes.jsonl.gz etc. (default $GRAPHREP_DATA/tag)")
     p.add_argument("--variant", choices=VARIANTS, default="euclidean",
                    help="experts and fusion (default euclidean: the gated 3-expert model measured no better, see "
@@ -51,19 +51,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--text-model", help="sentence-transformers model: a folder, an installed package holding one, or "
                    "a Hub name in the local cache (default: the offline all-MiniLM-L6-v2)")
     p.add_argument("--cache-dir", help="text-embedding cache (default $GRAPHREP_CACHE/text)")
-
-
-def _check_out(out: Path) -> None:
-    """The output folder must be creatable and writable; checked before any work."""
-    from graphrep.data.errors import GraphrepError
-
-    if out.exists() and not out.is_dir():
-        raise GraphrepError(f"--out {out}: exists and is not a folder")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise GraphrepError(f"--out {out}: {probe} is not a writable folder")
 
 
 def _check_args(args) -> list[str]:
@@ -102,16 +89,16 @@ def _check_args(args) -> list[str]:
 
         classes = read_classes(resolve_tag_dir(args.eval, args.root) / "classes.json")
         read_class_descriptions(args.class_descriptions, classes)  # one line naming the file and class if wrong
-    if args.out:
-        _check_out(Path(args.out))
     return train
 
 
 def run(args) -> int:
     from graphrep.tasks.tag.alignment import DEFAULT_HARD_NEGATIVES, AlignmentConfig, run_transfer
+    from graphrep.train.outdir import check_out_dir
 
     train = _check_args(args)
     out = args.out or f"runs/tag-{'+'.join(train)}-{args.eval}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_out_dir(out, args.overwrite)  # the same --out policy as every training subcommand, checked before any work
     config = AlignmentConfig(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size or None, edge_drop=args.edge_drop,
         feature_mask=args.feature_mask, neighbour_positives=args.neighbour_positives, max_nodes=args.max_nodes,

@@ -68,6 +68,7 @@ class MainJobConfig:
     stack: bool = False  # add a row: the hybrid trained on the forest's out-of-fold residual, predicting RF + GIN
     rows: list[str] | None = None  # the trained rows to run (scratch, pretrained, hybrid, stacked); None: all
     out_dir: str = "runs/main"
+    overwrite: bool = False  # write into a non-empty out_dir (its rows' folders included)
     progress: bool = False
     jobs: int = 1  # rows trained at a time, each in its own process (2 on a 2-core machine)
     recipe: dict = field(default_factory=lambda: dict(SMALL_DATA_RECIPE))
@@ -83,7 +84,7 @@ def variants(config: MainJobConfig, dataset: str) -> list[tuple[str, str, TrainC
     forest, only the last scores the seed ensemble."""
     common = dict(dataset=dataset, root=config.root, epochs=config.epochs, seeds=list(config.seeds),
                   progress=config.progress, rf_trees=config.rf_trees, keep_predictions=True, checkpoints="best",
-                  **config.recipe)
+                  overwrite=config.overwrite, **config.recipe)
     out = Path(config.out_dir) / dataset
     name = config.encoder.removeprefix("pretrained:")
     hybrid = f"hybrid: GIN from {name} + {config.readout.replace('+', ' + ')} readout"
