@@ -1,5 +1,5 @@
 """Next-location prediction against the strongest rule and LLM-Mob's published numbers, with exploration metrics
-(issue 22; replaces issue 10's table).
+(replaces the earlier per-user-split transfer table).
 
 Cells, every model and rule baseline on the same targets in the same run:
 
@@ -175,7 +175,7 @@ def goals(results: dict) -> list[dict]:
         a, b = get(cell, model, "new-among-unvisited/acc@5"), get(cell, "popularity", "new-among-unvisited/acc@5")
         if a is not None and b is not None:
             rows.append({"goal": f"{cell}: TrajMoE new-venue Acc@5 among unvisited venues > popularity's "
-                         "(informative, not the issue's goal)", "margin_points": 100 * (a - b), "met": a > b})
+                         "(informative, not a stated goal)", "margin_points": 100 * (a - b), "met": a > b})
     for cell in CELLS:
         a, b = get(cell, model, "new/acc@5"), get(cell, "popularity", "new/acc@5")
         if a is not None and b is not None:
@@ -222,7 +222,7 @@ def write_tables(results: dict, path: Path) -> None:
                      + " | ".join("-" for _ in range(2 * len(COLS))) + " | - |")
     mine = results["cells"]["LLM-Mob NYC split"]
     lines += ["", "MRR@10 on the LLM-Mob split (the measure LLM-Mob reports): "
-              + "; ".join(f"{r} {_fmt(e, 'mrr@10')}" for r, e in mine.items()), "", "## Goals (issue 22)", "",
+              + "; ".join(f"{r} {_fmt(e, 'mrr@10')}" for r, e in mine.items()), "", "## Goals", "",
               "| goal | margin (points) | met |", "|---|---|---|"]
     for g in results.get("goals", []):
         lines.append(f"| {g['goal']} | {g['margin_points']:+.2f} | {'yes' if g['met'] else 'no'} |")

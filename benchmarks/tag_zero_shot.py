@@ -1,4 +1,4 @@
-"""Zero-shot node classification on every shared text-attributed graph, leave-one-graph-out (issue 12).
+"""Zero-shot node classification on every shared text-attributed graph, leave-one-graph-out.
 
 Columns: every shared TAG as the target (cora, citeseer, dblp, webkb_cornell/texas/washington/wisconsin), plus four
 robustness columns on Cora: 30% of its undirected edges dropped (seeded per seed), 20% random edges added (seeded per
@@ -214,7 +214,7 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
     main_cols = [v for v in verdicts if v["target"] not in ROBUST]
     avg = statistics.mean(v["gain"] for v in main_cols) if main_cols else float("nan")
     worst = min(v["gain"] for v in verdicts)
-    lines += ["", "## Goals of issue 24 (accuracy, points)", "", "| goal | measured | met |", "|---|---|---|",
+    lines += ["", "## Goals (accuracy, points)", "", "| goal | measured | met |", "|---|---|---|",
               f"| best trained/adapted - best training-free, mean over the {len(main_cols)} targets >= 2 | "
               f"{avg:+.2f} | {'yes' if avg >= 2 else 'no'} (margin {avg - 2:+.2f}) |",
               f"| never more than 1 below on any column | worst {worst:+.2f} | "
