@@ -232,16 +232,17 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
                      f"{'yes' if best_cora >= 70 else 'no'} (margin {best_cora - 70:+.2f}) |")
     lines += ["", "## Published results on the same task (not run here)", "",
               "| method | venue | cora | citeseer | protocol and encoder |", "|---|---|---|---|---|"]
-    for name, venue, cora_acc, cite_acc, protocol in meta["published"]:
+    for name, venue, cora_acc, cite_acc, protocol in meta.get("published", PUBLISHED):
         lines.append(f"| {name} | {venue} | {cora_acc} | {cite_acc if cite_acc is not None else '-'} | {protocol} |")
     lines += ["", "## Structure of each target (label-free estimates and the true edge homophily)", "",
               "| target | feature homophily | agreement a1 | structure a2/a1 | source threshold on a1 | "
               "edge label homophily |", "|---|---|---|---|---|---|"]
     for c in columns:
-        h = meta["homophily"][c]
-        lines.append(f"| {c} | {h['feature']:.3f} | {h['agreement']:.3f} | {h['structure']:.3f} | "
-                     f"{h['threshold']:.3f} | {h['label']:.3f} |")
-    if meta["gates"]:
+        h = meta["homophily"][c]  # results of an earlier version of this script lack the newer estimates: "-"
+        cells = [f"{h[k]:.3f}" if isinstance(h.get(k), (int, float)) else "-"
+                 for k in ("feature", "agreement", "structure", "threshold", "label")]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    if meta.get("gates"):
         experts = [k for k in meta["gates"][0] if k not in ("target", "seed")]
         lines += ["", "## Mean gate weight of the routed model per expert and target (over seeds)", "",
                   "| target | " + " | ".join(experts) + " |", "|---|" + "---|" * len(experts)]

@@ -15,7 +15,9 @@ def fmt(stat: dict[str, float], scale: float = 1.0, digits: int = 3) -> str:
 def results_table(results: dict) -> str:
     """Markdown table: one row per model, columns test/valid metrics as mean ± std over seeds."""
     summary = results["summary"]
-    metrics = list(next(iter(summary.values()))["test"])
+    # every metric any model has, in first-seen order (e.g. OGB's ogb_rocauc is scored for the GIN only): "-" where
+    # a model lacks one
+    metrics = list(dict.fromkeys(m for parts in summary.values() for m in parts["test"]))
     seeds = len(results["gin"])
     header = ["model"] + [f"test {m}" for m in metrics] + [f"valid {m}" for m in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -24,7 +26,7 @@ def results_table(results: dict) -> str:
         if model == "gin" and results["config"].get("encoder_checkpoint"):
             label = "GIN (fine-tuned from a pre-trained encoder)"
         cells = [label]
-        cells += [fmt(parts["test"][m]) for m in metrics] + [fmt(parts["valid"][m]) for m in metrics]
+        cells += [fmt(parts[part][m]) if m in parts[part] else "-" for part in ("test", "valid") for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     d = results["dataset"]
     sizes = d.get("split_sizes", {})

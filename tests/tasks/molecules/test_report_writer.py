@@ -7,6 +7,7 @@ import pytest
 
 from graphrep.cli import main
 from graphrep.tasks.molecules.experiment import TrainConfig, run_experiment
+from graphrep.train.outdir import LOCK_NAME
 
 TINY = dict(epochs=1, layers=1, hidden=8, batch_size=64, seeds=[0], rf_trees=5, progress=False)
 
@@ -15,7 +16,8 @@ TINY = dict(epochs=1, layers=1, hidden=8, batch_size=64, seeds=[0], rf_trees=5, 
 def test_library_and_cli_runs_leave_the_same_report(tmp_path, capsys):
     results = run_experiment(TrainConfig(out_dir=str(tmp_path / "lib"), **TINY))
     lib = tmp_path / "lib"
-    assert {p.name for p in lib.iterdir() if p.is_file()} == {"results.json", "results.md", "learning_curve.png"}
+    written_files = {p.name for p in lib.iterdir() if p.is_file() and p.name != LOCK_NAME}
+    assert written_files == {"results.json", "results.md", "learning_curve.png"}
     written = json.loads((lib / "results.json").read_text())
     assert written["summary"] == json.loads(json.dumps(results["summary"]))
     assert written["wall_seconds"] == pytest.approx(results["wall_seconds"])
@@ -24,7 +26,7 @@ def test_library_and_cli_runs_leave_the_same_report(tmp_path, capsys):
     assert main(["train", "--epochs", "1", "--layers", "1", "--hidden", "8", "--batch-size", "64", "--seeds", "0",
                  "--rf-trees", "5", "--no-progress", "--out", str(tmp_path / "cli")]) == 0
     cli = tmp_path / "cli"
-    assert {p.name for p in cli.iterdir() if p.is_file()} == {"results.json", "results.md", "learning_curve.png"}
+    assert {p.name for p in cli.iterdir() if p.is_file() and p.name != LOCK_NAME} == written_files
     from_cli = json.loads((cli / "results.json").read_text())
     assert set(from_cli) == set(written)
     assert str(cli.resolve()) in capsys.readouterr().out

@@ -8,7 +8,7 @@ import torch
 
 from graphrep.data import UserInputError
 from graphrep.tasks.molecules.validation import check_labels
-from graphrep.train.outdir import check_out_dir
+from graphrep.train.outdir import LOCK_NAME, check_out_dir
 
 NAN = float("nan")
 
@@ -39,7 +39,8 @@ def test_constant_regression_target_is_named(caplog):
 
 def test_out_dir_rules(tmp_path):
     check_out_dir(tmp_path / "new" / "run", overwrite=False)  # created
-    assert (tmp_path / "new" / "run").is_dir() and not any((tmp_path / "new" / "run").iterdir())
+    run = tmp_path / "new" / "run"
+    assert run.is_dir() and [p.name for p in run.iterdir()] == [LOCK_NAME]  # only the lock this process holds
     (tmp_path / "new" / "run" / "results.json").write_text("{}")
     with pytest.raises(UserInputError, match="not empty"):
         check_out_dir(tmp_path / "new" / "run", overwrite=False)
