@@ -83,13 +83,19 @@ def run(args) -> int:
                            blend=args.blend, stack=args.stack,
                            out_dir=args.out or f"runs/main-{time.strftime('%Y%m%d-%H%M%S')}", overwrite=args.overwrite,
                            progress=not args.no_progress and sys.stderr.isatty())
-    from graphrep.train.outdir import check_out_dir
+    from graphrep.train.outdir import check_out_dir, discard_if_unused
 
+    created = not Path(config.out_dir).exists()
     check_out_dir(config.out_dir, args.overwrite)  # the same --out policy as every training subcommand
     for key in ("ema", "lr", "weight_decay", "schedule"):
         if getattr(args, key) is not None:
             config.recipe[key] = getattr(args, key)
-    results = run_main_job(config)
+    try:
+        results = run_main_job(config)
+    except BaseException:
+        if created:
+            discard_if_unused(config.out_dir)  # bad input found while loading: leave no empty folder behind
+        raise
     paths = write_main_job_report(results, config.out_dir)
     print(main_job_table(results))
     print(f"\nresults in {Path(config.out_dir).resolve()} ({', '.join(p.name for p in paths.values())}; "

@@ -94,20 +94,26 @@ def _check_args(args) -> list[str]:
 
 def run(args) -> int:
     from graphrep.tasks.tag.alignment import DEFAULT_HARD_NEGATIVES, AlignmentConfig, run_transfer
-    from graphrep.train.outdir import check_out_dir
+    from graphrep.train.outdir import check_out_dir, discard_if_unused
 
     train = _check_args(args)
     out = args.out or f"runs/tag-{'+'.join(train)}-{args.eval}-{time.strftime('%Y%m%d-%H%M%S')}"
+    created = not Path(out).exists()
     check_out_dir(out, args.overwrite)  # the same --out policy as every training subcommand, checked before any work
     config = AlignmentConfig(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size or None, edge_drop=args.edge_drop,
         feature_mask=args.feature_mask, neighbour_positives=args.neighbour_positives, max_nodes=args.max_nodes,
         hard_negatives=dict(DEFAULT_HARD_NEGATIVES) if args.hard_negatives else None, seed=args.seed)
-    m = run_transfer(train, args.eval, out, root=args.root, variant=args.variant, config=config,
-                     model_kwargs={"hidden_channels": args.hidden, "shared_channels": args.hidden},
-                     templates=args.templates, text_model=args.text_model, text_cache_dir=args.cache_dir,
-                     adaptation=args.adaptation, target_epochs=args.target_epochs,
-                     class_descriptions=args.class_descriptions)
+    try:
+        m = run_transfer(train, args.eval, out, root=args.root, variant=args.variant, config=config,
+                         model_kwargs={"hidden_channels": args.hidden, "shared_channels": args.hidden},
+                         templates=args.templates, text_model=args.text_model, text_cache_dir=args.cache_dir,
+                         adaptation=args.adaptation, target_epochs=args.target_epochs,
+                         class_descriptions=args.class_descriptions)
+    except BaseException:
+        if created:
+            discard_if_unused(out)
+        raise
     plain = m["without_adaptation"]
     print(f"GraphShaper ({args.variant}{', hard negatives' if args.hard_negatives else ''}) trained on "
           f"{', '.join(m['train'])}, zero-shot on {m['eval']} with adaptation '{args.adaptation}': accuracy "

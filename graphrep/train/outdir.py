@@ -76,3 +76,20 @@ def release_out_dirs() -> None:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def discard_if_unused(out_dir: str | os.PathLike) -> None:
+    """Release this process's lock on ``out_dir`` and remove the folder if it holds nothing but the lock file: a run
+    that failed on bad input before writing anything leaves no trace of its own."""
+    import fcntl
+
+    out = Path(out_dir)
+    fd = _held.pop(out.resolve(), None) if out.exists() else None
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    if out.is_dir() and [p.name for p in out.iterdir()] == [LOCK_NAME]:
+        (out / LOCK_NAME).unlink()
+        out.rmdir()
