@@ -45,3 +45,26 @@ def offline_downloads(monkeypatch):
         raise urllib.error.URLError("network disabled in tests")
 
     monkeypatch.setattr("graphrep.data.resolve.fetch_url", offline)
+
+
+@pytest.fixture
+def interrupt_run():
+    """``interrupt_run(cmd, signum, wait_for=None, delay=0.0, env=None, cwd=None) -> (returncode, lines)``: start
+    ``cmd``, wait until the file ``wait_for`` exists (a checkpoint: the loop is training; 240 s at most) or ``delay``
+    seconds, send ``signum``, and return the exit code and the non-empty lines of its stderr."""
+    import subprocess
+    import time
+
+    def run(cmd, signum, wait_for=None, delay=0.0, env=None, cwd=None):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        if wait_for is None:
+            time.sleep(delay)
+        else:
+            deadline = time.monotonic() + 240
+            while not wait_for.is_file() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+        return proc.returncode, [line for line in err.strip().splitlines() if line.strip()]
+
+    return run

@@ -68,7 +68,6 @@ import signal  # noqa: E402
 import shlex  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -306,24 +305,18 @@ def test_ctrl_c_during_training_exits_130_and_the_hint_resumes(own_csv, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("when", ["start-up", "training"])
-def test_sigint_from_outside_is_one_line_and_exit_130(when, own_csv, tmp_path):
+def test_sigint_from_outside_is_one_line_and_exit_130(when, own_csv, tmp_path, interrupt_run):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "graphrep", "train", "--data", str(own_csv), "--label-columns", "pic50",
            "--seeds", "0", "--out", str(out), "--no-baseline", *TINY]
     cmd[cmd.index("--epochs") + 1] = "500"
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
     ckpt = out / "seed0" / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
-    if when == "start-up":  # while the heavy imports run: after the interpreter's own start-up (whose Ctrl-C
-        time.sleep(2.0)     # Python itself reports), which took over 0.5 s once on this loaded 2-core machine
-    else:
-        while not ckpt.is_file() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    # start-up: while the heavy imports run, after the interpreter's own start-up (whose Ctrl-C Python itself
+    # reports), which took over 0.5 s once on this loaded 2-core machine
+    code, lines = interrupt_run(cmd, signal.SIGINT, None if when == "start-up" else ckpt, delay=2.0,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+    err = "\n".join(lines)
+    assert code == 130, err
     assert len(lines) == 1 and lines[0].startswith("graphrep: interrupted"), err
     if when == "training":
         assert f"--seeds 0 --out {out} --resume {ckpt} --overwrite" in lines[0]
@@ -356,21 +349,15 @@ def test_main_job_options_work_without_the_subcommand_name(monkeypatch):
 
 
 @pytest.mark.slow
-def test_sigterm_during_graphrep_train_exits_143_with_a_resume_command(own_csv, tmp_path):
+def test_sigterm_during_graphrep_train_exits_143_with_a_resume_command(own_csv, tmp_path, interrupt_run):
     """Lightning used to swallow SIGTERM (exit 0, no results, no hint): now it is Ctrl-C with exit 143."""
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "graphrep", "train", "--data", str(own_csv), "--label-columns", "pic50",
            "--seeds", "0", "--out", str(out), "--no-baseline", *TINY]
     cmd[cmd.index("--epochs") + 1] = "500"
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
     ckpt = out / "seed0" / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
-    while not ckpt.is_file() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    code, lines = interrupt_run(cmd, signal.SIGTERM, ckpt, env={**os.environ, "PYTHONPATH": str(REPO)})
+    err = "\n".join(lines)
+    assert code == 143, err
     assert len(lines) == 1 and lines[0].startswith("graphrep: terminated (SIGTERM); resume with: graphrep train"), err
     assert lines[0].endswith(f"--resume {ckpt} --overwrite")

@@ -7,7 +7,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,8 @@ import pytest
 from graphrep import cli
 from graphrep.train.engine import Engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "data" / "circuits"))
-from circuit_fixtures import DESIGN_SPEF, DESIGN_VERILOG, LIB  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture()
-def design_dir(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    (d / "top.v").write_text(DESIGN_VERILOG)
-    (d / "top.spef").write_text(DESIGN_SPEF)
-    (d / "cells.lib").write_text(LIB)
-    return d
 
 
 def argv(design_dir, out, *extra):
@@ -144,20 +131,14 @@ def test_two_process_ddp_gives_the_single_process_metrics(design_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_mid_run_exits_143_with_a_resume_command(design_dir, tmp_path):
+def test_sigterm_mid_run_exits_143_with_a_resume_command(design_dir, tmp_path, interrupt_run):
     out = tmp_path / "run"
     args = argv(design_dir, out, "--method", "gnn-mse", "--epochs", "1000000", "--checkpoint-every", "20")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "graphrep", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     ckpt = out / "checkpoints" / "seed1.pt"
-    deadline = time.monotonic() + 240
-    while not ckpt.is_file() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    code, lines = interrupt_run([sys.executable, "-m", "graphrep", *args], signal.SIGTERM, ckpt, env=env, cwd=tmp_path)
+    err = "\n".join(lines)
+    assert code == 143, err
     assert len(lines) == 1 and lines[0].startswith("graphrep: terminated (SIGTERM); resume with: graphrep circuit "
                                                    "train"), err
     assert f"--resume {ckpt}" in lines[0] and lines[0].endswith("--overwrite")

@@ -1,8 +1,6 @@
 """Circuit tasks: tensors from a circuit graph, link negatives, training that fits, and the CLI end to end."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,18 +13,6 @@ from graphrep.tasks.circuits.baselines import BaselineModel
 from graphrep.tasks.circuits.training import (TransferConfig, area_prior_offset, metrics, nearby_pairs, predict, prepare,
                                      train_model)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "data" / "circuits"))
-from circuit_fixtures import DESIGN_SPEF, DESIGN_VERILOG, LIB  # noqa: E402
-
-
-@pytest.fixture()
-def design_dir(tmp_path):
-    d = tmp_path / "tiny"
-    d.mkdir()
-    (d / "top.v").write_text(DESIGN_VERILOG)
-    (d / "top.spef").write_text(DESIGN_SPEF)
-    (d / "cells.lib").write_text(LIB)
-    return d
 
 
 def test_prepare_pairs_negatives_and_prior(design_dir):

@@ -7,7 +7,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -113,21 +112,16 @@ def test_two_process_ddp_agrees_with_one_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_mid_run_exits_143_with_a_resume_command(tmp_path):
+def test_sigterm_mid_run_exits_143_with_a_resume_command(tmp_path, interrupt_run):
     city = write_city(tmp_path / "city", users=8, per_user=200)
     out = tmp_path / "run"
     args = argv(city, out, "--epochs", "100000", "--batch-size", "1")
     args.remove("--quiet")
-    proc = subprocess.Popen([sys.executable, "-m", "graphrep", *args], env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     ckpt = out / "checkpoint.pt"
-    deadline = time.monotonic() + 240
-    while not ckpt.is_file() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    code, lines = interrupt_run([sys.executable, "-m", "graphrep", *args], signal.SIGTERM, ckpt, env=_env(),
+                                cwd=tmp_path)
+    err = "\n".join(lines)
+    assert code == 143, err
     assert len(lines) == 1 and lines[0].startswith("graphrep: terminated (SIGTERM); resume with: graphrep mobility "
                                                    "train"), err
     assert f"--resume {ckpt}" in lines[0]
