@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from graphrep import cli
-from graphrep.train.engine import Engine
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -37,26 +36,16 @@ def comparable(result):
             for name, rs in result.items()}
 
 
-def stop_at(monkeypatch, call: int):
-    """Engine.stop_requested answers True at its ``call``-th call (one call per batch), as after Ctrl-C."""
-    calls = {"n": 0}
-
-    def stop(self):
-        calls["n"] += 1
-        return calls["n"] == call
-
-    monkeypatch.setattr(Engine, "stop_requested", stop)
-
-
 # 1078 training images: 2 pre-training epochs in GraphCL's batches of 128 (9 per epoch: calls 1-18), then batches of
 # 256 (5 per epoch): 3 graph-model epochs (calls 19-33), 3 baseline epochs (calls 34-48)
 @pytest.mark.parametrize("call", [12, 26, 44], ids=["in-pretraining", "in-graph-model", "in-baseline"])
-def test_interrupt_then_printed_resume_command_reaches_the_uninterrupted_metrics(tmp_path, monkeypatch, capsys, call):
+def test_interrupt_then_printed_resume_command_reaches_the_uninterrupted_metrics(tmp_path, monkeypatch, capsys,
+                                                                                 stop_engine_at, call):
     assert cli.main(argv(tmp_path / "full")) == 0
     reference = comparable(runs(tmp_path / "full"))
     capsys.readouterr()
     out = tmp_path / "cut"
-    stop_at(monkeypatch, call)
+    stop_engine_at(call)
     assert cli.main(argv(out)) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("graphrep: interrupted; resume with: graphrep modality train"), err
@@ -119,20 +108,22 @@ def _env():
 def test_two_process_ddp_agrees_with_one_process(tmp_path):
     results = {}
     for name, extra in (("one", []), ("two", ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"])):
-        proc = subprocess.run([sys.executable, "-m", "graphrep", *argv(tmp_path / name, "--epochs", "8",
+        proc = subprocess.run([sys.executable, "-m", "graphrep", *argv(tmp_path / name, "--epochs", "30",
                                                                         "--pretrain-epochs", "0", "--hidden", "32",
-                                                                        "--batch-size", "64", *extra)],
+                                                                        "--batch-size", "64", "--lr", "0.01",
+                                                                        "--dropout", "0", *extra)],
                               env=_env(), capture_output=True, text=True, timeout=600, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         results[name] = json.loads((tmp_path / name / "metrics.json").read_text())
     assert results["two"]["engine"]["world_size"] == 2
-    # each global batch of 64 images is split 32 + 32 and DDP averages the two mean losses: the single-process step
-    # (equal shares) up to rounding and to dropout drawn per process; both models learn the digits, and their test
-    # accuracies agree within 0.05
+    # each global batch of 64 images is split 32 + 32 (1078 training images: the last batch too) and DDP averages
+    # the two mean losses: the single-process step up to the rounding of the split sums and of the all-reduce, which
+    # 30 epochs of Adam amplify in the patch-graph GIN (measured: 86.9 % vs 88.3 %), not in the MLP (96.1 % both);
+    # both learn the digits, and their test accuracies agree within 0.05
     for model in ("graph", "mlp on pixels"):
         one, two = results["one"]["runs"][model][0], results["two"]["runs"][model][0]
         assert two["test_acc"] == pytest.approx(one["test_acc"], abs=0.05), model
-        assert two["test_acc"] > 0.5, model
+        assert two["test_acc"] > 0.7, model
 
 
 @pytest.mark.slow
