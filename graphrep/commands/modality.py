@@ -96,7 +96,8 @@ def check_flags(args) -> None:
         raise UserInputError("--pretrain-epochs with --kind trajectory: GraphCL pre-trains graph classifiers "
                              "(image, text)")
     if args.kind == "image" and 8 % args.patch_size:
-        raise UserInputError(f"--patch-size {args.patch_size} does not divide the 8-pixel digits (use 1, 2, 4 or 8)")
+        raise UserInputError(f"--patch-size {args.patch_size}: the 8 x 8-pixel digits are not divisible into "
+                              f"{args.patch_size} x {args.patch_size} patches (use 1, 2, 4 or 8)")
     if args.kind == "trajectory" and conv in ("euclidean", "hyperbolic"):
         raise UserInputError(f"--conv {conv} with --kind trajectory: the venue encoder takes gin, gcn, sage or gat")
     if args.accelerator == "cpu" and str(args.precision) not in ("32-true", "32", "64-true", "64"):

@@ -74,7 +74,7 @@ def test_refusals_before_any_work(tmp_path, capsys):
     for flags, needle in ((["--conv", "hyperbolic", "--knn", "4"], "--conv hyperbolic with --knn 4"),
                           (["--conv", "euclidean", "--knn", "2"], "--conv euclidean with --knn 2"),
                           (["--knn", "0"], "--knn must be >= 1"),
-                          (["--patch-size", "3"], "--patch-size 3 does not divide"),
+                          (["--patch-size", "3"], "--patch-size 3: the 8 x 8-pixel digits are not divisible"),
                           (["--epochs", "0"], "--epochs must be >= 1"),
                           (["--lr", "0"], "--lr must be > 0"),
                           (["--dropout", "1"], "--dropout must be in [0, 1)"),
