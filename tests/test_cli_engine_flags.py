@@ -55,11 +55,11 @@ def test_graphrep_train_refuses_a_folder_another_run_holds(tmp_path, capsys):
         holder.wait()
 
 
-def test_circuit_half_precision_on_cpu_is_refused_up_front(tmp_path, capsys):
-    assert cli.main(["circuit", "train", "--train", "x", "--eval", "x", "--precision", "bf16-mixed",
+def test_circuit_half_precision_weights_are_refused_up_front(tmp_path, capsys):
+    assert cli.main(["circuit", "train", "--train", "x", "--eval", "x", "--precision", "bf16-true",
                      "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--precision bf16-mixed with --accelerator cpu" in err[0], err
+    assert len(err) == 1 and "--precision bf16-true: circuit training runs in" in err[0], err
     assert not (tmp_path / "c").exists()
 
 

@@ -29,7 +29,7 @@ def _write_mobility(root):
         for user in range(3):
             for day in days:
                 for k, venue in enumerate((10 + user, 20, 30 + user)):
-                    lines.append(f"0,{user},{venue},0,0,{day},{60 * k},1")
+                    lines.append(f"0,{user},{venue},0,0,{day},{60 * k},{(day + 3) % 7}")
         (d / f"{part}.csv").write_text("\n".join(lines) + "\n")
 
 

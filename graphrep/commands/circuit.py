@@ -74,11 +74,10 @@ def run(args) -> int:
         raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")
     if args.checkpoint_every < 1:
         raise UserInputError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
-    if args.accelerator == "cpu" and str(args.precision) not in ("32-true", "32", "64-true", "64"):
-        # under CPU autocast the fused CSR aggregation receives bf16/fp16 features and fp32 weights (torch's
-        # sparse_mm_reduce refuses the mix): refused here rather than as an internal error after loading the designs
-        raise UserInputError(f"--precision {args.precision} with --accelerator cpu: the circuit encoder's fused "
-                             "aggregation runs in fp32 on the CPU; use --precision 32-true (mixed precision: on CUDA)")
+    if str(args.precision) in ("16-true", "bf16-true"):
+        # whole-model half precision: the evaluation and baseline paths feed fp32 graphs to the model
+        raise UserInputError(f"--precision {args.precision}: circuit training runs in 32-true, 64-true or mixed "
+                             "precision (bf16-mixed, 16-mixed), not with half-precision weights")
     args.out = args.out or f"runs/circuit-{args.train}-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_run_arguments(args)
     from graphrep.tasks.circuits.training import TransferConfig, run_cli_training

@@ -50,8 +50,12 @@ class Engine:
             # without a gradient: DDP must not wait for it
             strategy = DDPStrategy(find_unused_parameters=True)
         self.settings = settings
-        self.fabric = Fabric(accelerator=settings.accelerator, devices=settings.devices, strategy=strategy,
-                             num_nodes=settings.num_nodes, precision=settings.precision)
+        kwargs = dict(accelerator=settings.accelerator, devices=settings.devices, strategy=strategy,
+                      num_nodes=settings.num_nodes)
+        self.fabric = Fabric(**kwargs, precision=settings.precision)
+        mixed = _autocast_only(self.fabric.strategy.precision)
+        if mixed is not None:  # the same settings, with a precision plugin that leaves the loop's inputs alone
+            self.fabric = Fabric(**kwargs, plugins=[mixed])
         self.fabric.launch()
         self._signal: int | None = None
         if not self.fabric.is_global_zero:  # the other ranks train in step; only rank 0 speaks
@@ -146,6 +150,29 @@ class Engine:
         path = checkpoint.last if checkpoint is not None else None
         raise TrainingInterrupted(str(path) if path is not None else None, signum=self._signal or signal.SIGINT,
                                   rank_zero=self.is_global_zero)
+
+
+def _autocast_only(precision):
+    """For ``16-mixed``/``bf16-mixed``: the same mixed precision (autocast, and the gradient scaler of fp16) but with
+    the inputs of ``forward`` passed as given; ``None`` for every other precision.
+
+    Fabric's mixed precision also casts every floating tensor in the arguments of the wrapped module's forward to
+    bf16/fp16, walking into dataclasses by deep-copying them. The plain loops pass whole graphs: a circuit's
+    regression targets would be rounded to bf16 (3 significant digits), and each step would deep-copy its
+    :class:`~graphrep.ops.CSR` with the torch CSR matrices cached on it, converted to bf16 under the key of the fp32
+    matrix (the CPU aggregation then failed on the dtype mix). Autocast alone, as ``torch.autocast`` defines mixed
+    precision, already runs the matrix products in half precision.
+    """
+    from lightning.fabric.plugins.precision.amp import MixedPrecision
+
+    if type(precision) is not MixedPrecision:
+        return None
+
+    class AutocastOnly(MixedPrecision):
+        def convert_input(self, data):
+            return data
+
+    return AutocastOnly(precision=precision.precision, device=precision.device, scaler=precision.scaler)
 
 
 def rng_state() -> dict:

@@ -47,6 +47,14 @@ def test_mostly_malformed_file_is_an_error(tmp_path):
         load_llmmob(tmp_path)
 
 
+def test_mostly_wrong_weekdays_is_an_error(tmp_path):
+    # user 7's rows agree with each other on days 0-2 (train); test.csv.gz gives 2 of 3 rows another weekday
+    write(tmp_path / "train.csv.gz", ["1,7,a,0.1,0.2,0,600,0", "2,7,b,0.1,0.2,1,600,1", "3,7,b,0.1,0.2,2,600,2"])
+    write(tmp_path / "test.csv.gz", ["4,7,a,0.1,0.2,3,600,3", "5,7,a,0.1,0.2,4,600,6", "6,7,a,0.1,0.2,5,600,6"])
+    with pytest.raises(InvalidInputError, match=r"test.csv.gz: 2 of 3 rows malformed.*test.csv.gz:3: weekday"):
+        load_llmmob(tmp_path)
+
+
 def test_missing_files_and_unordered_split(tmp_path):
     with pytest.raises(DataNotFoundError):
         load_llmmob(tmp_path)

@@ -48,3 +48,38 @@ def test_sigterm_inside_interruptible_stops_at_the_next_boundary_with_exit_143(t
     assert info.value.exit_code == 143 and info.value.checkpoint == str(tmp_path / "c.pt")
     assert LoopCheckpoint(engine, None, {"run": 1}, resume=tmp_path / "c.pt").resumed_state() == {"step": 3}
     assert signal.getsignal(signal.SIGTERM) is before  # the handlers are restored on leaving
+
+
+class _Sees(torch.nn.Module):
+    """Records the dtypes its forward receives and what a Linear layer returns under the engine's precision."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, batch):
+        self.seen = {k: v.dtype for k, v in batch.items()}
+        out = self.lin(batch["x"])
+        self.computed_in = out.dtype
+        return out
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_autocasts_but_passes_inputs_as_given(precision):
+    """Fabric's mixed precision would round every floating input (regression targets, cached CSR matrices) to half
+    precision; the engine's keeps autocast only (16-mixed falls back to bf16 on the CPU, as Lightning does)."""
+    from graphrep.train.trainer import LightningSettings
+
+    engine = Engine(LightningSettings(progress=False, precision=precision))
+    module = _Sees()
+    wrapped, _ = engine.setup(module, torch.optim.SGD(module.parameters(), lr=0.1))
+    y = torch.tensor([1.0001, 2.0001])
+    wrapped({"x": torch.randn(3, 4), "y": y})
+    assert module.seen == {"x": torch.float32, "y": torch.float32}
+    assert module.computed_in == torch.bfloat16  # the Linear ran under autocast
+
+
+def test_full_precision_engine_keeps_lightnings_plugin():
+    from lightning.fabric.plugins.precision.amp import MixedPrecision
+
+    assert not isinstance(Engine().fabric.strategy.precision, MixedPrecision)

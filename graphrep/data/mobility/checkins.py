@@ -11,7 +11,7 @@ Layouts read (``root`` is the folder holding the files):
   Longitude, Local Time), concatenated and split again here.
 - ``"tsmc2014"``: ``dataset_TSMC2014_{NYC,TKY}.txt`` (tab-separated userId, venueId, venueCategoryId, venueCategory,
   latitude, longitude, timezoneOffset minutes, UTC time ``Tue Apr 03 18:00:09 +0000 2012``); local time = UTC + offset.
-- ``"llmmob"`` (``fsq_nyc``, ``fsq_tky``, ``geolife``): ``{train,valid,test}.csv.gz`` with id, user_id, location_id,
+- ``"llmmob"`` (``fsq_nyc``, ``fsq_tky``, ``geolife``): ``{train,valid,test}.csv.gz`` (or ``.csv``) with id, user_id, location_id,
   latitude, longitude (already normalised), start_day, start_min, weekday; no categories (category text
   ``"unknown"``). Read by :func:`graphrep.data.mobility.llmmob.load_llmmob`, which also keeps the released split.
 
@@ -379,7 +379,7 @@ def load_checkins(path: str | Path, layout: str | None = None, city: str | None 
             layout = "kgtb-nyc"
         elif any((path / f"filtered_TKY_{s}.csv.gz").is_file() for s in ("val", "test")):
             layout = "kgtb-tky"
-        elif any((path / f"{s}.csv.gz").is_file() for s in SPLIT_NAMES):
+        elif any((path / f"{s}.csv{z}").is_file() for s in SPLIT_NAMES for z in (".gz", "")):
             layout = "llmmob"
         else:
             raise DataNotFoundError(f"{path}: no known check-in files (data_mapping_NYC.csv.gz, filtered_TKY_*.csv.gz, "

@@ -1,7 +1,7 @@
 r"""LLM-Mob's released splits, read as released, with the test samples LLM-Mob scores.
 
 Layout (``fsq_nyc``, ``geolife``: xlwang233/LLM-Mob @9ace25f ``data/{fsq,geolife}``, MIT; ``fsq_tky``:
-Kkhhrr/LLM-Mob-with-Category, valid split only): ``{train,valid,test}.csv.gz`` with columns ``id, user_id,
+Kkhhrr/LLM-Mob-with-Category, valid split only): ``{train,valid,test}.csv.gz`` (or plain ``.csv``) with columns ``id, user_id,
 location_id, start_day, start_min, weekday`` and, for Foursquare, ``latitude, longitude`` (normalised, not degrees).
 Geolife has no coordinates (every venue gets ``(0, 0)``, ``venue_exact = False``). ``start_day`` counts days from the
 user's first record and ``weekday`` is that day's weekday (Monday = 0); times are placed on the calendar so that
@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import DataNotFoundError, InvalidInputError
 from .checkins import SPLIT_NAMES, CheckIns, SkipLog, _Builder, _rows
 
-__all__ = ["LLMMobData", "load_llmmob", "valid_sequence", "LLMMOB_PUBLISHED"]
+__all__ = ["LLMMobData", "load_llmmob", "split_files", "valid_sequence", "LLMMOB_PUBLISHED"]
 
 #: LLM-Mob (Wang et al., 2023, arXiv:2308.15197, Table 2, fsq NYC, n = 12,141 test stays): GPT-3.5 with the top-10
 #: prompt, and the "most frequent location" baseline on the same rows.
@@ -85,24 +85,35 @@ def _int(text: str) -> int | None:
         return int(value) if math.isfinite(value) and value == int(value) else None
 
 
+def split_files(root: str | Path) -> list[tuple[int, Path]]:
+    """``(split index, path)`` of the split files present under ``root``: ``<name>.csv.gz``, else ``<name>.csv``."""
+    root = Path(root)
+    out = []
+    for k, name in enumerate(SPLIT_NAMES):
+        path = next((p for p in (root / f"{name}.csv.gz", root / f"{name}.csv") if p.is_file()), None)
+        if path is not None:
+            out.append((k, path))
+    return out
+
+
 def load_llmmob(root: str | Path, city: str | None = None, max_malformed: float = 0.5) -> LLMMobData:
-    """Read ``root/{train,valid,test}.csv.gz`` (those present; see the module docstring).
+    """Read ``root/{train,valid,test}.csv.gz`` (or ``.csv``; those present; see the module docstring).
 
     Raises :class:`~graphrep.data.errors.DataNotFoundError` when no split file exists and
     :class:`~graphrep.data.errors.InvalidInputError` for a missing column, a mostly-malformed file, or a user whose
     rows are not in train -> valid -> test order.
     """
     root = Path(root)
-    files = [(k, root / f"{name}.csv.gz") for k, name in enumerate(SPLIT_NAMES)]
-    if not any(p.is_file() for _, p in files):
-        raise DataNotFoundError(f"{root}: none of train.csv.gz, valid.csv.gz, test.csv.gz found (LLM-Mob layout)")
+    files = split_files(root)
+    if not files:
+        raise DataNotFoundError(f"{root}: none of train.csv.gz, valid.csv.gz, test.csv.gz (or .csv) found "
+                                "(LLM-Mob layout)")
     skipped = SkipLog()
     parsed = []  # (split, where, uid, vid, day, minute, weekday or None, coord)
     counts: dict[str, int] = {}
+    malformed: dict[str, list] = {}  # file name -> [rows malformed, first one named]
     has_coords = False
     for part, path in files:
-        if not path.is_file():
-            continue
         before, n = skipped.total, 0
         first_bad = None
         for line, r, ok in _rows(path, _REQUIRED):
@@ -139,6 +150,7 @@ def load_llmmob(root: str | Path, city: str | None = None, max_malformed: float 
             parsed.append((part, where, r["user_id"], r["location_id"], day, minute, weekday, coord))
         counts[path.name] = n
         bad = skipped.total - before
+        malformed[path.name] = [bad, first_bad]
         if n and bad > max_malformed * n:
             raise InvalidInputError(f"{path}: {bad} of {n} rows malformed (more than {max_malformed:.0%}); "
                                     f"first: {first_bad}")
@@ -153,11 +165,18 @@ def load_llmmob(root: str | Path, city: str | None = None, max_malformed: float 
     for part, where, uid, vid, day, minute, weekday, coord in parsed:
         if weekday is not None and (weekday - day - 3) % 7 != shift[uid]:
             skipped.add("weekday disagrees with start_day", where, f"weekday {weekday} on day {day}")
+            bad = malformed[where.rsplit(":", 1)[0]]
+            bad[0] += 1
+            bad[1] = bad[1] or f"{where}: weekday disagrees with start_day (weekday {weekday} on day {day})"
             continue
         v = b.venue(vid, "unknown")
         b.coords[v].append(coord)
         b.add(uid, v, (day + shift.get(uid, 0)) * 1440 + minute)
         part_of.append(part)
+    for name, (bad, first_bad) in malformed.items():
+        if counts[name] and bad > max_malformed * counts[name]:
+            raise InvalidInputError(f"{root / name}: {bad} of {counts[name]} rows malformed (more than "
+                                    f"{max_malformed:.0%}); first: {first_bad}")
     rows = np.asarray(b.rows, dtype=np.int64).reshape(-1, 3)
     order = np.lexsort((np.arange(len(rows)), rows[:, 2], rows[:, 0])) if len(rows) else np.zeros(0, dtype=int)
     checkins = b.build()

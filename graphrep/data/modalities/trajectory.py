@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
 from graphrep.data.errors import InvalidInputError
+from graphrep.data.mobility.checkins import SPLIT_NAMES
+from graphrep.data.mobility.llmmob import load_llmmob, split_files
 
 __all__ = ["transition_graph", "stay_points", "stay_locations", "gps_to_transition_graph", "haversine_m", "read_visits"]
 
@@ -159,35 +162,35 @@ def gps_to_transition_graph(traces: Sequence[tuple[Sequence[float], Sequence[flo
 
 def read_visits(folder, parts: Sequence[str] = ("train", "valid", "test")) -> dict[str, np.ndarray]:
     """Visits of an LLM-Mob style check-in folder (``<part>.csv[.gz]`` with ``user_id, location_id, start_day,
-    start_min``), e.g. ``mobility/fsq_nyc`` or ``mobility/geolife``.
+    start_min``), e.g. ``mobility/fsq_nyc`` or ``mobility/geolife``, read by the one reader of that layout,
+    :func:`graphrep.data.mobility.llmmob.load_llmmob` (its error policy: malformed rows are skipped, counted and named;
+    a mostly-malformed file is an error).
 
-    Returns per part an ``[n, 3]`` int64 array of (user, venue, minute = start_day * 1440 + start_min), in file order.
+    Returns per part an ``[n, 3]`` int64 array of (user, venue, minute), sorted by user then time (ties in file
+    order): user and venue are the original integer ids (vocabulary indices where an id is not an integer), minute is
+    the reader's local time, ``1440 * start_day + start_min`` shifted per user so that the released weekday holds
+    (differences within a user are the released ones).
     """
-    import csv
-    import gzip
-    from pathlib import Path
-
     folder = Path(folder)
+    present = {path.name.split(".")[0] for _, path in split_files(folder)}
+    for part in parts:
+        if part not in present:
+            raise InvalidInputError(f"{folder}: no {part}.csv.gz or {part}.csv (an LLM-Mob style check-in folder)")
+    data = load_llmmob(folder)
+    c = data.checkins
+    user, venue = _integer_ids(c.user_ids)[c.user], _integer_ids(c.venue_ids)[c.venue]
     out = {}
     for part in parts:
-        path = next((p for p in (folder / f"{part}.csv.gz", folder / f"{part}.csv") if p.is_file()), None)
-        if path is None:
-            raise InvalidInputError(f"{folder}: no {part}.csv.gz or {part}.csv (an LLM-Mob style check-in folder)")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", newline="") as f:
-            reader = csv.DictReader(f)
-            need = {"user_id", "location_id", "start_day", "start_min"}
-            if not need <= set(reader.fieldnames or ()):
-                raise InvalidInputError(f"{path}: header lacks {sorted(need - set(reader.fieldnames or ()))}")
-            rows = []
-            for line, r in enumerate(reader, start=2):
-                try:
-                    rows.append((int(r["user_id"]), int(r["location_id"]),
-                                 int(r["start_day"]) * 1440 + int(float(r["start_min"]))))
-                except (TypeError, ValueError):
-                    raise InvalidInputError(f"{path}:{line}: user_id, location_id, start_day, start_min must be "
-                                            "integers") from None
-        if not rows:
-            raise InvalidInputError(f"{path}: no visits")
-        out[part] = np.asarray(rows, dtype=np.int64)
+        sel = data.split == SPLIT_NAMES.index(part)
+        if not sel.any():
+            raise InvalidInputError(f"{folder}: no usable visits in {part} ({c.skipped.summary()})")
+        out[part] = np.stack([user[sel], venue[sel], c.time[sel]], 1).astype(np.int64)
     return out
+
+
+def _integer_ids(ids: Sequence[str]) -> np.ndarray:
+    """``[n]`` int64: the ids as integers when every one is, else their indices."""
+    try:
+        return np.asarray([int(i) for i in ids], dtype=np.int64)
+    except ValueError:
+        return np.arange(len(ids), dtype=np.int64)

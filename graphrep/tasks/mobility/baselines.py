@@ -7,8 +7,8 @@ rows the venue features use).
 
 - ``popularity``: :math:`s_v = \mathrm{pop}_v`.
 - ``user_frequency``: the user's visit count of :math:`v`, ties broken by popularity.
-- ``markov``: first-order transition counts :math:`M_{uv}` from the training rows, normalised per previous venue
-  :math:`u`, plus :math:`10^{-3}\,\mathrm{pop}_v / \max \mathrm{pop}` (ties and unseen previous venues by popularity).
+- ``markov``: first-order transition counts :math:`M_{uv}` from the training rows, ties (and unseen previous venues)
+  broken by popularity (:func:`graphrep.train.baselines.markov_scores`, shared with the modalities application).
 - ``user_transition``: the user's own past moves from the current venue to :math:`v`, ties broken by the user's own
   visit count of :math:`v`, then by popularity (the strongest rule without learning).
 
@@ -23,6 +23,7 @@ from torch import Tensor
 
 from graphrep.data.errors import InvalidInputError
 from graphrep.data.mobility.sequences import scored_history
+from graphrep.train.baselines import markov_scores
 
 __all__ = ["BASELINES", "BASELINE_NAMES", "lexicographic", "user_transition_scores", "baseline_scores",
            "history_counts"]
@@ -84,8 +85,7 @@ def baseline_scores(name: str, batch: dict[str, Tensor], popularity: Tensor,
     if name == "markov":
         if markov is None:
             raise ValueError("the markov baseline needs the training transition counts")
-        row = markov[batch["inputs"][scored]]
-        return row / row.sum(1, keepdim=True).clamp_min(1.0) + 1e-3 * pop / pop.max().clamp_min(1.0), targets
+        return markov_scores(markov, batch["inputs"][scored], pop), targets
     counts, trans = history_counts(batch, pop.numel())
     if name == "user_frequency":
         return lexicographic(counts, pop), targets

@@ -32,6 +32,7 @@ from graphrep.data.modalities import TokenGraphBuilder, images_to_patch_graphs, 
 from graphrep.models.graphcl import graphcl_loss
 from graphrep.models.modality import GraphEncoder
 from graphrep.objectives import ProjectionHead
+from graphrep.train.baselines import markov_scores
 from graphrep.train.checkpoint import tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import macro_f1
@@ -161,16 +162,13 @@ def prepare_trajectories(folder, history: int = 10, max_gap_min: int | None = No
 
 
 def markov_next_venue(data: TrajectoryData, part: str = "test", k: int = 5) -> dict:
-    """First-order Markov baseline: rank next venues by training transition count from the last venue (then by
-    training popularity). Returns acc@1 and acc@k."""
-    V = data.num_venues
-    g = data.graph
+    """First-order Markov baseline (:func:`graphrep.train.baselines.markov_scores`): next venues ranked by training
+    transition count from the last venue, then by training popularity. Returns acc@1 and acc@k."""
+    V, g = data.num_venues, data.graph
     counts = torch.zeros(V, V)
     counts[g.edge_index[0], g.edge_index[1]] = g.edge_weight
     pop = torch.bincount(data.target["train"][data.target["train"] >= 0], minlength=V).float()
-    last = data.history[part][:, -1]
-    scores = torch.where(last[:, None] >= 0, counts[last.clamp(min=0)], 0.0) + pop[None] / (pop.sum() + 1)
-    return _topk_scores(scores, data.target[part], k)
+    return _topk_scores(markov_scores(counts, data.history[part][:, -1], pop), data.target[part], k)
 
 
 def _topk_scores(scores: Tensor, target: Tensor, k: int) -> dict:

@@ -33,7 +33,7 @@ from graphrep.objectives.contrastive import InfoNCE, neighbour_positive_mask
 from graphrep.tasks.tag.adaptation import AdaptationConfig, adapt_scores
 from graphrep.tasks.tag.zero_shot import DEFAULT_TEMPLATE, accuracy, class_embeddings, macro_f1, zero_shot_predict
 
-__all__ = ["AlignmentConfig", "train_alignment", "predict_zero_shot", "score", "evaluate_zero_shot", "run_transfer",
+__all__ = ["AlignmentConfig", "train_alignment", "run_signature", "predict_zero_shot", "score", "evaluate_zero_shot", "run_transfer",
            "default_templates", "DEFAULT_HARD_NEGATIVES"]
 
 DEFAULT_HARD_NEGATIVES = {"num_hard": 16, "num_mix": 8, "num_self_mix": 4}
@@ -93,14 +93,62 @@ def _sample_view(x, ei, desc, nodes, max_nodes, gen):
     return x[keep], sub_ei, None if desc is None else desc[keep], sub_nodes[sub_nodes >= 0]
 
 
+class _AlignmentStep(torch.nn.Module):
+    """The model and the loss as one module, so that one forward is one training step (what DDP wraps: one forward,
+    one backward, the gradients of the model and of the learnable temperature averaged over the processes)."""
+
+    def __init__(self, model: GraphShaper, criterion: InfoNCE):
+        super().__init__()
+        self.model, self.criterion = model, criterion
+
+    def forward(self, views: list, gate_weight: float, generator: torch.Generator) -> torch.Tensor:
+        emb, txt, masks, entropy = [], [], [], []
+        for view_x, graph, desc, glob, anchors, clean_x, mask in views:
+            out = self.model(view_x, graph, desc, *glob)
+            emb.append(out.embedding[anchors])
+            txt.append(clean_x[anchors])
+            if mask is not None:
+                masks.append(mask)
+            if out.weights is not None and self.model.fusion == "gated":
+                entropy.append(gate_entropy(out.weights))
+        pos = torch.block_diag(*masks) if masks else None
+        loss = self.criterion(torch.cat(emb), torch.cat(txt), pos, generator=generator)
+        if gate_weight and entropy:
+            loss = loss + gate_weight * torch.stack(entropy).mean()
+        return loss
+
+
+def run_signature(model: GraphShaper, data, config: AlignmentConfig) -> dict:
+    """What a checkpoint must share with a run to continue it: the architecture, the starting weights, the training
+    settings but the epoch count, and every training graph's text embeddings and edges."""
+    from graphrep.train.checkpoint import tensor_digest
+
+    graphs = list(data) if isinstance(data, (list, tuple)) else [data]
+    return {"command": "tag", "variant": model.variant, "experts": list(model.expert_names),
+            "initial_weights": tensor_digest(*model.state_dict().values()),
+            "settings": {k: v for k, v in asdict(config).items() if k not in ("history", "epochs")},
+            "graphs": [getattr(g, "name", "") for g in graphs],
+            "data": tensor_digest(*[t for g in graphs for t in (model.inputs(g)[0], g.edge_index)])}
+
+
 def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = None,
-                    train_nodes: torch.Tensor | None = None) -> dict:
+                    train_nodes: torch.Tensor | None = None, engine=None, checkpoint=None) -> dict:
     """Train ``model`` on one TAG or on several (``data``: a ``Data`` or a list of them; each needs ``edge_index``
     and ``x`` text embeddings or ``text``).
 
     With several graphs, every step encodes each graph (a random induced subgraph of at most
     ``config.max_nodes`` nodes for larger ones) and draws ``batch_size / #graphs`` anchors from each, so one InfoNCE
     batch mixes graphs: a node's negatives include other graphs' texts. Labels are never read.
+
+    Runs on the shared engine (:class:`graphrep.train.engine.Engine`; default one CPU process, fp32): devices,
+    precision and ``--strategy ddp``. Under DDP every process draws the same views and global anchors (one seeded
+    generator) and encodes whole views (message passing needs the graph), then contrasts its share of each graph's
+    anchors (:meth:`~graphrep.train.engine.Engine.shard`): the in-batch negatives are that share's, so a DDP step
+    is the single-process step with ``batch_size / world_size`` anchors per process, gradients averaged.
+    ``checkpoint`` (:class:`~graphrep.train.engine.LoopCheckpoint`, signature from :func:`run_signature`) receives
+    the loop state every ``checkpoint.every`` epochs and at the end; made with ``resume``, training continues from
+    the saved epoch exactly (weights, optimiser, temperature, both random generators). SIGINT/SIGTERM stop at the
+    next epoch boundary with a checkpoint and a resume command.
 
     Args:
         train_nodes: indices (or a bool mask) of the nodes used as anchors (e.g. seen classes); all nodes by default.
@@ -109,6 +157,8 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
     Returns:
         ``{"loss": [per epoch], "temperature": final tau, "seconds": wall time, "steps_per_s": ..., "config": ...}``
     """
+    from graphrep.train.engine import Engine, rng_state, set_rng_state
+
     cfg = config or AlignmentConfig()
     _check(cfg)
     graphs = list(data) if isinstance(data, (list, tuple)) else [data]
@@ -116,6 +166,7 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
         raise ValueError("no training graph given")
     if train_nodes is not None and len(graphs) > 1:
         raise ValueError("train_nodes selects anchors of one graph; give one graph with it")
+    engine = engine or Engine()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     prepared = []
@@ -123,44 +174,59 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
         x, _, desc, *glob = model.inputs(g)  # glob: the routed gate's graph-level features, when it reads them
         prepared.append((x, g.edge_index, desc, _anchor_nodes(x.size(0), train_nodes), glob))
     criterion = InfoNCE(cfg.temperature, learnable=True, hard_negatives=cfg.hard_negatives)
-    params = list(model.parameters()) + list(criterion.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    model.train()
-    criterion.train()
+    step_module = _AlignmentStep(model, criterion)
+    opt = torch.optim.Adam(step_module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loop = {"epoch": 0, "loss": [], "seconds": 0.0}
+    resumed = checkpoint.resumed_state() if checkpoint is not None else None
+    if resumed is not None:
+        step_module.load_state_dict(resumed.pop("weights"))
+        opt.load_state_dict(resumed.pop("optimizer"))
+        gen.set_state(resumed.pop("generator"))
+        set_rng_state(resumed.pop("rng"))
+        loop.update(resumed)
+    wrapped, opt = engine.setup(step_module, opt)
+    device = engine.device
+
+    def state():
+        return {**loop, "weights": step_module.state_dict(), "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "rng": rng_state()}
+
+    step_module.train()
     per_graph = None if cfg.batch_size is None else max(2, cfg.batch_size // len(graphs))
-    losses = []
-    t0 = time.perf_counter()
-    for _ in range(cfg.epochs):
-        emb, txt, masks, entropy = [], [], [], []
-        for x, ei, desc, nodes, glob in prepared:
-            x, ei, desc, nodes = _sample_view(x, ei, desc, nodes, cfg.max_nodes, gen)
-            n = x.size(0)
-            view_ei = drop_edges(ei, cfg.edge_drop, force_undirected=True, generator=gen)[0] if cfg.edge_drop else ei
-            view_x = (mask_features(x, cfg.feature_mask, cfg.feature_mask_mode, generator=gen)[0]
-                      if cfg.feature_mask else x)
-            out = model(view_x, PropagationGraph.build(view_ei, n, model.backend), desc, *glob)
-            if per_graph is not None and nodes.numel() > per_graph:
-                anchors = nodes[torch.randperm(nodes.numel(), generator=gen)[:per_graph]]
-            else:
-                anchors = nodes
-            emb.append(out.embedding[anchors])
-            txt.append(x[anchors])
-            if cfg.neighbour_positives:
-                masks.append(neighbour_positive_mask(ei, anchors))
-            if out.weights is not None and model.fusion == "gated":
-                entropy.append(gate_entropy(out.weights))
-        pos = torch.block_diag(*masks) if masks else None
-        loss = criterion(torch.cat(emb), torch.cat(txt), pos, generator=gen)
-        if cfg.gate_entropy and entropy:
-            loss = loss + cfg.gate_entropy * torch.stack(entropy).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    seconds = time.perf_counter() - t0
+    with engine.interruptible():
+        for epoch in range(loop["epoch"], cfg.epochs):
+            engine.check_interrupt(checkpoint, state)
+            t0 = time.perf_counter()
+            views = []
+            for x, ei, desc, nodes, glob in prepared:
+                x, ei, desc, nodes = _sample_view(x, ei, desc, nodes, cfg.max_nodes, gen)
+                n = x.size(0)
+                view_ei = drop_edges(ei, cfg.edge_drop, force_undirected=True, generator=gen)[0] if cfg.edge_drop else ei
+                view_x = (mask_features(x, cfg.feature_mask, cfg.feature_mask_mode, generator=gen)[0]
+                          if cfg.feature_mask else x)
+                if per_graph is not None and nodes.numel() > per_graph:
+                    anchors = nodes[torch.randperm(nodes.numel(), generator=gen)[:per_graph]]
+                else:
+                    anchors = nodes
+                anchors = engine.shard(anchors)
+                mask = neighbour_positive_mask(ei, anchors) if cfg.neighbour_positives else None
+                graph = PropagationGraph.build(view_ei.to(device), n, model.backend)
+                views.append((view_x.to(device), graph, None if desc is None else desc.to(device),
+                              [t.to(device) for t in glob], anchors.to(device), x.to(device),
+                              None if mask is None else mask.to(device)))
+            loss = wrapped(views, cfg.gate_entropy, gen)
+            opt.zero_grad(set_to_none=True)
+            engine.backward(loss)
+            opt.step()
+            loop["loss"].append(engine.sum_over_processes(float(loss.detach())) / engine.world_size)
+            loop["seconds"] += time.perf_counter() - t0
+            loop["epoch"] = epoch + 1
+            if checkpoint is not None and (checkpoint.due(epoch) or loop["epoch"] == cfg.epochs):
+                checkpoint.save(state())
     model.eval()
-    return {"loss": losses, "temperature": float(criterion.temperature.detach()), "seconds": seconds,
-            "steps_per_s": cfg.epochs / seconds if seconds > 0 else float("nan"),
+    seconds = loop["seconds"]
+    return {"loss": loop["loss"], "temperature": float(criterion.temperature.detach()), "seconds": seconds,
+            "steps_per_s": len(loop["loss"]) / seconds if seconds > 0 else float("nan"),
             "config": {k: v for k, v in asdict(cfg).items() if k != "history"}}
 
 
@@ -234,7 +300,8 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
                  templates: Sequence[str] | None = None, text_model: str | None = None,
                  text_cache_dir=None, baselines: bool = True, adaptation: str = "propagate + self-train",
                  target_epochs: int = 0, adapt_config: AdaptationConfig | None = None,
-                 class_descriptions=None) -> dict:
+                 class_descriptions=None, engine=None, checkpoint: str | None = None,
+                 resume: str | None = None, checkpoint_every: int = 10) -> dict:
     """Train GraphShaper on the TAGs ``train`` (one name, a comma-separated list or a sequence; leave-one-graph-out:
     ``eval`` may not be among them) and classify TAG ``eval`` zero-shot, adapted label-free by ``adaptation``
     (after ``target_epochs`` of self-supervised alignment on ``eval``'s own texts and edges); write ``metrics.json``
@@ -247,6 +314,12 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
     ``class_descriptions``: a JSON file, class -> one or more descriptions
     (:func:`~graphrep.tasks.tag.zero_shot.read_class_descriptions`), averaged over descriptions and templates in place
     of the class names. Returns the metrics dictionary.
+
+    ``engine`` (:class:`~graphrep.train.engine.Engine`, default one CPU process): devices, precision, DDP of the
+    source training; only rank 0 writes. ``checkpoint``: file for the source training's loop state (every
+    ``checkpoint_every`` epochs and at its end); ``resume``: a checkpoint of this run (same signature) to continue
+    from. The later phases (router fit, target alignment, adaptation) are seeded and short: after an interrupt in
+    them the resume starts from the end of the source training and repeats them.
     """
     import csv
     import json
@@ -278,12 +351,26 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
             d.graph_features = graph_features(d, c)
         target.graph_features = graph_features(target, class_embeddings(target.class_names, encoder.encode,
                                                                         templates=templates))
-    hist = train_alignment(model, srcs, cfg)
+    from graphrep.train.engine import Engine, LoopCheckpoint
+    from graphrep.train.trainer import TrainingInterrupted
+
+    engine = engine or Engine()
+    loop_ckpt = None
+    if checkpoint is not None or resume is not None:
+        loop_ckpt = LoopCheckpoint(engine, checkpoint, run_signature(model, srcs, cfg), every=checkpoint_every,
+                                   resume=resume)
+    hist = train_alignment(model, srcs, cfg, engine=engine, checkpoint=loop_ckpt)
+    model.cpu()  # the router fit, evaluation and adaptation run on the CPU tensors of the graphs
     if model.graph_channels:
         hist["router_loss"] = fit_router(model, srcs, src_cls, seed=cfg.seed)
     target_hist = None
     if target_epochs:
-        target_hist = train_alignment(model, target, replace(cfg, epochs=target_epochs))
+        try:
+            target_hist = train_alignment(model, target, replace(cfg, epochs=target_epochs), engine=engine)
+        except TrainingInterrupted as exc:  # the resume starts from the end of the source training, repeats this
+            exc.checkpoint = str(loop_ckpt.last) if loop_ckpt is not None and loop_ckpt.last is not None else None
+            raise
+        model.cpu()
     n_cls = len(dst.class_names)
     cls = None
     if class_descriptions is not None:
@@ -313,6 +400,11 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
         centred = evaluate_propagation(target.x, cls, labels, target.edge_index, ks=(2,), center=True)
         metrics["baselines"] = {"text only": base[0], "propagation k=2": base[2],
                                 "propagation k=2, centred": centred[2]}
+    s = engine.settings
+    metrics["engine"] = {"accelerator": s.accelerator, "devices": s.devices, "strategy": s.strategy,
+                         "num_nodes": s.num_nodes, "precision": s.precision, "world_size": engine.world_size}
+    if not engine.is_global_zero:
+        return metrics
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     names = dst.class_names

@@ -60,9 +60,14 @@ def test_one_point_gps_trace_is_an_error():
 
 
 def test_read_visits_errors(tmp_path):
-    (tmp_path / "train.csv").write_text("user_id,location_id,start_day,start_min\n1,2,0,10\n1,3,x,4\n")
-    with pytest.raises(GraphrepError, match="train.csv:3"):
+    # the mobility reader's policy: a malformed row is skipped and named, a mostly-malformed file is an error
+    (tmp_path / "train.csv").write_text("user_id,location_id,start_day,start_min\n1,2,0,10\n1,3,x,4\n1,3,x,5\n")
+    with pytest.raises(GraphrepError, match="train.csv: 2 of 3 rows malformed.*train.csv:3"):
         read_visits(tmp_path, parts=("train",))
+    (tmp_path / "train.csv").write_text("user_id,location_id,start_day,start_min\n1,2,0,10\n1,3,x,4\n1,5,1,5\n"
+                                        "2,5,0,7\n")
+    visits = read_visits(tmp_path, parts=("train",))["train"]
+    assert visits.tolist() == [[1, 2, 10], [1, 5, 1445], [2, 5, 7]]
     with pytest.raises(GraphrepError, match="no valid.csv"):
         read_visits(tmp_path, parts=("valid",))
 

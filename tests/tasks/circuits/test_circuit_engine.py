@@ -130,3 +130,13 @@ def test_sigterm_mid_run_exits_143_with_a_resume_command(design_dir, tmp_path, i
     assert len(lines) == 1 and lines[0].startswith("graphrep: terminated (SIGTERM); resume with: graphrep circuit "
                                                    "train"), err
     assert f"--resume {ckpt}" in lines[0] and lines[0].endswith("--overwrite")
+
+
+def test_bf16_mixed_on_cpu_trains_to_the_fp32_metrics(design_dir, tmp_path, capsys):
+    """Mixed precision on the CPU (autocast: the fused aggregation widens to fp32, the Linear layers run in bf16)
+    trains both phases and lands near the fp32 run; bf16 rounding (8 bits of mantissa) moves the metrics a little."""
+    assert cli.main(argv(design_dir, tmp_path / "fp32", "--method", "circuitgcl")) == 0
+    assert cli.main(argv(design_dir, tmp_path / "bf16", "--method", "circuitgcl", "--precision", "bf16-mixed")) == 0
+    full, mixed = evals(tmp_path / "fp32"), evals(tmp_path / "bf16")
+    for design, metrics in full.items():
+        assert mixed[design]["mae"] == pytest.approx(metrics["mae"], rel=0.1, abs=0.02)
