@@ -100,11 +100,11 @@ def check_flags(args) -> None:
                               f"{args.patch_size} x {args.patch_size} patches (use 1, 2, 4 or 8)")
     if args.kind == "trajectory" and conv in ("euclidean", "hyperbolic"):
         raise UserInputError(f"--conv {conv} with --kind trajectory: the venue encoder takes gin, gcn, sage or gat")
-    if args.accelerator == "cpu" and str(args.precision) not in ("32-true", "32", "64-true", "64"):
-        # under CPU autocast the fused CSR aggregation receives bf16/fp16 features and fp32 weights (torch's
-        # sparse_mm_reduce refuses the mix): refused here rather than as an internal error after the data is ready
-        raise UserInputError(f"--precision {args.precision} with --accelerator cpu: the graph encoders' fused "
-                             "aggregation runs in fp32 on the CPU; use --precision 32-true (mixed precision: on CUDA)")
+    if str(args.precision) in ("16-true", "bf16-true"):
+        # whole-model half precision: the data paths feed fp32 features to the model (measured: "mat1 and mat2 must
+        # have the same dtype"); mixed precision (autocast) works, on the CPU too
+        raise UserInputError(f"--precision {args.precision}: modality training runs in 32-true, 64-true or mixed "
+                             "precision (bf16-mixed, 16-mixed), not with half-precision weights")
 
 
 def run(args) -> int:

@@ -78,7 +78,7 @@ def test_refusals_before_any_work(tmp_path, capsys):
                           (["--epochs", "0"], "--epochs must be >= 1"),
                           (["--lr", "0"], "--lr must be > 0"),
                           (["--dropout", "1"], "--dropout must be in [0, 1)"),
-                          (["--precision", "bf16-mixed"], "--precision bf16-mixed with --accelerator cpu"),
+                          (["--precision", "bf16-true"], "--precision bf16-true: modality training runs in"),
                           (["--devices", "0"], "--devices must be >= 1"),
                           (["--seeds", "0,1", "--resume", str(ckpt)], "--resume continues one seed")):
         x = tmp_path / "x"
