@@ -3,7 +3,8 @@
 Self-contained (no data files needed): circuits train on the two-gate test design (``tests/data/circuits``), with
 CircuitGCL pre-training, in fp32 and bf16-mixed; mobility trains TrajMoE on a small synthetic city (the tests' routine
 city, category embeddings from a fixed hash instead of the sentence encoder); molecules train a GIN on a ten-molecule
-CSV through ``graphrep train``. Modalities and TAG alignment are not on the engine yet: they train on the CPU only.
+CSV through ``graphrep train``; modalities train the digits as patch graphs with GraphCL pre-training (scikit-learn's
+bundled digits) through ``graphrep modality train``, in fp32 and bf16-mixed. TAG alignment is not on the engine yet.
 
 Usage (from the repository root)::
 
@@ -96,6 +97,16 @@ def molecules(out: Path, engine_flags: list[str]) -> dict:
         k: results.get("config", {}).get(k) for k in ("accelerator", "devices", "precision")}}
 
 
+def modalities(out: Path, engine_flags: list[str], precision: str) -> dict:
+    from graphrep import cli
+
+    run = out / f"run-{precision}"
+    code = cli.main(["modality", "train", "--kind", "image", "--epochs", "5", "--pretrain-epochs", "2", "--hidden",
+                     "32", "--seeds", "0", "--out", str(run), "--overwrite", "--precision", precision, *engine_flags])
+    metrics = json.loads((run / "metrics.json").read_text()) if code == 0 else {}
+    return {"exit": code, "summary": metrics.get("summary"), "engine": metrics.get("engine")}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--accelerator", default="cuda")
@@ -112,6 +123,9 @@ def main(argv=None) -> int:
     timed("mobility", results, lambda: mobility(out / "mobility", LightningSettings(
         accelerator=args.accelerator, progress=False)))
     timed("molecules", results, lambda: molecules(out / "molecules", flags))
+    timed("modalities fp32", results, lambda: modalities(out / "modalities", flags, "32-true"))
+    if args.accelerator != "cpu":  # mixed precision runs on CUDA only (the CLI refuses it on the CPU)
+        timed("modalities bf16-mixed", results, lambda: modalities(out / "modalities", flags, "bf16-mixed"))
     (out / "apps.json").write_text(json.dumps(results, indent=1, default=str))
     return 0 if all(r["ok"] for r in results.values() if isinstance(r, dict)) else 1
 

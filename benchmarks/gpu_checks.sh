@@ -3,7 +3,7 @@
 #
 # bash benchmarks/gpu_checks.sh [attrmask=MIN graphcl=MIN dsla=MIN]
 #   The CUDA kernel tests, the end-to-end model speed on CUDA, one short training run of every application on the
-#   shared engine on CUDA (benchmarks/gpu_apps.py: circuits in fp32 and bf16-mixed, mobility, molecules; timed,
+#   shared engine on CUDA (benchmarks/gpu_apps.py: circuits and modalities in fp32 and bf16-mixed, mobility, molecules; timed,
 #   $OUT/apps.json), and pre-training on all of moses
 #   (benchmarks/pretrain_moses.py). Every stage has its own time limit and writes into $STAGE as it finishes;
 #   $OUT/results.tgz is rewritten after each stage, so a stage that fails or runs out of time loses only itself.

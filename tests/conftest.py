@@ -68,3 +68,21 @@ def interrupt_run():
         return proc.returncode, [line for line in err.strip().splitlines() if line.strip()]
 
     return run
+
+
+@pytest.fixture
+def stop_engine_at(monkeypatch):
+    """``stop_engine_at(call)``: ``Engine.stop_requested`` answers True at its ``call``-th call (loops ask once per
+    step), as after Ctrl-C; ``monkeypatch.undo()`` ends it."""
+    from graphrep.train.engine import Engine
+
+    def arm(call: int):
+        calls = {"n": 0}
+
+        def stop(self):
+            calls["n"] += 1
+            return calls["n"] == call
+
+        monkeypatch.setattr(Engine, "stop_requested", stop)
+
+    return arm

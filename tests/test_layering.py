@@ -71,3 +71,11 @@ def test_the_checker_sees_a_relative_and_a_lazy_import(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("import os\n\ndef f():\n    from ..tasks.tag import zero_shot\n    from . import outdir\n")
     assert _imports(probe, ("graphrep", "train")) == {"graphrep.tasks.tag", "graphrep.train"}
+
+
+def test_the_generic_transforms_import_no_data_source():
+    """``data/transforms`` acts on any graph: it takes the molecule mask token from ``data/vocab``, not from the
+    molecule featuriser (nor anything else of ``data/molecules``)."""
+    for path in _modules("data/transforms"):
+        bad = {n for n in _imports(path) if n.startswith("graphrep.data.molecules")}
+        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"

@@ -4,6 +4,7 @@
   if no task has both (as ``ogb.graphproppred.Evaluator`` raises).
 - RMSE: per task over labelled entries, averaged over tasks (OGB's ``rmse``).
 - R^2: per task ``1 - SS_res / SS_tot`` over labelled entries, averaged over tasks with non-constant targets.
+- macro-F1: the unweighted mean over classes of ``F1_c``, as scikit-learn's ``f1_score(average="macro")``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,31 @@ def r2(y_true, y_pred) -> float:
     if not per_task:
         raise InvalidInputError("R^2 undefined: targets are constant or missing")
     return float(np.mean(per_task))
+
+
+def macro_f1(y_true, y_pred, labels=None) -> float:
+    """Unweighted mean over classes of ``F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c)`` (``sklearn.metrics.f1_score`` with
+    ``average="macro"``, ``zero_division=0``).
+
+    Classes are ``labels`` if given, else those present in ``y_true`` or ``y_pred``; a class with no true and no
+    predicted sample scores 0. Swapping ``y_true`` and ``y_pred`` swaps ``FP_c`` and ``FN_c``: the score is the same.
+    Shapes: ``y_true``, ``y_pred`` [n] integer class ids (numpy arrays, tensors or sequences).
+    """
+    y_true = np.asarray(_numpy(y_true)).reshape(-1).astype(np.int64)
+    y_pred = np.asarray(_numpy(y_pred)).reshape(-1).astype(np.int64)
+    if y_true.size != y_pred.size:
+        raise InvalidInputError(f"predictions ({y_pred.size}) and labels ({y_true.size}) differ in length")
+    if y_true.size == 0:
+        raise InvalidInputError("no labels to score")
+    classes = np.unique(np.asarray(list(labels), dtype=np.int64)) if labels is not None else np.union1d(y_true, y_pred)
+    is_true, is_pred = y_true[:, None] == classes, y_pred[:, None] == classes  # [n, C]
+    tp = (is_true & is_pred).sum(0)
+    denom = is_true.sum(0) + is_pred.sum(0)  # 2 TP + FP + FN
+    return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
+
+
+def _numpy(a):
+    return a.detach().cpu().numpy() if hasattr(a, "detach") else a
 
 
 def task_kind(task_type: str) -> str:

@@ -30,3 +30,38 @@ def test_rmse_matches_ogb_and_r2_known_value():
 def test_roc_auc_undefined_is_an_error():
     with pytest.raises(InvalidInputError, match="both positive and negative"):
         roc_auc(np.ones((5, 1)), np.zeros((5, 1)))
+
+
+def _macro_f1_reference(y_true, y_pred, labels=None):
+    """One class at a time, from the definition."""
+    classes = sorted(set(labels) if labels is not None else set(y_true) | set(y_pred))
+    scores = []
+    for c in classes:
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred))
+        fp = sum(t != c and p == c for t, p in zip(y_true, y_pred))
+        fn = sum(t == c and p != c for t, p in zip(y_true, y_pred))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / len(scores)
+
+
+def test_macro_f1_matches_the_definition_and_sklearn():
+    import torch
+    from sklearn.metrics import f1_score
+
+    from graphrep.train.metrics import macro_f1
+
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n, c = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        y, p = rng.integers(0, c, n), rng.integers(0, c + 1, n)
+        labels = list(range(c + 2)) if trial % 2 else None  # with labels: absent classes score 0
+        ref = _macro_f1_reference(y.tolist(), p.tolist(), labels)
+        assert macro_f1(y, p, labels) == pytest.approx(ref, abs=1e-12)
+        assert macro_f1(torch.as_tensor(p), torch.as_tensor(y), labels) == pytest.approx(ref, abs=1e-12)  # symmetric
+        assert macro_f1(y, p, labels) == pytest.approx(
+            f1_score(y, p, labels=labels, average="macro", zero_division=0), abs=1e-12)
+    assert macro_f1([0, 1, 1, 2], [0, 1, 2, 2]) == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)  # known value
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        macro_f1([0, 1], [0])
+    with pytest.raises(InvalidInputError, match="no labels"):
+        macro_f1([], [])

@@ -23,16 +23,10 @@ from rdkit import Chem, RDLogger
 from torch_geometric.data import Data
 
 from ..errors import InvalidInputError
+from ..vocab import (MASK_ATOM, MASK_BOND, NUM_ATOM_TYPES, NUM_BOND_DIRECTIONS, NUM_BOND_TYPES,  # noqa: F401
+                     NUM_CHIRALITY_TAGS, SELF_LOOP_BOND)
 
 FEATURE_SETS = ("ogb", "pretrain")
-
-NUM_ATOM_TYPES = 120  # 118 elements + unknown + mask, as in pretrain-gnns
-NUM_CHIRALITY_TAGS = 4
-MASK_ATOM = 119
-NUM_BOND_TYPES = 6  # 4 bond types + self-loop + mask
-NUM_BOND_DIRECTIONS = 3
-SELF_LOOP_BOND = 4
-MASK_BOND = 5
 
 _CHIRALITY = [
     Chem.rdchem.ChiralType.CHI_UNSPECIFIED,

@@ -1,7 +1,7 @@
 """Node-attribute masking on batched graphs (used by D-SLA, AttrMasking and GraphCL), vectorised over the batch.
 
-Molecules (pretrain-gnns two-feature convention): a masked atom becomes ``(MASK_ATOM, 0)`` = atom-type index 119 (the
-reserved MASK token) with chirality "unspecified", as in Hu et al. (2020). Generic graphs: integer node features take a
+Molecules (pretrain-gnns two-feature convention): a masked atom becomes :data:`graphrep.data.vocab.MOLECULE_MASK_ROW`
+= ``(119, 0)``, the reserved MASK atom type with chirality "unspecified", as in Hu et al. (2020). Generic graphs: integer node features take a
 given token; float features are zeroed.
 """
 
@@ -14,11 +14,8 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from graphrep.data.errors import InvalidInputError
-from graphrep.data.molecules.featurize import MASK_ATOM
 from graphrep.data.transforms.segments import sample_within_segments
-
-#: The row written over a masked molecule atom: (MASK atom type, chirality unspecified).
-MOLECULE_MASK_ROW = (MASK_ATOM, 0)
+from graphrep.data.vocab import MOLECULE_MASK_ROW
 
 
 def mask_value_for(x: Tensor, mask_token: int | Sequence[int] | None) -> Tensor | None:

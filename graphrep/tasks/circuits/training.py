@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
-from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score, roc_auc_score
+from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -43,6 +43,7 @@ from graphrep.objectives.balanced import BalancedMSE, BalancedSoftmaxLoss
 from graphrep.ops import CSR
 from graphrep.train.checkpoint import tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint, rng_state, set_rng_state
+from graphrep.train.metrics import macro_f1
 
 TASKS = {"total-cap": "regression", "ground-cap": "regression", "ground-bucket": "classification",
          "coupling": "pair-regression", "link": "link"}
@@ -343,8 +344,7 @@ def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
                 "spearman": float(rho)}
     if kind == "classification":
         return {"accuracy": float(accuracy_score(y_true, y_pred)),
-                "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=list(range(NUM_BUCKETS)),
-                                           zero_division=0))}
+                "macro_f1": macro_f1(y_true, y_pred, labels=range(NUM_BUCKETS))}
     return {"roc_auc": float(roc_auc_score(y_true, y_pred)) if len(set(y_true.tolist())) == 2 else float("nan")}
 
 

@@ -1,15 +1,22 @@
 """Training and evaluation on non-graph data seen as graphs: images (digits), documents (TAG node texts), trajectories.
 
-One plain PyTorch loop (:func:`fit`) serves every model here, graph or not: the benchmark trains dozens of small models
-of a few seconds each, where a Lightning ``Trainer`` per run would cost more than the run. Selection is on validation
-accuracy; the test score is read at the best validation epoch. :func:`graphcl_pretrain` pre-trains any
-:class:`~graphrep.models.modality.GraphEncoder` with GraphCL's augmentations and NT-Xent on unlabelled graphs.
+One plain PyTorch loop (:func:`fit`) serves every model here, graph or not (the image classifiers, the token-graph
+classifiers, the next-venue model): the benchmark trains dozens of small models of a few seconds each, where a Lightning
+``Trainer`` per run would cost more than the run. The loop, and :func:`graphcl_pretrain` (GraphCL's augmentations and
+NT-Xent, :func:`graphrep.models.graphcl.graphcl_loss`, on unlabelled graphs), run on the shared engine
+(:class:`graphrep.train.engine.Engine`, Lightning Fabric): device placement, precision, DDP, checkpoints with the run
+signature, exact resume, SIGINT/SIGTERM. Under ``--strategy ddp`` every global batch is split between the processes
+(:meth:`Engine.shard`) and DDP averages their gradients; every process scores the whole validation and test sets, so
+all take the same model-selection decision. Every epoch reseeds its own order, augmentations and dropout from
+``(seed, epoch)``, so a run resumed from an epoch-end checkpoint continues exactly as an uninterrupted one.
 
-Splits are stratified 60/20/20 with a fixed split seed, the same for every model and training seed.
+Selection is on validation accuracy; the test score is read at the best validation epoch. Splits are stratified
+60/20/20 with a fixed split seed, the same for every model and training seed.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,14 +29,17 @@ from torch_geometric.data import Batch, Data
 
 from graphrep.data.errors import GraphrepError
 from graphrep.data.modalities import TokenGraphBuilder, images_to_patch_graphs, read_visits, transition_graph
-from graphrep.data.transforms import augment
+from graphrep.models.graphcl import graphcl_loss
 from graphrep.models.modality import GraphEncoder
-from graphrep.objectives import ProjectionHead, nt_xent
+from graphrep.objectives import ProjectionHead
 from graphrep.train.baselines import markov_scores
+from graphrep.train.checkpoint import tensor_digest
+from graphrep.train.engine import Engine, LoopCheckpoint
+from graphrep.train.metrics import macro_f1
 
 __all__ = ["Split", "stratified_split", "load_digits_images", "DocumentGraphs", "prepare_documents",
            "TrajectoryData", "prepare_trajectories", "fit", "graphcl_pretrain", "markov_next_venue", "batches",
-           "patch_graph_batcher", "graph_list_batcher"]
+           "patch_graph_batcher", "graph_list_batcher", "PhaseCheckpoint", "run_signature"]
 
 
 @dataclass
@@ -167,51 +177,102 @@ def _topk_scores(scores: Tensor, target: Tensor, k: int) -> dict:
     return {"acc": float(hit[:, 0].float().mean()), f"acc@{k}": float(hit.any(1).float().mean())}
 
 
-def _macro_f1(pred: np.ndarray, true: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
+class PhaseCheckpoint:
+    """The checkpoint of one seed's run, which trains in named phases (``"pretrain"``, ``"graph"``, ``"baseline"``).
 
-    return float(f1_score(true, pred, average="macro"))
+    Wraps a :class:`~graphrep.train.engine.LoopCheckpoint`; every saved state holds the current ``phase``, its loop
+    state, and ``done``: the results of the phases already finished, so that a resumed run skips them.
+    """
+
+    def __init__(self, checkpoint: LoopCheckpoint | None):
+        self.checkpoint = checkpoint
+        resumed = checkpoint.resumed_state() if checkpoint is not None else None
+        self.resumed = resumed
+        self.done: dict = dict(resumed.get("done", {})) if resumed else {}
+
+    def state(self, phase: str) -> dict | None:
+        """The saved loop state of ``phase`` when the run resumes inside it."""
+        return self.resumed if self.resumed is not None and self.resumed.get("phase") == phase else None
+
+    def save(self, phase: str, state: dict) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint.save({"phase": phase, "done": self.done, **state})
+
+    def finish(self, phase: str, result: dict) -> dict:
+        self.done[phase] = result
+        return result
+
+
+def _epoch_seeds(seed: int, epoch: int) -> torch.Generator:
+    """Reseed dropout for ``epoch`` and return its generator for batch order and augmentations."""
+    torch.manual_seed(seed * 7919 + epoch)
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def _restore(module: nn.Module, opt, state: dict | None, loop: dict) -> None:
+    if state is None:
+        return
+    module.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    loop.update({k: state[k] for k in loop if k in state})
 
 
 def fit(model: nn.Module, make_batch: Callable[[Tensor], tuple[object, Tensor]], split: Split, *, epochs: int,
         lr: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 64, seed: int = 0,
-        eval_every: int = 1, topk: int | None = None) -> dict:
+        eval_every: int = 1, topk: int | None = None, engine: Engine | None = None,
+        checkpoint: PhaseCheckpoint | None = None, phase: str = "fit") -> dict:
     """Train ``model`` with cross-entropy, pick the epoch with the best validation accuracy, report its test scores.
 
     ``make_batch(indices)`` returns ``(model input, labels)`` for those example indices (labels < 0 count as misses
-    and are left out of the loss). Returns ``{"test_acc", "test_macro_f1", "valid_acc", "best_epoch",
-    "train_seconds", "curve": [(epoch, train loss, valid acc)], "parameters"}`` (``test_acc@k`` with ``topk``).
+    and are left out of the loss). ``engine``: devices, precision, DDP (default one CPU process); ``checkpoint``
+    receives the loop state (as ``phase``) after every epoch and continues from it when resuming. Returns
+    ``{"test_acc", "test_macro_f1", "valid_acc", "best_epoch", "train_seconds", "curve": [(epoch, train loss, valid
+    acc)], "parameters"}`` (``test_acc@k`` with ``topk``). The model stays on the engine's device.
     """
+    engine = engine or Engine()
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
-    best = {"valid_acc": -1.0}
-    curve = []
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        total, count = 0.0, 0
-        for idx in batches(len(split.train), batch_size, True, gen):
-            inputs, y = make_batch(torch.as_tensor(split.train)[idx])
-            keep = y >= 0
-            if not bool(keep.any()):
-                continue
-            loss = F.cross_entropy(model(inputs)[keep], y[keep])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, count = total + loss.item() * int(keep.sum()), count + int(keep.sum())
-        if epoch % eval_every and epoch != epochs:
-            continue
-        valid = _evaluate(model, make_batch, split.valid, batch_size, topk)
-        curve.append((epoch, total / max(count, 1), valid["acc"]))
-        if valid["acc"] > best["valid_acc"]:
-            best = {"valid_acc": valid["acc"], "best_epoch": epoch,
-                    "test": _evaluate(model, make_batch, split.test, batch_size, topk)}
-    seconds = time.perf_counter() - start
+    loop = {"epoch": 0, "best": {"valid_acc": -1.0}, "curve": [], "train_seconds": 0.0}
+    _restore(model, opt, checkpoint.state(phase) if checkpoint is not None else None, loop)
+    wrapped, opt = engine.setup(model, opt)
+    train_index = torch.as_tensor(split.train)
+    with engine.interruptible():
+        for epoch in range(loop["epoch"] + 1, epochs + 1):
+            gen = _epoch_seeds(seed, epoch)
+            start = time.perf_counter()
+            model.train()
+            total, count = 0.0, 0
+            for idx in batches(len(split.train), batch_size, True, gen):
+                engine.check_interrupt(checkpoint.checkpoint if checkpoint is not None else None)
+                inputs, y = make_batch(train_index[engine.shard(idx)])
+                inputs, y = engine.to_device(inputs), y.to(engine.device)
+                keep = y >= 0
+                logits = wrapped(inputs)
+                # a share with no scored target still takes part (DDP averages every process's gradients)
+                loss = F.cross_entropy(logits[keep], y[keep]) if bool(keep.any()) else logits.sum() * 0.0
+                opt.zero_grad()
+                engine.backward(loss)
+                opt.step()
+                total, count = total + float(loss.detach()) * int(keep.sum()), count + int(keep.sum())
+            total, count = engine.sum_over_processes(total), engine.sum_over_processes(count)
+            loop["train_seconds"] += time.perf_counter() - start
+            loop["epoch"] = epoch
+            if epoch % eval_every == 0 or epoch == epochs:
+                valid = _evaluate(model, make_batch, split.valid, batch_size, topk, engine)
+                loop["curve"].append((epoch, total / max(count, 1), valid["acc"]))
+                if valid["acc"] > loop["best"]["valid_acc"]:
+                    loop["best"] = {"valid_acc": valid["acc"], "best_epoch": epoch,
+                                    "test": _evaluate(model, make_batch, split.test, batch_size, topk, engine)}
+            if checkpoint is not None:
+                checkpoint.save(phase, {**loop, "model": model.state_dict(), "optimizer": opt.state_dict()})
+    best = loop["best"]
+    if "test" not in best:  # no epoch (epochs = 0, or a resumed run already past them): score the model as it is
+        best = {"valid_acc": _evaluate(model, make_batch, split.valid, batch_size, topk, engine)["acc"],
+                "best_epoch": loop["epoch"], "test": _evaluate(model, make_batch, split.test, batch_size, topk, engine)}
     test = best["test"]
     out = {"test_acc": test["acc"], "test_macro_f1": test["macro_f1"], "valid_acc": best["valid_acc"],
-           "best_epoch": best["best_epoch"], "train_seconds": seconds, "curve": curve,
+           "best_epoch": best["best_epoch"], "train_seconds": loop["train_seconds"],
+           "curve": [tuple(c) for c in loop["curve"]],
            "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
     if topk:
         out[f"test_acc@{topk}"] = test[f"acc@{topk}"]
@@ -219,70 +280,88 @@ def fit(model: nn.Module, make_batch: Callable[[Tensor], tuple[object, Tensor]],
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, make_batch, indices: np.ndarray, batch_size: int, topk: int | None) -> dict:
+def _evaluate(model: nn.Module, make_batch, indices: np.ndarray, batch_size: int, topk: int | None,
+              engine: Engine | None = None) -> dict:
+    """Accuracy and macro-F1 (or acc@k with ``topk``) of the unwrapped ``model`` over ``indices`` (every process
+    scores all of them)."""
+    engine = engine or Engine()
     model.eval()
     preds, trues, hits = [], [], []
-    for idx in batches(len(indices), max(batch_size, 256), False):
-        inputs, y = make_batch(torch.as_tensor(indices)[idx])
-        logits = model(inputs)
-        preds.append(logits.argmax(1))
-        trues.append(y)
-        if topk:
-            hits.append((logits.topk(topk, dim=1).indices == y[:, None]).any(1))
+    with engine.autocast():
+        for idx in batches(len(indices), max(batch_size, 256), False):
+            inputs, y = make_batch(torch.as_tensor(indices)[idx])
+            logits = model(engine.to_device(inputs)).float().cpu()
+            preds.append(logits.argmax(1))
+            trues.append(y)
+            if topk:
+                hits.append((logits.topk(topk, dim=1).indices == y[:, None]).any(1))
     pred, true = torch.cat(preds).numpy(), torch.cat(trues).numpy()
-    out = {"acc": float((pred == true).mean()), "macro_f1": _macro_f1(pred, true) if not topk else float("nan")}
+    out = {"acc": float((pred == true).mean()), "macro_f1": macro_f1(true, pred) if not topk else float("nan")}
     if topk:
         out[f"acc@{topk}"] = float(torch.cat(hits).float().mean())
     return out
 
 
-def _stash_weights(batch: Batch) -> Batch:
-    """Carry ``edge_weight`` through the augmentations (they keep ``edge_attr`` aligned with the kept edges)."""
-    w = getattr(batch, "edge_weight", None)
-    if w is not None:
-        batch = batch.clone()
-        batch.edge_attr = w.view(-1, 1)
-    return batch
-
-
-def _restore_weights(view: Batch) -> Batch:
-    if getattr(view, "edge_attr", None) is not None:
-        view.edge_weight = view.edge_attr.view(-1)
-    return view
-
-
 def graphcl_pretrain(encoder: GraphEncoder, make_graphs: Callable[[Tensor], Batch], num_graphs: int, *,
                      epochs: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
                      augmentations: Sequence[str] = ("dropN", "subgraph"), ratio: float = 0.2,
-                     temperature: float = 0.1) -> dict:
+                     temperature: float = 0.1, engine: Engine | None = None,
+                     checkpoint: PhaseCheckpoint | None = None, phase: str = "pretrain") -> dict:
     """GraphCL (You et al. 2020) on unlabelled graphs: two augmented views per graph, a projection head, NT-Xent
-    (:func:`graphrep.objectives.nt_xent`). ``make_graphs(indices)`` gives the ``Batch`` of those graphs.
+    (:func:`graphrep.models.graphcl.graphcl_loss`). ``make_graphs(indices)`` gives the ``Batch`` of those graphs.
+    Under DDP each process contrasts its share of the batch (its negatives are the graphs of that share).
 
     Returns ``{"losses": per-epoch mean, "seconds"}``; the encoder's weights are updated in place.
     """
     if len(augmentations) != 2:
         raise GraphrepError(f"GraphCL takes two augmentations, got {augmentations!r}")
+    engine = engine or Engine()
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    head = ProjectionHead(encoder.out_dim)
-    opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
-    losses, start = [], time.perf_counter()
-    encoder.train()
-    for _ in range(epochs):
-        total, steps = 0.0, 0
-        for idx in batches(num_graphs, batch_size, True, gen):
-            if len(idx) < 2:
-                continue
-            batch = _stash_weights(make_graphs(idx))
-            v1 = _restore_weights(augment(batch, augmentations[0], ratio, generator=gen))
-            v2 = _restore_weights(augment(batch, augmentations[1], ratio, generator=gen))
-            loss = nt_xent(head(encoder(v1)), head(encoder(v2)), temperature)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, steps = total + loss.item(), steps + 1
-        losses.append(total / max(steps, 1))
-    return {"losses": losses, "seconds": time.perf_counter() - start}
+    # a copy trains (its DDP wrapper and hooks stay with it); the weights go back to ``encoder`` at the end
+    model = nn.ModuleDict({"encoder": copy.deepcopy(encoder), "head": ProjectionHead(encoder.out_dim)})
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loop = {"epoch": 0, "losses": [], "seconds": 0.0}
+    _restore(model, opt, checkpoint.state(phase) if checkpoint is not None else None, loop)
+    objective = _GraphCLObjective(model, tuple(augmentations), ratio, temperature)
+    wrapped, opt = engine.setup(objective, opt)
+    with engine.interruptible():
+        for epoch in range(loop["epoch"] + 1, epochs + 1):
+            gen = _epoch_seeds(seed, epoch)
+            # the augmentations draw on the batch's device, from a generator of this (seed, epoch, rank)
+            aug = torch.Generator(device=engine.device).manual_seed(seed * 1_000_003 + epoch + 7 * engine.rank)
+            start = time.perf_counter()
+            model.train()
+            total, steps = 0.0, 0
+            for idx in batches(num_graphs, batch_size, True, gen):
+                engine.check_interrupt(checkpoint.checkpoint if checkpoint is not None else None)
+                share = engine.shard(idx)
+                if len(share) < 2:  # NT-Xent needs negatives; every process sees the same sizes and skips together
+                    continue
+                loss = wrapped(engine.to_device(make_graphs(share)), aug)
+                opt.zero_grad()
+                engine.backward(loss)
+                opt.step()
+                total, steps = total + float(loss.detach()), steps + 1
+            loop["losses"].append(engine.sum_over_processes(total) / max(engine.sum_over_processes(steps), 1))
+            loop["seconds"] += time.perf_counter() - start
+            loop["epoch"] = epoch
+            if checkpoint is not None:
+                checkpoint.save(phase, {**loop, "model": model.state_dict(), "optimizer": opt.state_dict()})
+    encoder.load_state_dict({k: v.to(p.device) for (k, v), p in
+                             zip(model["encoder"].state_dict().items(), encoder.state_dict().values())})
+    return {"losses": list(loop["losses"]), "seconds": loop["seconds"]}
+
+
+class _GraphCLObjective(nn.Module):
+    """Encoder + projection head whose forward is the GraphCL loss: what the engine wraps for DDP."""
+
+    def __init__(self, parts: nn.ModuleDict, augmentations, ratio: float, temperature: float):
+        super().__init__()
+        self.parts, self.augmentations, self.ratio, self.temperature = parts, augmentations, ratio, temperature
+
+    def forward(self, batch: Batch, generator: torch.Generator) -> Tensor:
+        return graphcl_loss(self.parts["encoder"], self.parts["head"], batch, self.augmentations, self.ratio,
+                            self.temperature, generator)
 
 
 def patch_graph_batcher(images: Tensor, labels: Tensor, patch_size: int, pos_dim: int = 8):
@@ -396,69 +475,141 @@ def transition_weights(graph: Data) -> Data:
     return g
 
 
-def run_modality(config: ModalityConfig) -> dict:
-    """Train the configured graph model on every seed, and the baseline; returns per-seed runs and summaries."""
+def run_signature(config: "ModalityConfig", seed: int, data_digest: str) -> dict:
+    """What a checkpoint must share with a run to continue it: the config but the epoch counts and seed list, the
+    seed, and the checksum of the prepared data (images or token graphs' labels and split, or trajectories)."""
+    skip = ("epochs", "pretrain_epochs", "seeds", "root")
+    return {"command": "modality train", "seed": seed, "data": data_digest,
+            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config).items() if k not in skip}}
+
+
+def run_modality(config: ModalityConfig, engine: Engine | None = None, out_dir=None, resume=None) -> dict:
+    """Train the configured graph model on every seed, and the baseline; returns per-seed runs and summaries.
+
+    ``engine``: devices, precision, DDP (default one CPU process). With ``out_dir``, each seed's run writes its
+    checkpoint to ``out_dir/checkpoints/seed<N>.pt`` after every epoch of each phase (GraphCL pre-training, the graph
+    model, the trained baseline); ``resume`` (a checkpoint of one seed's run) continues that run.
+    """
+    from pathlib import Path
+
     from graphrep.models.modality import GraphClassifier, MLPClassifier, NextVenueModel
 
     c = config
+    engine = engine or Engine()
     out: dict = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(c).items()}, "runs": {}}
+
+    def phases(seed: int, digest: str) -> PhaseCheckpoint:
+        path = Path(out_dir) / "checkpoints" / f"seed{seed}.pt" if out_dir is not None else None
+        return PhaseCheckpoint(LoopCheckpoint(engine, path, run_signature(c, seed, digest), resume=resume))
+
+    def trained(ckpt: PhaseCheckpoint, phase: str, train) -> dict:
+        """``train()``'s result, or the one the resumed checkpoint holds for a finished phase."""
+        if phase in ckpt.done:
+            return ckpt.done[phase]
+        return ckpt.finish(phase, train())
+
+    def interrupted_seed(seed: int):
+        return _SeedFlag(seed)
+
     if c.kind == "image":
         images, labels, split, make, in_dim = image_task(c.patch_size)
+        digest = tensor_digest(images, labels, split.train, split.valid, split.test)
         graph_runs, base_runs = [], []
         for seed in c.seeds:
-            torch.manual_seed(seed)
-            model = GraphClassifier(10, in_channels=in_dim, conv=c.conv, knn=c.knn, hidden=c.hidden,
-                                    layers=c.layers, dropout=c.dropout)
-            pre = _maybe_pretrain(model.encoder, lambda i: make(torch.as_tensor(split.train)[i])[0],
-                                  len(split.train), c, seed)
-            graph_runs.append({**fit(model, make, split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size,
-                                     seed=seed), **pre})
-            torch.manual_seed(seed)
-            mlp = MLPClassifier(images[0].numel(), c.hidden, 10, c.dropout)
-            base_runs.append(fit(mlp, lambda i: (images[i], labels[i]), split, epochs=c.epochs, lr=c.lr,
-                                 batch_size=c.batch_size, seed=seed))
+            with interrupted_seed(seed):
+                ckpt = phases(seed, digest)
+                torch.manual_seed(seed)
+                model = GraphClassifier(10, in_channels=in_dim, conv=c.conv, knn=c.knn, hidden=c.hidden,
+                                        layers=c.layers, dropout=c.dropout)
+                pre = _maybe_pretrain(model.encoder, lambda i: make(torch.as_tensor(split.train)[i])[0],
+                                      len(split.train), c, seed, engine, ckpt)
+                graph_runs.append(trained(ckpt, "graph", lambda: {**fit(
+                    model, make, split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size, seed=seed,
+                    engine=engine, checkpoint=ckpt, phase="graph"), **pre}))
+                torch.manual_seed(seed)
+                mlp = MLPClassifier(images[0].numel(), c.hidden, 10, c.dropout)
+                base_runs.append(trained(ckpt, "baseline", lambda: fit(
+                    mlp, lambda i: (images[i], labels[i]), split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size,
+                    seed=seed, engine=engine, checkpoint=ckpt, phase="baseline")))
         out["runs"] = {"graph": graph_runs, "mlp on pixels": base_runs}
     elif c.kind == "text":
         docs = prepare_documents(c.dataset or "cora", root=_tag_root(c.root), window=c.window,
                                  max_tokens=c.max_tokens,
                                  tokenizer=_tokenizer(c.tokenizer))
+        digest = tensor_digest(np.frombuffer("\n".join(docs.texts).encode(), dtype=np.uint8), docs.labels,
+                               docs.split.train, docs.split.valid, docs.split.test)
         make = graph_list_batcher(docs.graphs, docs.labels)
         enc_args = text_encoder_args(docs, c.tokenizer)
         graph_runs = []
         for seed in c.seeds:
-            torch.manual_seed(seed)
-            model = GraphClassifier(docs.num_classes, conv=c.conv, knn=c.knn, hidden=c.hidden, layers=c.layers,
-                                    dropout=c.dropout, **enc_args)
-            pre = _maybe_pretrain(model.encoder, lambda i: Batch.from_data_list(
-                [docs.graphs[int(j)] for j in torch.as_tensor(docs.split.train)[i]]), len(docs.split.train), c, seed)
-            graph_runs.append({**fit(model, make, docs.split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size,
-                                     seed=seed), **pre})
+            with interrupted_seed(seed):
+                ckpt = phases(seed, digest)
+                torch.manual_seed(seed)
+                model = GraphClassifier(docs.num_classes, conv=c.conv, knn=c.knn, hidden=c.hidden, layers=c.layers,
+                                        dropout=c.dropout, **enc_args)
+                pre = _maybe_pretrain(model.encoder, lambda i: Batch.from_data_list(
+                    [docs.graphs[int(j)] for j in torch.as_tensor(docs.split.train)[i]]), len(docs.split.train), c,
+                    seed, engine, ckpt)
+                graph_runs.append(trained(ckpt, "graph", lambda: {**fit(
+                    model, make, docs.split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size, seed=seed,
+                    engine=engine, checkpoint=ckpt, phase="graph"), **pre}))
         out["runs"] = {"graph": graph_runs, "tf-idf + logistic regression": [tfidf_logreg(docs)]}
         out["token_graph_stats"] = dict(docs.builder.stats)
     else:
         folder = _mobility_folder(c.root, c.dataset or "fsq_nyc")
         data, split, make = trajectory_task(folder, c.history)
+        digest = tensor_digest(*(data.history[p] for p in ("train", "valid", "test")),
+                               *(data.target[p] for p in ("train", "valid", "test")))
         graph_runs, base_runs = [], []
         for seed in c.seeds:
-            for runs, graph in ((graph_runs, transition_weights(data.graph)), (base_runs, None)):
-                torch.manual_seed(seed)
-                model = NextVenueModel(data.num_venues, c.hidden, graph=graph, conv=c.conv, layers=c.layers,
-                                       dropout=c.dropout)
-                runs.append(fit(model, make, split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size, seed=seed,
-                                topk=5))
+            with interrupted_seed(seed):
+                ckpt = phases(seed, digest)
+                for runs, graph, phase in ((graph_runs, transition_weights(data.graph), "graph"),
+                                           (base_runs, None, "baseline")):
+                    torch.manual_seed(seed)
+                    model = NextVenueModel(data.num_venues, c.hidden, graph=graph, conv=c.conv, layers=c.layers,
+                                           dropout=c.dropout)
+                    runs.append(trained(ckpt, phase, lambda: fit(
+                        model, make, split, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size, seed=seed, topk=5,
+                        engine=engine, checkpoint=ckpt, phase=phase)))
         markov = markov_next_venue(data, "test")
         out["runs"] = {"graph": graph_runs, "gru without graph": base_runs,
                        "markov": [{"test_acc": markov["acc"], "test_acc@5": markov["acc@5"]}]}
         out["data"] = data.info
     out["summary"] = {name: _summary(runs) for name, runs in out["runs"].items()}
+    s = engine.settings
+    out["engine"] = {"accelerator": s.accelerator, "devices": s.devices, "strategy": s.strategy,
+                     "num_nodes": s.num_nodes, "precision": s.precision, "world_size": engine.world_size}
     return out
 
 
-def _maybe_pretrain(encoder, make_graphs, n: int, c: ModalityConfig, seed: int) -> dict:
+class _SeedFlag:
+    """Within: an interrupt's resume command names this seed alone (``--seeds N``)."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, KeyboardInterrupt) and hasattr(exc, "resume_flags"):
+            exc.resume_flags["--seeds"] = str(self.seed)
+        return False
+
+
+def _maybe_pretrain(encoder, make_graphs, n: int, c: ModalityConfig, seed: int, engine: Engine | None = None,
+                    checkpoint: PhaseCheckpoint | None = None) -> dict:
+    """GraphCL pre-training of ``encoder`` when ``c.pretrain_epochs``; skipped when the resumed run is past it (the
+    later phase's saved weights hold the pre-trained encoder)."""
     if not c.pretrain_epochs:
         return {}
-    res = graphcl_pretrain(encoder, make_graphs, n, epochs=c.pretrain_epochs, seed=seed)
-    return {"pretrain_losses": res["losses"], "pretrain_seconds": res["seconds"]}
+    if checkpoint is not None and "pretrain" in checkpoint.done:
+        return checkpoint.done["pretrain"]
+    res = graphcl_pretrain(encoder, make_graphs, n, epochs=c.pretrain_epochs, seed=seed, engine=engine,
+                           checkpoint=checkpoint)
+    result = {"pretrain_losses": res["losses"], "pretrain_seconds": res["seconds"]}
+    return checkpoint.finish("pretrain", result) if checkpoint is not None else result
 
 
 def _tokenizer(name: str):
@@ -509,5 +660,5 @@ def tfidf_logreg(docs: DocumentGraphs, features=None) -> dict:
         if best is None or acc > best[0]:
             best = (acc, clf, C)
     pred = best[1].predict(Xte)
-    return {"test_acc": float((pred == docs.labels[s.test]).mean()), "test_macro_f1": _macro_f1(pred, docs.labels[s.test]),
+    return {"test_acc": float((pred == docs.labels[s.test]).mean()), "test_macro_f1": macro_f1(docs.labels[s.test], pred),
             "valid_acc": best[0], "C": best[2], "train_seconds": time.perf_counter() - start}

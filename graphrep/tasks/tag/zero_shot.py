@@ -210,20 +210,7 @@ def accuracy(pred: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred == y).double().mean())
 
 
-def macro_f1(pred: torch.Tensor, y: torch.Tensor, labels: Sequence[int] | None = None) -> float:
-    """Unweighted mean over classes of ``F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c)``.
-
-    Classes are ``labels`` if given, else those present in ``y`` or ``pred`` (as :func:`sklearn.metrics.f1_score` with
-    ``average="macro"``); a class with no true and no predicted sample scores 0, as in sklearn.
-    """
-    pred, y = _check_pair(pred, y)
-    classes = torch.as_tensor(sorted(labels) if labels is not None else torch.unique(torch.cat([y, pred])).tolist())
-    tp = ((pred[:, None] == classes) & (y[:, None] == classes)).sum(0).double()
-    fp = ((pred[:, None] == classes) & (y[:, None] != classes)).sum(0).double()
-    fn = ((pred[:, None] != classes) & (y[:, None] == classes)).sum(0).double()
-    denom = 2 * tp + fp + fn
-    f1 = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.zeros_like(tp))
-    return float(f1.mean())
+from graphrep.train.metrics import macro_f1  # noqa: E402  the one macro-F1 (symmetric: (pred, y) order is fine)
 
 
 def zero_shot_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, y: torch.Tensor,

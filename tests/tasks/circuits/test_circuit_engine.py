@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from graphrep import cli
-from graphrep.train.engine import Engine
 
 
 REPO = Path(__file__).resolve().parents[3]
@@ -23,29 +22,18 @@ def argv(design_dir, out, *extra):
             "--pretrain-epochs", "4", "--hidden", "8", "--layers", "1", "--seeds", "1", "--out", str(out), *extra]
 
 
-def stop_at(monkeypatch, call: int):
-    """Engine.stop_requested answers True at its ``call``-th call (one call per step boundary), as after Ctrl-C."""
-    calls = {"n": 0}
-
-    def stop(self):
-        calls["n"] += 1
-        return calls["n"] == call
-
-    monkeypatch.setattr(Engine, "stop_requested", stop)
-
-
 def evals(out):
     return json.loads((Path(out) / "metrics.json").read_text())["eval"]
 
 
 @pytest.mark.parametrize("phase_step", [2, 7], ids=["in-pretraining", "in-training"])
 def test_interrupt_then_printed_resume_command_reaches_the_uninterrupted_metrics(design_dir, tmp_path, monkeypatch,
-                                                                                 capsys, phase_step):
+                                                                                 capsys, stop_engine_at, phase_step):
     assert cli.main(argv(design_dir, tmp_path / "full")) == 0
     reference = evals(tmp_path / "full")
     capsys.readouterr()
     out = tmp_path / "cut"
-    stop_at(monkeypatch, phase_step)  # 4 pretraining epochs, then 6 training steps
+    stop_engine_at(phase_step)  # 4 pretraining epochs, then 6 training steps
     assert cli.main(argv(design_dir, out)) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("graphrep: interrupted; resume with: graphrep circuit train"), err
