@@ -110,6 +110,7 @@ def test_tag_zero_shot_errors_are_one_line_and_come_before_work(tmp_path, capsys
         (["--batch-size", "1"], "--batch-size"),
         (["--edge-drop", "1.5"], "--edge-drop"),
         (["--template", "no slot"], "--template"),
+        (["--gate-scope", "graph"], "--gate-scope graph needs --variant routed"),
     ]
     for extra, message in cases:
         assert main(_argv(root, tmp_path / "o", *extra, train="src")) == 2

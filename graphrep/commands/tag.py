@@ -27,6 +27,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--variant", choices=VARIANTS, default="euclidean",
                    help="experts and fusion (default euclidean: the gated 3-expert model measured no better, see "
                         "README)")
+    p.add_argument("--gate-scope", choices=("node", "graph"), default="node",
+                   help="routed variant: the gate chooses per node (structure + graph estimates) or once per graph "
+                        "(the label-free structure estimate only)")
     p.add_argument("--adaptation", choices=ADAPTATIONS, default="propagate + self-train",
                    help="label-free adaptation on the evaluated graph (default: %(default)s)")
     p.add_argument("--target-epochs", type=int, default=0,
@@ -77,6 +80,9 @@ def _check_args(args) -> list[str]:
     for ok, message in checks:
         if not ok:
             raise GraphrepError(message)
+    if args.gate_scope == "graph" and args.variant != "routed":
+        raise GraphrepError(f"--gate-scope graph needs --variant routed (the {args.variant} variant has no "
+                            "graph-level gate inputs)")
     for t in args.templates or []:
         if "{}" not in t:
             raise GraphrepError(f"--template {t!r} must contain '{{}}' for the class name")
@@ -124,7 +130,8 @@ def run(args) -> int:
                 hard_negatives=dict(DEFAULT_HARD_NEGATIVES) if args.hard_negatives else None)
             try:
                 m = run_transfer(train, args.eval, seed_out, root=args.root, variant=args.variant, config=config,
-                                 model_kwargs={"hidden_channels": args.hidden, "shared_channels": args.hidden},
+                                 model_kwargs={"hidden_channels": args.hidden, "shared_channels": args.hidden,
+                                               **({"gate_scope": "graph"} if args.gate_scope == "graph" else {})},
                                  templates=args.templates, text_model=args.text_model,
                                  text_cache_dir=args.cache_dir, adaptation=args.adaptation,
                                  target_epochs=args.target_epochs, class_descriptions=args.class_descriptions,

@@ -81,6 +81,8 @@ class GraphShaper(nn.Module):
             README).
         gate_hidden: width of the gate MLP. gate_uses_embedding: the gate also reads the node's text embedding.
         gate_temperature: softmax temperature of the gate.
+        gate_scope: ``"node"`` (the gate reads each node's descriptors, plus the graph-level features when given) or
+            ``"graph"`` (graph-level features only: one expert mixture per graph, e.g. all of a WebKB graph to text).
         graph_channels: number of graph-level gate inputs (``data.graph_features``); default 2 for ``routed`` (:func:`graphrep.tasks.tag.routing.graph_features`), else 0.
         residual: add a skip path to the projection, so the model learns a graph-informed correction of the text
             embeddings rather than the whole text space from scratch (in 30-epoch CiteSeer->Cora trials, seed 0:
@@ -103,7 +105,7 @@ class GraphShaper(nn.Module):
                  gate_temperature: float = 1.0, residual: bool = True, skip_hops: int = 2, zero_init: bool = True,
                  dropout: float = 0.0,
                  backend: str = "graphrep", text_model: str = DEFAULT_TEXT_MODEL, text_cache_dir=None,
-                 text_encoder=None, graph_channels: int | None = None):
+                 text_encoder=None, graph_channels: int | None = None, gate_scope: str = "node"):
         super().__init__()
         kinds, fusion = variant_experts(variant)
         self.variant, self.fusion, self.expert_names = variant, fusion, kinds
@@ -113,12 +115,14 @@ class GraphShaper(nn.Module):
         self.skip_hops = skip_hops
         self.experts = nn.ModuleList(make_expert(k, text_channels, hidden_channels, num_layers, shared_channels,
                                                  backend=backend) for k in kinds)
+        if gate_scope not in ("node", "graph"):
+            raise ValueError(f"gate_scope must be 'node' or 'graph', got {gate_scope!r}")
         if graph_channels is None:
             graph_channels = 2 if variant == "routed" else 0
         self.graph_channels = graph_channels
         self.gate = (StructuralGate(len(STRUCTURAL_NAMES), len(kinds), gate_hidden,
                                     text_channels if gate_uses_embedding else None, gate_temperature,
-                                    graph_channels=graph_channels or None)
+                                    graph_channels=graph_channels or None, node_inputs=gate_scope == "node")
                      if fusion == "gated" else None)
         self.proj = nn.Sequential(nn.Linear(shared_channels, shared_channels), nn.ReLU(),
                                   nn.Linear(shared_channels, text_channels))

@@ -13,6 +13,8 @@ with :math:`\mu, \sigma` the per-descriptor mean and standard deviation over the
 :math:`T` a temperature. Optional graph-level inputs :math:`u \in \mathbb R^G` (e.g. a label-free homophily
 estimate) are appended to every node's input *unstandardised*: per-graph z-scoring removes everything that tells one
 graph from another, so without them a gate cannot send all of a WebKB graph to one expert and all of Cora to another.
+With ``node_inputs=False`` the gate reads only :math:`u` (a *per-graph* choice, the same weights for every node:
+:math:`g = \operatorname{softmax}(\mathrm{MLP}(u) / T)`); the descriptors then only give the node count.
 The last layer starts at zero: an untrained gate gives every expert weight :math:`1/K`.
 
 Entropy regularisation: :func:`gate_entropy` :math:`\bar H = \frac1N \sum_i -\sum_k g_{ik} \log g_{ik}`; adding
@@ -50,6 +52,8 @@ class StructuralGate(nn.Module):
         embedding_channels: if given, the gate also reads a node embedding of this size through a linear map ``P``.
         graph_channels: if given, the gate also reads ``G`` graph-level features (one vector per graph).
         temperature: softmax temperature ``T`` (> 0). dropout: on the hidden layer.
+        node_inputs: read the descriptors (and embedding); ``False``: the graph-level features only (needs
+            ``graph_channels``), one choice per graph.
 
     Shapes:
         - **input:** descriptors ``[N, F]``, embedding ``[N, D]`` (when ``embedding_channels``), graph_features
@@ -59,16 +63,20 @@ class StructuralGate(nn.Module):
 
     def __init__(self, num_descriptors: int, num_experts: int, hidden_channels: int = 32,
                  embedding_channels: int | None = None, temperature: float = 1.0, dropout: float = 0.0,
-                 graph_channels: int | None = None):
+                 graph_channels: int | None = None, node_inputs: bool = True):
         super().__init__()
         if num_experts < 1 or num_descriptors < 1:
             raise ValueError(f"need num_descriptors >= 1 and num_experts >= 1, got {num_descriptors}, {num_experts}")
+        if not node_inputs and not graph_channels:
+            raise ValueError("a gate without node inputs reads graph-level features: give graph_channels >= 1")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.num_descriptors, self.num_experts, self.temperature = num_descriptors, num_experts, float(temperature)
-        self.inp = nn.Linear(num_descriptors, hidden_channels)
-        self.emb = nn.Linear(embedding_channels, hidden_channels, bias=False) if embedding_channels else None
-        self.glob = nn.Linear(graph_channels, hidden_channels, bias=False) if graph_channels else None
+        self.node_inputs = node_inputs
+        self.inp = nn.Linear(num_descriptors, hidden_channels) if node_inputs else None
+        self.emb = (nn.Linear(embedding_channels, hidden_channels, bias=False) if embedding_channels and node_inputs
+                    else None)
+        self.glob = nn.Linear(graph_channels, hidden_channels, bias=not node_inputs) if graph_channels else None
         self.out = nn.Linear(hidden_channels, num_experts)
         self.dropout = nn.Dropout(dropout)
         nn.init.zeros_(self.out.weight)
@@ -79,7 +87,10 @@ class StructuralGate(nn.Module):
         """Pre-softmax scores ``[N, K]`` (divided by the temperature)."""
         if descriptors.dim() != 2 or descriptors.size(1) != self.num_descriptors:
             raise ValueError(f"descriptors must be [N, {self.num_descriptors}], got {tuple(descriptors.shape)}")
-        h = self.inp(standardize(descriptors.float()))
+        if self.inp is not None:
+            h = self.inp(standardize(descriptors.float()))
+        else:
+            h = descriptors.new_zeros(descriptors.size(0), self.out.in_features, dtype=torch.float32)
         if self.emb is not None:
             if embedding is None or embedding.shape != (descriptors.size(0), self.emb.in_features):
                 raise ValueError(f"this gate reads a node embedding [{descriptors.size(0)}, {self.emb.in_features}], "
@@ -97,4 +108,4 @@ class StructuralGate(nn.Module):
         return torch.softmax(self.logits(descriptors, embedding, graph_features), dim=-1)
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}"
+        return f"temperature={self.temperature}, node_inputs={self.node_inputs}"

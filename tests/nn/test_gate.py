@@ -62,3 +62,16 @@ def test_bad_inputs_are_named():
         gate(torch.randn(5, 6))
     with pytest.raises(ValueError, match="temperature"):
         StructuralGate(6, 3, temperature=0)
+
+
+def test_a_gate_without_node_inputs_gives_every_node_of_a_graph_the_same_weights():
+    gate = StructuralGate(4, 3, 8, graph_channels=2, node_inputs=False)
+    torch.nn.init.normal_(gate.out.weight)
+    desc = torch.randn(10, 4)
+    w = gate(desc, graph_features=torch.tensor([0.7, 0.6]))
+    assert torch.allclose(w, w[:1].expand_as(w))
+    # another graph's features move the choice; the nodes' descriptors do not
+    other = gate(torch.randn(5, 4) * 10, graph_features=torch.tensor([0.1, -0.4]))
+    assert torch.allclose(other, other[:1].expand_as(other)) and not torch.allclose(other[0], w[0])
+    with pytest.raises(ValueError, match="graph_channels"):
+        StructuralGate(4, 3, 8, node_inputs=False)

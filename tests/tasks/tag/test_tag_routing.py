@@ -1,6 +1,7 @@
 """The routed gate, fit on labelled source graphs, sends a homophilous graph to propagation and a heterophilous one
 to text (issue 24: a gate that has something to choose)."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
@@ -25,11 +26,12 @@ def _graph(same_class: bool, seed: int, n=240, c=3, d=16):
     return data, protos
 
 
-def test_router_sends_homophilous_graphs_to_neighbours_and_heterophilous_ones_to_text():
+@pytest.mark.parametrize("scope", ["node", "graph"])
+def test_router_sends_homophilous_graphs_to_neighbours_and_heterophilous_ones_to_text(scope):
     torch.manual_seed(0)
     homo, protos = _graph(True, 0)
     hetero, _ = _graph(False, 1)
-    model = GraphShaper(16, 8, 8, variant="routed")
+    model = GraphShaper(16, 8, 8, variant="routed", gate_scope=scope)
     before = mean_gate_weights(model, homo)
     assert abs(before["text"] - 1 / 3) < 1e-6  # untrained: uniform
     fit_router(model, [homo, hetero], [protos, protos], epochs=150)
@@ -37,7 +39,8 @@ def test_router_sends_homophilous_graphs_to_neighbours_and_heterophilous_ones_to
     # propagation is perfect on the homophilous graph; on the other the signed view is best (measured: text 0.69,
     # centred 2-hop propagation 0.70, signed 0.75), so the gate moves weight from propagation to it there
     assert w_homo["euclidean"] > 0.9, w_homo
-    assert w_hetero["signed"] > w_homo["signed"] + 0.2, (w_homo, w_hetero)
+    # (per graph, the cross-entropy optimum on the other graph still keeps most of the propagation: 0.85 measured)
+    assert w_hetero["signed"] > w_homo["signed"] + (0.2 if scope == "node" else 0.1), (w_homo, w_hetero)
     # and the routing helps: accuracy of the routed model vs the other graph's choice
     def acc(d):
         e = model.encode_nodes(d)
