@@ -225,7 +225,7 @@ def union_inputs(parts: list[CircuitInputs], relative_to_prior: bool = True, nam
         xs.append(p.x)
 
     def cat(field: str, shifted: bool = False) -> Tensor:
-        return torch.cat([getattr(p, field) - (o if shifted else 0.0) for p, o in zip(parts, shift)])
+        return torch.cat([getattr(p, field) - o if shifted else getattr(p, field) for p, o in zip(parts, shift)])
 
     return CircuitInputs(
         name=name or "+".join(p.name for p in parts), x=torch.cat(xs),
