@@ -33,6 +33,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--task", choices=TASKS, default="total-cap")
     t.add_argument("--method", choices=METHODS, default="circuitgcl",
                    help="circuitgcl: scattering pre-training + Balanced MSE / balanced softmax (default)")
+    t.add_argument("--pretrain-set", choices=("inductive", "transductive"), default="inductive",
+                   help="circuitgcl pre-training on the training design only (inductive, default) or also on the "
+                        "unlabelled --eval designs (transductive); metrics.json lists them")
     t.add_argument("--epochs", type=int, default=300)
     t.add_argument("--pretrain-epochs", type=int, default=100)
     t.add_argument("--hidden", type=int, default=64)
@@ -85,7 +88,7 @@ def run(args) -> int:
 
     config = TransferConfig(task=args.task, method=args.method, epochs=args.epochs,
                             pretrain_epochs=args.pretrain_epochs, hidden=args.hidden, layers=args.layers, lr=args.lr,
-                            seed=args.seeds[0])
+                            pretrain=args.pretrain_set, seed=args.seeds[0])
     engine = Engine(engine_settings(args))
     results = run_cli_training(args.train, args.eval, config, args.out, root=args.root, seeds=args.seeds,
                                engine=engine, resume=args.resume, checkpoint_every=args.checkpoint_every)

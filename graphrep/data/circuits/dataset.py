@@ -1,5 +1,8 @@
 """A design folder -> its parsed files: netlist (Verilog or DEF), SPEF, Liberty and LEF where present.
 
+A hierarchical design has several Verilog files (a top and its blocks) and several SPEFs: the top module's and one per
+block module, applied to every instance of the block (:mod:`.hierarchy`).
+
 Files are found by extension (``.gz`` allowed): ``*.spef``, ``*.v``, ``*.def``, ``*.lib``, ``*.lef`` / ``*.tlef``. A
 design is named by a folder path, or by a registered dataset name (``datasets/<name>.toml`` of kind ``circuit``),
 whose files the registry resolves (``--root``, ``GRAPHREP_DATA``, ...).
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from ..errors import DataNotFoundError, GraphrepError
 from .def_ import read_def
+from .hierarchy import apply_block_spef
 from .lef import Lef, merge_lef, read_lef
 from .liberty import Liberty, read_liberty
 from .netlist import Netlist
@@ -69,12 +73,12 @@ def load_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None 
     """Parse a design folder: one SPEF, one netlist (Verilog preferred over DEF), every Liberty and LEF file."""
     name, files = find_design(name_or_path, root)
     folder = (files["spef"] or files["verilog"] or files["def"] or [Path(name_or_path) / "?"])[0].parent
-    if len(files["spef"]) != 1:
-        raise GraphrepError(f"{folder}: expected one .spef file, found {len(files['spef'])}")
-    if files["verilog"]:
-        if len(files["verilog"]) != 1:
-            raise GraphrepError(f"{folder}: expected one Verilog netlist, found {[p.name for p in files['verilog']]}")
-    elif len(files["def"]) != 1:
+    if not files["spef"]:
+        raise GraphrepError(f"{folder}: expected one .spef file, found 0")
+    if len(files["spef"]) > 1 and not files["verilog"]:
+        raise GraphrepError(f"{folder}: several SPEF files ({[p.name for p in files['spef']]}) need a hierarchical "
+                            "Verilog netlist naming the blocks they describe")
+    if not files["verilog"] and len(files["def"]) != 1:
         raise GraphrepError(f"{folder}: expected a Verilog (.v) or one DEF netlist, found neither")
     liberty = None
     if files["liberty"]:
@@ -87,8 +91,29 @@ def load_design(name_or_path: str | os.PathLike, root: str | os.PathLike | None 
         pins = {}
         if liberty is not None:
             pins = {c.name: list(c.pins) for c in liberty.cells.values()}
-        netlist = read_verilog(files["verilog"][0], cell_pins=pins)
+        netlist = read_verilog(files["verilog"], cell_pins=pins)
     else:
         netlist = read_def(files["def"][0])
-    spef = read_spef(files["spef"][0])
+    spef = _hierarchical_spef([read_spef(p) for p in files["spef"]], netlist, folder)
     return Design(name, folder, netlist, spef, liberty, lef, files)
+
+
+def _hierarchical_spef(spefs: list[Spef], netlist: Netlist, folder: Path) -> Spef:
+    """One SPEF: the only one, or the top design's (``*DESIGN`` = the netlist's top module) with each block's SPEF
+    (``*DESIGN`` = a module) applied to every instance of that module (:func:`.hierarchy.apply_block_spef`)."""
+    if len(spefs) == 1:
+        return spefs[0]
+    tops = [s for s in spefs if s.design == netlist.name]
+    if len(tops) != 1:
+        raise GraphrepError(f"{folder}: of the SPEF files {[Path(s.path).name for s in spefs]} exactly one must be "
+                            f"of the top module {netlist.name!r} (*DESIGN), found {len(tops)}")
+    spef = tops[0]
+    for block in spefs:
+        if block is tops[0]:
+            continue
+        instances = sorted(i for i, m in netlist.modules.items() if m == block.design)
+        if not instances:
+            raise GraphrepError(f"{block.path}: *DESIGN {block.design!r} is neither the top module {netlist.name!r} "
+                                "nor a module instantiated in the netlist")
+        spef = apply_block_spef(spef, block, instances)
+    return spef

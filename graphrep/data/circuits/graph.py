@@ -80,6 +80,8 @@ class GraphReport:
     matched: int = 0
     unmatched_spef: list[str] = field(default_factory=list)
     unlabelled_nets: list[str] = field(default_factory=list)
+    #: the unlabelled nets with one pin (a lone driver or port): nothing to extract, so no SPEF entry is expected
+    single_pin_unlabelled: list[str] = field(default_factory=list)
     coupled_pairs: int = 0
     skipped: Counter = field(default_factory=Counter)
     skipped_names: dict[str, list[str]] = field(default_factory=dict)
@@ -98,7 +100,10 @@ class GraphReport:
         if self.unmatched_spef:
             out.append(f"  unmatched SPEF nets ({len(self.unmatched_spef)}): {_names(self.unmatched_spef, show)}")
         if self.unlabelled_nets:
-            out.append(f"  netlist nets not in the SPEF, unlabelled ({len(self.unlabelled_nets)}): "
+            single = len(self.single_pin_unlabelled)
+            why = (f"; {single} of them have a single pin (one cell pin or one port: no wire, so the extractor "
+                   "writes no *D_NET)") if single else ""
+            out.append(f"  netlist nets not in the SPEF, unlabelled ({len(self.unlabelled_nets)}{why}): "
                        f"{_names(self.unlabelled_nets, show)}")
         out.append(f"coupled net pairs: {self.coupled_pairs:,}")
         for name, st in self.labels.items():
@@ -345,6 +350,8 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         s = spef_of.get(name)
         if s is None:
             report.unlabelled_nets.append(name)
+            if len(members[name]) == 1:
+                report.single_pin_unlabelled.append(name)
             continue
         total[nid], ground[nid], mask[nid] = spef.nets[s].total_cap, spef.nets[s].ground_cap, True
     for s, n in match.items():

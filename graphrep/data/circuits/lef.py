@@ -79,7 +79,12 @@ def read_lef(path: str | os.PathLike) -> Lef:
     start = 0
     with open_text(path) as fh:
         for lineno, raw in enumerate(fh, 1):
-            tokens = _TOKEN.findall(raw.split("#", 1)[0] if '"' not in raw else raw)
+            tokens = _TOKEN.findall(raw)
+            # '#' starts a comment outside quoted strings (a quoted token is one token, so it never starts with '#');
+            # a comment may itself hold quotes and ';', as licence headers do
+            hashes = [k for k, t in enumerate(tokens) if t.startswith("#")]
+            if hashes:
+                tokens = tokens[:hashes[0]]
             if not tokens:
                 continue
             if not buf and ";" not in tokens:

@@ -15,6 +15,7 @@ class Netlist:
     (from ``assign`` or port connections) -> its name in ``nets``. ``placement``: instance or port -> ``(x, y)`` in
     microns, when the source gives it (DEF). ``pin_directions``: ``(instance, pin)`` -> direction when the source
     states it (SPICE does not; Verilog of leaf cells does not). ``params``: device -> its SPICE parameters and value.
+    ``modules``: hierarchical instance that was flattened -> its module name (Verilog hierarchy).
     ``skipped`` counts what was not read, by reason, and
     ``skipped_names`` names it.
     """
@@ -28,6 +29,7 @@ class Netlist:
     placement: dict[str, tuple[float, float]] = field(default_factory=dict)
     pin_directions: dict[tuple[str | None, str], str] = field(default_factory=dict)
     params: dict[str, dict[str, str]] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
     skipped_names: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 

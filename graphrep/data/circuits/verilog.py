@@ -256,19 +256,23 @@ class _Union:
             self.parent[rb] = ra
 
 
-def read_verilog(path: str | os.PathLike, top: str | None = None,
+def read_verilog(path: str | os.PathLike | list, top: str | None = None,
                  cell_pins: dict[str, list[str]] | None = None) -> Netlist:
-    """Parse a structural Verilog file and flatten its top module (or ``top``) into a :class:`.Netlist`."""
-    with open_text(path) as fh:
-        tok = _Tokens(fh.read(), path)
+    """Parse a structural Verilog file (or several, whose modules form one design: a top and its blocks) and
+    flatten its top module (or ``top``) into a :class:`.Netlist`."""
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    path = paths[0]
     modules: dict[str, _Module] = {}
-    while tok.peek()[0] != "eof":
-        if tok.peek()[1] != "module":
-            raise tok.error(f"expected 'module', got {tok.peek()[1]!r}")
-        mod = _parse_module(tok)
-        if mod.name in modules:
-            raise CircuitFormatError(path, mod.line, f"module {mod.name} defined twice")
-        modules[mod.name] = mod
+    for one in paths:
+        with open_text(one) as fh:
+            tok = _Tokens(fh.read(), one)
+        while tok.peek()[0] != "eof":
+            if tok.peek()[1] != "module":
+                raise tok.error(f"expected 'module', got {tok.peek()[1]!r}")
+            mod = _parse_module(tok)
+            if mod.name in modules:
+                raise CircuitFormatError(one, mod.line, f"module {mod.name} defined twice")
+            modules[mod.name] = mod
     if not modules:
         raise CircuitFormatError(path, None, "no module found")
     used = {cell for m in modules.values() for cell, *_ in m.instances}
@@ -360,6 +364,7 @@ def read_verilog(path: str | os.PathLike, top: str | None = None,
                             net.skip("module port tied to a constant", join(full, p))
                         else:
                             uf.union(outer, join(full, p))
+                net.modules[full] = cell
                 flatten(child, full, depth + 1)
                 continue
             if full in net.instances:

@@ -16,8 +16,11 @@ Tasks (labels from :func:`graphrep.data.circuits.graph.build_graph`, on the scal
 - ``link``: coupled-or-not for net pairs, negatives sampled among nearby nets (sharing an instance) (ROC-AUC).
 
 Methods: ``gnn-mse`` (MSE / cross entropy), ``gnn-bmse`` (Balanced MSE GAI / balanced softmax, fitted on the training
-design's labels), ``circuitgcl`` (:class:`graphrep.models.CircuitGCL` pre-training on the unlabelled graphs of all
-given designs, then ``gnn-bmse`` fine-tuning from the pre-trained online encoder). Links use binary cross entropy in
+design's labels), ``circuitgcl`` (:class:`graphrep.models.CircuitGCL` pre-training on unlabelled graphs, then ``gnn-bmse``
+fine-tuning from the pre-trained online encoder). Its pre-training set (``TransferConfig.pretrain``,
+:func:`pretrain_designs`): ``inductive`` the training designs only (default; the result does not depend on ``--eval``),
+``transductive`` the evaluation designs' unlabelled graphs too. Every step is seeded (weights, Balanced MSE's GMM, link
+negatives) and the designs are visited in a fixed order, so a seed gives the same numbers twice in one environment. Links use binary cross entropy in
 every method (the pairs are sampled 1:1).
 """
 
@@ -48,6 +51,7 @@ from graphrep.train.metrics import macro_f1
 TASKS = {"total-cap": "regression", "ground-cap": "regression", "ground-bucket": "classification",
          "coupling": "pair-regression", "link": "link"}
 METHODS = ("gnn-mse", "gnn-bmse", "circuitgcl")
+PRETRAIN_SETS = ("inductive", "transductive")
 NUM_BUCKETS = 5
 
 
@@ -68,6 +72,9 @@ class TransferConfig:
     #: gcd_sky130hd after 60 epochs, measured); small sigma tends to plain MSE.
     noise_sigma_scale: float = 0.1
     area_prior: bool = True
+    #: CircuitGCL's pre-training set: ``"inductive"`` the training design(s) only (the result does not depend on
+    #: which designs are evaluated), ``"transductive"`` also the evaluation designs' unlabelled graphs
+    pretrain: str = "inductive"
     seed: int = 0
 
     def check(self) -> None:
@@ -75,6 +82,8 @@ class TransferConfig:
             raise InvalidInputError(f"unknown task {self.task!r} (known: {', '.join(TASKS)})")
         if self.method not in METHODS:
             raise InvalidInputError(f"unknown method {self.method!r} (known: {', '.join(METHODS)})")
+        if self.pretrain not in PRETRAIN_SETS:
+            raise InvalidInputError(f"unknown pre-training set {self.pretrain!r} (known: {', '.join(PRETRAIN_SETS)})")
 
 
 @dataclass
@@ -196,6 +205,37 @@ def prepare(data: HeteroData, seed: int = 0) -> CircuitInputs:
         link_pairs=torch.cat([pairs, neg], 1), link_y=torch.cat([torch.ones(n_pos), torch.zeros(neg.size(1))]))
 
 
+def union_inputs(parts: list[CircuitInputs], relative_to_prior: bool = True, name: str | None = None) -> CircuitInputs:
+    r"""Several designs as one disjoint graph, to train one model on all of them full-batch.
+
+    Node, net and pair indices are offset per design; the CSR is rebuilt over the concatenated edges. With
+    ``relative_to_prior`` the capacitance labels (``y_total``, ``y_ground``, ``pair_y``) are stored relative to each
+    design's own technology prior, :math:`y - o_d` (:func:`area_prior_offset`, 0 where a design has none), and the
+    union's ``prior_offset`` is 0: a model trained on it predicts :math:`y - o` and :func:`predict` adds the evaluation
+    design's own :math:`o`. Without it the labels are unchanged (for models that use no prior, as ``pin-count``)."""
+    xs, edges, net_index, pairs, link_pairs = [], [], [], [], []
+    node_off = net_off = 0
+    shift = [(p.prior_offset or 0.0) if relative_to_prior else 0.0 for p in parts]
+    for p in parts:
+        edges.append(p.csr.edge_index() + node_off)
+        net_index.append(p.net_index + node_off)
+        pairs.append(p.pairs + net_off)
+        link_pairs.append(p.link_pairs + net_off)
+        node_off += p.x.size(0)
+        net_off += p.net_x.size(0)
+        xs.append(p.x)
+
+    def cat(field: str, shifted: bool = False) -> Tensor:
+        return torch.cat([getattr(p, field) - o if shifted else getattr(p, field) for p, o in zip(parts, shift)])
+
+    return CircuitInputs(
+        name=name or "+".join(p.name for p in parts), x=torch.cat(xs),
+        csr=CSR.from_edge_index(torch.cat(edges, 1), (node_off, node_off)), net_index=torch.cat(net_index),
+        net_x=cat("net_x"), degree=cat("degree"), y_total=cat("y_total", True), y_ground=cat("y_ground", True),
+        bucket=cat("bucket"), mask=cat("mask"), pairs=torch.cat(pairs, 1), pair_y=cat("pair_y", True),
+        link_pairs=torch.cat(link_pairs, 1), link_y=cat("link_y"), prior_offset=0.0 if relative_to_prior else None)
+
+
 def _labelled_nets(inputs: CircuitInputs) -> Tensor:
     return inputs.net_index[inputs.mask]
 
@@ -268,6 +308,13 @@ def _restore(resumed: dict | None, phase: str, module: torch.nn.Module, opt) -> 
     return int(resumed["epoch"])
 
 
+def pretrain_designs(train_names: list[str], eval_names: list[str], cfg: TransferConfig) -> list[str]:
+    """The designs CircuitGCL pre-trains on (labels unused), in a fixed order: the training designs, then (transductive
+    only) the evaluation designs not among them."""
+    names = list(train_names) + (list(eval_names) if cfg.pretrain == "transductive" else [])
+    return list(dict.fromkeys(names))
+
+
 def pretrain_encoder(graphs: list[CircuitInputs], cfg: TransferConfig, engine: Engine | None = None,
                      checkpoint: LoopCheckpoint | None = None, resumed: dict | None = None) -> dict:
     """CircuitGCL pre-training on unlabelled graphs (labels unused); returns the online encoder's state.
@@ -335,13 +382,39 @@ def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict |
     return model
 
 
+#: the share of items, largest true capacitance first, that the large-net metrics look at
+LARGE_FRACTION = 0.2
+
+
+def large_net_metrics(y_true: np.ndarray, y_pred: np.ndarray, fraction: float = LARGE_FRACTION,
+                      decades: float = 6.0) -> dict[str, float]:
+    r"""Metrics on the nets that set timing: the top ``fraction`` of items by true label (``k = ceil(fraction n)``,
+    ties broken by a stable sort on the label).
+
+    - ``r2_top20``, ``spearman_top20``: R² and Spearman ρ over those ``k`` items;
+    - ``mae_top20_decades``: their mean absolute error in decades of capacitance, :math:`D \cdot |\hat y - y|` (the
+      labels are :math:`\log_{10}(C / C_\mathrm{ref}) / D`);
+    - ``recall_top20``: :math:`|\mathrm{top}_k(y) \cap \mathrm{top}_k(\hat y)| / k`, how many of the true largest nets
+      the model also ranks among its ``k`` largest (chance: ``fraction``)."""
+    n = len(y_true)
+    k = max(1, int(math.ceil(fraction * n)))
+    true_top = np.argsort(-y_true, kind="stable")[:k]
+    pred_top = np.argsort(-y_pred, kind="stable")[:k]
+    yt, yp = y_true[true_top], y_pred[true_top]
+    r2 = float(r2_score(yt, yp)) if k > 1 and np.std(yt) > 0 else float("nan")
+    rho = float(spearmanr(yt, yp).statistic) if k > 1 and np.std(yp) > 0 and np.std(yt) > 0 else 0.0
+    return {"r2_top20": r2, "mae_top20_decades": float(decades * np.mean(np.abs(yp - yt))), "spearman_top20": rho,
+            "recall_top20": len(set(true_top.tolist()) & set(pred_top.tolist())) / k}
+
+
 def metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MAE, R², Spearman ρ (regression); accuracy, macro-F1 (buckets; ``y_pred`` class ids); ROC-AUC (links)."""
+    """MAE, R², Spearman ρ and the large-net metrics (:func:`large_net_metrics`) (regression); accuracy, macro-F1
+    (buckets; ``y_pred`` class ids); ROC-AUC (links)."""
     kind = TASKS[task]
     if kind in ("regression", "pair-regression"):
         rho = spearmanr(y_true, y_pred).statistic if np.std(y_pred) > 0 else 0.0
         return {"mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred)),
-                "spearman": float(rho)}
+                "spearman": float(rho), **large_net_metrics(np.asarray(y_true), np.asarray(y_pred))}
     if kind == "classification":
         return {"accuracy": float(accuracy_score(y_true, y_pred)),
                 "macro_f1": macro_f1(y_true, y_pred, labels=range(NUM_BUCKETS))}
@@ -408,7 +481,8 @@ def run_signature(train_name: str, cfg: TransferConfig, inputs: dict[str, Circui
     """What a checkpoint must share with a run to continue it: the config (seed included), the training design and
     the checksums of the designs the training sees (all of them for CircuitGCL's pre-training). The epoch counts are
     not part of it: a resumed run may be given more (or fewer) epochs."""
-    seen = inputs if cfg.method == "circuitgcl" else {train_name: inputs[train_name]}
+    seen = ({n: inputs[n] for n in pretrain_designs([train_name], list(inputs), cfg)} if cfg.method == "circuitgcl"
+            else {train_name: inputs[train_name]})
     config = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "pretrain_epochs")}
     return {"command": "circuit train", "train": train_name, "config": config,
             "designs": {name: x.digest() for name, x in seen.items()}}
@@ -425,7 +499,8 @@ def fit_seed(train_name: str, inputs: dict[str, CircuitInputs], cfg: TransferCon
     resumed = checkpoint.resumed_state()
     state = None
     if cfg.method == "circuitgcl" and (resumed is None or resumed.get("phase") == "pretrain"):
-        state = pretrain_encoder(list(inputs.values()), cfg, engine, checkpoint, resumed)
+        state = pretrain_encoder([inputs[n] for n in pretrain_designs([train_name], list(inputs), cfg)], cfg, engine,
+                                 checkpoint, resumed)
     return train_model(inputs[train_name], cfg, state, engine, checkpoint, resumed)
 
 
@@ -472,6 +547,8 @@ def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig
                                  f"{cfg.method} {cfg.task}: {train_name} -> {name}", y, p, cfg.task)
         runs.append(run)
     results = {"config": asdict(replace(cfg, seed=seeds[0])), "seeds": seeds, "train": train_name,
+               "pretrain_designs": pretrain_designs([train_name], eval_names, cfg) if cfg.method == "circuitgcl"
+               else [],
                "eval": _mean_metrics(runs), "runs": runs,
                "engine": {"accelerator": engine.settings.accelerator, "devices": engine.settings.devices,
                           "strategy": engine.settings.strategy, "num_nodes": engine.settings.num_nodes,
