@@ -25,6 +25,24 @@ visit count, share, is-current, recency, own transitions from the current venue)
 a learned, context-dependent copy of the
 user's own history (``use_history=False`` drops it). Loss: cross-entropy over the city's venues
 + ``aux_weight`` x the load-balancing loss averaged over MoE layers.
+
+Two options make the non-copy path informed (both off by default, on in the benchmark's TrajMoE rows):
+
+- ``target_time=True``: the prediction is asked for a known time :math:`t^*` (the target check-in's, as LLM-Mob's
+  prompt and GETNext/STHGCN give it). The query reads
+  :math:`h^*_p = h_p + T^*[\mathrm{how}(t^*)] + w_g \log(1 + \Delta^*_p)` (:math:`\Delta^*` the hours from the
+  last check-in to :math:`t^*`), and the history gets a 7th feature, :math:`\log(1 + c^{t^*}_v)`, the user's
+  earlier visits of :math:`v` at the same day type and within an hour of :math:`t^*`
+  (:func:`~graphrep.data.mobility.sequences.slot_counts`).
+- ``global_scores=True``: every venue of the city gets city-wide evidence, weighted by the context,
+  :math:`\sum_j b_j(h^*_p)\,\psi_{pvj}` with :math:`b(h) = W_b h + b_b` and
+  :math:`\psi_{pv} = [\log(1 + M_{u_p v}),\ \log(1 + M_{u_p v}) / \log(2 + \sum_w M_{u_p w}),\
+  \ell_v,\ \log(1 + 10\, d(u_p, v))]` (:math:`M` the city's training transition counts, all users, passed to
+  ``forward`` as ``transitions``; :math:`u_p` the current venue; :math:`\ell_v` the log-popularity feature;
+  :math:`d` the distance in the per-city normalised coordinates), plus, with ``target_time``, the venue's share of
+  training visits in :math:`t^*`'s hour of week. These are the first-order Markov rule of all users, popularity and
+  proximity: the signals that rank venues the user has never visited. In training, each target's own move is left
+  out of :math:`M` (the counts come from the training rows, so it is always there; a test target's never is).
 """
 
 from __future__ import annotations
@@ -36,7 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.mobility.features import HOURS_PER_WEEK, hour_of_week
-from ..data.mobility.sequences import NUM_HISTORY_FEATURES, NUM_PRIORS, scored_history
+from ..data.mobility.sequences import NUM_HISTORY_FEATURES, NUM_PRIORS, scored_history, slot_counts
 from ..nn.location import LocationEncoder
 from ..nn.moe import FeedForward, MoEFeedForward
 
@@ -66,6 +84,8 @@ class TrajMoEConfig:
     aux_weight: float = 0.01
     transition_gnn: bool = False
     gnn_layers: int = 1
+    target_time: bool = False
+    global_scores: bool = False
 
     def __post_init__(self):
         from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
@@ -133,7 +153,14 @@ class TrajMoE(nn.Module):
         self.ln = nn.LayerNorm(c.dim)
         self.query = nn.Linear(c.dim, c.dim)
         self.log_scale = nn.Parameter(torch.tensor(2.3))  # tau = e^2.3 ~ 10 at start
-        self.history = nn.Linear(c.dim, NUM_HISTORY_FEATURES) if c.use_history else None
+        self.history = nn.Linear(c.dim, NUM_HISTORY_FEATURES + int(c.target_time)) if c.use_history else None
+        if c.target_time:
+            self.target_time = nn.Embedding(HOURS_PER_WEEK, c.dim)
+            self.target_gap = nn.Linear(1, c.dim, bias=False)
+        self.globals = nn.Linear(c.dim, 4 + int(c.target_time)) if c.global_scores else None
+        if self.globals is not None:  # start as the model without them: random weights on raw counts are noise
+            nn.init.zeros_(self.globals.weight)
+            nn.init.zeros_(self.globals.bias)
         self.aux_loss = torch.zeros(())
 
     @property
@@ -163,18 +190,56 @@ class TrajMoE(nn.Module):
         return self.ln(h)
 
     def forward(self, venue_features: Tensor, batch: dict[str, Tensor],
-                graph: tuple[Tensor, Tensor | None] | None = None) -> tuple[Tensor, Tensor]:
+                graph: tuple[Tensor, Tensor | None] | None = None,
+                transitions: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        c = self.config
         emb = self.encode_venues(venue_features, graph)
         h = self.hidden(emb, batch)
         scored = batch["targets"] >= 0
         hs = h[scored]
+        if c.target_time:
+            if "target_times" not in batch:
+                raise ValueError("TrajMoE(target_time=True) needs batch['target_times'] (Windows built with them)")
+            t_star = batch["target_times"][scored]
+            gap = (t_star - batch["times"][scored]).clamp_min(0).float() / 60.0
+            hs = hs + self.target_time(hour_of_week(t_star)) + self.target_gap(torch.log1p(gap)[:, None])
         logits = torch.exp(self.log_scale) * F.normalize(self.query(hs), dim=-1) @ F.normalize(emb, dim=-1).T
         if self.history is not None:
             phi, cand = scored_history(batch)
+            if c.target_time:
+                phi = torch.cat([phi, torch.log1p(slot_counts(batch))[..., None]], dim=-1)
             logits = logits.scatter_add(1, cand, torch.einsum("mkj,mj->mk", phi, self.history(hs)))
+        if self.globals is not None:
+            logits = logits + self._global_scores(venue_features, batch, scored, hs, transitions)
         moe = self.moe_layers
         self.aux_loss = torch.stack([m.aux_loss for m in moe]).mean() if moe else logits.new_zeros(())
         return logits, batch["targets"][scored]
+
+    def _global_scores(self, venue_features: Tensor, batch: dict[str, Tensor], scored: Tensor, hs: Tensor,
+                       transitions: Tensor | None) -> Tensor:
+        r""":math:`\sum_j b_j(h^*) \psi_{pvj}` of the module docstring. Shapes: -> ``[M, V]``."""
+        if transitions is None:
+            raise ValueError("TrajMoE(global_scores=True) needs transitions=[V, V] training transition counts")
+        c = self.config
+        current = batch["inputs"][scored]
+        counts = transitions[current].float()
+        degree = counts.sum(1)
+        if self.training:  # leave one out: a training target's own move is in the counts, never a test target's
+            targets = batch["targets"][scored]
+            own = counts.gather(1, targets[:, None]).clamp_max(1.0)
+            counts = counts.scatter_add(1, targets[:, None], -own)
+            degree = degree - own[:, 0]
+        row = torch.log1p(counts)
+        out_degree = torch.log(2.0 + degree)
+        coords = venue_features[:, c.category_dim:c.category_dim + 2]
+        log_pop = venue_features[:, c.category_dim + 4]  # log(1 + visits) / log(1 + max visits)
+        dist = torch.log1p(10.0 * torch.cdist(coords[current], coords))
+        psi = [row, row / out_degree[:, None], log_pop.expand_as(row), dist]
+        if c.target_time:
+            hours = venue_features[:, c.category_dim + 5:c.category_dim + 5 + HOURS_PER_WEEK]
+            psi.append(hours.T[hour_of_week(batch["target_times"][scored])])
+        w = self.globals(hs)  # [M, J]
+        return sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(logits, targets) + self.config.aux_weight * self.aux_loss

@@ -31,10 +31,13 @@ import torch
 from ..errors import InvalidInputError
 from .checkins import CheckIns
 
-__all__ = ["Windows", "spatial_priors", "build_windows", "history_features", "scored_history", "NUM_PRIORS", "NUM_HISTORY_FEATURES"]
+__all__ = ["Windows", "spatial_priors", "build_windows", "history_features", "scored_history", "time_slot",
+           "slot_counts", "NUM_PRIORS", "NUM_HISTORY_FEATURES", "SLOTS"]
 
 NUM_PRIORS = 4
 NUM_HISTORY_FEATURES = 6
+#: time slots: weekday or weekend x hour of day (:func:`time_slot`)
+SLOTS = 48
 _NEVER = -1e12  # "last visit time" of a venue never visited (minutes)
 
 
@@ -88,6 +91,8 @@ class Windows:
     ``trans[w]`` ``[L, K_w]`` the user's earlier transitions from the venue at each position to each candidate.
     ``target_rows`` ``[W, L]`` int64: the check-in row (index into the :class:`CheckIns` arrays) of each target, -1
     where none; row-major order over the scored positions is the order in which models and baselines emit ranks.
+    ``target_times`` ``[W, L]`` int64: the minute of each target check-in (0 where none), the time a prediction is
+    asked for; ``base_slots[w]`` ``[K_w, SLOTS]`` the visits before the window per time slot (:func:`time_slot`).
     """
 
     inputs: torch.Tensor
@@ -102,6 +107,8 @@ class Windows:
     base_last: list[torch.Tensor]
     trans: list[torch.Tensor]
     target_rows: torch.Tensor | None = None
+    target_times: torch.Tensor | None = None
+    base_slots: list[torch.Tensor] | None = None
 
     def __len__(self) -> int:
         return self.inputs.size(0)
@@ -124,7 +131,9 @@ class Windows:
         return Windows(self.inputs[w], torch.where(selected, self.targets, -1)[w], self.times[w], self.priors[w],
                        self.mask[w], self.user[w], self.local[w], [self.candidates[i] for i in idx],
                        [self.base_counts[i] for i in idx], [self.base_last[i] for i in idx],
-                       [self.trans[i] for i in idx], torch.where(selected, rows, -1)[w])
+                       [self.trans[i] for i in idx], torch.where(selected, rows, -1)[w],
+                       None if self.target_times is None else self.target_times[w],
+                       None if self.base_slots is None else [self.base_slots[i] for i in idx])
 
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """Windows ``index`` as tensors; candidates padded to the batch's largest ``K`` (pads: venue 0, never visited,
@@ -146,6 +155,13 @@ class Windows:
         for row, i in enumerate(idx):
             trans[row, :, :self.trans[i].size(1)] = self.trans[i]
         out["trans"] = trans
+        if self.target_times is not None:
+            out["target_times"] = self.target_times[index]
+        if self.base_slots is not None:
+            slots = torch.zeros(len(idx), k, SLOTS)
+            for row, i in enumerate(idx):
+                slots[row, :len(self.base_slots[i])] = self.base_slots[i]
+            out["base_slots"] = slots
         return out
 
 
@@ -186,14 +202,17 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
     mask = np.zeros((w, length), dtype=bool)
     local = np.zeros((w, length), dtype=np.int64)
     rows = np.full((w, length), -1, dtype=np.int64)
+    ttimes = np.zeros((w, length), dtype=np.int64)
+    slot = time_slot(time)
     wuser = np.zeros(w, dtype=np.int64)
-    cands, counts, lasts, trans = [], [], [], []
+    cands, counts, lasts, trans, slots = [], [], [], [], []
     for i, (u0, s, e, a) in enumerate(spans):
         n = e - s
         inputs[i, :n], times[i, :n], pri[i, :n], mask[i, :n] = venue[s:e], time[s:e], priors[s:e], True
         first = a - 1 - s  # position predicting item a
         targets[i, first:n] = venue[s + first + 1:e + 1]
         rows[i, first:n] = np.arange(s + first + 1, e + 1)
+        ttimes[i, first:n] = time[s + first + 1:e + 1]
         cand, inverse = np.unique(venue[u0:e], return_inverse=True)
         local[i, :n] = inverse[s - u0:]
         c = np.bincount(inverse[:s - u0], minlength=len(cand)).astype(np.float32)
@@ -201,6 +220,9 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
         np.maximum.at(last, inverse[:s - u0], time[u0:s].astype(np.float64))
         cands.append(torch.from_numpy(cand))
         counts.append(torch.from_numpy(c))
+        bs = np.zeros((len(cand), SLOTS), dtype=np.float32)
+        np.add.at(bs, (inverse[:s - u0], slot[u0:s]), 1.0)
+        slots.append(torch.from_numpy(bs))
         lasts.append(torch.from_numpy(last.astype(np.float32)))
         m = np.zeros((length, len(cand)), dtype=np.float32)
         for p in range(n):
@@ -210,7 +232,7 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
         wuser[i] = user[u0]
     t = torch.from_numpy
     return Windows(t(inputs), t(targets), t(times), t(pri), t(mask), t(wuser), t(local), cands, counts, lasts, trans,
-                   t(rows))
+                   t(rows), t(ttimes), slots)
 
 
 def _successor_counts(checkins: CheckIns) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -265,3 +287,42 @@ def scored_history(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.
                            batch["trans"])
     cand = batch["candidates"][:, None, :].expand(-1, scored.size(1), -1)
     return phi[scored], cand[scored]
+
+
+def time_slot(minutes):
+    """Slot ``24 * weekend + hour of day`` (0..47; Saturday and Sunday are the weekend) of local minutes since
+    1970-01-01 (a Thursday). Works on numpy arrays and tensors."""
+    day = minutes // 1440
+    weekend = ((day + 3) % 7) >= 5  # Monday = 0
+    return weekend * 24 + (minutes // 60) % 24
+
+
+def slot_match(query, width: int = 1):
+    """``[..., SLOTS]`` float: 1 for the slots of the same day type within ``width`` hours (circular) of each query
+    slot. Shapes: query ``[...]`` int64 -> ``[..., SLOTS]``."""
+    s = torch.arange(SLOTS, device=query.device)
+    q = query[..., None]
+    diff = (s % 24 - q % 24).abs()
+    return ((s // 24 == q // 24) & (torch.minimum(diff, 24 - diff) <= width)).float()
+
+
+def slot_counts(batch: dict[str, torch.Tensor], width: int = 1) -> torch.Tensor:
+    r"""Time-matched visit counts at the scored positions: for the target time :math:`t^*` of each prediction, the
+    user's earlier visits of each candidate in a slot of the same day type (weekday/weekend) within ``width`` hours of
+    :math:`t^*`'s hour, :math:`c^{t^*}_v = |\{q : v_q = v,\ \mathrm{daytype}(t_q) = \mathrm{daytype}(t^*),\
+    |\mathrm{hour}(t_q) - \mathrm{hour}(t^*)|_{24} \le w\}|` over the window's inputs up to the position and the
+    visits before the window (``base_slots``). Needs ``target_times`` and ``base_slots`` in the batch.
+
+    Shapes: -> ``[M, K]`` float32 (aligned with :func:`scored_history`'s candidates).
+    """
+    scored = batch["targets"] >= 0
+    inputs, mask, times = batch["local"], batch["mask"], batch["times"]
+    k = batch["candidates"].size(1)
+    win = slot_match(time_slot(batch["target_times"]), width)  # [B, L, SLOTS]
+    base = torch.bmm(win, batch["base_slots"].transpose(1, 2))  # [B, L, K]
+    n = inputs.size(1)
+    past = torch.ones(n, n, dtype=torch.bool, device=inputs.device).tril()  # q <= p
+    own = win.gather(2, time_slot(times)[:, None, :].expand(-1, n, -1))  # [B, L(p), L(q)]: slot of q matches p
+    match = own * past * mask[:, None, :].float()
+    onehot = torch.nn.functional.one_hot(inputs, k).float()
+    return (base + torch.bmm(match, onehot))[scored]

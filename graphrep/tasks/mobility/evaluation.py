@@ -45,7 +45,7 @@ def collect_ranks(windows: Windows, score: Callable[[dict], tuple[torch.Tensor, 
 def model_ranks(model, data, part: str = "test", batch_size: int = 16) -> tuple[np.ndarray, ...]:
     """Ranks of a :class:`~graphrep.models.trajmoe.TrajMoE` on ``data.windows[part]`` (a ``CityData``)."""
     model.eval()
-    return collect_ranks(data.windows[part], lambda b: model(data.features, b, data.graph), batch_size)
+    return collect_ranks(data.windows[part], lambda b: model(data.features, b, data.graph, data.markov), batch_size)
 
 
 def baseline_ranks(data, name: str, part: str = "test", batch_size: int = 16) -> tuple[np.ndarray, ...]:

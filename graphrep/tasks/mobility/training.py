@@ -170,10 +170,10 @@ def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_siz
     """Ranking metrics of ``model`` on ``data.windows[part]`` (on the model's device)."""
     model.eval()
     device = next(model.parameters()).device
-    features, graph = _on(device, data.features), _on(device, data.graph)
+    features, graph, transitions = _on(device, data.features), _on(device, data.graph), _on(device, data.markov)
     ranks = []
     for batch in _batches(data.windows[part], batch_size):
-        logits, targets = model(features, _on(device, batch), graph)
+        logits, targets = model(features, _on(device, batch), graph, transitions)
         ranks.append(target_ranks(logits.float(), targets).cpu())
     return ranking_metrics(torch.cat(ranks).numpy())
 
@@ -219,7 +219,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
                 print(f"  initial weights: valid acc@1 {loop['initial']['acc@1']:.4f} "
                       f"mrr {loop['initial']['mrr']:.4f}", flush=True)
     device = engine.device
-    features, graph = _on(device, data.features), _on(device, data.graph)
+    features, graph, transitions = _on(device, data.features), _on(device, data.graph), _on(device, data.markov)
     windows = data.windows["train"]
     with engine.interruptible():
         for epoch in range(loop["epoch"], settings.epochs if not loop["done"] else loop["epoch"]):
@@ -230,7 +230,8 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
             start, total, count = time.perf_counter(), 0.0, 0
             for index in _batch_indices(len(windows), settings.batch_size, gen):
                 engine.check_interrupt(checkpoint)
-                logits, targets = wrapped(features, _on(device, windows.batch(engine.shard(index))), graph)
+                logits, targets = wrapped(features, _on(device, windows.batch(engine.shard(index))), graph,
+                                          transitions)
                 loss = model.loss(logits, targets)
                 opt.zero_grad(set_to_none=True)
                 engine.backward(loss)
