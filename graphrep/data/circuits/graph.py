@@ -341,12 +341,20 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     total = torch.zeros(len(net_names), dtype=torch.float64)
     ground = torch.zeros(len(net_names), dtype=torch.float64)
     mask = torch.zeros(len(net_names), dtype=torch.bool)
+    spef_ground = spef.ground_caps()
+    labelled, spef_rows = [], []
     for nid, name in enumerate(net_names):
         s = spef_of.get(name)
         if s is None:
             report.unlabelled_nets.append(name)
             continue
-        total[nid], ground[nid], mask[nid] = spef.nets[s].total_cap, spef.nets[s].ground_cap, True
+        labelled.append(nid)
+        spef_rows.append(spef.nets[s])
+    if labelled:
+        at = torch.tensor(labelled)
+        total[at] = torch.tensor([n.total_cap for n in spef_rows], dtype=torch.float64)
+        ground[at] = torch.from_numpy(spef_ground[[n.index for n in spef_rows]])
+        mask[at] = True
     for s, n in match.items():
         if n not in net_id:
             skip("SPEF nets matched to supply nets", s)
@@ -354,20 +362,19 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     data["net"].y_total = log_scale(total, label_ref, label_decades).float()
     data["net"].y_ground = log_scale(ground, label_ref, label_decades).float()
     data["net"].ground_bucket = bucketize(ground)
-    pairs, caps = [], []
-    for (a, b), c in spef.coupling_pairs().items():
-        na, nb = match.get(a), match.get(b)
-        if na in net_id and nb in net_id:
-            i, j = sorted((net_id[na], net_id[nb]))
-            pairs.append((i, j))
-            caps.append(c)
-        else:
-            skip("coupled pairs touching an unmatched or supply net", f"{a}|{b}")
+    spef_names, pa, pb, pc = spef.coupling_arrays()
+    graph_id = np.array([net_id.get(match.get(s), -1) for s in spef_names], dtype=np.int64)
+    ga, gb = (graph_id[pa], graph_id[pb]) if len(pa) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    kept = (ga >= 0) & (gb >= 0)
+    for a, b in zip(pa[~kept].tolist(), pb[~kept].tolist()):
+        skip("coupled pairs touching an unmatched or supply net", f"{spef_names[a]}|{spef_names[b]}")
+    pairs = np.stack([np.minimum(ga, gb), np.maximum(ga, gb)], 1)[kept]
+    caps = pc[kept]
     for reason, count in spef.skipped.items():
         report.skipped[f"SPEF: {reason}"] += count
         report.skipped_names[f"SPEF: {reason}"] = list(spef.skipped_names.get(reason, []))
-    data.coupling_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t().contiguous()
-    data.coupling_cap = torch.tensor(caps, dtype=torch.float64)
+    data.coupling_index = torch.from_numpy(pairs).reshape(-1, 2).t().contiguous()
+    data.coupling_cap = torch.from_numpy(np.ascontiguousarray(caps, dtype=np.float64))
     data.coupling_y = log_scale(data.coupling_cap, label_ref, label_decades).float()
     data.label_ref, data.label_decades = label_ref, label_decades
     data.design = design.name
