@@ -581,6 +581,14 @@ def write_outputs(report: dict, name: str) -> None:
         c = summary["circuits"]
         lines += ["", f"SPEF parse: {report['spef_bytes'][-1] / c['spef_parse']['seconds'][-1] / 1e6:.1f} MB/s of "
                       f"uncompressed SPEF, against {c['gzip_spef']['mb_per_s'][-1]:.1f} MB/s for zlib to produce them."]
+    if "circuits" in summary:
+        lines += ["", "How the SPEF is read: in blocks of whole `*D_NET` sections; each block's name map, capacitor and "
+                      "resistor lines are split, converted and checked as arrays, and capacitors and resistors are kept "
+                      "as arrays of node ids and values (`Parasitics`), not one Python tuple each; a file the block "
+                      "reader does not expect (comments, `*R_NET`, a malformed line) goes to the line-by-line reader, "
+                      "which names the line of any error. What remains per item in Python: one `SpefConn` per "
+                      "connection and one `SpefNet` per net, the name-map dictionary, and the Verilog parser and graph "
+                      "builder, which walk every pin in Python: these set the circuit path's rate."]
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: paths {', '.join(r['paths'])} (`{r['command']}`, load average at "
                       f"start {r['loadavg_start']}); the other paths' rows are from the run above."]

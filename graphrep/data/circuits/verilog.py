@@ -16,6 +16,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .names import bit, join, verilog_name
 from .netlist import Netlist
 from .source import CircuitFormatError, open_text
@@ -37,24 +39,45 @@ class _Module:
     instances: list[tuple[str, str, object, int]] = field(default_factory=list)
 
 
+#: one token with the white space and comments before it: one match (one step of the Python loop) per token
+_SKIP_TOKEN = re.compile(
+    r"(?:\s+|//[^\n]*|/\*.*?\*/|\(\*.*?\*\))*"
+    r"(?:(?P<esc>\\\S+)|(?P<num>\d*'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ_?]+|\d+)|(?P<id>[A-Za-z_][A-Za-z0-9_$]*)"
+    r"|(?P<str>\"[^\"]*\")|(?P<p>[()\[\]{},;.=:#]))", re.S)
+_SKIP = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/|\(\*.*?\*\))*", re.S)
+
+
 class _Tokens:
     def __init__(self, text: str, path):
         self.path = path
-        self.items: list[tuple[str, str, int]] = []
+        kinds, values, starts, pos = [], [], [], 0
+        for m in _SKIP_TOKEN.finditer(text):
+            if m.start() != pos:
+                break
+            pos = m.end()
+            kind = m.lastgroup
+            kinds.append(kind)
+            values.append(m.group(kind))
+            starts.append(m.start(kind))
+        if pos != len(text) and _SKIP.match(text, pos).end() != len(text):
+            self._tokenise_slowly(text)  # raises, naming the line of the unexpected character
+        wide = np.uint8 if text.isascii() else np.uint32  # character offsets = byte offsets of this encoding
+        newlines = np.flatnonzero(np.frombuffer(text.encode("ascii" if wide is np.uint8 else "utf-32-le"), wide) == 10)
+        lines = (np.searchsorted(newlines, np.array(starts, dtype=np.int64)) + 1).tolist()
+        self.items: list[tuple[str, str, int]] = list(zip(kinds, values, lines))
+        self.i = 0
+        self.last_line = len(newlines) + 1
+
+    def _tokenise_slowly(self, text: str) -> None:
+        """The token loop with the line count kept, for the error message only."""
         line, pos = 1, 0
         for m in _TOKEN.finditer(text):
             if m.start() != pos:
-                raise CircuitFormatError(path, line, f"unexpected character {text[pos]!r}")
+                raise CircuitFormatError(self.path, line, f"unexpected character {text[pos]!r}")
             pos = m.end()
-            kind = m.lastgroup
-            value = m.group()
-            if kind not in ("ws", "lc", "bc", "attr"):
-                self.items.append((kind, value, line))
-            line += value.count("\n")
+            line += m.group().count("\n")
         if pos != len(text):
-            raise CircuitFormatError(path, line, f"unexpected character {text[pos]!r}")
-        self.i = 0
-        self.last_line = line
+            raise CircuitFormatError(self.path, line, f"unexpected character {text[pos]!r}")
 
     def peek(self, k: int = 0) -> tuple[str, str, int]:
         j = self.i + k
