@@ -590,8 +590,8 @@ def write_outputs(report: dict, name: str) -> None:
                       "connection and one `SpefNet` per net, the name-map dictionary, and the Verilog parser and graph "
                       "builder, which walk every pin in Python: these set the circuit path's rate."]
     for r in report.get("reruns", []):
-        lines += ["", f"Rerun on {r['date']}: paths {', '.join(r['paths'])} (`{r['command']}`, load average at "
-                      f"start {r['loadavg_start']}); the other paths' rows are from the run above."]
+        lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
+                      f"start {r['loadavg_start']}); other paths and sizes are from the earlier runs."]
     for st in report.get("stopped", []):
         done = ", ".join(f"{d['stage']} {d['seconds']:.1f} s (+{d['peak_rss_bytes'] / 2**30:.2f} GiB)"
                          for d in st["finished_stages"] if "stage" in d) or "none"
@@ -643,8 +643,8 @@ def main() -> None:
                    help="the molsets==0.3.1 wheel (pip download molsets==0.3.1 --no-deps)")
     p.add_argument("--out-name", default=None)
     p.add_argument("--merge", action="store_true",
-                   help="replace only the runs of --paths in the existing results JSON (the others are kept, and the "
-                        "markdown says which paths were rerun when)")
+                   help="replace only the runs of --paths at the sizes run now in the existing results JSON (the others "
+                        "are kept, and the markdown says which paths and sizes were rerun when)")
     p.add_argument("--child-timeout", type=float, default=900,
                    help="seconds one size may take; a size that runs longer or fails stops its path, and the report "
                         "says where and which stages had finished")
@@ -708,11 +708,14 @@ def main() -> None:
     report["seconds"] = time.perf_counter() - started
     if args.merge and (RESULTS / f"{name}.json").is_file():  # keep the other paths' runs from the earlier report
         earlier = json.loads((RESULTS / f"{name}.json").read_text())
-        kept = [r for r in earlier["runs"] if r["path"] not in paths]
-        report["runs"] = kept + report["runs"]
-        report["stopped"] = [s for s in earlier.get("stopped", []) if s["path"] not in paths] + \
+        rerun = {(p, n) for p in paths for n in sizes[p]}
+        kept = [r for r in earlier["runs"] if (r["path"], r["size"]) not in rerun]
+        report["runs"] = sorted(kept + report["runs"], key=lambda r: (list(FULL_SIZES).index(r["path"])
+                                                                      if r["path"] in FULL_SIZES else 99, r["size"]))
+        report["stopped"] = [s for s in earlier.get("stopped", []) if (s["path"], s["size"]) not in rerun] + \
             report.get("stopped", [])
-        report["reruns"] = earlier.get("reruns", []) + [{"paths": paths, "command": report["command"],
+        report["reruns"] = earlier.get("reruns", []) + [{"paths": [f"{p} ({', '.join(f'{n:,}' for n in sizes[p])})"
+                                                                   for p in paths], "command": report["command"],
                                                           "loadavg_start": report["loadavg_start"],
                                                           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}]
         for k in ("command", "loadavg_start", "mode", "machine"):

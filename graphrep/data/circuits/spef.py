@@ -300,28 +300,75 @@ def _numbers(tokens: list[str], unit: float) -> np.ndarray:
     return x
 
 
+class _NameMap:
+    """``*<index>`` -> name, compactly: the indices as integers, the names concatenated in one string with their
+    offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
+    would take several times the memory of the parsed result). A repeated index keeps its last name."""
+
+    def __init__(self):
+        self._keys: list[np.ndarray] = []
+        self._texts: list[str] = []
+        self._lengths: list[np.ndarray] = []
+
+    def add(self, keys: list[str], names: list[str]) -> None:
+        try:
+            self._keys.append(np.array([k[1:] for k in keys], dtype=np.int64))
+        except (ValueError, OverflowError):
+            raise _Unexpected from None  # not *<digits>: the line reader takes it
+        self._texts.append("".join(names))
+        self._lengths.append(np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
+
+    def finish(self) -> "_NameMap":
+        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.int64)
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted = keys[self.order]
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        self.text = "".join(self._texts)
+        self._keys, self._texts, self._lengths = [], [], []
+        return self
+
+    def lookup(self, heads: list[str]) -> list[str | None]:
+        """The names of ``*<index>`` heads (``None`` where not defined)."""
+        try:
+            k = np.array([h[1:] for h in heads], dtype=np.int64)
+        except (ValueError, OverflowError):
+            raise _Unexpected from None
+        at = np.searchsorted(self.sorted, k, side="right") - 1
+        found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == k) if len(self.sorted) else np.zeros(len(k), bool)
+        pos = self.order[np.maximum(at, 0)] if len(self.sorted) else at
+        text, off = self.text, self.offsets
+        return [text[off[p]:off[p + 1]] if f else None for p, f in zip(pos.tolist(), found.tolist())]
+
+
 class _Names:
-    """Raw node tokens -> canonical node ids: each distinct token is mapped once (``*N`` prefix substituted,
+    """Raw node tokens -> canonical names and node ids, a block of tokens at a time (``*N`` prefix substituted,
     escapes dropped)."""
 
-    def __init__(self, spef: Spef, name_map: dict[str, str]):
+    def __init__(self, spef: Spef, name_map: _NameMap):
         self.spef, self.name_map = spef, name_map
-        self.raw: dict[str, int] = {}
+        self.raw: dict[str, int] = {}  # token -> node id, for the current piece
 
-    def name(self, token: str) -> str:
-        if token.startswith("*"):
-            head, sep, tail = token.partition(self.spef.delimiter)
-            mapped = self.name_map.get(head)
-            if mapped is None:
+    def names(self, tokens: list[str]) -> list[str]:
+        delimiter = self.spef.delimiter
+        parts = [t.partition(delimiter) if t[:1] == "*" else None for t in tokens]
+        mapped = iter(self.name_map.lookup([p[0] for p in parts if p is not None]))
+        out = []
+        for t, p in zip(tokens, parts):
+            if p is None:
+                out.append(unescape(t))
+                continue
+            m = next(mapped)
+            if m is None:
                 raise _Unexpected
-            return mapped + sep + unescape(tail) if sep else mapped
-        return unescape(token)
+            out.append(m + p[1] + unescape(p[2]) if p[1] else m)
+        return out
 
     def ids(self, tokens) -> np.ndarray:
         raw = self.raw
         new = [t for t in dict.fromkeys(tokens) if t not in raw]
         if new:
-            for t, i in zip(new, self.spef.parasitics.ids([self.name(t) for t in new]).tolist()):
+            for t, i in zip(new, self.spef.parasitics.ids(self.names(new)).tolist()):
                 raw[t] = i
         return np.fromiter(map(raw.__getitem__, tokens), dtype=np.int64, count=len(tokens))
 
@@ -331,8 +378,9 @@ class _Header:
 
     def __init__(self, spef: Spef, path):
         self.spef, self.path = spef, path
-        self.name_map: dict[str, str] = {}
+        self.name_map = _NameMap()
         self.section = ""
+        self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
     def read(self, text: str) -> None:
         spef = self.spef
@@ -360,18 +408,14 @@ class _Header:
         """Lines under the current keyword: name-map entries, ports, or nothing."""
         if self.section == "*NAME_MAP":
             tokens = _rows(text, (2,), b"*")[0].tolist()
-            rows = list(zip(tokens[0::2], tokens[1::2]))
-            self.name_map.update(rows)
-            if "\\" in text:
-                self.name_map.update((i, unescape(n)) for i, n in rows if "\\" in n)
+            names = tokens[1::2]
+            self.name_map.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
         elif self.section == "*PORTS":
-            names = _Names(self.spef, self.name_map)
-            for ln in text.split("\n"):
-                t = ln.split()
-                if t:
-                    if len(t) < 2:
-                        raise _Unexpected
-                    self.spef.ports[names.name(t[0])] = t[1]
+            rows = [ln.split() for ln in text.split("\n") if ln.strip()]
+            if any(len(t) < 2 for t in rows):
+                raise _Unexpected
+            if rows:
+                self.ports.append(rows)
         elif text.strip():
             raise _Unexpected
 
@@ -393,7 +437,9 @@ def _read_blocks(path) -> Spef:
                 lineno += head.count("\n")
                 if at < 0:
                     continue
-                names = _Names(spef, header.name_map)
+                names = _Names(spef, header.name_map.finish())
+                rows = [t for block in header.ports for t in block]
+                spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
                 piece = piece[len(head):]
             lineno = _net_block(spef, names, piece, lineno)
     if names is None or not spef.nets:
@@ -457,19 +503,20 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     if len(conn_rows) != sum(conn_counts):
         raise _Unexpected
     pin_net, delimiter, k = spef._pin_net, spef.delimiter, 0
-    for h, total, line, count in zip(heads, totals, lines, conn_counts):
-        net_name = names.name(h[1])
+    net_names = names.names([h[1] for h in heads])
+    conn_nodes = names.names([r[1] for r in conn_rows])
+    names.raw = {}  # tokens of one piece rarely recur in the next: keep the map small
+    for net_name, total, line, count in zip(net_names, totals, lines, conn_counts):
         if net_name in spef.nets:
             raise _Unexpected
         net = spef.nets[net_name] = SpefNet(net_name, total, line, index=len(spef.nets))
-        for kind, node, direction, rest in conn_rows[k:k + count]:
+        for (kind, _, direction, rest), node in zip(conn_rows[k:k + count], conn_nodes[k:k + count]):
             if direction not in ("I", "O", "B"):
                 raise _Unexpected
             cell = None
             if "*D" in rest:
                 tok = rest.split()
                 cell = tok[tok.index("*D") + 1] if "*D" in tok[:-1] else None
-            node = names.name(node)
             if kind == "I":
                 inst, sep, pin = node.rpartition(delimiter)
                 if not sep:
