@@ -16,8 +16,6 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .names import bit, join, verilog_name
 from .netlist import Netlist
 from .source import CircuitFormatError, open_text
@@ -50,23 +48,23 @@ _SKIP = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/|\(\*.*?\*\))*", re.S)
 class _Tokens:
     def __init__(self, text: str, path):
         self.path = path
-        kinds, values, starts, pos = [], [], [], 0
+        self.items: list[tuple[str, str, int]] = []
+        append, count = self.items.append, text.count
+        pos = last = 0
+        line = 1
         for m in _SKIP_TOKEN.finditer(text):
             if m.start() != pos:
                 break
             pos = m.end()
             kind = m.lastgroup
-            kinds.append(kind)
-            values.append(m.group(kind))
-            starts.append(m.start(kind))
+            start = m.start(kind)
+            line += count("\n", last, start)
+            last = start
+            append((kind, m.group(kind), line))
         if pos != len(text) and _SKIP.match(text, pos).end() != len(text):
             self._tokenise_slowly(text)  # raises, naming the line of the unexpected character
-        wide = np.uint8 if text.isascii() else np.uint32  # character offsets = byte offsets of this encoding
-        newlines = np.flatnonzero(np.frombuffer(text.encode("ascii" if wide is np.uint8 else "utf-32-le"), wide) == 10)
-        lines = (np.searchsorted(newlines, np.array(starts, dtype=np.int64)) + 1).tolist()
-        self.items: list[tuple[str, str, int]] = list(zip(kinds, values, lines))
         self.i = 0
-        self.last_line = len(newlines) + 1
+        self.last_line = line + count("\n", last)
 
     def _tokenise_slowly(self, text: str) -> None:
         """The token loop with the line count kept, for the error message only."""
