@@ -586,9 +586,10 @@ def write_outputs(report: dict, name: str) -> None:
                       "resistor lines are split, converted and checked as arrays, and capacitors and resistors are kept "
                       "as arrays of node ids and values (`Parasitics`), not one Python tuple each; a file the block "
                       "reader does not expect (comments, `*R_NET`, a malformed line) goes to the line-by-line reader, "
-                      "which names the line of any error. What remains per item in Python: one `SpefConn` per "
-                      "connection and one `SpefNet` per net, the name-map dictionary, and the Verilog parser and graph "
-                      "builder, which walk every pin in Python: these set the circuit path's rate."]
+                      "which names the line of any error; the name map is kept as integer indices and one string of "
+                      "names. What remains per item in Python: one `SpefConn` per connection and one `SpefNet` per "
+                      "net, and the Verilog parser and graph builder, which walk every token and pin in Python: these "
+                      "set the circuit path's rate, and keep the SPEF far below the gzip rate."]
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
                       f"start {r['loadavg_start']}); other paths and sizes are from the earlier runs."]
