@@ -121,8 +121,8 @@ def deep_size(obj) -> int:
 class Meter:
     """Runs stages one after another, recording time, peak RSS above the stage's start, and the output's size."""
 
-    def __init__(self, trace: bool):
-        self.trace = trace
+    def __init__(self, trace: bool, progress: Path | None = None):
+        self.trace, self.progress = trace, progress
         self.records: list[dict] = []
         if trace:
             import tracemalloc
@@ -151,6 +151,8 @@ class Meter:
         rec["output_bytes"] = deep_size(kept)
         rec["memory_ratio"] = rec["peak_rss_bytes"] / max(rec["output_bytes"], 1)
         self.records.append(rec)
+        if self.progress is not None:
+            self.progress.write_text(json.dumps(self.records))
         print(f"  {stage:16s} {items:>10,} items {seconds:8.2f} s  peak +{rec['peak_rss_bytes'] / 2**20:8.1f} MiB  "
               f"output {rec['output_bytes'] / 2**20:8.1f} MiB", flush=True)
         return out
@@ -420,7 +422,7 @@ def measure_molecules(meter: Meter, folder: Path, info: dict) -> None:
 def child(args) -> None:
     folder = Path(args.workdir)
     info = json.loads((folder / "info.json").read_text())
-    meter = Meter(args.trace)
+    meter = Meter(args.trace, None if args.trace else folder / "progress.json")
     if args.path == "circuits":
         measure_circuits(meter, folder, info)
     elif args.path == "tag":
@@ -579,6 +581,22 @@ def write_outputs(report: dict, name: str) -> None:
         c = summary["circuits"]
         lines += ["", f"SPEF parse: {report['spef_bytes'][-1] / c['spef_parse']['seconds'][-1] / 1e6:.1f} MB/s of "
                       f"uncompressed SPEF, against {c['gzip_spef']['mb_per_s'][-1]:.1f} MB/s for zlib to produce them."]
+    if "circuits" in summary:
+        lines += ["", "How the SPEF is read: in blocks of whole `*D_NET` sections; each block's name map, capacitor and "
+                      "resistor lines are split, converted and checked as arrays, and capacitors and resistors are kept "
+                      "as arrays of node ids and values (`Parasitics`), not one Python tuple each; a file the block "
+                      "reader does not expect (comments, `*R_NET`, a malformed line) goes to the line-by-line reader, "
+                      "which names the line of any error; the name map is kept as integer indices and one string of "
+                      "names. What remains per item in Python: one `SpefConn` per connection and one `SpefNet` per "
+                      "net, and the Verilog parser and graph builder, which walk every token and pin in Python: these "
+                      "set the circuit path's rate, and keep the SPEF far below the gzip rate."]
+    for r in report.get("reruns", []):
+        lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
+                      f"start {r['loadavg_start']}); other paths and sizes are from the earlier runs."]
+    for st in report.get("stopped", []):
+        done = ", ".join(f"{d['stage']} {d['seconds']:.1f} s (+{d['peak_rss_bytes'] / 2**30:.2f} GiB)"
+                         for d in st["finished_stages"] if "stage" in d) or "none"
+        lines += ["", f"Stopped: {st['path']} at {st['size']:,} items ({st['why']}); stages finished there: {done}."]
     lines += ["", "Goals:", "", "| goal | value | met | margin |", "|---|---:|---|---:|"]
     for g in report["goals"]:
         lines.append(f"| {g['goal']} | {g['value']} | {'yes' if g['met'] else 'no'} | {g['margin']} |")
@@ -625,6 +643,12 @@ def main() -> None:
     p.add_argument("--moses", default=os.environ.get("MOSES_WHEEL", "/tmp/scale_dl/molsets-0.3.1-py3-none-any.whl"),
                    help="the molsets==0.3.1 wheel (pip download molsets==0.3.1 --no-deps)")
     p.add_argument("--out-name", default=None)
+    p.add_argument("--merge", action="store_true",
+                   help="replace only the runs of --paths at the sizes run now in the existing results JSON (the others "
+                        "are kept, and the markdown says which paths and sizes were rerun when)")
+    p.add_argument("--child-timeout", type=float, default=900,
+                   help="seconds one size may take; a size that runs longer or fails stops its path, and the report "
+                        "says where and which stages had finished")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--path", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -665,13 +689,38 @@ def main() -> None:
                 print(f"{path} {size:,}: input made in {time.perf_counter() - t0:.1f} s {info}", flush=True)
                 base = [sys.executable, __file__, "--child", "--path", path, "--workdir", str(folder),
                         "--dim", str(args.dim)]
-                subprocess.run(base, check=True, env=env)
+                try:
+                    subprocess.run(base, check=True, env=env, timeout=args.child_timeout)
+                except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                    done = folder / "progress.json"
+                    stop = {"path": path, "size": size, "input": info,
+                            "why": f"timed out after {args.child_timeout} s" if isinstance(exc, subprocess.TimeoutExpired)
+                            else f"exit status {exc.returncode}" + (" (killed: out of memory?)"
+                                                                     if exc.returncode in (-9, 137) else ""),
+                            "finished_stages": json.loads(done.read_text()) if done.is_file() else []}
+                    report.setdefault("stopped", []).append(stop)
+                    print(f"{path} {size:,}: stopped, {stop['why']}", flush=True)
+                    break
                 run = {"path": path, "size": size, **json.loads((folder / "result.json").read_text())}
                 if args.trace and size <= max(sizes[path]) / 10:
                     subprocess.run(base + ["--trace"], check=True, env=env)
                     run["trace"] = json.loads((folder / "trace.json").read_text())["records"]
                 report["runs"].append(run)
     report["seconds"] = time.perf_counter() - started
+    if args.merge and (RESULTS / f"{name}.json").is_file():  # keep the other paths' runs from the earlier report
+        earlier = json.loads((RESULTS / f"{name}.json").read_text())
+        rerun = {(p, n) for p in paths for n in sizes[p]}
+        kept = [r for r in earlier["runs"] if (r["path"], r["size"]) not in rerun]
+        report["runs"] = sorted(kept + report["runs"], key=lambda r: (list(FULL_SIZES).index(r["path"])
+                                                                      if r["path"] in FULL_SIZES else 99, r["size"]))
+        report["stopped"] = [s for s in earlier.get("stopped", []) if (s["path"], s["size"]) not in rerun] + \
+            report.get("stopped", [])
+        report["reruns"] = earlier.get("reruns", []) + [{"paths": [f"{p} ({', '.join(f'{n:,}' for n in sizes[p])})"
+                                                                   for p in paths], "command": report["command"],
+                                                          "loadavg_start": report["loadavg_start"],
+                                                          "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}]
+        for k in ("command", "loadavg_start", "mode", "machine"):
+            report[k] = earlier[k]
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     report["summary"] = summarise(report["runs"])
     report["spef_bytes"] = [r["spef_bytes"] for r in report["runs"] if r["path"] == "circuits"]

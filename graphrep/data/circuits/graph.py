@@ -234,18 +234,45 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     dir_cols = {"input": 0, "output": 1, "inout": 2, "unknown": 3}
     px = np.zeros((len(pins), len(PIN_FEATURES)), dtype=np.float32)
     pin_dirs = []
+    # rows of px: the columns set per pin, gathered in lists and written once (item writes into numpy are slow)
+    rows, cols, vals = [], [], []
+    by_cell: dict[tuple[str, str], tuple[str | None, float | None]] = {}  # what the Liberty/LEF say of a cell pin
     for k, (inst, pin, nid) in enumerate(pins):
-        d = direction(inst, pin)
+        if inst is None:
+            d, cap = direction(inst, pin), None
+        else:
+            key = (instances[inst], pin)
+            known = by_cell.get(key)
+            if known is None:
+                lc, lm = lib_cells.get(key[0]), lef_macros.get(key[0])
+                if lc is not None and pin in lc.pins and lc.pins[pin].direction in ("input", "output", "inout"):
+                    d = lc.pins[pin].direction
+                elif lm is not None and pin in lm.pins:
+                    d = direction(inst, pin)
+                else:
+                    d = None  # per instance: from the SPEF or the netlist
+                known = by_cell[key] = (d, pin_cap(inst, pin))
+            d, cap = known
+            if d is None:
+                d = direction(inst, pin)
         # A top-level input port drives the net inside the design; an output port is a sink.
         role = {"input": "output", "output": "input"}.get(d, d) if inst is None else d
         pin_dirs.append(role)
-        px[k, dir_cols[d]] = 1
-        cap = pin_cap(inst, pin)
+        rows.append(k)
+        cols.append(dir_cols[d])
+        vals.append(1.0)
         if cap is not None:
-            px[k, 4], px[k, 5] = math.log1p(cap * 1e15), 1
-        px[k, 6] = inst is None
-        px[k, 7] = pin.lower() in _CLOCK or net_names[nid].lower().startswith(("clk", "clknet", "clock"))
-        px[k, 8] = inst in spef_only
+            rows += (k, k)
+            cols += (4, 5)
+            vals += (math.log1p(cap * 1e15), 1.0)
+        flags = (inst is None, pin.lower() in _CLOCK or net_names[nid].lower().startswith(("clk", "clknet", "clock")),
+                 inst in spef_only)
+        for j, f in zip((6, 7, 8), flags):
+            if f:
+                rows.append(k)
+                cols.append(j)
+                vals.append(1.0)
+    px[rows, cols] = vals
 
     # --- instance features
     def area(cell: str) -> float | None:
@@ -274,21 +301,26 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     fam_col = {f: INSTANCE_FEATURES.index(f"family_{f}") for f in FAMILIES}
     ix = np.zeros((len(inst_names), len(INSTANCE_FEATURES)), dtype=np.float32)
     areas = []
+    per_cell: dict[str, tuple] = {}  # area, drive, sequential, family column: the same for every instance of a cell
+    ix[:, 3:6] = np.log1p(np.array([pin_counts[inst] for inst in inst_names], dtype=np.float64).reshape(-1, 3))
     for k, inst in enumerate(inst_names):
         cell = instances[inst]
-        a = area(cell)
+        c = per_cell.get(cell)
+        if c is None:
+            lc, fam = lib_cells.get(cell), cell_family(cell)
+            c = per_cell[cell] = (area(cell), math.log2(drive_strength(cell)),
+                                  (lc.sequential if lc is not None else False) or fam in ("dff", "latch"), fam_col[fam])
+        a, drive, sequential, fam = c
+        row = ix[k]
         if a is not None:
-            ix[k, 0], ix[k, 1] = math.log1p(a), 1
+            row[0], row[1] = math.log1p(a), 1
             areas.append(a)
-        ix[k, 2] = math.log2(drive_strength(cell))
-        ix[k, 3:6] = np.log1p(pin_counts[inst])
-        lc = lib_cells.get(cell)
-        fam = cell_family(cell)
-        ix[k, 6] = (lc.sequential if lc is not None else False) or fam in ("dff", "latch")
-        ix[k, 7] = inst in spef_only
+        row[2] = drive
+        row[6] = sequential
+        row[7] = inst in spef_only
         if inst in pos:
-            ix[k, 8], ix[k, 9], ix[k, 10] = pos[inst][0] / extent, pos[inst][1] / extent, 1
-        ix[k, fam_col[fam]] = 1
+            row[8], row[9], row[10] = pos[inst][0] / extent, pos[inst][1] / extent, 1
+        row[fam] = 1
 
     # --- net features
     mean_area = float(np.mean(areas)) if areas else None
@@ -346,6 +378,8 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     total = torch.zeros(len(net_names), dtype=torch.float64)
     ground = torch.zeros(len(net_names), dtype=torch.float64)
     mask = torch.zeros(len(net_names), dtype=torch.bool)
+    spef_ground = spef.ground_caps()
+    labelled, spef_rows = [], []
     for nid, name in enumerate(net_names):
         s = spef_of.get(name)
         if s is None:
@@ -353,7 +387,13 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
             if len(members[name]) == 1:
                 report.single_pin_unlabelled.append(name)
             continue
-        total[nid], ground[nid], mask[nid] = spef.nets[s].total_cap, spef.nets[s].ground_cap, True
+        labelled.append(nid)
+        spef_rows.append(spef.nets[s])
+    if labelled:
+        at = torch.tensor(labelled)
+        total[at] = torch.tensor([n.total_cap for n in spef_rows], dtype=torch.float64)
+        ground[at] = torch.from_numpy(spef_ground[[n.index for n in spef_rows]])
+        mask[at] = True
     for s, n in match.items():
         if n not in net_id:
             skip("SPEF nets matched to supply nets", s)
@@ -361,20 +401,19 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     data["net"].y_total = log_scale(total, label_ref, label_decades).float()
     data["net"].y_ground = log_scale(ground, label_ref, label_decades).float()
     data["net"].ground_bucket = bucketize(ground)
-    pairs, caps = [], []
-    for (a, b), c in spef.coupling_pairs().items():
-        na, nb = match.get(a), match.get(b)
-        if na in net_id and nb in net_id:
-            i, j = sorted((net_id[na], net_id[nb]))
-            pairs.append((i, j))
-            caps.append(c)
-        else:
-            skip("coupled pairs touching an unmatched or supply net", f"{a}|{b}")
+    spef_names, pa, pb, pc = spef.coupling_arrays()
+    graph_id = np.array([net_id.get(match.get(s), -1) for s in spef_names], dtype=np.int64)
+    ga, gb = (graph_id[pa], graph_id[pb]) if len(pa) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    kept = (ga >= 0) & (gb >= 0)
+    for a, b in zip(pa[~kept].tolist(), pb[~kept].tolist()):
+        skip("coupled pairs touching an unmatched or supply net", f"{spef_names[a]}|{spef_names[b]}")
+    pairs = np.stack([np.minimum(ga, gb), np.maximum(ga, gb)], 1)[kept]
+    caps = pc[kept]
     for reason, count in spef.skipped.items():
         report.skipped[f"SPEF: {reason}"] += count
         report.skipped_names[f"SPEF: {reason}"] = list(spef.skipped_names.get(reason, []))
-    data.coupling_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).t().contiguous()
-    data.coupling_cap = torch.tensor(caps, dtype=torch.float64)
+    data.coupling_index = torch.from_numpy(pairs).reshape(-1, 2).t().contiguous()
+    data.coupling_cap = torch.from_numpy(np.ascontiguousarray(caps, dtype=np.float64))
     data.coupling_y = log_scale(data.coupling_cap, label_ref, label_decades).float()
     data.label_ref, data.label_decades = label_ref, label_decades
     data.design = design.name

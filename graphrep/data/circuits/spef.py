@@ -1,22 +1,34 @@
 """SPEF (IEEE 1481) parasitics: per-net totals, connections, ground and coupling capacitors, resistors.
 
-Read in one streaming pass (a 100 MB file is never held twice): ``*NAME_MAP`` indices are substituted, names are
-canonical (:mod:`.names`), capacitances are converted to farads and resistances to ohms from ``*C_UNIT``/``*R_UNIT``.
-Triplet values ``a:b:c`` (best:typical:worst) keep the typical one. Values must be finite, >= 0 and within float32's
-range (``inf``, ``nan``, ``1e400`` or a negative capacitance is refused, naming the line).
+``*NAME_MAP`` indices are substituted, names are canonical (:mod:`.names`), capacitances are converted to farads and
+resistances to ohms from ``*C_UNIT``/``*R_UNIT``. Triplet values ``a:b:c`` (best:typical:worst) keep the typical one.
+Values must be finite, >= 0 and within float32's range (``inf``, ``nan``, ``1e400`` or a negative capacitance is
+refused, naming the line).
 
 A ``*CAP`` line with one node is a ground capacitor, with two a coupling capacitor. Nodes are ``net:subnode``,
 ``instance:pin`` or a port; :meth:`Spef.node_net` resolves each to its net from the ``*CONN`` sections of all nets, so
 coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anything not read (``*R_NET``, ``*D_PNET``,
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
+
+How it is read (the cost grows linearly, and the file is never held whole): the file is taken in blocks of whole
+``*D_NET`` sections; each block's nets are cut out by one regular expression, and their capacitor and resistor lines
+are split, their numbers converted and checked, and their node names looked up as whole arrays, not one line at a
+time. Capacitors and resistors are kept compactly (:class:`Parasitics`: node ids and values in numpy arrays, one node
+name table); ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader
+does not expect (comments, ``*R_NET`` sections, a malformed line ...) makes it hand the whole file to the line-by-line
+reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error; both fill the same
+:class:`Parasitics`, so their results are identical.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .names import unescape
 from .source import CircuitFormatError, open_text
@@ -25,7 +37,7 @@ _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
 
 
-@dataclass
+@dataclass(slots=True)
 class SpefConn:
     """One ``*CONN`` entry: ``kind`` ``"I"`` (instance pin) or ``"P"`` (port); ``instance`` is ``None`` for ports."""
 
@@ -36,23 +48,92 @@ class SpefConn:
     cell: str | None = None
 
 
+class Parasitics:
+    """The capacitors and resistors of all nets, compactly: for each kind, ``net`` [K] (net index in file order),
+    node ids ``a`` [K] (and ``b`` [K] for couplings and resistors) into ``nodes`` (canonical node names), ``value``
+    [K] (F or ohm), entries in file order, so net ``i``'s entries are ``ptr[i]:ptr[i + 1]``."""
+
+    KINDS = ("ground", "coupling", "res")
+
+    def __init__(self):
+        self.nodes: list[str] = []
+        self._node_id: dict[str, int] = {}
+        self._parts: dict[str, list[tuple[np.ndarray, ...]]] = {k: [] for k in self.KINDS}
+        self.arrays: dict[str, dict[str, np.ndarray]] = {}
+        self.ptr: dict[str, np.ndarray] = {}
+        self.ground_sum = np.zeros(0)
+
+    def ids(self, names) -> np.ndarray:
+        """Node ids of canonical ``names`` (new names are appended to ``nodes``)."""
+        table, nodes = self._node_id, self.nodes
+        out = np.empty(len(names), dtype=np.int64)
+        for k, n in enumerate(names):
+            i = table.get(n)
+            if i is None:
+                i = table[n] = len(nodes)
+                nodes.append(n)
+            out[k] = i
+        return out
+
+    def add(self, kind: str, net: np.ndarray, value: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> None:
+        self._parts[kind].append((net, a, a if b is None else b, value))
+
+    def finish(self, n_nets: int) -> "Parasitics":
+        for kind, parts in self._parts.items():
+            cols = [np.concatenate([p[j] for p in parts]) if parts else np.zeros(0, dtype=np.int64 if j < 3 else float)
+                    for j in range(4)]
+            net, a, b, value = cols
+            self.arrays[kind] = {"net": net.astype(np.int64), "a": a.astype(np.int64), "b": b.astype(np.int64),
+                                 "value": value.astype(np.float64)}
+            self.ptr[kind] = np.concatenate([[0], np.cumsum(np.bincount(net.astype(np.int64), minlength=n_nets))])
+        self._parts = {k: [] for k in self.KINDS}
+        self._node_id = {}  # only needed while reading
+        g = self.arrays["ground"]
+        self.ground_sum = np.bincount(g["net"], weights=g["value"], minlength=n_nets)
+        return self
+
+    def entries(self, kind: str, i: int):
+        """Net ``i``'s ``(a, b, value)`` entries of ``kind`` with node names."""
+        s, e = int(self.ptr[kind][i]), int(self.ptr[kind][i + 1])
+        arr, nodes = self.arrays[kind], self.nodes
+        return [(nodes[a], nodes[b], v) for a, b, v in
+                zip(arr["a"][s:e].tolist(), arr["b"][s:e].tolist(), arr["value"][s:e].tolist())]
+
+
 @dataclass
 class SpefNet:
     """A ``*D_NET``: ``total_cap`` (F) as stated, ``ground`` caps (F) per node, ``coupling`` (node, node, F) entries
-    with the first node on this net, resistors (node, node, ohm), and the line it starts on."""
+    with the first node on this net, resistors (node, node, ohm), and the line it starts on. The last three are built
+    on access from the shared :class:`Parasitics` (entry ``index`` there)."""
 
     name: str
     total_cap: float
     line: int
     conns: list[SpefConn] = field(default_factory=list)
-    ground: dict[str, float] = field(default_factory=dict)
-    coupling: list[tuple[str, str, float]] = field(default_factory=list)
-    resistors: list[tuple[str, str, float]] = field(default_factory=list)
+    parasitics: Parasitics | None = field(default=None, repr=False, compare=False)
+    index: int = -1
+
+    @property
+    def ground(self) -> dict[str, float]:
+        """Ground capacitance (F) per node, repeated nodes summed."""
+        out: dict[str, float] = {}
+        if self.parasitics is not None:
+            for node, _, c in self.parasitics.entries("ground", self.index):
+                out[node] = out.get(node, 0.0) + c
+        return out
+
+    @property
+    def coupling(self) -> list[tuple[str, str, float]]:
+        return [] if self.parasitics is None else self.parasitics.entries("coupling", self.index)
+
+    @property
+    def resistors(self) -> list[tuple[str, str, float]]:
+        return [] if self.parasitics is None else self.parasitics.entries("res", self.index)
 
     @property
     def ground_cap(self) -> float:
         """Sum of the net's ground capacitors (F)."""
-        return float(sum(self.ground.values()))
+        return 0.0 if self.parasitics is None else float(self.parasitics.ground_sum[self.index])
 
 
 @dataclass
@@ -67,7 +148,9 @@ class Spef:
     nets: dict[str, SpefNet] = field(default_factory=dict)
     skipped: Counter = field(default_factory=Counter)
     skipped_names: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    parasitics: Parasitics = field(default_factory=Parasitics, repr=False, compare=False)
     _pin_net: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
+    _pairs: tuple | None = field(default=None, repr=False, compare=False)
 
     def node_net(self, node: str) -> str | None:
         """The net a node belongs to: ``net:sub`` -> net, ``inst:pin`` -> the net connected there, ``port`` -> its
@@ -79,27 +162,59 @@ class Spef:
             return inst
         return self._pin_net.get((inst, sub))
 
-    def coupling_pairs(self) -> dict[tuple[str, str], float]:
-        """Coupling capacitance (F) per unordered net pair ``(a, b)`` with ``a < b``, summed over sub-nodes.
+    def ground_caps(self) -> np.ndarray:
+        """``[len(nets)]`` each net's ground capacitance (F), in the order of ``nets``."""
+        return self.parasitics.ground_sum
+
+    def coupling_arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """The coupling pairs as arrays: ``(names, a [P], b [P], cap [P])``, net indices into ``names`` (the nets in
+        file order) with ``names[a] < names[b]``, in the order of :meth:`coupling_pairs`.
 
         OpenRCX writes each coupling capacitor under both nets' ``*D_NET``; a pair's value is therefore the mean of
-        the two sides' sums when both list it (they agree in the files seen), else the one side's sum."""
-        sides: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for net in self.nets.values():
-            for a, b, c in net.coupling:
-                na, nb = self.node_net(a), self.node_net(b)
-                if na is None or nb is None:
-                    self.skipped["coupling node not on any net"] += 1
-                    self.skipped_names["coupling node not on any net"].append(a if na is None else b)
-                    continue
-                if na != net.name:  # first node on the other net: count it from this net's side anyway
-                    na, nb = nb, na
-                if na == nb:
-                    self.skipped["coupling within one net"] += 1
-                    continue
-                key = (na, nb) if na < nb else (nb, na)
-                sides[key][0 if na == key[0] else 1] += c
-        return {k: (s[0] + s[1]) / 2 if s[0] and s[1] else s[0] + s[1] for k, s in sides.items()}
+        the two sides' sums when both list it (they agree in the files seen), else the one side's sum. Nodes on no
+        net and capacitors within one net are counted in ``skipped`` (once, on the first call)."""
+        if self._pairs is not None:
+            return self._pairs
+        names = list(self.nets)
+        index = {n: i for i, n in enumerate(names)}
+        par = self.parasitics
+        cp = par.arrays["coupling"]
+        used, inverse = np.unique(np.concatenate([cp["a"], cp["b"]]), return_inverse=True)
+        nets_of = [self.node_net(par.nodes[u]) for u in used.tolist()]
+        node_net = np.array([-1 if n is None else index.get(n, -1) for n in nets_of], dtype=np.int64)
+        k = len(cp["a"])
+        na, nb = node_net[inverse[:k]], node_net[inverse[k:]]
+        lost = (na < 0) | (nb < 0)
+        if lost.any():
+            bad = np.where(na[lost] < 0, cp["a"][lost], cp["b"][lost])
+            self.skipped["coupling node not on any net"] += int(lost.sum())
+            self.skipped_names["coupling node not on any net"].extend(par.nodes[j] for j in bad.tolist())
+        own = cp["net"]
+        swap = na != own  # first node on the other net: count it from this net's side anyway
+        na, nb = np.where(swap, nb, na), np.where(swap, na, nb)
+        same = ~lost & (na == nb)
+        if same.any():
+            self.skipped["coupling within one net"] += int(same.sum())
+        keep = ~lost & ~same
+        na, nb, value = na[keep], nb[keep], cp["value"][keep]
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
+        first = rank[na] < rank[nb]
+        lo, hi = np.where(first, na, nb), np.where(first, nb, na)
+        codes, at, inv = np.unique(lo * max(len(names), 1) + hi, return_index=True, return_inverse=True)
+        side0 = np.bincount(inv[first], weights=value[first], minlength=len(codes))
+        side1 = np.bincount(inv[~first], weights=value[~first], minlength=len(codes))
+        both = (side0 != 0) & (side1 != 0)
+        cap = np.where(both, (side0 + side1) / 2, side0 + side1)
+        order = np.argsort(at, kind="stable")  # the order pairs are first met in the file
+        self._pairs = (names, lo[at[order]], hi[at[order]], cap[order])
+        return self._pairs
+
+    def coupling_pairs(self) -> dict[tuple[str, str], float]:
+        """Coupling capacitance (F) per unordered net pair ``(a, b)`` with ``a < b``, summed over sub-nodes (see
+        :meth:`coupling_arrays`)."""
+        names, a, b, cap = self.coupling_arrays()
+        return {(names[i], names[j]): c for i, j, c in zip(a.tolist(), b.tolist(), cap.tolist())}
 
 
 #: the largest float32: a value (in farads or ohms) beyond it would become inf when the labels are made float32 tensors
@@ -124,8 +239,324 @@ def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) 
 
 def read_spef(path: str | os.PathLike) -> Spef:
     """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input."""
+    try:
+        return _read_blocks(path)
+    except (_Unexpected, CircuitFormatError):
+        return _read_lines(path)  # the full grammar; names the file and line of what is wrong
+
+
+# ------------------------------------------------------------------------------------------------ block reader
+class _Unexpected(Exception):
+    """Something the block reader does not handle: the line reader takes over."""
+
+
+_BLOCK_CHARS = 1 << 24
+#: one ``*D_NET`` section in its usual layout (OpenRCX, StarRC): *CONN, then optional *CAP and *RES, then *END
+_NET = re.compile(r"\*D_NET[ \t]+(\S+)[ \t]+(\S+)[ \t]*\n"
+                  r"\*CONN[ \t]*\n((?:\*[IP][ \t][^\n]*\n)*)"
+                  r"(?:\*CAP[ \t]*\n((?:[ \t]*\d[^\n]*\n)*))?"
+                  r"(?:\*RES[ \t]*\n((?:[ \t]*\d[^\n]*\n)*))?"
+                  r"\*END[ \t]*\n")
+_CAP_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(?:(\S+)[ \t]+)?(\S+)[ \t]*$", re.M)
+_RES_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]*$", re.M)
+_CONN_LINE = re.compile(r"^\*([IP])[ \t]+(\S+)[ \t]+(\S+)([^\n]*)$", re.M)
+_KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
+
+
+def _pieces(fh):
+    """The text in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
+    is in reach (so that nets are never cut; a net larger than a piece is carried over whole)."""
+    rest = ""
+    while True:
+        chunk = fh.read(_BLOCK_CHARS)
+        if not chunk:
+            break
+        text = rest + chunk
+        cut = text.rfind("\n*D_NET")
+        if cut < 0 and "*D_NET" not in text:
+            cut = text.rfind("\n")  # still in the header (a long name map)
+        if cut < 0:
+            rest = text
+            continue
+        yield text[:cut + 1]
+        rest = text[cut + 1:]
+    if rest:
+        yield rest
+
+
+def _numbers(tokens: list[str], unit: float) -> np.ndarray:
+    """Values times ``unit``, checked as :func:`_value` checks them; anything it would refuse raises
+    :class:`_Unexpected` (the line reader then names the line)."""
+    try:
+        x = np.array(tokens, dtype=np.float64)
+    except ValueError:
+        try:  # best:typical:worst triplets keep the typical value
+            x = np.array([t.split(":")[1] if t.count(":") == 2 else t for t in tokens], dtype=np.float64)
+        except ValueError:
+            raise _Unexpected from None
+    x = x * unit
+    if not (np.isfinite(x).all() and (np.abs(x) <= _FLOAT32_MAX).all() and (x >= 0).all()):
+        raise _Unexpected
+    return x
+
+
+class _NameMap:
+    """``*<index>`` -> name, compactly: the indices as integers, the names concatenated in one string with their
+    offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
+    would take several times the memory of the parsed result). A repeated index keeps its last name."""
+
+    def __init__(self):
+        self._keys: list[np.ndarray] = []
+        self._texts: list[str] = []
+        self._lengths: list[np.ndarray] = []
+
+    def add(self, keys: list[str], names: list[str]) -> None:
+        try:
+            self._keys.append(np.array([k[1:] for k in keys], dtype=np.int64))
+        except (ValueError, OverflowError):
+            raise _Unexpected from None  # not *<digits>: the line reader takes it
+        self._texts.append("".join(names))
+        self._lengths.append(np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
+
+    def finish(self) -> "_NameMap":
+        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.int64)
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted = keys[self.order]
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        self.text = "".join(self._texts)
+        self._keys, self._texts, self._lengths = [], [], []
+        return self
+
+    def lookup(self, heads: list[str]) -> list[str | None]:
+        """The names of ``*<index>`` heads (``None`` where not defined)."""
+        try:
+            k = np.array([h[1:] for h in heads], dtype=np.int64)
+        except (ValueError, OverflowError):
+            raise _Unexpected from None
+        at = np.searchsorted(self.sorted, k, side="right") - 1
+        found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == k) if len(self.sorted) else np.zeros(len(k), bool)
+        pos = self.order[np.maximum(at, 0)] if len(self.sorted) else at
+        text, off = self.text, self.offsets
+        return [text[off[p]:off[p + 1]] if f else None for p, f in zip(pos.tolist(), found.tolist())]
+
+
+class _Names:
+    """Raw node tokens -> canonical names and node ids, a block of tokens at a time (``*N`` prefix substituted,
+    escapes dropped)."""
+
+    def __init__(self, spef: Spef, name_map: _NameMap):
+        self.spef, self.name_map = spef, name_map
+        self.raw: dict[str, int] = {}  # token -> node id, for the current piece
+
+    def names(self, tokens: list[str]) -> list[str]:
+        delimiter = self.spef.delimiter
+        parts = [t.partition(delimiter) if t[:1] == "*" else None for t in tokens]
+        mapped = iter(self.name_map.lookup([p[0] for p in parts if p is not None]))
+        out = []
+        for t, p in zip(tokens, parts):
+            if p is None:
+                out.append(unescape(t))
+                continue
+            m = next(mapped)
+            if m is None:
+                raise _Unexpected
+            out.append(m + p[1] + unescape(p[2]) if p[1] else m)
+        return out
+
+    def ids(self, tokens) -> np.ndarray:
+        raw = self.raw
+        new = [t for t in dict.fromkeys(tokens) if t not in raw]
+        if new:
+            for t, i in zip(new, self.spef.parasitics.ids(self.names(new)).tolist()):
+                raw[t] = i
+        return np.fromiter(map(raw.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+
+
+class _Header:
+    """The part before the first ``*D_NET``, piece by piece: units, divider/delimiter, design name, name map, ports."""
+
+    def __init__(self, spef: Spef, path):
+        self.spef, self.path = spef, path
+        self.name_map = _NameMap()
+        self.section = ""
+        self.ports: list[list[list[str]]] = []  # named once the name map is complete
+
+    def read(self, text: str) -> None:
+        spef = self.spef
+        marks = [m.start() for m in _KEYWORD.finditer(text)]
+        self.body(text[:marks[0] if marks else len(text)])
+        for k, start in enumerate(marks):
+            eol = text.find("\n", start)
+            eol = len(text) if eol < 0 else eol
+            tok = text[start:eol].split()
+            key = self.section = tok[0]
+            self.body(text[eol:marks[k + 1] if k + 1 < len(marks) else len(text)])
+            if key in ("*C_UNIT", "*R_UNIT"):
+                table = _C_UNITS if key == "*C_UNIT" else _R_UNITS
+                if len(tok) != 3 or tok[2].upper() not in table:
+                    raise _Unexpected
+                setattr(spef, key[1:].lower(), _value(tok[1], self.path, 0, key, table[tok[2].upper()]))
+            elif key in ("*DIVIDER", "*DELIMITER") and len(tok) == 2:
+                setattr(spef, key[1:].lower(), tok[1])
+            elif key == "*DESIGN" and len(tok) >= 2:
+                spef.design = tok[1].strip('"')
+            elif key in ("*D_NET", "*END", "*CONN", "*CAP", "*RES", "*I", "*P", "*R_NET", "*D_PNET", "*R_PNET"):
+                raise _Unexpected
+
+    def body(self, text: str) -> None:
+        """Lines under the current keyword: name-map entries, ports, or nothing."""
+        if self.section == "*NAME_MAP":
+            tokens = _rows(text, (2,), b"*")[0].tolist()
+            names = tokens[1::2]
+            self.name_map.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
+        elif self.section == "*PORTS":
+            rows = [ln.split() for ln in text.split("\n") if ln.strip()]
+            if any(len(t) < 2 for t in rows):
+                raise _Unexpected
+            if rows:
+                self.ports.append(rows)
+        elif text.strip():
+            raise _Unexpected
+
+
+def _read_blocks(path) -> Spef:
+    spef = Spef(path=str(path))
+    par = spef.parasitics
+    header = _Header(spef, path)
+    names: _Names | None = None
+    lineno = 1  # of the first character of the current piece
+    with open_text(path) as fh:
+        for piece in _pieces(fh):
+            if "//" in piece:
+                raise _Unexpected
+            if names is None:
+                at = 0 if piece.startswith("*D_NET") else piece.find("\n*D_NET")
+                head = piece if at < 0 else piece[:at + (at > 0)]
+                header.read(head)
+                lineno += head.count("\n")
+                if at < 0:
+                    continue
+                names = _Names(spef, header.name_map.finish())
+                rows = [t for block in header.ports for t in block]
+                spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
+                piece = piece[len(head):]
+            lineno = _net_block(spef, names, piece, lineno)
+    if names is None or not spef.nets:
+        raise _Unexpected
+    par.finish(len(spef.nets))
+    for net in spef.nets.values():
+        net.parasitics = par
+    return spef
+
+
+def _rows(text: str, widths: tuple[int, ...], lead: bytes = b"0123456789") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The white-space separated tokens of ``text`` as an object array, each line's first token index and token
+    count; every non-blank line must have one of ``widths`` tokens and start with one of the ``lead`` characters
+    (else :class:`_Unexpected`)."""
+    tokens = np.array(text.split(), dtype=object)
+    buf = np.frombuffer(text.encode(), dtype=np.uint8)
+    space = buf <= 32  # ASCII white space and controls; anything else str.split() splits on changes the count
+    starts = np.flatnonzero(space[:-1] & ~space[1:]) + 1
+    if len(buf) and not space[0]:
+        starts = np.concatenate([[0], starts])
+    line_of = np.searchsorted(np.flatnonzero(buf == 10), starts)  # line of each token
+    first = np.flatnonzero(np.concatenate([[True], line_of[1:] != line_of[:-1]])) if len(starts) else starts
+    count = np.diff(np.append(first, len(starts)))
+    if len(tokens) != len(starts) or not np.isin(count, widths).all():
+        raise _Unexpected
+    if not np.isin(buf[starts[first]], np.frombuffer(lead, dtype=np.uint8)).all():
+        raise _Unexpected
+    return tokens, first, count
+
+
+def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
+    """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines); returns the line after it."""
+    first = len(spef.nets)
+    parts = (piece if piece.endswith("\n") else piece + "\n").split("\n*END\n")
+    if parts[-1].strip():
+        raise _Unexpected
+    rows = []
+    for part in parts[:-1]:
+        body = part.lstrip()
+        lineno += part.count("\n", 0, len(part) - len(body))
+        body += "\n"
+        head = body.find("\n")
+        if not body.startswith("*D_NET") or not body.startswith("*CONN\n", head + 1):
+            raise _Unexpected
+        cap, res, last = body.find("\n*CAP\n"), body.find("\n*RES\n"), len(body) - 1
+        conn_end = cap if cap >= 0 else res if res >= 0 else last
+        rows.append((body[:head], lineno, body[head + 7:conn_end + 1],
+                     body[cap + 6:(res if res >= 0 else last) + 1] if cap >= 0 else "",
+                     body[res + 6:] if res >= 0 else ""))
+        lineno += body.count("\n") + 1
+    lineno += parts[-1].count("\n")
+    if not rows:
+        return lineno
+    heads, lines, conns, caps, res = zip(*rows)
+    heads = [h.split() for h in heads]
+    if any(len(h) != 3 for h in heads):
+        raise _Unexpected
+    totals = _numbers([h[2] for h in heads], spef.c_unit).tolist()
+    conn_counts = [t.count("\n") for t in conns]
+    conn_rows = _CONN_LINE.findall("".join(conns))
+    if len(conn_rows) != sum(conn_counts):
+        raise _Unexpected
+    pin_net, delimiter, k = spef._pin_net, spef.delimiter, 0
+    net_names = names.names([h[1] for h in heads])
+    conn_nodes = names.names([r[1] for r in conn_rows])
+    names.raw = {}  # tokens of one piece rarely recur in the next: keep the map small
+    for net_name, total, line, count in zip(net_names, totals, lines, conn_counts):
+        if net_name in spef.nets:
+            raise _Unexpected
+        net = spef.nets[net_name] = SpefNet(net_name, total, line, index=len(spef.nets))
+        for (kind, _, direction, rest), node in zip(conn_rows[k:k + count], conn_nodes[k:k + count]):
+            if direction not in ("I", "O", "B"):
+                raise _Unexpected
+            cell = None
+            if "*D" in rest:
+                tok = rest.split()
+                cell = tok[tok.index("*D") + 1] if "*D" in tok[:-1] else None
+            if kind == "I":
+                inst, sep, pin = node.rpartition(delimiter)
+                if not sep:
+                    raise _Unexpected
+                conn = SpefConn("I", inst, pin, direction, cell)
+            else:
+                conn = SpefConn("P", None, node, direction)
+            net.conns.append(conn)
+            pin_net[(conn.instance, conn.pin)] = net_name
+        k += count
+    nets = np.arange(first, len(spef.nets))
+    par = spef.parasitics
+    for kind, texts in (("cap", caps), ("res", res)):
+        text = "".join(texts)
+        if not text.strip():
+            continue
+        tokens, at, width = _rows(text, (3, 4) if kind == "cap" else (4,))
+        per_net = np.array([t.count("\n") for t in texts], dtype=np.int64)  # a blank line breaks the sum
+        if per_net.sum() != len(at):
+            raise _Unexpected
+        net_of = np.repeat(nets, per_net)
+        value = _numbers(tokens[at + width - 1].tolist(), spef.c_unit if kind == "cap" else spef.r_unit)
+        a = names.ids(tokens[at + 1].tolist())
+        two = width == 4
+        if kind == "res":
+            par.add("res", net_of, value, a, names.ids(tokens[at + 2].tolist()))
+            continue
+        par.add("ground", net_of[~two], value[~two], a[~two])
+        if two.any():
+            par.add("coupling", net_of[two], value[two], a[two], names.ids(tokens[at[two] + 2].tolist()))
+    return lineno
+
+
+# ------------------------------------------------------------------------------------------------- line reader
+def _read_lines(path) -> Spef:
+    """The line-by-line reader: every construct the format allows, and a ``file:line`` error for what it refuses."""
     spef = Spef(path=str(path))
     name_map: dict[str, str] = {}
+    par = spef.parasitics
+    entries: dict[str, list] = {k: [] for k in Parasitics.KINDS}
 
     def name(token: str) -> str:
         """Substitute ``*N`` indices (also as the prefix of ``*N:pin``) and unescape."""
@@ -153,7 +584,8 @@ def read_spef(path: str | os.PathLike) -> Spef:
                         raise CircuitFormatError(path, lineno, f"*D_NET before *END of net {net.name}")
                     if len(tok) != 3:
                         raise CircuitFormatError(path, lineno, "*D_NET needs a net name and a total capacitance")
-                    net = SpefNet(name(tok[1]), _value(tok[2], path, lineno, "total capacitance", spef.c_unit), lineno)
+                    net = SpefNet(name(tok[1]), _value(tok[2], path, lineno, "total capacitance", spef.c_unit),
+                                  lineno, index=len(spef.nets))
                     if net.name in spef.nets:
                         raise CircuitFormatError(path, lineno, f"net {net.name} appears twice")
                     section = "net"
@@ -225,19 +657,18 @@ def read_spef(path: str | os.PathLike) -> Spef:
                 spef.ports[name(key)] = tok[1]
             elif section == "cap":
                 if len(tok) == 3:
-                    node = name(tok[1])
-                    net.ground[node] = net.ground.get(node, 0.0) + _value(tok[2], path, lineno, "capacitance",
-                                                                          spef.c_unit)
+                    entries["ground"].append((net.index, name(tok[1]), None,
+                                              _value(tok[2], path, lineno, "capacitance", spef.c_unit)))
                 elif len(tok) == 4:
-                    net.coupling.append((name(tok[1]), name(tok[2]),
-                                         _value(tok[3], path, lineno, "capacitance", spef.c_unit)))
+                    entries["coupling"].append((net.index, name(tok[1]), name(tok[2]),
+                                                _value(tok[3], path, lineno, "capacitance", spef.c_unit)))
                 else:
                     raise CircuitFormatError(path, lineno, "a *CAP line is '<id> <node> [<node>] <value>'")
             elif section == "res":
                 if len(tok) != 4:
                     raise CircuitFormatError(path, lineno, "a *RES line is '<id> <node> <node> <value>'")
-                net.resistors.append((name(tok[1]), name(tok[2]),
-                                      _value(tok[3], path, lineno, "resistance", spef.r_unit)))
+                entries["res"].append((net.index, name(tok[1]), name(tok[2]),
+                                       _value(tok[3], path, lineno, "resistance", spef.r_unit)))
             elif section == "conn":
                 raise CircuitFormatError(path, lineno, f"expected *I or *P in *CONN, got {key!r}")
             else:
@@ -246,4 +677,12 @@ def read_spef(path: str | os.PathLike) -> Spef:
         raise CircuitFormatError(path, lineno, f"file ends inside *D_NET {net.name} (line {net.line}) without *END")
     if not spef.nets:
         raise CircuitFormatError(path, None, "no *D_NET found: not a SPEF file, or an empty one")
+    for kind, rows in entries.items():
+        if rows:
+            net_i, a, b, v = zip(*rows)
+            par.add(kind, np.array(net_i, dtype=np.int64), np.array(v, dtype=np.float64), par.ids(a),
+                    par.ids(b) if kind != "ground" else None)
+    par.finish(len(spef.nets))
+    for net in spef.nets.values():
+        net.parasitics = par
     return spef

@@ -37,24 +37,45 @@ class _Module:
     instances: list[tuple[str, str, object, int]] = field(default_factory=list)
 
 
+#: one token with the white space and comments before it: one match (one step of the Python loop) per token
+_SKIP_TOKEN = re.compile(
+    r"(?:\s+|//[^\n]*|/\*.*?\*/|\(\*.*?\*\))*"
+    r"(?:(?P<esc>\\\S+)|(?P<num>\d*'[sS]?[bBoOdDhH][0-9a-fA-FxXzZ_?]+|\d+)|(?P<id>[A-Za-z_][A-Za-z0-9_$]*)"
+    r"|(?P<str>\"[^\"]*\")|(?P<p>[()\[\]{},;.=:#]))", re.S)
+_SKIP = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/|\(\*.*?\*\))*", re.S)
+
+
 class _Tokens:
     def __init__(self, text: str, path):
         self.path = path
         self.items: list[tuple[str, str, int]] = []
+        append, count = self.items.append, text.count
+        pos = last = 0
+        line = 1
+        for m in _SKIP_TOKEN.finditer(text):
+            if m.start() != pos:
+                break
+            pos = m.end()
+            kind = m.lastgroup
+            start = m.start(kind)
+            line += count("\n", last, start)
+            last = start
+            append((kind, m.group(kind), line))
+        if pos != len(text) and _SKIP.match(text, pos).end() != len(text):
+            self._tokenise_slowly(text)  # raises, naming the line of the unexpected character
+        self.i = 0
+        self.last_line = line + count("\n", last)
+
+    def _tokenise_slowly(self, text: str) -> None:
+        """The token loop with the line count kept, for the error message only."""
         line, pos = 1, 0
         for m in _TOKEN.finditer(text):
             if m.start() != pos:
-                raise CircuitFormatError(path, line, f"unexpected character {text[pos]!r}")
+                raise CircuitFormatError(self.path, line, f"unexpected character {text[pos]!r}")
             pos = m.end()
-            kind = m.lastgroup
-            value = m.group()
-            if kind not in ("ws", "lc", "bc", "attr"):
-                self.items.append((kind, value, line))
-            line += value.count("\n")
+            line += m.group().count("\n")
         if pos != len(text):
-            raise CircuitFormatError(path, line, f"unexpected character {text[pos]!r}")
-        self.i = 0
-        self.last_line = line
+            raise CircuitFormatError(self.path, line, f"unexpected character {text[pos]!r}")
 
     def peek(self, k: int = 0) -> tuple[str, str, int]:
         j = self.i + k

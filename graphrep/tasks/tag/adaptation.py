@@ -65,10 +65,17 @@ def feature_homophily(x: torch.Tensor, edge_index: torch.Tensor) -> float:
     if not has.any():
         return float("nan")
     # A @ x through the CSR: O(E + N d) memory, where gathering x[src] would hold E x d
-    nbr = torch.from_numpy(np.asarray(a @ x.detach().cpu().numpy())).to(x.device) / deg.clamp_min(1).unsqueeze(1)
-    resid = (x - nbr)[has].pow(2).sum()
-    total = (x - x.mean(0, keepdim=True))[has].pow(2).sum()
+    nbr = torch.from_numpy(np.asarray(a @ x.detach().cpu().numpy())).to(x.device).div_(deg.clamp_min(1).unsqueeze(1))
+    mean = x.mean(0, keepdim=True)
+    resid = total = x.new_zeros(())
+    for r in range(0, x.size(0), _ROWS):  # row blocks: no further [N, d] temporaries (issue 26)
+        xs, hs = x[r:r + _ROWS], has[r:r + _ROWS]
+        resid = resid + nbr[r:r + _ROWS].sub_(xs)[hs].pow_(2).sum()
+        total = total + (xs - mean)[hs].pow_(2).sum()
     return float(1 - resid / total.clamp_min(1e-12))
+
+
+_ROWS = 1 << 16
 
 
 def propagation_alpha(homophily: float, scale: float = 0.2, max_alpha: float = 0.9) -> float:
@@ -129,7 +136,7 @@ def self_train(features: torch.Tensor, probs: torch.Tensor, threshold: float = 0
         raise ValueError(f"prior_weight must be in [0, 1], got {prior_weight}")
     gen = torch.Generator().manual_seed(seed)
     feats = features.detach().float()
-    feats = (feats - feats.mean(0)) / feats.std(0).clamp_min(1e-6)
+    feats = (feats - feats.mean(0)).div_(feats.std(0).clamp_min(1e-6))
     n_cls = probs.size(1)
     current = probs
     for _ in range(rounds):
@@ -194,7 +201,7 @@ def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: to
     if adj is not None:  # features first (ZeroG), then the class scores; one adjacency for both
         x = propagate(x, edge_index, cfg.feature_hops, adj)
     if cfg.center if cfg.center is not None else h > 0:
-        x = x - x.mean(0, keepdim=True)
+        x = x.sub_(x.mean(0, keepdim=True))  # x is this function's own copy
     _, scores = zero_shot_predict(x, class_emb)
     probs = _probs(scores, cfg.temperature)
     if "propagate" in method:

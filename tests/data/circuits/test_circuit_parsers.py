@@ -273,3 +273,18 @@ def test_liberty_cells_pins_units(tmp_path):
 ])
 def test_liberty_malformed_names_file_and_line(tmp_path, old, new, line, message):
     assert_fails_at(tmp_path, "bad.lib", LIB, old, new, read_liberty, line, message)
+
+
+def test_verilog_tokens_and_lines_match_the_plain_token_loop():
+    """The one-match-per-token lexer gives the kinds, values and lines of the plain loop (white space, comments and
+    attributes dropped), here on a text with every kind of skipped span."""
+    from graphrep.data.circuits.verilog import _TOKEN, _Tokens
+
+    text = VERILOG + "/* a\nblock */ (* attr\n *) \\esc.id[0]  4'b10 \"s\"\n"
+    plain, line = [], 1
+    for m in _TOKEN.finditer(text):
+        if m.lastgroup not in ("ws", "lc", "bc", "attr"):
+            plain.append((m.lastgroup, m.group(), line))
+        line += m.group().count("\n")
+    tokens = _Tokens(text, "t.v")
+    assert tokens.items == plain and tokens.last_line == line

@@ -182,3 +182,24 @@ def test_adapt_scores_with_one_adjacency_matches_the_steps_run_separately():
     h = h - h.mean(0, keepdim=True)
     ref = propagate_scores(_probs(zero_shot_predict(h, cls)[1], cfg.temperature), ei, out["alpha"], cfg.steps)
     assert torch.allclose(out["probs"], ref, atol=1e-6)
+
+
+def test_feature_homophily_in_row_blocks_equals_the_one_shot_formula(monkeypatch):
+    """Summed in row blocks (bounded memory), the estimate is the whole-matrix formula; isolated nodes left out."""
+    import numpy as np
+
+    from graphrep.tasks.tag import adaptation
+    from graphrep.tasks.tag.zero_shot import symmetric_adjacency
+
+    gen = torch.Generator().manual_seed(0)
+    n = 3000
+    x = torch.randn(n, 8, generator=gen) + 0.5
+    ei = torch.randint(0, n - 100, (2, 6000), generator=gen)  # the last 100 nodes are isolated
+    xx = F.normalize(x, dim=-1)
+    a = symmetric_adjacency(ei, n)
+    deg = torch.from_numpy(np.diff(a.indptr).astype(np.float32))
+    has = deg > 0
+    nbr = torch.from_numpy(np.asarray(a @ xx.numpy())) / deg.clamp_min(1).unsqueeze(1)
+    ref = 1 - (xx - nbr)[has].pow(2).sum() / (xx - xx.mean(0, keepdim=True))[has].pow(2).sum()
+    monkeypatch.setattr(adaptation, "_ROWS", 256)
+    assert adaptation.feature_homophily(x, ei) == pytest.approx(float(ref), rel=1e-5)

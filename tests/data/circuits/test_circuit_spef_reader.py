@@ -1,0 +1,110 @@
+"""The SPEF block reader (whole arrays per block of nets) against the line-by-line reader it falls back to: the same
+nets, connections, capacitors, resistors, coupling pairs and skips on every shared design and on hand-made variants,
+and the line reader's ``file:line`` errors on malformed input."""
+
+import re
+
+import pytest
+
+from graphrep.data.circuits import spef as spef_module
+from graphrep.data.circuits.source import CircuitFormatError
+from graphrep.data.circuits.spef import read_spef
+
+from test_circuit_parsers import SPEF, _write
+
+_SHARED = ["gcd_sky130hd/gcd_sky130hd.spef", "gcd_nangate45/45_gcd.spef", "gcd_sky130hs/gcd.spef",
+           "i2c_sg13g2/i2c.spef", "mockarray_asap7/Element.spef.gz", "mockarray_asap7/MockArray.spef.gz",
+           "pdp8_sky130hd/moonbase_pdp8.spef.gz", "serial_ports_gf180/serial_ports.spef.gz",
+           "flash_sky130hd/Flash.spef.gz", "ay8913_sg13g2/tt_um_rejunity_ay8913.spef.gz",
+           "credit_pi_switch_asap7/6_final.spef.gz", "silice_sg13g2/tt_um_silice.spef.gz",
+           "timers_gf180/timers.spef.gz", "experiar_wrapper_sky130hd/user_project_wrapper.spef.gz",
+           "tt03_wrapper_sky130hd/user_project_wrapper.spef.gz", "user_proj_gf180/user_proj_example.spef",
+           "video_sky130hd/Video.spef.gz"]
+
+
+def _same(a, b):
+    assert list(a.nets) == list(b.nets)
+    for name, na in a.nets.items():
+        nb = b.nets[name]
+        assert (na.total_cap, na.line, na.conns) == (nb.total_cap, nb.line, nb.conns), name
+        assert (na.ground, na.coupling, na.resistors) == (nb.ground, nb.coupling, nb.resistors), name
+        assert na.ground_cap == pytest.approx(sum(na.ground.values()), rel=1e-12, abs=0)
+    assert (a.ports, a.design, a.c_unit, a.r_unit, a._pin_net) == (b.ports, b.design, b.c_unit, b.r_unit, b._pin_net)
+    pa, pb = a.coupling_pairs(), b.coupling_pairs()
+    assert list(pa) == list(pb) and pa == pytest.approx(pb, rel=1e-12)
+    assert dict(a.skipped) == dict(b.skipped)
+    assert {k: list(v) for k, v in a.skipped_names.items()} == {k: list(v) for k, v in b.skipped_names.items()}
+
+
+def _pairs_by_loop(spef):
+    """The coupling sum written out per entry, as the reader did before it kept arrays (a slow exact reference)."""
+    sides = {}
+    for net in spef.nets.values():
+        for a, b, c in net.coupling:
+            na, nb = spef.node_net(a), spef.node_net(b)
+            if na is None or nb is None:
+                continue
+            if na != net.name:
+                na, nb = nb, na
+            if na == nb:
+                continue
+            key = (na, nb) if na < nb else (nb, na)
+            sides.setdefault(key, [0.0, 0.0])[0 if na == key[0] else 1] += c
+    return {k: (s[0] + s[1]) / 2 if s[0] and s[1] else s[0] + s[1] for k, s in sides.items()}
+
+
+@pytest.mark.parametrize("name", _SHARED)
+def test_block_reader_equals_line_reader_on_shared_designs(shared_data, name):
+    path = shared_data / "circuits" / name
+    fast = spef_module._read_blocks(path)  # raises _Unexpected if it had to hand over: these files must not
+    _same(fast, spef_module._read_lines(path))
+    assert fast.coupling_pairs() == pytest.approx(_pairs_by_loop(fast), rel=1e-12)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t,
+    lambda t: t.replace("3 *3:A *4:Y 2.0", "3 *3:A *4:Y 1.0:2.0:3.0"),  # triplet keeps the typical value
+    lambda t: t.replace("*CAP\n1 *1:1 1.0", "*CAP\n1 *1:1 1.0 // a comment"),  # comments: line reader
+    lambda t: t.replace("*CONN\n*I *4:Y", "*CONN\n*I *4:Y O *C 1.0 2.0 *D BUF_X1\n*I *4:Z"),  # *C coordinates
+    lambda t: t.replace("*RES\n1 in0 *1:1 0.2\n", ""),  # a net without resistors
+    lambda t: t.rstrip("\n"),  # no final newline
+    lambda t: t.replace("\n", "\r\n"),  # Windows line ends: line reader
+])
+def test_block_reader_and_fallback_agree_with_line_reader(tmp_path, edit):
+    path = _write(tmp_path, "t.spef", edit(SPEF))
+    _same(read_spef(path), spef_module._read_lines(path))
+
+
+def test_triplet_and_small_pieces(tmp_path, monkeypatch):
+    path = _write(tmp_path, "t.spef", SPEF.replace("3 *3:A *4:Y 2.0", "3 *3:A *4:Y 1.0:2.0:3.0"))
+    assert spef_module._read_blocks(path).coupling_pairs() == {("a.b[0]", "n2"): pytest.approx(2e-15)}
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", 16)  # pieces cut inside the name map and between nets
+    _same(spef_module._read_blocks(path), spef_module._read_lines(path))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("1 *1:1 -1.0", "capacitance must be >= 0"),
+    ("1 *1:1 inf", "must be a finite number"),
+    ("1 *1:1 1e400", "must be a finite number"),
+    ("1 *1:1", "a *CAP line is"),
+    ("1 *7:1 1.0", "name-map index *7"),
+])
+def test_errors_name_the_line(tmp_path, bad, message):
+    lines = SPEF.splitlines()
+    line = lines.index("1 *1:1 1.0") + 1
+    lines[line - 1] = bad
+    path = _write(tmp_path, "bad.spef", "\n".join(lines) + "\n")
+    with pytest.raises(CircuitFormatError, match=re.escape(message)) as exc:
+        read_spef(path)
+    assert str(exc.value).startswith(f"{path}:{line}: ")
+
+
+def test_truncated_gzip_names_the_line(tmp_path):
+    import gzip
+
+    packed = gzip.compress(SPEF.encode())
+    path = tmp_path / "cut.spef.gz"
+    path.write_bytes(packed[:len(packed) // 2])
+    with pytest.raises(CircuitFormatError, match="truncated or corrupt") as exc:
+        read_spef(path)
+    assert exc.value.line is not None and exc.value.line > 1
