@@ -12,7 +12,6 @@ r"""Baselines that more than one application needs (one copy each).
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 __all__ = ["markov_scores"]

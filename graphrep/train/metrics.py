@@ -125,8 +125,6 @@ def ogb_evaluate(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str,
 def target_ranks(scores, targets):
     """1-based rank of each target among the candidates: ``1 + #{v : s_v > s_target}`` (ties counted in the target's
     favour; callers break ties first). Shapes: scores ``[M, V]`` (torch), targets ``[M]`` -> ``[M]`` int64."""
-    import torch
-
     target_score = scores.gather(1, targets[:, None])
     return 1 + (scores > target_score).sum(1)
 

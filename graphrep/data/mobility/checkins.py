@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import functools
 import gzip
-import io
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field

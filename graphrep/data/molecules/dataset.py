@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch_geometric.data import Data, InMemoryDataset
+from torch_geometric.data import InMemoryDataset
 from tqdm.auto import tqdm
 
 from ..errors import DataNotFoundError, InvalidInputError

@@ -13,7 +13,6 @@ run signature (:mod:`.checkpoint`), and ``resume`` refuses a checkpoint of anoth
 from __future__ import annotations
 
 import logging
-import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field

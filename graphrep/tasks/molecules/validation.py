@@ -7,7 +7,6 @@ runs once the dataset and split exist, before training.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np

@@ -8,7 +8,7 @@ import torch
 
 from graphrep.data import InvalidInputError, load_corpus, load_dataset
 from graphrep.models import PRETRAINING_METHODS
-from graphrep.tasks.molecules.experiment import TrainConfig, build_model, fit_seed, load_encoder_weights, make_split
+from graphrep.tasks.molecules.experiment import build_model, fit_seed, load_encoder_weights
 from graphrep.tasks.molecules.graph_prediction import GraphPredictor
 from graphrep.tasks.molecules.pretraining import PretrainConfig, finetune_config, pretrained_encoder, run_pretraining
 

@@ -1,6 +1,5 @@
 """Zero-shot evaluator: metrics vs sklearn, propagation vs dense formula, toy graphs with known answers."""
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
