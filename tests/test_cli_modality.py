@@ -74,6 +74,11 @@ def test_trajectory_kind(tmp_path):
     (["--kind", "trajectory", "--root", "/nonexistent/x"], "trajectory data 'fsq_nyc' not found"),
     (["--kind", "image", "--patch-size", "3"], "not divisible"),
     (["--kind", "image", "--epochs", "0"], "epochs must be >= 1"),
+    (["--kind", "image", "--tokenizer", "encoder"], "--tokenizer with --kind image: --tokenizer applies to --kind text"),
+    (["--kind", "image", "--dataset", "cora"], "--dataset applies to --kind text or trajectory only"),
+    (["--kind", "text", "--history", "5"], "--history with --kind text"),
+    (["--kind", "trajectory", "--patch-size", "2"], "--patch-size applies to --kind image only"),
+    (["--kind", "trajectory", "--window", "3"], "--window with --kind trajectory"),
 ])
 def test_bad_input_is_one_line(argv, message, capsys, tmp_path):
     assert main(["modality", "train", *argv, "--seeds", "0", "--out", str(tmp_path / "o")]) == 2

@@ -35,13 +35,13 @@ def add_parser(subparsers) -> None:
     t.add_argument("--dropout", type=float, default=0.1)
     t.add_argument("--pretrain-epochs", type=int, default=0, help="GraphCL pre-training epochs on the unlabelled "
                    "training graphs first (image, text)")
-    t.add_argument("--patch-size", type=int, default=2, help="image patch side in pixels")
-    t.add_argument("--tokenizer", choices=["whitespace", "encoder"], default="whitespace",
-                   help="text: whitespace words (learned embeddings) or the sentence encoder's word pieces (its "
-                   "frozen input embeddings)")
-    t.add_argument("--window", type=int, default=3, help="text: co-occurrence window")
-    t.add_argument("--max-tokens", type=int, default=128, help="text: tokens kept per document")
-    t.add_argument("--history", type=int, default=10, help="trajectory: visits the sequence model sees")
+    t.add_argument("--patch-size", type=int, help="image: patch side in pixels (default 2)")
+    t.add_argument("--tokenizer", choices=["whitespace", "encoder"],
+                   help="text: whitespace words (learned embeddings, the default) or the sentence encoder's word "
+                   "pieces (its frozen input embeddings)")
+    t.add_argument("--window", type=int, help="text: co-occurrence window (default 3)")
+    t.add_argument("--max-tokens", type=int, help="text: tokens kept per document (default 128)")
+    t.add_argument("--history", type=int, help="trajectory: visits the sequence model sees (default 10)")
     add_run_arguments(t, seeds_default=[0, 1, 2], root_help="folder holding tag/ and mobility/ (text, trajectory; "
                       "default $GRAPHREP_DATA)", resume_help="continue an interrupted run (one seed) from its "
                       "checkpoint, OUT/checkpoints/seed<N>.pt")
@@ -69,9 +69,23 @@ def _plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+#: flags that only one or two kinds read, and their defaults there; given with another kind they are refused
+KIND_FLAGS = {"dataset": (("text", "trajectory"), None), "patch_size": (("image",), 2),
+              "tokenizer": (("text",), "whitespace"), "window": (("text",), 3), "max_tokens": (("text",), 128),
+              "history": (("trajectory",), 10)}
+
+
 def check_flags(args) -> None:
-    """The model flags that cannot train (one line naming them), before any work."""
+    """The model flags that cannot train (one line naming them), before any work; then the kind's defaults are set
+    for the kind-specific flags left out."""
     from graphrep.data.errors import UserInputError
+
+    for name, (kinds, default) in KIND_FLAGS.items():
+        flag = f"--{name.replace('_', '-')}"
+        if getattr(args, name) is not None and args.kind not in kinds:
+            raise UserInputError(f"{flag} with --kind {args.kind}: {flag} applies to --kind {' or '.join(kinds)} only")
+        if getattr(args, name) is None:
+            setattr(args, name, default)
 
     for name in ("hidden", "layers", "epochs", "batch_size", "patch_size", "window", "max_tokens", "history"):
         value = getattr(args, name)
