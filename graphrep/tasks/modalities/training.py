@@ -470,9 +470,13 @@ def trajectory_task(folder, history: int = 10):
 
 
 def transition_weights(graph: Data) -> Data:
-    """The transition graph with ``log(1 + count)`` edge weights (raw counts let hub venues swamp GCN sums)."""
-    g = Data(edge_index=graph.edge_index, edge_weight=torch.log1p(graph.edge_weight), num_nodes=graph.num_nodes)
-    return g
+    """The transition graph as the venue GCN reads it, with mobility's one weighting
+    (:func:`graphrep.data.mobility.transitions.gnn_edges`): both directions merged, ``log(1 + count)`` (raw counts let
+    hub venues swamp GCN sums), self-transitions dropped."""
+    from graphrep.data.mobility.transitions import gnn_edges
+
+    edge_index, edge_weight = gnn_edges(graph)
+    return Data(edge_index=edge_index, edge_weight=edge_weight, num_nodes=graph.num_nodes)
 
 
 def run_signature(config: "ModalityConfig", seed: int, data_digest: str) -> dict:
