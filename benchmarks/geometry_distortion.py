@@ -179,22 +179,31 @@ def evaluate(adj, dist_g, manifold, x, rng):
     return davg, mean_ap
 
 
-def plot_tree(adj, x, manifold, path):
+def tree_plot_data(adj, x, manifold) -> dict:
+    """What :func:`plot_tree` draws, JSON-ready: the tree's edges (``[E, 2]``, each once), the nodes' Poincare-disk
+    coordinates (``[N, 2]``) and the disk's curvature magnitude ``c``."""
     p = x.numpy() if not isinstance(manifold, G.Lorentz) else manifold.to_poincare(x).numpy()
-    radius = 1 / math.sqrt(float(manifold.c))
-    fig, ax = plt.subplots(figsize=(6, 6))
-    ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="black", lw=1, label="disk boundary (infinitely far)"))
     coo = sp.triu(adj).tocoo()
-    for i, (a, b) in enumerate(zip(coo.row, coo.col)):
+    return dict(edges=np.stack([coo.row, coo.col], 1).tolist(), points=p.tolist(), c=float(manifold.c))
+
+
+def plot_tree(tree: dict, path):
+    """The embedded tree (:func:`tree_plot_data`) in its Poincare disk."""
+    p, c = np.asarray(tree["points"]), tree["c"]
+    radius = 1 / math.sqrt(c)
+    fig, ax = plt.subplots(figsize=(6, 6.8))
+    ax.add_patch(plt.Circle((0, 0), radius, fill=False, color="black", lw=1, label="disk boundary (infinitely far)"))
+    for i, (a, b) in enumerate(tree["edges"]):
         ax.plot([p[a, 0], p[b, 0]], [p[a, 1], p[b, 1]], color="tab:blue", lw=0.6,
                 label="tree edge (drawn straight, not as a geodesic)" if i == 0 else None)
     ax.scatter(p[:, 0], p[:, 1], s=6, color="tab:red", zorder=3, label="tree node")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=7, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=7, frameon=False)
     ax.set_xlim(-1.05 * radius, 1.05 * radius)
     ax.set_ylim(-1.05 * radius, 1.05 * radius)
     ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"Balanced binary tree ({adj.shape[0]} nodes) in the Poincare disk, c = {float(manifold.c):.3g}")
+    ax.set_xlabel("disk coordinate 1 (the ball's own units, radius 1/sqrt(c))")
+    ax.set_ylabel("disk coordinate 2")
+    ax.set_title(f"Balanced binary tree ({len(p)} nodes) in the Poincare disk, c = {c:.3g}")
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -237,9 +246,9 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if gname == "tree" and dim == 2 and geo == "Poincare":
-                    tree_plot = (adj, x, m)
+                    tree_plot = tree_plot_data(adj, x, m)
 
-    plot_tree(*tree_plot, args.out / "geometry_distortion.png")
+    plot_tree(tree_plot, args.out / "geometry_distortion.png")
     meta = dict(
         script="benchmarks/geometry_distortion.py", args={k: str(v) for k, v in vars(args).items()},
         dtype="float32", optimizer=f"geoopt RiemannianAdam lr {args.lr} -> {args.lr / 10:g} cosine, learnable curvature",
@@ -247,7 +256,7 @@ def main() -> None:
         machine=f"{platform.machine()} {platform.processor()} threads={torch.get_num_threads()}",
         total_seconds=round(time.time() - t_all, 1),
     )
-    (args.out / "geometry_distortion.json").write_text(json.dumps(dict(meta=meta, results=rows), indent=1))
+    (args.out / "geometry_distortion.json").write_text(json.dumps(dict(meta=meta, results=rows, tree_plot=tree_plot), indent=1))
     (args.out / "geometry_distortion.md").write_text(markdown(rows, meta))
     print(markdown(rows, meta))
 

@@ -83,9 +83,20 @@ PLOTS = {
     "geoopt_compat": lambda result, path: _script("geoopt_compat").plot(result["runs"], path),
     "perturbation_throughput": lambda result, path: _script("perturbation_throughput").plot(result["rows"], path),
     "mobility_utilisation": lambda result, path: _utilisation(result, path),
+    "mobility_exploration": lambda result, path: _script("mobility_transfer").plot_exploration(result, path),
+    "engine_overhead": lambda result, path: _script("engine_overhead").plot(result, path),
+    "geometry_distortion": lambda result, path: _script("geometry_distortion").plot_tree(result["tree_plot"], path),
+    "scale": lambda result, path: _script("scale").plot(result["summary"], path),
+    "tag_zero_shot_routed": _tag_zero_shot,
+    "tag_zero_shot_routed_2p1s": _tag_zero_shot,
+    "tag_zero_shot_routed_gates": lambda result, path: _script("tag_zero_shot").write_gate_plot(
+        path, result["meta"]["gates"]),
+    "tag_zero_shot_routed_2p1s_gates": lambda result, path: _script("tag_zero_shot").write_gate_plot(
+        path, result["meta"]["gates"]),
 }
 #: plots drawn from another results file than their own name's
-SOURCES = {"mobility_utilisation": "mobility_transfer"}
+SOURCES = {"mobility_utilisation": "mobility_transfer", "tag_zero_shot_routed_gates": "tag_zero_shot_routed",
+           "tag_zero_shot_routed_2p1s_gates": "tag_zero_shot_routed_2p1s"}
 
 
 def replot(name: str, out_dir: Path = RESULTS) -> Path:

@@ -546,11 +546,6 @@ def goals(summary: dict, spef_bytes: list[int] | None = None) -> list[dict]:
 
 
 def write_outputs(report: dict, name: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
     summary = report["summary"]
@@ -608,6 +603,16 @@ def write_outputs(report: dict, name: str) -> None:
             lines.append(f"- {p}/{st}: " + ", ".join(f"{int(k):,}: {v / 2**20:.1f}" for k, v in d.items()))
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
 
+    plot(summary, RESULTS / f"{name}.png")
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Time (top row) and peak memory against its output's size (bottom row) per stage and data path, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     paths = [p for p in summary if p != "text"]
     fig, axes = plt.subplots(2, len(paths), figsize=(4.2 * len(paths), 7.5), squeeze=False)
     for j, p in enumerate(paths):
@@ -629,7 +634,7 @@ def write_outputs(report: dict, name: str) -> None:
         axes[1, j].legend(fontsize=5)
     fig.suptitle("graphrep data paths: time and peak memory against input size (k: fitted exponent, top decade)")
     fig.tight_layout()
-    fig.savefig(RESULTS / f"{name}.png", dpi=110)
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:

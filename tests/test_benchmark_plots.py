@@ -82,6 +82,11 @@ def captured(monkeypatch):
     return figures
 
 
+def test_every_stored_plot_can_be_drawn_again_from_its_json():
+    stored = {p.stem for p in RESULTS.glob("*.png")}
+    assert stored - set(REPLOT.PLOTS) == set(), "plots in benchmarks/results with no replot entry"
+
+
 @pytest.mark.parametrize("name", sorted(REPLOT.PLOTS))
 def test_each_benchmark_plot_renders_from_its_json_and_reads_alone(name, tmp_path, captured):
     path = REPLOT.replot(name, tmp_path)
