@@ -27,8 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
+
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # benchmarks/kernels.py would shadow the 'kernels' package that transformers imports
 
 import numpy as np
 import torch

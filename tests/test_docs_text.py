@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FORBIDDEN = {
     "absolute machine path": re.compile(r"(?<![\w.~])/(?:work|root|tmp)/"),
-    "issue number": re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE),
+    "issue number": re.compile(r"\bissues?[\s-]*#?\d+", re.IGNORECASE),
     "the issue's goals": re.compile(r"\bthe issue'?s\b", re.IGNORECASE),
     "session note": re.compile(r"\b(?:this|that|the|earlier|a|one|GPU) session\b|\bsession'?s\b", re.IGNORECASE),
     "refused call note": re.compile(r"\b(?:call|request)s? (?:was|were) refused\b|\brefused:? no (?:new )?machine",
@@ -40,6 +40,7 @@ def find(text: str) -> list[tuple[int, str, str]]:
     ("written to /tmp/out", "absolute machine path"),
     ("see /root/x", "absolute machine path"),
     ("Circuits (issue 9)", "issue number"),
+    ("The issue-24 configuration", "issue number"),
     ("Against the issue's goals:", "the issue's goals"),
     ("this session's GPU call was refused", "session note"),
     ("its one call was refused: no new machine lent", "refused call note"),
