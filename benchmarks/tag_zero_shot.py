@@ -55,8 +55,8 @@ from graphrep.data.transforms.corrupt import drop_edges
 from graphrep.data.transforms.structural import structural_descriptors
 from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (ADAPTATIONS, AdaptationConfig, _probs, adapt_scores, feature_homophily,
-                                           propagation_alpha, refine_prototypes, signed_propagation,
-                                           source_threshold, structure_estimate)
+                                           propagation_alpha, refine_prototypes, score_propagation,
+                                           signed_propagation, source_route, source_threshold, structure_estimate)
 from graphrep.tasks.tag.routing import fit_router, graph_features, mean_gate_weights
 from graphrep.tasks.tag.alignment import AlignmentConfig, score, train_alignment
 from graphrep.tasks.tag.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
@@ -74,6 +74,7 @@ PUBLISHED = [  # (method, venue, cora, citeseer, protocol)
     ("DENSE", "NeurIPS 2025", 75.09, 72.37, "GPT-4o labels some target nodes: not strictly zero-shot"),
 ]
 ADAPTED = [a for a in ADAPTATIONS if a != "none"]
+ROUTE_ALPHAS = (0.8, 0.9, 0.95)  # score-propagation strengths the sources choose among
 
 
 def default_data_root() -> Path:
@@ -132,6 +133,33 @@ def structure_rows(column, data, class_embs, adj, threshold) -> list[dict]:
         pred, _ = zero_shot_predict(z, refine_prototypes(z, cls))
         _record(rows, "source-thresholded + prototype refinement", "label-free adaptation", column, p, None, pred,
                 data.y, n_cls)
+    return rows
+
+
+ROUTED_SP = "homophily-routed score propagation (alpha, threshold from sources)"
+ENSEMBLE = ", 6-prompt ensemble"
+
+
+def routed_rows(column, data, class_embs, ensemble, adj, route, ks) -> list[dict]:
+    """Homophily-routed score propagation per prompt and with the prompt ensemble (all of the card's templates
+    averaged, CLIP's ensembling, label-free), and the training-free rows under the same ensemble (fair comparison).
+    ``route`` = (alpha, threshold) chosen on the source graphs only: propagate the scores when the target's label-free
+    agreement estimate exceeds the threshold, else text only."""
+    rows, n_cls = [], len(data.class_names)
+    alpha, threshold = route
+    # the same estimate the sources' threshold was chosen on (first prompt): one decision per graph, not per wording
+    a1 = structure_estimate(data.x, data.edge_index, class_embs[0])["agreement"]
+    for p, cls in [(p, c) for p, c in enumerate(class_embs)] + [(None, ensemble)]:
+        if a1 > threshold:
+            pred = score_propagation(data.x, cls, data.edge_index, alpha, adj=adj).argmax(-1)
+        else:
+            pred, _ = zero_shot_predict(data.x, cls)
+        _record(rows, ROUTED_SP + (ENSEMBLE if p is None else ""), "label-free adaptation", column, p, None, pred,
+                data.y, n_cls, alpha=alpha if a1 > threshold else 0.0)
+    for r in training_free_rows(column, data, data.x, [ensemble], ks, adj):
+        r["method"] += ENSEMBLE
+        r["prompt"] = None
+        rows.append(r)
     return rows
 
 
@@ -403,6 +431,29 @@ def main(argv: list[str] | None = None) -> dict:
     thresholds = {t: source_threshold(graphs, t, lambda d: float(d.graph_features[0]), k2c_gain)
                   for t in args.targets}
 
+    sp_gain_cache = {}
+
+    def sp_gain(alpha):
+        """Accuracy gain of score propagation with ``alpha`` over text only on a *source* graph (prompt 0)."""
+        def gain(d):
+            if (d.name, alpha) not in sp_gain_cache:
+                cls = class_embs[d.name][0]
+                n_cls = len(d.class_names)
+                sp_gain_cache[d.name, alpha] = (
+                    score(score_propagation(d.x, cls, d.edge_index, alpha).argmax(-1), d.y, n_cls)["accuracy"]
+                    - score(zero_shot_predict(d.x, cls)[0], d.y, n_cls)["accuracy"])
+            return sp_gain_cache[d.name, alpha]
+        return gain
+
+    routes = {t: source_route(graphs, t, lambda d: float(d.graph_features[0]), {a: sp_gain(a) for a in ROUTE_ALPHAS})
+              for t in args.targets}
+    ensembles = {n: class_embeddings(graphs[n].class_names, encoder.encode, templates=prompts[n]) for n in tags}
+    if synonyms is not None:
+        ensembles[SYNONYMS] = class_embeddings(synonyms.class_names, encoder.encode, templates=prompts["cora"],
+                                               clean=False)
+    for c in (EDGE_DROP, EDGE_ADD, TITLES):
+        ensembles[c] = ensembles.get("cora")
+
     # training-free and adaptation of the raw text embeddings
     for column in columns:
         base = column
@@ -412,6 +463,8 @@ def main(argv: list[str] | None = None) -> dict:
             rows += training_free_rows(column, data, data.x, class_embs[base], args.ks, adj)
             rows += structure_rows(column, data, class_embs[base], adj,
                                    thresholds["cora" if column in ROBUST else column])
+            rows += routed_rows(column, data, class_embs[base], ensembles[base], adj,
+                                routes["cora" if column in ROBUST else column], args.ks)
             # one seed: the only randomness of these rows is the self-training head's init and subsample
             one = [seed if seed is not None else args.seeds[0]]
             rows += adaptation_rows(column, data, data.x, class_embs[base], one, "text + ", "label-free adaptation",
@@ -488,7 +541,7 @@ def main(argv: list[str] | None = None) -> dict:
                       f"trained {hist['seconds']:.0f} s", flush=True)
 
     summary = aggregate(rows)
-    meta = {"published": PUBLISHED, "thresholds": thresholds, "gates": gates, "prompts_used": args.prompts,"model_id": encoder.model_id, "columns": columns, "seeds": args.seeds, "prompts": prompts,
+    meta = {"published": PUBLISHED, "thresholds": thresholds, "routes": routes, "gates": gates, "prompts_used": args.prompts,"model_id": encoder.model_id, "columns": columns, "seeds": args.seeds, "prompts": prompts,
             "num_prompts": min(len(v) for v in prompts.values()), "homophily": homophily,
             "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
             "train_seconds_mean": {k: statistics.mean(v) for k, v in train_s.items()},

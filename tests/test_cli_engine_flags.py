@@ -1,5 +1,6 @@
 """Flag combinations that used to end in "internal error" are refused up front (exit 2, one line), and the --out
-policy of the commands not yet on the engine (modality, tag zero-shot, the main job)."""
+policy of the modality, tag zero-shot and main-job commands (tag zero-shot trains on the shared engine since issue 20;
+its engine flags are tested in tests/tasks/tag/test_tag_engine.py)."""
 
 from graphrep import cli
 

@@ -48,7 +48,7 @@ from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate, symmet
 
 __all__ = ["feature_homophily", "propagation_alpha", "propagate_scores", "self_train", "AdaptationConfig",
            "adapt_scores", "ADAPTATIONS", "structure_estimate", "signed_propagation", "refine_prototypes",
-           "choose_threshold", "source_threshold"]
+           "choose_threshold", "source_threshold", "score_propagation", "choose_route", "source_route"]
 
 ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")
 
@@ -352,3 +352,50 @@ def source_threshold(graphs: dict, target: str, estimate, gain) -> float:
     if not names:
         raise ValueError(f"no source graph besides the target {target!r}")
     return choose_threshold([float(estimate(graphs[n])) for n in names], [float(gain(graphs[n])) for n in names])
+
+
+# --- homophily-routed score propagation (issue 24, round 3) -------------------------------------------------------------
+def score_propagation(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor, alpha: float = 0.9,
+                      temperature: float = 0.05, steps: int = 10, adj: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Zero-shot class probabilities of the raw text embeddings, smoothed over the graph (APPNP on the scores,
+    :func:`propagate_scores`), after removing each class's mean score over the nodes:
+
+    .. math::
+        S = \cos(X, T), \qquad P^0 = \mathrm{softmax}\big((S - \mathbf 1 \bar S)/\tau\big), \qquad
+        P^{t+1} = (1 - \alpha) P^0 + \alpha \hat A P^t,
+
+    :math:`\bar S` the per-class mean of :math:`S` over nodes (a class prompt that is close to every text, e.g. a
+    generic wording, stops attracting every node). The features are not propagated first: on the shared citation
+    graphs smoothing the scores of the unsmoothed texts is better than either alone or both (measured, docs guide).
+
+    Shapes: x ``[N, d]``, class_emb ``[C, d]``, edge_index ``[2, E]`` -> ``[N, C]`` (rows sum to 1).
+    """
+    s = F.normalize(x.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
+    probs = _probs(s - s.mean(0, keepdim=True), temperature)
+    return propagate_scores(probs, edge_index, alpha, steps, adj)
+
+
+def choose_route(values: list[float], gains: dict) -> tuple:
+    r"""Which action, and above which estimate, chosen on *source* graphs: ``gains[option][g]`` is the accuracy gain
+    of acting with ``option`` (e.g. score propagation with some :math:`\alpha`) over not acting on source :math:`g`,
+    whose label-free estimate is ``values[g]``. For each option the threshold is :func:`choose_threshold`; the option
+    that earns most over the sources wins (the first listed on ties). Returns ``(option, threshold)``."""
+    if not gains:
+        raise ValueError("no option to choose from")
+    best = None
+    for option, g in gains.items():
+        t = choose_threshold(values, g)
+        earned = sum(x for v, x in zip(values, g) if v > t)
+        if best is None or earned > best[2]:
+            best = (option, t, earned)
+    return best[0], best[1]
+
+
+def source_route(graphs: dict, target: str, estimate, gains: dict) -> tuple:
+    """:func:`choose_route` over every graph of ``graphs`` except ``target`` (leave-one-graph-out): ``estimate(graph)``
+    is label-free, ``gains[option](graph)`` may read that *source* graph's labels; neither is called on the target."""
+    names = [n for n in graphs if n != target]
+    if not names:
+        raise ValueError(f"no source graph besides the target {target!r}")
+    values = [float(estimate(graphs[n])) for n in names]
+    return choose_route(values, {o: [float(fn(graphs[n])) for n in names] for o, fn in gains.items()})

@@ -1,5 +1,5 @@
-"""Label-free structure estimate, LLM-BP's signed step, prototype refinement, class descriptions and thresholds
-chosen on source graphs only (issue 24)."""
+"""Label-free structure estimate, LLM-BP's signed step, prototype refinement, class descriptions, score propagation,
+and thresholds and routes chosen on source graphs only (issue 24)."""
 
 import json
 
@@ -10,8 +10,8 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 from graphrep.data.errors import InvalidInputError
-from graphrep.tasks.tag.adaptation import (choose_threshold, refine_prototypes, signed_propagation, source_threshold,
-                                           structure_estimate)
+from graphrep.tasks.tag.adaptation import (choose_route, choose_threshold, refine_prototypes, score_propagation,
+                                           signed_propagation, source_route, source_threshold, structure_estimate)
 from graphrep.tasks.tag.zero_shot import description_embeddings, read_class_descriptions
 
 
@@ -111,14 +111,14 @@ def test_refined_prototypes_are_robust_to_a_reworded_class():
     assert acc(refine_prototypes(x, protos)) > acc(protos) - 0.02  # good prompts stay good
 
 
-def test_choose_threshold_known_value_and_source_only():
-    # acting helps the two homophilous sources (0.7, 0.6) and hurts the two others (0.1, 0.2)
-    assert choose_threshold([0.7, 0.1, 0.6, 0.2], [3.0, -5.0, 2.0, -1.0]) == pytest.approx(0.4)
+def _sources(step):
+    """Four tiny labelled graphs ("target" last) whose estimate is ``h``; ``called`` records every graph that an
+    estimate or gain function was called on; ``gain(scale)`` reads the graph's labels."""
     torch.manual_seed(0)
     graphs = {}
     for i, name in enumerate(["a", "b", "c", "target"]):
         d = Data(edge_index=torch.randint(0, 10, (2, 20)), y=torch.randint(0, 3, (10,)), num_nodes=10)
-        d.h = 0.2 * i
+        d.h = step * i
         graphs[name] = d
     called = []
 
@@ -126,16 +126,30 @@ def test_choose_threshold_known_value_and_source_only():
         called.append(d)
         return d.h
 
-    def gain(d):
-        called.append(d)
-        return float(d.y.float().mean()) - 1.0 + d.h
+    def gain(scale=1.0):
+        def g(d):
+            called.append(d)
+            return scale * (float(d.y.float().mean()) - 1.0 + d.h)
+        return g
 
-    t = source_threshold(graphs, "target", estimate, gain)
-    assert all(d is not graphs["target"] for d in called)
-    graphs["target"].y = 2 - graphs["target"].y  # other labels, another graph: same threshold
+    return graphs, called, estimate, gain
+
+
+def _change_target(graphs):
+    """Other labels, another graph and another estimate for the target."""
+    graphs["target"].y = 2 - graphs["target"].y
     graphs["target"].edge_index = graphs["target"].edge_index.flip(0)[:, :5]
     graphs["target"].h = -3.0
-    assert source_threshold(graphs, "target", estimate, gain) == t
+
+
+def test_choose_threshold_known_value_and_source_only():
+    # acting helps the two homophilous sources (0.7, 0.6) and hurts the two others (0.1, 0.2)
+    assert choose_threshold([0.7, 0.1, 0.6, 0.2], [3.0, -5.0, 2.0, -1.0]) == pytest.approx(0.4)
+    graphs, called, estimate, gain = _sources(0.2)
+    t = source_threshold(graphs, "target", estimate, gain())
+    assert all(d is not graphs["target"] for d in called)
+    _change_target(graphs)
+    assert source_threshold(graphs, "target", estimate, gain()) == t
 
 
 def test_class_descriptions_file(tmp_path):
@@ -158,3 +172,41 @@ def test_description_embeddings_average_descriptions():
     encode = lambda texts: torch.stack([table[t] for t in texts])
     out = description_embeddings([["a", "b"], ["c"]], encode, templates="{}")
     torch.testing.assert_close(out, torch.tensor([[2 ** -0.5, 2 ** -0.5, 0], [0, 0, 1.0]]))
+
+
+def test_score_propagation_matches_a_dense_reference_and_helps_on_homophilous_graphs():
+    y, protos, ei, _ = _sbm(n=200, seed=5)
+    x = _texts(y, protos, 2.0, 5)
+    n, c = y.numel(), protos.size(0)
+    # dense reference: class-centred cosine scores, softmax, APPNP with D^-1/2 (A + I) D^-1/2, renormalised
+    a = torch.zeros(n, n)
+    a[ei[0], ei[1]] = 1.0
+    a = a.fill_diagonal_(0) + torch.eye(n)  # self-loops of the edge list count once, as in normalized_adjacency
+    dinv = a.sum(1).rsqrt()
+    a_hat = dinv[:, None] * a * dinv[None, :]
+    s = x @ protos.t()
+    p0 = torch.softmax((s - s.mean(0)) / 0.05, -1)
+    p = p0
+    for _ in range(10):
+        p = 0.1 * p0 + 0.9 * a_hat @ p
+    p = p / p.sum(-1, keepdim=True)
+    out = score_propagation(x, protos, ei, alpha=0.9)
+    torch.testing.assert_close(out, p, atol=1e-5, rtol=1e-4)
+    assert out.shape == (n, c)
+    acc = lambda q: float((q.argmax(-1) == y).float().mean())
+    assert acc(out) > acc(s) + 0.1  # neighbours of the same class fix noisy texts
+    # alpha = 0: the class-centred text scores alone
+    torch.testing.assert_close(score_propagation(x, protos, ei, alpha=0.0), p0)
+
+
+def test_choose_route_known_choice_and_source_only():
+    # option "b" earns 3 + 2 on the two homophilous sources, "a" only 1 + 1
+    values = [0.7, 0.1, 0.6, 0.2]
+    option, t = choose_route(values, {"a": [1.0, -5.0, 1.0, -1.0], "b": [3.0, -5.0, 2.0, -1.0]})
+    assert option == "b" and t == pytest.approx(0.4)
+    assert choose_route(values, {"a": [1.0, 0, 0, 0], "b": [1.0, 0, 0, 0]})[0] == "a"  # ties: the first listed
+    graphs, called, estimate, gain = _sources(0.3)
+    route = source_route(graphs, "target", estimate, {0.8: gain(1.0), 0.9: gain(2.0)})
+    assert all(d is not graphs["target"] for d in called)
+    _change_target(graphs)
+    assert source_route(graphs, "target", estimate, {0.8: gain(1.0), 0.9: gain(2.0)}) == route
