@@ -103,3 +103,34 @@ def test_global_scores_leave_each_training_targets_own_move_out():
             changed = (evaluated - trained).abs() > 1e-6
             assert torch.equal(changed, torch.nn.functional.one_hot(tgt, v).bool() & (m[cur, tgt] > 0)[:, None])
             assert changed[1, tgt[1]] and not changed[0].any()
+
+
+def test_explore_gate_splits_the_mass_between_visited_and_new_venues():
+    """With the gate, each row is a distribution whose mass on the venues visited so far is sigmoid(-g); within each
+    group, the order of the plain scores is kept; a position without history is one softmax."""
+    torch.manual_seed(0)
+    v = 9
+    kw = dict(category_dim=8, dim=16, heads=2, expert_hidden=8, max_len=8, dropout=0.0)
+    plain = TrajMoE(**kw).eval()
+    gated = TrajMoE(**kw, explore_gate=True).eval()
+    gated.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        gated.gate.bias.fill_(0.7)
+    b = batch(v=v)
+    with torch.no_grad():
+        z, _ = plain(features(v), b)
+        logp, _ = gated(features(v), b)
+    assert torch.allclose(logp.exp().sum(1), torch.ones(len(logp)), atol=1e-5)
+    for m in range(len(logp)):
+        w, p = divmod(m, b["inputs"].size(1))
+        seen = torch.zeros(v, dtype=torch.bool)
+        seen[b["inputs"][w, :p + 1]] = True  # the window's inputs up to the position (no visits before the window)
+        assert torch.isclose(logp[m].exp()[seen].sum(), torch.sigmoid(torch.tensor(-0.7)), atol=1e-5)
+        for group in (seen, ~seen):
+            assert torch.allclose(logp[m][group] - logp[m][group].max(), z[m][group] - z[m][group].max(), atol=1e-4)
+    # no history at all (an empty window position is never scored, so: no candidate has a count): plain softmax
+    empty = dict(b, local=torch.zeros_like(b["local"]), mask=torch.zeros_like(b["mask"]))
+    with torch.no_grad():
+        z0, _ = plain(features(v), empty)
+        p0, _ = gated(features(v), empty)
+    assert torch.allclose(p0, torch.log_softmax(z0, 1), atol=1e-5)
