@@ -43,6 +43,20 @@ Two options make the non-copy path informed (both off by default, on in the benc
   training visits in :math:`t^*`'s hour of week. These are the first-order Markov rule of all users, popularity and
   proximity: the signals that rank venues the user has never visited. In training, each target's own move is left
   out of :math:`M` (the counts come from the training rows, so it is always there; a test target's never is).
+- ``explore_gate=True``: a return and an exploration path. With :math:`S_p` the venues the user has visited so far,
+  :math:`g_p = w^\top [h^*_p;\ \log(1 + n_p);\ |S_p| / n_p] + b` (:math:`n_p` earlier check-ins, :math:`|S_p|/n_p`
+  the user's rate of new venues so far),
+
+  .. math::
+      \log p(v) = \begin{cases} \log\sigma(-g_p) + z_{pv} - \log\sum_{w \in S_p} e^{z_{pw}} & v \in S_p \\
+      \log\sigma(g_p) + z_{pv} - \log\sum_{w \notin S_p} e^{z_{pw}} & v \notin S_p \end{cases}
+
+  (one softmax where the user has no history yet): the model says how likely a new venue is, apart from which one.
+
+In training with ``visits`` (the city's hour-of-week training visit counts, ``[V, 168]``), the target venue's
+popularity and hour histogram leave the target's own visit out, in its embedding (not with ``transition_gnn``) and in
+the city-wide scores (:func:`~graphrep.data.mobility.features.leave_visit_out`): otherwise a venue seen once in
+training matches the target's hour exactly, which no test target can.
 """
 
 from __future__ import annotations
@@ -53,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.mobility.features import HOURS_PER_WEEK, hour_of_week
+from ..data.mobility.features import HOURS_PER_WEEK, hour_of_week, leave_visit_out
 from ..data.mobility.sequences import NUM_HISTORY_FEATURES, NUM_PRIORS, scored_history, slot_counts
 from ..nn.location import LocationEncoder
 from ..nn.moe import FeedForward, MoEFeedForward
@@ -86,6 +100,7 @@ class TrajMoEConfig:
     gnn_layers: int = 1
     target_time: bool = False
     global_scores: bool = False
+    explore_gate: bool = False
 
     def __post_init__(self):
         from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
@@ -96,6 +111,8 @@ class TrajMoEConfig:
             raise InvalidInputError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if self.backbone == "moe" and not 1 <= self.top_k <= self.num_experts:
             raise InvalidInputError(f"top_k ({self.top_k}) must be in 1..num_experts ({self.num_experts})")
+        if self.explore_gate and not self.use_history:
+            raise InvalidInputError("explore_gate needs use_history (the gate splits visited from unvisited venues)")
         if self.transition_gnn and self.gnn_layers < 1:
             raise InvalidInputError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
@@ -127,10 +144,12 @@ class _Block(nn.Module):
 class TrajMoE(nn.Module):
     """Next-location model (formulas in the module docstring).
 
-    ``forward(venue_features, batch, graph=None)`` takes the city's venue feature matrix ``[V, F]``, a batch from
-    :meth:`graphrep.data.mobility.sequences.Windows.batch` and, for ``transition_gnn``, the venue graph
-    ``(edge_index [2, E], edge_weight [E] or None)`` (ignored otherwise); it returns ``(logits [M, V], targets [M])``
-    over the ``M`` scored positions, and sets ``self.aux_loss``.
+    ``forward(venue_features, batch, graph=None, transitions=None, visits=None)`` takes the city's venue feature
+    matrix ``[V, F]``, a batch from :meth:`graphrep.data.mobility.sequences.Windows.batch`, for ``transition_gnn``
+    the venue graph ``(edge_index [2, E], edge_weight [E] or None)`` (ignored otherwise), for ``global_scores`` the
+    training transition counts ``[V, V]``, and optionally the hour-of-week visit counts ``[V, 168]`` (training
+    leaves each target's own visit out); it returns ``(logits [M, V], targets [M])`` over the ``M`` scored positions
+    (log-probabilities with ``explore_gate``), and sets ``self.aux_loss``.
     """
 
     def __init__(self, config: TrajMoEConfig | None = None, **overrides):
@@ -161,6 +180,10 @@ class TrajMoE(nn.Module):
         if self.globals is not None:  # start as the model without them: random weights on raw counts are noise
             nn.init.zeros_(self.globals.weight)
             nn.init.zeros_(self.globals.bias)
+        self.gate = nn.Linear(c.dim + 2, 1) if c.explore_gate else None
+        if self.gate is not None:  # start at P(new) = 0.2, about the share of new targets in both cities
+            nn.init.zeros_(self.gate.weight)
+            nn.init.constant_(self.gate.bias, -1.386)
         self.aux_loss = torch.zeros(())
 
     @property
@@ -191,7 +214,7 @@ class TrajMoE(nn.Module):
 
     def forward(self, venue_features: Tensor, batch: dict[str, Tensor],
                 graph: tuple[Tensor, Tensor | None] | None = None,
-                transitions: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                transitions: Tensor | None = None, visits: Tensor | None = None) -> tuple[Tensor, Tensor]:
         c = self.config
         emb = self.encode_venues(venue_features, graph)
         h = self.hidden(emb, batch)
@@ -203,20 +226,31 @@ class TrajMoE(nn.Module):
             t_star = batch["target_times"][scored]
             gap = (t_star - batch["times"][scored]).clamp_min(0).float() / 60.0
             hs = hs + self.target_time(hour_of_week(t_star)) + self.target_gap(torch.log1p(gap)[:, None])
-        logits = torch.exp(self.log_scale) * F.normalize(self.query(hs), dim=-1) @ F.normalize(emb, dim=-1).T
+        query = torch.exp(self.log_scale) * F.normalize(self.query(hs), dim=-1)
+        logits = query @ F.normalize(emb, dim=-1).T
+        targets = batch["targets"][scored]
+        held = None  # the target venues' feature rows without the target's own visit (training only)
+        if self.training and visits is not None and "target_times" in batch:
+            held = leave_visit_out(venue_features[targets], targets, hour_of_week(batch["target_times"][scored]),
+                                   visits, c.category_dim)
+            if not c.transition_gnn:  # the GCN mixes venues: no per-row recomputation there
+                own = (query * F.normalize(self.location(held), dim=-1)).sum(-1)
+                logits = logits.scatter(1, targets[:, None], own[:, None])
         if self.history is not None:
             phi, cand = scored_history(batch)
             if c.target_time:
                 phi = torch.cat([phi, torch.log1p(slot_counts(batch))[..., None]], dim=-1)
             logits = logits.scatter_add(1, cand, torch.einsum("mkj,mj->mk", phi, self.history(hs)))
         if self.globals is not None:
-            logits = logits + self._global_scores(venue_features, batch, scored, hs, transitions)
+            logits = logits + self._global_scores(venue_features, batch, scored, hs, transitions, held)
+        if self.gate is not None:
+            logits = self._explore_mixture(logits, phi, cand, hs)
         moe = self.moe_layers
         self.aux_loss = torch.stack([m.aux_loss for m in moe]).mean() if moe else logits.new_zeros(())
-        return logits, batch["targets"][scored]
+        return logits, targets
 
     def _global_scores(self, venue_features: Tensor, batch: dict[str, Tensor], scored: Tensor, hs: Tensor,
-                       transitions: Tensor | None) -> Tensor:
+                       transitions: Tensor | None, held: Tensor | None = None) -> Tensor:
         r""":math:`\sum_j b_j(h^*) \psi_{pvj}` of the module docstring. Shapes: -> ``[M, V]``."""
         if transitions is None:
             raise ValueError("TrajMoE(global_scores=True) needs transitions=[V, V] training transition counts")
@@ -237,9 +271,30 @@ class TrajMoE(nn.Module):
         psi = [row, row / out_degree[:, None], log_pop.expand_as(row), dist]
         if c.target_time:
             hours = venue_features[:, c.category_dim + 5:c.category_dim + 5 + HOURS_PER_WEEK]
-            psi.append(hours.T[hour_of_week(batch["target_times"][scored])])
+            how = hour_of_week(batch["target_times"][scored])
+            psi.append(hours.T[how])
+        if held is not None:  # the target's popularity and hour share without its own visit
+            targets = batch["targets"][scored][:, None]
+            psi[2] = psi[2].scatter(1, targets, held[:, c.category_dim + 4:c.category_dim + 5])
+            if c.target_time:
+                psi[4] = psi[4].scatter(1, targets, held.gather(1, c.category_dim + 5 + how[:, None]))
         w = self.globals(hs)  # [M, J]
         return sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
+
+    def _explore_mixture(self, z: Tensor, phi: Tensor, cand: Tensor, hs: Tensor) -> Tensor:
+        r"""Log-probabilities of the two-path mixture (module docstring): ``z [M, V]`` scores, ``phi [M, K, J]`` the
+        history features over candidates ``cand [M, K]``. Shapes: -> ``[M, V]`` (each row log-sums to 0)."""
+        counts = torch.expm1(phi[..., 0]).clamp_min(0.0)
+        seen = (counts > 0.5).float()
+        visited = torch.zeros_like(z).scatter_add(1, cand, seen) > 0  # pads (venue 0, count 0) add nothing
+        n = counts.sum(1)
+        explore = torch.stack([torch.log1p(n), seen.sum(1) / n.clamp_min(1.0)], dim=1)  # history size, novelty rate
+        g = self.gate(torch.cat([hs, explore], dim=1))  # [M, 1]: logit of P(new venue)
+        neg = torch.finfo(z.dtype).min
+        own = z - torch.logsumexp(z.masked_fill(~visited, neg), 1, keepdim=True) + F.logsigmoid(-g)
+        new = z - torch.logsumexp(z.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
+        mixed = torch.where(visited, own, new)
+        return torch.where((n > 0)[:, None], mixed, F.log_softmax(z, 1))  # no history yet: one path
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(logits, targets) + self.config.aux_weight * self.aux_loss

@@ -8,10 +8,14 @@ For venue :math:`v` with training check-ins :math:`T_v` (never valid/test rows):
   :math:`x = 111.32 \cos(\bar\phi)(\lambda - \bar\lambda)`, :math:`y = 110.57 (\phi - \bar\phi)`, and ``coords`` the
   same divided by the city's RMS venue radius (normalised per city); ``exact``: 1 for a surveyed coordinate, 0 for a
   plus-code cell centre;
-- ``popularity``: :math:`1 - (\mathrm{rank}_v - 1)/(V - 1)` by training visit count (1 = most visited; unvisited
-  venues share the lowest rank) and :math:`\log(1+|T_v|)/\log(1+\max_u |T_u|)`;
+- ``popularity``: :math:`1 - r_v/(V - 1)` with :math:`r_v = |\{u : |T_u| > |T_v|\}|` (1 = most visited; ties share
+  the best rank, unvisited venues the lowest) and :math:`\log(1+|T_v|)/\log(1+\max_u |T_u|)`;
 - ``hours``: hour-of-week histogram :math:`h_v[k] = |\{t \in T_v: \mathrm{how}(t) = k\}| / |T_v|`, 168 bins
   (Monday 00:00 = bin 0), all zero for a venue with no training visit.
+
+A training target's own check-in is one of these visits, and a test target's never is: :func:`leave_visit_out`
+recomputes the popularity and histogram of the target venues without that one visit (for a venue seen once in training,
+the histogram would otherwise be 1 at exactly the target's hour).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 from ..errors import InvalidInputError
 from .checkins import CheckIns
 
-__all__ = ["VenueFeatures", "venue_features", "hour_of_week", "HOURS_PER_WEEK"]
+__all__ = ["VenueFeatures", "venue_features", "leave_visit_out", "hour_of_week", "HOURS_PER_WEEK"]
 
 HOURS_PER_WEEK = 168
 
@@ -41,7 +45,8 @@ class VenueFeatures:
     """Per-venue features of one city (see the module docstring); ``matrix()`` concatenates them.
 
     Shapes: category ``[V, C]``, coords ``[V, 2]``, xy ``[V, 2]`` (km), exact ``[V, 1]``, popularity ``[V, 2]``,
-    hours ``[V, 168]``; ``matrix()`` -> ``[V, C + 173]``.
+    hours ``[V, 168]``; ``matrix()`` -> ``[V, C + 173]``; ``train_counts`` ``[V]`` and ``visits`` ``[V, 168]`` the raw
+    training visit counts (total and per hour of week).
     """
 
     category: torch.Tensor
@@ -51,6 +56,7 @@ class VenueFeatures:
     popularity: torch.Tensor
     hours: torch.Tensor
     train_counts: torch.Tensor
+    visits: torch.Tensor | None = None
 
     def matrix(self) -> torch.Tensor:
         return torch.cat([self.category, self.coords, self.exact, self.popularity, self.hours], dim=1)
@@ -102,13 +108,10 @@ def venue_features(checkins: CheckIns, train_mask: np.ndarray,
     v = checkins.num_venues
     venue, t = checkins.venue[train_mask], checkins.time[train_mask]
     counts = np.bincount(venue, minlength=v).astype(np.float64)
-    hours = np.zeros((v, HOURS_PER_WEEK))
-    np.add.at(hours, (venue, hour_of_week(t)), 1.0)
-    hours /= np.maximum(counts, 1.0)[:, None]
-    order = np.argsort(-counts, kind="stable")
-    rank = np.empty(v)
-    rank[order] = np.arange(v)
-    rank = np.where(counts > 0, rank, counts.astype(bool).sum())  # unvisited venues share the lowest rank
+    visits = np.zeros((v, HOURS_PER_WEEK))
+    np.add.at(visits, (venue, hour_of_week(t)), 1.0)
+    hours = visits / np.maximum(counts, 1.0)[:, None]
+    rank = v - np.searchsorted(np.sort(counts), counts, side="right")  # venues visited more often
     rank_score = 1.0 - rank / max(v - 1, 1)
     log_count = np.log1p(counts) / max(np.log1p(counts.max()), 1e-12)
 
@@ -116,4 +119,31 @@ def venue_features(checkins: CheckIns, train_mask: np.ndarray,
     return VenueFeatures(category=category, coords=f32(xy / radius), xy=f32(xy),
                          exact=f32(checkins.venue_exact.astype(np.float64))[:, None],
                          popularity=f32(np.stack([rank_score, log_count], axis=1)), hours=f32(hours),
-                         train_counts=f32(counts))
+                         train_counts=f32(counts), visits=f32(visits))
+
+
+def leave_visit_out(rows: torch.Tensor, venue: torch.Tensor, hour: torch.Tensor, visits: torch.Tensor,
+                    category_dim: int) -> torch.Tensor:
+    r"""Feature rows of ``venue`` as :func:`venue_features` would give them without one training visit at hour of
+    week ``hour``: with :math:`c` the venue's count and :math:`n_k` its visits at hour :math:`k`,
+    :math:`r' = |\{u \ne v: c_u > c - 1\}|`, :math:`\log(1 + c - 1)/\log(1 + \max_u c_u)` (the city's maximum kept)
+    and :math:`h'_k = (n_k - [k = \text{hour}]) / \max(c - 1, 1)`. Rows whose venue has no visit at ``hour`` are
+    returned unchanged (that visit is not in the counts).
+
+    Shapes: rows ``[M, C + 173]`` (``matrix()`` rows of ``venue``); venue, hour ``[M]`` int64; visits ``[V, 168]``
+    (``VenueFeatures.visits``) -> ``[M, C + 173]``.
+    """
+    counts = visits.sum(1)
+    own = visits[venue]  # [M, 168]
+    held = (own.gather(1, hour[:, None]) >= 1).to(own.dtype)  # [M, 1]
+    own = own.scatter_add(1, hour[:, None], -held)
+    c = counts[venue] - held[:, 0]
+    v = visits.size(0)
+    higher = v - torch.searchsorted(counts.sort().values.contiguous(), c.contiguous(), right=True)
+    higher = higher - (held[:, 0] > 0).long()  # the venue itself, still counted with c + 1 > c
+    p = category_dim + 3  # category, 2 coordinates, the exactness flag, then popularity and the histogram
+    out = rows.clone()
+    out[:, p] = 1.0 - higher.to(rows.dtype) / max(v - 1, 1)
+    out[:, p + 1] = torch.log1p(c) / torch.log1p(counts.max()).clamp_min(1e-12)
+    out[:, p + 2:p + 2 + HOURS_PER_WEEK] = own / c.clamp_min(1.0)[:, None]
+    return out

@@ -68,7 +68,8 @@ def resolve_city(city: str, root: str | Path | None = None) -> tuple[Path, str]:
 class CityData:
     """A city ready for training: check-ins, split, venue features (``[V, F]``), windows per split, and the venue
     transition graph of the same training rows as the features (``graph``: ``(edge_index, edge_weight)`` for
-    ``TrajMoE(transition_gnn=True)``)."""
+    ``TrajMoE(transition_gnn=True)``), their transition counts (``markov`` ``[V, V]``) and hour-of-week visit counts
+    (``visits`` ``[V, 168]``, with which training leaves each target's own visit out of its venue's features)."""
 
     name: str
     checkins: CheckIns
@@ -79,6 +80,7 @@ class CityData:
     windows: dict[str, Windows] = field(default_factory=dict)
     markov: torch.Tensor | None = None
     graph: tuple[torch.Tensor, torch.Tensor] | None = None
+    visits: torch.Tensor | None = None
 
     def describe(self) -> dict:
         return {"city": self.name, "checkins": len(self.checkins), "users": self.checkins.num_users,
@@ -114,7 +116,7 @@ def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.
     vf = venue_features(checkins, mask, embed_categories=embed_categories, planar=planar)
     priors = spatial_priors(checkins, vf.xy.numpy(), traj)
     data = CityData(checkins.city, checkins, split, vf.matrix(), vf.train_counts, users,
-                    graph=gnn_edges(training_transition_graph(checkins, mask, traj)))
+                    graph=gnn_edges(training_transition_graph(checkins, mask, traj)), visits=vf.visits)
     data.windows["train"] = build_windows(checkins, split, 0, priors, length, length, users=users)
     data.windows["valid"] = build_windows(checkins, split, 1, priors, length, length // 2)
     data.windows["test"] = build_windows(checkins, split, 2, priors, length, length // 2)
@@ -220,6 +222,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
                       f"mrr {loop['initial']['mrr']:.4f}", flush=True)
     device = engine.device
     features, graph, transitions = _on(device, data.features), _on(device, data.graph), _on(device, data.markov)
+    visits = _on(device, data.visits)
     windows = data.windows["train"]
     with engine.interruptible():
         for epoch in range(loop["epoch"], settings.epochs if not loop["done"] else loop["epoch"]):
@@ -231,7 +234,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
             for index in _batch_indices(len(windows), settings.batch_size, gen):
                 engine.check_interrupt(checkpoint)
                 logits, targets = wrapped(features, _on(device, windows.batch(engine.shard(index))), graph,
-                                          transitions)
+                                          transitions, visits)
                 loss = model.loss(logits, targets)
                 opt.zero_grad(set_to_none=True)
                 engine.backward(loss)
