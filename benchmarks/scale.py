@@ -583,8 +583,16 @@ def write_outputs(report: dict, name: str) -> None:
                       "reader does not expect (comments, `*R_NET`, a malformed line) goes to the line-by-line reader, "
                       "which names the line of any error; the name map is kept as integer indices and one string of "
                       "names. What remains per item in Python: one `SpefConn` per connection and one `SpefNet` per "
-                      "net, and the Verilog parser and graph builder, which walk every token and pin in Python: these "
-                      "set the circuit path's rate, and keep the SPEF far below the gzip rate."]
+                      "net: this keeps the SPEF far below the gzip rate. The Verilog is lexed on demand (a token list "
+                      "of the whole file cost ~6x the netlist) and its plain instances and declarations are read by "
+                      "one regular-expression match each; the graph builder still walks every pin in Python."]
+    t = summary.get("tag", {}).get("adapt")
+    if t and t["peak_rss_bytes"]:
+        n, dim = t["sizes"][-1], report.get("dim", 384)
+        lines += ["", f"TAG adaptation's output is the [N, C] probabilities, far smaller than its input, the [N, {dim}] "
+                      f"float32 node embeddings ({n * dim * 4 / 2**20:,.0f} MiB at {n:,} nodes): its peak is "
+                      f"{t['peak_rss_bytes'][-1] / (n * dim * 4):.2f}x that input (propagating the features needs "
+                      f"one more [N, d] buffer)."]
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
                       f"start {r['loadavg_start']}); other paths and sizes are from the earlier runs."]
@@ -681,7 +689,7 @@ def main() -> None:
     name = args.out_name or ("scale_quick" if args.quick else "scale")
     report = {"command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]), "mode": "quick" if args.quick else
               "full", "machine": f"{os.cpu_count()} CPUs, {os.uname().machine}",
-              "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": []}
+              "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": [], "dim": args.dim}
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     started = time.perf_counter()
     for path in paths:

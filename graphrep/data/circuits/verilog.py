@@ -46,25 +46,34 @@ _SKIP = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/|\(\*.*?\*\))*", re.S)
 
 
 class _Tokens:
+    """The tokens of ``text``, lexed on demand with a lookahead of one or two: a file's tokens are never all held (a
+    list of (kind, value, line) tuples costs about 20 times the text). ``pos`` is where the next token's leading white
+    space starts, ``line`` the line number at position ``mark``."""
+
     def __init__(self, text: str, path):
-        self.path = path
-        self.items: list[tuple[str, str, int]] = []
-        append, count = self.items.append, text.count
-        pos = last = 0
-        line = 1
-        for m in _SKIP_TOKEN.finditer(text):
-            if m.start() != pos:
-                break
-            pos = m.end()
-            kind = m.lastgroup
-            start = m.start(kind)
-            line += count("\n", last, start)
-            last = start
-            append((kind, m.group(kind), line))
-        if pos != len(text) and _SKIP.match(text, pos).end() != len(text):
-            self._tokenise_slowly(text)  # raises, naming the line of the unexpected character
-        self.i = 0
-        self.last_line = line + count("\n", last)
+        self.text, self.path = text, path
+        self.pos = self.mark = 0
+        self.line = 1
+        self.buf: list[tuple[str, str, int]] = []
+
+    def _lex(self) -> tuple[str, str, int]:
+        text = self.text
+        m = _SKIP_TOKEN.match(text, self.pos)
+        if m is None:
+            if _SKIP.match(text, self.pos).end() != len(text):
+                self._tokenise_slowly(text)  # raises, naming the line of the unexpected character
+            return "eof", "", self.line + text.count("\n", self.mark)
+        kind = m.lastgroup
+        start = m.start(kind)
+        self.line += text.count("\n", self.mark, start)
+        self.mark, self.pos = start, m.end()
+        return kind, m.group(kind), self.line
+
+    def line_at(self, position: int) -> int:
+        """The line of ``position`` (at or after ``mark``, with nothing buffered); moves ``mark`` there."""
+        self.line += self.text.count("\n", self.mark, position)
+        self.mark = position
+        return self.line
 
     def _tokenise_slowly(self, text: str) -> None:
         """The token loop with the line count kept, for the error message only."""
@@ -77,13 +86,20 @@ class _Tokens:
         if pos != len(text):
             raise CircuitFormatError(self.path, line, f"unexpected character {text[pos]!r}")
 
+    def __iter__(self):
+        """All remaining tokens (tests)."""
+        while self.peek()[0] != "eof":
+            yield self.next()
+
     def peek(self, k: int = 0) -> tuple[str, str, int]:
-        j = self.i + k
-        return self.items[j] if j < len(self.items) else ("eof", "", self.last_line)
+        buf = self.buf
+        while len(buf) <= k:
+            buf.append(self._lex())
+        return buf[k]
 
     def next(self) -> tuple[str, str, int]:
         tok = self.peek()
-        self.i += 1
+        del self.buf[0]
         return tok
 
     def expect(self, value: str) -> int:
@@ -100,6 +116,54 @@ class _Tokens:
 
     def error(self, message: str):
         return CircuitFormatError(self.path, self.peek()[2], message)
+
+
+# The two statements that make up almost all of a synthesised netlist, each read by one match instead of a walk over
+# its tokens: an instance with named single-bit connections, ``cell inst (.A(n), .B(bus[3]), .C());``, and a
+# one-name declaration, ``wire n;`` / ``input [7:0] d;``. Only plain white space may separate their tokens; anything
+# else (comments, attributes, parameters, concatenations, constants, positional connections) goes through the token
+# parser, which reads the same statements to the same result. Possessive quantifiers keep each name's extent the
+# lexer's (an escaped name runs to white space), so a match never splits a token differently.
+_ID = r"[A-Za-z_][A-Za-z0-9_$]*+"
+_NAME = rf"(?:{_ID}|\\\S++)"
+_CONN_RX = rf"\.\s*+({_NAME})\s*+\(\s*+(?:({_NAME})\s*+(?:\[\s*+(\d++)\s*+\]\s*+)?+)?+\)"
+_CONN = re.compile(_CONN_RX)
+_FAST_INSTANCE = re.compile(rf"\s*+({_ID})\s++({_NAME})\s*+\(\s*+((?:{_CONN_RX}(?:\s*+,\s*+{_CONN_RX})*+)?+)\s*+\)\s*+;")
+_FAST_DECLARATION = re.compile(rf"\s*+(input|output|inout|wire)\s++(?:\[\s*+(\d++)\s*+:\s*+(\d++)\s*+\]\s*+)?+"
+                               rf"({_NAME})\s*+;")
+#: words the module loop reads as statements before it takes an identifier for a cell name
+_STATEMENT_WORDS = frozenset({"endmodule", "input", "output", "inout", "wire", "tri", "supply0", "supply1", "assign"})
+
+
+def _fast_statement(tok: _Tokens, mod: _Module) -> bool:
+    """Read one instance or declaration at ``tok.pos`` by :data:`_FAST_INSTANCE` / :data:`_FAST_DECLARATION` if it
+    has their plain form (see there); ``False`` (nothing consumed) otherwise."""
+    text, pos = tok.text, tok.pos
+    m = _FAST_INSTANCE.match(text, pos)
+    if m is not None and m.group(1) not in _STATEMENT_WORDS:
+        line = tok.line_at(m.start(1))
+        named: dict[str, list] = {}
+        for c in _CONN.finditer(text, m.start(3), m.end(3)):
+            name = c.group(2)
+            if name is None:
+                named[verilog_name(c.group(1))] = []
+                continue
+            index = c.group(3)
+            named[verilog_name(c.group(1))] = [("net", verilog_name(name), None if index is None else int(index),
+                                                tok.line_at(c.start(2)))]
+        mod.instances.append((m.group(1), verilog_name(m.group(2)), named if named else [], line))
+        tok.pos = m.end()
+        return True
+    m = _FAST_DECLARATION.match(text, pos)
+    if m is not None and m.group(4) not in ("wire", "reg"):
+        kind, name = m.group(1), verilog_name(m.group(4))
+        if kind != "wire":
+            mod.directions[name] = kind
+        if m.group(2) is not None:
+            mod.ranges[name] = (int(m.group(2)), int(m.group(3)))
+        tok.pos = m.end()
+        return True
+    return False
 
 
 def _int(tok: _Tokens) -> int:
@@ -170,6 +234,7 @@ def _expr(tok: _Tokens) -> list:
 
 
 def _parse_module(tok: _Tokens) -> _Module:
+    """One module, ``module`` to ``endmodule``; plain statements by one match each (:func:`_fast_statement`)."""
     line = tok.expect("module")
     mod = _Module(tok.ident(), line)
     if tok.peek()[1] == "#":
@@ -194,6 +259,8 @@ def _parse_module(tok: _Tokens) -> _Module:
         tok.expect(")")
     tok.expect(";")
     while True:
+        if not tok.buf and _fast_statement(tok, mod):
+            continue
         kind, value, line = tok.peek()
         if value == "endmodule":
             tok.next()

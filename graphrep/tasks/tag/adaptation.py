@@ -64,13 +64,15 @@ def feature_homophily(x: torch.Tensor, edge_index: torch.Tensor) -> float:
     has = deg > 0
     if not has.any():
         return float("nan")
-    # A @ x through the CSR: O(E + N d) memory, where gathering x[src] would hold E x d
-    nbr = torch.from_numpy(np.asarray(a @ x.detach().cpu().numpy())).to(x.device).div_(deg.clamp_min(1).unsqueeze(1))
+    xn = x.detach().cpu().numpy()
     mean = x.mean(0, keepdim=True)
     resid = total = x.new_zeros(())
-    for r in range(0, x.size(0), _ROWS):  # row blocks: no further [N, d] temporaries (issue 26)
+    for r in range(0, x.size(0), _ROWS):  # row blocks: no [N, d] temporary besides x (issue 26)
         xs, hs = x[r:r + _ROWS], has[r:r + _ROWS]
-        resid = resid + nbr[r:r + _ROWS].sub_(xs)[hs].pow_(2).sum()
+        # the neighbours' mean of these rows, A[rows] @ x through the CSR (the same sums as the whole product)
+        nbr = torch.from_numpy(np.asarray(a[r:r + _ROWS] @ xn)).to(x.device).div_(deg[r:r + _ROWS].clamp_min(1)
+                                                                                     .unsqueeze(1))
+        resid = resid + nbr.sub_(xs)[hs].pow_(2).sum()
         total = total + (xs - mean)[hs].pow_(2).sum()
     return float(1 - resid / total.clamp_min(1e-12))
 
@@ -178,6 +180,19 @@ class AdaptationConfig:
     center: bool | None = None  # None: centre when the graph is homophilous (feature homophily > 0)
 
 
+def _propagate_own(x: torch.Tensor, hops: int, adj: torch.Tensor) -> torch.Tensor:
+    """:func:`~graphrep.tasks.tag.zero_shot.propagate` of a tensor the caller owns, in two [N, d] buffers (``x``'s
+    storage is overwritten from the second hop on) where ``propagate`` holds one more per hop (issue 26)."""
+    if hops == 0:
+        return x
+    adj = adj.to(device=x.device, dtype=x.dtype)
+    out, spare = adj @ x, x
+    for _ in range(hops - 1):
+        torch.mm(adj, out, out=spare)  # the product propagate computes, written into the free buffer
+        out, spare = spare, out
+    return out
+
+
 def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor,
                  method: str = "propagate + self-train", config: AdaptationConfig | None = None,
                  seed: int = 0, text_emb: torch.Tensor | None = None) -> dict:
@@ -199,7 +214,7 @@ def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: to
     out = {"homophily": h, "alpha": alpha, "pseudo_labelled": 0}
     adj = normalized_adjacency(edge_index, x.size(0)) if "propagate" in method and alpha > 0 else None
     if adj is not None:  # features first (ZeroG), then the class scores; one adjacency for both
-        x = propagate(x, edge_index, cfg.feature_hops, adj)
+        x = _propagate_own(x, cfg.feature_hops, adj)
     if cfg.center if cfg.center is not None else h > 0:
         x = x.sub_(x.mean(0, keepdim=True))  # x is this function's own copy
     _, scores = zero_shot_predict(x, class_emb)

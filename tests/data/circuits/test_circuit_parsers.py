@@ -287,4 +287,60 @@ def test_verilog_tokens_and_lines_match_the_plain_token_loop():
             plain.append((m.lastgroup, m.group(), line))
         line += m.group().count("\n")
     tokens = _Tokens(text, "t.v")
-    assert tokens.items == plain and tokens.last_line == line
+    assert list(tokens) == plain and tokens.peek() == ("eof", "", line)
+
+
+PLAIN_STATEMENTS = """module top (clk, d, q);
+  input clk;
+  input [3:0] d;
+  output q;
+  wire \\a.b[2] ;
+  wire  n1 ;
+  wire [7:0]
+     bus;
+  DFF_X1 ff (.CK(clk),
+      .D( d [ 2 ] ), .Q(\\a.b[2] ));
+  INV_X1 \\u.inv  ( .A(\\a.b[2] ) , .ZN(bus[7]) , .NC() );
+  TAP_X1 tap ();
+  BUF_X1 b1 (.A(bus[7]), .Z(n1));
+  /* a comment */ BUF_X1 b2 (.A(n1), .Z(q));
+  BUF_X1 b3 (.A(n1), .Z(bus[6]),);
+  wire (* keep *) n2;
+  NAND2_X1 g (.A1(n1), .A2(n2), .ZN(bus[0]));
+  wire wire_in_name, n3;
+endmodule
+"""
+
+
+def test_verilog_plain_statements_by_one_match_equal_the_token_parser(monkeypatch):
+    """Instances and declarations read by one match each (_fast_statement) give the modules, with every line
+    number, that the token parser gives; a statement outside the plain form (comment, trailing comma, attribute) is
+    left to the token parser."""
+    from graphrep.data.circuits import verilog as V
+
+    def modules(text):
+        tok = V._Tokens(text, "t.v")
+        out = []
+        while tok.peek()[0] != "eof":
+            out.append(vars(V._parse_module(tok)))
+        return out
+
+    fast_hits = []
+    real = V._fast_statement
+    monkeypatch.setattr(V, "_fast_statement", lambda tok, mod: fast_hits.append(real(tok, mod)) or fast_hits[-1])
+    for text in (PLAIN_STATEMENTS, VERILOG):
+        fast = modules(text)
+        monkeypatch.setattr(V, "_fast_statement", lambda tok, mod: False)
+        slow = modules(text)
+        monkeypatch.setattr(V, "_fast_statement", lambda tok, mod: fast_hits.append(real(tok, mod)) or fast_hits[-1])
+        assert fast == slow
+    assert sum(fast_hits) >= 10 and not all(fast_hits)
+    top = modules(PLAIN_STATEMENTS)[0]
+    assert top["instances"][1] == ("INV_X1", "u.inv", {"A": [("net", "a.b[2]", None, 11)],
+                                                        "ZN": [("net", "bus", 7, 11)], "NC": []}, 11)
+    assert top["instances"][0][2]["D"] == [("net", "d", 2, 10)] and top["ranges"] == {"d": (3, 0), "bus": (7, 0)}
+
+
+def test_verilog_plain_statement_errors_name_the_line(tmp_path):
+    assert_fails_at(tmp_path, "bad.v", PLAIN_STATEMENTS, "  BUF_X1 b1 (.A(bus[7]), .Z(n1));",
+                    "  BUF_X1 b1 (.A(bus[7]),\n    .Z(q[0]));", read_verilog, 14, "q is not a bus; bit 0 selected")

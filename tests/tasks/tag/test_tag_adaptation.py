@@ -203,3 +203,18 @@ def test_feature_homophily_in_row_blocks_equals_the_one_shot_formula(monkeypatch
     ref = 1 - (xx - nbr)[has].pow(2).sum() / (xx - xx.mean(0, keepdim=True))[has].pow(2).sum()
     monkeypatch.setattr(adaptation, "_ROWS", 256)
     assert adaptation.feature_homophily(x, ei) == pytest.approx(float(ref), rel=1e-5)
+
+
+@pytest.mark.parametrize("hops", [0, 1, 2, 3])
+def test_propagation_in_two_buffers_is_propagate(hops):
+    """adapt_scores propagates its own copy of the features in two [N, d] buffers: S^k x as propagate computes it."""
+    from graphrep.tasks.tag.adaptation import _propagate_own
+    from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate
+
+    ei, n = _messy_graph()
+    x = torch.randn(n, 6, generator=torch.Generator().manual_seed(1))
+    adj = normalized_adjacency(ei, n)
+    ref = propagate(x, ei, hops, adj)
+    assert torch.allclose(_propagate_own(x.clone(), hops, adj), ref, atol=1e-6)
+    if hops:
+        assert not torch.allclose(ref, x, atol=1e-3)  # it did propagate
