@@ -236,6 +236,45 @@ def union_inputs(parts: list[CircuitInputs], relative_to_prior: bool = True, nam
         link_pairs=torch.cat(link_pairs, 1), link_y=cat("link_y"), prior_offset=0.0 if relative_to_prior else None)
 
 
+def subsample_nets(inputs: CircuitInputs, fraction: float, hops: int, seed: int = 0) -> CircuitInputs:
+    r"""A random ``fraction`` of the design's labelled nets (seeded) with the part of the graph they see: the nodes
+    within ``hops`` in-edges of them (:func:`torch_geometric.utils.k_hop_subgraph`) and the edges among those nodes.
+
+    With ``hops`` equal to the encoder's layer count, a model's outputs on the kept nets are those it gives on the
+    whole graph (each layer aggregates in-neighbours only, and every in-neighbour a kept net depends on is kept), so
+    this cuts a large training design's cost without changing what is learnt from the nets kept. Nets inside the
+    neighbourhood but not drawn stay as unlabelled nodes (``mask`` False); pairs are kept where both nets are."""
+    from torch_geometric.utils import k_hop_subgraph
+
+    labelled = inputs.mask.nonzero().squeeze(1)
+    gen = torch.Generator().manual_seed(seed)
+    take = max(1, int(round(fraction * labelled.numel())))
+    chosen = labelled[torch.randperm(labelled.numel(), generator=gen)[:take]]
+    n = inputs.x.size(0)
+    subset, _, _, _ = k_hop_subgraph(inputs.net_index[chosen], hops, inputs.csr.edge_index(), num_nodes=n)
+    node_new = torch.full((n,), -1, dtype=torch.long)
+    node_new[subset] = torch.arange(subset.numel())
+    edges = node_new[inputs.csr.edge_index()]
+    edges = edges[:, (edges >= 0).all(0)]
+    nets = (node_new[inputs.net_index] >= 0).nonzero().squeeze(1)
+    net_new = torch.full((inputs.net_x.size(0),), -1, dtype=torch.long)
+    net_new[nets] = torch.arange(nets.numel())
+    mask = torch.zeros_like(inputs.mask)
+    mask[chosen] = True
+
+    def pairs_of(p: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        keep = (net_new[p] >= 0).all(0)
+        return net_new[p[:, keep]], y[keep]
+
+    pairs, pair_y = pairs_of(inputs.pairs, inputs.pair_y)
+    link_pairs, link_y = pairs_of(inputs.link_pairs, inputs.link_y)
+    return CircuitInputs(
+        name=inputs.name, x=inputs.x[subset], csr=CSR.from_edge_index(edges, (subset.numel(),) * 2),
+        net_index=node_new[inputs.net_index[nets]], net_x=inputs.net_x[nets], degree=inputs.degree[nets],
+        y_total=inputs.y_total[nets], y_ground=inputs.y_ground[nets], bucket=inputs.bucket[nets], mask=mask[nets],
+        pairs=pairs, pair_y=pair_y, link_pairs=link_pairs, link_y=link_y, prior_offset=inputs.prior_offset)
+
+
 def _labelled_nets(inputs: CircuitInputs) -> Tensor:
     return inputs.net_index[inputs.mask]
 
