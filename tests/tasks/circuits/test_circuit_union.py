@@ -109,3 +109,34 @@ def test_subsample_nets_keeps_the_outputs_of_the_kept_nets():
     assert part_pairs and set(part_pairs) <= full_pairs
     again = subsample_nets(inputs, 0.5, hops=2, seed=3)
     assert torch.equal(again.x, part.x) and torch.equal(again.mask, part.mask)
+
+
+@pytest.mark.slow
+def test_cli_trains_one_model_on_several_designs(design_dir, tmp_path):
+    """``--train a,b`` gives the model that training_set + train_model give in process (the benchmark's path)."""
+    import json
+    import shutil
+
+    from graphrep.cli import main
+    from graphrep.data.circuits.dataset import load_design
+    from graphrep.data.circuits.graph import build_graph
+    from graphrep.tasks.circuits.training import metrics, prepare, training_set
+
+    other = tmp_path / "tiny2"
+    shutil.copytree(design_dir, other)
+    spef = other / "top.spef"  # other labels, so that training on the first design alone would differ
+    spef.write_text(spef.read_text().replace("*D_NET *1 5.0", "*D_NET *1 50.0").replace("*D_NET *2 4.0", "*D_NET *2 0.4"))
+    run = tmp_path / "run"
+    assert main(["circuit", "train", "--train", f"{design_dir},{other}", "--eval", str(design_dir), "--task",
+                 "total-cap", "--method", "gnn-mse", "--epochs", "30", "--hidden", "8", "--layers", "2",
+                 "--out", str(run)]) == 0
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["train_designs"] == [str(design_dir), str(other)] and "+" in saved["train"]
+    parts = [prepare(build_graph(load_design(d))[0], seed=0) for d in (design_dir, other)]
+    cfg = TransferConfig(task="total-cap", method="gnn-mse", epochs=30, hidden=8, layers=2)
+    y, p = predict(train_model(training_set(parts, None, 2), cfg), parts[0], "total-cap")
+    assert saved["eval"][str(design_dir)]["mae"] == pytest.approx(metrics("total-cap", y, p)["mae"], rel=1e-5)
+    _, alone = predict(train_model(parts[0], cfg), parts[0], "total-cap")
+    assert saved["eval"][str(design_dir)]["mae"] != pytest.approx(metrics("total-cap", y, alone)["mae"], rel=1e-3)
+    assert main(["circuit", "train", "--train", str(design_dir), "--eval", str(design_dir), "--max-train-nets",
+                 "1"]) == 2
