@@ -1,5 +1,5 @@
 """``graphrep circuit graph DESIGN`` (parse a design, print its graph summary) and ``graphrep circuit train`` (train on
-one design, evaluate on others: metrics JSON and a predicted-vs-true scatter plot per evaluation design)."""
+one design or several, evaluate on others: metrics JSON and a predicted-vs-true scatter plot per evaluation design)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,11 @@ def add_parser(subparsers) -> None:
     g.add_argument("--root", help="folder holding the registered designs' files (else GRAPHREP_DATA)")
     g.add_argument("--show", type=int, default=5, help="how many names to list per skipped/unmatched group")
     g.add_argument("--json", dest="json_out", help="also write the summary as JSON to this file")
-    t = sub.add_parser("train", help="train on one design, evaluate on others (metrics.json, scatter plots)")
-    t.add_argument("--train", required=True, help="design to train on (registered name or folder)")
+    t = sub.add_parser("train", help="train on one design or several, evaluate on others (metrics.json, scatter "
+                                        "plots)")
+    t.add_argument("--train", required=True, type=_designs,
+                   help="design to train on (registered name or folder), or comma-separated designs that train one "
+                        "model together (joined as one graph, labels relative to each design's technology prior)")
     t.add_argument("--eval", required=True, type=_designs, help="comma-separated designs to evaluate on")
     t.add_argument("--task", choices=TASKS, default="total-cap")
     t.add_argument("--method", choices=METHODS, default="circuitgcl",
@@ -36,6 +39,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--pretrain-set", choices=("inductive", "transductive"), default="inductive",
                    help="circuitgcl pre-training on the training design only (inductive, default) or also on the "
                         "unlabelled --eval designs (transductive); metrics.json lists them")
+    t.add_argument("--max-train-nets", type=int, default=None,
+                   help="at most this many labelled nets per training design (a seeded sample with its receptive "
+                        "field; benchmarks/circuit_transfer.py uses 1000)")
     t.add_argument("--epochs", type=int, default=300)
     t.add_argument("--pretrain-epochs", type=int, default=100)
     t.add_argument("--hidden", type=int, default=64)
@@ -75,13 +81,16 @@ def run(args) -> int:
 
     if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1 or args.lr <= 0:
         raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")
+    if args.max_train_nets is not None and args.max_train_nets < 2:
+        raise UserInputError(f"--max-train-nets must be >= 2, got {args.max_train_nets}")
     if args.checkpoint_every < 1:
         raise UserInputError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if str(args.precision) in ("16-true", "bf16-true"):
         # whole-model half precision: the evaluation and baseline paths feed fp32 graphs to the model
         raise UserInputError(f"--precision {args.precision}: circuit training runs in 32-true, 64-true or mixed "
                              "precision (bf16-mixed, 16-mixed), not with half-precision weights")
-    args.out = args.out or f"runs/circuit-{args.train}-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    first = args.train[0] + (f"+{len(args.train) - 1}" if len(args.train) > 1 else "")
+    args.out = args.out or f"runs/circuit-{first}-{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_run_arguments(args)
     from graphrep.tasks.circuits.training import TransferConfig, run_cli_training
     from graphrep.train.engine import Engine
@@ -90,8 +99,10 @@ def run(args) -> int:
                             pretrain_epochs=args.pretrain_epochs, hidden=args.hidden, layers=args.layers, lr=args.lr,
                             pretrain=args.pretrain_set, seed=args.seeds[0])
     engine = Engine(engine_settings(args))
-    results = run_cli_training(args.train, args.eval, config, args.out, root=args.root, seeds=args.seeds,
-                               engine=engine, resume=args.resume, checkpoint_every=args.checkpoint_every)
+    train = args.train[0] if len(args.train) == 1 else args.train
+    results = run_cli_training(train, args.eval, config, args.out, root=args.root, seeds=args.seeds, engine=engine,
+                               resume=args.resume, checkpoint_every=args.checkpoint_every,
+                               max_train_nets=args.max_train_nets)
     for name, metrics in results["eval"].items():
         print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
     print(f"results in {args.out} (metrics.json, scatter_<design>.png)", file=sys.stderr)

@@ -236,6 +236,62 @@ def union_inputs(parts: list[CircuitInputs], relative_to_prior: bool = True, nam
         link_pairs=torch.cat(link_pairs, 1), link_y=cat("link_y"), prior_offset=0.0 if relative_to_prior else None)
 
 
+def subsample_nets(inputs: CircuitInputs, fraction: float, hops: int, seed: int = 0) -> CircuitInputs:
+    r"""A random ``fraction`` of the design's labelled nets (seeded) with the part of the graph they see: the nodes
+    within ``hops`` in-edges of them (:func:`torch_geometric.utils.k_hop_subgraph`) and the edges among those nodes.
+
+    With ``hops`` equal to the encoder's layer count, a model's outputs on the kept nets are those it gives on the
+    whole graph (each layer aggregates in-neighbours only, and every in-neighbour a kept net depends on is kept), so
+    this cuts a large training design's cost without changing what is learnt from the nets kept. Nets inside the
+    neighbourhood but not drawn stay as unlabelled nodes (``mask`` False); pairs are kept where both nets are."""
+    from torch_geometric.utils import k_hop_subgraph
+
+    labelled = inputs.mask.nonzero().squeeze(1)
+    gen = torch.Generator().manual_seed(seed)
+    take = max(1, int(round(fraction * labelled.numel())))
+    chosen = labelled[torch.randperm(labelled.numel(), generator=gen)[:take]]
+    n = inputs.x.size(0)
+    subset, _, _, _ = k_hop_subgraph(inputs.net_index[chosen], hops, inputs.csr.edge_index(), num_nodes=n)
+    node_new = torch.full((n,), -1, dtype=torch.long)
+    node_new[subset] = torch.arange(subset.numel())
+    edges = node_new[inputs.csr.edge_index()]
+    edges = edges[:, (edges >= 0).all(0)]
+    nets = (node_new[inputs.net_index] >= 0).nonzero().squeeze(1)
+    net_new = torch.full((inputs.net_x.size(0),), -1, dtype=torch.long)
+    net_new[nets] = torch.arange(nets.numel())
+    mask = torch.zeros_like(inputs.mask)
+    mask[chosen] = True
+
+    def pairs_of(p: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        keep = (net_new[p] >= 0).all(0)
+        return net_new[p[:, keep]], y[keep]
+
+    pairs, pair_y = pairs_of(inputs.pairs, inputs.pair_y)
+    link_pairs, link_y = pairs_of(inputs.link_pairs, inputs.link_y)
+    return CircuitInputs(
+        name=inputs.name, x=inputs.x[subset], csr=CSR.from_edge_index(edges, (subset.numel(),) * 2),
+        net_index=node_new[inputs.net_index[nets]], net_x=inputs.net_x[nets], degree=inputs.degree[nets],
+        y_total=inputs.y_total[nets], y_ground=inputs.y_ground[nets], bucket=inputs.bucket[nets], mask=mask[nets],
+        pairs=pairs, pair_y=pair_y, link_pairs=link_pairs, link_y=link_y, prior_offset=inputs.prior_offset)
+
+
+def cap_labelled_nets(inputs: CircuitInputs, max_nets: int | None, hops: int) -> CircuitInputs:
+    """The design itself when it has at most ``max_nets`` labelled nets (or ``max_nets`` is None), else
+    :func:`subsample_nets` of that many (seed 0: the same nets for every model seed)."""
+    n = int(inputs.mask.sum())
+    if max_nets is None or n <= max_nets:
+        return inputs
+    return subsample_nets(inputs, max_nets / n, hops, seed=0)
+
+
+def training_set(designs: list[CircuitInputs], max_nets: int | None, hops: int,
+                 relative_to_prior: bool = True) -> CircuitInputs:
+    """What one model trains on when given several designs: each capped (:func:`cap_labelled_nets`), then joined
+    (:func:`union_inputs`); a single design is only capped."""
+    parts = [cap_labelled_nets(d, max_nets, hops) for d in designs]
+    return union_inputs(parts, relative_to_prior) if len(parts) > 1 else parts[0]
+
+
 def _labelled_nets(inputs: CircuitInputs) -> Tensor:
     return inputs.net_index[inputs.mask]
 
@@ -510,13 +566,13 @@ def _mean_metrics(runs: list[dict]) -> dict:
             for name in runs[0]["eval"]}
 
 
-def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig, out_dir, root=None,
+def run_cli_training(train_name: str | list[str], eval_names: list[str], cfg: TransferConfig, out_dir, root=None,
                      seeds: list[int] | None = None, engine: Engine | None = None, resume: str | None = None,
-                     checkpoint_every: int = 50) -> dict:
-    """``graphrep circuit train``: train on one design, evaluate on each of ``eval_names``, per seed (default
-    ``[cfg.seed]``); writes ``metrics.json`` (``runs``: per seed; ``eval``: the mean over seeds) and
-    ``scatter_<design>.png`` (first seed) into ``out_dir``, a checkpoint per seed in ``out_dir/checkpoints``; returns
-    the metrics."""
+                     checkpoint_every: int = 50, max_train_nets: int | None = None) -> dict:
+    """``graphrep circuit train``: train on one design (or several, joined by :func:`training_set`, each capped at
+    ``max_train_nets`` labelled nets), evaluate on each of ``eval_names``, per seed (default ``[cfg.seed]``); writes
+    ``metrics.json`` (``runs``: per seed; ``eval``: the mean over seeds) and ``scatter_<design>.png`` (first seed)
+    into ``out_dir``, a checkpoint per seed in ``out_dir/checkpoints``; returns the metrics."""
     from dataclasses import replace
 
     cfg.check()
@@ -524,12 +580,18 @@ def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig
     seeds = list(seeds) if seeds is not None else [cfg.seed]
     start = time.perf_counter()
     out = Path(out_dir)
-    names = list(dict.fromkeys([train_name, *eval_names]))
-    graphs = load_graphs(names, root=root)
+    train_names = [train_name] if isinstance(train_name, str) else list(dict.fromkeys(train_name))
+    joined = len(train_names) > 1 or max_train_nets is not None
+    # a training set made of several (or capped) designs gets its own name, so that it never replaces an eval design
+    train_name = "+".join(train_names) + (f"[max {max_train_nets} nets]" if max_train_nets is not None else "") \
+        if joined else train_names[0]
+    graphs = load_graphs(list(dict.fromkeys([*train_names, *eval_names])), root=root)
     runs = []
     for seed in seeds:
         seed_cfg = replace(cfg, seed=seed)
-        inputs = {n: prepare(g, seed=seed) for n, g in graphs.items()}
+        prepared = {n: prepare(g, seed=seed) for n, g in graphs.items()}
+        inputs = {train_name: training_set([prepared[n] for n in train_names], max_train_nets, cfg.layers)
+                  if joined else prepared[train_name], **{n: prepared[n] for n in eval_names}}
         try:
             model = fit_seed(train_name, inputs, seed_cfg, engine, out / "checkpoints" / f"seed{seed}.pt",
                              resume=resume, checkpoint_every=checkpoint_every)
@@ -547,6 +609,7 @@ def run_cli_training(train_name: str, eval_names: list[str], cfg: TransferConfig
                                  f"{cfg.method} {cfg.task}: {train_name} -> {name}", y, p, cfg.task)
         runs.append(run)
     results = {"config": asdict(replace(cfg, seed=seeds[0])), "seeds": seeds, "train": train_name,
+               "train_designs": train_names, "max_train_nets": max_train_nets,
                "pretrain_designs": pretrain_designs([train_name], eval_names, cfg) if cfg.method == "circuitgcl"
                else [],
                "eval": _mean_metrics(runs), "runs": runs,
