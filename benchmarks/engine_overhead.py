@@ -5,9 +5,11 @@ with the hand-written loops; ``--after``, default ``HEAD``), run the same worklo
 benchmarks, each in a fresh process, alternating before/after ``--repeats`` times so that drift in the machine's load
 falls on both sides alike:
 
-- ``circuits``: ``benchmarks/circuit_transfer.py``'s README settings (hidden 32, 4 layers, lr 1e-2, 80 epochs,
-  40 pre-training epochs, torch threads 1) for one seed and the total-cap task: CircuitGCL pre-training on the five
-  designs, then gnn-mse, gnn-bmse and circuitgcl fine-tuning trained on each design (15 fits);
+- ``circuits``: the settings of the train-on-one-design circuit benchmark that the README showed when the engine
+  landed (hidden 32, 4 layers, lr 1e-2, 80 epochs, 40 pre-training epochs, torch threads 1; the README's benchmark is
+  now leave-one-design-out over 14 designs, too long to repeat 7 times on each side) for one seed and the total-cap
+  task: CircuitGCL pre-training on five designs, then gnn-mse, gnn-bmse and circuitgcl fine-tuning trained on each
+  design (15 fits);
 - ``mobility``: ``benchmarks/mobility_transfer.py``'s README settings (dim 64, 1 epoch, batch 32, lr 3e-3, torch
   threads 1) for TrajMoE on NYC in-city, one seed (zero category embeddings, so that no text encoder is timed).
 
@@ -31,7 +33,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
