@@ -90,10 +90,13 @@ def main(argv=None) -> int:
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     p.add_argument("--docs-only", action="store_true",
-                   help="only rewrite docs/guides/mobility.md's results section and README's mobility row from the JSON")
+                   help="only rewrite mobility_exploration.md, docs/guides/mobility.md's results section and README's "
+                        "mobility row from the JSON")
     args = p.parse_args(argv)
     if args.docs_only:
-        write_docs(json.loads((Path(args.out) / "mobility_exploration.json").read_text()))
+        results = json.loads((Path(args.out) / "mobility_exploration.json").read_text())
+        write_tables(results, Path(args.out) / "mobility_exploration.md")
+        write_docs(results)
         return 0
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -265,17 +268,22 @@ def guide_section(results: dict) -> str:
              + "Column 'new, among unvisited' ranks new targets among the venues the user has not visited only "
              "(the exploration path alone).",
              "- Only `--fraction 0` is zero-shot: with `--fraction f > 0` the target's venue statistics come from `f` "
-             "of its users, and the printout says so.", "",
-             "| cell | method | Acc@1 | Acc@5 | MRR | new Acc@5 | new, among unvisited Acc@5 | returns Acc@1 |",
-             "|---|---|---|---|---|---|---|---|"]
-    for cell in CELLS:
-        for row, e in cells[cell].items():
-            lines.append(f"| {cell} | {row} | " + " | ".join(_fmt(e, k) for k in (
-                "acc@1", "acc@5", "mrr", "new/acc@5", "new-among-unvisited/acc@5", "return/acc@1")) + " |")
+             "of its users, and the printout says so.", ""] + summary_table(results)
     lines += ["", "| goal | margin (points) | met |", "|---|---|---|"]
     lines += [f"| {g['goal']} | {g['margin_points']:+.2f} | {'yes' if g['met'] else 'no'} |"
               for g in results.get("goals", [])]
     return "\n".join(lines) + "\n"
+
+
+def summary_table(results: dict) -> list[str]:
+    """The condensed table of the guide (also written to the results page, so that the guide's rows have a source)."""
+    lines = ["| cell | method | Acc@1 | Acc@5 | MRR | new Acc@5 | new, among unvisited Acc@5 | returns Acc@1 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for cell in CELLS:
+        for row, e in results["cells"][cell].items():
+            lines.append(f"| {cell} | {row} | " + " | ".join(_fmt(e, k) for k in (
+                "acc@1", "acc@5", "mrr", "new/acc@5", "new-among-unvisited/acc@5", "return/acc@1")) + " |")
+    return lines
 
 
 def readme_row(results: dict) -> str:
@@ -349,6 +357,7 @@ def write_tables(results: dict, path: Path) -> None:
               "| goal | margin (points) | met |", "|---|---|---|"]
     for g in results.get("goals", []):
         lines.append(f"| {g['goal']} | {g['margin_points']:+.2f} | {'yes' if g['met'] else 'no'} |")
+    lines += ["", "## Summary (the guide's table)", ""] + summary_table(results)
     path.write_text("\n".join(lines) + "\n")
 
 
