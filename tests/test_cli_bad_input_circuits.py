@@ -119,3 +119,40 @@ def test_label_fit_names_the_non_finite_label_instead_of_miscounting():
         fit_gmm(np.where(np.arange(288) == 5, np.nan, np.arange(288.0)))
     with pytest.raises(InvalidInputError, match="need at least 2 labels, got 1"):
         fit_gmm(np.array([1.0]))
+
+
+def test_a_cell_no_library_describes_is_counted_and_named(tmp_path, capsys):
+    """It used to vanish: the instance was kept without area or pin capacitance and the report did not say so."""
+    verilog = DESIGN_VERILOG.replace("NAND2_X1 g2", "BOGUS_X9 g2")
+    design = _design(tmp_path / "tiny")
+    (design / "top.v").write_text(verilog)
+    assert main(["circuit", "graph", str(design)]) == 0
+    out = capsys.readouterr().out
+    assert "instances whose cell is in no Liberty or LEF" in out and "(1): g2 (BOGUS_X9)" in out
+    assert main(["circuit", "graph", str(_design(tmp_path / "clean"))]) == 0
+    assert "no Liberty or LEF" not in capsys.readouterr().out
+
+
+def test_a_spef_missing_most_nets_is_flagged(tmp_path, capsys):
+    """A SPEF cut at a *D_NET boundary is valid SPEF (the format has no trailer), so it cannot be refused; the report
+    says that most multi-pin nets have no SPEF net instead of only "SPEF nets matched: 100%"."""
+    assert main(["circuit", "graph", str(_design(tmp_path / "whole"))]) == 0  # a and clk unlabelled: 2 of 4
+    assert "warning:" not in capsys.readouterr().out
+    cut = DESIGN_SPEF[:DESIGN_SPEF.index("*D_NET *2")]
+    assert main(["circuit", "graph", str(_design(tmp_path / "cut", spef=cut))]) == 0
+    assert "warning: 3 of 4 multi-pin netlist nets have no SPEF net" in capsys.readouterr().out
+
+
+def test_coupling_on_designs_without_enough_coupled_pairs_stops_before_training(tmp_path, capsys, shared_data):
+    """An evaluated design without coupled pairs used to train first, then fail inside scikit-learn."""
+    flat = _design(tmp_path / "flat", spef=DESIGN_SPEF.replace("2 *1:1 *2:1 3.0\n", "").replace(
+        "2 *2:1 *1:1 3.0\n", ""))
+    for train, evaluated, role in ((f"{shared_data}/circuits/gcd_sky130hd", str(flat), "evaluate"),
+                                   (str(_design(tmp_path / "tiny")), f"{shared_data}/circuits/gcd_sky130hd", "train")):
+        out = tmp_path / f"run_{role}"
+        assert main(["circuit", "train", "--train", train, "--eval", evaluated, "--task", "coupling",
+                     "--method", "gnn-mse", "--epochs", "1", "--pretrain-epochs", "0", "--hidden", "4",
+                     "--layers", "1", "--no-progress", "--out", str(out)]) == 2
+        err = _one_error_line(capsys)
+        assert "coupled net pairs for task coupling" in err and f"needed to {role}" in err, err
+        assert not (out / "metrics.json").exists()

@@ -35,6 +35,12 @@ CASES = {
     "no labels": (dict(nodes=_jsonl([{"id": i, "text": "t"} for i in range(6)])), "nodes.jsonl.gz:1", "label"),
     "duplicate node id": (dict(nodes=_jsonl(GOOD + [{"id": 0, "text": "x", "label": 0}])), "nodes.jsonl.gz:7",
                           "duplicate node id 0"),
+    # zero-shot could not tell these apart, or would score a trivial 100%: they used to run and exit 0
+    "a class named twice": (dict(classes='["course", " Course"]'), "classes.json", "repeats label 0"),
+    "one class": (dict(nodes=_jsonl([{"id": i, "text": "t", "label": 0} for i in range(4)]), classes='["a"]'),
+                  "TAG dst", "at least 2 classes"),
+    "no text at all": (dict(nodes=_jsonl([{"id": i, "text": " ", "label": i % 2} for i in range(4)])), "TAG dst",
+                       "every node text is empty"),
 }
 
 
@@ -50,4 +56,14 @@ def test_malformed_tag_is_one_user_error_line(tmp_path, capsys, case):
     assert rc == 2, err
     assert err.startswith("graphrep: error: ") and "\n" not in err
     assert where in err and what in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("template, what", [("{} and {}", "exactly one '{}'"), ("about {} }", "Single '}'"),
+                                            ("about {name}", "found {name}")])
+def test_a_template_str_format_cannot_fill_once_is_refused_up_front(tmp_path, capsys, template, what):
+    rc = main(["tag", "zero-shot", "--train", "src", "--eval", "dst", "--root", str(tmp_path / "nowhere"),
+               "--out", str(tmp_path / "out"), "--template", template])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("graphrep: error: --template ") and what in err and "\n" not in err, err
     assert not (tmp_path / "out").exists()

@@ -86,3 +86,23 @@ def test_main_job_refuses_a_non_empty_out_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "folder is not empty" in err[0], err
     assert sorted(p.name for p in out.iterdir() if p.name != ".graphrep.lock") == ["metrics.json"]
+
+
+def test_learning_rate_and_seeds_are_checked_by_every_training_subcommand(capsys, shared_data):
+    """nan/inf learning rates and negative or repeated seeds used to end in "internal error" (or in a NaN model
+    scored as perfect); each is now one line naming the flag, exit 2, before any work."""
+    for command in (["circuit", "train", "--train", "a", "--eval", "b"], ["mobility", "train", "--city", "nyc"],
+                    ["modality", "train", "--kind", "image"],
+                    ["tag", "zero-shot", "--train", "cora", "--eval", "citeseer", "--root", f"{shared_data}/tag"]):
+        for lr in ("nan", "inf", "-inf"):
+            assert cli.main(command + [f"--lr={lr}", "--out", "never-made"]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("graphrep: error: ") and "\n" not in err and "--lr" in err, err
+            assert f"got {float(lr)}" in err, err
+        for seeds in ("-1", "0,0", "1,2,1"):
+            assert cli.main(command + ["--seeds", seeds, "--out", "never-made"]) == 2
+            err = capsys.readouterr().err.strip()
+            assert err == f"graphrep: error: --seeds must be distinct non-negative integers, got {seeds}", err
+    args = cli.build_parser().parse_args(["circuit", "train", "--train", "a", "--eval", "b", "--lr", "1e-3",
+                                          "--seeds", "2,0"])
+    assert args.lr == 1e-3 and args.seeds == [2, 0]

@@ -21,6 +21,7 @@ def comma_list(text: str, what: str = "name", cast=str, minimum: int = 1, distin
 
 
 def seeds(text: str) -> list[int]:
+    """Integers; :func:`check_run_arguments` then asks for distinct non-negative ones, in one line."""
     return comma_list(text, "seed", int)
 
 
@@ -75,6 +76,12 @@ def check_run_arguments(args: argparse.Namespace) -> None:
     from graphrep.train.trainer import check_lightning_settings
 
     check_lightning_settings(engine_settings(args))
+    lr = getattr(args, "lr", None)
+    if lr is not None and not 0 < lr < float("inf"):  # nan and inf parse as floats; inf turns every weight into NaN
+        raise UserInputError(f"--lr must be a positive finite number, got {lr}")
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        # a repeated seed would count one run twice in a mean ± std; numpy's seeding refuses negative ones mid-run
+        raise UserInputError(f"--seeds must be distinct non-negative integers, got {','.join(map(str, args.seeds))}")
     if args.resume and len(args.seeds) != 1:
         raise UserInputError(f"--resume continues one seed's run: give one --seeds value, got "
                              f"{','.join(map(str, args.seeds))}")

@@ -79,8 +79,8 @@ def run(args) -> int:
         return 0
     from graphrep.commands._args import check_run_arguments, engine_settings
 
-    if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1 or args.lr <= 0:
-        raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1, --lr > 0")
+    if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1:  # --lr: check_run_arguments
+        raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1")
     if args.max_train_nets is not None and args.max_train_nets < 2:
         raise UserInputError(f"--max-train-nets must be >= 2, got {args.max_train_nets}")
     if args.checkpoint_every < 1:

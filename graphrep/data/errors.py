@@ -28,3 +28,7 @@ class InvalidInputError(UserInputError, ValueError):
 
 class CheckpointError(UserInputError):
     """A checkpoint cannot be read safely, or belongs to another run than the one it should continue."""
+
+
+class TrainingDivergedError(UserInputError):
+    """The training loss became NaN or infinite (too high a learning rate, or NaN/inf in the inputs)."""

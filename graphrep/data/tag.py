@@ -141,6 +141,13 @@ def read_classes(path: str | os.PathLike) -> list[str]:
         obj = [obj[str(k)] for k in keys]
     if not isinstance(obj, list) or not obj or not all(isinstance(c, str) and c.strip() for c in obj):
         raise InvalidInputError(f"{path}: expected a non-empty list of class names (or {{'classes': [...]}})")
+    seen: dict[str, int] = {}
+    for k, c in enumerate(obj):
+        key = " ".join(c.lower().split())
+        if key in seen:
+            raise InvalidInputError(f"{path}: class {c!r} (label {k}) repeats label {seen[key]} ({obj[seen[key]]!r}): "
+                                    "two labels with one name cannot be told apart by their text")
+        seen[key] = k
     if len(obj) < 2:
         warnings.warn(f"{path}: only one class ({obj[0]!r}): zero-shot classification among one class is trivially "
                       f"100% accurate", stacklevel=2)

@@ -86,6 +86,14 @@ class Engine:
         return self.fabric.to_device(obj)
 
     def backward(self, loss: Tensor) -> None:
+        """Backpropagate ``loss``; a NaN or infinite loss stops the run with :class:`TrainingDivergedError` instead
+        of training on (every later step would be NaN, and NaN scores can look perfect to a ranking metric). The
+        check reads one scalar per step, which the loops' loss logging reads anyway."""
+        if not torch.isfinite(loss.detach()).all():
+            from graphrep.data.errors import TrainingDivergedError
+
+            raise TrainingDivergedError(f"the training loss became {loss.detach().float().flatten()[0].item()}: lower "
+                                        "--lr, or check the inputs for NaN or infinite values")
         self.fabric.backward(loss)
 
     def clip_gradients(self, module, optimizer, max_norm: float) -> None:

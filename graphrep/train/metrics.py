@@ -124,9 +124,12 @@ def ogb_evaluate(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str,
 
 def target_ranks(scores, targets):
     """1-based rank of each target among the candidates: ``1 + #{v : s_v > s_target}`` (ties counted in the target's
-    favour; callers break ties first). Shapes: scores ``[M, V]`` (torch), targets ``[M]`` -> ``[M]`` int64."""
+    favour; callers break ties first). A NaN score is the worst score: a NaN target ranks last (``V``), a NaN
+    candidate outranks nothing (a plain ``>`` is false for NaN, so a model with NaN weights would otherwise rank
+    every target first). Shapes: scores ``[M, V]`` (torch), targets ``[M]`` -> ``[M]`` int64."""
     target_score = scores.gather(1, targets[:, None])
-    return 1 + (scores > target_score).sum(1)
+    ranks = 1 + (scores > target_score).sum(1)
+    return ranks.masked_fill(target_score[:, 0].isnan(), scores.size(1))
 
 
 def ranking_metrics(ranks) -> dict[str, float]:

@@ -83,3 +83,19 @@ def test_full_precision_engine_keeps_lightnings_plugin():
     from lightning.fabric.plugins.precision.amp import MixedPrecision
 
     assert not isinstance(Engine().fabric.strategy.precision, MixedPrecision)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_loss_stops_the_run_as_a_user_error(bad):
+    """A NaN loss used to train on silently (and NaN scores then ranked every target first)."""
+    from graphrep.data.errors import TrainingDivergedError, UserInputError
+    from graphrep.train.trainer import LightningSettings
+
+    engine = Engine(LightningSettings(progress=False))
+    lin = torch.nn.Linear(2, 1)
+    wrapped, _ = engine.setup(lin, torch.optim.SGD(lin.parameters(), lr=0.1))
+    with pytest.raises(TrainingDivergedError, match="lower --lr") as info:
+        engine.backward(wrapped(torch.ones(1, 2)).sum() * bad)
+    assert isinstance(info.value, UserInputError) and lin.weight.grad is None
+    engine.backward(wrapped(torch.ones(1, 2)).sum())  # a finite loss still backpropagates
+    assert lin.weight.grad is not None

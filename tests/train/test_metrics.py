@@ -65,3 +65,18 @@ def test_macro_f1_matches_the_definition_and_sklearn():
         macro_f1([0, 1], [0])
     with pytest.raises(InvalidInputError, match="no labels"):
         macro_f1([], [])
+
+
+def test_target_ranks_against_a_sorting_reference_and_nan_is_the_worst_score():
+    import torch
+
+    from graphrep.train.metrics import target_ranks
+
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 5, (50, 9), generator=g).float()  # many ties
+    targets = torch.randint(0, 9, (50,), generator=g)
+    ref = [1 + sum(float(s) > float(row[t]) for s in row) for row, t in zip(scores, targets)]
+    assert target_ranks(scores, targets).tolist() == ref
+    nan = torch.tensor([[float("nan")] * 4, [0.5, float("nan"), 0.1, 0.9], [0.2, 0.3, float("nan"), 0.1]])
+    # an all-NaN model ranks every target last, not first; a NaN candidate outranks nothing
+    assert target_ranks(nan, torch.tensor([1, 0, 1])).tolist() == [4, 2, 1]

@@ -83,6 +83,11 @@ class GraphReport:
     #: the unlabelled nets with one pin (a lone driver or port): nothing to extract, so no SPEF entry is expected
     single_pin_unlabelled: list[str] = field(default_factory=list)
     coupled_pairs: int = 0
+    #: "instance (cell)" of kept instances whose cell no Liberty or LEF describes (no area, pin capacitance or pin
+    #: direction from a library); only checked when the design has a Liberty or LEF
+    unknown_cells: list[str] = field(default_factory=list)
+    #: multi-pin netlist nets (the ones an extractor writes a *D_NET for)
+    multi_pin_nets: int = 0
     skipped: Counter = field(default_factory=Counter)
     skipped_names: dict[str, list[str]] = field(default_factory=dict)
     labels: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -105,6 +110,13 @@ class GraphReport:
                    "writes no *D_NET)") if single else ""
             out.append(f"  netlist nets not in the SPEF, unlabelled ({len(self.unlabelled_nets)}{why}): "
                        f"{_names(self.unlabelled_nets, show)}")
+        missing = len(self.unlabelled_nets) - len(self.single_pin_unlabelled)
+        if self.multi_pin_nets and missing > self.multi_pin_nets / 2:
+            out.append(f"warning: {missing:,} of {self.multi_pin_nets:,} multi-pin netlist nets have no SPEF net: is "
+                       "the SPEF truncated, or extracted from another netlist?")
+        if self.unknown_cells:
+            out.append(f"instances whose cell is in no Liberty or LEF, kept without library area, pin capacitance or "
+                       f"direction ({len(self.unknown_cells)}): {_names(self.unknown_cells, show)}")
         out.append(f"coupled net pairs: {self.coupled_pairs:,}")
         for name, st in self.labels.items():
             out.append(f"label {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in st.items()))
@@ -203,6 +215,9 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         if inst not in used and inst not in no_conns:
             skip(f"instances without signal pins ({cell_family(cell)})", inst)
     inst_names = [i for i in instances if i in used]
+    if lib is not None or lef is not None:
+        report.unknown_cells = [f"{i} ({instances[i]})" for i in inst_names
+                                if i not in spef_only and instances[i] not in lib_cells and instances[i] not in lef_macros]
     inst_id = {n: k for k, n in enumerate(inst_names)}
     net_names = list(members)
     net_id = {n: k for k, n in enumerate(net_names)}
@@ -380,6 +395,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     mask = torch.zeros(len(net_names), dtype=torch.bool)
     spef_ground = spef.ground_caps()
     labelled, spef_rows = [], []
+    report.multi_pin_nets = sum(len(m) > 1 for m in members.values())
     for nid, name in enumerate(net_names):
         s = spef_of.get(name)
         if s is None:

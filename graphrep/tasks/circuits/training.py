@@ -40,7 +40,7 @@ from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_a
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from graphrep.data.errors import InvalidInputError
+from graphrep.data.errors import CheckpointError, InvalidInputError
 from graphrep.models.circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
 from graphrep.objectives.balanced import BalancedMSE, BalancedSoftmaxLoss
 from graphrep.ops import CSR
@@ -354,10 +354,15 @@ def _loop_state(phase: str, epoch: int, module: torch.nn.Module, opt) -> dict:
             "rng": rng_state()}
 
 
-def _restore(resumed: dict | None, phase: str, module: torch.nn.Module, opt) -> int:
-    """Load ``resumed`` (a loop state of ``phase``) into module and optimiser; the epoch to continue from."""
+def _restore(resumed: dict | None, phase: str, module: torch.nn.Module, opt, total: int) -> int:
+    """Load ``resumed`` (a loop state of ``phase``) into module and optimiser; the epoch to continue from. A state
+    already past ``total`` epochs is refused: the run would report ``total`` epochs for a model trained longer."""
     if resumed is None or resumed.get("phase") != phase:
         return 0
+    if int(resumed["epoch"]) > total:
+        flag = "--pretrain-epochs" if phase == "pretrain" else "--epochs"
+        raise CheckpointError(f"the checkpoint's {phase} phase is already at epoch {int(resumed['epoch'])}, past "
+                              f"{flag} {total}: give {flag} {int(resumed['epoch'])} or more to continue it")
     module.load_state_dict(resumed["model"])
     opt.load_state_dict(resumed["optimizer"])
     set_rng_state(resumed["rng"])
@@ -381,7 +386,7 @@ def pretrain_encoder(graphs: list[CircuitInputs], cfg: TransferConfig, engine: E
     torch.manual_seed(cfg.seed)
     model = CircuitGCL(graphs[0].x.size(1), cfg.hidden, cfg.layers)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    start = _restore(resumed, "pretrain", model, opt)
+    start = _restore(resumed, "pretrain", model, opt, cfg.pretrain_epochs)
     wrapped, opt = engine.setup(model, opt)
     wrapped.mark_forward_method("pretrain_loss")
     graphs = [g.to(engine.device) for g in graphs]
@@ -421,7 +426,7 @@ def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict |
     params = list(model.parameters()) + (list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else [])
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     objective = _Objective(model, criterion, cfg.task)
-    start = _restore(resumed, "train", objective, opt)
+    start = _restore(resumed, "train", objective, opt, cfg.epochs)
     wrapped, opt = engine.setup(objective, opt)
     train, y = train.to(engine.device), y.to(engine.device)
     model.train()
@@ -592,6 +597,13 @@ def run_cli_training(train_name: str | list[str], eval_names: list[str], cfg: Tr
         prepared = {n: prepare(g, seed=seed) for n, g in graphs.items()}
         inputs = {train_name: training_set([prepared[n] for n in train_names], max_train_nets, cfg.layers)
                   if joined else prepared[train_name], **{n: prepared[n] for n in eval_names}}
+        for name, data in inputs.items():  # before any training: a design without labels cannot be scored
+            labels = data.target(cfg.task)[0].numel()
+            if labels < 2:
+                what = "coupled net pairs" if cfg.task == "coupling" else "labelled nets"
+                raise InvalidInputError(f"design {name}: {labels} {what} for task {cfg.task} (at least 2 needed to "
+                                        f"{'train' if name == train_name else 'evaluate'}); choose another design "
+                                        "or task")
         try:
             model = fit_seed(train_name, inputs, seed_cfg, engine, out / "checkpoints" / f"seed{seed}.pt",
                              resume=resume, checkpoint_every=checkpoint_every)

@@ -338,6 +338,7 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
     encoder = TextEncoder(text_model or DEFAULT_TEXT_MODEL, cache_dir=text_cache_dir, normalize=True)
     srcs = [load_tag(s, root=root) for s in sources]
     dst = load_tag(eval, root=root)
+    _check_zero_shot_graphs([*srcs, dst])
     labels, target = dst.y, strip_labels(dst)
     for d in (*srcs, target):
         d.x = encoder.encode(d.text)
@@ -422,3 +423,16 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
                 row += [f"{float(v):.6f}" for v in res["weights"][i]]
             w.writerow(row)
     return metrics
+
+
+def _check_zero_shot_graphs(graphs) -> None:
+    """Refuse graphs zero-shot classification cannot use: fewer than two classes (one class scores a trivial 100%)
+    or no node text at all (text is what zero-shot reads)."""
+    from graphrep.data.errors import InvalidInputError
+
+    for d in graphs:
+        if len(d.class_names) < 2:
+            raise InvalidInputError(f"TAG {d.name}: {len(d.class_names)} class ({', '.join(d.class_names)}): zero-shot "
+                                    "classification needs at least 2 classes")
+        if not any(t.strip() for t in d.text):
+            raise InvalidInputError(f"TAG {d.name}: every node text is empty; zero-shot classification reads the text")

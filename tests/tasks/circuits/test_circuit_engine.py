@@ -62,6 +62,10 @@ def test_resume_from_a_periodic_checkpoint_and_refusals(design_dir, tmp_path, ca
                          "--resume", str(mid))) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "belongs to another run" in err[0] and "config.lr" in err[0], err
+    # a checkpoint already past --epochs (it would be reported as a 3-epoch model)
+    assert cli.main(argv(design_dir, tmp_path / "f", "--method", "gnn-bmse", "--epochs", "3", "--resume", str(mid))) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already at epoch 4, past --epochs 3" in err[0], err
     # several seeds with --resume, a bad --devices: refused before any work
     assert cli.main(argv(design_dir, tmp_path / "d", "--seeds", "0,1", "--resume", str(mid))) == 2
     assert "--resume continues one seed" in capsys.readouterr().err
