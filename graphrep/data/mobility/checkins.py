@@ -405,15 +405,16 @@ def chronological_split(checkins: CheckIns, fractions: tuple[float, float] = (0.
     if not 0 < a <= b <= 1:
         raise InvalidInputError(f"split fractions must satisfy 0 < train <= train+valid <= 1, got {fractions}")
     user = checkins.user
-    if len(user) == 0:
-        return np.zeros(0, dtype=np.int64)
-    new = np.r_[True, user[1:] != user[:-1]]
-    starts = np.flatnonzero(new)
-    seg = np.cumsum(new) - 1
-    n = np.diff(np.r_[starts, len(user)])[seg]  # the row's user's check-ins
-    pos = np.arange(len(user)) - starts[seg]  # the row's rank within its user
-    n_train, n_tv = np.floor(a * n).astype(np.int64), np.floor(b * n).astype(np.int64)
-    return np.where(pos >= n_tv, 2, np.where(pos >= n_train, 1, 0)).astype(np.int64)
+    rows = len(user)
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]][:rows])
+    n = np.diff(np.r_[starts, rows])  # each user's check-ins
+    # the split number steps up by one at each user's first validation row and first test row, and drops back to 0 at
+    # the next user: a running sum of those steps (one [N] array, the output, rather than per-row temporaries)
+    out = np.zeros(rows, dtype=np.int64)
+    for at, step in ((starts + np.floor(a * n).astype(np.int64), 1), (starts + np.floor(b * n).astype(np.int64), 1),
+                     (starts + n, -2)):
+        np.add.at(out, at[at < rows], step)
+    return np.cumsum(out, out=out)
 
 
 def trajectory_ids(checkins: CheckIns, max_gap_hours: float = 72.0) -> np.ndarray:
