@@ -25,7 +25,8 @@ Paths and their stages (the item a size counts in brackets):
 
 Each size runs in its own subprocess (clean peak memory). Per stage: wall seconds, items/s, the peak resident set
 above the stage's starting RSS (``VmHWM`` reset through ``/proc/self/clear_refs``, so tensors, numpy and Python all
-count), and the deep in-memory size of the stage's output (tensors by storage, containers by ``sys.getsizeof``).
+count), the deep in-memory size of the stage's output (tensors by storage, containers by ``sys.getsizeof``), and
+the user and system CPU seconds and minor page faults (``getrusage``).
 With ``--trace`` a second subprocess per size repeats the stages under ``tracemalloc`` (Python and numpy
 allocations only; slower, so its times are not used) for sizes up to a tenth of the largest. Exponents are
 least-squares slopes of log time on log size over the top decade of sizes.
@@ -44,6 +45,7 @@ import json
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -140,11 +142,14 @@ class Meter:
 
             tracemalloc.reset_peak()
             traced0 = tracemalloc.get_traced_memory()[0]
+        use0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         seconds = time.perf_counter() - t0
+        use = resource.getrusage(resource.RUSAGE_SELF)
         rec = {"stage": stage, "items": items, "seconds": seconds, "items_per_s": items / seconds,
-               "peak_rss_bytes": (_rss_kb("VmHWM") - rss0) * 1024}
+               "peak_rss_bytes": (_rss_kb("VmHWM") - rss0) * 1024, "cpu_user_s": use.ru_utime - use0.ru_utime,
+               "cpu_sys_s": use.ru_stime - use0.ru_stime, "minor_faults": use.ru_minflt - use0.ru_minflt}
         if self.trace:
             rec["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1] - traced0
         kept = out if output is None else output(out)
@@ -475,13 +480,16 @@ def summarise(runs: list[dict]) -> dict:
             s = out.setdefault(run["path"], {}).setdefault(key, {"kind": "stage" if "stage" in rec else "reference",
                                                                  "sizes": [], "seconds": [], "peak_rss_bytes": [],
                                                                  "output_bytes": [], "items_per_s": [],
-                                                                 "mb_per_s": [], "tracemalloc_peak_bytes": {}})
+                                                                 "mb_per_s": [], "tracemalloc_peak_bytes": {},
+                                                                 "cpu": {}})
             s["sizes"].append(rec["items"])
             s["seconds"].append(rec["seconds"])
             s["items_per_s"].append(rec["items_per_s"])
             for k in ("peak_rss_bytes", "output_bytes", "mb_per_s"):
                 if k in rec:
                     s[k].append(rec[k])
+            if "cpu_user_s" in rec:  # runs before these were recorded lack them
+                s["cpu"][str(rec["items"])] = [rec["cpu_user_s"], rec["cpu_sys_s"], rec["minor_faults"]]
         for rec in run.get("trace", []):
             if "stage" in rec:
                 out[run["path"]][rec["stage"]]["tracemalloc_peak_bytes"][str(rec["items"])] = \
@@ -593,6 +601,7 @@ def write_outputs(report: dict, name: str) -> None:
                       f"float32 node embeddings ({n * dim * 4 / 2**20:,.0f} MiB at {n:,} nodes): its peak is "
                       f"{t['peak_rss_bytes'][-1] / (n * dim * 4):.2f}x that input (propagating the features needs "
                       f"one more [N, d] buffer)."]
+    lines += _mobility_notes(summary)
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
                       f"start {r['loadavg_start']}); other paths and sizes are from the earlier runs."]
@@ -612,6 +621,32 @@ def write_outputs(report: dict, name: str) -> None:
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
 
     plot(summary, RESULTS / f"{name}.png")
+
+
+def _mobility_notes(summary: dict) -> list[str]:
+    """What the mobility rows' wall times and memory ratios are made of (from the recorded CPU times and sizes)."""
+    m = summary.get("mobility", {})
+    w, vf = m.get("windows"), m.get("venue_features")
+    if not (w and vf and len(w["sizes"]) > 1 and all(str(n) in w["cpu"] for n in w["sizes"])):
+        return []
+    n, prev = w["sizes"][-1], w["sizes"][-2]
+    user, sys_, faults = w["cpu"][str(n)]
+    top = [k for k in w["sizes"] if k >= n / 10 * 0.999]
+    e_user = fit_exponent(top, [w["cpu"][str(k)][0] for k in top])
+    per_mib = sys_ * 1e3 / (w["peak_rss_bytes"][-1] / 2**20)
+    lines = ["", f"Mobility `windows` at {n:,} check-ins: {w['seconds'][-1]:.2f} s wall = {user:.2f} s user CPU + "
+                 f"{sys_:.2f} s system CPU ({faults:,} minor page faults, {per_mib:.1f} ms per MiB of its peak). The "
+                 f"system time is the kernel handing the process memory it has not touched before (slow on this "
+                 f"virtual machine when the host has to back the pages); smaller sizes reuse more of the memory "
+                 f"freed by the earlier stages (at {prev:,}: {w['cpu'][str(prev)][1]:.2f} s of {w['seconds'][-2]:.2f} s), so "
+                 f"it raises the wall-time exponent; the user CPU time alone fits exponent {e_user:.2f} over the top "
+                 f"decade."]
+    ns, peak = vf["sizes"][-1], vf["peak_rss_bytes"][-1]
+    lines += ["", f"`venue_features`'s output is per venue and does not grow with the check-ins (the same venues are "
+                  f"resampled), so its peak/output ratio grows with the input; its peak ({peak / 2**20:.1f} MiB at "
+                  f"{ns:,}) is {peak / (24 * ns):.2f}x the three int64 input columns (user, venue, time): the training "
+                  f"rows' venue and time columns and their hour-of-week bins, not a copy of the whole input."]
+    return lines
 
 
 def plot(summary: dict, path: Path) -> None:

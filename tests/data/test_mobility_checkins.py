@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from graphrep.data.errors import DataNotFoundError, InvalidInputError
-from graphrep.data.mobility import (chronological_split, decode_plus_code, hour_of_week, load_checkins,
-                                    trajectory_ids, venue_features)
+from graphrep.data.mobility import (CheckIns, SkipLog, chronological_split, decode_plus_code, hour_of_week,
+                                    load_checkins, trajectory_ids, venue_features)
 from graphrep.data.mobility.sequences import build_windows, history_features, spatial_priors
 
 TKY_HEADER = "Uid,Pid,Catname,Region,Latitude,Longitude,Local Time\n"
@@ -258,3 +258,22 @@ def test_streamed_reading_names_a_truncated_gzip(tmp_path):
         load_checkins(folder, layout="llmmob")
     (folder / "train.csv.gz").write_bytes(packed)
     assert len(load_checkins(folder, layout="llmmob")) == 5000
+
+
+@pytest.mark.parametrize("fractions", [(0.8, 0.9), (0.5, 0.5), (0.3, 1.0), (1.0, 1.0), (0.01, 0.02)])
+def test_split_matches_a_per_user_reference(fractions):
+    """The running-sum split against the definition, one user at a time, on users of 1 to 30 check-ins."""
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 31, size=40)
+    user = np.repeat(np.arange(len(sizes)), sizes)
+    c = CheckIns("x", user, np.zeros(len(user), dtype=np.int64), np.arange(len(user)), [str(u) for u in sizes],
+                 ["v"], ["c"], np.zeros(1), np.zeros(1), np.ones(1, dtype=bool), SkipLog())
+    expect = []
+    for k in sizes:
+        n_train, n_tv = int(np.floor(fractions[0] * k)), int(np.floor(fractions[1] * k))
+        expect += [0 if i < n_train else 1 if i < n_tv else 2 for i in range(k)]
+    got = chronological_split(c, fractions)
+    assert got.dtype == np.int64 and got.tolist() == expect
+    empty = CheckIns("x", np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [],
+                     ["v"], ["c"], np.zeros(1), np.zeros(1), np.ones(1, dtype=bool), SkipLog())
+    assert chronological_split(empty, fractions).shape == (0,)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import functools
+from array import array
 import gzip
 import zlib
 from collections import Counter
@@ -189,7 +190,8 @@ def _coord(lat: str, lon: str, normalised: bool = False) -> tuple[float, float] 
 
 
 class _Builder:
-    """Collects (user, venue, time) rows and venue attributes, then sorts them into :class:`CheckIns`."""
+    """Collects (user, venue, time) rows and venue attributes, then sorts them into :class:`CheckIns` (``order``: the
+    added row at each place of the sorted rows)."""
 
     def __init__(self, city: str, skipped: SkipLog):
         self.city, self.skipped = city, skipped
@@ -198,7 +200,8 @@ class _Builder:
         self.category: list[str] = []
         self.coords: list[list[tuple[float, float]]] = []
         self.region: list[str | None] = []
-        self.rows: list[tuple[int, int, int]] = []
+        # (user, venue, minutes) of each row, as machine integers: 24 bytes a row, not a Python tuple of ints (~100)
+        self.rows = (array("q"), array("q"), array("q"))
 
     def venue(self, vid: str, category: str) -> int:
         if vid not in self.venues:
@@ -210,10 +213,12 @@ class _Builder:
 
     def add(self, uid: str, vidx: int, minutes: int) -> None:
         u = self.users.setdefault(uid, len(self.users))
-        self.rows.append((u, vidx, minutes))
+        self.rows[0].append(u)
+        self.rows[1].append(vidx)
+        self.rows[2].append(minutes)
 
     def build(self, fixed_coords: dict[int, tuple[float, float]] | None = None) -> CheckIns:
-        if not self.rows:
+        if not len(self.rows[0]):
             raise InvalidInputError(f"{self.city}: no usable check-ins ({self.skipped.summary()})")
         v = len(self.venues)
         lat, lon, exact = np.zeros(v), np.zeros(v), np.ones(v, dtype=bool)
@@ -225,10 +230,9 @@ class _Builder:
                 lat[i], lon[i] = np.median(c[:, 0]), np.median(c[:, 1])
             else:
                 raise InvalidInputError(f"{self.city}: venue {list(self.venues)[i]!r} has no coordinates")
-        rows = np.asarray(self.rows, dtype=np.int64)
-        order = np.lexsort((np.arange(len(rows)), rows[:, 2], rows[:, 0]))
-        rows = rows[order]
-        return CheckIns(self.city, rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy(), list(self.users),
+        user, venue, minutes = (np.frombuffer(a, dtype=np.int64) for a in self.rows)
+        self.order = order = np.lexsort((np.arange(len(user)), minutes, user))  # order[i]: the added row at place i
+        return CheckIns(self.city, user[order], venue[order], minutes[order], list(self.users),
                         list(self.venues), self.category, lat, lon, exact, self.skipped)
 
 
@@ -401,15 +405,16 @@ def chronological_split(checkins: CheckIns, fractions: tuple[float, float] = (0.
     if not 0 < a <= b <= 1:
         raise InvalidInputError(f"split fractions must satisfy 0 < train <= train+valid <= 1, got {fractions}")
     user = checkins.user
-    if len(user) == 0:
-        return np.zeros(0, dtype=np.int64)
-    new = np.r_[True, user[1:] != user[:-1]]
-    starts = np.flatnonzero(new)
-    seg = np.cumsum(new) - 1
-    n = np.diff(np.r_[starts, len(user)])[seg]  # the row's user's check-ins
-    pos = np.arange(len(user)) - starts[seg]  # the row's rank within its user
-    n_train, n_tv = np.floor(a * n).astype(np.int64), np.floor(b * n).astype(np.int64)
-    return np.where(pos >= n_tv, 2, np.where(pos >= n_train, 1, 0)).astype(np.int64)
+    rows = len(user)
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]][:rows])
+    n = np.diff(np.r_[starts, rows])  # each user's check-ins
+    # the split number steps up by one at each user's first validation row and first test row, and drops back to 0 at
+    # the next user: a running sum of those steps (one [N] array, the output, rather than per-row temporaries)
+    out = np.zeros(rows, dtype=np.int64)
+    for at, step in ((starts + np.floor(a * n).astype(np.int64), 1), (starts + np.floor(b * n).astype(np.int64), 1),
+                     (starts + n, -2)):
+        np.add.at(out, at[at < rows], step)
+    return np.cumsum(out, out=out)
 
 
 def trajectory_ids(checkins: CheckIns, max_gap_hours: float = 72.0) -> np.ndarray:

@@ -177,9 +177,8 @@ def load_llmmob(root: str | Path, city: str | None = None, max_malformed: float 
         if counts[name] and bad > max_malformed * counts[name]:
             raise InvalidInputError(f"{root / name}: {bad} of {counts[name]} rows malformed (more than "
                                     f"{max_malformed:.0%}); first: {first_bad}")
-    rows = np.asarray(b.rows, dtype=np.int64).reshape(-1, 3)
-    order = np.lexsort((np.arange(len(rows)), rows[:, 2], rows[:, 0])) if len(rows) else np.zeros(0, dtype=int)
     checkins = b.build()
+    order = b.order  # the rows' order in checkins (by user, time, file order)
     if not has_coords:
         checkins.venue_exact[:] = False
     split = np.asarray(part_of, dtype=np.int64)[order]

@@ -42,40 +42,59 @@ _NEVER = -1e12  # "last visit time" of a venue never visited (minutes)
 
 
 def spatial_priors(checkins: CheckIns, xy_km: np.ndarray, trajectory: np.ndarray) -> np.ndarray:
-    """Priors of every check-in (module docstring). Shapes: ``xy_km [V, 2]``, ``trajectory [N]`` -> ``[N, 4]`` float32."""
+    """Priors of every check-in (module docstring). Shapes: ``xy_km [V, 2]``, ``trajectory [N]`` -> ``[N, 4]`` float32.
+
+    Each column is written into the output as soon as it is known, and running sums are restarted in place, so that
+    few ``[N]`` temporaries are alive at once.
+    """
     v, t, user = checkins.venue, checkins.time, checkins.user
     n = len(v)
+    out = np.empty((n, NUM_PRIORS), dtype=np.float32)
     xy = np.asarray(xy_km, dtype=np.float64)[v]
     new_traj = np.r_[True, trajectory[1:] != trajectory[:-1]]
-    new_user = np.r_[True, user[1:] != user[:-1]]
     step = np.r_[0.0, np.linalg.norm(np.diff(xy, axis=0), axis=1)]
     step[new_traj] = 0.0
+    out[:, 0] = np.log1p(step)
+    del step
     gap = np.r_[0.0, np.diff(t) / 60.0]
-    gap[new_user] = 0.0
+    gap[np.r_[True, user[1:] != user[:-1]]] = 0.0
+    out[:, 3] = np.log1p(gap)
+    del gap
     # cumulative sums restarted at each trajectory
     starts = np.flatnonzero(new_traj)
     seg = np.cumsum(new_traj) - 1
 
     def seg_cumsum(a):
         c = np.cumsum(a, axis=0)
-        offset = np.concatenate([np.zeros((1,) + a.shape[1:]), c[starts[1:] - 1]], axis=0)
-        return c - offset[seg]
+        c -= np.concatenate([np.zeros((1,) + a.shape[1:]), c[starts[1:] - 1]], axis=0)[seg]
+        return c
 
     count = seg_cumsum(np.ones(n))
-    mean = seg_cumsum(xy) / count[:, None]
-    sq = seg_cumsum((xy ** 2).sum(1)) / count
-    rg = np.sqrt(np.maximum(sq - (mean ** 2).sum(1), 0.0))
+    mean = seg_cumsum(xy)
+    mean /= count[:, None]
+    rg = seg_cumsum((xy ** 2).sum(1))
+    del xy
+    rg /= count
+    rg -= (mean ** 2).sum(1)
+    del mean
+    np.maximum(rg, 0.0, out=rg)
+    np.sqrt(rg, out=rg)
+    out[:, 1] = np.log1p(rg)
+    del rg
     # c: earlier visits of row i's venue within its trajectory (rank of i among equal (trajectory, venue) rows)
     order = np.lexsort((np.arange(n), v, trajectory))
     run = np.r_[True, (trajectory[order][1:] != trajectory[order][:-1]) | (v[order][1:] != v[order][:-1])]
     run_start = np.maximum.accumulate(np.where(run, np.arange(n), 0))
     c = np.empty(n)
     c[order] = np.arange(n) - run_start
+    del order, run, run_start
     # s_i = sum over the trajectory so far of c log c, grown by (c+1) log(c+1) - c log c at each visit (0 log 0 = 0)
     clogc = np.where(c > 0, c * np.log(np.maximum(c, 1.0)), 0.0)
     s = seg_cumsum((c + 1) * np.log(c + 1) - clogc)
-    entropy = np.log(count) - s / count
-    return np.stack([np.log1p(step), np.log1p(rg), entropy, np.log1p(gap)], axis=1).astype(np.float32)
+    del c, clogc
+    s /= count
+    out[:, 2] = np.log(count) - s
+    return out
 
 
 @dataclass
@@ -173,84 +192,165 @@ def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.n
         length: ``L``, inputs per window. chunk: targets per window (default ``L`` for training, where context may be
             short; pass ``L // 2`` for evaluation so every target sees at least ``L/2`` earlier check-ins).
         users: if given, only these users' targets (e.g. a fraction of the training users).
+
+    Cost: array operations only (no loop over check-ins or positions), over the windows' inputs, their users' check-ins
+    before each window (the per-window history), and the output; the ragged per-window tensors are views of one
+    buffer each.
     """
     chunk = length if chunk is None else chunk
     if not 1 <= chunk <= length:
         raise InvalidInputError(f"need 1 <= chunk <= length, got chunk={chunk}, length={length}")
-    user, venue, time = checkins.user, checkins.venue, checkins.time
-    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
-    ends = np.r_[starts[1:], len(user)]
-    successors = _successor_counts(checkins)
-    allowed = None if users is None else set(np.asarray(users).tolist())
-    spans = []  # (u0, s, e, first target)
-    for u0, u1 in zip(starts, ends):
-        if allowed is not None and int(user[u0]) not in allowed:
-            continue
-        tgt = np.flatnonzero(split[u0 + 1:u1] == part) + u0 + 1
-        if len(tgt) == 0:
-            continue
-        # targets of a split are contiguous per user (chronological split)
-        for a in range(tgt[0], tgt[-1] + 1, chunk):
-            b = min(a + chunk, tgt[-1] + 1)
-            s = max(u0, b - 1 - length)
-            spans.append((u0, s, b - 1, a))
-    w = len(spans)
-    inputs = np.zeros((w, length), dtype=np.int64)
-    targets = np.full((w, length), -1, dtype=np.int64)
-    times = np.zeros((w, length), dtype=np.int64)
+    user, venue, time = (np.asarray(a, dtype=np.int64) for a in (checkins.user, checkins.venue, checkins.time))
+    num_rows = len(user)
+    successors = _successors(user, venue)  # first, while few other arrays are alive (its sorting peaks)
+    new_user = np.r_[True, user[1:] != user[:-1]][:num_rows]
+    starts = np.flatnonzero(new_user)
+    seg = np.cumsum(new_user) - 1  # the row's user segment
+    # spans: per user with targets, chunks of `chunk` targets from its first target to its last (targets of a split
+    # are contiguous per user: chronological split); a user's first row is never a target
+    is_target = np.asarray(split) == part
+    is_target[starts] = False
+    if users is not None:
+        is_target &= np.isin(user, np.asarray(users))
+    trow = np.flatnonzero(is_target)
+    tseg = seg[trow]
+    t_first = trow[np.r_[True, tseg[1:] != tseg[:-1]][:len(trow)]]
+    t_last = trow[np.r_[tseg[1:] != tseg[:-1], True][:len(trow)]]
+    del is_target, trow, tseg
+    nchunks = (t_last - t_first) // chunk + 1
+    wu, k = _expand(nchunks)  # window -> index into t_first, chunk number
+    a = t_first[wu] + k * chunk
+    b = np.minimum(a + chunk, t_last[wu] + 1)
+    u0 = starts[seg[a]]
+    e = b - 1
+    s = np.maximum(u0, e - length)
+    w = len(a)
+    # dense [W, L] fields
+    pos = np.arange(length)
+    n = e - s
+    valid = pos < n[:, None]
+    row = np.where(valid, s[:, None] + pos, 0)
+    scored = valid & (pos >= (a - 1 - s)[:, None])  # position a-1-s predicts item a
+    nxt = np.where(scored, row + 1, 0)
+    inputs = np.where(valid, venue[row], 0)
+    times = np.where(valid, time[row], 0)
     pri = np.zeros((w, length, priors.shape[1]), dtype=np.float32)
-    mask = np.zeros((w, length), dtype=bool)
-    local = np.zeros((w, length), dtype=np.int64)
-    rows = np.full((w, length), -1, dtype=np.int64)
-    ttimes = np.zeros((w, length), dtype=np.int64)
-    slot = time_slot(time)
-    wuser = np.zeros(w, dtype=np.int64)
-    cands, counts, lasts, trans, slots = [], [], [], [], []
-    for i, (u0, s, e, a) in enumerate(spans):
-        n = e - s
-        inputs[i, :n], times[i, :n], pri[i, :n], mask[i, :n] = venue[s:e], time[s:e], priors[s:e], True
-        first = a - 1 - s  # position predicting item a
-        targets[i, first:n] = venue[s + first + 1:e + 1]
-        rows[i, first:n] = np.arange(s + first + 1, e + 1)
-        ttimes[i, first:n] = time[s + first + 1:e + 1]
-        cand, inverse = np.unique(venue[u0:e], return_inverse=True)
-        local[i, :n] = inverse[s - u0:]
-        c = np.bincount(inverse[:s - u0], minlength=len(cand)).astype(np.float32)
-        last = np.full(len(cand), _NEVER)
-        np.maximum.at(last, inverse[:s - u0], time[u0:s].astype(np.float64))
-        cands.append(torch.from_numpy(cand))
-        counts.append(torch.from_numpy(c))
-        bs = np.zeros((len(cand), SLOTS), dtype=np.float32)
-        np.add.at(bs, (inverse[:s - u0], slot[u0:s]), 1.0)
-        slots.append(torch.from_numpy(bs))
-        lasts.append(torch.from_numpy(last.astype(np.float32)))
-        m = np.zeros((length, len(cand)), dtype=np.float32)
-        for p in range(n):
-            keys, values = successors[s + p]
-            m[p, np.searchsorted(cand, keys)] = values  # every successor was visited before s + p, so is a candidate
-        trans.append(torch.from_numpy(m))
-        wuser[i] = user[u0]
+    pri[valid] = priors[row[valid]]
+    targets = np.where(scored, venue[nxt], -1)
+    rows = np.where(scored, nxt, -1)
+    ttimes = np.where(scored, time[nxt], 0)
+    wuser = user[u0]
+    del row, scored, nxt
+    # candidates: the user's distinct venues first visited before the window's end, in venue order
+    occ = np.lexsort((venue, seg))  # rows by (user, venue, row)
+    uv_new = np.r_[True, (seg[occ][1:] != seg[occ][:-1]) | (venue[occ][1:] != venue[occ][:-1])]
+    uv_first_row = occ[uv_new]  # per distinct (user, venue), ordered by user then venue
+    uv_seg, uv_venue = seg[uv_first_row], venue[uv_first_row]
+    wseg = seg[u0]
+    lo = np.searchsorted(uv_seg, wseg, side="left")
+    cw, off = _expand(np.searchsorted(uv_seg, wseg, side="right") - lo)
+    cuv = lo[cw] + off
+    keep = uv_first_row[cuv] < e[cw]
+    cand_w, cand_venue = cw[keep], uv_venue[cuv[keep]]
+    del occ, uv_new, uv_first_row, uv_seg, uv_venue, cw, off, cuv, keep, seg
+    size = np.bincount(cand_w, minlength=w)
+    cand_off = np.r_[0, np.cumsum(size)]
+    nv = int(venue.max()) + 1 if num_rows else 1
+    cand_key = cand_w * nv + cand_venue  # sorted: by window, then venue
+
+    def lookup(win, v):  # index into the flat candidates of venue v in window win (v is one of its candidates)
+        return np.searchsorted(cand_key, win * nv + v)
+
+    local = np.where(valid, lookup(np.arange(w)[:, None], inputs) - cand_off[:-1, None], 0)
+    # history before each window (rows u0 .. s-1), in chunks of windows so that temporaries stay small
+    total = len(cand_w)
+    counts = np.zeros(total, dtype=np.int64)
+    last = np.full(total, _NEVER)
+    slots = np.zeros(total * SLOTS, dtype=np.float32)
+    for w0, w1 in _chunks(s - u0, _CHUNK):
+        bw, off = _expand(s[w0:w1] - u0[w0:w1])
+        bw += w0
+        brow = u0[bw] + off
+        bidx = lookup(bw, venue[brow])
+        counts += np.bincount(bidx, minlength=total)
+        np.maximum.at(last, bidx, time[brow].astype(np.float64))
+        np.add.at(slots, bidx * SLOTS + time_slot(time[brow]), 1.0)
+    # transitions: trans[w][p, k] = the user's moves venue[r] -> candidate k among rows <= r = s + p
+    trans = np.zeros(int((length * size).sum()), dtype=np.float32)
+    trans_off = np.r_[0, np.cumsum(length * size)]
+    flat = np.flatnonzero(valid)
+    for lo in range(0, len(flat), _CHUNK):
+        qw, qp = np.divmod(flat[lo:lo + _CHUNK], length)
+        query, dest, count = successors(s[qw] + qp)
+        qw, qp = qw[query], qp[query]
+        trans[trans_off[qw] + qp * size[qw] + lookup(qw, dest) - cand_off[qw]] = count
     t = torch.from_numpy
-    return Windows(t(inputs), t(targets), t(times), t(pri), t(mask), t(wuser), t(local), cands, counts, lasts, trans,
-                   t(rows), t(ttimes), slots)
+    sizes = size.tolist()
+    return Windows(t(inputs), t(targets), t(times), t(pri), t(valid), t(wuser), t(local),
+                   list(t(cand_venue).split(sizes)), list(t(counts.astype(np.float32)).split(sizes)),
+                   list(t(last.astype(np.float32)).split(sizes)),
+                   [m.view(length, k) for m, k in zip(t(trans).split((length * size).tolist()), sizes)],
+                   t(rows), t(ttimes), list(t(slots).view(total, SLOTS).split(sizes)))
 
 
-def _successor_counts(checkins: CheckIns) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For every row r: (venues, counts) of the user's moves ``venue[r] -> w`` among rows ``<= r``."""
-    user, venue = checkins.user, checkins.venue
-    out = []
-    table: dict[int, dict[int, int]] = {}
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    for r in range(len(venue)):
-        if r == 0 or user[r] != user[r - 1]:
-            table = {}
-        else:
-            nxt = table.setdefault(int(venue[r - 1]), {})
-            nxt[int(venue[r])] = nxt.get(int(venue[r]), 0) + 1
-        row = table.get(int(venue[r]))
-        out.append((np.fromiter(row.keys(), np.int64, len(row)), np.fromiter(row.values(), np.float32, len(row)))
-                   if row else empty)
-    return out
+_CHUNK = 1 << 16  # rows per step of the chunked passes in build_windows
+
+
+def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged ranges flattened: for lengths ``[2, 0, 3]`` -> segment ``[0, 0, 2, 2, 2]``, offset ``[0, 1, 0, 1, 2]``."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    segment = np.repeat(np.arange(len(lengths)), lengths)
+    return segment, np.arange(len(segment)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def _chunks(lengths: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive ranges ``[i, j)`` of items whose lengths add up to about ``size`` (more when one item alone does)."""
+    ends = np.cumsum(lengths)
+    if len(ends) == 0:
+        return []
+    cuts = np.searchsorted(ends, np.arange(size, int(ends[-1]), size), side="right")
+    bounds = np.unique(np.r_[0, cuts, len(ends)])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def _successors(user: np.ndarray, venue: np.ndarray):
+    """``counts(rows)``: the user's moves out of ``venue[r]`` among rows ``<= r``, for query rows ``r``, as (query
+    index, destination venue, number of moves), one entry per destination reached at least once.
+
+    A move is a pair of consecutive rows of one user (arriving at row ``q``). Moves are grouped by (user, origin,
+    destination), and the groups of one (user, origin) ordered by their first move, so the destinations reached by row
+    ``r`` are a prefix of the query's (user, origin) groups, and each count is a binary search among a group's moves.
+    """
+    n = len(venue)
+    q = np.flatnonzero(user[1:] == user[:-1]) + 1
+    q = q[np.lexsort((venue[q], venue[q - 1], user[q]))]  # stable: moves by (user, origin, destination, row)
+    mu, mf, mg = user[q], venue[q - 1], venue[q]
+    new = np.r_[True, (mu[1:] != mu[:-1]) | (mf[1:] != mf[:-1]) | (mg[1:] != mg[:-1])][:len(q)]
+    first = np.flatnonzero(new)  # per (user, origin, destination) group: its first move
+    move_key = (np.cumsum(new) - 1) * (n + 1) + q  # sorted
+    nv = int(venue.max()) + 1 if n else 1
+    origin = mu[first] * nv + mf[first]
+    by_first = np.lexsort((q[first], origin))  # the groups of one (user, origin) by first move
+    origin = origin[by_first]
+    onew = np.r_[True, origin[1:] != origin[:-1]][:len(origin)]
+    ostart = np.r_[np.flatnonzero(onew), len(origin)]
+    okeys = origin[ostart[:-1]]
+    first_key = (np.cumsum(onew) - 1) * (n + 1) + q[first][by_first]  # sorted
+    dest = mg[first]
+    del q, mu, mf, mg, new, origin, onew
+
+    def counts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = user[rows] * nv + venue[rows]
+        oi = np.minimum(np.searchsorted(okeys, key), max(len(okeys) - 1, 0))
+        found = okeys[oi] == key if len(okeys) else np.zeros(len(rows), dtype=bool)
+        lo = np.where(found, ostart[oi], 0)
+        hi = np.where(found, np.searchsorted(first_key, oi * (n + 1) + rows, side="right"), 0)
+        query, off = _expand(hi - lo)
+        g = by_first[lo[query] + off]  # the groups reached, as indices into `first`
+        count = np.searchsorted(move_key, g * (n + 1) + rows[query], side="right") - first[g]
+        return query, dest[g], count.astype(np.float32)
+
+    return counts
 
 
 def history_features(inputs: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, base_counts: torch.Tensor,
