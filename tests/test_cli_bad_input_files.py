@@ -113,7 +113,7 @@ def test_one_non_utf8_checkin_row_names_its_line(tmp_path, capsys):
     lines = gzip.decompress(path.read_bytes()).split(b"\n")
     lines[5] = lines[5].replace(b"Home", b"Caf\xe9").replace(b"Office", b"Caf\xe9")
     path.write_bytes(gzip.compress(b"\n".join(lines)))
-    assert main(["mobility", "evaluate", "--model", str(tmp_path / "none"), "--city", str(city)]) == 2
+    assert main(["mobility", "train", "--city", str(city), "--out", str(tmp_path / "run"), "--window", "8"]) == 2
     line = _error(capsys)
     assert f"{path}:6: not valid UTF-8" in line
 
@@ -122,5 +122,5 @@ def test_truncated_checkin_gz_is_one_line(tmp_path, capsys):
     city = write_city(tmp_path / "city", users=4, per_user=20)
     path = city / "filtered_TKY_val.csv.gz"
     path.write_bytes(path.read_bytes()[:-30])
-    assert main(["mobility", "evaluate", "--model", str(tmp_path / "none"), "--city", str(city)]) == 2
+    assert main(["mobility", "train", "--city", str(city), "--out", str(tmp_path / "run"), "--window", "8"]) == 2
     assert f"{path}: the gzip stream is truncated" in _error(capsys)

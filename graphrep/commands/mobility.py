@@ -43,7 +43,8 @@ def _common(p: argparse.ArgumentParser, root: bool = True) -> None:
     if root:
         p.add_argument("--root", help=ROOT_HELP)
     p.add_argument("--max-gap-hours", type=float, default=72.0, help="cut trajectories at longer gaps")
-    p.add_argument("--window", type=_positive, default=64, help="check-ins per window (context)")
+    p.add_argument("--window", type=_positive, default=None,
+                   help="check-ins per window (context; default: 64 for train, the model's own for evaluate/transfer)")
 
 
 def _training(p: argparse.ArgumentParser, epochs: int, lr: float) -> None:
@@ -173,6 +174,17 @@ def _run_seed(args, seed: int, out, engine) -> dict:
     city = args.city if cmd != "transfer" else args.to
     fraction = args.fraction if cmd != "evaluate" else 1.0
     writes = engine is None or engine.is_global_zero
+    loaded = None
+    if cmd != "train":  # the model first: a bad --model/--from fails before the data, and it sets --window's default
+        loaded = load_model(args.model if cmd == "evaluate" else args.source)
+        limit = loaded[0].config.max_len
+        if args.window is None:
+            args.window = limit
+        elif limit < args.window:
+            raise UserInputError(f"--window {args.window} exceeds the {'source ' if cmd == 'transfer' else ''}"
+                                 f"model's max_len {limit}")
+    elif args.window is None:
+        args.window = 64
     data = prepare_city(city, root=args.root, fraction=max(fraction, 1e-9), seed=seed,
                         length=args.window, max_gap_hours=args.max_gap_hours,
                         feature_users="all" if cmd != "train" and fraction == 0 else "train")
@@ -192,9 +204,7 @@ def _run_seed(args, seed: int, out, engine) -> dict:
     if out and writes:
         out.mkdir(parents=True, exist_ok=True)
     if cmd == "evaluate":
-        model, extra = load_model(args.model)
-        if model.config.max_len < args.window:
-            raise UserInputError(f"--window {args.window} exceeds the model's max_len {model.config.max_len}")
+        model, extra = loaded
         result["model"] = evaluate_model(model, data, part)
         _print_metrics(f"TrajMoE ({part})", result["model"])
     else:
@@ -205,10 +215,7 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                                    **{k: getattr(args, k) for k in _MODEL_FLAGS})
             model = TrajMoE(config)
         else:
-            model, extra = load_model(args.source)
-            if model.config.max_len < args.window:
-                raise UserInputError(
-                    f"--window {args.window} exceeds the source model's max_len {model.config.max_len}")
+            model, extra = loaded
             result["zero_shot"] = evaluate_model(model, data)
             print(f"protocol: {protocol}")
             _print_metrics("zero-shot" if fraction == 0 else "source, not fine-tuned", result["zero_shot"])

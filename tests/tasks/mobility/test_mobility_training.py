@@ -91,8 +91,15 @@ def test_cli_train_evaluate_transfer(tmp_path, capsys):
                  "--out", str(tmp_path / "t"), *common]) == 0
     t = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert "zero_shot" in t and "model" in t
+    capsys.readouterr()
     assert main(["mobility", "evaluate", "--model", str(tmp_path / "t"), "--city", str(b), "--window", "8"]) == 0
-    assert "TrajMoE (test)" in capsys.readouterr().out
+    with_flag = capsys.readouterr().out
+    assert "TrajMoE (test)" in with_flag
+    # without --window, evaluate uses the model's own window (it used to default to 64 and refuse this model)
+    assert main(["mobility", "evaluate", "--model", str(tmp_path / "t"), "--city", str(b)]) == 0
+    assert capsys.readouterr().out == with_flag
+    assert main(["mobility", "evaluate", "--model", str(tmp_path / "t"), "--city", str(b), "--window", "9"]) == 2
+    assert "--window 9 exceeds the model's max_len 8" in capsys.readouterr().err
     # user errors: one line, exit 2
     assert main(["mobility", "evaluate", "--model", str(tmp_path / "nothing"), "--city", str(b)]) == 2
     assert main(["mobility", "train", "--city", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
