@@ -26,6 +26,14 @@ from graphrep.data.torchfile import load_torch_file
 SIGNATURE_KEY = "graphrep_signature"
 
 
+def refuse_past_total(done: int, total: int, phase: str, flag: str = "--epochs") -> None:
+    """A resumed loop state that has already run ``done`` > ``total`` epochs is refused (:class:`CheckpointError`):
+    continuing would do nothing, and the run would be reported as ``total`` epochs for a model trained longer."""
+    if int(done) > total:
+        raise CheckpointError(f"the checkpoint's {phase} phase is already at epoch {int(done)}, past {flag} {total}: "
+                              f"give {flag} {int(done)} or more to continue it")
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint at ``path`` as a dict (``weights_only`` loading on CPU through
     :func:`graphrep.data.torchfile.load_torch_file`); one-line :class:`CheckpointError` that names the file."""

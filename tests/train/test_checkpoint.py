@@ -60,3 +60,20 @@ def test_checkpoint_without_signature_is_refused(tmp_path):
     torch.save({"state_dict": {}}, path)
     with pytest.raises(CheckpointError, match="no run signature"):
         check_signature(path, _signature())
+
+
+def test_a_loop_state_past_the_requested_epochs_is_refused():
+    """Used by every engine loop on resume: a 4-epoch state resumed with --epochs 3 would train nothing and be
+    reported as a 3-epoch run."""
+    import pytest
+
+    from graphrep.data.errors import CheckpointError
+    from graphrep.train.checkpoint import refuse_past_total
+
+    refuse_past_total(3, 3, "training")  # a finished run resumed at its own length: nothing to do, allowed
+    refuse_past_total(2, 5, "training")
+    with pytest.raises(CheckpointError, match=r"training phase is already at epoch 4, past --epochs 3: give "
+                                              r"--epochs 4 or more"):
+        refuse_past_total(4, 3, "training")
+    with pytest.raises(CheckpointError, match="past --pretrain-epochs 1"):
+        refuse_past_total(2, 1, "graphcl", "--pretrain-epochs")

@@ -40,11 +40,11 @@ from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_a
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from graphrep.data.errors import CheckpointError, InvalidInputError
+from graphrep.data.errors import InvalidInputError
 from graphrep.models.circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
 from graphrep.objectives.balanced import BalancedMSE, BalancedSoftmaxLoss
 from graphrep.ops import CSR
-from graphrep.train.checkpoint import tensor_digest
+from graphrep.train.checkpoint import refuse_past_total, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint, rng_state, set_rng_state
 from graphrep.train.metrics import macro_f1
 
@@ -359,10 +359,7 @@ def _restore(resumed: dict | None, phase: str, module: torch.nn.Module, opt, tot
     already past ``total`` epochs is refused: the run would report ``total`` epochs for a model trained longer."""
     if resumed is None or resumed.get("phase") != phase:
         return 0
-    if int(resumed["epoch"]) > total:
-        flag = "--pretrain-epochs" if phase == "pretrain" else "--epochs"
-        raise CheckpointError(f"the checkpoint's {phase} phase is already at epoch {int(resumed['epoch'])}, past "
-                              f"{flag} {total}: give {flag} {int(resumed['epoch'])} or more to continue it")
+    refuse_past_total(resumed["epoch"], total, phase, "--pretrain-epochs" if phase == "pretrain" else "--epochs")
     module.load_state_dict(resumed["model"])
     opt.load_state_dict(resumed["optimizer"])
     set_rng_state(resumed["rng"])

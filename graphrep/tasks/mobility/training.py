@@ -33,7 +33,7 @@ from graphrep.data.mobility import (CITY_LAYOUTS, CheckIns, chronological_split,
 from graphrep.data.mobility.sequences import Windows, build_windows, spatial_priors
 from graphrep.data.mobility.transitions import gnn_edges, training_transition_graph
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
-from graphrep.train.checkpoint import read_checkpoint, tensor_digest
+from graphrep.train.checkpoint import read_checkpoint, refuse_past_total, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import ranking_metrics, target_ranks
 
@@ -213,6 +213,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
         model.load_state_dict(resumed.pop("model"))
         opt.load_state_dict(resumed.pop("optimizer"))
         loop.update(resumed)
+        refuse_past_total(loop["epoch"], settings.epochs, "training")
     else:
         loop["initial"] = evaluate_model(model, data, "valid") if settings.keep_initial else None
         if loop["initial"] is not None:

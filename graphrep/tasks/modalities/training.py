@@ -33,7 +33,7 @@ from graphrep.models.graphcl import graphcl_loss
 from graphrep.models.modality import GraphEncoder
 from graphrep.objectives import ProjectionHead
 from graphrep.train.baselines import markov_scores
-from graphrep.train.checkpoint import tensor_digest
+from graphrep.train.checkpoint import refuse_past_total, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import macro_f1
 
@@ -234,6 +234,7 @@ def fit(model: nn.Module, make_batch: Callable[[Tensor], tuple[object, Tensor]],
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
     loop = {"epoch": 0, "best": {"valid_acc": -1.0}, "curve": [], "train_seconds": 0.0}
     _restore(model, opt, checkpoint.state(phase) if checkpoint is not None else None, loop)
+    refuse_past_total(loop["epoch"], epochs, phase)
     wrapped, opt = engine.setup(model, opt)
     train_index = torch.as_tensor(split.train)
     with engine.interruptible():
@@ -322,6 +323,7 @@ def graphcl_pretrain(encoder: GraphEncoder, make_graphs: Callable[[Tensor], Batc
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loop = {"epoch": 0, "losses": [], "seconds": 0.0}
     _restore(model, opt, checkpoint.state(phase) if checkpoint is not None else None, loop)
+    refuse_past_total(loop["epoch"], epochs, phase, "--pretrain-epochs")
     objective = _GraphCLObjective(model, tuple(augmentations), ratio, temperature)
     wrapped, opt = engine.setup(objective, opt)
     with engine.interruptible():

@@ -157,6 +157,7 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
     Returns:
         ``{"loss": [per epoch], "temperature": final tau, "seconds": wall time, "steps_per_s": ..., "config": ...}``
     """
+    from graphrep.train.checkpoint import refuse_past_total
     from graphrep.train.engine import Engine, rng_state, set_rng_state
 
     cfg = config or AlignmentConfig()
@@ -184,6 +185,7 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
         gen.set_state(resumed.pop("generator"))
         set_rng_state(resumed.pop("rng"))
         loop.update(resumed)
+        refuse_past_total(loop["epoch"], cfg.epochs, "alignment")
     wrapped, opt = engine.setup(step_module, opt)
     device = engine.device
 
