@@ -83,8 +83,15 @@ def _check_args(args) -> list[str]:
     if args.gate_scope == "graph" and args.variant != "routed":
         raise GraphrepError(f"--gate-scope graph needs --variant routed (the {args.variant} variant has no "
                             "graph-level gate inputs)")
-    for t in args.templates or []:
-        check_template(t)
+    if args.templates:
+        from graphrep.data.errors import InvalidInputError
+        from graphrep.tasks.tag.zero_shot import check_template
+
+        for t in args.templates:
+            try:
+                check_template(t)
+            except InvalidInputError as exc:
+                raise GraphrepError(f"--template {exc}") from None
     train = [s.strip() for s in args.train.split(",")]
     if any(not s for s in train):
         raise GraphrepError(f"--train must be comma-separated TAG names, got {args.train!r}")
@@ -168,19 +175,3 @@ def _print_run(args, m: dict, seed: int) -> None:
           f"{100 * plain['macro_f1']:.1f}%")
     for name, r in m["baselines"].items():
         print(f"  training-free {name:<25} accuracy {100 * r['accuracy']:.1f}%, macro-F1 {100 * r['macro_f1']:.1f}%")
-
-
-def check_template(template: str) -> None:
-    """A prompt template holds exactly one ``{}`` (the class name); other braces are doubled (``{{``, ``}}``).
-    ``str.format`` would otherwise fail mid-run on ``"{} and {}"`` or a lone ``}``."""
-    import string
-
-    from graphrep.data.errors import GraphrepError
-
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        raise GraphrepError(f"--template {template!r}: {exc} (write literal braces as '{{{{' and '}}}}')") from None
-    if fields != [""]:
-        raise GraphrepError(f"--template {template!r} must contain exactly one '{{}}' for the class name (literal "
-                            "braces as '{{' and '}}'), found " + (", ".join("{" + f + "}" for f in fields) or "none"))

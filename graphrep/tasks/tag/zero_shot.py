@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "read_class_descriptions", "description_embeddings",
-           "class_prompts", "class_embeddings", "normalized_adjacency", "symmetric_adjacency",
+           "check_template", "class_prompts", "class_embeddings", "normalized_adjacency", "symmetric_adjacency",
            "propagate", "zero_shot_predict", "held_out_class_split", "accuracy", "macro_f1", "zero_shot_scores",
            "evaluate_propagation"]
 
@@ -35,10 +35,26 @@ def clean_class_name(name: str) -> str:
     return " ".join(name.replace("_", " ").split()).lower()
 
 
+def check_template(template: str) -> None:
+    """A prompt template holds exactly one ``{}`` (the class name); other braces are doubled (``{{``, ``}}``).
+    ``str.format`` would otherwise fail mid-run on ``"{} and {}"`` or a lone ``}``. Raises :class:`InvalidInputError`
+    (a ``ValueError``)."""
+    import string
+
+    from graphrep.data.errors import InvalidInputError
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise InvalidInputError(f"{template!r}: {exc} (write literal braces as '{{{{' and '}}}}')") from None
+    if fields != [""]:
+        raise InvalidInputError(f"{template!r} must contain exactly one '{{}}' for the class name (literal braces as "
+                                "'{{' and '}}'), found " + (", ".join("{" + f + "}" for f in fields) or "none"))
+
+
 def class_prompts(class_names: Sequence[str], template: str = DEFAULT_TEMPLATE, clean: bool = True) -> list[str]:
     """One prompt per class: ``template.format(name)``, with :func:`clean_class_name` applied when ``clean``."""
-    if "{}" not in template:
-        raise ValueError(f"prompt template must contain '{{}}' for the class name, got {template!r}")
+    check_template(template)
     return [template.format(clean_class_name(c) if clean else c) for c in class_names]
 
 
