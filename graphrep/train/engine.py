@@ -88,7 +88,8 @@ class Engine:
     def backward(self, loss: Tensor) -> None:
         """Backpropagate ``loss``; a NaN or infinite loss stops the run with :class:`TrainingDivergedError` instead
         of training on (every later step would be NaN, and NaN scores can look perfect to a ranking metric). The
-        check reads one scalar per step, which the loops' loss logging reads anyway."""
+        check reads one scalar per step: the mini-batch loops read it for their loss logging anyway, and the
+        full-batch circuit loop takes one step per epoch."""
         if not torch.isfinite(loss.detach()).all():
             from graphrep.data.errors import TrainingDivergedError
 
