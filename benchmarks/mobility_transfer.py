@@ -59,6 +59,13 @@ VARIANTS = {"GRU": {"backbone": "gru", **TIMED}, "dense transformer": {"backbone
             "TrajMoE w/o target time": {"explore_gate": True}, "TrajMoE w/o explore gate": {"target_time": True},
             "TrajMoE w/o user history": {"use_history": False, "target_time": True}}
 DEFAULT_VARIANTS = ("GRU", "dense transformer", "TrajMoE", "TrajMoE + city-wide scores")
+#: rows evaluated from another row's trained model with exploration slots (tasks.mobility.exploration.slate_ranks):
+#: the last k of the top 5 positions go to the best-scored venues the user has not visited
+SLOTTED = {"TrajMoE + city-wide scores": (1, 2)}
+
+
+def slotted_name(name: str, k: int) -> str:
+    return f"{name}, {k} exploration slot{'s' if k > 1 else ''} in the top 5"
 METRICS = ("acc@1", "acc@5", "acc@10", "mrr", "ndcg@5")  # used by mobility_transition_gnn.py
 CELLS = ("NYC in-city", "TKY in-city", "NYC->TKY zero-shot", "LLM-Mob NYC split")
 PARTS = (("", "all"), ("new/", "new to user"), ("return/", "returns"),
@@ -89,6 +96,9 @@ def main(argv=None) -> int:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    p.add_argument("--merge", action="store_true",
+                   help="rerun only --variants (and the rules) and replace their rows in the existing JSON; the other "
+                        "rows are kept (same seeds, epochs, dim and batch size required)")
     p.add_argument("--docs-only", action="store_true",
                    help="only rewrite mobility_exploration.md, docs/guides/mobility.md's results section and README's "
                         "mobility row from the JSON")
@@ -124,6 +134,8 @@ def main(argv=None) -> int:
                "published": LLMMOB_PUBLISHED,
                "settings": {"epochs": args.epochs, "dim": args.dim, "window": 64, "batch_size": args.batch_size,
                             "machine": "2 CPU cores shared with seven other jobs, torch threads = 1"}}
+    if args.merge:
+        results = merge_base(out / "mobility_exploration.json", results, variants)
 
     def record(cell, row, seed, metrics, info=None):
         results["cells"][cell].setdefault(row, {"seeds": []})["seeds"].append({"seed": seed, **metrics, **(info or {})})
@@ -138,7 +150,10 @@ def main(argv=None) -> int:
 
     def save():
         summarise(results["cells"])
-        results["wall_seconds"] = time.perf_counter() - start
+        if args.merge:
+            results["merged"][-1]["seconds"] = time.perf_counter() - start
+        else:
+            results["wall_seconds"] = time.perf_counter() - start
         results["goals"] = goals(results)
         (out / "mobility_exploration.json").write_text(json.dumps(results, indent=1))
         write_tables(results, out / "mobility_exploration.md")
@@ -152,13 +167,22 @@ def main(argv=None) -> int:
     save()
     for seed in seeds:
         for name, overrides in variants.items():
+            models = {}  # cell -> the trained model, for the slotted rows
             model, info = train(nyc, overrides, seed)
             record("NYC in-city", name, seed, evaluate_ranks(nyc, *model_ranks(model, nyc)), info)
             record("NYC->TKY zero-shot", name, seed, evaluate_ranks(tky, *model_ranks(model, tky)))
+            models["NYC in-city"] = models["NYC->TKY zero-shot"] = model
             model, info = train(tky, overrides, seed)
             record("TKY in-city", name, seed, evaluate_ranks(tky, *model_ranks(model, tky)), info)
+            models["TKY in-city"] = model
             model, info = train(llm, overrides, seed)
             record("LLM-Mob NYC split", name, seed, evaluate_ranks(llm, *model_ranks(model, llm)), info)
+            models["LLM-Mob NYC split"] = model
+            for k in SLOTTED.get(name, ()):
+                for cell, m in models.items():
+                    data = data_of[cell]
+                    record(cell, slotted_name(name, k), seed,
+                           evaluate_ranks(data, *model_ranks(m, data, explore_slots=k)))
             cells = results["cells"]
             log(f"seed {seed} {name}: Acc@1 NYC {cells['NYC in-city'][name]['seeds'][-1]['acc@1']:.4f}, "
                 f"TKY {cells['TKY in-city'][name]['seeds'][-1]['acc@1']:.4f}, zero-shot "
@@ -172,6 +196,24 @@ def main(argv=None) -> int:
     log(f"done; wrote {out / 'mobility_exploration.json'}, .md, .png")
     print((out / "mobility_exploration.md").read_text())
     return 0
+
+
+def merge_base(path: Path, fresh: dict, variants: dict) -> dict:
+    """The existing results at ``path`` without the rows that this run recomputes (the rules, ``variants`` and their
+    slotted rows), checked to have been run with the same settings."""
+    old = json.loads(path.read_text())
+    for key in ("epochs", "dim", "batch_size", "window"):
+        if old["settings"][key] != fresh["settings"][key]:
+            raise SystemExit(f"--merge: {path} was run with {key}={old['settings'][key]}, this run "
+                             f"{fresh['settings'][key]}")
+    if old["seeds"] != fresh["seeds"]:
+        raise SystemExit(f"--merge: {path} has seeds {old['seeds']}, this run {fresh['seeds']}")
+    rerun = set(BASELINE_NAMES.values()) | set(variants)
+    rerun |= {slotted_name(v, k) for v in variants for k in SLOTTED.get(v, ())}
+    old["cells"] = {c: {r: e for r, e in rows.items() if r not in rerun} for c, rows in old["cells"].items()}
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    old["merged"] = old.get("merged", []) + [{"variants": sorted(variants), "at": stamp}]
+    return old
 
 
 def goals(results: dict) -> list[dict]:
@@ -198,7 +240,8 @@ def goals(results: dict) -> list[dict]:
         if a is not None and b is not None:
             rows.append({"goal": f"{cell}: TrajMoE new-venue Acc@5 among unvisited venues > popularity's "
                          "(informative, not a stated goal)", "margin_points": 100 * (a - b), "met": a > b})
-    for name in (model, "TrajMoE + city-wide scores"):
+    slotted = [slotted_name(n, k) for n, ks in SLOTTED.items() for k in ks]
+    for name in (model, "TrajMoE + city-wide scores", *slotted):
         for cell in CELLS:
             a, b = get(cell, name, "new/acc@5"), get(cell, "popularity", "new/acc@5")
             if a is not None and b is not None:
@@ -233,6 +276,8 @@ def guide_section(results: dict) -> str:
     new = [goals_[f"{c}: TrajMoE new-venue Acc@5 > popularity's"] for c in CELLS]
     newg = [goals_.get(f"{c}: TrajMoE + city-wide scores new-venue Acc@5 > popularity's") for c in CELLS]
     moe_wins = [c for c in CELLS if acc(c, "TrajMoE") > max(acc(c, "GRU"), acc(c, "dense transformer"))]
+    slot_goals = [goals_.get(f"{c}: {slotted_name(n, k)} new-venue Acc@5 > popularity's")
+                  for n, ks in SLOTTED.items() for k in ks for c in CELLS]
     s = results["settings"]
     lines = [SECTION, "",
              "`benchmarks/mobility_transfer.py` writes [mobility_exploration](../benchmarks/mobility_exploration.md): "
@@ -264,15 +309,39 @@ def guide_section(results: dict) -> str:
              + ("With the city-wide scores: " + ", ".join(f"{c} {_points(g)}" for c, g in zip(CELLS, newg) if g)
                 + ". " if any(newg) else "")
              + ("On this measure the models lose to plain popularity in every cell: a new venue rarely outranks the "
-                "user's own places in their top 5. " if not any(g["met"] for g in new + newg if g) else "")
+                "user's own places in their top 5. " if not any(g["met"] for g in new + newg + slot_goals if g)
+                else "")
              + "Column 'new, among unvisited' ranks new targets among the venues the user has not visited only "
              "(the exploration path alone).",
+             *slot_bullets(results, goals_),
              "- Only `--fraction 0` is zero-shot: with `--fraction f > 0` the target's venue statistics come from `f` "
              "of its users, and the printout says so.", ""] + summary_table(results)
     lines += ["", "| goal | margin (points) | met |", "|---|---|---|"]
     lines += [f"| {g['goal']} | {g['margin_points']:+.2f} | {'yes' if g['met'] else 'no'} |"
               for g in results.get("goals", [])]
     return "\n".join(lines) + "\n"
+
+
+def slot_bullets(results: dict, goals_: dict) -> list[str]:
+    """One line per slotted row present: its new-venue Acc@5 against popularity's, and its price in Acc@5 on all
+    targets and on returns against the same model's plain ranking."""
+    cells, out = results["cells"], []
+    for name, ks in SLOTTED.items():
+        for k in ks:
+            row = slotted_name(name, k)
+            if not all(row in cells[c] for c in CELLS):
+                continue
+            g = [goals_[f"{c}: {row} new-venue Acc@5 > popularity's"] for c in CELLS]
+            price = [100 * (cells[c][row]["acc@5"][0] - cells[c][name]["acc@5"][0]) for c in CELLS]
+            ret = [100 * (cells[c][row]["return/acc@5"][0] - cells[c][name]["return/acc@5"][0]) for c in CELLS]
+            out.append(f"- Exploration slots ({k} of the top 5 kept for the best-scored venues the user has not "
+                       f"visited, `model_ranks(..., explore_slots={k})`, the same trained \"{name}\" models): "
+                       "new-venue Acc@5 against popularity's: "
+                       + ", ".join(f"{c} {_points(x)}" for c, x in zip(CELLS, g))
+                       + "; the price, Acc@5 on all targets against the same model's plain ranking: "
+                       + ", ".join(f"{c} {p:+.2f}" for c, p in zip(CELLS, price))
+                       + " points (on returns: " + ", ".join(f"{r:+.2f}" for r in ret) + "); Acc@1 is unchanged.")
+    return out
 
 
 def summary_table(results: dict) -> list[str]:
@@ -299,9 +368,22 @@ def readme_row(results: dict) -> str:
             f"{margins[0]:+.1f} / {margins[1]:+.1f} / {margins[2]:+.1f} points over the user-transition rule (NYC / TKY "
             f"/ NYC -> TKY zero-shot), {100 * llm:.1f} vs LLM-Mob's published 27.44 on its NYC split; "
             + (f"above popularity on new venues in {len(new_met)} of {len(CELLS)} cells" if new_met else
-               "below popularity on new venues (Acc@5)") + "; "
+               "below popularity on new venues (Acc@5)") + slot_summary(results, goals_) + "; "
             + (f"the MoE beats a GRU and a dense transformer in {len(moe_wins)} of {len(CELLS)} cells" if moe_wins
                else "a GRU or a dense transformer with the same head does as well as the MoE") + " |")
+
+
+def slot_summary(results: dict, goals_: dict) -> str:
+    """The README's clause on the row with the most exploration slots, if it ran."""
+    name, k = next(((n, max(ks)) for n, ks in SLOTTED.items()), (None, 0))
+    row = slotted_name(name, k) if name else None
+    cells = results["cells"]
+    if not row or not all(row in cells[c] for c in CELLS):
+        return ""
+    met = [c for c in CELLS if goals_[f"{c}: {row} new-venue Acc@5 > popularity's"]["met"]]
+    price = [100 * (cells[c][row]["acc@5"][0] - cells[c][name]["acc@5"][0]) for c in CELLS]
+    return (f" (with {k} exploration slots in the top 5: above it in {len(met)} of {len(CELLS)} cells, for "
+            f"{min(price):+.1f} to {max(price):+.1f} points of Acc@5 on all targets)")
 
 
 def write_docs(results: dict) -> None:
@@ -333,7 +415,10 @@ def write_tables(results: dict, path: Path) -> None:
              f"{results.get('wall_seconds', 0):.0f} s. Mean ± sample std over seeds (rules are deterministic). "
              "'new to user': targets at a venue absent from all the user's earlier check-ins; 'returns': the rest; "
              "'new, among unvisited': new targets ranked only among the venues the user had not visited (the "
-             "non-history path alone).", "",
+             "non-history path alone)."
+             + "".join(f" Rerun on {m['at']} with `--merge` (the rules and {', '.join(m['variants'])}, and their "
+                       f"slotted rows; {m.get('seconds', 0):.0f} s); the other rows are from the full run."
+                       for m in results.get("merged", [])), "",
              "## Per-user chronological split (Foursquare NYC / TKY with categories)", ""] + head
     for cell in CELLS[:3]:
         for row, e in results["cells"][cell].items():

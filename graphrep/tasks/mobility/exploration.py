@@ -8,10 +8,12 @@ A model that only copies the user's history scores zero Acc@k on new targets bey
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from graphrep.train.metrics import ranking_metrics
+from graphrep.data.errors import InvalidInputError
+from graphrep.train.metrics import ranking_metrics, target_ranks
 
-__all__ = ["novel_targets", "exploration_metrics", "PARTS"]
+__all__ = ["novel_targets", "exploration_metrics", "slate_ranks", "PARTS"]
 
 #: prefixes of the metric keys: all targets, new to the user, returns (and ``new-among-unvisited/``: new targets ranked
 #: among the venues the user had not visited, the non-history path alone)
@@ -53,3 +55,45 @@ def exploration_metrics(ranks: np.ndarray, is_new: np.ndarray,
         m["mrr@10"] = float(np.where(r <= 10, 1.0 / r, 0.0).mean())
         out.update({prefix + k: v for k, v in m.items()})
     return out
+
+
+def slate_ranks(scores: torch.Tensor, targets: torch.Tensor, visited: torch.Tensor, slots: int,
+                top: int = 5) -> torch.Tensor:
+    r"""1-based rank of each target in a list whose last ``slots`` of the first ``top`` positions are reserved for
+    venues the user has not visited (exploration slots).
+
+    The list is built greedily: positions :math:`1..top-slots` take the best-scored venue not yet listed, positions
+    :math:`top-slots+1..top` the best-scored *unvisited* venue not yet listed, and every later position the best-scored
+    venue left, so that below ``top`` the model's order is kept. With ``slots = 0`` this is
+    :func:`~graphrep.train.metrics.target_ranks`. A target outside the first ``top`` positions, with plain rank
+    :math:`a`, is preceded by the :math:`a - 1` venues scored above it plus the listed venues scored at or below it:
+    rank :math:`a + \#\{v \in L : v \neq t,\ s_v \le s_t\}`. Acc@1 is unchanged while ``slots < top``; Acc@k for
+    :math:`k \ge top` trades returns for new venues. Ties go to the target, then to the lower venue id, so that
+    ``slots = 0`` gives :func:`~graphrep.train.metrics.target_ranks` exactly. A row with fewer unvisited venues than
+    slots fills the rest with visited ones.
+
+    Shapes: scores, visited ``[M, V]`` (visited bool), targets ``[M]`` -> ``[M]`` int64.
+    """
+    if not 0 <= slots <= top:
+        raise InvalidInputError(f"exploration slots must be in [0, {top}], got {slots}")
+    plain = target_ranks(scores, targets)
+    if slots == 0 or not len(targets):
+        return plain
+    s = torch.nan_to_num(scores.float(), nan=float("-inf"))
+    listed = torch.zeros_like(visited, dtype=torch.bool)
+    position = torch.zeros(len(targets), dtype=torch.int64)  # 0: not listed
+    rows = torch.arange(len(targets))
+    for p in range(1, top + 1):
+        blocked = listed | visited if p > top - slots else listed
+        pick = s.masked_fill(blocked, float("-inf")).argmax(1)
+        # a row whose unvisited venues ran out picks among everything not yet listed
+        pick = torch.where(blocked[rows, pick], s.masked_fill(listed, float("-inf")).argmax(1), pick)
+        # ties in the target's favour, as in target_ranks
+        free = ~blocked[rows, targets] | blocked[rows, pick]  # the target may take this position
+        tie = (s[rows, targets] == s[rows, pick]) & ~listed[rows, targets] & free
+        pick = torch.where(tie, targets, pick)
+        listed[rows, pick] = True
+        position = torch.where((pick == targets) & (position == 0), torch.full_like(position, p), position)
+    st = s[rows, targets].unsqueeze(1)
+    after = (listed & (s <= st)).sum(1) - listed[rows, targets].long()
+    return torch.where(position > 0, position, torch.clamp(plain + after, max=scores.size(1)))

@@ -8,6 +8,7 @@ import torch
 from graphrep.data.mobility import CheckIns, SkipLog
 from graphrep.data.mobility.sequences import build_windows
 from graphrep.tasks.mobility.baselines import baseline_scores, lexicographic
+from graphrep.data.errors import InvalidInputError
 from graphrep.tasks.mobility.exploration import exploration_metrics, novel_targets
 from graphrep.train.metrics import target_ranks
 
@@ -120,3 +121,49 @@ def test_unvisited_rank_counts_only_venues_the_user_had_not_visited():
     assert rows.tolist() == [8] and ranks.tolist() == [3] and unvisited.tolist() == [2]
     m = exploration_metrics(ranks, novel_targets(c.user, c.venue)[rows], unvisited)
     assert m["new/acc@1"] == 0.0 and m["new-among-unvisited/mrr"] == 0.5
+
+
+def brute_slate(scores, visited, slots, target, top=5):
+    """The slate of ``slate_ranks`` built by sorting, one row: best first, ties to the target, then the lower id."""
+    order = sorted(range(len(scores)), key=lambda v: (-scores[v], v != target, v))
+    listed = []
+    for p in range(1, top + 1):
+        pool = [v for v in order if v not in listed and (p <= top - slots or not visited[v])]
+        pool = pool or [v for v in order if v not in listed]
+        listed.append(pool[0])
+    return listed + [v for v in order if v not in listed]
+
+
+def test_slate_ranks_match_an_explicitly_built_list():
+    from graphrep.tasks.mobility.exploration import slate_ranks
+
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        m, v = 7, int(rng.integers(6, 14))
+        scores = torch.tensor(rng.integers(0, 5, (m, v)), dtype=torch.float32)  # many ties
+        visited = torch.tensor(rng.random((m, v)) < (0.9 if trial % 4 == 0 else 0.4))  # some rows short of unvisited
+        targets = torch.tensor(rng.integers(0, v, m))
+        for slots in range(0, 6):
+            got = slate_ranks(scores, targets, visited, slots)
+            for i in range(m):
+                slate = brute_slate(scores[i].tolist(), visited[i].tolist(), slots, int(targets[i]))
+                t = int(targets[i])
+                if slate.index(t) < 5:
+                    want = slate.index(t) + 1
+                else:  # below the top five: the model's order, ties counted in the target's favour as in target_ranks
+                    want = 6 + sum(1 for u in slate[5:] if scores[i, u] > scores[i, t])
+                assert int(got[i]) == want, (trial, slots, i)
+    with pytest.raises(InvalidInputError, match="slots"):
+        slate_ranks(scores, targets, visited, 6)
+
+
+def test_exploration_slots_put_the_best_unvisited_venue_in_the_top_five():
+    from graphrep.tasks.mobility.exploration import slate_ranks
+
+    scores = torch.tensor([[9.0, 8, 7, 6, 5, 4, 3, 2]])
+    visited = torch.tensor([[True] * 6 + [False] * 2])
+    assert slate_ranks(scores, torch.tensor([6]), visited, 0).tolist() == [7]
+    assert slate_ranks(scores, torch.tensor([6]), visited, 1).tolist() == [5]
+    assert slate_ranks(scores, torch.tensor([7]), visited, 2).tolist() == [5]
+    assert slate_ranks(scores, torch.tensor([0]), visited, 2).tolist() == [1]  # Acc@1 unchanged
+    assert slate_ranks(scores, torch.tensor([3]), visited, 2).tolist() == [6]  # a return pushed below the slots
