@@ -13,7 +13,7 @@
 # bash benchmarks/gpu_checks.sh kernels [--device cuda|cpu] [--small] [--budget SECONDS]
 #   graphrep.ops alone (about 6 minutes on an H100/H200): 1. environment and import check (graphrep.ops must not pull
 #   rdkit/geoopt/ogb), 2. benchmarks/gpu_smoke.py (correctness without pytest, incl. a hub with 10^6 in-edges),
-#   3. benchmarks/kernels.py at N=1M,E=16M,F=128 and N=2M,E=64M,F=64 (writes results/kernels_cuda.{json,md,png}),
+#   3. benchmarks/kernel_timings.py at N=1M,E=16M,F=128 and N=2M,E=64M,F=64 (writes results/kernels_cuda.{json,md,png}),
 #   4. tests/ops on CUDA with the time left. Everything goes to $OUT (summary.txt, tests.txt, smoke.txt, bench.log,
 #   results/); stdout stays short. --device cpu --small is a dry run of the same logic on a CPU; --budget (default
 #   330) is shared among the steps.
@@ -82,9 +82,9 @@ grep -E '^FAIL' "$OUT/smoke.txt" | head -n 10 | tee -a "$SUMMARY"
 T=$(( $(left) * 75 / 100 )); [ $T -lt 30 ] && T=30
 BENCH_ARGS=(--device "$DEVICE" --out "$OUT/results" --repeats 3 --warmup 1)
 [ "$SMALL" = 1 ] && BENCH_ARGS+=(--small)
-TRITON_PRINT_AUTOTUNING=1 timeout -k 5 "$T" "$PY" benchmarks/kernels.py "${BENCH_ARGS[@]}" > "$OUT/bench.log" 2>&1
+TRITON_PRINT_AUTOTUNING=1 timeout -k 5 "$T" "$PY" benchmarks/kernel_timings.py "${BENCH_ARGS[@]}" > "$OUT/bench.log" 2>&1
 RC=$?
-say "-- benchmarks/kernels.py (rc=$RC, limit ${T}s; 124 = timed out, partial results kept)"
+say "-- benchmarks/kernel_timings.py (rc=$RC, limit ${T}s; 124 = timed out, partial results kept)"
 MD=$(ls "$OUT"/results/kernels_*.md 2>/dev/null | head -n 1)
 if [ -n "$MD" ]; then
   head -n 1 "$MD"

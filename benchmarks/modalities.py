@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)  # benchmarks/kernels.py would shadow the 'kernels' package that transformers imports
+    sys.path.pop(0)  # a script beside this one must never shadow an installed package (tests/test_benchmark_names.py)
 
 import numpy as np
 import torch

@@ -50,11 +50,11 @@ def test_every_table_row_is_in_a_results_file(page):
 @pytest.mark.parametrize("stem", sorted(p.stem for p in RESULTS.glob("kernels_*.json")))
 def test_kernel_tables_are_what_the_script_renders_from_their_json(stem):
     """A kernels table edited by hand, or left from another run than its JSON, fails: the script's own renderer
-    (``benchmarks/kernels.py``) must give the ``.md`` back from the ``.json`` byte for byte."""
+    (``benchmarks/kernel_timings.py``) must give the ``.md`` back from the ``.json`` byte for byte."""
     import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location("kernels_bench", ROOT / "benchmarks" / "kernels.py")
+    spec = importlib.util.spec_from_file_location("kernels_bench", ROOT / "benchmarks" / "kernel_timings.py")
     kernels = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kernels)
     result = json.loads((RESULTS / f"{stem}.json").read_text(encoding="utf-8"))

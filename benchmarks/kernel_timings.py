@@ -5,9 +5,9 @@ uniform and heavy-tailed in-degrees (destinations drawn with weights rand(N) ** 
 repeats; the methods of a row run interleaved, a, b, c, a, b, c, ..., so load on a shared machine hits all alike) and
 peak extra memory, and on CUDA the memory-traffic floor of the forward pass (bytes moved / measured copy bandwidth).
 
-    PYTHONPATH=$PWD python benchmarks/kernels.py --device cpu                      # N=100K, E=1.6M, F=64
-    PYTHONPATH=$PWD python benchmarks/kernels.py --device cuda                     # N=1M,E=16M,F=128 and N=2M,E=64M,F=64
-    PYTHONPATH=$PWD python benchmarks/kernels.py --device cpu --small --out /tmp/x  # dry run of the whole script
+    PYTHONPATH=$PWD python benchmarks/kernel_timings.py --device cpu                      # N=100K, E=1.6M, F=64
+    PYTHONPATH=$PWD python benchmarks/kernel_timings.py --device cuda                     # N=1M,E=16M,F=128 and N=2M,E=64M,F=64
+    PYTHONPATH=$PWD python benchmarks/kernel_timings.py --device cpu --small --out /tmp/x  # dry run of the whole script
 
 Writes ``<out>/kernels_<device>[_small].{json,md,png}``.
 """
