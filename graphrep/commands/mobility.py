@@ -94,6 +94,9 @@ def add_parser(subparsers) -> None:
     ev.add_argument("--city", required=True)
     ev.add_argument("--part", choices=["valid", "test"], default="test")
     ev.add_argument("--out", help="write metrics.json here")
+    ev.add_argument("--explore-slots", type=int, choices=range(0, 5), default=0, metavar="K",
+                    help="also score the list that keeps the last K (0-4) of the top 5 for the best-scored venues the "
+                         "user has not visited: Acc@1 unchanged, new venues found more often, returns less")
     _common(ev)
 
 
@@ -207,6 +210,10 @@ def _run_seed(args, seed: int, out, engine) -> dict:
         model, extra = loaded
         result["model"] = evaluate_model(model, data, part)
         _print_metrics(f"TrajMoE ({part})", result["model"])
+        if args.explore_slots:
+            result["model_explore_slots"] = {"slots": args.explore_slots,
+                                             **evaluate_model(model, data, part, explore_slots=args.explore_slots)}
+            _print_metrics(f"+ {args.explore_slots} explore slot(s)", result["model_explore_slots"])
     else:
         torch.manual_seed(seed)
         if cmd == "train":

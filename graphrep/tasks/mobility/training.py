@@ -37,7 +37,8 @@ from graphrep.train.checkpoint import read_checkpoint, refuse_past_total, tensor
 from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import ranking_metrics, target_ranks
 
-from .baselines import BASELINES, baseline_scores
+from .baselines import BASELINES, baseline_scores, history_counts
+from .exploration import slate_ranks
 
 __all__ = ["CityData", "prepare_city", "TrainSettings", "train_model", "evaluate_model", "baseline_metrics",
            "save_model", "load_model", "BASELINES", "resolve_city", "run_signature"]
@@ -168,15 +169,21 @@ def _on(device: torch.device, obj):
 
 
 @torch.no_grad()
-def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_size: int = 32) -> dict[str, float]:
-    """Ranking metrics of ``model`` on ``data.windows[part]`` (on the model's device)."""
+def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_size: int = 32,
+                   explore_slots: int = 0) -> dict[str, float]:
+    """Ranking metrics of ``model`` on ``data.windows[part]`` (on the model's device); with ``explore_slots``, of the
+    list that keeps the last ``explore_slots`` of the top 5 for venues the user has not visited
+    (:func:`~graphrep.tasks.mobility.exploration.slate_ranks`)."""
     model.eval()
     device = next(model.parameters()).device
     features, graph, transitions = _on(device, data.features), _on(device, data.graph), _on(device, data.markov)
     ranks = []
     for batch in _batches(data.windows[part], batch_size):
         logits, targets = model(features, _on(device, batch), graph, transitions)
-        ranks.append(target_ranks(logits.float(), targets).cpu())
+        logits, targets = logits.float().cpu(), targets.cpu()
+        visited = history_counts(batch, logits.size(1))[0] > 0 if explore_slots else None
+        ranks.append(slate_ranks(logits, targets, visited, explore_slots) if explore_slots
+                     else target_ranks(logits, targets))
     return ranking_metrics(torch.cat(ranks).numpy())
 
 

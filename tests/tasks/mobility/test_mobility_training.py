@@ -95,6 +95,12 @@ def test_cli_train_evaluate_transfer(tmp_path, capsys):
     assert main(["mobility", "evaluate", "--model", str(tmp_path / "t"), "--city", str(b), "--window", "8"]) == 0
     with_flag = capsys.readouterr().out
     assert "TrajMoE (test)" in with_flag
+    # exploration slots: the same model's list with the last slot of the top 5 kept for an unvisited venue
+    assert main(["mobility", "evaluate", "--model", str(tmp_path / "t"), "--city", str(b), "--explore-slots", "1",
+                 "--out", str(tmp_path / "e")]) == 0
+    e = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert e["model_explore_slots"]["slots"] == 1 and "+ 1 explore slot(s)" in capsys.readouterr().out
+    assert e["model_explore_slots"]["acc@1"] == e["model"]["acc@1"]
     # without --window, evaluate uses the model's own window (it used to default to 64 and refuse this model)
     assert main(["mobility", "evaluate", "--model", str(tmp_path / "t"), "--city", str(b)]) == 0
     assert capsys.readouterr().out == with_flag
