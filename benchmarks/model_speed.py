@@ -18,7 +18,13 @@ Cases (synthetic graphs with the stated sizes, seeded):
 - ``graphshaper``: :class:`graphrep.models.GraphShaper` (gated euclidean + hyperbolic + spherical experts) with
   ``backend="graphrep"`` vs ``backend="pyg"`` on the citation-size graph with 384-d unit node features.
 
-Run: ``python benchmarks/model_speed.py`` (CPU; ``--device cuda`` on a GPU, e.g. ``--out-name model_speed_cuda``).
+With ``--ceiling`` each node and molecule case also times PyG's model with its message passing removed
+(``propagate`` returns the layer's input features, ``edge_updater`` nothing, GAT adds no self-loops): every dense
+layer, the loss and Adam stay. PyG's step over that step bounds what *any* message-passing implementation can gain
+in that model, the ceiling a faster kernel cannot pass.
+
+Run: ``python benchmarks/model_speed.py`` (CPU; ``--device cuda`` on a GPU, e.g. ``--out-name model_speed_cuda``);
+``python benchmarks/model_speed.py --ceiling --only "GAT (8 heads),GIN" --out-name model_speed_ceiling``.
 Writes ``benchmarks/results/<out-name>.{json,md,png}``.
 """
 
@@ -30,6 +36,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +80,27 @@ def molecule_batch(gen: torch.Generator, device, graphs: int = 128):
 
 
 # ---------------------------------------------------------------------------------------------------------- models
+class _NoMessagePassing:
+    """Mixin for a PyG layer: no message passing at all (the ceiling's model, module docstring)."""
+
+    def propagate(self, edge_index, size=None, **kwargs):
+        x = kwargs["x"]
+        return x[0] if isinstance(x, tuple) else x
+
+    def edge_updater(self, edge_index, size=None, **kwargs):
+        return None
+
+
+class _NoMPGAT(_NoMessagePassing, pyg.GATConv):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, add_self_loops=False, **kwargs)
+
+
+#: PyG's layers without message passing, for ``--ceiling``
+NO_MP = SimpleNamespace(GATConv=_NoMPGAT, **{name: type(f"_NoMP{name}", (_NoMessagePassing, getattr(pyg, name)), {})
+                                              for name in ("GCNConv", "SAGEConv", "GINConv", "GINEConv")})
+
+
 class NodeNet(nn.Module):
     """Two convolutions with ReLU and dropout between (node classification)."""
 
@@ -114,7 +142,7 @@ class MolNet(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------------- cases
-def node_case(kind, n, e, f_in, hidden, classes, heads, device, seed):
+def node_case(kind, n, e, f_in, hidden, classes, heads, device, seed, ceiling=False):
     gen = torch.Generator().manual_seed(seed)
     ei = random_graph(n, e, gen, device)
     x = torch.randn(n, f_in, generator=gen).to(device)
@@ -127,10 +155,15 @@ def node_case(kind, n, e, f_in, hidden, classes, heads, device, seed):
     def step_fn(model):
         return lambda _: F.cross_entropy(model(x, ei), y)
 
-    return {"graphrep": (ours, step_fn(ours)), "pyg": (theirs, step_fn(theirs))}
+    impls = {"graphrep": (ours, step_fn(ours)), "pyg": (theirs, step_fn(theirs))}
+    if ceiling:
+        bare = NodeNet(NO_MP, kind, f_in, hidden, classes, heads).to(device)
+        bare.load_state_dict(theirs.state_dict())
+        impls["no_mp"] = (bare, step_fn(bare))
+    return impls
 
 
-def mol_case(kind, device, seed, batches: int = 8):
+def mol_case(kind, device, seed, batches: int = 8, ceiling=False):
     gen = torch.Generator().manual_seed(seed)
     data = []
     for _ in range(batches):
@@ -151,7 +184,12 @@ def mol_case(kind, device, seed, batches: int = 8):
             return F.mse_loss(model(atoms, ei.clone(), bonds, batch, y.numel()), y)
         return step
 
-    return {"graphrep": (ours, step_fn(ours)), "pyg": (theirs, step_fn(theirs))}
+    impls = {"graphrep": (ours, step_fn(ours)), "pyg": (theirs, step_fn(theirs))}
+    if ceiling:
+        bare = MolNet(NO_MP, kind).to(device)
+        bare.load_state_dict(theirs.state_dict())
+        impls["no_mp"] = (bare, step_fn(bare))
+    return impls
 
 
 def graphshaper_case(n, e, device, seed):
@@ -175,20 +213,20 @@ def graphshaper_case(n, e, device, seed):
 
 
 def cases(args):
-    d, s = args.device, args.seed
+    d, s, c = args.device, args.seed, args.ceiling
     big_n, big_e = args.big_nodes, args.big_edges
     yield "GCN", "citation (2,708 nodes, 10,556 edges, 1,433 feat.)", lambda: node_case(
-        "gcn", 2708, 10556, 1433, 64, 7, 8, d, s)
+        "gcn", 2708, 10556, 1433, 64, 7, 8, d, s, c)
     yield "SAGE (mean)", "citation (2,708 nodes, 10,556 edges, 1,433 feat.)", lambda: node_case(
-        "sage", 2708, 10556, 1433, 64, 7, 8, d, s)
+        "sage", 2708, 10556, 1433, 64, 7, 8, d, s, c)
     yield "GAT (8 heads)", "citation (2,708 nodes, 10,556 edges, 1,433 feat.)", lambda: node_case(
-        "gat", 2708, 10556, 1433, 64, 7, 8, d, s)
+        "gat", 2708, 10556, 1433, 64, 7, 8, d, s, c)
     big = f"{big_n:,} nodes, {big_e:,} edges, 64 feat."
-    yield "GCN", big, lambda: node_case("gcn", big_n, big_e, 64, 64, 7, 2, d, s)
-    yield "SAGE (mean)", big, lambda: node_case("sage", big_n, big_e, 64, 64, 7, 2, d, s)
-    yield "GAT (2 heads)", big, lambda: node_case("gat", big_n, big_e, 64, 64, 7, 2, d, s)
-    yield "GIN (5 layers)", "molecule batches (128 graphs, ~3,200 atoms)", lambda: mol_case("gin", d, s)
-    yield "GINE (5 layers)", "molecule batches (128 graphs, ~3,200 atoms)", lambda: mol_case("gine", d, s)
+    yield "GCN", big, lambda: node_case("gcn", big_n, big_e, 64, 64, 7, 2, d, s, c)
+    yield "SAGE (mean)", big, lambda: node_case("sage", big_n, big_e, 64, 64, 7, 2, d, s, c)
+    yield "GAT (2 heads)", big, lambda: node_case("gat", big_n, big_e, 64, 64, 7, 2, d, s, c)
+    yield "GIN (5 layers)", "molecule batches (128 graphs, ~3,200 atoms)", lambda: mol_case("gin", d, s, ceiling=c)
+    yield "GINE (5 layers)", "molecule batches (128 graphs, ~3,200 atoms)", lambda: mol_case("gine", d, s, ceiling=c)
     yield "GraphShaper (gated, 3 experts)", "citation (2,708 nodes, 10,556 edges, 384-d text)", lambda: (
         graphshaper_case(2708, 10556, d, s))
 
@@ -262,14 +300,17 @@ def main(argv=None):
     p.add_argument("--big-nodes", type=int, default=100_000)
     p.add_argument("--big-edges", type=int, default=1_000_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", default=None, help="run only cases whose model name contains this text")
+    p.add_argument("--only", default=None,
+                   help="comma list: run only cases whose model name (e.g. 'GIN', 'GAT (8 heads)') contains one")
+    p.add_argument("--ceiling", action="store_true",
+                   help="also time PyG's model without message passing (module docstring): the most any kernel gains")
     p.add_argument("--out-name", default="model_speed")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
     t_start = time.time()
     for model, graph, build in cases(args):
-        if args.only and args.only.lower() not in model.lower():
+        if args.only and not any(o.strip().lower() in model.lower() for o in args.only.split(",")):
             continue
         impls = build()
         load0 = _load()
@@ -280,12 +321,15 @@ def main(argv=None):
                      "graphrep_ms": [v * 1e3 for v in times["graphrep"]], "pyg_ms": [v * 1e3 for v in times["pyg"]],
                      "graphrep": g_txt, "pyg": p_txt, "graphrep_mean_std": g_ms, "pyg_mean_std": p_ms,
                      "speedup": p_med / g_med, "load_1min": [load0, _load()]})
+        if "no_mp" in times:
+            n_med, _, _, n_txt, _ = fmt(times["no_mp"])
+            rows[-1].update({"no_mp_ms": [v * 1e3 for v in times["no_mp"]], "no_mp": n_txt, "ceiling": p_med / n_med})
         print(f"{model:32s} {graph:52s} graphrep {g_txt:>7s} ({g_ms:>13s}) ms  PyG {p_txt:>7s} ({p_ms:>13s}) ms  "
               f"x{p_med / g_med:.2f}  {len(times['graphrep'])} steps, load {load0}-{_load()}", flush=True)
         del impls
     meta = {"device": args.device, "threads": args.threads, "seconds_per_case": args.seconds,
             "min_steps": args.min_steps, "max_steps": args.max_steps, "warmup_steps": args.warmup, "seed": args.seed,
-            "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
+            "ceiling": args.ceiling, "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
             "wall_s": round(time.time() - t_start)}
     if str(args.device).startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name()
@@ -314,6 +358,15 @@ def write(rows, meta, name):
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['model']} | {r['graph']} | {r['graphrep']} | {r['pyg']} | {r['speedup']:.2f}x | "
               f"{r['graphrep_mean_std']} | {r['pyg_mean_std']} | {r['steps']} |" for r in rows]
+    if any("ceiling" in r for r in rows):
+        lines += ["", "The ceiling: PyG's model with no message passing at all (no propagate, no edge updates, GAT "
+                  "without self-loops; the dense layers, loss and Adam kept), timed in the same alternation. PyG's "
+                  "step over that step is the most that any message-passing implementation can gain in this model.",
+                  "", "| model | graph | PyG ms (median) | PyG without message passing ms (median) | share of PyG's "
+                  "step in message passing | ceiling (PyG / no message passing) | graphrep's speed-up |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['model']} | {r['graph']} | {r['pyg']} | {r['no_mp']} | {1 - 1 / r['ceiling']:.0%} | "
+                  f"{r['ceiling']:.2f}x | {r['speedup']:.2f}x |" for r in rows if "ceiling" in r]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     plot(rows, meta, RESULTS / f"{name}.png")
 
