@@ -39,6 +39,7 @@ from torch_geometric.data import Data, HeteroData
 
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
+from .source import without_cycle_collection
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
 CIRCUITGCL_REF, CIRCUITGCL_DECADES = 1e-21, 6.0
@@ -137,6 +138,7 @@ def _stats(values: np.ndarray, unit_scale: float = 1.0) -> dict[str, float]:
     return {"n": float(values.size), "min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
 
 
+@without_cycle_collection
 def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL_REF,
                 label_decades: float = LABEL_DECADES) -> tuple[HeteroData, GraphReport]:
     """The circuit graph of ``design`` and a report of what was matched and skipped.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .names import bit, join, verilog_name
 from .netlist import Netlist
-from .source import CircuitFormatError, open_text
+from .source import CircuitFormatError, open_text, without_cycle_collection
 
 _TOKEN = re.compile(
     r"(?P<ws>\s+)|(?P<lc>//[^\n]*)|(?P<bc>/\*.*?\*/)|(?P<attr>\(\*.*?\*\))|(?P<esc>\\\S+)"
@@ -344,6 +344,7 @@ class _Union:
             self.parent[rb] = ra
 
 
+@without_cycle_collection
 def read_verilog(path: str | os.PathLike | list, top: str | None = None,
                  cell_pins: dict[str, list[str]] | None = None) -> Netlist:
     """Parse a structural Verilog file (or several, whose modules form one design: a top and its blocks) and
