@@ -301,32 +301,102 @@ def _numbers(tokens: list[str], unit: float) -> np.ndarray:
     return x
 
 
+#: the characters ``str.split()`` splits on, among ASCII bytes
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each white-space separated token of the ASCII bytes ``buf``, as ``str.split()``
+    cuts them."""
+    space = np.concatenate([[True], _SPACE[buf], [True]]).view(np.int8)
+    edge = np.diff(space)
+    return np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)
+
+
+def _inside(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``[n]`` bool: the positions covered by the (disjoint) spans ``starts[k]:ends[k]``."""
+    step = np.zeros(n + 1, dtype=np.int8)
+    step[starts] += 1
+    step[ends] -= 1
+    return np.cumsum(step[:-1], dtype=np.int8) > 0
+
+
 class _NameMap:
     """``*<index>`` -> name, compactly: the indices as integers, the names concatenated in one string with their
     offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
-    would take several times the memory of the parsed result). A repeated index keeps its last name."""
+    would take several times the memory of the parsed result). A repeated index keeps its last name.
+
+    An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices, the names copied
+    out by one mask); only names with a backslash are unescaped one by one."""
 
     def __init__(self):
         self._keys: list[np.ndarray] = []
         self._texts: list[str] = []
+        self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
+        self._size = 0  # characters in _texts
+
+    def _append(self, keys: np.ndarray, text: str, starts: np.ndarray, lengths: np.ndarray) -> None:
+        self._keys.append(keys)
+        self._starts.append(starts + self._size)
+        self._lengths.append(lengths)
+        self._texts.append(text)
+        self._size += len(text)
 
     def add(self, keys: list[str], names: list[str]) -> None:
         try:
-            self._keys.append(np.array([k[1:] for k in keys], dtype=np.int64))
+            k = np.array([k[1:] for k in keys], dtype=np.int64)
         except (ValueError, OverflowError):
             raise _Unexpected from None  # not *<digits>: the line reader takes it
-        self._texts.append("".join(names))
-        self._lengths.append(np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
+        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+        self._append(k, "".join(names), np.cumsum(lengths) - lengths, lengths)
+
+    def add_lines(self, text: str) -> None:
+        """The ``*<index> <name>`` lines of ``text`` (blank lines allowed); anything else raises :class:`_Unexpected`."""
+        if not text.isascii():
+            tokens = _rows(text, (2,), b"*")[0].tolist()
+            names = tokens[1::2]
+            self.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
+            return
+        buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        starts, ends = _spans(buf)
+        line = np.searchsorted(np.flatnonzero(buf == 10), starts)
+        if len(starts) % 2 or (line[0::2] != line[1::2]).any() or (np.diff(line[0::2]) <= 0).any():
+            raise _Unexpected  # not two tokens on every line
+        ks, ke, ns, ne = starts[0::2], ends[0::2], starts[1::2], ends[1::2]
+        digits = ke - ks - 1
+        if (buf[ks] != 42).any() or (digits < 1).any() or (digits > 18).any():
+            raise _Unexpected  # not *<digits>
+        in_key = _inside(len(buf), ks + 1, ke)
+        d = buf[in_key].astype(np.int64) - 48
+        if ((d < 0) | (d > 9)).any():
+            raise _Unexpected
+        pos = np.flatnonzero(in_key)
+        d *= 10 ** (np.repeat(ke - 1, digits) - pos)
+        keys = np.add.reduceat(d, np.cumsum(digits) - digits) if len(d) else np.zeros(0, dtype=np.int64)
+        names = buf[_inside(len(buf), ns, ne)].tobytes().decode("ascii")
+        lengths = ne - ns
+        at = np.cumsum(lengths) - lengths
+        slash = np.concatenate([[0], np.cumsum(buf == 92)])
+        escaped = np.flatnonzero(slash[ne] > slash[ns])
+        if len(escaped):  # unescaped one by one, appended after the others
+            plain = [unescape(names[a:a + n]) for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
+            extra = np.fromiter(map(len, plain), dtype=np.int64, count=len(plain))
+            at[escaped] = len(names) + np.cumsum(extra) - extra
+            lengths[escaped] = extra
+            names += "".join(plain)
+        self._append(keys, names, at, lengths)
 
     def finish(self) -> "_NameMap":
-        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        keys = np.concatenate(self._keys) if self._keys else empty
         self.order = np.argsort(keys, kind="stable")
         self.sorted = keys[self.order]
-        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        self.starts = np.concatenate(self._starts) if self._starts else empty
+        self.lengths = np.concatenate(self._lengths) if self._lengths else empty
         self.text = "".join(self._texts)
-        self._keys, self._texts, self._lengths = [], [], []
+        self._keys, self._texts, self._starts, self._lengths = [], [], [], []
         return self
 
     def lookup(self, heads: list[str]) -> list[str | None]:
@@ -338,8 +408,9 @@ class _NameMap:
         at = np.searchsorted(self.sorted, k, side="right") - 1
         found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == k) if len(self.sorted) else np.zeros(len(k), bool)
         pos = self.order[np.maximum(at, 0)] if len(self.sorted) else at
-        text, off = self.text, self.offsets
-        return [text[off[p]:off[p + 1]] if f else None for p, f in zip(pos.tolist(), found.tolist())]
+        text = self.text
+        return [text[s:s + n] if f else None
+                for s, n, f in zip(self.starts[pos].tolist(), self.lengths[pos].tolist(), found.tolist())]
 
 
 class _Names:
@@ -408,9 +479,7 @@ class _Header:
     def body(self, text: str) -> None:
         """Lines under the current keyword: name-map entries, ports, or nothing."""
         if self.section == "*NAME_MAP":
-            tokens = _rows(text, (2,), b"*")[0].tolist()
-            names = tokens[1::2]
-            self.name_map.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
+            self.name_map.add_lines(text)
         elif self.section == "*PORTS":
             rows = [ln.split() for ln in text.split("\n") if ln.strip()]
             if any(len(t) < 2 for t in rows):
