@@ -314,12 +314,10 @@ def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)
 
 
-def _inside(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``[n]`` bool: the positions covered by the (disjoint) spans ``starts[k]:ends[k]``."""
-    step = np.zeros(n + 1, dtype=np.int8)
-    step[starts] += 1
-    step[ends] -= 1
-    return np.cumsum(step[:-1], dtype=np.int8) > 0
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The positions ``starts[k]:ends[k]`` for all ``k``, concatenated."""
+    lengths = ends - starts
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
 
 
 class _NameMap:
@@ -368,18 +366,18 @@ class _NameMap:
         digits = ke - ks - 1
         if (buf[ks] != 42).any() or (digits < 1).any() or (digits > 18).any():
             raise _Unexpected  # not *<digits>
-        in_key = _inside(len(buf), ks + 1, ke)
-        d = buf[in_key].astype(np.int64) - 48
+        pos = _ranges(ks + 1, ke)
+        d = buf[pos].astype(np.int64) - 48
         if ((d < 0) | (d > 9)).any():
             raise _Unexpected
-        pos = np.flatnonzero(in_key)
         d *= 10 ** (np.repeat(ke - 1, digits) - pos)
         keys = np.add.reduceat(d, np.cumsum(digits) - digits) if len(d) else np.zeros(0, dtype=np.int64)
-        names = buf[_inside(len(buf), ns, ne)].tobytes().decode("ascii")
+        names = buf[_ranges(ns, ne)].tobytes().decode("ascii")
         lengths = ne - ns
         at = np.cumsum(lengths) - lengths
-        slash = np.concatenate([[0], np.cumsum(buf == 92)])
-        escaped = np.flatnonzero(slash[ne] > slash[ns])
+        slash = np.flatnonzero(buf == 92)
+        owner = np.searchsorted(ns, slash, side="right") - 1
+        escaped = np.unique(owner[(owner >= 0) & (slash < ne[np.maximum(owner, 0)])])
         if len(escaped):  # unescaped one by one, appended after the others
             plain = [unescape(names[a:a + n]) for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
             extra = np.fromiter(map(len, plain), dtype=np.int64, count=len(plain))
