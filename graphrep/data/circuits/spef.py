@@ -27,6 +27,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -260,7 +261,8 @@ _NET = re.compile(r"\*D_NET[ \t]+(\S+)[ \t]+(\S+)[ \t]*\n"
                   r"\*END[ \t]*\n")
 _CAP_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(?:(\S+)[ \t]+)?(\S+)[ \t]*$", re.M)
 _RES_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]*$", re.M)
-_CONN_LINE = re.compile(r"^\*([IP])[ \t]+(\S+)[ \t]+(\S+)([^\n]*)$", re.M)
+#: a *CONN line: kind, node, direction and the cell after the first ``*D`` that has a token after it
+_CONN_LINE = re.compile(r"^\*([IP])[ \t]+(\S+)[ \t]+(\S+)(?:[^\n]*?(?<!\S)\*D[^\S\n]+(\S+))?[^\n]*$", re.M)
 _KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
 
 
@@ -417,7 +419,6 @@ class _Names:
 
     def __init__(self, spef: Spef, name_map: _NameMap):
         self.spef, self.name_map = spef, name_map
-        self.raw: dict[str, int] = {}  # token -> node id, for the current piece
 
     def names(self, tokens: list[str]) -> list[str]:
         delimiter = self.spef.delimiter
@@ -434,13 +435,12 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def ids(self, tokens) -> np.ndarray:
-        raw = self.raw
-        new = [t for t in dict.fromkeys(tokens) if t not in raw]
-        if new:
-            for t, i in zip(new, self.spef.parasitics.ids(self.names(new)).tolist()):
-                raw[t] = i
-        return np.fromiter(map(raw.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    def ids(self, tokens: np.ndarray) -> np.ndarray:
+        """Node ids of raw ``tokens`` (an object array), new nodes numbered in the order they are first met."""
+        import pandas as pd
+
+        codes, unique = pd.factorize(tokens)
+        return self.spef.parasitics.ids(self.names(unique.tolist()))[codes]
 
 
 class _Header:
@@ -512,9 +512,7 @@ def _read_blocks(path) -> Spef:
             lineno = _net_block(spef, names, piece, lineno)
     if names is None or not spef.nets:
         raise _Unexpected
-    par.finish(len(spef.nets))
-    for net in spef.nets.values():
-        net.parasitics = par
+    par.finish(len(spef.nets))  # the nets were made with a reference to it
     return spef
 
 
@@ -570,33 +568,28 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     conn_rows = _CONN_LINE.findall("".join(conns))
     if len(conn_rows) != sum(conn_counts):
         raise _Unexpected
-    pin_net, delimiter, k = spef._pin_net, spef.delimiter, 0
     net_names = names.names([h[1] for h in heads])
-    conn_nodes = names.names([r[1] for r in conn_rows])
-    names.raw = {}  # tokens of one piece rarely recur in the next: keep the map small
-    for net_name, total, line, count in zip(net_names, totals, lines, conn_counts):
-        if net_name in spef.nets:
-            raise _Unexpected
-        net = spef.nets[net_name] = SpefNet(net_name, total, line, index=len(spef.nets))
-        for (kind, _, direction, rest), node in zip(conn_rows[k:k + count], conn_nodes[k:k + count]):
-            if direction not in ("I", "O", "B"):
-                raise _Unexpected
-            cell = None
-            if "*D" in rest:
-                tok = rest.split()
-                cell = tok[tok.index("*D") + 1] if "*D" in tok[:-1] else None
-            if kind == "I":
-                inst, sep, pin = node.rpartition(delimiter)
-                if not sep:
-                    raise _Unexpected
-                conn = SpefConn("I", inst, pin, direction, cell)
-            else:
-                conn = SpefConn("P", None, node, direction)
-            net.conns.append(conn)
-            pin_net[(conn.instance, conn.pin)] = net_name
-        k += count
+    kinds, raw_nodes, directions, cells = zip(*conn_rows) if conn_rows else ((), (), (), ())
+    if not set(directions) <= {"I", "O", "B"}:
+        raise _Unexpected
+    split = [n.rpartition(spef.delimiter) if k == "I" else (None, "P", n)
+             for k, n in zip(kinds, names.names(list(raw_nodes)))]
+    instances = [p[0] for p in split]
+    pins = [p[2] for p in split]
+    if not all(p[1] for p in split):
+        raise _Unexpected  # an *I node that is not instance<delimiter>pin
+    cells = [c if c and k == "I" else None for k, c in zip(kinds, cells)]
+    made = list(map(SpefConn, kinds, instances, pins, directions, cells))
+    spef._pin_net.update(zip(zip(instances, pins), chain.from_iterable(map(repeat, net_names, conn_counts))))
+    ends = np.cumsum(conn_counts).tolist()
+    count = len(spef.nets)
+    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, lines,
+                                        [made[e - c:e] for e, c in zip(ends, conn_counts)], repeat(spef.parasitics),
+                                        range(first, first + len(net_names)))))
+    if len(spef.nets) != count + len(net_names):
+        raise _Unexpected  # a net named twice
     nets = np.arange(first, len(spef.nets))
-    par = spef.parasitics
+    read = {}
     for kind, texts in (("cap", caps), ("res", res)):
         text = "".join(texts)
         if not text.strip():
@@ -605,16 +598,20 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
         per_net = np.array([t.count("\n") for t in texts], dtype=np.int64)  # a blank line breaks the sum
         if per_net.sum() != len(at):
             raise _Unexpected
-        net_of = np.repeat(nets, per_net)
         value = _numbers(tokens[at + width - 1].tolist(), spef.c_unit if kind == "cap" else spef.r_unit)
-        a = names.ids(tokens[at + 1].tolist())
-        two = width == 4
+        two = width == 4 if kind == "cap" else np.ones(len(at), dtype=bool)
+        read[kind] = (np.repeat(nets, per_net), value, two, tokens[at + 1], tokens[at[two] + 2])
+    # node ids for the whole piece at once, first met first (capacitors' nodes, then resistors')
+    ids = names.ids(np.concatenate([t for r in read.values() for t in r[3:]]))
+    par, k = spef.parasitics, 0
+    for kind, (net_of, value, two, a, b) in read.items():
+        a, b, k = ids[k:k + len(a)], ids[k + len(a):k + len(a) + len(b)], k + len(a) + len(b)
         if kind == "res":
-            par.add("res", net_of, value, a, names.ids(tokens[at + 2].tolist()))
+            par.add("res", net_of, value, a, b)
             continue
         par.add("ground", net_of[~two], value[~two], a[~two])
         if two.any():
-            par.add("coupling", net_of[two], value[two], a[two], names.ids(tokens[at[two] + 2].tolist()))
+            par.add("coupling", net_of[two], value[two], a[two], b)
     return lineno
 
 
