@@ -602,7 +602,7 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
         two = width == 4 if kind == "cap" else np.ones(len(at), dtype=bool)
         read[kind] = (np.repeat(nets, per_net), value, two, tokens[at + 1], tokens[at[two] + 2])
     # node ids for the whole piece at once, first met first (capacitors' nodes, then resistors')
-    ids = names.ids(np.concatenate([t for r in read.values() for t in r[3:]]))
+    ids = names.ids(np.concatenate([t for r in read.values() for t in r[3:]])) if read else None
     par, k = spef.parasitics, 0
     for kind, (net_of, value, two, a, b) in read.items():
         a, b, k = ids[k:k + len(a)], ids[k + len(a):k + len(a) + len(b)], k + len(a) + len(b)
