@@ -28,6 +28,7 @@ and ``label_mask`` (the net is in the SPEF).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ PIN_FEATURES = ["dir_input", "dir_output", "dir_inout", "dir_unknown", "log_cap_
 NET_FEATURES = ["log_degree", "log_fanout", "log_drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um",
                 "log_bbox_w_um", "log_bbox_h_um", "has_hpwl", "is_port_net", "is_clock_net", "log_mean_cell_area_um2",
                 "has_cell_area", "min_pitch_um", "has_pitch"]
+_SPEF_DIRECTIONS = {"I": "input", "O": "output", "B": "inout"}
 _CLOCK = ("clk", "clock", "ck", "clk_i", "wb_clk_i")
 
 
@@ -157,13 +159,19 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
 
     lib_cells = lib.cells if lib is not None else {}
     lef_macros = lef.macros if lef is not None else {}
-    spef_dir: dict[tuple[str | None, str], str] = {}
-    spef_cell: dict[str, str] = {}
-    for snet in spef.nets.values():
-        for c in snet.conns:
-            spef_dir[(c.instance, c.pin)] = {"I": "input", "O": "output", "B": "inout"}[c.direction]
-            if c.instance is not None and c.cell:
-                spef_cell.setdefault(c.instance, c.cell)
+
+    @functools.cache
+    def spef_conns() -> tuple[dict[tuple[str | None, str], str], dict[str, str]]:
+        """``(instance, pin)`` -> direction and instance -> cell from the SPEF ``*CONN`` lines; a walk over every
+        connection, so made only when a pin or instance needs it (one no Liberty or LEF describes)."""
+        spef_dir: dict[tuple[str | None, str], str] = {}
+        spef_cell: dict[str, str] = {}
+        for snet in spef.nets.values():
+            for c in snet.conns:
+                spef_dir[(c.instance, c.pin)] = _SPEF_DIRECTIONS[c.direction]
+                if c.instance is not None and c.cell:
+                    spef_cell.setdefault(c.instance, c.cell)
+        return spef_dir, spef_cell
 
     def is_pg(cell: str, pin: str) -> bool:
         lc = lib_cells.get(cell)
@@ -203,7 +211,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         have = set(members[name])
         for c in spef.nets[sname].conns:
             if c.instance is not None and c.instance not in instances:
-                instances[c.instance] = c.cell or spef_cell.get(c.instance, "unknown")
+                instances[c.instance] = c.cell or spef_conns()[1].get(c.instance, "unknown")
                 spef_only.add(c.instance)
                 skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)",
                      c.instance)
@@ -232,7 +240,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     # --- pin features
     def direction(inst: str | None, pin: str) -> str:
         if inst is None:
-            return nl.ports.get(pin, spef_dir.get((None, pin), "unknown"))
+            return nl.ports[pin] if pin in nl.ports else spef_conns()[0].get((None, pin), "unknown")
         cell = instances[inst]
         lc = lib_cells.get(cell)
         if lc is not None and pin in lc.pins and lc.pins[pin].direction in ("input", "output", "inout"):
@@ -240,7 +248,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         lm = lef_macros.get(cell)
         if lm is not None and pin in lm.pins:
             return lm.pins[pin].direction if lm.pins[pin].direction in ("input", "output", "inout") else "inout"
-        return spef_dir.get((inst, pin), nl.pin_directions.get((inst, pin), "unknown"))
+        return spef_conns()[0].get((inst, pin), nl.pin_directions.get((inst, pin), "unknown"))
 
     def pin_cap(inst: str | None, pin: str) -> float | None:
         if inst is None:
@@ -382,10 +390,13 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     data["pin"].names = [f"{i}/{p}" if i is not None else p for i, p, _ in pins]
     data["net"].names = net_names
     pin_ids = torch.arange(len(pins))
-    owner = torch.tensor([inst_id[i] if i is not None else -1 for i, _, _ in pins], dtype=torch.long)
+    # ids gathered by numpy (torch.tensor of a Python list converts element by element, several times slower)
+    owner = torch.from_numpy(np.fromiter((-1 if i is None else inst_id[i] for i, _, _ in pins), dtype=np.int64,
+                                         count=len(pins)))
     on_inst = owner >= 0
     ip = torch.stack([owner[on_inst], pin_ids[on_inst]])
-    pn = torch.stack([pin_ids, torch.tensor([nid for _, _, nid in pins], dtype=torch.long)])
+    pn = torch.stack([pin_ids, torch.from_numpy(np.fromiter((nid for _, _, nid in pins), dtype=np.int64,
+                                                            count=len(pins)))])
     data["instance", "has", "pin"].edge_index = ip
     data["pin", "of", "instance"].edge_index = ip.flip(0)
     data["pin", "on", "net"].edge_index = pn
