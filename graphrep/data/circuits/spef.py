@@ -322,6 +322,19 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
 
 
+def _keyword_lines(text: str) -> list[int]:
+    """Where the lines of ``text`` that start with a keyword (``*`` then neither a digit nor white space) start: the
+    positions :data:`_KEYWORD` finds, from the bytes of an ASCII text (a name map is millions of ``*<index>``
+    lines)."""
+    if not text.isascii():
+        return [m.start() for m in _KEYWORD.finditer(text)]
+    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    star = np.flatnonzero(buf[:-1] == 42)
+    star = star[(star == 0) | (buf[star - 1] == 10)]
+    after = buf[star + 1]
+    return star[~_SPACE[after] & ((after < 48) | (after > 57))].tolist()
+
+
 class _NameMap:
     """``*<index>`` -> name, compactly: the indices as integers, the names concatenated in one string with their
     offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
@@ -454,7 +467,7 @@ class _Header:
 
     def read(self, text: str) -> None:
         spef = self.spef
-        marks = [m.start() for m in _KEYWORD.finditer(text)]
+        marks = _keyword_lines(text)
         self.body(text[:marks[0] if marks else len(text)])
         for k, start in enumerate(marks):
             eol = text.find("\n", start)
