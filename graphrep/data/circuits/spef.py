@@ -11,13 +11,15 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
 
 How it is read (the cost grows linearly, and the file is never held whole): the file is taken in blocks of whole
-``*D_NET`` sections; each block's nets are cut out by one regular expression, and their capacitor and resistor lines
-are split, their numbers converted and checked, and their node names looked up as whole arrays, not one line at a
-time. Capacitors and resistors are kept compactly (:class:`Parasitics`: node ids and values in numpy arrays, one node
-name table); ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader
-does not expect (comments, ``*R_NET`` sections, a malformed line ...) makes it hand the whole file to the line-by-line
-reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error; both fill the same
-:class:`Parasitics`, so their results are identical.
+``*D_NET`` sections. The name map (every instance and net: most of a SPEF's lines) is read on its bytes with numpy
+and kept as integer indices and one string of names. In each block of nets, the ``*CONN`` lines are read by one regular
+expression and their :class:`SpefConn`/:class:`SpefNet` objects made in bulk; capacitor and resistor lines are
+split, their numbers converted and checked, and their node tokens numbered (one ``pandas.factorize``) as whole arrays,
+not one line at a time. Capacitors and resistors are kept compactly (:class:`Parasitics`: node ids and values in
+numpy arrays, one node name table); ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access.
+Anything the block reader does not expect (comments, ``*R_NET`` sections, a malformed line ...) makes it hand the
+whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line
+of any error; both fill the same :class:`Parasitics`, so their results are identical.
 """
 
 from __future__ import annotations
