@@ -318,10 +318,15 @@ def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The positions ``starts[k]:ends[k]`` for all ``k``, concatenated."""
-    lengths = ends - starts
-    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The bytes of ``buf`` inside the ordered, disjoint spans ``starts[k]:ends[k]``, concatenated (one boolean mask
+    made by ``np.repeat``: a byte per position, not an index array)."""
+    bounds = np.empty(2 * len(starts) + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, len(buf)
+    bounds[1:-1:2], bounds[2:-1:2] = starts, ends
+    inside = np.zeros(len(bounds) - 1, dtype=bool)
+    inside[1::2] = True
+    return buf[np.repeat(inside, np.diff(bounds))]
 
 
 def _keyword_lines(text: str) -> list[int]:
@@ -383,13 +388,14 @@ class _NameMap:
         digits = ke - ks - 1
         if (buf[ks] != 42).any() or (digits < 1).any() or (digits > 18).any():
             raise _Unexpected  # not *<digits>
-        pos = _ranges(ks + 1, ke)
-        d = buf[pos].astype(np.int64) - 48
-        if ((d < 0) | (d > 9)).any():
-            raise _Unexpected
-        d *= 10 ** (np.repeat(ke - 1, digits) - pos)
-        keys = np.add.reduceat(d, np.cumsum(digits) - digits) if len(d) else np.zeros(0, dtype=np.int64)
-        names = buf[_ranges(ns, ne)].tobytes().decode("ascii")
+        keys = np.zeros(len(ks), dtype=np.int64)
+        for j in range(int(digits.max(initial=0))):  # Horner's rule, one digit position at a time
+            live = np.flatnonzero(digits > j)
+            d = buf[ks[live] + 1 + j].astype(np.int64) - 48
+            if ((d < 0) | (d > 9)).any():
+                raise _Unexpected
+            keys[live] = keys[live] * 10 + d
+        names = _gather(buf, ns, ne).tobytes().decode("ascii")
         lengths = ne - ns
         at = np.cumsum(lengths) - lengths
         slash = np.flatnonzero(buf == 92)
