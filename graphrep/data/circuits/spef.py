@@ -329,6 +329,21 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return buf[np.repeat(inside, np.diff(bounds))]
 
 
+def _indices(buf: np.ndarray, starts: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """The integers of the ``*<digits>`` tokens at ``starts`` of the ASCII bytes ``buf`` (``digits`` digits each), by
+    Horner's rule one digit position at a time; anything else raises :class:`_Unexpected`."""
+    if len(starts) and ((buf[starts] != 42).any() or (digits < 1).any() or (digits > 18).any()):
+        raise _Unexpected  # not *<digits>
+    keys = np.zeros(len(starts), dtype=np.int64)
+    for j in range(int(digits.max(initial=0))):
+        live = np.flatnonzero(digits > j)
+        d = buf[starts[live] + 1 + j].astype(np.int64) - 48
+        if ((d < 0) | (d > 9)).any():
+            raise _Unexpected
+        keys[live] = keys[live] * 10 + d
+    return keys
+
+
 def _keyword_lines(text: str) -> list[int]:
     """Where the lines of ``text`` that start with a keyword (``*`` then neither a digit nor white space) start: the
     positions :data:`_KEYWORD` finds, from the bytes of an ASCII text (a name map is millions of ``*<index>``
@@ -386,15 +401,7 @@ class _NameMap:
             raise _Unexpected  # not two tokens on every line
         ks, ke, ns, ne = starts[0::2], ends[0::2], starts[1::2], ends[1::2]
         digits = ke - ks - 1
-        if (buf[ks] != 42).any() or (digits < 1).any() or (digits > 18).any():
-            raise _Unexpected  # not *<digits>
-        keys = np.zeros(len(ks), dtype=np.int64)
-        for j in range(int(digits.max(initial=0))):  # Horner's rule, one digit position at a time
-            live = np.flatnonzero(digits > j)
-            d = buf[ks[live] + 1 + j].astype(np.int64) - 48
-            if ((d < 0) | (d > 9)).any():
-                raise _Unexpected
-            keys[live] = keys[live] * 10 + d
+        keys = _indices(buf, ks, digits)
         names = _gather(buf, ns, ne).tobytes().decode("ascii")
         lengths = ne - ns
         at = np.cumsum(lengths) - lengths
@@ -422,10 +429,12 @@ class _NameMap:
 
     def lookup(self, heads: list[str]) -> list[str | None]:
         """The names of ``*<index>`` heads (``None`` where not defined)."""
-        try:
-            k = np.array([h[1:] for h in heads], dtype=np.int64)
-        except (ValueError, OverflowError):
-            raise _Unexpected from None
+        text = "".join(heads)
+        if text.isascii():
+            lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
+            k = _indices(np.frombuffer(text.encode("ascii"), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths - 1)
+        else:
+            raise _Unexpected  # a name-map index is ASCII digits
         at = np.searchsorted(self.sorted, k, side="right") - 1
         found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == k) if len(self.sorted) else np.zeros(len(k), bool)
         pos = self.order[np.maximum(at, 0)] if len(self.sorted) else at
@@ -443,11 +452,16 @@ class _Names:
 
     def names(self, tokens: list[str]) -> list[str]:
         delimiter = self.spef.delimiter
-        parts = [t.partition(delimiter) if t[:1] == "*" else None for t in tokens]
-        mapped = iter(self.name_map.lookup([p[0] for p in parts if p is not None]))
+        parts = [t.partition(delimiter) for t in tokens]
+        if all(t[:1] == "*" for t in tokens) and "\\" not in "".join(tokens):  # the usual case: all mapped, no escapes
+            mapped = self.name_map.lookup([p[0] for p in parts])
+            if None in mapped:
+                raise _Unexpected
+            return [m + sep + tail for m, (_, sep, tail) in zip(mapped, parts)]
+        mapped = iter(self.name_map.lookup([p[0] for t, p in zip(tokens, parts) if t[:1] == "*"]))
         out = []
         for t, p in zip(tokens, parts):
-            if p is None:
+            if t[:1] != "*":
                 out.append(unescape(t))
                 continue
             m = next(mapped)
