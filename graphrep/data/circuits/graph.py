@@ -175,6 +175,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
                     spef_cell.setdefault(c.instance, c.cell)
         return spef_dir, spef_cell
 
+    @functools.cache  # asked once per netlist pin, answered per cell pin
     def is_pg(cell: str, pin: str) -> bool:
         lc = lib_cells.get(cell)
         if lc is not None and pin in lc.pg_pins:
