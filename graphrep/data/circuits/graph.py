@@ -28,6 +28,7 @@ and ``label_mask`` (the net is in the SPEF).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from torch_geometric.data import Data, HeteroData
 
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
+from .source import without_cycle_collection
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
 CIRCUITGCL_REF, CIRCUITGCL_DECADES = 1e-21, 6.0
@@ -54,6 +56,9 @@ PIN_FEATURES = ["dir_input", "dir_output", "dir_inout", "dir_unknown", "log_cap_
 NET_FEATURES = ["log_degree", "log_fanout", "log_drivers", "log_sink_cap_ff", "has_sink_cap", "log_hpwl_um",
                 "log_bbox_w_um", "log_bbox_h_um", "has_hpwl", "is_port_net", "is_clock_net", "log_mean_cell_area_um2",
                 "has_cell_area", "min_pitch_um", "has_pitch"]
+_SPEF_DIRECTIONS = {"I": "input", "O": "output", "B": "inout"}
+#: the role of a top-level port inside the design: an input port drives its net, an output port is a sink
+_PORT_ROLES = {"input": "output", "output": "input"}
 _CLOCK = ("clk", "clock", "ck", "clk_i", "wb_clk_i")
 
 
@@ -137,6 +142,7 @@ def _stats(values: np.ndarray, unit_scale: float = 1.0) -> dict[str, float]:
     return {"n": float(values.size), "min": float(v.min()), "median": float(np.median(v)), "max": float(v.max())}
 
 
+@without_cycle_collection
 def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL_REF,
                 label_decades: float = LABEL_DECADES) -> tuple[HeteroData, GraphReport]:
     """The circuit graph of ``design`` and a report of what was matched and skipped.
@@ -155,14 +161,21 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
 
     lib_cells = lib.cells if lib is not None else {}
     lef_macros = lef.macros if lef is not None else {}
-    spef_dir: dict[tuple[str | None, str], str] = {}
-    spef_cell: dict[str, str] = {}
-    for snet in spef.nets.values():
-        for c in snet.conns:
-            spef_dir[(c.instance, c.pin)] = {"I": "input", "O": "output", "B": "inout"}[c.direction]
-            if c.instance is not None and c.cell:
-                spef_cell.setdefault(c.instance, c.cell)
 
+    @functools.cache
+    def spef_conns() -> tuple[dict[tuple[str | None, str], str], dict[str, str]]:
+        """``(instance, pin)`` -> direction and instance -> cell from the SPEF ``*CONN`` lines; a walk over every
+        connection, so made only when a pin or instance needs it (one no Liberty or LEF describes)."""
+        spef_dir: dict[tuple[str | None, str], str] = {}
+        spef_cell: dict[str, str] = {}
+        for snet in spef.nets.values():
+            for c in snet.conns:
+                spef_dir[(c.instance, c.pin)] = _SPEF_DIRECTIONS[c.direction]
+                if c.instance is not None and c.cell:
+                    spef_cell.setdefault(c.instance, c.cell)
+        return spef_dir, spef_cell
+
+    @functools.cache  # asked once per netlist pin, answered per cell pin
     def is_pg(cell: str, pin: str) -> bool:
         lc = lib_cells.get(cell)
         if lc is not None and pin in lc.pg_pins:
@@ -201,7 +214,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         have = set(members[name])
         for c in spef.nets[sname].conns:
             if c.instance is not None and c.instance not in instances:
-                instances[c.instance] = c.cell or spef_cell.get(c.instance, "unknown")
+                instances[c.instance] = c.cell or spef_conns()[1].get(c.instance, "unknown")
                 spef_only.add(c.instance)
                 skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)",
                      c.instance)
@@ -230,7 +243,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     # --- pin features
     def direction(inst: str | None, pin: str) -> str:
         if inst is None:
-            return nl.ports.get(pin, spef_dir.get((None, pin), "unknown"))
+            return nl.ports[pin] if pin in nl.ports else spef_conns()[0].get((None, pin), "unknown")
         cell = instances[inst]
         lc = lib_cells.get(cell)
         if lc is not None and pin in lc.pins and lc.pins[pin].direction in ("input", "output", "inout"):
@@ -238,7 +251,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         lm = lef_macros.get(cell)
         if lm is not None and pin in lm.pins:
             return lm.pins[pin].direction if lm.pins[pin].direction in ("input", "output", "inout") else "inout"
-        return spef_dir.get((inst, pin), nl.pin_directions.get((inst, pin), "unknown"))
+        return spef_conns()[0].get((inst, pin), nl.pin_directions.get((inst, pin), "unknown"))
 
     def pin_cap(inst: str | None, pin: str) -> float | None:
         if inst is None:
@@ -249,6 +262,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     dir_cols = {"input": 0, "output": 1, "inout": 2, "unknown": 3}
     px = np.zeros((len(pins), len(PIN_FEATURES)), dtype=np.float32)
     pin_dirs = []
+    pin_caps = []  # Liberty capacitance (F) per pin, None where not known
     # rows of px: the columns set per pin, gathered in lists and written once (item writes into numpy are slow)
     rows, cols, vals = [], [], []
     by_cell: dict[tuple[str, str], tuple[str | None, float | None]] = {}  # what the Liberty/LEF say of a cell pin
@@ -271,8 +285,9 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
             if d is None:
                 d = direction(inst, pin)
         # A top-level input port drives the net inside the design; an output port is a sink.
-        role = {"input": "output", "output": "input"}.get(d, d) if inst is None else d
+        role = _PORT_ROLES.get(d, d) if inst is None else d
         pin_dirs.append(role)
+        pin_caps.append(cap)
         rows.append(k)
         cols.append(dir_cols[d])
         vals.append(1.0)
@@ -297,13 +312,12 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         lm = lef_macros.get(cell)
         return lm.area if lm is not None else None
 
-    pin_counts = defaultdict(lambda: [0, 0, 0])
-    for k, (inst, pin, _) in enumerate(pins):
-        if inst is not None:
-            c = pin_counts[inst]
-            c[0] += 1
-            c[1] += pin_dirs[k] == "input"
-            c[2] += pin_dirs[k] == "output"
+    # per pin, as arrays: its net, instance (-1 for a port), whether it is a sink or a driver
+    pin_net = np.fromiter((nid for _, _, nid in pins), dtype=np.int64, count=len(pins))
+    owner = np.fromiter((-1 if i is None else inst_id[i] for i, _, _ in pins), dtype=np.int64, count=len(pins))
+    sink = np.fromiter((d == "input" for d in pin_dirs), dtype=bool, count=len(pins))
+    driver = np.fromiter((d == "output" for d in pin_dirs), dtype=bool, count=len(pins))
+    on_inst = owner >= 0
     xy_known = placement and bool(nl.placement)
     pos: dict[str, tuple[float, float]] = {}
     if xy_known:
@@ -317,7 +331,8 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     ix = np.zeros((len(inst_names), len(INSTANCE_FEATURES)), dtype=np.float32)
     areas = []
     per_cell: dict[str, tuple] = {}  # area, drive, sequential, family column: the same for every instance of a cell
-    ix[:, 3:6] = np.log1p(np.array([pin_counts[inst] for inst in inst_names], dtype=np.float64).reshape(-1, 3))
+    ix[:, 3:6] = np.log1p(np.stack([np.bincount(owner[on_inst], weights=w[on_inst], minlength=len(inst_names))
+                                    for w in (np.ones(len(pins)), sink, driver)], 1))
     for k, inst in enumerate(inst_names):
         cell = instances[inst]
         c = per_cell.get(cell)
@@ -341,32 +356,40 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     mean_area = float(np.mean(areas)) if areas else None
     pitches = [layer.pitch for layer in (lef.routing_layers() if lef is not None else []) if layer.pitch]
     nx_ = np.zeros((len(net_names), len(NET_FEATURES)), dtype=np.float32)
-    per_net: dict[int, list[int]] = defaultdict(list)
-    for k, (_, _, nid) in enumerate(pins):
-        per_net[nid].append(k)
-    for nid, name in enumerate(net_names):
-        ks = per_net[nid]
-        sinks = [k for k in ks if pin_dirs[k] == "input"]
-        drivers = [k for k in ks if pin_dirs[k] == "output"]
-        sink_caps = [pin_cap(pins[k][0], pins[k][1]) for k in sinks]
-        known = [c for c in sink_caps if c is not None]
-        nx_[nid, 0] = math.log1p(len(ks))
-        nx_[nid, 1] = math.log1p(len(sinks))
-        nx_[nid, 2] = math.log1p(len(drivers))
-        if known:
-            nx_[nid, 3], nx_[nid, 4] = math.log1p(sum(known) * 1e15), len(known) / max(len(sinks), 1)
-        pts = [pos[p[0] if p[0] is not None else p[1]] for p in (pins[k] for k in ks)
-               if (p[0] if p[0] is not None else p[1]) in pos]
-        if xy_known and len(pts) >= 1:
-            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            w, h = max(xs) - min(xs), max(ys) - min(ys)
-            nx_[nid, 5:9] = [math.log1p(w + h), math.log1p(w), math.log1p(h), 1]
-        nx_[nid, 9] = any(pins[k][0] is None for k in ks)
-        nx_[nid, 10] = any(px[k, 7] for k in ks)
-        if mean_area is not None:
-            nx_[nid, 11], nx_[nid, 12] = math.log(mean_area), 1
-        if pitches:
-            nx_[nid, 13], nx_[nid, 14] = min(pitches), 1
+    nets = len(net_names)
+
+    def per_net(weights: np.ndarray, on: np.ndarray | None = None) -> np.ndarray:
+        """Sum of per-pin ``weights`` over each net's pins (pins in order: the same sums as a loop)."""
+        return np.bincount(pin_net if on is None else pin_net[on], weights=weights if on is None else weights[on],
+                           minlength=nets)
+
+    fanout = per_net(sink.astype(np.float64))
+    nx_[:, 0] = np.log1p(np.bincount(pin_net, minlength=nets).astype(np.float64))
+    nx_[:, 1] = np.log1p(fanout)
+    nx_[:, 2] = np.log1p(per_net(driver.astype(np.float64)))
+    cap = np.array([np.nan if c is None else c for c in pin_caps], dtype=np.float64)
+    known = sink & ~np.isnan(cap)
+    sink_cap, n_known = per_net(cap, known), per_net(np.ones(len(pins)), known)
+    has = n_known > 0
+    nx_[has, 3] = np.log1p(sink_cap[has] * 1e15)
+    nx_[has, 4] = n_known[has] / np.maximum(fanout[has], 1)
+    if xy_known:
+        members_of: dict[int, list[int]] = defaultdict(list)
+        for k, (_, _, nid) in enumerate(pins):
+            members_of[nid].append(k)
+        for nid, ks in members_of.items():
+            pts = [pos[p[0] if p[0] is not None else p[1]] for p in (pins[k] for k in ks)
+                   if (p[0] if p[0] is not None else p[1]) in pos]
+            if pts:
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                w, h = max(xs) - min(xs), max(ys) - min(ys)
+                nx_[nid, 5:9] = [math.log1p(w + h), math.log1p(w), math.log1p(h), 1]
+    nx_[:, 9] = per_net((~on_inst).astype(np.float64)) > 0
+    nx_[:, 10] = per_net(px[:, 7].astype(np.float64)) > 0
+    if mean_area is not None:
+        nx_[:, 11], nx_[:, 12] = math.log(mean_area), 1
+    if pitches:
+        nx_[:, 13], nx_[:, 14] = min(pitches), 1
 
     data = HeteroData()
     data["instance"].x = torch.from_numpy(ix)
@@ -380,10 +403,8 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     data["pin"].names = [f"{i}/{p}" if i is not None else p for i, p, _ in pins]
     data["net"].names = net_names
     pin_ids = torch.arange(len(pins))
-    owner = torch.tensor([inst_id[i] if i is not None else -1 for i, _, _ in pins], dtype=torch.long)
-    on_inst = owner >= 0
-    ip = torch.stack([owner[on_inst], pin_ids[on_inst]])
-    pn = torch.stack([pin_ids, torch.tensor([nid for _, _, nid in pins], dtype=torch.long)])
+    ip = torch.stack([torch.from_numpy(owner[on_inst]), pin_ids[torch.from_numpy(on_inst)]])
+    pn = torch.stack([pin_ids, torch.from_numpy(pin_net)])
     data["instance", "has", "pin"].edge_index = ip
     data["pin", "of", "instance"].edge_index = ip.flip(0)
     data["pin", "on", "net"].edge_index = pn

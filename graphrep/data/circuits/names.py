@@ -43,7 +43,7 @@ def bit(base: str, index: int) -> str:
 
 def join(*parts: str) -> str:
     """Hierarchical name ``a/b/c`` of flattened instances and nets (empty parts dropped)."""
-    return "/".join(p for p in parts if p)
+    return "/".join(filter(None, parts))
 
 
 def is_supply(name: str) -> bool:

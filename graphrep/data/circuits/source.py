@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import gzip
 import io
 import os
@@ -60,3 +62,23 @@ def open_text(path: str | os.PathLike) -> IO[str]:
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
     return _CheckedText(stream, p)
+
+
+def without_cycle_collection(fn):
+    """``fn`` run with Python's cyclic garbage collector paused (and restored after, also on error).
+
+    A reader makes millions of small objects (strings, tuples, lists) that hold no reference cycles; each collection
+    of the oldest generation walks all of them, so at a million nets the collector took more time than the parsing
+    (Verilog at 100K nets: 8.1 s with it, 3.0 s without). Reference counting still frees everything as usual."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_on:
+                gc.enable()
+
+    return run

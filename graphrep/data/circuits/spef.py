@@ -11,13 +11,15 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
 
 How it is read (the cost grows linearly, and the file is never held whole): the file is taken in blocks of whole
-``*D_NET`` sections; each block's nets are cut out by one regular expression, and their capacitor and resistor lines
-are split, their numbers converted and checked, and their node names looked up as whole arrays, not one line at a
-time. Capacitors and resistors are kept compactly (:class:`Parasitics`: node ids and values in numpy arrays, one node
-name table); ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader
-does not expect (comments, ``*R_NET`` sections, a malformed line ...) makes it hand the whole file to the line-by-line
-reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error; both fill the same
-:class:`Parasitics`, so their results are identical.
+``*D_NET`` sections. The name map (every instance and net: most of a SPEF's lines) is read on its bytes with numpy
+and kept as integer indices and one string of names. In each block of nets, the ``*CONN`` lines are read by one regular
+expression and their :class:`SpefConn`/:class:`SpefNet` objects made in bulk; capacitor and resistor lines are
+split, their numbers converted and checked, and their node tokens numbered (one ``pandas.factorize``) as whole arrays,
+not one line at a time. Capacitors and resistors are kept compactly (:class:`Parasitics`: node ids and values in
+numpy arrays, one node name table); ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access.
+Anything the block reader does not expect (comments, ``*R_NET`` sections, a malformed line ...) makes it hand the
+whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line
+of any error; both fill the same :class:`Parasitics`, so their results are identical.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 import numpy as np
 
 from .names import unescape
-from .source import CircuitFormatError, open_text
+from .source import CircuitFormatError, open_text, without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -237,6 +240,7 @@ def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) 
     return number * unit
 
 
+@without_cycle_collection
 def read_spef(path: str | os.PathLike) -> Spef:
     """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input."""
     try:
@@ -259,7 +263,8 @@ _NET = re.compile(r"\*D_NET[ \t]+(\S+)[ \t]+(\S+)[ \t]*\n"
                   r"\*END[ \t]*\n")
 _CAP_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(?:(\S+)[ \t]+)?(\S+)[ \t]*$", re.M)
 _RES_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]*$", re.M)
-_CONN_LINE = re.compile(r"^\*([IP])[ \t]+(\S+)[ \t]+(\S+)([^\n]*)$", re.M)
+#: a *CONN line: kind, node, direction and the cell after the first ``*D`` that has a token after it
+_CONN_LINE = re.compile(r"^\*([IP])[ \t]+(\S+)[ \t]+(\S+)(?:[^\n]*?(?<!\S)\*D[^\S\n]+(\S+))?[^\n]*$", re.M)
 _KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
 
 
@@ -300,45 +305,142 @@ def _numbers(tokens: list[str], unit: float) -> np.ndarray:
     return x
 
 
+#: the characters ``str.split()`` splits on, among ASCII bytes
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each white-space separated token of the ASCII bytes ``buf``, as ``str.split()``
+    cuts them."""
+    space = np.concatenate([[True], _SPACE[buf], [True]]).view(np.int8)
+    edge = np.diff(space)
+    return np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)
+
+
+def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The bytes of ``buf`` inside the ordered, disjoint spans ``starts[k]:ends[k]``, concatenated (one boolean mask
+    made by ``np.repeat``: a byte per position, not an index array)."""
+    bounds = np.empty(2 * len(starts) + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, len(buf)
+    bounds[1:-1:2], bounds[2:-1:2] = starts, ends
+    inside = np.zeros(len(bounds) - 1, dtype=bool)
+    inside[1::2] = True
+    return buf[np.repeat(inside, np.diff(bounds))]
+
+
+def _indices(buf: np.ndarray, starts: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """The integers of the ``*<digits>`` tokens at ``starts`` of the ASCII bytes ``buf`` (``digits`` digits each), by
+    Horner's rule one digit position at a time; anything else raises :class:`_Unexpected`."""
+    if len(starts) and ((buf[starts] != 42).any() or (digits < 1).any() or (digits > 18).any()):
+        raise _Unexpected  # not *<digits>
+    keys = np.zeros(len(starts), dtype=np.int64)
+    for j in range(int(digits.max(initial=0))):
+        live = np.flatnonzero(digits > j)
+        d = buf[starts[live] + 1 + j].astype(np.int64) - 48
+        if ((d < 0) | (d > 9)).any():
+            raise _Unexpected
+        keys[live] = keys[live] * 10 + d
+    return keys
+
+
+def _keyword_lines(text: str) -> list[int]:
+    """Where the lines of ``text`` that start with a keyword (``*`` then neither a digit nor white space) start: the
+    positions :data:`_KEYWORD` finds, from the bytes of an ASCII text (a name map is millions of ``*<index>``
+    lines)."""
+    if not text.isascii():
+        return [m.start() for m in _KEYWORD.finditer(text)]
+    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    star = np.flatnonzero(buf[:-1] == 42)
+    star = star[(star == 0) | (buf[star - 1] == 10)]
+    after = buf[star + 1]
+    return star[~_SPACE[after] & ((after < 48) | (after > 57))].tolist()
+
+
 class _NameMap:
     """``*<index>`` -> name, compactly: the indices as integers, the names concatenated in one string with their
     offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
-    would take several times the memory of the parsed result). A repeated index keeps its last name."""
+    would take several times the memory of the parsed result). A repeated index keeps its last name.
+
+    An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices, the names copied
+    out by one mask); only names with a backslash are unescaped one by one."""
 
     def __init__(self):
         self._keys: list[np.ndarray] = []
         self._texts: list[str] = []
+        self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
+        self._size = 0  # characters in _texts
+
+    def _append(self, keys: np.ndarray, text: str, starts: np.ndarray, lengths: np.ndarray) -> None:
+        self._keys.append(keys)
+        self._starts.append(starts + self._size)
+        self._lengths.append(lengths)
+        self._texts.append(text)
+        self._size += len(text)
 
     def add(self, keys: list[str], names: list[str]) -> None:
         try:
-            self._keys.append(np.array([k[1:] for k in keys], dtype=np.int64))
+            k = np.array([k[1:] for k in keys], dtype=np.int64)
         except (ValueError, OverflowError):
             raise _Unexpected from None  # not *<digits>: the line reader takes it
-        self._texts.append("".join(names))
-        self._lengths.append(np.fromiter(map(len, names), dtype=np.int64, count=len(names)))
+        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+        self._append(k, "".join(names), np.cumsum(lengths) - lengths, lengths)
+
+    def add_lines(self, text: str) -> None:
+        """The ``*<index> <name>`` lines of ``text`` (blank lines allowed); anything else raises :class:`_Unexpected`."""
+        if not text.isascii():
+            tokens = _rows(text, (2,), b"*")[0].tolist()
+            names = tokens[1::2]
+            self.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
+            return
+        buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        starts, ends = _spans(buf)
+        line = np.searchsorted(np.flatnonzero(buf == 10), starts)
+        if len(starts) % 2 or (line[0::2] != line[1::2]).any() or (np.diff(line[0::2]) <= 0).any():
+            raise _Unexpected  # not two tokens on every line
+        ks, ke, ns, ne = starts[0::2], ends[0::2], starts[1::2], ends[1::2]
+        digits = ke - ks - 1
+        keys = _indices(buf, ks, digits)
+        names = _gather(buf, ns, ne).tobytes().decode("ascii")
+        lengths = ne - ns
+        at = np.cumsum(lengths) - lengths
+        slash = np.flatnonzero(buf == 92)
+        owner = np.searchsorted(ns, slash, side="right") - 1
+        escaped = np.unique(owner[(owner >= 0) & (slash < ne[np.maximum(owner, 0)])])
+        if len(escaped):  # unescaped one by one, appended after the others
+            plain = [unescape(names[a:a + n]) for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
+            extra = np.fromiter(map(len, plain), dtype=np.int64, count=len(plain))
+            at[escaped] = len(names) + np.cumsum(extra) - extra
+            lengths[escaped] = extra
+            names += "".join(plain)
+        self._append(keys, names, at, lengths)
 
     def finish(self) -> "_NameMap":
-        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        keys = np.concatenate(self._keys) if self._keys else empty
         self.order = np.argsort(keys, kind="stable")
         self.sorted = keys[self.order]
-        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+        self.starts = np.concatenate(self._starts) if self._starts else empty
+        self.lengths = np.concatenate(self._lengths) if self._lengths else empty
         self.text = "".join(self._texts)
-        self._keys, self._texts, self._lengths = [], [], []
+        self._keys, self._texts, self._starts, self._lengths = [], [], [], []
         return self
 
     def lookup(self, heads: list[str]) -> list[str | None]:
         """The names of ``*<index>`` heads (``None`` where not defined)."""
-        try:
-            k = np.array([h[1:] for h in heads], dtype=np.int64)
-        except (ValueError, OverflowError):
-            raise _Unexpected from None
+        text = "".join(heads)
+        if text.isascii():
+            lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
+            k = _indices(np.frombuffer(text.encode("ascii"), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths - 1)
+        else:
+            raise _Unexpected  # a name-map index is ASCII digits
         at = np.searchsorted(self.sorted, k, side="right") - 1
         found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == k) if len(self.sorted) else np.zeros(len(k), bool)
         pos = self.order[np.maximum(at, 0)] if len(self.sorted) else at
-        text, off = self.text, self.offsets
-        return [text[off[p]:off[p + 1]] if f else None for p, f in zip(pos.tolist(), found.tolist())]
+        text = self.text
+        return [text[s:s + n] if f else None
+                for s, n, f in zip(self.starts[pos].tolist(), self.lengths[pos].tolist(), found.tolist())]
 
 
 class _Names:
@@ -347,15 +449,19 @@ class _Names:
 
     def __init__(self, spef: Spef, name_map: _NameMap):
         self.spef, self.name_map = spef, name_map
-        self.raw: dict[str, int] = {}  # token -> node id, for the current piece
 
     def names(self, tokens: list[str]) -> list[str]:
         delimiter = self.spef.delimiter
-        parts = [t.partition(delimiter) if t[:1] == "*" else None for t in tokens]
-        mapped = iter(self.name_map.lookup([p[0] for p in parts if p is not None]))
+        parts = [t.partition(delimiter) for t in tokens]
+        if all(t[:1] == "*" for t in tokens) and "\\" not in "".join(tokens):  # the usual case: all mapped, no escapes
+            mapped = self.name_map.lookup([p[0] for p in parts])
+            if None in mapped:
+                raise _Unexpected
+            return [m + sep + tail for m, (_, sep, tail) in zip(mapped, parts)]
+        mapped = iter(self.name_map.lookup([p[0] for t, p in zip(tokens, parts) if t[:1] == "*"]))
         out = []
         for t, p in zip(tokens, parts):
-            if p is None:
+            if t[:1] != "*":
                 out.append(unescape(t))
                 continue
             m = next(mapped)
@@ -364,13 +470,12 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def ids(self, tokens) -> np.ndarray:
-        raw = self.raw
-        new = [t for t in dict.fromkeys(tokens) if t not in raw]
-        if new:
-            for t, i in zip(new, self.spef.parasitics.ids(self.names(new)).tolist()):
-                raw[t] = i
-        return np.fromiter(map(raw.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+    def ids(self, tokens: np.ndarray) -> np.ndarray:
+        """Node ids of raw ``tokens`` (an object array), new nodes numbered in the order they are first met."""
+        import pandas as pd
+
+        codes, unique = pd.factorize(tokens)
+        return self.spef.parasitics.ids(self.names(unique.tolist()))[codes]
 
 
 class _Header:
@@ -384,7 +489,7 @@ class _Header:
 
     def read(self, text: str) -> None:
         spef = self.spef
-        marks = [m.start() for m in _KEYWORD.finditer(text)]
+        marks = _keyword_lines(text)
         self.body(text[:marks[0] if marks else len(text)])
         for k, start in enumerate(marks):
             eol = text.find("\n", start)
@@ -407,9 +512,7 @@ class _Header:
     def body(self, text: str) -> None:
         """Lines under the current keyword: name-map entries, ports, or nothing."""
         if self.section == "*NAME_MAP":
-            tokens = _rows(text, (2,), b"*")[0].tolist()
-            names = tokens[1::2]
-            self.name_map.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
+            self.name_map.add_lines(text)
         elif self.section == "*PORTS":
             rows = [ln.split() for ln in text.split("\n") if ln.strip()]
             if any(len(t) < 2 for t in rows):
@@ -444,9 +547,7 @@ def _read_blocks(path) -> Spef:
             lineno = _net_block(spef, names, piece, lineno)
     if names is None or not spef.nets:
         raise _Unexpected
-    par.finish(len(spef.nets))
-    for net in spef.nets.values():
-        net.parasitics = par
+    par.finish(len(spef.nets))  # the nets were made with a reference to it
     return spef
 
 
@@ -502,33 +603,28 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     conn_rows = _CONN_LINE.findall("".join(conns))
     if len(conn_rows) != sum(conn_counts):
         raise _Unexpected
-    pin_net, delimiter, k = spef._pin_net, spef.delimiter, 0
     net_names = names.names([h[1] for h in heads])
-    conn_nodes = names.names([r[1] for r in conn_rows])
-    names.raw = {}  # tokens of one piece rarely recur in the next: keep the map small
-    for net_name, total, line, count in zip(net_names, totals, lines, conn_counts):
-        if net_name in spef.nets:
-            raise _Unexpected
-        net = spef.nets[net_name] = SpefNet(net_name, total, line, index=len(spef.nets))
-        for (kind, _, direction, rest), node in zip(conn_rows[k:k + count], conn_nodes[k:k + count]):
-            if direction not in ("I", "O", "B"):
-                raise _Unexpected
-            cell = None
-            if "*D" in rest:
-                tok = rest.split()
-                cell = tok[tok.index("*D") + 1] if "*D" in tok[:-1] else None
-            if kind == "I":
-                inst, sep, pin = node.rpartition(delimiter)
-                if not sep:
-                    raise _Unexpected
-                conn = SpefConn("I", inst, pin, direction, cell)
-            else:
-                conn = SpefConn("P", None, node, direction)
-            net.conns.append(conn)
-            pin_net[(conn.instance, conn.pin)] = net_name
-        k += count
+    kinds, raw_nodes, directions, cells = zip(*conn_rows) if conn_rows else ((), (), (), ())
+    if not set(directions) <= {"I", "O", "B"}:
+        raise _Unexpected
+    split = [n.rpartition(spef.delimiter) if k == "I" else (None, "P", n)
+             for k, n in zip(kinds, names.names(list(raw_nodes)))]
+    instances = [p[0] for p in split]
+    pins = [p[2] for p in split]
+    if not all(p[1] for p in split):
+        raise _Unexpected  # an *I node that is not instance<delimiter>pin
+    cells = [c if c and k == "I" else None for k, c in zip(kinds, cells)]
+    made = list(map(SpefConn, kinds, instances, pins, directions, cells))
+    spef._pin_net.update(zip(zip(instances, pins), chain.from_iterable(map(repeat, net_names, conn_counts))))
+    ends = np.cumsum(conn_counts).tolist()
+    count = len(spef.nets)
+    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, lines,
+                                        [made[e - c:e] for e, c in zip(ends, conn_counts)], repeat(spef.parasitics),
+                                        range(first, first + len(net_names)))))
+    if len(spef.nets) != count + len(net_names):
+        raise _Unexpected  # a net named twice
     nets = np.arange(first, len(spef.nets))
-    par = spef.parasitics
+    read = {}
     for kind, texts in (("cap", caps), ("res", res)):
         text = "".join(texts)
         if not text.strip():
@@ -537,16 +633,20 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
         per_net = np.array([t.count("\n") for t in texts], dtype=np.int64)  # a blank line breaks the sum
         if per_net.sum() != len(at):
             raise _Unexpected
-        net_of = np.repeat(nets, per_net)
         value = _numbers(tokens[at + width - 1].tolist(), spef.c_unit if kind == "cap" else spef.r_unit)
-        a = names.ids(tokens[at + 1].tolist())
-        two = width == 4
+        two = width == 4 if kind == "cap" else np.ones(len(at), dtype=bool)
+        read[kind] = (np.repeat(nets, per_net), value, two, tokens[at + 1], tokens[at[two] + 2])
+    # node ids for the whole piece at once, first met first (capacitors' nodes, then resistors')
+    ids = names.ids(np.concatenate([t for r in read.values() for t in r[3:]])) if read else None
+    par, k = spef.parasitics, 0
+    for kind, (net_of, value, two, a, b) in read.items():
+        a, b, k = ids[k:k + len(a)], ids[k + len(a):k + len(a) + len(b)], k + len(a) + len(b)
         if kind == "res":
-            par.add("res", net_of, value, a, names.ids(tokens[at + 2].tolist()))
+            par.add("res", net_of, value, a, b)
             continue
         par.add("ground", net_of[~two], value[~two], a[~two])
         if two.any():
-            par.add("coupling", net_of[two], value[two], a[two], names.ids(tokens[at[two] + 2].tolist()))
+            par.add("coupling", net_of[two], value[two], a[two], b)
     return lineno
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .names import bit, join, verilog_name
 from .netlist import Netlist
-from .source import CircuitFormatError, open_text
+from .source import CircuitFormatError, open_text, without_cycle_collection
 
 _TOKEN = re.compile(
     r"(?P<ws>\s+)|(?P<lc>//[^\n]*)|(?P<bc>/\*.*?\*/)|(?P<attr>\(\*.*?\*\))|(?P<esc>\\\S+)"
@@ -141,16 +141,19 @@ def _fast_statement(tok: _Tokens, mod: _Module) -> bool:
     text, pos = tok.text, tok.pos
     m = _FAST_INSTANCE.match(text, pos)
     if m is not None and m.group(1) not in _STATEMENT_WORDS:
-        line = tok.line_at(m.start(1))
+        line = at_line = tok.line_at(at := m.start(1))
         named: dict[str, list] = {}
-        for c in _CONN.finditer(text, m.start(3), m.end(3)):
-            name = c.group(2)
+        for c in _CONN.finditer(text, m.start(3), m.end(3)):  # names inlined: verilog_name per token was a third
+            pin, name, index = c.groups()
+            if pin[0] == "\\":
+                pin = pin[1:].rstrip()
             if name is None:
-                named[verilog_name(c.group(1))] = []
+                named[pin] = []
                 continue
-            index = c.group(3)
-            named[verilog_name(c.group(1))] = [("net", verilog_name(name), None if index is None else int(index),
-                                                tok.line_at(c.start(2)))]
+            if name[0] == "\\":
+                name = name[1:].rstrip()
+            at_line += text.count("\n", at, at := c.start(2))
+            named[pin] = [("net", name, None if index is None else int(index), at_line)]
         mod.instances.append((m.group(1), verilog_name(m.group(2)), named if named else [], line))
         tok.pos = m.end()
         return True
@@ -344,6 +347,7 @@ class _Union:
             self.parent[rb] = ra
 
 
+@without_cycle_collection
 def read_verilog(path: str | os.PathLike | list, top: str | None = None,
                  cell_pins: dict[str, list[str]] | None = None) -> Netlist:
     """Parse a structural Verilog file (or several, whose modules form one design: a top and its blocks) and
@@ -382,7 +386,7 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
         rng = mod.ranges.get(name)
         if index is None and rng is not None:
             raise CircuitFormatError(path, line, f"{name} is a bus [{rng[0]}:{rng[1]}]; used here as one bit")
-        if index is not None and rng is None and name in mod.directions | {n: 1 for n in mod.ranges}:
+        if index is not None and rng is None and (name in mod.directions or name in mod.ranges):
             raise CircuitFormatError(path, line, f"{name} is not a bus; bit {index} selected")
         return join(prefix, bit(name, index) if index is not None else name)
 
