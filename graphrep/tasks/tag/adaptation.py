@@ -222,6 +222,7 @@ class _Streamed:
 
     def __init__(self, x: torch.Tensor, hops: int, adj: torch.Tensor | None, center: bool):
         self.x, self.hops, self.adj = x, hops, adj
+        self.xf = x.float() if hops else None  # x itself when float32; rows() multiplies sparse rows by it
         n, d = x.shape
         self.denom = _norms(x)
         self.mean, self.sq = torch.zeros(d), torch.zeros(n)
@@ -271,7 +272,7 @@ class _Streamed:
                 if hops == 1:  # A_{I,:} N(X) = (A_{I,:} with column j scaled by 1/|x_j|) X: no gathered copy of X
                     part = torch.sparse_coo_tensor(torch.stack([at, ind[pos]]), val[pos] / self.denom[ind[pos]],
                                                    (i.numel(), self.x.size(0)), check_invariants=False)
-                    out[r:r + 256] = torch.sparse.mm(part, self.x.float())
+                    out[r:r + 256] = torch.sparse.mm(part, self.xf)
                 else:
                     cols, inv = torch.unique(ind[pos], return_inverse=True)
                     part = torch.sparse_coo_tensor(torch.stack([at, inv]), val[pos], (i.numel(), cols.numel()), check_invariants=False)
