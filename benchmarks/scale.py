@@ -611,11 +611,25 @@ def write_outputs(report: dict, name: str) -> None:
         if edges:
             adj = edges * 8  # a 4-byte column index and a 4-byte value per directed edge
             lines[-1] += (f" What remains is the graph: the adjacency that the homophily estimate (and, on a homophilous "
-                          f"graph, the propagation) multiplies by holds {adj / 2**20:,.0f} MiB for {edges:,} directed "
-                          f"edges, {adj / out:.1f}x the output by itself, and building it from the edge list sorts "
-                          f"int64 keys: the peak is {peak / adj:.1f}x that adjacency. An [N, 7] output is 28 bytes a "
-                          f"node against 80 for the adjacency at 10 edges a node, so no form that reads the graph as "
-                          f"a sparse matrix meets 4x the output; the goal can only be met against the inputs.")
+                          f"graph, the propagation; the random embeddings here are not homophilous, so only the "
+                          f"estimate runs) multiplies by holds {adj / 2**20:,.0f} MiB for {edges:,} directed edges, "
+                          f"{adj / out:.1f}x the output by itself, and scipy builds it from both directions of the "
+                          f"int64 edge list at once: the peak is {peak / adj:.1f}x that adjacency. The output is "
+                          f"{out / n:.0f} bytes a node against {adj / n:.0f} for the adjacency at {edges / n:.0f} edges "
+                          f"a node, so no form that reads the graph as a sparse matrix meets 4x the output; the goal "
+                          f"can only be met against the inputs.")
+    p2 = summary.get("tag", {}).get("propagate")
+    if p2 and str(p2["sizes"][-1]) in p2["cpu"]:
+        n = p2["sizes"][-1]
+        user, sys_, faults = p2["cpu"][str(n)]
+        ref = summary["tag"].get("scipy_spmm_2hops")
+        lines += ["", f"TAG `propagate` at {n:,} nodes: {p2['seconds'][-1]:.2f} s wall, {user:.2f} s user CPU (torch's "
+                      f"threads together) and {sys_:.2f} s system CPU ({faults:,} minor page faults: each hop writes a "
+                      f"new [N, {report.get('dim', 384)}] float32 tensor, {p2['output_bytes'][-1] / 2**20:,.0f} MiB, "
+                      f"that the kernel hands over page by page); the system share grows with the size, so the wall "
+                      f"exponent exceeds the user CPU one"
+                      + (f"; the plain scipy product of the same two hops takes {ref['seconds'][-1]:.2f} s." if ref
+                         else ".")]
     lines += _mobility_notes(summary)
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
