@@ -561,9 +561,11 @@ def write_outputs(report: dict, name: str) -> None:
              f"Command: `{report['command']}`. Machine: {report['machine']}. Load average at start/end: "
              f"{report['loadavg_start']} / {report['loadavg_end']} (a shared, noisy machine: times are indicative).",
              "", "Per stage at the largest size: wall time, throughput, peak RSS above the stage's start, the output's "
-             "in-memory size, their ratio, and the fitted exponent of time over the top decade of sizes.", "",
-             "| path | stage | largest size | seconds | items/s | peak MiB | output MiB | peak/output | exponent |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "in-memory size, their ratio, and the fitted exponent of time over the top decade of sizes (wall time; "
+             "beside it the user CPU time's, which leaves out the kernel's page faults, for runs that recorded it).", "",
+             "| path | stage | largest size | seconds | items/s | peak MiB | output MiB | peak/output | exponent | "
+             "user-CPU exponent |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for path, stages in summary.items():
         for st, s in stages.items():
             if s["kind"] != "stage":
@@ -572,7 +574,7 @@ def write_outputs(report: dict, name: str) -> None:
             lines.append(f"| {path} | {st} | {s['sizes'][-1]:,} | {s['seconds'][-1]:.2f} | {s['items_per_s'][-1]:,.0f}"
                          f" | {s['peak_rss_bytes'][-1] / 2**20:,.1f} | {s['output_bytes'][-1] / 2**20:,.1f} | "
                          f"{s.get('memory_ratio_at_largest', float('nan')):.2f} | "
-                         f"{'' if e is None else f'{e:.2f}'} |")
+                         f"{'' if e is None else f'{e:.2f}'} | {_user_exponent(s)} |")
     lines += ["", "References (same inputs, largest size):", "", "| path | reference | items/s | MB/s |",
               "|---|---|---:|---:|"]
     for path, stages in summary.items():
@@ -604,10 +606,37 @@ def write_outputs(report: dict, name: str) -> None:
     t = summary.get("tag", {}).get("adapt")
     if t and t["peak_rss_bytes"]:
         n, dim = t["sizes"][-1], report.get("dim", 384)
+        peak, out = t["peak_rss_bytes"][-1], t["output_bytes"][-1]
+        edges = next((r.get("edges") for r in report["runs"] if r["path"] == "tag" and r["size"] == n), None)
         lines += ["", f"TAG adaptation's output is the [N, C] probabilities, far smaller than its input, the [N, {dim}] "
                       f"float32 node embeddings ({n * dim * 4 / 2**20:,.0f} MiB at {n:,} nodes): its peak is "
-                      f"{t['peak_rss_bytes'][-1] / (n * dim * 4):.2f}x that input (propagating the features needs "
-                      f"one more [N, d] buffer)."]
+                      f"{peak / (n * dim * 4):.2f}x that input. It reads the embeddings in blocks and holds no [N, "
+                      f"{dim}] copy: one pass over column blocks gives the propagated features' row norms and column "
+                      f"statistics; the cosine scores and the self-trained head's logits propagate [N, C] products "
+                      f"instead of the features (the propagation is linear); the pseudo-labelled rows are gathered "
+                      f"through the sparse rows of the adjacency."]
+        if edges:
+            adj = edges * 8  # a 4-byte column index and a 4-byte value per directed edge
+            lines[-1] += (f" What remains is the graph: the adjacency that the homophily estimate (and, on a homophilous "
+                          f"graph, the propagation; the random embeddings here are not homophilous, so only the "
+                          f"estimate runs) multiplies by holds {adj / 2**20:,.0f} MiB for {edges:,} directed edges, "
+                          f"{adj / out:.1f}x the output by itself, and scipy builds it from both directions of the "
+                          f"int64 edge list at once: the peak is {peak / adj:.1f}x that adjacency. The output is "
+                          f"{out / n:.0f} bytes a node against {adj / n:.0f} for the adjacency at {edges / n:.0f} edges "
+                          f"a node, so no form that reads the graph as a sparse matrix meets 4x the output; the goal "
+                          f"can only be met against the inputs.")
+    p2 = summary.get("tag", {}).get("propagate")
+    if p2 and str(p2["sizes"][-1]) in p2["cpu"]:
+        n = p2["sizes"][-1]
+        user, sys_, faults = p2["cpu"][str(n)]
+        ref = summary["tag"].get("scipy_spmm_2hops")
+        lines += ["", f"TAG `propagate` at {n:,} nodes: {p2['seconds'][-1]:.2f} s wall, {user:.2f} s user CPU (torch's "
+                      f"threads together) and {sys_:.2f} s system CPU ({faults:,} minor page faults: each hop writes a "
+                      f"new [N, {report.get('dim', 384)}] float32 tensor, {p2['output_bytes'][-1] / 2**20:,.0f} MiB, "
+                      f"that the kernel hands over page by page); the system share grows with the size, so the wall "
+                      f"exponent exceeds the user CPU one"
+                      + (f"; the plain scipy product of the same two hops takes {ref['seconds'][-1]:.2f} s." if ref
+                         else ".")]
     lines += _mobility_notes(summary)
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
@@ -630,6 +659,15 @@ def write_outputs(report: dict, name: str) -> None:
     plot(summary, RESULTS / f"{name}.png")
 
 
+def _user_exponent(s: dict) -> str:
+    """The top-decade exponent of user CPU seconds, where every size of the top decade recorded them."""
+    top = [k for k in s["sizes"] if k >= s["sizes"][-1] / 10 * 0.999]
+    if len(top) < 2 or not all(str(k) in s["cpu"] for k in top):
+        return ""
+    e = fit_exponent(top, [s["cpu"][str(k)][0] for k in top])
+    return "" if e is None else f"{e:.2f}"
+
+
 def _mobility_notes(summary: dict) -> list[str]:
     """What the mobility rows' wall times and memory ratios are made of (from the recorded CPU times and sizes)."""
     m = summary.get("mobility", {})
@@ -650,9 +688,10 @@ def _mobility_notes(summary: dict) -> list[str]:
                  f"decade."]
     ns, peak = vf["sizes"][-1], vf["peak_rss_bytes"][-1]
     lines += ["", f"`venue_features`'s output is per venue and does not grow with the check-ins (the same venues are "
-                  f"resampled), so its peak/output ratio grows with the input; its peak ({peak / 2**20:.1f} MiB at "
-                  f"{ns:,}) is {peak / (24 * ns):.2f}x the three int64 input columns (user, venue, time): the training "
-                  f"rows' venue and time columns and their hour-of-week bins, not a copy of the whole input."]
+                  f"resampled); its peak ({peak / 2**20:.1f} MiB at {ns:,}) is {peak / (24 * ns):.2f}x the three "
+                  f"int64 input columns (user, venue, time): the visits are counted per (venue, hour of week) in "
+                  f"blocks of 65,536 rows, so the input-sized temporaries are one block's, and the rest is per venue "
+                  f"(the float64 counts and histograms the float32 output is made from)."]
     return lines
 
 

@@ -17,13 +17,13 @@ import json
 import os
 import warnings
 import zlib
+from array import array
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch_geometric.data import Data
-from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from .errors import InvalidInputError
 
@@ -167,7 +167,7 @@ def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple
     in ``[0, num_classes)``; errors name the file and line.
     """
     path = Path(path)
-    ids, texts, labels, linenos = [], [], [], []
+    ids, texts, labels, linenos = array("q"), [], array("q"), array("q")  # 8 bytes an entry, not a Python int
     for lineno, line in _lines(path):
         if not line.strip():
             continue
@@ -196,13 +196,14 @@ def read_nodes(path: str | os.PathLike, num_classes: int | None = None) -> tuple
         linenos.append(lineno)
     if not ids:
         raise InvalidInputError(f"{path}: empty file (expected one JSON object per node)")
-    ids_arr = np.asarray(ids, dtype=np.int64)
-    uniq, first, counts = np.unique(ids_arr, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        dup = uniq[counts > 1][0]
-        lines = [linenos[i] for i in np.flatnonzero(ids_arr == dup)[:2]]
-        raise InvalidInputError(f"{path}:{lines[1]}: duplicate node id {dup} (first on line {lines[0]})")
-    return ids_arr, texts, np.asarray(labels, dtype=np.int64)
+    ids_arr = np.frombuffer(ids, dtype=np.int64)
+    if not (ids_arr[1:] > ids_arr[:-1]).all():  # increasing ids (the usual file) are unique without sorting them
+        uniq, counts = np.unique(ids_arr, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1][0]
+            lines = [linenos[i] for i in np.flatnonzero(ids_arr == dup)[:2]]
+            raise InvalidInputError(f"{path}:{lines[1]}: duplicate node id {dup} (first on line {lines[0]})")
+    return ids_arr, texts, np.frombuffer(labels, dtype=np.int64)
 
 
 def _read_int_edges(path: Path, ids: np.ndarray) -> np.ndarray | None:
@@ -218,16 +219,23 @@ def _read_int_edges(path: Path, ids: np.ndarray) -> np.ndarray | None:
         return None
     if len(df) == 0:
         return None
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    out = []
-    for col in ("src", "dst"):
+    out = np.empty((2, len(df)), dtype=np.int64)
+    dense = ids.size and ids[0] == 0 and ids[-1] == ids.size - 1 and (ids[1:] > ids[:-1]).all()  # ids 0..N-1
+    order = None if dense else np.argsort(ids, kind="stable")
+    sorted_ids = None if dense else ids[order]
+    for i, col in enumerate(("src", "dst")):
         vals = df[col].to_numpy(dtype=np.int64)
+        if dense:  # an id is its own position
+            if vals.size and (vals.min() < 0 or vals.max() >= ids.size):
+                return None
+            out[i] = vals
+            continue
         pos = np.minimum(np.searchsorted(sorted_ids, vals), len(sorted_ids) - 1)
         if (sorted_ids[pos] != vals).any():
             return None
-        out.append(order[pos])
-    return np.stack(out).astype(np.int64)
+        np.take(order, pos, out=out[i])
+        del pos
+    return out
 
 
 def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
@@ -279,6 +287,33 @@ def read_edges(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.int64) if out[0].size else np.zeros((2, 0), dtype=np.int64)
 
 
+def _coalesced(edges: np.ndarray, n: int, symmetrize: bool) -> np.ndarray:
+    """``[2, E]`` int64 edges without self-loops and duplicates, sorted by (source, target), with every reverse edge
+    added when ``symmetrize``: what ``torch_geometric.utils`` ``remove_self_loops`` then ``to_undirected`` (or
+    ``coalesce``) give, computed on one sorted int64 key per edge, so that the peak is the input, the keys and the
+    output rather than several copies of the doubled edge list (issue 26)."""
+    m = edges.shape[1]
+    key = np.empty(2 * m if symmetrize else m, dtype=np.int64)
+    for half, (a, b) in enumerate([(0, 1), (1, 0)][:2 if symmetrize else 1]):  # (source, target), then reversed
+        np.multiply(edges[a], n, out=key[half * m:(half + 1) * m])
+        key[half * m:(half + 1) * m] += edges[b]
+    loops = edges[0] == edges[1]
+    if loops.any():
+        key = key[~np.tile(loops, 2 if symmetrize else 1)]
+    del loops
+    key.sort()
+    if key.size:
+        new = np.empty(key.size, dtype=bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        key = key[new]
+        del new
+    out = np.empty((2, key.size), dtype=np.int64)
+    np.floor_divide(key, n, out=out[0])
+    np.remainder(key, n, out=out[1])
+    return out
+
+
 def load_tag(name: str, root: str | os.PathLike | None = None, symmetrize: bool = True) -> Data:
     """Load a text-attributed graph as a PyG :class:`~torch_geometric.data.Data`.
 
@@ -301,13 +336,12 @@ def load_tag(name: str, root: str | os.PathLike | None = None, symmetrize: bool 
         raise FileNotFoundError(f"TAG dataset {name!r}: file {folder / 'edges.csv.gz'} not found")
     class_names = read_classes(folder / "classes.json")
     ids, texts, labels = read_nodes(nodes_path, num_classes=len(class_names))
-    order = np.argsort(ids, kind="stable")
-    ids, labels = ids[order], labels[order]
-    texts = [texts[i] for i in order]
-    edges = torch.from_numpy(read_edges(edges_path, ids))
+    if not (ids[1:] > ids[:-1]).all():
+        order = np.argsort(ids, kind="stable")
+        ids, labels = ids[order], labels[order]
+        texts = [texts[i] for i in order]
     n = len(ids)
-    edges, _ = remove_self_loops(edges)
-    edges = to_undirected(edges, num_nodes=n) if symmetrize else coalesce(edges, num_nodes=n)
+    edges = torch.from_numpy(_coalesced(read_edges(edges_path, ids), n, symmetrize))
     return Data(edge_index=edges, y=torch.from_numpy(labels), node_id=torch.from_numpy(ids), text=texts,
                 class_names=class_names, name=name.lower(), num_nodes=n)
 

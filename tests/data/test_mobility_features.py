@@ -42,3 +42,19 @@ def test_popularity_rank_ties_share_the_best_rank(tmp_path):
         higher = (counts > counts[i]).sum()  # brute force: venues visited more often
         assert vf.popularity[i, 0].item() == np.float32(1 - higher / (v - 1))
     assert vf.visits.sum() == train.sum() and torch.equal(vf.visits.sum(1), vf.train_counts)
+
+
+def test_visits_counted_in_row_blocks_equal_one_count_of_all_training_rows(tmp_path, monkeypatch):
+    """venue_features counts visits in blocks of rows (issue 26): the counts, totals and histograms are those of one
+    np.add.at over every training row."""
+    from graphrep.data.mobility import features
+
+    c = synthetic(tmp_path, users=7, per_user=40, venues=11, seed=5)
+    train = chronological_split(c) == 0
+    monkeypatch.setattr(features, "_ROWS", 13)  # blocks that split users and venues
+    vf = venue_features(c, train, embed_categories=fake_embed)
+    visits = np.zeros((c.num_venues, 168))
+    np.add.at(visits, (c.venue[train], hour_of_week(c.time[train])), 1.0)
+    counts = np.bincount(c.venue[train], minlength=c.num_venues)
+    assert np.array_equal(vf.visits.numpy(), visits) and np.array_equal(vf.train_counts.numpy(), counts)
+    assert torch.allclose(vf.hours, torch.as_tensor(visits / np.maximum(counts, 1)[:, None], dtype=torch.float32))

@@ -181,11 +181,14 @@ def test_integer_fast_path_of_read_edges_matches_the_string_path(tmp_path, monke
     indices, or the same error, on the same file."""
     import numpy as np
 
+    _fast_path_matches_string_path(tmp_path, monkeypatch, edges, np.array([10, 3, 7]))
+
+
+def _fast_path_matches_string_path(tmp_path, monkeypatch, edges, ids):
     import graphrep.data.tag as tag
 
     path = tmp_path / "edges.csv"
     path.write_text(edges)
-    ids = np.array([10, 3, 7])
 
     def run():
         try:
@@ -196,3 +199,27 @@ def test_integer_fast_path_of_read_edges_matches_the_string_path(tmp_path, monke
     fast = run()
     monkeypatch.setattr(tag, "_read_int_edges", lambda *a: None)
     assert fast == run()
+
+
+@pytest.mark.parametrize("edges", ["src,dst\n0,2\n 2 ,1\n1,1\n", "src,dst\n0,2\n3,1\n", "src,dst\n0,-1\n"])
+def test_integer_fast_path_with_ids_0_to_n_matches_the_string_path(tmp_path, monkeypatch, edges):
+    """Node ids 0..N-1 are their own positions (no search); ids outside them fall back to the string path's error."""
+    import numpy as np
+
+    _fast_path_matches_string_path(tmp_path, monkeypatch, edges, np.arange(3))
+
+
+@pytest.mark.parametrize("symmetrize", [True, False])
+def test_coalesced_edges_equal_pyg_remove_self_loops_then_to_undirected(symmetrize):
+    """load_tag's in-place symmetrise and deduplicate (one sorted key per edge) gives PyG's edge_index exactly."""
+    import numpy as np
+    from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
+
+    import graphrep.data.tag as tag
+
+    rng = np.random.default_rng(0)
+    for n, m in [(1, 0), (4, 3), (30, 200), (500, 3000)]:
+        e = rng.integers(0, n, (2, m))  # duplicates, reverse pairs and self-loops
+        t, _ = remove_self_loops(torch.from_numpy(e))
+        ref = to_undirected(t, num_nodes=n) if symmetrize else coalesce(t, num_nodes=n)
+        assert torch.equal(torch.from_numpy(tag._coalesced(e, n, symmetrize)), ref), (n, m)

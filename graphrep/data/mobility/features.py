@@ -75,6 +75,20 @@ def _planar_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return np.stack([111.32 * np.cos(np.radians(lat0)) * (lon - lon0), 110.57 * (lat - lat0)], axis=1)
 
 
+_ROWS = 1 << 16
+
+
+def _visit_counts(venue: np.ndarray, time: np.ndarray, mask: np.ndarray, num_venues: int) -> np.ndarray:
+    """``[V, 168]`` float64 counts of the rows where ``mask`` is True, per venue and hour of week; read in blocks of
+    rows, so the temporaries are a block's, never the whole input's (issue 26)."""
+    visits = np.zeros(num_venues * HOURS_PER_WEEK, dtype=np.int64)
+    for r in range(0, len(venue), _ROWS):
+        keep = mask[r:r + _ROWS]
+        flat = venue[r:r + _ROWS][keep] * HOURS_PER_WEEK + hour_of_week(time[r:r + _ROWS][keep])
+        np.add.at(visits, flat, 1)  # unbuffered: repeated bins all count
+    return visits.reshape(num_venues, HOURS_PER_WEEK).astype(np.float64)
+
+
 def venue_features(checkins: CheckIns, train_mask: np.ndarray,
                    embed_categories: Callable[[Sequence[str]], torch.Tensor] | None = None,
                    planar: bool = True) -> VenueFeatures:
@@ -106,10 +120,8 @@ def venue_features(checkins: CheckIns, train_mask: np.ndarray,
     radius = float(np.sqrt((xy ** 2).sum(1).mean())) or 1.0
 
     v = checkins.num_venues
-    venue, t = checkins.venue[train_mask], checkins.time[train_mask]
-    counts = np.bincount(venue, minlength=v).astype(np.float64)
-    visits = np.zeros((v, HOURS_PER_WEEK))
-    np.add.at(visits, (venue, hour_of_week(t)), 1.0)
+    visits = _visit_counts(checkins.venue, checkins.time, train_mask, v)
+    counts = visits.sum(1)
     hours = visits / np.maximum(counts, 1.0)[:, None]
     rank = v - np.searchsorted(np.sort(counts), counts, side="right")  # venues visited more often
     rank_score = 1.0 - rank / max(v - 1, 1)

@@ -23,11 +23,13 @@ import json
 import multiprocessing
 import os
 import time
+from array import array
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torch_geometric.data import Data
@@ -59,25 +61,35 @@ def iter_smiles(path: str | os.PathLike, smiles_column: str = "SMILES") -> Itera
 
 
 def featurise_block(rows: list[tuple[int, str]], features: str) -> dict:
-    """One shard's arrays (module docstring) from ``(line, smiles)`` rows; unusable molecules go to ``skipped``."""
-    xs, edges, attrs, atoms, bonds, lines, skipped = [], [], [], [], [], [], []
+    """One shard's arrays (module docstring) from ``(line, smiles)`` rows; unusable molecules go to ``skipped``.
+
+    Each molecule's arrays are appended as int16 bytes to one growing buffer per field as soon as they are made, so a
+    shard holds its compact arrays only, not one ``Data`` of small int64 tensors per molecule (issue 26)."""
+    xs, edges, attrs = bytearray(), (bytearray(), bytearray()), bytearray()
+    atoms, bonds, lines, skipped = array("i"), array("i"), array("q"), []
     for line, smiles in rows:
         try:
             data = mol_to_data(parse_smiles(smiles), features)
         except InvalidInputError as exc:
             skipped.append([line, str(exc)])
             continue
-        xs.append(data.x)
-        edges.append(data.edge_index)
-        attrs.append(data.edge_attr)
+        xs += data.x.numpy().astype(np.int16).tobytes()
+        ei = data.edge_index.numpy().astype(np.int16)
+        edges[0].extend(ei[0].tobytes())
+        edges[1].extend(ei[1].tobytes())
+        attrs += data.edge_attr.numpy().astype(np.int16).tobytes()
         atoms.append(data.num_nodes)
-        bonds.append(data.edge_index.size(1))
+        bonds.append(ei.shape[1])
         lines.append(line)
     width_x, width_e = (9, 3) if features == "ogb" else (2, 2)
+
+    def int16(buf: bytearray, width: int | None) -> torch.Tensor:
+        t = torch.from_numpy(np.frombuffer(buf, dtype=np.int16)) if buf else torch.empty(0, dtype=torch.int16)
+        return t if width is None else t.view(-1, width)
+
     return {
-        "x": (torch.cat(xs) if xs else torch.empty(0, width_x)).to(torch.int16),
-        "edge_index": (torch.cat(edges, dim=1) if edges else torch.empty(2, 0)).to(torch.int16),
-        "edge_attr": (torch.cat(attrs) if attrs else torch.empty(0, width_e)).to(torch.int16),
+        "x": int16(xs, width_x), "edge_index": torch.stack([int16(edges[0], None), int16(edges[1], None)]),
+        "edge_attr": int16(attrs, width_e),
         "atoms": torch.tensor(atoms, dtype=torch.int32), "bonds": torch.tensor(bonds, dtype=torch.int32),
         "lines": torch.tensor(lines, dtype=torch.int64), "skipped": skipped,
     }

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate, symmetric_adjacency, zero_shot_predict
+from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate, symmetric_adjacency
 
 __all__ = ["feature_homophily", "propagation_alpha", "propagate_scores", "self_train", "AdaptationConfig",
            "adapt_scores", "ADAPTATIONS", "structure_estimate", "signed_propagation", "refine_prototypes",
@@ -58,26 +58,48 @@ def feature_homophily(x: torch.Tensor, edge_index: torch.Tensor) -> float:
 
     Shapes: x ``[N, d]`` (any embedding; rows are L2-normalised first), edge_index ``[2, E]`` (read as undirected).
     """
-    x = F.normalize(x.float(), dim=-1)
-    a = symmetric_adjacency(edge_index, x.size(0))
-    deg = torch.from_numpy(np.diff(a.indptr).astype(np.float32)).to(x.device)
+    emb = x.detach().float().cpu()
+    n = emb.size(0)
+    a = symmetric_adjacency(edge_index, n)
+    deg = torch.from_numpy(np.diff(a.indptr).astype(np.float32))
     has = deg > 0
     if not has.any():
         return float("nan")
-    xn = x.detach().cpu().numpy()
-    mean = x.mean(0, keepdim=True)
-    resid = total = x.new_zeros(())
-    for r in range(0, x.size(0), _ROWS):  # row blocks: no [N, d] temporary besides x (issue 26)
-        xs, hs = x[r:r + _ROWS], has[r:r + _ROWS]
+    denom = _norms(emb)
+    # the normalised rows' mean, and A N(x) as (A with column j scaled by 1/|x_j|) @ x: no normalised copy of x
+    mean = sum(_normalised(emb, denom, r).sum(0) for r in range(0, n, _rows(emb))) / n
+    a.data = (1.0 / denom.numpy())[a.indices].astype(np.float32)
+    xn = emb.numpy()
+    resid = total = torch.zeros(())
+    for r in range(0, n, _rows(emb)):  # row blocks: no [N, d] temporary besides x (issue 26)
+        xs, hs = _normalised(emb, denom, r), has[r:r + _rows(emb)]
         # the neighbours' mean of these rows, A[rows] @ x through the CSR (the same sums as the whole product)
-        nbr = torch.from_numpy(np.asarray(a[r:r + _ROWS] @ xn)).to(x.device).div_(deg[r:r + _ROWS].clamp_min(1)
-                                                                                     .unsqueeze(1))
+        nbr = torch.from_numpy(np.asarray(a[r:r + _rows(emb)] @ xn)).div_(deg[r:r + _rows(emb)].clamp_min(1)
+                                                                          .unsqueeze(1))
         resid = resid + nbr.sub_(xs)[hs].pow_(2).sum()
         total = total + (xs - mean)[hs].pow_(2).sum()
     return float(1 - resid / total.clamp_min(1e-12))
 
 
-_ROWS = 1 << 16
+_ROWS = 1 << 16  # at most this many rows at once, and at most 2^22 values (:func:`_rows`)
+_VALUES = 1 << 23  # values in one column block of the streamed features (:class:`_Streamed`)
+
+
+def _rows(x: torch.Tensor) -> int:
+    return max(1, min(_ROWS, (1 << 22) // max(x.size(1), 1)))
+
+
+def _norms(x: torch.Tensor) -> torch.Tensor:
+    """``[N]`` row norms as :func:`torch.nn.functional.normalize` divides by them (clamped at 1e-12), in row blocks."""
+    out = torch.empty(x.size(0), dtype=torch.float32)
+    for r in range(0, x.size(0), _rows(x)):
+        out[r:r + _rows(x)] = x[r:r + _rows(x)].float().norm(dim=-1).clamp_min(1e-12)
+    return out
+
+
+def _normalised(x: torch.Tensor, denom: torch.Tensor, r: int) -> torch.Tensor:
+    """Rows ``r .. r + _rows(x)`` of ``F.normalize(x)``."""
+    return x[r:r + _rows(x)].float() / denom[r:r + _rows(x)].unsqueeze(1)
 
 
 def propagation_alpha(homophily: float, scale: float = 0.2, max_alpha: float = 0.9) -> float:
@@ -136,9 +158,18 @@ def self_train(features: torch.Tensor, probs: torch.Tensor, threshold: float = 0
     """
     if not 0 <= prior_weight <= 1:
         raise ValueError(f"prior_weight must be in [0, 1], got {prior_weight}")
-    gen = torch.Generator().manual_seed(seed)
     feats = features.detach().float()
     feats = (feats - feats.mean(0)).div_(feats.std(0).clamp_min(1e-6))
+    return _self_train(feats.size(1), feats.__getitem__, lambda lin: lin(feats), probs, threshold, min_per_class,
+                       rounds, epochs, lr, weight_decay, prior_weight, max_train, seed)
+
+
+def _self_train(dim: int, rows, logits, probs: torch.Tensor, threshold: float, min_per_class: int, rounds: int,
+                epochs: int, lr: float, weight_decay: float, prior_weight: float, max_train: int,
+                seed: int) -> torch.Tensor:
+    """:func:`self_train` on standardised features given as ``rows(idx) -> [len(idx), dim]`` and
+    ``logits(linear) -> [N, C]`` (the head applied to every node), so that they need not be one tensor."""
+    gen = torch.Generator().manual_seed(seed)
     n_cls = probs.size(1)
     current = probs
     for _ in range(rounds):
@@ -148,19 +179,20 @@ def self_train(features: torch.Tensor, probs: torch.Tensor, threshold: float = 0
         target = current[idx].argmax(-1)
         counts = torch.bincount(target, minlength=n_cls).float()
         weight = torch.where(counts > 0, counts.sum() / (n_cls * counts.clamp_min(1)), torch.zeros_like(counts))
-        lin = torch.nn.Linear(feats.size(1), n_cls)
+        lin = torch.nn.Linear(dim, n_cls)
         with torch.no_grad():
             lin.weight.normal_(0, 0.01, generator=gen)
             lin.bias.zero_()
         opt = torch.optim.Adam(lin.parameters(), lr=lr, weight_decay=weight_decay)
+        x_idx = rows(idx)
         with torch.enable_grad():  # callers may run under no_grad (predictions)
             for _ in range(epochs):
-                loss = F.cross_entropy(lin(feats[idx]), target, weight=weight)
+                loss = F.cross_entropy(lin(x_idx), target, weight=weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
         with torch.no_grad():
-            current = prior_weight * probs + (1 - prior_weight) * torch.softmax(lin(feats), -1)
+            current = prior_weight * probs + (1 - prior_weight) * torch.softmax(logits(lin), -1)
     return current
 
 
@@ -180,17 +212,72 @@ class AdaptationConfig:
     center: bool | None = None  # None: centre when the graph is homophilous (feature homophily > 0)
 
 
-def _propagate_own(x: torch.Tensor, hops: int, adj: torch.Tensor) -> torch.Tensor:
-    """:func:`~graphrep.tasks.tag.zero_shot.propagate` of a tensor the caller owns, in two [N, d] buffers (``x``'s
-    storage is overwritten from the second hop on) where ``propagate`` holds one more per hop (issue 26)."""
-    if hops == 0:
-        return x
-    adj = adj.to(device=x.device, dtype=x.dtype)
-    out, spare = adj @ x, x
-    for _ in range(hops - 1):
-        torch.mm(adj, out, out=spare)  # the product propagate computes, written into the free buffer
-        out, spare = spare, out
-    return out
+class _Streamed:
+    r"""The features :math:`Z = \hat A^k N(X) - \mathbf 1 m^\top` of :func:`adapt_scores` (:math:`N` row
+    normalisation, :math:`m` the column means of :math:`\hat A^k N(X)` when centring, else 0), never held as one
+    [N, d] tensor (issue 26): one pass over column blocks of ``x`` (each propagated by
+    :func:`~graphrep.tasks.tag.zero_shot.propagate`) gives the row norms and the column means and standard
+    deviations; products :math:`Z W^\top` propagate the [N, C] :math:`N(X) W^\top` instead (:math:`\hat A^k` is
+    linear); rows :math:`Z_I` gather the sparse rows of :math:`\hat A` that reach :math:`I`."""
+
+    def __init__(self, x: torch.Tensor, hops: int, adj: torch.Tensor | None, center: bool):
+        self.x, self.hops, self.adj = x, hops, adj
+        self.xf = x.float() if hops else None  # x itself when float32; rows() multiplies sparse rows by it
+        n, d = x.shape
+        self.denom = _norms(x)
+        self.mean, self.sq = torch.zeros(d), torch.zeros(n)
+        self.fmean, self.fstd = torch.empty(d), torch.empty(d)  # of Z's columns, as self_train standardises
+        cols = max(1, min(d, _VALUES // max(n, 1)))
+        for c in range(0, d, cols):
+            block = self._propagated(x[:, c:c + cols].float() / self.denom.unsqueeze(1))
+            if center:
+                self.mean[c:c + cols] = block.mean(0)
+                block = block.sub_(self.mean[c:c + cols])
+            self.sq += block.pow(2).sum(1)
+            self.fmean[c:c + cols], self.fstd[c:c + cols] = block.mean(0), block.std(0)
+        if hops:  # the row pointers of adj (coalesced: sorted by row), for rows()
+            self.crow = torch.searchsorted(adj.indices()[0], torch.arange(n + 1))
+
+    def _propagated(self, z: torch.Tensor) -> torch.Tensor:
+        return propagate(z, None, self.hops, self.adj) if self.hops else z
+
+    def products(self, w: torch.Tensor) -> torch.Tensor:
+        """:math:`Z w^\top`, ``[N, C]`` for ``w`` ``[C, d]``."""
+        n = self.x.size(0)
+        z = torch.empty(n, w.size(0))
+        for r in range(0, n, _rows(self.x)):
+            z[r:r + _rows(self.x)] = _normalised(self.x, self.denom, r) @ w.t()
+        return self._propagated(z) - self.mean @ w.t()
+
+    def cosine(self, class_emb: torch.Tensor) -> torch.Tensor:
+        """:math:`\cos(Z_i, t_c)`, as :func:`~graphrep.tasks.tag.zero_shot.zero_shot_predict` scores ``Z``."""
+        t = F.normalize(class_emb.float(), dim=-1)
+        return self.products(t) / self.sq.sqrt().clamp_min(1e-12).unsqueeze(1)
+
+    def rows(self, idx: torch.Tensor, hops: int | None = None) -> torch.Tensor:
+        """:math:`Z_I` (``hops``: of :math:`\hat A^{hops} N(X)` without the centring, for the recursion)."""
+        top = hops is None
+        hops = self.hops if top else hops
+        if hops == 0:
+            out = self.x[idx].float() / self.denom[idx].unsqueeze(1)
+        else:  # (A^h N(X))_I = A_{I,J} (A^{h-1} N(X))_J, J the columns of the rows I, in chunks of rows
+            ind, val = self.adj.indices()[1], self.adj.values()
+            out = torch.empty(idx.numel(), self.x.size(1))
+            for r in range(0, idx.numel(), 256):
+                i = idx[r:r + 256]
+                start, count = self.crow[i], self.crow[i + 1] - self.crow[i]
+                pos = torch.repeat_interleave(start - torch.cumsum(count, 0) + count, count) + \
+                    torch.arange(int(count.sum()))
+                at = torch.repeat_interleave(torch.arange(i.numel()), count)
+                if hops == 1:  # A_{I,:} N(X) = (A_{I,:} with column j scaled by 1/|x_j|) X: no gathered copy of X
+                    part = torch.sparse_coo_tensor(torch.stack([at, ind[pos]]), val[pos] / self.denom[ind[pos]],
+                                                   (i.numel(), self.x.size(0)), check_invariants=False)
+                    out[r:r + 256] = torch.sparse.mm(part, self.xf)
+                else:
+                    cols, inv = torch.unique(ind[pos], return_inverse=True)
+                    part = torch.sparse_coo_tensor(torch.stack([at, inv]), val[pos], (i.numel(), cols.numel()), check_invariants=False)
+                    out[r:r + 256] = torch.sparse.mm(part, self.rows(cols, hops - 1))
+        return out - self.mean if top else out
 
 
 def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor,
@@ -203,31 +290,39 @@ def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: to
     give them when ``node_emb`` comes from a graph model, whose outputs are already smoothed over the graph and so
     look homophilous on any graph.
 
+    Memory: ``node_emb`` is read in blocks and never copied whole; beside the adjacency, the buffers are [N, C] and
+    [N, b] for a column block of ``b`` features (:class:`_Streamed`).
+
     Returns ``{"pred" [N], "probs" [N, C], "homophily", "alpha", "pseudo_labelled"}``; takes no labels.
     """
     if method not in ADAPTATIONS:
         raise ValueError(f"unknown adaptation {method!r}; choose from {ADAPTATIONS}")
     cfg = config or AdaptationConfig()
-    x = F.normalize(node_emb.float(), dim=-1)
-    h = feature_homophily(node_emb if text_emb is None else text_emb, edge_index)
+    if node_emb.dim() != 2 or class_emb.dim() != 2 or node_emb.size(1) != class_emb.size(1):
+        raise ValueError(f"node and class embeddings must be [N, d] and [C, d] with the same d, got "
+                         f"{tuple(node_emb.shape)} and {tuple(class_emb.shape)}")
+    device = node_emb.device
+    x = node_emb.detach().cpu()
+    h = feature_homophily(x if text_emb is None else text_emb, edge_index)
     alpha = propagation_alpha(h, cfg.homophily_scale, cfg.max_alpha)
     out = {"homophily": h, "alpha": alpha, "pseudo_labelled": 0}
     adj = normalized_adjacency(edge_index, x.size(0)) if "propagate" in method and alpha > 0 else None
-    if adj is not None:  # features first (ZeroG), then the class scores; one adjacency for both
-        x = _propagate_own(x, cfg.feature_hops, adj)
-    if cfg.center if cfg.center is not None else h > 0:
-        x = x.sub_(x.mean(0, keepdim=True))  # x is this function's own copy
-    _, scores = zero_shot_predict(x, class_emb)
-    probs = _probs(scores, cfg.temperature)
+    # features first (ZeroG), then the class scores; one adjacency for both
+    z = _Streamed(x, cfg.feature_hops if adj is not None else 0, adj,
+                  bool(cfg.center if cfg.center is not None else h > 0))
+    probs = _probs(z.cosine(class_emb.detach().cpu()), cfg.temperature)
     if "propagate" in method:
         probs = propagate_scores(probs, edge_index, alpha, cfg.steps, adj)
-    if "self-train" in method:
-        feats = x
+    if "self-train" in method:  # on Z standardised per column, as self_train(Z, ...) does
         out["pseudo_labelled"] = int(_select(probs, cfg.threshold, cfg.min_per_class).numel())
-        probs = self_train(feats, probs, cfg.threshold, cfg.min_per_class, cfg.rounds,
-                           prior_weight=cfg.prior_weight, seed=seed)
-    out["probs"] = probs
-    out["pred"] = probs.argmax(-1)
+        scale = z.fstd.clamp_min(1e-6)
+        probs = _self_train(x.size(1), lambda idx: (z.rows(idx) - z.fmean).div_(scale),
+                            lambda lin: z.products(lin.weight / scale) + (lin.bias - (z.fmean / scale) @
+                                                                           lin.weight.t()),
+                            probs, cfg.threshold, cfg.min_per_class, cfg.rounds, 50, 0.1, 1e-3, cfg.prior_weight,
+                            2000, seed)
+    out["probs"] = probs.to(device)
+    out["pred"] = out["probs"].argmax(-1)
     return out
 
 

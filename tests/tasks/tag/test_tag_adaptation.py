@@ -206,15 +206,51 @@ def test_feature_homophily_in_row_blocks_equals_the_one_shot_formula(monkeypatch
 
 
 @pytest.mark.parametrize("hops", [0, 1, 2, 3])
-def test_propagation_in_two_buffers_is_propagate(hops):
-    """adapt_scores propagates its own copy of the features in two [N, d] buffers: S^k x as propagate computes it."""
-    from graphrep.tasks.tag.adaptation import _propagate_own
-    from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate
+@pytest.mark.parametrize("center", [False, True])
+def test_streamed_features_are_the_propagated_features(monkeypatch, hops, center):
+    """adapt_scores never holds the [N, d] propagated features (issue 26): their row norms, column statistics,
+    products and gathered rows, streamed in column blocks, equal those of the whole tensor."""
+    from graphrep.tasks.tag import adaptation
+    from graphrep.tasks.tag.zero_shot import propagate
 
+    monkeypatch.setattr(adaptation, "_VALUES", 120)  # 2 columns per block at N = 60
+    monkeypatch.setattr(adaptation, "_ROWS", 7)
     ei, n = _messy_graph()
-    x = torch.randn(n, 6, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(n, 6, generator=torch.Generator().manual_seed(1)) + 0.3
     adj = normalized_adjacency(ei, n)
-    ref = propagate(x, ei, hops, adj)
-    assert torch.allclose(_propagate_own(x.clone(), hops, adj), ref, atol=1e-6)
+    ref = propagate(F.normalize(x, dim=-1), ei, hops, adj)
+    ref = ref - ref.mean(0, keepdim=True) if center else ref
+    z = adaptation._Streamed(x, hops, adj if hops else None, center)
+    assert torch.allclose(z.sq, ref.pow(2).sum(1), atol=1e-5)
+    assert torch.allclose(z.fmean, ref.mean(0), atol=1e-6) and torch.allclose(z.fstd, ref.std(0), atol=1e-5)
+    w = torch.randn(3, 6, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(z.products(w), ref @ w.t(), atol=1e-5)
+    assert torch.allclose(z.cosine(w), F.normalize(ref, dim=-1) @ F.normalize(w, dim=-1).t(), atol=1e-5)
+    idx = torch.tensor([4, 0, 59, 17, 4, 33])  # the isolated node 59, a repeat
+    assert torch.allclose(z.rows(idx), ref[idx], atol=1e-5)
     if hops:
-        assert not torch.allclose(ref, x, atol=1e-3)  # it did propagate
+        assert not torch.allclose(ref, F.normalize(x, dim=-1), atol=1e-3)  # it did propagate
+
+
+@pytest.mark.parametrize("method", ADAPTATIONS)
+def test_streamed_adaptation_equals_the_whole_tensor_steps(method):
+    """adapt_scores (streamed) gives the probabilities of the steps on whole tensors: normalise, propagate,
+    centre, cosine scores, score propagation, self-training on the features."""
+    from graphrep.tasks.tag.adaptation import _probs
+    from graphrep.tasks.tag.zero_shot import propagate, zero_shot_predict
+
+    x, ei, _ = _two_clusters(n=60, d=8)
+    cls = F.one_hot(torch.arange(2), 8).float() + 0.1
+    cfg = AdaptationConfig()
+    out = adapt_scores(x, cls, ei, method, cfg)
+    h = F.normalize(x, dim=-1)
+    if "propagate" in method:
+        h = propagate(h, ei, cfg.feature_hops)
+    h = h - h.mean(0, keepdim=True)
+    ref = _probs(zero_shot_predict(h, cls)[1], cfg.temperature)
+    if "propagate" in method:
+        ref = propagate_scores(ref, ei, out["alpha"], cfg.steps)
+    if "self-train" in method:
+        ref = self_train(h, ref, cfg.threshold, cfg.min_per_class, cfg.rounds, prior_weight=cfg.prior_weight)
+    assert out["alpha"] > 0
+    assert torch.allclose(out["probs"], ref, atol=1e-5)
