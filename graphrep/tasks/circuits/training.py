@@ -81,15 +81,16 @@ class TransferConfig:
     pretrain: str = "inductive"
     #: model selection: this share of the training labels (nets, or pairs for the pair tasks; seeded by ``seed``) is
     #: held out of the loss, and the epoch with the lowest validation loss is kept (:func:`holdout_split`,
-    #: :class:`graphrep.train.selection.BestEpoch`). 0: no validation, the last epoch is kept (the behaviour before
-    #: issue 23, where whole seeds ended on a bad last epoch). Evaluation designs are never used for it.
+    #: :class:`graphrep.train.selection.BestEpoch`). 0: no validation, the last epoch is kept (what the
+    #: leave-one-design-out benchmark did before selection was added: whole seeds ended on a bad last epoch).
+    #: Evaluation designs are never used for it.
     val_fraction: float = 0.2
     #: stop after this many epochs without a better validation loss (0: run every epoch, still select the best)
     patience: int = 20
     #: regression targets standardised by the training labels' mean and std (predictions mapped back)
     standardize: bool = True
     #: gradient-norm clipping per step (0: none, the default: with standardised targets and model selection no seed
-    #: diverged in the issue-23 trials, and a clip of 1 slowed 60-epoch training down; kept as a knob)
+    #: diverged in the leave-one-design-out trials, and a clip of 1 slowed 60-epoch training down; kept as a knob)
     grad_clip: float = 0.0
     seed: int = 0
 
