@@ -47,6 +47,11 @@ def add_parser(subparsers) -> None:
     t.add_argument("--hidden", type=int, default=64)
     t.add_argument("--layers", type=int, default=4)
     t.add_argument("--lr", type=float, default=1e-2)
+    t.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of the training labels held out (seeded) to select the epoch with the lowest validation "
+                        "loss; 0: keep the last epoch. The --eval designs are never used for it")
+    t.add_argument("--patience", type=int, default=20,
+                   help="stop after this many epochs without a better validation loss (0: run all --epochs)")
     t.add_argument("--seed", dest="seeds", type=seeds, default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)  # the one-seed flag of before --seeds
     t.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (also written on "
@@ -81,6 +86,9 @@ def run(args) -> int:
 
     if args.epochs < 0 or args.pretrain_epochs < 0 or args.hidden < 1 or args.layers < 1:  # --lr: check_run_arguments
         raise UserInputError("--epochs/--pretrain-epochs must be >= 0, --hidden/--layers >= 1")
+    if not 0.0 <= args.val_fraction < 1.0 or args.patience < 0:
+        raise UserInputError(f"--val-fraction must be in [0, 1) and --patience >= 0, got {args.val_fraction}, "
+                             f"{args.patience}")
     if args.max_train_nets is not None and args.max_train_nets < 2:
         raise UserInputError(f"--max-train-nets must be >= 2, got {args.max_train_nets}")
     if args.checkpoint_every < 1:
@@ -97,7 +105,8 @@ def run(args) -> int:
 
     config = TransferConfig(task=args.task, method=args.method, epochs=args.epochs,
                             pretrain_epochs=args.pretrain_epochs, hidden=args.hidden, layers=args.layers, lr=args.lr,
-                            pretrain=args.pretrain_set, seed=args.seeds[0])
+                            pretrain=args.pretrain_set, val_fraction=args.val_fraction, patience=args.patience,
+                            seed=args.seeds[0])
     engine = Engine(engine_settings(args))
     train = args.train[0] if len(args.train) == 1 else args.train
     results = run_cli_training(train, args.eval, config, args.out, root=args.root, seeds=args.seeds, engine=engine,

@@ -20,7 +20,10 @@ design's labels), ``circuitgcl`` (:class:`graphrep.models.CircuitGCL` pre-traini
 fine-tuning from the pre-trained online encoder). Its pre-training set (``TransferConfig.pretrain``,
 :func:`pretrain_designs`): ``inductive`` the training designs only (default; the result does not depend on ``--eval``),
 ``transductive`` the evaluation designs' unlabelled graphs too. Every step is seeded (weights, Balanced MSE's GMM, link
-negatives) and the designs are visited in a fixed order, so a seed gives the same numbers twice in one environment. Links use binary cross entropy in
+negatives, the validation split) and the designs are visited in a fixed order, so a seed gives the same numbers
+twice in one environment. Model selection (``TransferConfig.val_fraction``, ``patience``): a seeded share of the
+training labels is held out and the epoch with the lowest validation loss is kept, with early stopping; the evaluation
+designs are never looked at before the selected model predicts them. Links use binary cross entropy in
 every method (the pairs are sampled 1:1).
 """
 
@@ -47,6 +50,7 @@ from graphrep.ops import CSR
 from graphrep.train.checkpoint import refuse_past_total, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint, rng_state, set_rng_state
 from graphrep.train.metrics import macro_f1
+from graphrep.train.selection import BestEpoch
 
 TASKS = {"total-cap": "regression", "ground-cap": "regression", "ground-bucket": "classification",
          "coupling": "pair-regression", "link": "link"}
@@ -75,6 +79,19 @@ class TransferConfig:
     #: CircuitGCL's pre-training set: ``"inductive"`` the training design(s) only (the result does not depend on
     #: which designs are evaluated), ``"transductive"`` also the evaluation designs' unlabelled graphs
     pretrain: str = "inductive"
+    #: model selection: this share of the training labels (nets, or pairs for the pair tasks; seeded by ``seed``) is
+    #: held out of the loss, and the epoch with the lowest validation loss is kept (:func:`holdout_split`,
+    #: :class:`graphrep.train.selection.BestEpoch`). 0: no validation, the last epoch is kept (what the
+    #: leave-one-design-out benchmark did before selection was added: whole seeds ended on a bad last epoch).
+    #: Evaluation designs are never used for it.
+    val_fraction: float = 0.2
+    #: stop after this many epochs without a better validation loss (0: run every epoch, still select the best)
+    patience: int = 20
+    #: regression targets standardised by the training labels' mean and std (predictions mapped back)
+    standardize: bool = True
+    #: gradient-norm clipping per step (0: none, the default: with standardised targets and model selection no seed
+    #: diverged in the leave-one-design-out trials, and a clip of 1 slowed 60-epoch training down; kept as a knob)
+    grad_clip: float = 0.0
     seed: int = 0
 
     def check(self) -> None:
@@ -84,6 +101,10 @@ class TransferConfig:
             raise InvalidInputError(f"unknown method {self.method!r} (known: {', '.join(METHODS)})")
         if self.pretrain not in PRETRAIN_SETS:
             raise InvalidInputError(f"unknown pre-training set {self.pretrain!r} (known: {', '.join(PRETRAIN_SETS)})")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise InvalidInputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.patience < 0 or self.grad_clip < 0:
+            raise InvalidInputError(f"patience and grad_clip must be >= 0, got {self.patience}, {self.grad_clip}")
 
 
 @dataclass
@@ -315,11 +336,9 @@ def _forward(model: CircuitHead, inputs: CircuitInputs, task: str) -> Tensor:
     return out if task == "ground-bucket" else out.squeeze(-1)
 
 
-def make_loss(train: CircuitInputs, cfg: TransferConfig):
-    """The training criterion for ``cfg.task`` and ``cfg.method`` (see the module docstring)."""
-    y, _ = train.target(cfg.task)
-    if uses_prior(cfg.task, cfg.area_prior):
-        y = y - (train.prior_offset or 0.0)
+def make_loss(y: Tensor, cfg: TransferConfig):
+    """The training criterion for ``cfg.task`` and ``cfg.method`` (see the module docstring); ``y`` are the labels it
+    trains on, as the model regresses them (relative to the prior and standardised: :func:`training_targets`)."""
     balanced = cfg.method in ("gnn-bmse", "circuitgcl")
     kind = TASKS[cfg.task]
     if kind == "link":
@@ -330,6 +349,64 @@ def make_loss(train: CircuitInputs, cfg: TransferConfig):
         return BalancedMSE(y, mode=cfg.bmse_mode, init_noise_sigma=cfg.noise_sigma_scale * max(float(y.std()), 1e-2),
                            seed=cfg.seed)
     return lambda out, y: F.mse_loss(out, y)
+
+
+def validation_loss(out: Tensor, y: Tensor, task: str) -> float:
+    """The selection criterion, the same for every method (Balanced MSE is selected by plain MSE, the error that R²
+    reports): MSE (regressions), cross entropy (buckets), binary cross entropy (links)."""
+    kind = TASKS[task]
+    if kind == "link":
+        return float(F.binary_cross_entropy_with_logits(out.float(), y.float()))
+    if kind == "classification":
+        return float(F.cross_entropy(out.float(), y))
+    return float(F.mse_loss(out.float(), y.float()))
+
+
+def holdout_split(inputs: CircuitInputs, task: str, fraction: float, seed: int = 0
+                  ) -> tuple[CircuitInputs, CircuitInputs | None]:
+    """(train, validation): a seeded ``fraction`` of ``task``'s labelled items moved out of the training view into a
+    validation view of the same graph (nets: the label masks split; pairs: the pair lists split). The graph and every
+    feature are shared: the validation nets stay in the graph as unlabelled nodes, as any net of an evaluation design
+    is. ``(inputs, None)`` when ``fraction`` is 0 or too few items leave at least 2 to train on and 1 to validate."""
+    import dataclasses
+
+    if fraction <= 0:
+        return inputs, None
+    gen = torch.Generator().manual_seed(int(seed))
+    if TASKS[task] in ("pair-regression", "link"):
+        names = ("pairs", "pair_y") if task == "coupling" else ("link_pairs", "link_y")
+        pairs, y = getattr(inputs, names[0]), getattr(inputs, names[1])
+        n = pairs.size(1)
+        k = int(round(fraction * n))
+        if k < 1 or n - k < 2:
+            return inputs, None
+        perm = torch.randperm(n, generator=gen)
+        val, keep = perm[:k].sort().values, perm[k:].sort().values
+        return (dataclasses.replace(inputs, **{names[0]: pairs[:, keep], names[1]: y[keep]}),
+                dataclasses.replace(inputs, **{names[0]: pairs[:, val], names[1]: y[val]}))
+    labelled = inputs.mask.nonzero().squeeze(1)
+    n = labelled.numel()
+    k = int(round(fraction * n))
+    if k < 1 or n - k < 2:
+        return inputs, None
+    val_mask = torch.zeros_like(inputs.mask)
+    val_mask[labelled[torch.randperm(n, generator=gen)[:k]]] = True
+    return dataclasses.replace(inputs, mask=inputs.mask & ~val_mask), dataclasses.replace(inputs, mask=val_mask)
+
+
+def training_targets(inputs: CircuitInputs, cfg: TransferConfig, scale: tuple[float, float] | None = None
+                     ) -> tuple[Tensor, tuple[float, float]]:
+    """``inputs``' labels for ``cfg.task`` as the model regresses them, and the (mean, std) used: relative to the
+    design's prior (:func:`uses_prior`), then standardised (``cfg.standardize``, regressions only) by ``scale`` or,
+    when ``scale`` is None, by these labels' own mean and std (the training labels)."""
+    y, _ = inputs.target(cfg.task)
+    if uses_prior(cfg.task, cfg.area_prior):
+        y = y - (inputs.prior_offset or 0.0)
+    if not (cfg.standardize and TASKS[cfg.task] in ("regression", "pair-regression")):
+        return y, (0.0, 1.0)
+    if scale is None:
+        scale = (float(y.mean()), max(float(y.std()), 1e-6) if y.numel() > 1 else 1.0)
+    return (y - scale[0]) / scale[1], scale
 
 
 class _Objective(torch.nn.Module):
@@ -349,9 +426,12 @@ class _Objective(torch.nn.Module):
         return criterion(_forward(self.head, inputs, self.task), y)
 
 
-def _loop_state(phase: str, epoch: int, module: torch.nn.Module, opt) -> dict:
-    return {"phase": phase, "epoch": epoch, "model": module.state_dict(), "optimizer": opt.state_dict(),
-            "rng": rng_state()}
+def _loop_state(phase: str, epoch: int, module: torch.nn.Module, opt, selection: BestEpoch | None = None) -> dict:
+    state = {"phase": phase, "epoch": epoch, "model": module.state_dict(), "optimizer": opt.state_dict(),
+             "rng": rng_state()}
+    if selection is not None:
+        state["selection"] = selection.state_dict()
+    return state
 
 
 def _restore(resumed: dict | None, phase: str, module: torch.nn.Module, opt, total: int) -> int:
@@ -403,39 +483,69 @@ def pretrain_encoder(graphs: list[CircuitInputs], cfg: TransferConfig, engine: E
 
 def train_model(train: CircuitInputs, cfg: TransferConfig, encoder_state: dict | None = None,
                 engine: Engine | None = None, checkpoint: LoopCheckpoint | None = None,
-                resumed: dict | None = None) -> CircuitHead:
-    """Full-batch training on one design's labelled nets (or pairs) for ``cfg.epochs`` steps.
+                resumed: dict | None = None, val: CircuitInputs | None = None) -> CircuitHead:
+    """Full-batch training on one design's labelled nets (or pairs), at most ``cfg.epochs`` steps, keeping the
+    epoch with the lowest validation loss.
+
+    Validation: ``val`` when given (labelled items the training never sees, e.g. other training designs), else a
+    ``cfg.val_fraction`` share of ``train``'s own labels (:func:`holdout_split`, seeded by ``cfg.seed``); after each
+    step the validation loss (:func:`validation_loss`) is measured, the best epoch's weights are kept and the loop
+    stops after ``cfg.patience`` epochs without improvement (:class:`~graphrep.train.selection.BestEpoch`). Without
+    validation (``val_fraction`` 0 or too few labels) the last epoch is kept. Regression targets are relative to the
+    prior and standardised by the training labels (:func:`training_targets`); gradients are clipped to
+    ``cfg.grad_clip``. The model carries ``selection`` (best epoch, its validation loss, epochs run).
 
     ``engine``: devices, precision, DDP (default: one CPU process); ``checkpoint`` receives the loop state every
     ``checkpoint.every`` steps and on interrupt; ``resumed`` (a ``"train"`` loop state) continues from its step. The
     model is returned in eval mode, on the engine's device."""
     cfg.check()
     engine = engine or Engine()
+    if val is None:
+        train, val = holdout_split(train, cfg.task, cfg.val_fraction, cfg.seed)
     torch.manual_seed(cfg.seed)
     model = build_head(train, cfg, encoder_state)
-    criterion = make_loss(train, cfg)
-    y, _ = train.target(cfg.task)
-    model.prior_offset = train.prior_offset or 0.0
-    if uses_prior(cfg.task, cfg.area_prior):
-        y = y - model.prior_offset
+    y, scale = training_targets(train, cfg)
     if y.numel() < 2:
         raise InvalidInputError(f"design {train.name}: fewer than 2 labels for task {cfg.task}")
+    model.prior_offset = train.prior_offset or 0.0
+    model.target_scale = scale
+    criterion = make_loss(y, cfg)
     params = list(model.parameters()) + (list(criterion.parameters()) if isinstance(criterion, torch.nn.Module) else [])
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     objective = _Objective(model, criterion, cfg.task)
     start = _restore(resumed, "train", objective, opt, cfg.epochs)
+    selection = BestEpoch(cfg.patience) if val is not None else None
+    if selection is not None and resumed is not None and resumed.get("phase") == "train" and "selection" in resumed:
+        selection.load_state_dict(resumed["selection"])
     wrapped, opt = engine.setup(objective, opt)
     train, y = train.to(engine.device), y.to(engine.device)
+    if val is not None:
+        val_y = training_targets(val, cfg, scale)[0].to(engine.device)
+        val = val.to(engine.device)
     model.train()
     with engine.interruptible():
         for epoch in range(start, cfg.epochs):
+            if selection is not None and selection.stop:
+                break
             opt.zero_grad()
             loss = wrapped(train, y)
             engine.backward(loss)
+            if cfg.grad_clip > 0:
+                engine.clip_gradients(wrapped, opt, cfg.grad_clip)
             opt.step()
-            if checkpoint is not None and checkpoint.due(epoch):
-                checkpoint.save(_loop_state("train", epoch + 1, objective, opt))
-            engine.check_interrupt(checkpoint, lambda: _loop_state("train", epoch + 1, objective, opt))
+            if selection is not None:
+                model.eval()
+                with torch.no_grad():
+                    selection.update(epoch, validation_loss(_forward(model, val, cfg.task), val_y, cfg.task), objective)
+                model.train()
+            if checkpoint is not None and (checkpoint.due(epoch) or (selection is not None and selection.stop)):
+                checkpoint.save(_loop_state("train", epoch + 1, objective, opt, selection))
+            engine.check_interrupt(checkpoint, lambda: _loop_state("train", epoch + 1, objective, opt, selection))
+    if selection is not None:
+        selection.restore(objective)
+        model.selection = selection.summary()
+    else:
+        model.selection = {"best_epoch": cfg.epochs - 1, "best_val": float("nan"), "epochs_run": cfg.epochs}
     model.eval()
     return model
 
@@ -488,7 +598,10 @@ def predict(model: CircuitHead, inputs: CircuitInputs, task: str,
     y, _ = inputs.target(task)
     if task == "ground-bucket":
         out = out.argmax(-1)
-    elif uses_prior(task, area_prior):
+    elif TASKS[task] != "link":
+        mean, std = getattr(model, "target_scale", (0.0, 1.0))
+        out = out * std + mean
+    if task != "ground-bucket" and uses_prior(task, area_prior):
         out = out + (inputs.prior_offset if inputs.prior_offset is not None else model.prior_offset)
     return y.cpu().numpy(), out.float().cpu().numpy()
 
@@ -608,7 +721,7 @@ def run_cli_training(train_name: str | list[str], eval_names: list[str], cfg: Tr
             if hasattr(exc, "resume_flags"):
                 exc.resume_flags["--seeds"] = str(seed)
             raise
-        run = {"seed": seed, "eval": {}}
+        run = {"seed": seed, "selection": getattr(model, "selection", None), "eval": {}}
         with engine.autocast():
             for name in eval_names:
                 y, p = predict(model, inputs[name], cfg.task, cfg.area_prior)
