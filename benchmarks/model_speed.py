@@ -381,6 +381,9 @@ def plot(rows: list[dict], meta: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     labels = [f"{r['model']}\n{r['graph'].split(' (')[0]}" for r in rows]
     ax.barh(range(len(rows)), [r["speedup"] for r in rows], color="tab:blue", label="median PyG step / median graphrep step")
+    if any("ceiling" in r for r in rows):
+        ax.scatter([r.get("ceiling", float("nan")) for r in rows], range(len(rows)), marker="|", s=300, color="tab:red",
+                   zorder=3, label="ceiling: PyG step / PyG step without message passing")
     ax.axvline(1.0, color="k", lw=0.8, label="parity (1x)")
     ax.legend(fontsize=7, loc="lower right")
     ax.set_yticks(range(len(rows)), labels, fontsize=7)

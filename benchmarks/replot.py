@@ -36,7 +36,7 @@ def _main_job(result: dict, path: Path) -> None:
 
 
 def _kernels(result: dict, path: Path) -> None:
-    _script("kernels").plot(result, path)
+    _script("kernel_timings").plot(result, path)
 
 
 def _tag_zero_shot(result: dict, path: Path) -> None:
@@ -80,6 +80,7 @@ PLOTS = {
     "circuit_graphs": lambda result, path: _script("circuit_graphs").plot(result["designs"], path),
     "model_speed": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "model_speed_repeat": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
+    "model_speed_ceiling": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "geoopt_compat": lambda result, path: _script("geoopt_compat").plot(result["runs"], path),
     "perturbation_throughput": lambda result, path: _script("perturbation_throughput").plot(result["rows"], path),
     "mobility_utilisation": lambda result, path: _utilisation(result, path),

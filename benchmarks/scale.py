@@ -768,7 +768,9 @@ def main() -> None:
         sys.exit(f"{args.moses}: the molsets==0.3.1 wheel is needed for the molecule path "
                  f"(pip download molsets==0.3.1 --no-deps), or leave molecules out of --paths")
     name = args.out_name or ("scale_quick" if args.quick else "scale")
-    report = {"command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]), "mode": "quick" if args.quick else
+    # the command as rerun elsewhere: the wheel's file name, not this machine's path to it
+    argv = [Path(a).name if a == args.moses else a for a in sys.argv[1:]]
+    report = {"command": "python benchmarks/scale.py " + " ".join(argv), "mode": "quick" if args.quick else
               "full", "machine": f"{os.cpu_count()} CPUs, {os.uname().machine}",
               "loadavg_start": [round(x, 2) for x in os.getloadavg()], "runs": [], "dim": args.dim}
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
