@@ -250,14 +250,7 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
         lines.append("")
     g = goals(summary, columns)
     verdicts = g["per"]
-    lines += ["## Best trained or adapted row vs best training-free row (accuracy)", "",
-              "| target | best training-free | best trained / adapted | gain (points) | >= 2 avg / never < -1 |",
-              "|---|---|---|---|---|"]
-    for v in verdicts:
-        free, best, gain = v["free"], v["best"], v["gain"]
-        lines.append(f"| {v['target']} | {free['method']} {_cell(free, 'accuracy')} | {best['family']}: "
-                     f"{best['method']} {_cell(best, 'accuracy')} | {gain:+.1f} | "
-                     f"{'ok' if gain >= -1 else 'below by more than 1'} |")
+    lines += ["## Best trained or adapted row vs best training-free row (accuracy)", ""] + best_vs_free_lines(g)
     lines += ["", "## Goals (accuracy, points)", ""] + goal_lines(g)
     lines += ["", "## Published results on the same task (not run here)", "",
               "| method | venue | cora | citeseer | protocol and encoder |", "|---|---|---|---|---|"]
@@ -327,6 +320,18 @@ def goals(summary: list[dict], columns: list[str]) -> dict:
             "worst": min(v["gain"] for v in per), "webkb": webkb, "cora": cora}
 
 
+def best_vs_free_lines(g: dict) -> list[str]:
+    """Per column of :func:`goals`: the best training-free row, the best trained/adapted row and the gain."""
+    lines = ["| target | best training-free | best trained / adapted | gain (points) | >= 2 avg / never < -1 |",
+             "|---|---|---|---|---|"]
+    for v in g["per"]:
+        free, best, gain = v["free"], v["best"], v["gain"]
+        lines.append(f"| {v['target']} | {free['method']} {_cell(free, 'accuracy')} | {best['family']}: "
+                     f"{best['method']} {_cell(best, 'accuracy')} | {gain:+.2f} | "
+                     f"{'ok' if gain >= -1 else 'below by more than 1'} |")
+    return lines
+
+
 def goal_lines(g: dict) -> list[str]:
     """The goal table of :func:`goals` (markdown lines): measured value, met or not, margin."""
     yes = lambda ok, margin: f"{'yes' if ok else 'no'} (margin {margin:+.2f})"  # noqa: E731
@@ -362,10 +367,7 @@ def guide_section(summary: list[dict], meta: dict) -> str:
              "sources (a1 is a product of text quality and homophily), and the sources' gains are measured with "
              "their own prompt ensembles, as the route is used. The routed GraphShaper falls back to its text expert "
              "on a graph at or below the same threshold (`GraphShaper.set_text_fallback`).", "",
-             "| target | best training-free | best trained / adapted | gain (points) |", "|---|---|---|---|"]
-    for v in g["per"]:
-        lines.append(f"| {v['target']} | {v['free']['method']} {_cell(v['free'], 'accuracy')} | "
-                     f"{v['best']['method']} {_cell(v['best'], 'accuracy')} | {v['gain']:+.2f} |")
+             ] + best_vs_free_lines(g)
     lines += [""] + goal_lines(g)
     lines += ["", "Published on the same task, not run here: "
               + "; ".join(f"{n} ({v}) Cora {a}" + (f", CiteSeer {b}" if b is not None else "") + f" ({p})"
