@@ -359,7 +359,10 @@ def guide_section(summary: list[dict], meta: dict) -> str:
              f"Text model `{meta['model_id']}`; {meta['num_prompts']} prompts x seeds {meta['seeds']}; every "
              "threshold, route and alpha is chosen on the source graphs only (leave-one-graph-out); nothing of the "
              "target but its texts, edges and class names is read, no label and no LLM call.", "",
-             "The **two-way route** (`graphrep.tasks.tag.routing.two_way_scores`, route from `source_two_way_route`): "
+             ("" if meta.get("two_way_routes") else
+              "**This run predates the two-way route and the routed models' text fallback** (neither is among its rows); "
+              "rerun the command of `docs/reproduce.md` to measure them. ")
+             + "The **two-way route** (`graphrep.tasks.tag.routing.two_way_scores`, route from `source_two_way_route`): "
              "when the target's label-free agreement estimate a1 is above a threshold chosen on the sources, the "
              "prompt-ensemble zero-shot scores are smoothed by score propagation (alpha from the sources); else the "
              "texts are classified alone, with class prototypes refined on the target's own confident nodes when the "
