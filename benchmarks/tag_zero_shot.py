@@ -57,7 +57,8 @@ from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (ADAPTATIONS, AdaptationConfig, _probs, adapt_scores, feature_homophily,
                                            propagation_alpha, refine_prototypes, score_propagation,
                                            signed_propagation, source_route, source_threshold, structure_estimate)
-from graphrep.tasks.tag.routing import fit_router, graph_features, mean_gate_weights
+from graphrep.tasks.tag.routing import (LOW_BRANCHES, fit_router, graph_features, mean_gate_weights,
+                                        source_two_way_route, two_way_scores)
 from graphrep.tasks.tag.alignment import AlignmentConfig, score, train_alignment
 from graphrep.tasks.tag.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
 
@@ -163,6 +164,22 @@ def routed_rows(column, data, class_embs, ensemble, adj, route, ks) -> list[dict
     return rows
 
 
+TWO_WAY = "two-way route: score propagation / text or refined prototypes (route from sources)"
+
+
+def two_way_rows(column, data, class_embs, ensemble, adj, route) -> list[dict]:
+    """The two-way route (:func:`graphrep.tasks.tag.routing.two_way_scores`) per prompt and with the prompt ensemble.
+    ``route`` was chosen on the source graphs only (their ensembles and labels); the target's own agreement estimate
+    (first prompt, as for the sources) picks the branch."""
+    rows, n_cls = [], len(data.class_names)
+    a1 = structure_estimate(data.x, data.edge_index, class_embs[0])["agreement"]
+    for p, cls in [(p, c) for p, c in enumerate(class_embs)] + [(None, ensemble)]:
+        pred = two_way_scores(data.x, cls, data.edge_index, route, a1, adj=adj).argmax(-1)
+        _record(rows, TWO_WAY + (ENSEMBLE if p is None else ""), "label-free adaptation", column, p, None, pred,
+                data.y, n_cls, branch=route["low"] if a1 <= route["threshold"] else f"alpha={route['alpha']}")
+    return rows
+
+
 def adaptation_rows(column, data, emb, class_embs, seeds, prefix, family, cfg, suffix="",
                     methods=ADAPTED) -> list[dict]:
     """Label-free adaptations of ``emb`` (which never saw labels), per prompt and seed."""
@@ -231,52 +248,33 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
             cells = [_cell(lookup.get((family, method, c)), key) for c in columns]
             lines.append(f"| {family} | {method} | " + " | ".join(cells) + " |")
         lines.append("")
-    verdicts = []
-    lines += ["## Best trained or adapted row vs best training-free row (accuracy)", "",
-              "| target | best training-free | best trained / adapted | gain (points) | >= 2 avg / never < -1 |",
-              "|---|---|---|---|---|"]
-    for c in columns:
-        rs = [r for r in summary if r["target"] == c]
-        free = max((r for r in rs if r["family"] == "training-free"), key=lambda r: r["accuracy"])
-        best = max((r for r in rs if r["family"] != "training-free"), key=lambda r: r["accuracy"])
-        gain = best["accuracy"] - free["accuracy"]
-        verdicts.append({"target": c, "free": free, "best": best, "gain": gain})
-        lines.append(f"| {c} | {free['method']} {_cell(free, 'accuracy')} | {best['family']}: {best['method']} "
-                     f"{_cell(best, 'accuracy')} | {gain:+.1f} | {'ok' if gain >= -1 else 'below by more than 1'} |")
-    main_cols = [v for v in verdicts if v["target"] not in ROBUST]
-    avg = statistics.mean(v["gain"] for v in main_cols) if main_cols else float("nan")
-    worst = min(v["gain"] for v in verdicts)
-    lines += ["", "## Goals (accuracy, points)", "", "| goal | measured | met |", "|---|---|---|",
-              f"| best trained/adapted - best training-free, mean over the {len(main_cols)} targets >= 2 | "
-              f"{avg:+.2f} | {'yes' if avg >= 2 else 'no'} (margin {avg - 2:+.2f}) |",
-              f"| never more than 1 below on any column | worst {worst:+.2f} | "
-              f"{'yes' if worst >= -1 else 'no'} (margin {worst + 1:+.2f}) |"]
-    routed_rows = [m for f, m in methods if f == "GraphShaper" and m.startswith("GraphShaper (routed")
-                   and not m.endswith("centred")]
-    for c in columns:
-        if c.startswith("webkb"):
-            text = lookup.get(("training-free", "text only", c))
-            for name in routed_rows:
-                routed = lookup.get(("GraphShaper", name, c))
-                if routed and text:
-                    d = routed["accuracy"] - text["accuracy"]
-                    lines.append(f"| {c}: {name} >= text only | {d:+.2f} | {'yes' if d >= 0 else 'no'} |")
-    if "cora" in columns:
-        best_cora = next(v["best"]["accuracy"] for v in verdicts if v["target"] == "cora")
-        lines.append(f"| cora >= 70 without labels or LLM calls on the target | {best_cora:.2f} | "
-                     f"{'yes' if best_cora >= 70 else 'no'} (margin {best_cora - 70:+.2f}) |")
+    g = goals(summary, columns)
+    verdicts = g["per"]
+    lines += ["## Best trained or adapted row vs best training-free row (accuracy)", ""] + best_vs_free_lines(g)
+    lines += ["", "## Goals (accuracy, points)", ""] + goal_lines(g)
     lines += ["", "## Published results on the same task (not run here)", "",
               "| method | venue | cora | citeseer | protocol and encoder |", "|---|---|---|---|---|"]
     for name, venue, cora_acc, cite_acc, protocol in meta.get("published", PUBLISHED):
         lines.append(f"| {name} | {venue} | {cora_acc} | {cite_acc if cite_acc is not None else '-'} | {protocol} |")
     lines += ["", "## Structure of each target (label-free estimates and the true edge homophily)", "",
               "| target | feature homophily | agreement a1 | structure a2/a1 | source threshold on a1 | "
-              "edge label homophily |", "|---|---|---|---|---|---|"]
+              "two-way route threshold on a1 | edge label homophily |", "|---|---|---|---|---|---|---|"]
     for c in columns:
         h = meta["homophily"][c]  # results of an earlier version of this script lack the newer estimates: "-"
         cells = [f"{h[k]:.3f}" if isinstance(h.get(k), (int, float)) else "-"
-                 for k in ("feature", "agreement", "structure", "threshold", "label")]
+                 for k in ("feature", "agreement", "structure", "threshold", "two_way_threshold", "label")]
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    if meta.get("two_way_routes"):
+        lines += ["", "## Two-way route per target (chosen on the source graphs only, leave-one-graph-out)", "",
+                  "Score propagation with alpha when the target's agreement a1 exceeds the threshold, else the low "
+                  "branch. Thresholds sit at the geometric middle of the gap between sources (a1 is a product of text "
+                  "quality and homophily); gains are each source's own prompt-ensemble accuracy over text only.", "",
+                  "| target | alpha | threshold | low branch | target a1 | branch taken |", "|---|---|---|---|---|---|"]
+        for c in columns:
+            r = meta["two_way_routes"]["cora" if c in ROBUST else c]
+            a1 = meta["homophily"][c]["agreement"]
+            taken = f"score propagation, alpha {r['alpha']}" if a1 > r["threshold"] else r["low"]
+            lines.append(f"| {c} | {r['alpha']} | {r['threshold']:.3f} | {r['low']} | {a1:.3f} | {taken} |")
     if meta.get("gates"):
         experts = [k for k in meta["gates"][0] if k not in ("target", "seed", "variant")]
         lines += ["", "## Mean gate weight of the routed models per expert and target (over seeds)", "",
@@ -288,6 +286,122 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
     lines += ["", f"Command: `{meta['command']}`"]
     path.write_text("\n".join(lines) + "\n")
     return verdicts
+
+
+GUIDE = REPO / "docs" / "guides" / "tag.md"
+README = REPO / "README.md"
+GUIDE_SECTION = "## Benchmark (`benchmarks/tag_zero_shot.py`)"
+README_ROW = "| [TAG zero-shot](docs/guides/tag.md) |"
+
+
+def goals(summary: list[dict], columns: list[str]) -> dict:
+    """The issue's goals, measured on accuracy: per column the best trained/adapted row against the best
+    training-free row, their mean over the main targets and the worst column; on every WebKB graph each routed
+    GraphShaper row against text only; the best Cora row against 70."""
+    lookup = {(r["family"], r["method"], r["target"]): r for r in summary}
+    per = []
+    for c in columns:
+        rs = [r for r in summary if r["target"] == c]
+        free = max((r for r in rs if r["family"] == "training-free"), key=lambda r: r["accuracy"])
+        best = max((r for r in rs if r["family"] != "training-free"), key=lambda r: r["accuracy"])
+        per.append({"target": c, "free": free, "best": best, "gain": best["accuracy"] - free["accuracy"]})
+    main = [v["gain"] for v in per if v["target"] not in ROBUST]
+    routed = sorted({r["method"] for r in summary if r["family"] == "GraphShaper"
+                     and r["method"].startswith("GraphShaper (routed") and not r["method"].endswith("centred")})
+    webkb = []
+    for c in columns:
+        text = lookup.get(("training-free", "text only", c))
+        for name in routed if c.startswith("webkb") else []:
+            row = lookup.get(("GraphShaper", name, c))
+            if row and text:
+                webkb.append({"target": c, "method": name, "margin": row["accuracy"] - text["accuracy"]})
+    cora = next((v["best"] for v in per if v["target"] == "cora"), None)
+    return {"per": per, "mean": statistics.mean(main) if main else float("nan"),
+            "worst": min(v["gain"] for v in per), "webkb": webkb, "cora": cora}
+
+
+def best_vs_free_lines(g: dict) -> list[str]:
+    """Per column of :func:`goals`: the best training-free row, the best trained/adapted row and the gain."""
+    lines = ["| target | best training-free | best trained / adapted | gain (points) | >= 2 avg / never < -1 |",
+             "|---|---|---|---|---|"]
+    for v in g["per"]:
+        free, best, gain = v["free"], v["best"], v["gain"]
+        lines.append(f"| {v['target']} | {free['method']} {_cell(free, 'accuracy')} | {best['family']}: "
+                     f"{best['method']} {_cell(best, 'accuracy')} | {gain:+.2f} | "
+                     f"{'ok' if gain >= -1 else 'below by more than 1'} |")
+    return lines
+
+
+def goal_lines(g: dict) -> list[str]:
+    """The goal table of :func:`goals` (markdown lines): measured value, met or not, margin."""
+    yes = lambda ok, margin: f"{'yes' if ok else 'no'} (margin {margin:+.2f})"  # noqa: E731
+    lines = ["| goal | measured | met |", "|---|---|---|",
+             f"| best trained/adapted - best training-free, mean over the 7 targets >= 2 | {g['mean']:+.2f} | "
+             f"{yes(g['mean'] >= 2, g['mean'] - 2)} |",
+             f"| never more than 1 below on any target or robustness column | worst {g['worst']:+.2f} | "
+             f"{yes(g['worst'] >= -1, g['worst'] + 1)} |"]
+    lines += [f"| {w['target']}: {w['method']} >= text only | {w['margin']:+.2f} | "
+              f"{yes(w['margin'] >= 0, w['margin'])} |" for w in g["webkb"]]
+    if g["cora"] is not None:
+        c = g["cora"]
+        lines.append(f"| cora >= 70 without labels or LLM calls on the target ({c['family']}: {c['method']}) | "
+                     f"{c['accuracy']:.2f} | {yes(c['accuracy'] >= 70, c['accuracy'] - 70)} |")
+    return lines
+
+
+def guide_section(summary: list[dict], meta: dict) -> str:
+    """The guide's benchmark section, every number from the results (``--docs`` / ``--docs-only``)."""
+    g = goals(summary, meta["columns"])
+    name = meta.get("name", "tag_zero_shot")
+    lines = [GUIDE_SECTION, "",
+             f"Written by the script from [{name}](../benchmarks/{name}.md) (all rows, macro-F1, the gate "
+             f"and route tables; `{meta['command']}`, wall time {meta['wall_s']:.0f} s on a shared 2-core CPU). "
+             f"Text model `{meta['model_id']}`; {meta['num_prompts']} prompts x seeds {meta['seeds']}; every "
+             "threshold, route and alpha is chosen on the source graphs only (leave-one-graph-out); nothing of the "
+             "target but its texts, edges and class names is read, no label and no LLM call.", "",
+             ("" if meta.get("two_way_routes") else
+              "**This run predates the two-way route and the routed models' text fallback** (neither is among its rows); "
+              "rerun the command of `docs/reproduce.md` to measure them. ")
+             + "The **two-way route** (`graphrep.tasks.tag.routing.two_way_scores`, route from `source_two_way_route`): "
+             "when the target's label-free agreement estimate a1 is above a threshold chosen on the sources, the "
+             "prompt-ensemble zero-shot scores are smoothed by score propagation (alpha from the sources); else the "
+             "texts are classified alone, with class prototypes refined on the target's own confident nodes when the "
+             "sources below the threshold gain from it. The threshold sits at the geometric middle of the gap between "
+             "sources (a1 is a product of text quality and homophily), and the sources' gains are measured with "
+             "their own prompt ensembles, as the route is used. The routed GraphShaper falls back to its text expert "
+             "on a graph at or below the same threshold (`GraphShaper.set_text_fallback`).", "",
+             ] + best_vs_free_lines(g)
+    lines += [""] + goal_lines(g)
+    lines += ["", "Published on the same task, not run here: "
+              + "; ".join(f"{n} ({v}) Cora {a}" + (f", CiteSeer {b}" if b is not None else "") + f" ({p})"
+                          for n, v, a, b, p in meta.get("published", PUBLISHED)) + ".", ""]
+    return "\n".join(lines)
+
+
+def readme_row(summary: list[dict], meta: dict) -> str:
+    g = goals(summary, meta["columns"])
+    webkb_ok = sum(w["margin"] >= 0 for w in g["webkb"])
+    cora = g["cora"]["accuracy"] if g["cora"] is not None else float("nan")
+    return (f"{README_ROW} GraphShaper experts (text, propagation, signed) aligned with a sentence encoder; label-free "
+            "adaptation to the target graph, routed by a structure estimate with thresholds from the sources | "
+            "[leave-one-graph-out accuracy on 7 TAGs](docs/guides/tag.md#benchmark-benchmarkstag_zero_shotpy): best "
+            f"adapted row {g['mean']:+.1f} points over the best training-free row on average (worst column "
+            f"{g['worst']:+.1f}); routed model >= text only in {webkb_ok} of {len(g['webkb'])} WebKB cells; Cora "
+            f"{cora:.1f} with no target label (ZeroG's paper 68.72) |")
+
+
+def write_docs(summary: list[dict], meta: dict) -> None:
+    """Replace the guide's benchmark section (from its heading to the end of the file) and the README's TAG row."""
+    text = GUIDE.read_text()
+    if GUIDE_SECTION not in text:
+        raise SystemExit(f"{GUIDE} has no section {GUIDE_SECTION!r} to replace")
+    GUIDE.write_text(text[:text.index(GUIDE_SECTION)] + guide_section(summary, meta))
+    lines = README.read_text().split("\n")
+    idx = [i for i, line in enumerate(lines) if line.startswith(README_ROW)]
+    if len(idx) != 1:
+        raise SystemExit(f"{README} must have exactly one line starting with {README_ROW!r}")
+    lines[idx[0]] = readme_row(summary, meta)
+    README.write_text("\n".join(lines))
 
 
 def write_gate_plot(path: Path, gates: list[dict]) -> None:
@@ -357,6 +471,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--variants", nargs="+", default=["euclidean", "gated", "routed"])
     p.add_argument("--prompts", type=int, default=None, help="use the first N prompt templates of each card (all)")
     p.add_argument("--router-epochs", type=int, default=200)
+    p.add_argument("--no-text-fallback", action="store_true",
+                   help="routed variants: do not send a graph whose agreement estimate is at or below the two-way "
+                        "route's source-chosen threshold to the text expert alone")
     p.add_argument("--router-fit", choices=["centred", "plain"], default="plain",
                    help="score the routed gate's fit on centred or plain embeddings (plain: centring costs WebKB "
                         "5-20 points under every view)")
@@ -368,7 +485,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-nodes", type=int, default=2048)
     p.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--name", default="tag_zero_shot")
+    p.add_argument("--docs", action="store_true",
+                   help="also rewrite docs/guides/tag.md's benchmark section and README's TAG row from the results")
+    p.add_argument("--docs-only", action="store_true",
+                   help="no run: rewrite <out-dir>/<name>.md and plots, the guide section and README row from "
+                        "<out-dir>/<name>.json")
     args = p.parse_args(argv)
+    if args.docs_only:
+        result = json.loads((args.out_dir / f"{args.name}.json").read_text())
+        result["meta"].setdefault("name", args.name)
+        write_outputs(args.out_dir, args.name, result["summary"], result["meta"], True)
+        return result
     torch.set_num_threads(1)
     t_start = time.perf_counter()
     encoder = TextEncoder(args.model, cache_dir=args.cache_dir, show_progress=False)
@@ -454,6 +581,27 @@ def main(argv: list[str] | None = None) -> dict:
     for c in (EDGE_DROP, EDGE_ADD, TITLES):
         ensembles[c] = ensembles.get("cora")
 
+    # the two-way route, from source graphs only: each source scored with its own prompt ensemble and labels
+    ens_gain_cache = {}
+
+    def ens_gain(option):
+        """Accuracy gain over text only (prompt ensemble) of ``option`` on a *source* graph."""
+        def gain(d):
+            if (d.name, option) not in ens_gain_cache:
+                cls, n_cls = ensembles[d.name], len(d.class_names)
+                if option in LOW_BRANCHES:
+                    probs = two_way_scores(d.x, cls, d.edge_index, {"threshold": float("inf"), "low": option}, 0.0)
+                else:
+                    probs = score_propagation(d.x, cls, d.edge_index, option)
+                ens_gain_cache[d.name, option] = (score(probs.argmax(-1), d.y, n_cls)["accuracy"]
+                                                  - score(zero_shot_predict(d.x, cls)[0], d.y, n_cls)["accuracy"])
+            return ens_gain_cache[d.name, option]
+        return gain
+
+    two_way = {t: source_two_way_route(graphs, t, lambda d: float(d.graph_features[0]),
+                                       {a: ens_gain(a) for a in ROUTE_ALPHAS}, {b: ens_gain(b) for b in LOW_BRANCHES})
+               for t in args.targets}
+
     # training-free and adaptation of the raw text embeddings
     for column in columns:
         base = column
@@ -465,6 +613,8 @@ def main(argv: list[str] | None = None) -> dict:
                                    thresholds["cora" if column in ROBUST else column])
             rows += routed_rows(column, data, class_embs[base], ensembles[base], adj,
                                 routes["cora" if column in ROBUST else column], args.ks)
+            rows += two_way_rows(column, data, class_embs[base], ensembles[base], adj,
+                                 two_way["cora" if column in ROBUST else column])
             # one seed: the only randomness of these rows is the self-training head's init and subsample
             one = [seed if seed is not None else args.seeds[0]]
             rows += adaptation_rows(column, data, data.x, class_embs[base], one, "text + ", "label-free adaptation",
@@ -477,6 +627,7 @@ def main(argv: list[str] | None = None) -> dict:
         homophily[column] = {"feature": h, "alpha": propagation_alpha(h, cfg.homophily_scale, cfg.max_alpha),
                              "agreement": est["agreement"], "structure": est["structure"],
                              "threshold": thresholds["cora" if column in ROBUST else column],
+                             "two_way_threshold": two_way["cora" if column in ROBUST else column]["threshold"],
                              "label": float((d0.y[d0.edge_index[0]] == d0.y[d0.edge_index[1]]).float().mean())}
         print(f"[{time.strftime('%H:%M:%S')}] {column}: training-free + adaptation ({time.perf_counter() - t0:.0f} s)",
               flush=True)
@@ -496,6 +647,8 @@ def main(argv: list[str] | None = None) -> dict:
                 if variant.startswith("routed"):
                     fit_router(model, sources, [class_embs[s.name][0] for s in sources], epochs=args.router_epochs,
                                seed=seed, centre=args.router_fit == "centred")
+                    if not args.no_text_fallback:  # a graph the sources' route sends to text gets the text expert
+                        model.set_text_fallback(two_way[target]["threshold"])
                 train_s.setdefault(f"{variant}", []).append(hist["seconds"])
                 for column in targets:
                     for data, view_seed in views(column):
@@ -541,7 +694,7 @@ def main(argv: list[str] | None = None) -> dict:
                       f"trained {hist['seconds']:.0f} s", flush=True)
 
     summary = aggregate(rows)
-    meta = {"published": PUBLISHED, "thresholds": thresholds, "routes": routes, "gates": gates, "prompts_used": args.prompts,"model_id": encoder.model_id, "columns": columns, "seeds": args.seeds, "prompts": prompts,
+    meta = {"name": args.name, "published": PUBLISHED, "thresholds": thresholds, "routes": routes, "two_way_routes": two_way, "gates": gates, "prompts_used": args.prompts,"model_id": encoder.model_id, "columns": columns, "seeds": args.seeds, "prompts": prompts,
             "num_prompts": min(len(v) for v in prompts.values()), "homophily": homophily,
             "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
             "train_seconds_mean": {k: statistics.mean(v) for k, v in train_s.items()},
@@ -553,14 +706,21 @@ def main(argv: list[str] | None = None) -> dict:
                       f"({args.router_fit} embeddings); self-training 2 rounds x 50 Adam steps on <= 2000 "
                       f"pseudo-labelled nodes"),
             "command": "python -P benchmarks/tag_zero_shot.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    verdicts = write_markdown(args.out_dir / f"{args.name}.md", summary, meta)
-    write_plot(args.out_dir / f"{args.name}.png", verdicts, summary)
-    if gates:
-        write_gate_plot(args.out_dir / f"{args.name}_gates.png", gates)
+    args.out_dir.mkdir(parents=True, exist_ok=True)  # the JSON first: everything else can be rewritten from it
     (args.out_dir / f"{args.name}.json").write_text(json.dumps({"meta": meta, "summary": summary, "rows": rows}))
+    write_outputs(args.out_dir, args.name, summary, meta, args.docs)
     print((args.out_dir / f"{args.name}.md").read_text())
     return {"meta": meta, "summary": summary}
+
+
+def write_outputs(out_dir: Path, name: str, summary: list[dict], meta: dict, docs: bool) -> None:
+    """The markdown table, the plots and (``docs``) the guide section and README row, all from ``summary``/``meta``."""
+    verdicts = write_markdown(out_dir / f"{name}.md", summary, meta)
+    write_plot(out_dir / f"{name}.png", verdicts, summary)
+    if meta.get("gates"):
+        write_gate_plot(out_dir / f"{name}_gates.png", meta["gates"])
+    if docs:
+        write_docs(summary, meta)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,20 @@ class GraphShaper(nn.Module):
             nn.init.zeros_(self.proj[-1].bias)
         self.text_model, self.text_cache_dir = text_model, text_cache_dir
         self._text_encoder = text_encoder
+        self.text_fallback: float | None = None  # see set_text_fallback
+
+    def set_text_fallback(self, threshold: float | None) -> None:
+        r"""Route a whole graph to the text expert when its first graph-level feature (the label-free agreement
+        :math:`a_1` of :func:`graphrep.tasks.tag.routing.graph_features`) is at most ``threshold``: the embedding is
+        then the input text embedding exactly (gate one-hot on ``text``, no learnt correction, whose projection was
+        trained on every source, homophilous ones included). ``None`` turns it off. Choose the threshold on source
+        graphs only (e.g. :func:`graphrep.tasks.tag.routing.source_two_way_route`). Not part of the state dict."""
+        if threshold is not None:
+            if "text" not in self.expert_names or not self.graph_channels:
+                raise ValueError(f"variant {self.variant!r} has no text expert and graph-level gate inputs to fall "
+                                 f"back on; use variant 'routed'")
+            threshold = float(threshold)
+        self.text_fallback = threshold
 
     # --- the differentiable part ---------------------------------------------------------------------------------
     def forward(self, x: Tensor, graph: PropagationGraph, descriptors: Tensor | None = None,
@@ -142,6 +156,11 @@ class GraphShaper(nn.Module):
             raise ValueError(f"node features must be [N, {self.text_channels}] text embeddings, got {tuple(x.shape)}")
         if graph.num_nodes != x.size(0):
             raise ValueError(f"graph has {graph.num_nodes} nodes but x has {x.size(0)} rows")
+        if (self.text_fallback is not None and graph_features is not None
+                and float(graph_features.reshape(-1)[0]) <= self.text_fallback):  # heterophily: text expert alone
+            weights = torch.zeros(x.size(0), len(self.experts), dtype=x.dtype, device=x.device)
+            weights[:, self.expert_names.index("text")] = 1.0
+            return GraphShaperOutput(x, weights, self.expert_names)
         h = F.dropout(x, self.dropout, self.training)
         zs = [e.to_shared(e(h, graph)) for e in self.experts]
         weights = None

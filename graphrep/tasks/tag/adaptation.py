@@ -436,19 +436,27 @@ def refine_prototypes(x: torch.Tensor, class_emb: torch.Tensor, rounds: int = 3,
     return t
 
 
-def choose_threshold(values: list[float], gains: list[float], candidates: list[float] | None = None) -> float:
+def choose_threshold(values: list[float], gains: list[float], candidates: list[float] | None = None,
+                     midpoint: str = "arithmetic") -> float:
     r"""A decision threshold chosen on *source* graphs only: graph :math:`g` has an estimate ``values[g]`` and the
     accuracy gain ``gains[g]`` (scored with its own labels) of acting (e.g. centring and propagating) over not acting;
     acting when the estimate exceeds :math:`t` earns :math:`\sum_g [v_g > t]\, \mathrm{gain}_g`. Returns the
     :math:`t` maximising it among ``candidates`` (default: midpoints between sorted values, and below/above all),
     the smallest on ties. Called with every graph but the target (leave-one-graph-out), so nothing of the target,
-    its labels nor its graph, enters the threshold.
+    its labels nor its graph, enters the threshold. ``midpoint="geometric"`` puts the default candidates at
+    :math:`\sqrt{ab}` between positive neighbours :math:`a < b` (arithmetic where either is <= 0): for an estimate
+    that is a product, such as the agreement :math:`a_1 \approx q h` of :func:`structure_estimate`, the middle of a
+    gap is its middle on a log scale.
     """
+    if midpoint not in ("arithmetic", "geometric"):
+        raise ValueError(f"midpoint must be 'arithmetic' or 'geometric', got {midpoint!r}")
     if len(values) != len(gains) or not values:
         raise ValueError(f"need one gain per source value, got {len(values)} values and {len(gains)} gains")
     v = sorted(values)
     if candidates is None:
-        candidates = [v[0] - 1.0] + [(a + b) / 2 for a, b in zip(v[:-1], v[1:])] + [v[-1] + 1.0]
+        mid = ((lambda a, b: (a * b) ** 0.5 if a > 0 and b > 0 else (a + b) / 2) if midpoint == "geometric"
+               else (lambda a, b: (a + b) / 2))
+        candidates = [v[0] - 1.0] + [mid(a, b) for a, b in zip(v[:-1], v[1:])] + [v[-1] + 1.0]
     earned = [sum(g for x, g in zip(values, gains) if x > t) for t in candidates]
     best = max(earned)
     return min(t for t, e in zip(candidates, earned) if e == best)
@@ -485,27 +493,28 @@ def score_propagation(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torc
     return propagate_scores(probs, edge_index, alpha, steps, adj)
 
 
-def choose_route(values: list[float], gains: dict) -> tuple:
+def choose_route(values: list[float], gains: dict, midpoint: str = "arithmetic") -> tuple:
     r"""Which action, and above which estimate, chosen on *source* graphs: ``gains[option][g]`` is the accuracy gain
     of acting with ``option`` (e.g. score propagation with some :math:`\alpha`) over not acting on source :math:`g`,
     whose label-free estimate is ``values[g]``. For each option the threshold is :func:`choose_threshold`; the option
-    that earns most over the sources wins (the first listed on ties). Returns ``(option, threshold)``."""
+    that earns most over the sources wins (the first listed on ties). Returns ``(option, threshold)``; ``midpoint``
+    as in :func:`choose_threshold`."""
     if not gains:
         raise ValueError("no option to choose from")
     best = None
     for option, g in gains.items():
-        t = choose_threshold(values, g)
+        t = choose_threshold(values, g, midpoint=midpoint)
         earned = sum(x for v, x in zip(values, g) if v > t)
         if best is None or earned > best[2]:
             best = (option, t, earned)
     return best[0], best[1]
 
 
-def source_route(graphs: dict, target: str, estimate, gains: dict) -> tuple:
+def source_route(graphs: dict, target: str, estimate, gains: dict, midpoint: str = "arithmetic") -> tuple:
     """:func:`choose_route` over every graph of ``graphs`` except ``target`` (leave-one-graph-out): ``estimate(graph)``
     is label-free, ``gains[option](graph)`` may read that *source* graph's labels; neither is called on the target."""
     names = [n for n in graphs if n != target]
     if not names:
         raise ValueError(f"no source graph besides the target {target!r}")
     values = [float(estimate(graphs[n])) for n in names]
-    return choose_route(values, {o: [float(fn(graphs[n])) for n in names] for o, fn in gains.items()})
+    return choose_route(values, {o: [float(fn(graphs[n])) for n in names] for o, fn in gains.items()}, midpoint)

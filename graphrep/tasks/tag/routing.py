@@ -19,9 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from graphrep.models import GraphShaper
-from graphrep.tasks.tag.adaptation import structure_estimate
+from graphrep.tasks.tag.adaptation import (_probs, choose_route, refine_prototypes, score_propagation,
+                                           structure_estimate)
 
-__all__ = ["graph_features", "fit_router", "mean_gate_weights"]
+__all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "choose_two_way_route",
+           "source_two_way_route", "two_way_scores"]
 
 
 def graph_features(data, class_emb: torch.Tensor) -> torch.Tensor:
@@ -88,3 +90,62 @@ def mean_gate_weights(model: GraphShaper, data) -> dict[str, float]:
     """Mean gate weight per expert over ``data``'s nodes (what the gate learnt for this graph)."""
     _, w = model.encode_nodes(data, return_weights=True)
     return dict(zip(model.expert_names, w.mean(0).tolist()))
+
+
+# --- two-way route: score propagation above a source-chosen threshold, text (or refined prototypes) below ------------
+LOW_BRANCHES = ("text", "refined prototypes")
+
+
+def choose_two_way_route(values: list[float], high_gains: dict, low_gains: dict,
+                         midpoint: str = "geometric") -> dict:
+    r"""A route between two branches, chosen on *source* graphs with label-free estimates ``values[g]``:
+
+    * above the threshold, the option of ``high_gains`` (e.g. score propagation with some :math:`\alpha`) and the
+      threshold are :func:`~graphrep.tasks.tag.adaptation.choose_route` (gains over text only);
+    * at or below it, the option of ``low_gains`` (``{name: gains over text only per source}``, e.g.
+      :data:`LOW_BRANCHES`) that earns most over the sources that fall at or below the threshold; text only (gain 0)
+      unless an option earns more than 0 there, the first listed on ties.
+
+    Returns ``{"alpha": high option, "threshold": t, "low": low option}``.
+    """
+    alpha, t = choose_route(values, high_gains, midpoint)
+    below = [i for i, v in enumerate(values) if v <= t]
+    low, earned = "text", 0.0
+    for option, g in low_gains.items():
+        e = sum(g[i] for i in below)
+        if e > earned:
+            low, earned = option, e
+    return {"alpha": alpha, "threshold": t, "low": low}
+
+
+def source_two_way_route(graphs: dict, target: str, estimate, high_gains: dict, low_gains: dict,
+                         midpoint: str = "geometric") -> dict:
+    """:func:`choose_two_way_route` over every graph of ``graphs`` (name -> graph) except ``target``
+    (leave-one-graph-out): ``estimate(graph)`` is label-free; ``high_gains[option](graph)`` and
+    ``low_gains[option](graph)`` may read that *source* graph's labels. None of them is ever called on the target, so
+    neither its labels nor its graph can move the route."""
+    names = [n for n in graphs if n != target]
+    if not names:
+        raise ValueError(f"no source graph besides the target {target!r}")
+    values = [float(estimate(graphs[n])) for n in names]
+    return choose_two_way_route(values, {o: [float(fn(graphs[n])) for n in names] for o, fn in high_gains.items()},
+                                {o: [float(fn(graphs[n])) for n in names] for o, fn in low_gains.items()}, midpoint)
+
+
+def two_way_scores(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor, route: dict,
+                   agreement: float, temperature: float = 0.05, adj: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Class probabilities of a target under a two-way ``route`` (:func:`source_two_way_route`), label-free:
+    ``agreement`` (the target's :math:`a_1`, from its own texts, edges and class prompts) above ``route["threshold"]``:
+    :func:`~graphrep.tasks.tag.adaptation.score_propagation` with :math:`\alpha` = ``route["alpha"]``; else
+    :math:`\mathrm{softmax}(\cos(x, t)/\tau)` with :math:`t` the class embeddings (``low = "text"``) or the prototypes
+    refined on the target's own confident nodes (``"refined prototypes"``,
+    :func:`~graphrep.tasks.tag.adaptation.refine_prototypes` on the raw texts).
+
+    Shapes: x ``[N, d]``, class_emb ``[C, d]``, edge_index ``[2, E]`` -> ``[N, C]``.
+    """
+    if agreement > route["threshold"]:
+        return score_propagation(x, class_emb, edge_index, route["alpha"], temperature, adj=adj)
+    if route["low"] not in LOW_BRANCHES:
+        raise ValueError(f"unknown low branch {route['low']!r}; choose from {LOW_BRANCHES}")
+    t = refine_prototypes(x, class_emb) if route["low"] == "refined prototypes" else class_emb
+    return _probs(F.normalize(x.float(), dim=-1) @ F.normalize(t.float(), dim=-1).t(), temperature)
