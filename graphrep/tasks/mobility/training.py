@@ -180,10 +180,11 @@ def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_siz
     ranks = []
     for batch in _batches(data.windows[part], batch_size):
         logits, targets = model(features, _on(device, batch), graph, transitions)
-        logits, targets = logits.float().cpu(), targets.cpu()
-        visited = history_counts(batch, logits.size(1))[0] > 0 if explore_slots else None
-        ranks.append(slate_ranks(logits, targets, visited, explore_slots) if explore_slots
-                     else target_ranks(logits, targets))
+        if explore_slots:  # the slate is built on the CPU, where the user's history counts are
+            visited = history_counts(batch, logits.size(1))[0] > 0
+            ranks.append(slate_ranks(logits.float().cpu(), targets.cpu(), visited, explore_slots))
+        else:  # ranked where the scores are: only [M] ranks cross to the CPU
+            ranks.append(target_ranks(logits.float(), targets).cpu())
     return ranking_metrics(torch.cat(ranks).numpy())
 
 
