@@ -44,11 +44,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from graphrep.tasks.tag.zero_shot import normalized_adjacency, propagate, symmetric_adjacency
+from graphrep.tasks.tag.zero_shot import cosine_scores, normalized_adjacency, propagate, symmetric_adjacency
 
 __all__ = ["feature_homophily", "propagation_alpha", "propagate_scores", "self_train", "AdaptationConfig",
            "adapt_scores", "ADAPTATIONS", "structure_estimate", "signed_propagation", "refine_prototypes",
-           "choose_threshold", "source_threshold", "score_propagation", "choose_route", "source_route"]
+           "choose_threshold", "source_threshold", "score_propagation", "choose_route", "source_route", "text_probs"]
 
 ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")
 
@@ -111,6 +111,12 @@ def propagation_alpha(homophily: float, scale: float = 0.2, max_alpha: float = 0
 
 def _probs(scores: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(scores.float() / temperature, dim=-1)
+
+
+def text_probs(x: torch.Tensor, class_emb: torch.Tensor, temperature: float) -> torch.Tensor:
+    r""":math:`\mathrm{softmax}(\cos(x, t) / \tau)`, the zero-shot class probabilities of the texts alone.
+    Shapes: x ``[N, d]``, class_emb ``[C, d]`` -> ``[N, C]``."""
+    return _probs(cosine_scores(x, class_emb), temperature)
 
 
 def propagate_scores(probs: torch.Tensor, edge_index: torch.Tensor, alpha: float, steps: int = 10,
@@ -361,7 +367,7 @@ def structure_estimate(x: torch.Tensor, edge_index: torch.Tensor, class_emb: tor
     Returns ``{"agreement": a_1, "structure": s_hat}`` (``nan`` without edges or when :math:`a_1 = 0`).
     """
     n = x.size(0)
-    p = _probs(F.normalize(x.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t(), temperature)
+    p = text_probs(x, class_emb, temperature)
     q = p - p.mean(0, keepdim=True)
     step, back = _walk(edge_index, n)
     total = q.pow(2).sum()
@@ -488,7 +494,7 @@ def score_propagation(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torc
 
     Shapes: x ``[N, d]``, class_emb ``[C, d]``, edge_index ``[2, E]`` -> ``[N, C]`` (rows sum to 1).
     """
-    s = F.normalize(x.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
+    s = cosine_scores(x, class_emb)
     probs = _probs(s - s.mean(0, keepdim=True), temperature)
     return propagate_scores(probs, edge_index, alpha, steps, adj)
 

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from graphrep.models import GraphShaper
-from graphrep.tasks.tag.adaptation import (_probs, choose_route, refine_prototypes, score_propagation,
-                                           structure_estimate)
+from graphrep.tasks.tag.adaptation import (choose_route, refine_prototypes, score_propagation, structure_estimate,
+                                           text_probs)
 
 __all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "choose_two_way_route",
            "source_two_way_route", "two_way_scores"]
@@ -148,4 +148,4 @@ def two_way_scores(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.T
     if route["low"] not in LOW_BRANCHES:
         raise ValueError(f"unknown low branch {route['low']!r}; choose from {LOW_BRANCHES}")
     t = refine_prototypes(x, class_emb) if route["low"] == "refined prototypes" else class_emb
-    return _probs(F.normalize(x.float(), dim=-1) @ F.normalize(t.float(), dim=-1).t(), temperature)
+    return text_probs(x, t, temperature)

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "read_class_descriptions", "description_embeddings",
-           "check_template", "class_prompts", "class_embeddings", "normalized_adjacency", "symmetric_adjacency",
+           "check_template", "class_prompts", "cosine_scores", "class_embeddings", "normalized_adjacency",
+           "symmetric_adjacency",
            "propagate", "zero_shot_predict", "held_out_class_split", "accuracy", "macro_f1", "zero_shot_scores",
            "evaluate_propagation"]
 
@@ -178,6 +179,11 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor, k: int, adj: torch.Tens
     return out
 
 
+def cosine_scores(node_emb: torch.Tensor, class_emb: torch.Tensor) -> torch.Tensor:
+    """:math:`\cos(x_i, t_c)` in float32. Shapes: node_emb ``[N, d]``, class_emb ``[C, d]`` -> ``[N, C]``."""
+    return F.normalize(node_emb.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
+
+
 def zero_shot_predict(node_emb: torch.Tensor, class_emb: torch.Tensor, candidates: Sequence[int] | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosine argmax: ``pred_i = argmax_{c in candidates} cos(x_i, t_c)`` (all classes by default).
@@ -190,7 +196,7 @@ def zero_shot_predict(node_emb: torch.Tensor, class_emb: torch.Tensor, candidate
     if node_emb.dim() != 2 or class_emb.dim() != 2 or node_emb.size(1) != class_emb.size(1):
         raise ValueError(f"node and class embeddings must be [N, d] and [C, d] with the same d, got "
                          f"{tuple(node_emb.shape)} and {tuple(class_emb.shape)}")
-    scores = F.normalize(node_emb.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
+    scores = cosine_scores(node_emb, class_emb)
     if candidates is not None:
         cand = torch.as_tensor(list(candidates), dtype=torch.long, device=scores.device)
         if cand.numel() == 0 or cand.min() < 0 or cand.max() >= class_emb.size(0):
