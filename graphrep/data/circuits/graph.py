@@ -160,6 +160,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         report.skipped_names.setdefault(reason, []).append(item)
 
     lib_cells = lib.cells if lib is not None else {}
+    spef_cols = spef.connection_columns()  # every *CONN entry as columns, in the order of spef.nets
     lef_macros = lef.macros if lef is not None else {}
 
     @functools.cache
@@ -168,11 +169,10 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         connection, so made only when a pin or instance needs it (one no Liberty or LEF describes)."""
         spef_dir: dict[tuple[str | None, str], str] = {}
         spef_cell: dict[str, str] = {}
-        for snet in spef.nets.values():
-            for c in snet.conns:
-                spef_dir[(c.instance, c.pin)] = _SPEF_DIRECTIONS[c.direction]
-                if c.instance is not None and c.cell:
-                    spef_cell.setdefault(c.instance, c.cell)
+        for inst, pin, d, cell in zip(*(getattr(spef_cols, c).tolist() for c in ("instance", "pin", "direction", "cell"))):
+            spef_dir[(inst, pin)] = _SPEF_DIRECTIONS[d]
+            if inst is not None and cell:
+                spef_cell.setdefault(inst, cell)
         return spef_dir, spef_cell
 
     @functools.cache  # asked once per netlist pin, answered per cell pin
@@ -208,19 +208,26 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
             skip("supply nets (only power/ground pins)", name)
             continue
         members[name] = kept
-    for sname, name in match.items():
-        if name not in members:
+    # SPEF pins of instances the netlist lacks join their nets: only those entries are walked, in file order
+    known = nl.instances
+    outside = np.flatnonzero(np.fromiter((i is not None and i not in known for i in spef_cols.instance.tolist()),
+                                         dtype=bool, count=len(spef_cols.instance)))
+    snames = list(spef.nets)
+    have: dict[str, set] = {}
+    for k, sn in zip(outside.tolist(), spef_cols.net_of()[outside].tolist()):
+        name = match.get(snames[sn])
+        if name is None or name not in members:
             continue
-        have = set(members[name])
-        for c in spef.nets[sname].conns:
-            if c.instance is not None and c.instance not in instances:
-                instances[c.instance] = c.cell or spef_conns()[1].get(c.instance, "unknown")
-                spef_only.add(c.instance)
-                skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)",
-                     c.instance)
-            if c.instance in spef_only and (c.instance, c.pin) not in have:
-                members[name].append((c.instance, c.pin))
-                have.add((c.instance, c.pin))
+        if name not in have:
+            have[name] = set(members[name])
+        inst, pin = spef_cols.instance[k], spef_cols.pin[k]
+        if inst not in instances:
+            instances[inst] = spef_cols.cell[k] or spef_conns()[1].get(inst, "unknown")
+            spef_only.add(inst)
+            skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)", inst)
+        if (inst, pin) not in have[name]:
+            members[name].append((inst, pin))
+            have[name].add((inst, pin))
 
     used = {i for conns in members.values() for i, _ in conns if i is not None}
     no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))

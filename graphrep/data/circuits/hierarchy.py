@@ -41,7 +41,8 @@ def apply_block_spef(top: Spef, block: Spef, instances: list[str]) -> Spef:
     if top.delimiter != block.delimiter:
         raise CircuitFormatError(block.path, None, f"delimiter {block.delimiter!r} differs from the top SPEF's "
                                  f"{top.delimiter!r}")
-    pin_net = dict(top._pin_net)
+    top_pins = top.pin_nets()
+    pin_net = dict(top_pins)
     blocks = set(instances)
     nets: dict[str, _NetParts] = {}
     for net in top.nets.values():  # pins of block instances are not cell pins: the block's nets replace them
@@ -51,7 +52,7 @@ def apply_block_spef(top: Spef, block: Spef, instances: list[str]) -> Spef:
         merged_into: dict[str, str] = {}
         for bnet in block.nets.values():
             ports = [c.pin for c in bnet.conns if c.instance is None]
-            outer = next((top._pin_net[(inst, p)] for p in ports if (inst, p) in top._pin_net), None)
+            outer = next((top_pins[(inst, p)] for p in ports if (inst, p) in top_pins), None)
             if outer is not None and outer in nets:
                 merged_into[bnet.name] = outer
         for bnet in block.nets.values():
@@ -81,7 +82,8 @@ def apply_block_spef(top: Spef, block: Spef, instances: list[str]) -> Spef:
         skipped[f"block {block.design}: {reason}"] += count * len(instances)
     out = dataclasses.replace(top, ports=dict(top.ports), nets={}, skipped=skipped,
                               skipped_names=defaultdict(list, {k: list(v) for k, v in top.skipped_names.items()}),
-                              parasitics=Parasitics(), _pin_net=pin_net, _pairs=None)
+                              parasitics=Parasitics(), connections=None, _pin_net=pin_net,
+                              _pairs=None)
     par = out.parasitics
     for i, (name, parts) in enumerate(nets.items()):
         out.nets[name] = SpefNet(name, parts.total_cap, parts.line, parts.conns, parasitics=par, index=i)

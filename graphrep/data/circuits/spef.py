@@ -12,14 +12,17 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 
 How it is read (the cost grows linearly, and the file is never held whole): the file is taken in blocks of whole
 ``*D_NET`` sections. The name map (every instance and net: most of a SPEF's lines) is read on its bytes with numpy
-and kept as integer indices and one string of names. In each block of nets, the ``*CONN`` lines are read by one regular
-expression and their :class:`SpefConn`/:class:`SpefNet` objects made in bulk; capacitor and resistor lines are
-split, their numbers converted and checked, and their node tokens numbered (one ``pandas.factorize``) as whole arrays,
-not one line at a time. Capacitors and resistors are kept compactly (:class:`Parasitics`: node ids and values in
-numpy arrays, one node name table); ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access.
-Anything the block reader does not expect (comments, ``*R_NET`` sections, a malformed line ...) makes it hand the
-whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line
-of any error; both fill the same :class:`Parasitics`, so their results are identical.
+and kept as integer indices and one byte array of names. Each block of nets is read on its bytes too
+(:func:`_net_block`): token edges, one letter per line checked against the usual layout by one regular expression,
+and the columns cut out by index arithmetic. Node names are assembled from the name map's bytes (one decode and one
+split per block) for each distinct node token only; a ``*CONN`` entry's instance and pin are one string per distinct
+name-map index and pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as
+columns (:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors
+and resistors as arrays (:class:`Parasitics`: node ids and values, one node name table), and
+``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader does not
+expect (non-ASCII text, comments, ``*R_NET`` sections, a malformed line ...) makes it hand the whole file to the
+line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error;
+both give the same nets, connections, capacitors and resistors (the tests compare them on every shared design).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import chain, repeat
+from itertools import repeat
 
 import numpy as np
 
@@ -78,6 +81,12 @@ class Parasitics:
             out[k] = i
         return out
 
+    def append(self, names: list[str]) -> np.ndarray:
+        """Node ids for ``names``, all new (the block reader's: a node met in two blocks of nets gets two ids, both
+        with its name; nothing is looked up by id across blocks, and this saves a dictionary of every node)."""
+        self.nodes.extend(names)
+        return np.arange(len(self.nodes) - len(names), len(self.nodes))
+
     def add(self, kind: str, net: np.ndarray, value: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> None:
         self._parts[kind].append((net, a, a if b is None else b, value))
 
@@ -103,18 +112,82 @@ class Parasitics:
                 zip(arr["a"][s:e].tolist(), arr["b"][s:e].tolist(), arr["value"][s:e].tolist())]
 
 
-@dataclass
-class SpefNet:
-    """A ``*D_NET``: ``total_cap`` (F) as stated, ``ground`` caps (F) per node, ``coupling`` (node, node, F) entries
-    with the first node on this net, resistors (node, node, ohm), and the line it starts on. The last three are built
-    on access from the shared :class:`Parasitics` (entry ``index`` there)."""
+class Connections:
+    """The ``*CONN`` entries of all nets as columns (what the block reader keeps instead of one :class:`SpefConn` per
+    entry): net ``i``'s entries are ``ptr[i]:ptr[i + 1]`` of ``kind`` [C] (``"I"``/``"P"``), ``instance`` [C]
+    (``None`` for ports), ``pin`` [C], ``direction`` [C] and ``cell`` [C] (``None`` where absent), object arrays whose
+    strings are shared (one string per distinct name in a block of nets): an entry costs five references."""
 
-    name: str
-    total_cap: float
-    line: int
-    conns: list[SpefConn] = field(default_factory=list)
-    parasitics: Parasitics | None = field(default=None, repr=False, compare=False)
-    index: int = -1
+    COLUMNS = ("kind", "instance", "pin", "direction", "cell")
+
+    def __init__(self):
+        self._counts: list[np.ndarray] = []
+        self._parts: dict[str, list[np.ndarray]] = {c: [] for c in self.COLUMNS}
+        self.ptr = np.zeros(1, dtype=np.int64)
+
+    def add(self, counts: np.ndarray, **columns: np.ndarray) -> None:
+        """The entries of a run of nets: ``counts`` [n] entries per net, then each column [sum(counts)] in order."""
+        self._counts.append(counts)
+        for c in self.COLUMNS:
+            self._parts[c].append(columns[c])
+
+    def add_lists(self, conns: list[list[SpefConn]]) -> None:
+        """The entries of a run of nets given as :class:`SpefConn` lists."""
+        flat = [c for cs in conns for c in cs]
+        cols = {c: np.empty(len(flat), dtype=object) for c in self.COLUMNS}
+        for c in self.COLUMNS:
+            cols[c][:] = [getattr(x, c) for x in flat]
+        self.add(np.array([len(cs) for cs in conns], dtype=np.int64), **cols)
+
+    def finish(self) -> "Connections":
+        counts = np.concatenate(self._counts) if self._counts else np.zeros(0, dtype=np.int64)
+        self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        for c in self.COLUMNS:
+            setattr(self, c, np.concatenate(self._parts[c]) if self._parts[c] else np.empty(0, dtype=object))
+        self._counts, self._parts = [], {c: [] for c in self.COLUMNS}
+        return self
+
+    def net_of(self) -> np.ndarray:
+        """``[C]`` the net index of each entry."""
+        return np.repeat(np.arange(len(self.ptr) - 1), np.diff(self.ptr))
+
+    def of(self, i: int) -> list[SpefConn]:
+        """Net ``i``'s entries as :class:`SpefConn` objects (made on each call)."""
+        s, e = int(self.ptr[i]), int(self.ptr[i + 1])
+        return list(map(SpefConn, *(getattr(self, c)[s:e].tolist() for c in self.COLUMNS)))
+
+
+class SpefNet:
+    """A ``*D_NET``: ``total_cap`` (F) as stated, its ``*CONN`` entries ``conns``, ``ground`` caps (F) per node,
+    ``coupling`` (node, node, F) entries with the first node on this net, resistors (node, node, ohm), and the line it
+    starts on. The last three are built on access from the shared :class:`Parasitics` (entry ``index`` there);
+    ``conns``, when not given, on first access from the shared :class:`Connections` (the block reader's nets)."""
+
+    __slots__ = ("name", "total_cap", "line", "_conns", "parasitics", "index", "connections")
+
+    def __init__(self, name: str, total_cap: float, line: int, conns: list[SpefConn] | None = None,
+                 parasitics: Parasitics | None = None, index: int = -1, connections: Connections | None = None):
+        self.name, self.total_cap, self.line, self._conns = name, total_cap, line, conns
+        self.parasitics, self.index, self.connections = parasitics, index, connections
+
+    @property
+    def conns(self) -> list[SpefConn]:
+        if self._conns is None:
+            self._conns = [] if self.connections is None else self.connections.of(self.index)
+        return self._conns
+
+    @conns.setter
+    def conns(self, value: list[SpefConn]) -> None:
+        self._conns = value
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, SpefNet):
+            return NotImplemented
+        return (self.name, self.total_cap, self.line, self.index, self.conns) == \
+            (other.name, other.total_cap, other.line, other.index, other.conns)
+
+    def __repr__(self) -> str:
+        return f"SpefNet(name={self.name!r}, total_cap={self.total_cap!r}, line={self.line}, index={self.index})"
 
     @property
     def ground(self) -> dict[str, float]:
@@ -152,22 +225,74 @@ class Spef:
     skipped: Counter = field(default_factory=Counter)
     skipped_names: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     parasitics: Parasitics = field(default_factory=Parasitics, repr=False, compare=False)
+    #: the block reader's ``*CONN`` columns (its nets' ``conns`` are made from them on access); ``None`` when the nets
+    #: hold their lists (line reader, merged hierarchical SPEF)
+    connections: Connections | None = field(default=None, repr=False, compare=False)
     _pin_net: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
     _pairs: tuple | None = field(default=None, repr=False, compare=False)
+
+    def pin_nets(self) -> dict[tuple[str | None, str], str]:
+        """``(instance, pin)`` -> net name of every ``*CONN`` entry (``(None, port)`` for ports; a later entry wins),
+        made on first use from the ``*CONN`` columns when the reader kept them."""
+        if not self._pin_net and self.nets:
+            c = self.connection_columns()
+            names = np.empty(len(self.nets), dtype=object)
+            names[:] = list(self.nets)
+            self._pin_net = dict(zip(zip(c.instance.tolist(), c.pin.tolist()), names[c.net_of()].tolist()))
+        return self._pin_net
+
+    def connection_columns(self) -> Connections:
+        """Every net's ``*CONN`` entries as :class:`Connections` columns in the order of ``nets``: the reader's
+        columns, or columns made from the nets' lists."""
+        if self.connections is not None:
+            return self.connections
+        table = Connections()
+        table.add_lists([n.conns for n in self.nets.values()])
+        return table.finish()
 
     def node_net(self, node: str) -> str | None:
         """The net a node belongs to: ``net:sub`` -> net, ``inst:pin`` -> the net connected there, ``port`` -> its
         net; ``None`` if none."""
         inst, sep, sub = node.rpartition(self.delimiter)
+        pin_net = self.pin_nets()
         if not sep:
-            return self._pin_net.get((None, node)) or (node if node in self.nets else None)
+            return pin_net.get((None, node)) or (node if node in self.nets else None)
         if inst in self.nets:
             return inst
-        return self._pin_net.get((inst, sub))
+        return pin_net.get((inst, sub))
 
     def ground_caps(self) -> np.ndarray:
         """``[len(nets)]`` each net's ground capacitance (F), in the order of ``nets``."""
         return self.parasitics.ground_sum
+
+    def _node_nets(self, nodes: list[str], index: dict[str, int]) -> np.ndarray:
+        """``[n]`` the net index (in ``index``) of each node name as :meth:`node_net` resolves it, -1 for none; the
+        ``(instance, pin)`` lookups done as arrays over the ``*CONN`` columns (no dictionary of every entry)."""
+        import pandas as pd
+
+        cut = [n.rpartition(self.delimiter) for n in nodes]
+        own = np.array([index.get(i, -1) if sep else -1 for i, sep, _ in cut], dtype=np.int64)
+        c = self.connection_columns()
+        inst_code, insts = pd.factorize(c.instance)  # ports (None) are -1
+        pin_code, pins = pd.factorize(c.pin)
+        width = len(pins) + 1
+        code = (inst_code + 1) * width + pin_code
+        order = np.argsort(code, kind="stable")
+        ranked = code[order]
+        q_inst = np.array([i if sep else None for i, sep, _ in cut], dtype=object)
+        q_pin = np.array([p if sep else n for (_, sep, p), n in zip(cut, nodes)], dtype=object)
+        qi = np.where(pd.isna(q_inst), -1, pd.Index(insts).get_indexer(q_inst))
+        qp = pd.Index(pins).get_indexer(q_pin)
+        ok = (qp >= 0) & ~(~pd.isna(q_inst) & (qi < 0))
+        want = (qi + 1) * width + qp
+        at = np.searchsorted(ranked, want, side="right") - 1  # a later entry wins
+        hit = ok & (at >= 0)
+        hit[hit] = ranked[at[hit]] == want[hit]
+        names = np.array(list(self.nets) + [None], dtype=object)
+        by_pin = np.full(len(nodes), -1, dtype=np.int64)
+        by_pin[hit] = [index.get(n, -1) for n in names[c.net_of()[order[at[hit]]]].tolist()]
+        alone = np.array([-1 if sep else index.get(n, -1) for (_, sep, _), n in zip(cut, nodes)], dtype=np.int64)
+        return np.where(own >= 0, own, np.where(by_pin >= 0, by_pin, alone))
 
     def coupling_arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """The coupling pairs as arrays: ``(names, a [P], b [P], cap [P])``, net indices into ``names`` (the nets in
@@ -183,8 +308,7 @@ class Spef:
         par = self.parasitics
         cp = par.arrays["coupling"]
         used, inverse = np.unique(np.concatenate([cp["a"], cp["b"]]), return_inverse=True)
-        nets_of = [self.node_net(par.nodes[u]) for u in used.tolist()]
-        node_net = np.array([-1 if n is None else index.get(n, -1) for n in nets_of], dtype=np.int64)
+        node_net = self._node_nets([par.nodes[u] for u in used.tolist()], index)
         k = len(cp["a"])
         na, nb = node_net[inverse[:k]], node_net[inverse[k:]]
         lost = (na < 0) | (nb < 0)
@@ -255,16 +379,6 @@ class _Unexpected(Exception):
 
 
 _BLOCK_CHARS = 1 << 24
-#: one ``*D_NET`` section in its usual layout (OpenRCX, StarRC): *CONN, then optional *CAP and *RES, then *END
-_NET = re.compile(r"\*D_NET[ \t]+(\S+)[ \t]+(\S+)[ \t]*\n"
-                  r"\*CONN[ \t]*\n((?:\*[IP][ \t][^\n]*\n)*)"
-                  r"(?:\*CAP[ \t]*\n((?:[ \t]*\d[^\n]*\n)*))?"
-                  r"(?:\*RES[ \t]*\n((?:[ \t]*\d[^\n]*\n)*))?"
-                  r"\*END[ \t]*\n")
-_CAP_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(?:(\S+)[ \t]+)?(\S+)[ \t]*$", re.M)
-_RES_LINE = re.compile(r"^[ \t]*\d+[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]*$", re.M)
-#: a *CONN line: kind, node, direction and the cell after the first ``*D`` that has a token after it
-_CONN_LINE = re.compile(r"^\*([IP])[ \t]+(\S+)[ \t]+(\S+)(?:[^\n]*?(?<!\S)\*D[^\S\n]+(\S+))?[^\n]*$", re.M)
 _KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
 
 
@@ -363,37 +477,27 @@ class _NameMap:
     would take several times the memory of the parsed result). A repeated index keeps its last name.
 
     An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices, the names copied
-    out by one mask); only names with a backslash are unescaped one by one."""
+    out by one mask); only names with a backslash are unescaped one by one. The names are kept as ASCII bytes
+    (``text``, uint8), so that node names can be assembled from them by index arithmetic (:func:`_join`)."""
 
     def __init__(self):
         self._keys: list[np.ndarray] = []
-        self._texts: list[str] = []
+        self._texts: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._size = 0  # characters in _texts
 
-    def _append(self, keys: np.ndarray, text: str, starts: np.ndarray, lengths: np.ndarray) -> None:
+    def _append(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
         self._keys.append(keys)
         self._starts.append(starts + self._size)
         self._lengths.append(lengths)
         self._texts.append(text)
         self._size += len(text)
 
-    def add(self, keys: list[str], names: list[str]) -> None:
-        try:
-            k = np.array([k[1:] for k in keys], dtype=np.int64)
-        except (ValueError, OverflowError):
-            raise _Unexpected from None  # not *<digits>: the line reader takes it
-        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-        self._append(k, "".join(names), np.cumsum(lengths) - lengths, lengths)
-
     def add_lines(self, text: str) -> None:
         """The ``*<index> <name>`` lines of ``text`` (blank lines allowed); anything else raises :class:`_Unexpected`."""
         if not text.isascii():
-            tokens = _rows(text, (2,), b"*")[0].tolist()
-            names = tokens[1::2]
-            self.add(tokens[0::2], [unescape(n) for n in names] if "\\" in text else names)
-            return
+            raise _Unexpected  # the line reader reads other characters
         buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         starts, ends = _spans(buf)
         line = np.searchsorted(np.flatnonzero(buf == 10), starts)
@@ -402,18 +506,19 @@ class _NameMap:
         ks, ke, ns, ne = starts[0::2], ends[0::2], starts[1::2], ends[1::2]
         digits = ke - ks - 1
         keys = _indices(buf, ks, digits)
-        names = _gather(buf, ns, ne).tobytes().decode("ascii")
+        names = _gather(buf, ns, ne)
         lengths = ne - ns
         at = np.cumsum(lengths) - lengths
         slash = np.flatnonzero(buf == 92)
         owner = np.searchsorted(ns, slash, side="right") - 1
         escaped = np.unique(owner[(owner >= 0) & (slash < ne[np.maximum(owner, 0)])])
         if len(escaped):  # unescaped one by one, appended after the others
-            plain = [unescape(names[a:a + n]) for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
+            plain = [unescape(names[a:a + n].tobytes().decode("ascii"))
+                     for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
             extra = np.fromiter(map(len, plain), dtype=np.int64, count=len(plain))
             at[escaped] = len(names) + np.cumsum(extra) - extra
             lengths[escaped] = extra
-            names += "".join(plain)
+            names = np.concatenate([names, np.frombuffer("".join(plain).encode("ascii"), dtype=np.uint8)])
         self._append(keys, names, at, lengths)
 
     def finish(self) -> "_NameMap":
@@ -423,9 +528,18 @@ class _NameMap:
         self.sorted = keys[self.order]
         self.starts = np.concatenate(self._starts) if self._starts else empty
         self.lengths = np.concatenate(self._lengths) if self._lengths else empty
-        self.text = "".join(self._texts)
+        self.text = np.concatenate(self._texts) if self._texts else np.zeros(0, dtype=np.uint8)
         self._keys, self._texts, self._starts, self._lengths = [], [], [], []
         return self
+
+    def spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where the names of indices ``keys`` [n] are in ``text``: ``(start [n], length [n], found [n])``."""
+        if not len(self.sorted):
+            return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
+        at = np.searchsorted(self.sorted, keys, side="right") - 1
+        found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == keys)
+        pos = self.order[np.maximum(at, 0)]
+        return self.starts[pos], self.lengths[pos], found
 
     def lookup(self, heads: list[str]) -> list[str | None]:
         """The names of ``*<index>`` heads (``None`` where not defined)."""
@@ -435,12 +549,10 @@ class _NameMap:
             k = _indices(np.frombuffer(text.encode("ascii"), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths - 1)
         else:
             raise _Unexpected  # a name-map index is ASCII digits
-        at = np.searchsorted(self.sorted, k, side="right") - 1
-        found = (at >= 0) & (self.sorted[np.maximum(at, 0)] == k) if len(self.sorted) else np.zeros(len(k), bool)
-        pos = self.order[np.maximum(at, 0)] if len(self.sorted) else at
+        starts, lengths, found = self.spans(k)
         text = self.text
-        return [text[s:s + n] if f else None
-                for s, n, f in zip(self.starts[pos].tolist(), self.lengths[pos].tolist(), found.tolist())]
+        return [text[s:s + n].tobytes().decode("ascii") if f else None
+                for s, n, f in zip(starts.tolist(), lengths.tolist(), found.tolist())]
 
 
 class _Names:
@@ -470,12 +582,52 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def ids(self, tokens: np.ndarray) -> np.ndarray:
-        """Node ids of raw ``tokens`` (an object array), new nodes numbered in the order they are first met."""
-        import pandas as pd
+    def marks(self, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the delimiter and of backslashes in ``buf`` (what :meth:`parts` needs)."""
+        if len(self.spef.delimiter) != 1:
+            raise _Unexpected
+        return np.flatnonzero(buf == ord(self.spef.delimiter)), np.flatnonzero(buf == 92)
 
-        codes, unique = pd.factorize(tokens)
-        return self.spef.parasitics.ids(self.names(unique.tolist()))[codes]
+    def parts(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks) -> dict[str, np.ndarray]:
+        """Node tokens ``buf[starts:ends]`` cut as :meth:`names` cuts them, for those of the usual form ``*<index>``
+        or ``*<index><delimiter><tail>`` with no backslash (``mapped`` [n]): ``key`` [m] and ``start``/``length`` [m]
+        of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
+        position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail)."""
+        delim, slash = marks
+        top = len(buf) - 1
+
+        def first_after(pos: np.ndarray, s: np.ndarray) -> np.ndarray:
+            """The first of ``pos`` at or after each of ``s`` (``top + 1`` where none)."""
+            j = np.searchsorted(pos, s)
+            return np.where(j < len(pos), pos[np.minimum(j, len(pos) - 1)], top + 1) if len(pos) else \
+                np.full(len(s), top + 1)
+
+        mapped = (buf[starts] == 42) & (first_after(slash, starts) >= ends)
+        s, e = starts[mapped], ends[mapped]
+        d = first_after(delim, s)
+        sep = d < e
+        head_end = np.where(sep, d, e)
+        key = _indices(buf, s, head_end - s - 1)  # a '*' token that is not *<digits>: the line reader names it
+        start, length, found = self.name_map.spans(key)
+        if not found.all():
+            raise _Unexpected  # not in the name map: the line reader names the line
+        return {"mapped": mapped, "key": key, "start": start, "length": length, "sep": sep, "tail_start": head_end,
+                "end": e, "plain_tail": first_after(delim, np.minimum(head_end + 1, top + 1)) >= e}
+
+    def span_names(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks, parts=None) -> list[str]:
+        """The canonical names of the node tokens ``buf[starts[k]:ends[k]]`` (any order), as :meth:`names` gives
+        them; the usual ones assembled from the name map's bytes by :func:`_join`, the others by :meth:`names`."""
+        p = self.parts(buf, starts, ends, marks) if parts is None else parts
+        m = p["mapped"]
+        fast = _join([(self.name_map.text, p["start"], p["length"]),
+                      (buf, p["tail_start"], np.where(p["sep"], p["end"] - p["tail_start"], 0))])
+        if m.all():
+            return fast
+        out = np.empty(len(starts), dtype=object)
+        out[m] = fast
+        other = np.flatnonzero(~m)
+        out[other] = self.names(_join([(buf, starts[other], ends[other] - starts[other])]))
+        return out.tolist()
 
 
 class _Header:
@@ -524,7 +676,7 @@ class _Header:
 
 
 def _read_blocks(path) -> Spef:
-    spef = Spef(path=str(path))
+    spef = Spef(path=str(path), connections=Connections())
     par = spef.parasitics
     header = _Header(spef, path)
     names: _Names | None = None
@@ -548,106 +700,213 @@ def _read_blocks(path) -> Spef:
     if names is None or not spef.nets:
         raise _Unexpected
     par.finish(len(spef.nets))  # the nets were made with a reference to it
+    spef.connections.finish()
     return spef
 
 
-def _rows(text: str, widths: tuple[int, ...], lead: bytes = b"0123456789") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The white-space separated tokens of ``text`` as an object array, each line's first token index and token
-    count; every non-blank line must have one of ``widths`` tokens and start with one of the ``lead`` characters
-    (else :class:`_Unexpected`)."""
-    tokens = np.array(text.split(), dtype=object)
-    buf = np.frombuffer(text.encode(), dtype=np.uint8)
-    space = buf <= 32  # ASCII white space and controls; anything else str.split() splits on changes the count
-    starts = np.flatnonzero(space[:-1] & ~space[1:]) + 1
-    if len(buf) and not space[0]:
-        starts = np.concatenate([[0], starts])
-    line_of = np.searchsorted(np.flatnonzero(buf == 10), starts)  # line of each token
-    first = np.flatnonzero(np.concatenate([[True], line_of[1:] != line_of[:-1]])) if len(starts) else starts
-    count = np.diff(np.append(first, len(starts)))
-    if len(tokens) != len(starts) or not np.isin(count, widths).all():
-        raise _Unexpected
-    if not np.isin(buf[starts[first]], np.frombuffer(lead, dtype=np.uint8)).all():
-        raise _Unexpected
-    return tokens, first, count
+#: keyword lines of a net section, and the letter each stands for in :data:`_LAYOUT` (``0`` is a numbered line)
+_WORDS = {b"*D_NET": b"D", b"*CONN": b"C", b"*CAP": b"A", b"*RES": b"R", b"*END": b"E", b"*I": b"I", b"*P": b"P"}
+#: the nets' usual layout (OpenRCX, StarRC), one letter per non-blank line: *D_NET, *CONN and its *I/*P entries,
+#: optional *CAP and *RES sections of numbered lines, *END
+_LAYOUT = re.compile(rb"(?:DC[IP]*(?:A0*)?(?:R0*)?E)*")
+_DIRECTIONS = np.array([None] * 256, dtype=object)
+_DIRECTIONS[[ord("I"), ord("O"), ord("B")]] = ["I", "O", "B"]
+
+
+def _objects(items: list) -> np.ndarray:
+    """``items`` as a 1-D object array (references, not copies)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
+    """The tokens ``buf[starts[k]:ends[k]]`` (ascending, each followed by a white-space byte) as strings, made by one
+    decode and one split instead of one slice each."""
+    return _gather(buf, starts, ends + 1).tobytes().decode("ascii").split()
+
+
+def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[str]:
+    """``n`` strings, string ``k`` the concatenation of ``src[start[k]:start[k] + length[k]]`` over ``parts`` (each
+    ``(src, start [n], length [n])``, ASCII bytes): assembled by index arithmetic, then one decode and one split."""
+    width = sum(length for _, _, length in parts) + 1  # and a newline after each
+    out = np.full(int(width.sum()), 10, dtype=np.uint8)
+    pos = np.cumsum(width) - width
+    for src, start, length in parts:
+        total = int(length.sum())
+        if total:
+            within = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
+            out[np.repeat(pos, length) + within] = src[np.repeat(start, length) + within]
+        pos = pos + length
+    return out.tobytes().decode("ascii").split("\n")[:-1]
+
+
+def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equal byte strings ``buf[starts[k]:ends[k]]`` numbered without making them Python strings: ``codes`` [n]
+    (0, 1, ... in order of first appearance) and ``first`` [u] (the index of each code's first span, ascending).
+
+    The strings are compared as their length and their 8-byte words, one word column at a time: each column is
+    numbered by a hash table (``pandas.factorize``) and combined with the codes so far."""
+    import pandas as pd
+
+    top = len(buf) - 1
+    lengths = ends - starts
+    codes = lengths.astype(np.int64)
+    for j in range(0, int(lengths.max(initial=0)), 8):
+        at = starts[:, None] + (j + np.arange(8))
+        word = buf[np.minimum(at, top)]
+        word[at >= ends[:, None]] = 0
+        word_codes, uniques = pd.factorize(word.view("<u8").ravel())
+        codes = pd.factorize(codes * len(uniques) + word_codes)[0]
+    codes = pd.factorize(codes)[0]
+    return codes, _first(codes)
+
+
+def _first(codes: np.ndarray) -> np.ndarray:
+    """The index of each code's first occurrence, for ``codes`` numbered 0, 1, ... in order of first appearance."""
+    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
+def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, inst: np.ndarray,
+                   marks) -> tuple[np.ndarray, np.ndarray]:
+    """``(instance [n], pin [n])`` object arrays of ``*CONN`` node tokens ``buf[starts:ends]``: for ``*I`` entries
+    (``inst`` [n]) the canonical node name cut at its last delimiter, for ``*P`` (``None``, port name).
+
+    An ``*I`` token ``*<index><delimiter><pin>`` (no backslash, one delimiter: nearly all) is cut without making its
+    name: the instance is the name-map entry (one string per distinct index) and the pin its tail (one string per
+    distinct tail); the others go through :meth:`_Names.span_names`."""
+    import pandas as pd
+
+    instance = np.full(len(starts), None, dtype=object)
+    pin = np.empty(len(starts), dtype=object)
+    rows = np.flatnonzero(inst)
+    p = names.parts(buf, starts[rows], ends[rows], marks)
+    cut = p["sep"] & p["plain_tail"]
+    if cut.any():
+        codes, _ = pd.factorize(p["key"][cut])
+        first = _first(codes)
+        instance[rows[p["mapped"]][cut]] = _objects(_join([(names.name_map.text, p["start"][cut][first],
+                                                             p["length"][cut][first])]))[codes]
+        tail, end = p["tail_start"][cut] + 1, p["end"][cut]
+        codes, first = _factorize_spans(buf, tail, end)
+        pin[rows[p["mapped"]][cut]] = _objects(_join([(buf, tail[first], end[first] - tail[first])]))[codes]
+    rest = np.concatenate([rows[~p["mapped"]], rows[p["mapped"]][~cut]])
+    if len(rest):
+        split = [n.rpartition(names.spef.delimiter) for n in names.span_names(buf, starts[rest], ends[rest], marks)]
+        if not all(t[1] for t in split):
+            raise _Unexpected  # an *I node that is not instance<delimiter>pin
+        instance[rest] = _objects([t[0] for t in split])
+        pin[rest] = _objects([t[2] for t in split])
+    ports = np.flatnonzero(~inst)
+    if len(ports):
+        pin[ports] = _objects(names.span_names(buf, starts[ports], ends[ports], marks))
+    return instance, pin
+
+
+def _is_word(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, word: bytes) -> np.ndarray:
+    """Whether each token (``starts``, ``lengths``) of ``buf`` is ``word``."""
+    hit = lengths == len(word)
+    top = len(buf) - 1
+    for j, ch in enumerate(word):
+        hit &= buf[np.minimum(starts + j, top)] == ch
+    return hit
 
 
 def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
-    """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines); returns the line after it."""
+    """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines) into ``spef`` as columns; returns
+    the line after it. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
+
+    The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
+    letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
+    then the columns are cut out by index arithmetic. Python strings are made only for net names and for each
+    distinct node, instance, pin and cell token of the piece."""
+    if not piece.endswith("\n"):
+        piece += "\n"
+    if not piece.isascii():
+        raise _Unexpected
+    buf = np.frombuffer(piece.encode("ascii"), dtype=np.uint8)
+    line_end = np.flatnonzero(buf == 10)
+    starts, ends = _spans(buf)
+    lengths = ends - starts
+    per_line = np.diff(np.searchsorted(starts, line_end), prepend=0)  # tokens before each line end, differenced
+    rows = np.flatnonzero(per_line)  # the non-blank lines
+    count = per_line[rows]
+    t0 = (np.cumsum(per_line) - per_line)[rows]  # each row's first token
+    s0 = starts[t0]
+    second = buf[np.minimum(s0 + 1, len(buf) - 1)]
+    keyword = np.flatnonzero((buf[s0] == 42) & (lengths[t0] > 1) & ((second < 48) | (second > 57)))
+    letter = np.full(len(rows), ord("0"), dtype=np.uint8)
+    known = np.zeros(len(keyword), dtype=bool)
+    for word, code in _WORDS.items():
+        hit = _is_word(buf, s0[keyword], lengths[t0[keyword]], word)
+        letter[keyword[hit]] = code[0]
+        known |= hit
+    if not known.all() or _LAYOUT.fullmatch(letter.tobytes()) is None:
+        raise _Unexpected
+    last_keyword = np.maximum.accumulate(np.where(letter != ord("0"), np.arange(len(rows)), 0))
+    is_net, is_conn = letter == ord("D"), (letter == ord("I")) | (letter == ord("P"))
+    is_cap = (letter == ord("0")) & (letter[last_keyword] == ord("A"))
+    is_res = (letter == ord("0")) & (letter[last_keyword] == ord("R"))
+    alone = np.isin(letter, np.frombuffer(b"CARE", dtype=np.uint8))
+    if ((is_net & (count != 3)) | (alone & (count != 1)) | (is_conn & (count < 3)) | (is_cap & (count != 3) & (count != 4))
+            | (is_res & (count != 4))).any():
+        raise _Unexpected
+    net_of = np.cumsum(is_net) - 1 + len(spef.nets)  # each row's net
+
+    # nets
+    marks = names.marks(buf)
+    heads = t0[is_net]
+    net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
+    totals = _numbers(_strings(buf, starts[heads + 2], ends[heads + 2]), spef.c_unit).tolist()
     first = len(spef.nets)
-    parts = (piece if piece.endswith("\n") else piece + "\n").split("\n*END\n")
-    if parts[-1].strip():
-        raise _Unexpected
-    rows = []
-    for part in parts[:-1]:
-        body = part.lstrip()
-        lineno += part.count("\n", 0, len(part) - len(body))
-        body += "\n"
-        head = body.find("\n")
-        if not body.startswith("*D_NET") or not body.startswith("*CONN\n", head + 1):
-            raise _Unexpected
-        cap, res, last = body.find("\n*CAP\n"), body.find("\n*RES\n"), len(body) - 1
-        conn_end = cap if cap >= 0 else res if res >= 0 else last
-        rows.append((body[:head], lineno, body[head + 7:conn_end + 1],
-                     body[cap + 6:(res if res >= 0 else last) + 1] if cap >= 0 else "",
-                     body[res + 6:] if res >= 0 else ""))
-        lineno += body.count("\n") + 1
-    lineno += parts[-1].count("\n")
-    if not rows:
-        return lineno
-    heads, lines, conns, caps, res = zip(*rows)
-    heads = [h.split() for h in heads]
-    if any(len(h) != 3 for h in heads):
-        raise _Unexpected
-    totals = _numbers([h[2] for h in heads], spef.c_unit).tolist()
-    conn_counts = [t.count("\n") for t in conns]
-    conn_rows = _CONN_LINE.findall("".join(conns))
-    if len(conn_rows) != sum(conn_counts):
-        raise _Unexpected
-    net_names = names.names([h[1] for h in heads])
-    kinds, raw_nodes, directions, cells = zip(*conn_rows) if conn_rows else ((), (), (), ())
-    if not set(directions) <= {"I", "O", "B"}:
-        raise _Unexpected
-    split = [n.rpartition(spef.delimiter) if k == "I" else (None, "P", n)
-             for k, n in zip(kinds, names.names(list(raw_nodes)))]
-    instances = [p[0] for p in split]
-    pins = [p[2] for p in split]
-    if not all(p[1] for p in split):
-        raise _Unexpected  # an *I node that is not instance<delimiter>pin
-    cells = [c if c and k == "I" else None for k, c in zip(kinds, cells)]
-    made = list(map(SpefConn, kinds, instances, pins, directions, cells))
-    spef._pin_net.update(zip(zip(instances, pins), chain.from_iterable(map(repeat, net_names, conn_counts))))
-    ends = np.cumsum(conn_counts).tolist()
-    count = len(spef.nets)
-    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, lines,
-                                        [made[e - c:e] for e, c in zip(ends, conn_counts)], repeat(spef.parasitics),
-                                        range(first, first + len(net_names)))))
-    if len(spef.nets) != count + len(net_names):
+    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + rows[is_net]).tolist(), repeat(None),
+                                        repeat(spef.parasitics), range(first, first + len(net_names)),
+                                        repeat(spef.connections))))
+    if len(spef.nets) != first + len(net_names):
         raise _Unexpected  # a net named twice
-    nets = np.arange(first, len(spef.nets))
-    read = {}
-    for kind, texts in (("cap", caps), ("res", res)):
-        text = "".join(texts)
-        if not text.strip():
-            continue
-        tokens, at, width = _rows(text, (3, 4) if kind == "cap" else (4,))
-        per_net = np.array([t.count("\n") for t in texts], dtype=np.int64)  # a blank line breaks the sum
-        if per_net.sum() != len(at):
-            raise _Unexpected
-        value = _numbers(tokens[at + width - 1].tolist(), spef.c_unit if kind == "cap" else spef.r_unit)
-        two = width == 4 if kind == "cap" else np.ones(len(at), dtype=bool)
-        read[kind] = (np.repeat(nets, per_net), value, two, tokens[at + 1], tokens[at[two] + 2])
-    # node ids for the whole piece at once, first met first (capacitors' nodes, then resistors')
-    ids = names.ids(np.concatenate([t for r in read.values() for t in r[3:]])) if read else None
-    par, k = spef.parasitics, 0
-    for kind, (net_of, value, two, a, b) in read.items():
-        a, b, k = ids[k:k + len(a)], ids[k + len(a):k + len(a) + len(b)], k + len(a) + len(b)
-        if kind == "res":
-            par.add("res", net_of, value, a, b)
-            continue
-        par.add("ground", net_of[~two], value[~two], a[~two])
-        if two.any():
-            par.add("coupling", net_of[two], value[two], a[two], b)
-    return lineno
+
+    # connections: node, direction and the token after the first *D from the fourth token on, not the last
+    conn = np.flatnonzero(is_conn)
+    letters = buf[starts[t0[conn] + 2]]
+    if (lengths[t0[conn] + 2] != 1).any() or not np.isin(letters, np.frombuffer(b"IOB", dtype=np.uint8)).all():
+        raise _Unexpected
+    direction = _DIRECTIONS[letters]
+    inst_row = letter[conn] == ord("I")
+    instance, pin = _instance_pins(names, buf, starts[t0[conn] + 1], ends[t0[conn] + 1], inst_row, marks)
+    cell = np.full(len(conn), None, dtype=object)
+    star_d = np.flatnonzero((lengths == 2) & (buf[starts] == 42) & (buf[np.minimum(starts + 1, len(buf) - 1)] == 68))
+    row_of = np.searchsorted(t0, star_d, side="right") - 1  # the row of each *D token
+    at = star_d - t0[row_of]
+    ok = (letter[row_of] == ord("I")) & (at >= 3) & (at <= count[row_of] - 2)
+    rows_with, first_mark = np.unique(row_of[ok], return_index=True)
+    if len(rows_with):
+        cells = star_d[ok][first_mark] + 1
+        codes, at = _factorize_spans(buf, starts[cells], ends[cells])
+        cell[np.searchsorted(conn, rows_with)] = _objects(_strings(buf, starts[cells[at]], ends[cells[at]]))[codes]
+    kind = _objects(["P", "I"])[inst_row.astype(np.int64)]
+    spef.connections.add(np.bincount(net_of[conn] - first, minlength=len(net_names)), kind=kind, instance=instance,
+                         pin=pin, direction=direction, cell=cell)
+
+    # capacitors and resistors: node ids for the whole piece at once, each distinct node token named once
+    cap, res = np.flatnonzero(is_cap), np.flatnonzero(is_res)
+    two = count[cap] == 4
+    ground, coupling = cap[~two], cap[two]
+    node_tokens = [t0[ground] + 1, t0[coupling] + 1, t0[coupling] + 2, t0[res] + 1, t0[res] + 2]
+    every = np.concatenate(node_tokens)
+    codes, at = _factorize_spans(buf, starts[every], ends[every])
+    par = spef.parasitics
+    ids = par.append(names.span_names(buf, starts[every[at]], ends[every[at]], marks))[codes]
+    ids = np.split(ids, np.cumsum([len(t) for t in node_tokens])[:-1])
+    value = _numbers(_strings(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1]), spef.c_unit)
+    par.add("ground", net_of[ground], value[~two], ids[0])
+    if len(coupling):
+        par.add("coupling", net_of[coupling], value[two], ids[1], ids[2])
+    if len(res):
+        par.add("res", net_of[res], _numbers(_strings(buf, starts[t0[res] + 3], ends[t0[res] + 3]), spef.r_unit),
+                ids[3], ids[4])
+    return lineno + len(line_end)
 
 
 # ------------------------------------------------------------------------------------------------- line reader

@@ -26,6 +26,7 @@ from torch_geometric.data import HeteroData
 from .dataset import Design
 from .graph import NET_FEATURES, GraphReport, build_graph
 from .netlist import Netlist
+from .spef import SpefNet
 from .spice import Subckt, flatten_cells, sky130_hd_cells
 
 #: Direction of a MOSFET's pins: drain, gate, source, bulk.
@@ -84,8 +85,9 @@ def transistor_graph(design: Design, cells: dict[str, Subckt] | None = None, pla
     flat = transistor_netlist(design, cells)
     flattened = set(design.netlist.instances) - set(flat.instances)
     # SPEF *CONN entries of flattened cells name pins that no longer exist; the nets' capacitances are unchanged.
-    spef = replace(design.spef, nets={
-        name: replace(net, conns=[c for c in net.conns if c.instance not in flattened])
+    spef = replace(design.spef, connections=None, _pin_net=design.spef.pin_nets(), nets={
+        name: SpefNet(net.name, net.total_cap, net.line, [c for c in net.conns if c.instance not in flattened],
+                      net.parasitics, net.index)
         for name, net in design.spef.nets.items()})
     data, report = build_graph(replace(design, name=f"{design.name}{TRANSISTOR_SUFFIX}", netlist=flat, spef=spef),
                                placement=placement, **label_scale)

@@ -29,7 +29,7 @@ def _same(a, b):
         assert (na.total_cap, na.line, na.conns) == (nb.total_cap, nb.line, nb.conns), name
         assert (na.ground, na.coupling, na.resistors) == (nb.ground, nb.coupling, nb.resistors), name
         assert na.ground_cap == pytest.approx(sum(na.ground.values()), rel=1e-12, abs=0)
-    assert (a.ports, a.design, a.c_unit, a.r_unit, a._pin_net) == (b.ports, b.design, b.c_unit, b.r_unit, b._pin_net)
+    assert (a.ports, a.design, a.c_unit, a.r_unit, a.pin_nets()) == (b.ports, b.design, b.c_unit, b.r_unit, b.pin_nets())
     pa, pb = a.coupling_pairs(), b.coupling_pairs()
     assert list(pa) == list(pb) and pa == pytest.approx(pb, rel=1e-12)
     assert dict(a.skipped) == dict(b.skipped)
