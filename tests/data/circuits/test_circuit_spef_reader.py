@@ -108,3 +108,49 @@ def test_truncated_gzip_names_the_line(tmp_path):
     with pytest.raises(CircuitFormatError, match="truncated or corrupt") as exc:
         read_spef(path)
     assert exc.value.line is not None and exc.value.line > 1
+
+
+_NET3 = """
+*D_NET n3 1.0
+*CONN
+*I u9:Z O *D BUF_X1
+*I *4:Z\\[1\\] I
+*I *3:A:B I *C 1.0 2.0 *D INV_X2
+*I *4:Q B *D
+*CAP
+1 u9:Z 0.25
+2 in0 0.125
+3 u9:Z *3:A 0.5
+4 *4:Z\\[1\\] in0 0.75
+*RES
+1 u9:Z *3:A:B 3.0
+*END
+"""
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t + _NET3,  # unmapped and escaped nodes, a pin with the delimiter, ports on capacitors, *D last
+    lambda t: t.replace("*D_NET *2 2.5", "\n\n*D_NET *2 2.5").replace("*CAP\n1 *4:Y", "\n*CAP\n\n1 *4:Y"),
+    lambda t: t.replace("*I *3:A I *D INV_X1", "*I *3:A I *L 0.1 *D INV_X1"),
+])
+def test_block_reader_reads_the_unusual_nodes_as_the_line_reader(tmp_path, edit, monkeypatch):
+    """Tokens off the usual ``*<index>:<pin>`` path (and blank lines) stay in the block reader and read alike."""
+    path = _write(tmp_path, "t.spef", edit(SPEF))
+    for chars in (1 << 24, 64):  # one block, and blocks of a net or two (a node met in several blocks)
+        monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+        fast = spef_module._read_blocks(path)
+        _same(fast, spef_module._read_lines(path))
+        assert fast.coupling_pairs() == pytest.approx(_pairs_by_loop(fast), rel=1e-12)
+
+
+def test_unusual_nodes_hand_checked(tmp_path):
+    spef = spef_module._read_blocks(_write(tmp_path, "t.spef", SPEF + _NET3))
+    net = spef.nets["n3"]
+    assert [(c.kind, c.instance, c.pin, c.direction, c.cell) for c in net.conns] == [
+        ("I", "u9", "Z", "O", "BUF_X1"), ("I", "u2", "Z[1]", "I", None), ("I", "u1:A", "B", "I", "INV_X2"),
+        ("I", "u2", "Q", "B", None)]
+    assert net.ground == {"u9:Z": pytest.approx(0.25e-15), "in0": pytest.approx(0.125e-15)}
+    assert net.resistors == [("u9:Z", "u1:A:B", pytest.approx(3000.0))]
+    assert spef.node_net("u2:Z[1]") == "n3" and spef.node_net("in0") == "a.b[0]"
+    # u9:Z (n3) - u1:A (a.b[0]) 0.5 fF; u2:Z[1] (n3) - in0 (a.b[0]) 0.75 fF; the 2 fF pair of a.b[0] and n2 as before
+    assert spef.coupling_pairs() == {("a.b[0]", "n2"): pytest.approx(2e-15), ("a.b[0]", "n3"): pytest.approx(1.25e-15)}
