@@ -378,7 +378,9 @@ class _Unexpected(Exception):
     """Something the block reader does not handle: the line reader takes over."""
 
 
-_BLOCK_CHARS = 1 << 24
+#: characters per block: its numpy temporaries (int64 per byte in places) stay under glibc's mmap threshold (32 MiB),
+#: so they reuse freed heap instead of new pages (at 100K nets: 5.2-5.7 s against 6.0 s with 16M-character blocks)
+_BLOCK_CHARS = 1 << 22
 _KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
 
 
