@@ -57,8 +57,8 @@ from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (ADAPTATIONS, AdaptationConfig, _probs, adapt_scores, feature_homophily,
                                            propagation_alpha, refine_prototypes, score_propagation,
                                            signed_propagation, source_route, source_threshold, structure_estimate)
-from graphrep.tasks.tag.routing import (LOW_BRANCHES, fit_router, graph_features, mean_gate_weights,
-                                        source_two_way_route, two_way_scores)
+from graphrep.tasks.tag.routing import (LOW_BRANCHES, ROUTE_ALPHAS, fit_router, graph_features, mean_gate_weights,
+                                        route_branch, route_gain, source_two_way_route, two_way_scores)
 from graphrep.tasks.tag.alignment import AlignmentConfig, score, train_alignment
 from graphrep.tasks.tag.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
 
@@ -75,7 +75,6 @@ PUBLISHED = [  # (method, venue, cora, citeseer, protocol)
     ("DENSE", "NeurIPS 2025", 75.09, 72.37, "GPT-4o labels some target nodes: not strictly zero-shot"),
 ]
 ADAPTED = [a for a in ADAPTATIONS if a != "none"]
-ROUTE_ALPHAS = (0.8, 0.9, 0.95)  # score-propagation strengths the sources choose among
 
 
 def default_data_root() -> Path:
@@ -176,7 +175,7 @@ def two_way_rows(column, data, class_embs, ensemble, adj, route) -> list[dict]:
     for p, cls in [(p, c) for p, c in enumerate(class_embs)] + [(None, ensemble)]:
         pred = two_way_scores(data.x, cls, data.edge_index, route, a1, adj=adj).argmax(-1)
         _record(rows, TWO_WAY + (ENSEMBLE if p is None else ""), "label-free adaptation", column, p, None, pred,
-                data.y, n_cls, branch=route["low"] if a1 <= route["threshold"] else f"alpha={route['alpha']}")
+                data.y, n_cls, branch=route_branch(route, a1))
     return rows
 
 
@@ -273,7 +272,7 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
         for c in columns:
             r = meta["two_way_routes"]["cora" if c in ROBUST else c]
             a1 = meta["homophily"][c]["agreement"]
-            taken = f"score propagation, alpha {r['alpha']}" if a1 > r["threshold"] else r["low"]
+            taken = route_branch(r, a1)
             lines.append(f"| {c} | {r['alpha']} | {r['threshold']:.3f} | {r['low']} | {a1:.3f} | {taken} |")
     if meta.get("gates"):
         experts = [k for k in meta["gates"][0] if k not in ("target", "seed", "variant")]
@@ -588,13 +587,7 @@ def main(argv: list[str] | None = None) -> dict:
         """Accuracy gain over text only (prompt ensemble) of ``option`` on a *source* graph."""
         def gain(d):
             if (d.name, option) not in ens_gain_cache:
-                cls, n_cls = ensembles[d.name], len(d.class_names)
-                if option in LOW_BRANCHES:
-                    probs = two_way_scores(d.x, cls, d.edge_index, {"threshold": float("inf"), "low": option}, 0.0)
-                else:
-                    probs = score_propagation(d.x, cls, d.edge_index, option)
-                ens_gain_cache[d.name, option] = (score(probs.argmax(-1), d.y, n_cls)["accuracy"]
-                                                  - score(zero_shot_predict(d.x, cls)[0], d.y, n_cls)["accuracy"])
+                ens_gain_cache[d.name, option] = route_gain(d, ensembles[d.name], option)
             return ens_gain_cache[d.name, option]
         return gain
 

@@ -148,9 +148,9 @@ def test_the_command_lists_the_library_variants_and_adaptations():
     # graphrep.commands.tag imports only the stdlib at module level, so it repeats these names; keep them in step
     from graphrep.commands import tag
     from graphrep.models.graphshaper import VARIANTS
-    from graphrep.tasks.tag.adaptation import ADAPTATIONS
+    from graphrep.tasks.tag.alignment import TRANSFER_ADAPTATIONS
 
-    assert sorted(tag.VARIANTS) == sorted(VARIANTS) and tag.ADAPTATIONS == ADAPTATIONS
+    assert sorted(tag.VARIANTS) == sorted(VARIANTS) and tag.ADAPTATIONS == TRANSFER_ADAPTATIONS
 
 
 def test_class_descriptions_and_routed_variant(tmp_path, capsys):
@@ -170,3 +170,48 @@ def test_class_descriptions_and_routed_variant(tmp_path, capsys):
     assert m["class_descriptions"].endswith("desc.json")
     assert set(m["mean_gate_weights"]) == {"text", "euclidean", "signed"}
     assert abs(sum(m["mean_gate_weights"].values()) - 1) < 1e-5
+
+
+def test_route_alpha_threshold_and_text_fallback_come_from_the_training_graphs_only(tmp_path, monkeypatch):
+    """The CLI's route (alpha, threshold on a1, low branch), the adaptation settings it decides and the routed
+    model's text fallback are chosen on --train alone: the gains are never computed on the evaluated graph, and
+    another labelling and other edges of the evaluated graph leave them unchanged."""
+    from graphrep.tasks.tag import routing
+
+    called = []
+    real = routing.route_gain
+
+    def spy(data, *a, **k):
+        called.append(data.name)
+        return real(data, *a, **k)
+
+    monkeypatch.setattr(routing, "route_gain", spy)
+    topics = ["astronomy", "cooking", "music"]
+    _write_tag(tmp_path / "a", "src", ["graph theory", "protein folding"])
+    _write_tag(tmp_path / "a", "src2", ["poetry", "volcanoes"])
+    _write_tag(tmp_path / "a", "dst", topics)
+    _write_tag(tmp_path / "b", "src", ["graph theory", "protein folding"])
+    _write_tag(tmp_path / "b", "src2", ["poetry", "volcanoes"])
+    d = _write_tag(tmp_path / "b", "dst", topics, labels=[(i * 7) % 3 for i in range(18)])
+    with gzip.open(d / "edges.csv.gz", "wt") as f:  # other edges: across classes, not around each class
+        f.write("src,dst\n" + "".join(f"{i},{(i + 6) % 18}\n" for i in range(18)))
+    runs = {}
+    for key in ("a", "b"):
+        for adaptation in ("route", "propagate"):
+            out = tmp_path / f"run-{key}-{adaptation}"
+            assert main(_argv(tmp_path / key, out, "--epochs", "0", "--variant", "routed", "--adaptation",
+                              adaptation)) == 0
+            runs[key, adaptation] = json.loads((out / "metrics.json").read_text())
+    assert called and set(called) == {"src", "src2"}  # every source, never the evaluated graph
+    route = runs["a", "route"]["route"]
+    assert set(route) == {"alpha", "threshold", "low"} and route["alpha"] in routing.ROUTE_ALPHAS
+    assert all(m["route"] == route for m in runs.values())
+    assert all(m["text_fallback"] == route["threshold"] for m in runs.values())
+    # the target's own a1 (its edges moved it) picks the branch; alpha and centring follow the sources' route
+    a1 = {k: runs[k, "route"]["adaptation"]["agreement"] for k in ("a", "b")}
+    assert a1["a"] != a1["b"]
+    for k in ("a", "b"):
+        act = a1[k] > route["threshold"]
+        assert runs[k, "propagate"]["adaptation"]["alpha"] == (route["alpha"] if act else 0.0)
+        assert runs[k, "route"]["adaptation"]["branch"] == (f"score propagation, alpha {route['alpha']}" if act
+                                                            else route["low"])

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 VARIANTS = ("euclidean", "gated", "hyperbolic", "routed", "spherical", "uniform")  # graphrep.models.graphshaper.VARIANTS
-ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")  # graphrep.tasks.tag.adaptation
+ADAPTATIONS = ("route", "none", "propagate", "self-train", "propagate + self-train")  # alignment.TRANSFER_ADAPTATIONS
 
 
 def add_parser(subparsers) -> None:
@@ -30,8 +30,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--gate-scope", choices=("node", "graph"), default="node",
                    help="routed variant: the gate chooses per node (structure + graph estimates) or once per graph "
                         "(the label-free structure estimate only)")
-    p.add_argument("--adaptation", choices=ADAPTATIONS, default="propagate + self-train",
-                   help="label-free adaptation on the evaluated graph (default: %(default)s)")
+    p.add_argument("--adaptation", choices=ADAPTATIONS, default="route",
+                   help="label-free adaptation on the evaluated graph (default: %(default)s, the two-way route: score "
+                        "propagation or text/refined prototypes, its alpha and threshold chosen on the --train "
+                        "graphs only; the others propagate and centre as that route decides)")
     p.add_argument("--target-epochs", type=int, default=0,
                    help="epochs of self-supervised alignment on the evaluated graph's texts and edges (no labels)")
     p.add_argument("--hard-negatives", action="store_true", help="MoCHi hard-negative mixing in the InfoNCE loss")

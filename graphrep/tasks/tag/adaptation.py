@@ -216,6 +216,7 @@ class AdaptationConfig:
     rounds: int = 2
     prior_weight: float = 0.5
     center: bool | None = None  # None: centre when the graph is homophilous (feature homophily > 0)
+    alpha: float | None = None  # None: clip(h / homophily_scale, 0, max_alpha); else this alpha (e.g. from sources)
 
 
 class _Streamed:
@@ -256,12 +257,12 @@ class _Streamed:
         return self._propagated(z) - self.mean @ w.t()
 
     def cosine(self, class_emb: torch.Tensor) -> torch.Tensor:
-        """:math:`\cos(Z_i, t_c)`, as :func:`~graphrep.tasks.tag.zero_shot.zero_shot_predict` scores ``Z``."""
+        r""":math:`\cos(Z_i, t_c)`, as :func:`~graphrep.tasks.tag.zero_shot.zero_shot_predict` scores ``Z``."""
         t = F.normalize(class_emb.float(), dim=-1)
         return self.products(t) / self.sq.sqrt().clamp_min(1e-12).unsqueeze(1)
 
     def rows(self, idx: torch.Tensor, hops: int | None = None) -> torch.Tensor:
-        """:math:`Z_I` (``hops``: of :math:`\hat A^{hops} N(X)` without the centring, for the recursion)."""
+        r""":math:`Z_I` (``hops``: of :math:`\hat A^{hops} N(X)` without the centring, for the recursion)."""
         top = hops is None
         hops = self.hops if top else hops
         if hops == 0:
@@ -310,7 +311,7 @@ def adapt_scores(node_emb: torch.Tensor, class_emb: torch.Tensor, edge_index: to
     device = node_emb.device
     x = node_emb.detach().cpu()
     h = feature_homophily(x if text_emb is None else text_emb, edge_index)
-    alpha = propagation_alpha(h, cfg.homophily_scale, cfg.max_alpha)
+    alpha = propagation_alpha(h, cfg.homophily_scale, cfg.max_alpha) if cfg.alpha is None else float(cfg.alpha)
     out = {"homophily": h, "alpha": alpha, "pseudo_labelled": 0}
     adj = normalized_adjacency(edge_index, x.size(0)) if "propagate" in method and alpha > 0 else None
     # features first (ZeroG), then the class scores; one adjacency for both

@@ -30,11 +30,15 @@ from graphrep.models import GraphShaper
 from graphrep.nn.experts import PropagationGraph
 from graphrep.nn.gate import gate_entropy
 from graphrep.objectives.contrastive import InfoNCE, neighbour_positive_mask
-from graphrep.tasks.tag.adaptation import AdaptationConfig, adapt_scores
+from graphrep.tasks.tag.adaptation import ADAPTATIONS, AdaptationConfig, adapt_scores
 from graphrep.tasks.tag.zero_shot import DEFAULT_TEMPLATE, accuracy, class_embeddings, macro_f1, zero_shot_predict
 
 __all__ = ["AlignmentConfig", "train_alignment", "run_signature", "predict_zero_shot", "score", "evaluate_zero_shot", "run_transfer",
-           "default_templates", "DEFAULT_HARD_NEGATIVES"]
+           "default_templates", "DEFAULT_HARD_NEGATIVES", "TRANSFER_ADAPTATIONS", "source_adaptation_config"]
+
+#: what :func:`run_transfer` (and ``graphrep tag zero-shot --adaptation``) accepts: the two-way route chosen on the
+#: training graphs (:func:`graphrep.tasks.tag.routing.sources_two_way_route`), then :data:`ADAPTATIONS`
+TRANSFER_ADAPTATIONS = ("route", *ADAPTATIONS)
 
 DEFAULT_HARD_NEGATIVES = {"num_hard": 16, "num_mix": 8, "num_self_mix": 4}
 
@@ -236,29 +240,55 @@ def train_alignment(model: GraphShaper, data, config: AlignmentConfig | None = N
 def predict_zero_shot(model: GraphShaper, data, templates: str | Sequence[str] = DEFAULT_TEMPLATE,
                       candidates: Sequence[int] | None = None, adaptation: str = "none",
                       adapt_config: AdaptationConfig | None = None, seed: int = 0,
-                      class_emb: torch.Tensor | None = None) -> dict:
+                      class_emb: torch.Tensor | None = None, route: dict | None = None) -> dict:
     """Zero-shot predictions of ``model`` on ``data``, adapted label-free by ``adaptation``
-    (:data:`graphrep.tasks.tag.adaptation.ADAPTATIONS`). Reads the graph's texts (or ``x``), edges and class names,
+    (:data:`TRANSFER_ADAPTATIONS`). Reads the graph's texts (or ``x``), edges and class names,
     never ``data.y``. ``class_emb`` ``[C, d]``: class embeddings to use instead of the templated class names (e.g.
     :func:`~graphrep.tasks.tag.zero_shot.description_embeddings`).
+
+    ``adaptation="route"``: :func:`~graphrep.tasks.tag.routing.two_way_scores` of the model's embeddings under
+    ``route`` (chosen on source graphs, :func:`~graphrep.tasks.tag.routing.sources_two_way_route`); the branch is
+    picked by the target's label-free agreement :math:`a_1` (``data.graph_features[0]`` when set, as the routed
+    model's text fallback reads it, else from its text embeddings and ``class_emb``).
 
     Returns ``{"pred" [N], "scores" [N, C], "weights" [N, K] or None, "adaptation": {...}}``; with an adaptation the
     scores are its class probabilities, else cosine similarities.
     """
     if not getattr(data, "class_names", None):
         raise ValueError(f"graph {getattr(data, 'name', '')!r} has no class_names for zero-shot prompts")
+    if adaptation not in TRANSFER_ADAPTATIONS:
+        raise ValueError(f"unknown adaptation {adaptation!r}; choose from {TRANSFER_ADAPTATIONS}")
     emb, weights = model.encode_nodes(data, return_weights=True)
     cls = class_embeddings(data.class_names, model.encode_text, templates=templates) if class_emb is None else class_emb
     info = {}
     if adaptation == "none":
         pred, scores = zero_shot_predict(emb, cls, candidates)
+    elif candidates is not None:
+        raise ValueError("adaptation classifies among all classes; candidates are for adaptation='none'")
+    elif adaptation == "route":
+        from graphrep.tasks.tag.routing import graph_features, route_branch, two_way_scores
+
+        if route is None:
+            raise ValueError("adaptation 'route' needs the route chosen on the sources (sources_two_way_route)")
+        feats = getattr(data, "graph_features", None)
+        a1 = float((feats if feats is not None else graph_features(data, cls))[0])
+        scores = two_way_scores(emb, cls, data.edge_index, route, a1)
+        pred = scores.argmax(-1)
+        info = {"method": "route", **route, "agreement": a1, "branch": route_branch(route, a1)}
     else:
-        if candidates is not None:
-            raise ValueError("adaptation classifies among all classes; candidates are for adaptation='none'")
         res = adapt_scores(emb, cls, data.edge_index, adaptation, adapt_config, seed=seed, text_emb=data.x)
         pred, scores = res.pop("pred"), res.pop("probs")
         info = {"method": adaptation, **res}
     return {"pred": pred, "scores": scores, "weights": weights, "adaptation": info}
+
+
+def source_adaptation_config(route: dict, agreement: float, config: AdaptationConfig | None = None) -> AdaptationConfig:
+    r"""The settings of :func:`~graphrep.tasks.tag.adaptation.adapt_scores` decided by a ``route`` chosen on source
+    graphs instead of by the fixed feature-homophily rule (whose scale 0.2 and sign test were set by looking at
+    evaluated graphs): above the route's threshold on the target's label-free ``agreement``, propagate with the
+    route's :math:`\alpha` and centre; at or below it, neither."""
+    act = agreement > route["threshold"]
+    return replace(config or AdaptationConfig(), alpha=route["alpha"] if act else 0.0, center=act)
 
 
 def score(pred: torch.Tensor, y: torch.Tensor, num_classes: int, mask: torch.Tensor | None = None,
@@ -300,7 +330,7 @@ def default_templates(name: str) -> list[str]:
 def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, variant: str = "euclidean",
                  config: AlignmentConfig | None = None, model_kwargs: dict | None = None,
                  templates: Sequence[str] | None = None, text_model: str | None = None,
-                 text_cache_dir=None, baselines: bool = True, adaptation: str = "propagate + self-train",
+                 text_cache_dir=None, baselines: bool = True, adaptation: str = "route",
                  target_epochs: int = 0, adapt_config: AdaptationConfig | None = None,
                  class_descriptions=None, engine=None, checkpoint: str | None = None,
                  resume: str | None = None, checkpoint_every: int = 10) -> dict:
@@ -312,7 +342,16 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
 
     ``templates``: default the card prompt of ``eval`` (:func:`default_templates`). ``eval``'s labels are read only
     by :func:`score` (and written to ``predictions.csv``). ``metrics.json`` also holds the training-free rows on
-    ``eval`` (text only, propagation k = 2, the same centred) and the trained model without adaptation.
+    ``eval`` (text only, propagation k = 2, the same centred, the two-way route on the texts) and the trained model
+    without adaptation.
+
+    ``adaptation`` (:data:`TRANSFER_ADAPTATIONS`): ``"route"`` (default) is the two-way route chosen on the *training*
+    graphs alone (:func:`~graphrep.tasks.tag.routing.sources_two_way_route`: alpha, threshold on the label-free
+    agreement :math:`a_1`, low branch) applied to the model's embeddings; the others are
+    :func:`~graphrep.tasks.tag.adaptation.adapt_scores`, whose propagation strength and centring the same route
+    decides (:func:`source_adaptation_config`) unless ``adapt_config`` is given. The routed variant falls back to its
+    text expert on a target at or below the route's threshold (``GraphShaper.set_text_fallback``). The route is in
+    ``metrics.json`` (``"route"``).
     ``class_descriptions``: a JSON file, class -> one or more descriptions
     (:func:`~graphrep.tasks.tag.zero_shot.read_class_descriptions`), averaged over descriptions and templates in place
     of the class names. Returns the metrics dictionary.
@@ -332,6 +371,8 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
     from graphrep.tasks.tag.zero_shot import evaluate_propagation
 
     cfg = config or AlignmentConfig()
+    if adaptation not in TRANSFER_ADAPTATIONS:
+        raise ValueError(f"unknown adaptation {adaptation!r}; choose from {TRANSFER_ADAPTATIONS}")
     sources = _names(train)
     if eval.lower() in {s.lower() for s in sources}:
         raise ValueError(f"--eval {eval!r} is also a training graph; zero-shot transfer leaves the evaluated graph out")
@@ -346,14 +387,22 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
         d.x = encoder.encode(d.text)
     torch.manual_seed(cfg.seed)
     model = GraphShaper(int(target.x.size(1)), variant=variant, text_encoder=encoder, **(model_kwargs or {}))
-    if model.graph_channels:  # the routed gate: label-free graph-level inputs, then fit on the sources' labels
-        from graphrep.tasks.tag.routing import fit_router, graph_features
+    route = None
+    if model.graph_channels or adaptation != "none":
+        # every graph's label-free agreement a1 (its own texts, edges, class prompts): the routed gate reads it, and
+        # the two-way route (alpha, threshold, low branch) is chosen on the sources alone, as the benchmark does
+        from graphrep.data.tag import tag_prompts
+        from graphrep.tasks.tag.routing import graph_features, sources_two_way_route
 
         src_cls = [class_embeddings(s.class_names, encoder.encode, templates=default_templates(s.name)) for s in srcs]
         for d, c in zip(srcs, src_cls):
             d.graph_features = graph_features(d, c)
         target.graph_features = graph_features(target, class_embeddings(target.class_names, encoder.encode,
                                                                         templates=templates))
+        route = sources_two_way_route(srcs, [class_embeddings(s.class_names, encoder.encode, templates=tag_prompts(
+            s.name) or default_templates(s.name)) for s in srcs])
+        if adaptation in ADAPTATIONS and adapt_config is None:
+            adapt_config = source_adaptation_config(route, float(target.graph_features[0]))
     from graphrep.train.engine import Engine, LoopCheckpoint
     from graphrep.train.trainer import TrainingInterrupted
 
@@ -365,8 +414,11 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
     hist = train_alignment(model, srcs, cfg, engine=engine, checkpoint=loop_ckpt)
     model.cpu()  # the router fit, evaluation and adaptation run on the CPU tensors of the graphs
     if model.graph_channels:
+        from graphrep.tasks.tag.routing import fit_router
+
         # scored on plain embeddings: a centred fit learns nothing about WebKB, where centring costs every view
         hist["router_loss"] = fit_router(model, srcs, src_cls, seed=cfg.seed, centre=False)
+        model.set_text_fallback(route["threshold"])  # a graph the sources' route sends to text gets the text expert
     target_hist = None
     if target_epochs:
         try:
@@ -384,9 +436,9 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
                                      templates)
     plain = predict_zero_shot(model, target, templates, class_emb=cls)
     res = predict_zero_shot(model, target, templates, adaptation=adaptation, adapt_config=adapt_config,
-                            seed=cfg.seed, class_emb=cls)
+                            seed=cfg.seed, class_emb=cls, route=route)
     metrics = {"train": [s.name for s in srcs], "eval": dst.name, "variant": variant,
-               **score(res["pred"], labels, n_cls), "adaptation": res["adaptation"],
+               **score(res["pred"], labels, n_cls), "adaptation": res["adaptation"], "route": route,
                "without_adaptation": score(plain["pred"], labels, n_cls), "train_seconds": hist["seconds"],
                "final_loss": hist["loss"][-1] if hist["loss"] else None, "temperature": hist["temperature"],
                "target_alignment": None if target_hist is None else {"epochs": target_epochs,
@@ -394,7 +446,8 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
                "config": hist["config"], "model": model_kwargs or {},
                "templates": templates, "text_model": encoder.model_id,
                "class_descriptions": None if class_descriptions is None else str(class_descriptions),
-               "curvatures": {e.kind: float(e.manifold.curvature.detach()) for e in model.experts}}
+               "curvatures": {e.kind: float(e.manifold.curvature.detach()) for e in model.experts},
+               "text_fallback": model.text_fallback}
     if res["weights"] is not None:
         metrics["mean_gate_weights"] = dict(zip(model.expert_names, res["weights"].mean(0).tolist()))
     if baselines:
@@ -404,6 +457,11 @@ def run_transfer(train: str | Sequence[str], eval: str, out_dir, root=None, vari
         centred = evaluate_propagation(target.x, cls, labels, target.edge_index, ks=(2,), center=True)
         metrics["baselines"] = {"text only": base[0], "propagation k=2": base[2],
                                 "propagation k=2, centred": centred[2]}
+        if route is not None:  # the benchmark's label-free row: the same route on the text embeddings
+            from graphrep.tasks.tag.routing import two_way_scores
+
+            probs = two_way_scores(target.x, cls, target.edge_index, route, float(target.graph_features[0]))
+            metrics["baselines"]["two-way route"] = score(probs.argmax(-1), labels, n_cls)
     s = engine.settings
     metrics["engine"] = {"accelerator": s.accelerator, "devices": s.devices, "strategy": s.strategy,
                          "num_nodes": s.num_nodes, "precision": s.precision, "world_size": engine.world_size}

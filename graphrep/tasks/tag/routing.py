@@ -22,8 +22,8 @@ from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (choose_route, refine_prototypes, score_propagation, structure_estimate,
                                            text_probs)
 
-__all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "choose_two_way_route",
-           "source_two_way_route", "two_way_scores"]
+__all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "ROUTE_ALPHAS", "choose_two_way_route",
+           "source_two_way_route", "two_way_scores", "route_gain", "sources_two_way_route", "route_branch"]
 
 
 def graph_features(data, class_emb: torch.Tensor) -> torch.Tensor:
@@ -94,6 +94,7 @@ def mean_gate_weights(model: GraphShaper, data) -> dict[str, float]:
 
 # --- two-way route: score propagation above a source-chosen threshold, text (or refined prototypes) below ------------
 LOW_BRANCHES = ("text", "refined prototypes")
+ROUTE_ALPHAS = (0.8, 0.9, 0.95)  # score-propagation strengths the sources choose among
 
 
 def choose_two_way_route(values: list[float], high_gains: dict, low_gains: dict,
@@ -149,3 +150,39 @@ def two_way_scores(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.T
         raise ValueError(f"unknown low branch {route['low']!r}; choose from {LOW_BRANCHES}")
     t = refine_prototypes(x, class_emb) if route["low"] == "refined prototypes" else class_emb
     return text_probs(x, t, temperature)
+
+
+def route_branch(route: dict, agreement: float) -> str:
+    """The branch of ``route`` that a graph with label-free agreement ``agreement`` takes, in words."""
+    if agreement <= route["threshold"]:
+        return route["low"]
+    return f"score propagation, alpha {route['alpha']}"
+
+
+def route_gain(data, class_emb: torch.Tensor, option, temperature: float = 0.05) -> float:
+    r"""Accuracy gain over text only of one route ``option`` on a *source* graph ``data`` (``x``, ``edge_index`` and
+    its labels ``y``): an :math:`\alpha` of score propagation, or a low branch of :data:`LOW_BRANCHES`, scored with
+    ``class_emb`` ``[C, d]`` (e.g. the source's prompt ensemble). Reads ``data.y``: never call it on a target."""
+    from graphrep.tasks.tag.zero_shot import accuracy
+
+    if option in LOW_BRANCHES:
+        probs = two_way_scores(data.x, class_emb, data.edge_index, {"threshold": float("inf"), "low": option}, 0.0,
+                               temperature)
+    else:
+        probs = score_propagation(data.x, class_emb, data.edge_index, option, temperature)
+    return accuracy(probs.argmax(-1), data.y) - accuracy(text_probs(data.x, class_emb, temperature).argmax(-1), data.y)
+
+
+def sources_two_way_route(sources: list, class_embs: list[torch.Tensor], alphas=ROUTE_ALPHAS,
+                          midpoint: str = "geometric") -> dict:
+    """The two-way route chosen on ``sources`` alone (the target is not an argument, so neither its labels nor its
+    graph can move it): each source's label-free estimate is its ``graph_features[0]`` (:math:`a_1`, or from
+    :func:`graph_features` with ``class_embs[g]`` when absent) and its gains are :func:`route_gain` with
+    ``class_embs[g]``. What ``graphrep tag zero-shot`` uses; :func:`choose_two_way_route` documents the rule."""
+    if len(sources) != len(class_embs) or not sources:
+        raise ValueError("need one class-embedding matrix per source graph")
+    values = [float((g.graph_features if getattr(g, "graph_features", None) is not None
+                     else graph_features(g, c))[0]) for g, c in zip(sources, class_embs)]
+    return choose_two_way_route(values, {a: [route_gain(g, c, a) for g, c in zip(sources, class_embs)] for a in alphas},
+                                {b: [route_gain(g, c, b) for g, c in zip(sources, class_embs)] for b in LOW_BRANCHES},
+                                midpoint)

@@ -254,3 +254,27 @@ def test_streamed_adaptation_equals_the_whole_tensor_steps(method):
         ref = self_train(h, ref, cfg.threshold, cfg.min_per_class, cfg.rounds, prior_weight=cfg.prior_weight)
     assert out["alpha"] > 0
     assert torch.allclose(out["probs"], ref, atol=1e-5)
+
+
+def test_source_chosen_alpha_and_centring_replace_the_homophily_rule():
+    """AdaptationConfig(alpha=...) propagates with that alpha whatever the homophily estimate says (heterophilous
+    edges here, whose rule alpha is 0); source_adaptation_config turns a route into those settings."""
+    from graphrep.tasks.tag.adaptation import _probs
+    from graphrep.tasks.tag.alignment import source_adaptation_config
+    from graphrep.tasks.tag.zero_shot import propagate, zero_shot_predict
+
+    x, ei, _ = _two_clusters(n=60, d=8, homophilous=False)
+    cls = F.one_hot(torch.arange(2), 8).float()
+    assert adapt_scores(x, cls, ei, "propagate")["alpha"] == 0.0  # the fixed rule: no propagation here
+    route = {"alpha": 0.8, "threshold": 0.3, "low": "text"}
+    cfg = source_adaptation_config(route, agreement=0.5)
+    assert cfg.alpha == 0.8 and cfg.center is True and cfg.temperature == AdaptationConfig().temperature
+    out = adapt_scores(x, cls, ei, "propagate", cfg)
+    h = propagate(F.normalize(x, dim=-1), ei, cfg.feature_hops)
+    ref = propagate_scores(_probs(zero_shot_predict(h - h.mean(0, keepdim=True), cls)[1], cfg.temperature), ei, 0.8,
+                           cfg.steps)
+    assert out["alpha"] == 0.8 and torch.allclose(out["probs"], ref, atol=1e-6)
+    low = source_adaptation_config(route, agreement=0.3)  # at the threshold: neither propagate nor centre
+    assert low.alpha == 0.0 and low.center is False
+    plain = adapt_scores(x, cls, ei, "propagate", low)
+    assert torch.allclose(plain["probs"], _probs(zero_shot_predict(x, cls)[1], low.temperature), atol=1e-6)

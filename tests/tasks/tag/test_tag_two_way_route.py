@@ -11,8 +11,8 @@ from graphrep.data.transforms.structural import structural_descriptors
 from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (_probs, choose_threshold, refine_prototypes, score_propagation,
                                            structure_estimate)
-from graphrep.tasks.tag.routing import (choose_two_way_route, graph_features, source_two_way_route,
-                                        two_way_scores)
+from graphrep.tasks.tag.routing import (LOW_BRANCHES, ROUTE_ALPHAS, choose_two_way_route, graph_features,
+                                        route_gain, source_two_way_route, sources_two_way_route, two_way_scores)
 
 ALPHAS = (0.8, 0.9)
 N, C, D = 400, 4, 32
@@ -149,3 +149,20 @@ def test_text_fallback_returns_the_input_embedding_exactly_below_the_threshold()
     torch.testing.assert_close(model.encode_nodes(d), plain)
     with pytest.raises(ValueError, match="text expert"):
         GraphShaper(D, 8, 8, variant="gated").set_text_fallback(0.3)
+
+
+def test_the_cli_route_over_a_list_of_sources_is_the_benchmark_leave_one_out_route():
+    """sources_two_way_route (graphrep tag zero-shot: the --train graphs, no target argument) equals
+    source_two_way_route over the same graphs with the target left out (the benchmark), and route_gain is the
+    hand-written gain of the tests above."""
+    graphs = _sources()
+    graphs["target"] = _graph(True, 11)
+    for option in (0.9, "refined prototypes"):
+        assert route_gain(graphs["homo0"], PROTOS, option) == pytest.approx(_gain(option)(graphs["homo0"]))
+    expect = source_two_way_route(graphs, "target", _estimate, {a: _gain(a) for a in ROUTE_ALPHAS},
+                                  {b: _gain(b) for b in LOW_BRANCHES})
+    got = sources_two_way_route([g for k, g in graphs.items() if k != "target"], [PROTOS] * 4)
+    assert got == expect and got["alpha"] in ROUTE_ALPHAS
+    with pytest.raises(ValueError, match="one class-embedding"):
+        sources_two_way_route([graphs["homo0"]], [])
+
