@@ -65,7 +65,8 @@ Two options make the non-copy path informed (both off by default, on in the benc
   :math:`p_{new}` starts as city-wide popularity among the unvisited venues and learns from the new targets only.
   The gate reads four exploration signals, :math:`g_p = w^\top [h^*_p;\ \log(1 + n_p);\ |S_p| / n_p;\ r_p;\
   f_p] + b`, :math:`r_p` the share of first visits among the user's last 10 check-ins in the window and :math:`f_p`
-  whether the current check-in is a first visit. The loss is the mixture's likelihood: per target,
+  whether the current check-in is a first visit; a position without history gets :math:`p_{new}` over every venue.
+  The loss is the mixture's likelihood: per target,
   :math:`-\log(1 - \pi_p) - \log p_{ret}(v)` for a return and :math:`-\log \pi_p - \log p_{new}(v)` for a new
   venue, i.e. a BCE on the gate plus each path's restricted cross-entropy.
 
