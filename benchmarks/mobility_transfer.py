@@ -16,7 +16,11 @@ the location encoder, output layer and user-history component, and are asked for
 count), and give the venues the user has not visited their own softmax, mixed with the visited ones' by a gate that
 reads the user's rate of new venues (``explore_gate``); training leaves each target's own visit out of its venue's
 popularity and hour features; "TrajMoE + city-wide scores" adds the all-users transition counts, popularity and distance as context-weighted
-scores over every venue (``global_scores``); "TrajMoE w/o target time" and "TrajMoE w/o explore gate" (optional rows)
+scores over every venue (``global_scores``); "TrajMoE + exploration path" is the returners-and-explorers mixture
+(``new_scores``): the gate, which also reads the user's recent first visits, mixes the return path's softmax over the
+visited venues with an exploration path of its own, a softmax over the unvisited venues of separate scores (its own
+query, city-wide transitions from the current venue, popularity, distance, hour share; it starts as popularity),
+while the return path is TrajMoE's; "TrajMoE w/o target time" and "TrajMoE w/o explore gate" (optional rows)
 are the ablations. Columns: Acc@1/5/10 and MRR on all targets, on targets
 new to the user (absent from all the user's earlier check-ins), on returns, and on new targets ranked only among the
 venues the user had not visited. The fine-tuning cells of issue 10 (5%/20%
@@ -56,9 +60,11 @@ from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_
 TIMED = {"target_time": True, "explore_gate": True}
 VARIANTS = {"GRU": {"backbone": "gru", **TIMED}, "dense transformer": {"backbone": "dense", **TIMED},
             "TrajMoE": TIMED, "TrajMoE + city-wide scores": {**TIMED, "global_scores": True},
+            "TrajMoE + exploration path": {**TIMED, "new_scores": True},
             "TrajMoE w/o target time": {"explore_gate": True}, "TrajMoE w/o explore gate": {"target_time": True},
             "TrajMoE w/o user history": {"use_history": False, "target_time": True}}
-DEFAULT_VARIANTS = ("GRU", "dense transformer", "TrajMoE", "TrajMoE + city-wide scores")
+EXPLORER = "TrajMoE + exploration path"
+DEFAULT_VARIANTS = ("GRU", "dense transformer", "TrajMoE", "TrajMoE + city-wide scores", EXPLORER)
 #: rows evaluated from another row's trained model with exploration slots (tasks.mobility.exploration.slate_ranks):
 #: the last k of the top 5 positions go to the best-scored venues the user has not visited
 SLOTTED = {"TrajMoE + city-wide scores": (1, 2)}
@@ -241,7 +247,7 @@ def goals(results: dict) -> list[dict]:
             rows.append({"goal": f"{cell}: TrajMoE new-venue Acc@5 among unvisited venues > popularity's "
                          "(informative, not a stated goal)", "margin_points": 100 * (a - b), "met": a > b})
     slotted = [slotted_name(n, k) for n, ks in SLOTTED.items() for k in ks]
-    for name in (model, "TrajMoE + city-wide scores", *slotted):
+    for name in (model, "TrajMoE + city-wide scores", EXPLORER, *slotted):
         for cell in CELLS:
             a, b = get(cell, name, "new/acc@5"), get(cell, "popularity", "new/acc@5")
             if a is not None and b is not None:
@@ -253,7 +259,19 @@ def goals(results: dict) -> list[dict]:
                 if a is not None and b is not None:
                     rows.append({"goal": f"{cell}: {name} Acc@1 - user-transition rule (informative: its price)",
                                  "margin_points": 100 * (a - b), "met": 100 * (a - b) >= 3.0})
+    for cell in CELLS:  # the exploration path's price against the same model without it
+        for key, label in PRICES:
+            a, b = get(cell, EXPLORER, key), get(cell, model, key)
+            if a is not None and b is not None:
+                rows.append({"goal": _price_goal(cell, label), "margin_points": 100 * (a - b), "met": a >= b})
     return rows
+
+
+PRICES = (("acc@1", "Acc@1"), ("acc@5", "Acc@5"), ("return/acc@5", "returns Acc@5"))
+
+
+def _price_goal(cell: str, label: str) -> str:
+    return f"{cell}: {EXPLORER} {label} - TrajMoE (informative: the exploration path's price)"
 
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "mobility.md"
@@ -278,6 +296,7 @@ def guide_section(results: dict) -> str:
     moe_wins = [c for c in CELLS if acc(c, "TrajMoE") > max(acc(c, "GRU"), acc(c, "dense transformer"))]
     slot_goals = [goals_.get(f"{c}: {slotted_name(n, k)} new-venue Acc@5 > popularity's")
                   for n, ks in SLOTTED.items() for k in ks for c in CELLS]
+    slot_goals += [goals_.get(f"{c}: {EXPLORER} new-venue Acc@5 > popularity's") for c in CELLS]
     s = results["settings"]
     lines = [SECTION, "",
              "`benchmarks/mobility_transfer.py` writes [mobility_exploration](../benchmarks/mobility_exploration.md): "
@@ -313,6 +332,7 @@ def guide_section(results: dict) -> str:
                 else "")
              + "Column 'new, among unvisited' ranks new targets among the venues the user has not visited only "
              "(the exploration path alone).",
+             *explorer_bullets(results, goals_),
              *slot_bullets(results, goals_),
              "- Only `--fraction 0` is zero-shot: with `--fraction f > 0` the target's venue statistics come from `f` "
              "of its users, and the printout says so.", ""] + summary_table(results)
@@ -320,6 +340,27 @@ def guide_section(results: dict) -> str:
     lines += [f"| {g['goal']} | {g['margin_points']:+.2f} | {'yes' if g['met'] else 'no'} |"
               for g in results.get("goals", [])]
     return "\n".join(lines) + "\n"
+
+
+def explorer_bullets(results: dict, goals_: dict) -> list[str]:
+    """The exploration path's line, if its row ran in every cell: its plain ranking's new-venue Acc@5 against
+    popularity's, and its price against the same model without the path."""
+    cells = results["cells"]
+    if not all(EXPLORER in cells[c] for c in CELLS):
+        return []
+    g = [goals_[f"{c}: {EXPLORER} new-venue Acc@5 > popularity's"] for c in CELLS]
+    price = lambda key: [goals_[_price_goal(c, dict(PRICES)[key])]["margin_points"] for c in CELLS]  # noqa: E731
+    return [f"- The returners-and-explorers mixture (\"{EXPLORER}\", `new_scores=True`): the gate's probability "
+            "of a new venue (it also reads the user's recent first visits) mixes the return path's softmax over the "
+            "visited venues (TrajMoE's) with an exploration path's softmax over the unvisited ones, scored on their "
+            "own (own query, city-wide transitions from the current venue, popularity, distance, hour share; it "
+            "starts as popularity), trained with the mixture's likelihood; its plain ranking lists a new venue when "
+            "the model expects an exploration. New-venue Acc@5 of that ranking against popularity's: "
+            + ", ".join(f"{c} {_points(x)}" for c, x in zip(CELLS, g))
+            + "; the price against TrajMoE without the path (points, per cell in the order above): Acc@1 "
+            + " / ".join(f"{x:+.2f}" for x in price("acc@1")) + ", Acc@5 "
+            + " / ".join(f"{x:+.2f}" for x in price("acc@5")) + ", Acc@5 on returns "
+            + " / ".join(f"{x:+.2f}" for x in price("return/acc@5")) + "."]
 
 
 def slot_bullets(results: dict, goals_: dict) -> list[str]:
@@ -368,7 +409,8 @@ def readme_row(results: dict) -> str:
             f"{margins[0]:+.1f} / {margins[1]:+.1f} / {margins[2]:+.1f} points over the user-transition rule (NYC / TKY "
             f"/ NYC -> TKY zero-shot), {100 * llm:.1f} vs LLM-Mob's published 27.44 on its NYC split; "
             + (f"above popularity on new venues in {len(new_met)} of {len(CELLS)} cells" if new_met else
-               "below popularity on new venues (Acc@5)") + slot_summary(results, goals_) + "; "
+               "below popularity on new venues (Acc@5)") + slot_summary(results, goals_)
+            + explorer_summary(results, goals_) + "; "
             + (f"the MoE beats a GRU and a dense transformer in {len(moe_wins)} of {len(CELLS)} cells" if moe_wins
                else "a GRU or a dense transformer with the same head does as well as the MoE") + " |")
 
@@ -384,6 +426,17 @@ def slot_summary(results: dict, goals_: dict) -> str:
     price = [100 * (cells[c][row]["acc@5"][0] - cells[c][name]["acc@5"][0]) for c in CELLS]
     return (f" (with {k} exploration slots in the top 5: above it in {len(met)} of {len(CELLS)} cells, for "
             f"{min(price):+.1f} to {max(price):+.1f} points of Acc@5 on all targets)")
+
+
+def explorer_summary(results: dict, goals_: dict) -> str:
+    """The README's clause on the exploration path's row, if it ran in every cell."""
+    if not all(EXPLORER in results["cells"][c] for c in CELLS):
+        return ""
+    met = [c for c in CELLS if goals_[f"{c}: {EXPLORER} new-venue Acc@5 > popularity's"]["met"]]
+    acc1, acc5 = ([goals_[_price_goal(c, k)]["margin_points"] for c in CELLS] for k in ("Acc@1", "Acc@5"))
+    return (f"; with an exploration path (returners and explorers) its own ranking is above popularity on new "
+            f"venues in {len(met)} of {len(CELLS)} cells, for {min(acc1):+.1f} to {max(acc1):+.1f} points of Acc@1 "
+            f"and {min(acc5):+.1f} to {max(acc5):+.1f} of Acc@5 against TrajMoE")
 
 
 def write_docs(results: dict) -> None:

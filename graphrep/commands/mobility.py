@@ -79,6 +79,10 @@ def add_parser(subparsers) -> None:
     train.add_argument("--no-history", action="store_true", help="drop the user-history component")
     train.add_argument("--transition-gnn", action="store_true", help="augment the location encoder with a GCN over "
                        "the city's venue transition graph (from its training check-ins)")
+    train.add_argument("--explore-path", action="store_true", help="returners and explorers: a learned gate mixes a "
+                       "softmax over the venues the user has visited with an exploration path's softmax over the "
+                       "others (city-wide transitions, popularity, distance; it starts as popularity), so that the "
+                       "ranking lists new venues when an exploration is likely")
     _common(train, root=False)
     _training(train, epochs=4, lr=2e-3)
     transfer = sub.add_parser("transfer", help="evaluate a trained model on another city zero-shot, then fine-tune it "
@@ -115,6 +119,9 @@ def check_model_flags(args) -> None:
     if args.backbone == "moe" and args.top_k > args.num_experts:
         raise UserInputError(f"--top-k {args.top_k} exceeds --num-experts {args.num_experts}: each position is routed "
                              "to top-k of the routed experts")
+    if args.explore_path and args.no_history:
+        raise UserInputError("--explore-path with --no-history: the exploration path scores the venues outside the "
+                             "user's history, which --no-history drops")
     if args.num_shared < 0:
         raise UserInputError(f"--num-shared must be >= 0, got {args.num_shared}")
     if args.fraction == 0:
@@ -219,6 +226,7 @@ def _run_seed(args, seed: int, out, engine) -> dict:
         if cmd == "train":
             config = TrajMoEConfig(max_len=args.window, use_priors=not args.no_priors,
                                    use_history=not args.no_history, transition_gnn=args.transition_gnn,
+                                   explore_gate=args.explore_path, new_scores=args.explore_path,
                                    **{k: getattr(args, k) for k in _MODEL_FLAGS})
             model = TrajMoE(config)
         else:

@@ -52,6 +52,23 @@ Two options make the non-copy path informed (both off by default, on in the benc
       \log\sigma(g_p) + z_{pv} - \log\sum_{w \notin S_p} e^{z_{pw}} & v \notin S_p \end{cases}
 
   (one softmax where the user has no history yet): the model says how likely a new venue is, apart from which one.
+- ``new_scores=True`` (with ``explore_gate``): the returners-and-explorers decomposition with an exploration path of
+  its own, :math:`p(v) = (1 - \pi_p)\, p_{ret}(v) + \pi_p\, p_{new}(v)`, :math:`\pi_p = \sigma(g_p)`, where
+  :math:`p_{ret}` is the softmax of :math:`z` restricted to :math:`S_p` (as above) and :math:`p_{new}` the softmax
+  restricted to the unvisited venues of separate scores
+
+  .. math::
+      z^{new}_{pv} = \tau'\cos(W'_q h^*_p, e_v) + \textstyle\sum_j b'_j(h^*_p)\, \psi_{pv j}
+
+  (:math:`\psi` the city-wide features above: all users' moves from the current venue, popularity, distance, hour
+  share; ``transitions`` needed). :math:`W'_q` starts at zero and :math:`b'` at the popularity weight alone, so
+  :math:`p_{new}` starts as city-wide popularity among the unvisited venues and learns from the new targets only.
+  The gate reads four exploration signals, :math:`g_p = w^\top [h^*_p;\ \log(1 + n_p);\ |S_p| / n_p;\ r_p;\
+  f_p] + b`, :math:`r_p` the share of first visits among the user's last 10 check-ins in the window and :math:`f_p`
+  whether the current check-in is a first visit; a position without history gets :math:`p_{new}` over every venue.
+  The loss is the mixture's likelihood: per target,
+  :math:`-\log(1 - \pi_p) - \log p_{ret}(v)` for a return and :math:`-\log \pi_p - \log p_{new}(v)` for a new
+  venue, i.e. a BCE on the gate plus each path's restricted cross-entropy.
 
 In training with ``visits`` (the city's hour-of-week training visit counts, ``[V, 168]``), the target venue's
 popularity and hour histogram leave the target's own visit out, in its embedding (not with ``transition_gnn``) and in
@@ -75,6 +92,9 @@ from ..nn.moe import FeedForward, MoEFeedForward
 __all__ = ["TrajMoEConfig", "TrajMoE", "BACKBONES"]
 
 BACKBONES = ("moe", "dense", "gru")
+NUM_CITY_FEATURES = 4  # the city-wide psi without the target-time hour share
+_LOG_POP = 2  # psi's log-popularity column
+_RECENT = 10  # check-ins in the gate's recent rate of first visits
 
 
 @dataclass
@@ -101,6 +121,7 @@ class TrajMoEConfig:
     target_time: bool = False
     global_scores: bool = False
     explore_gate: bool = False
+    new_scores: bool = False
 
     def __post_init__(self):
         from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
@@ -113,6 +134,8 @@ class TrajMoEConfig:
             raise InvalidInputError(f"top_k ({self.top_k}) must be in 1..num_experts ({self.num_experts})")
         if self.explore_gate and not self.use_history:
             raise InvalidInputError("explore_gate needs use_history (the gate splits visited from unvisited venues)")
+        if self.new_scores and not self.explore_gate:
+            raise InvalidInputError("new_scores needs explore_gate (they score the gate's exploration path)")
         if self.transition_gnn and self.gnn_layers < 1:
             raise InvalidInputError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
@@ -176,11 +199,21 @@ class TrajMoE(nn.Module):
         if c.target_time:
             self.target_time = nn.Embedding(HOURS_PER_WEEK, c.dim)
             self.target_gap = nn.Linear(1, c.dim, bias=False)
-        self.globals = nn.Linear(c.dim, 4 + int(c.target_time)) if c.global_scores else None
+        self.globals = nn.Linear(c.dim, NUM_CITY_FEATURES + int(c.target_time)) if c.global_scores else None
         if self.globals is not None:  # start as the model without them: random weights on raw counts are noise
             nn.init.zeros_(self.globals.weight)
             nn.init.zeros_(self.globals.bias)
-        self.gate = nn.Linear(c.dim + 2, 1) if c.explore_gate else None
+        self.gate = nn.Linear(c.dim + (4 if c.new_scores else 2), 1) if c.explore_gate else None
+        if c.new_scores:
+            self.new_query = nn.Linear(c.dim, c.dim)
+            nn.init.zeros_(self.new_query.weight)  # cos(0, e) = 0: no embedding term at the start
+            nn.init.zeros_(self.new_query.bias)
+            self.new_log_scale = nn.Parameter(torch.tensor(2.3))
+            self.new_globals = nn.Linear(c.dim, NUM_CITY_FEATURES + int(c.target_time))
+            nn.init.zeros_(self.new_globals.weight)
+            nn.init.zeros_(self.new_globals.bias)
+            with torch.no_grad():  # p_new starts in popularity's order: (1 + visits)^(7 / log(1 + max visits))
+                self.new_globals.bias[_LOG_POP] = 7.0
         if self.gate is not None:  # start at P(new) = 0.2, about the share of new targets in both cities
             nn.init.zeros_(self.gate.weight)
             nn.init.constant_(self.gate.bias, -1.386)
@@ -229,31 +262,37 @@ class TrajMoE(nn.Module):
         query = torch.exp(self.log_scale) * F.normalize(self.query(hs), dim=-1)
         logits = query @ F.normalize(emb, dim=-1).T
         targets = batch["targets"][scored]
-        held = None  # the target venues' feature rows without the target's own visit (training only)
+        held = held_emb = None  # the target venues' feature rows (embeddings) without the target's own visit
         if self.training and visits is not None and "target_times" in batch:
             held = leave_visit_out(venue_features[targets], targets, hour_of_week(batch["target_times"][scored]),
                                    visits, c.category_dim)
             if not c.transition_gnn:  # the GCN mixes venues: no per-row recomputation there
-                own = (query * F.normalize(self.location(held), dim=-1)).sum(-1)
-                logits = logits.scatter(1, targets[:, None], own[:, None])
+                held_emb = F.normalize(self.location(held), dim=-1)
+                logits = logits.scatter(1, targets[:, None], (query * held_emb).sum(-1, keepdim=True))
         if self.history is not None:
             phi, cand = scored_history(batch)
             if c.target_time:
                 phi = torch.cat([phi, torch.log1p(slot_counts(batch))[..., None]], dim=-1)
             logits = logits.scatter_add(1, cand, torch.einsum("mkj,mj->mk", phi, self.history(hs)))
+        psi = None
+        if self.globals is not None or c.new_scores:
+            psi = self._city_features(venue_features, batch, scored, transitions, held)
         if self.globals is not None:
-            logits = logits + self._global_scores(venue_features, batch, scored, hs, transitions, held)
+            w = self.globals(hs)  # [M, J]
+            logits = logits + sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
         if self.gate is not None:
-            logits = self._explore_mixture(logits, phi, cand, hs)
+            new = self._new_scores(emb, hs, psi, targets, held_emb) if c.new_scores else None
+            logits = self._explore_mixture(logits, phi, cand, hs, new, batch)
         moe = self.moe_layers
         self.aux_loss = torch.stack([m.aux_loss for m in moe]).mean() if moe else logits.new_zeros(())
         return logits, targets
 
-    def _global_scores(self, venue_features: Tensor, batch: dict[str, Tensor], scored: Tensor, hs: Tensor,
-                       transitions: Tensor | None, held: Tensor | None = None) -> Tensor:
-        r""":math:`\sum_j b_j(h^*) \psi_{pvj}` of the module docstring. Shapes: -> ``[M, V]``."""
+    def _city_features(self, venue_features: Tensor, batch: dict[str, Tensor], scored: Tensor,
+                       transitions: Tensor | None, held: Tensor | None = None) -> list[Tensor]:
+        r"""The city-wide features :math:`\psi_{pvj}` of the module docstring. Shapes: -> ``J`` tensors ``[M, V]``."""
         if transitions is None:
-            raise ValueError("TrajMoE(global_scores=True) needs transitions=[V, V] training transition counts")
+            raise ValueError("TrajMoE(global_scores=True or new_scores=True) needs transitions=[V, V] training "
+                             "transition counts")
         c = self.config
         current = batch["inputs"][scored]
         counts = transitions[current].float()
@@ -278,23 +317,34 @@ class TrajMoE(nn.Module):
             psi[2] = psi[2].scatter(1, targets, held[:, c.category_dim + 4:c.category_dim + 5])
             if c.target_time:
                 psi[4] = psi[4].scatter(1, targets, held.gather(1, c.category_dim + 5 + how[:, None]))
-        w = self.globals(hs)  # [M, J]
-        return sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
+        return psi
 
-    def _explore_mixture(self, z: Tensor, phi: Tensor, cand: Tensor, hs: Tensor) -> Tensor:
+    def _new_scores(self, emb: Tensor, hs: Tensor, psi: list[Tensor], targets: Tensor,
+                    held_emb: Tensor | None = None) -> Tensor:
+        r"""The exploration path's scores :math:`z^{new}` (module docstring), the targets' embedding term from
+        ``held_emb`` (normalised, their own visit left out) when given. Shapes: -> ``[M, V]``."""
+        query = torch.exp(self.new_log_scale) * F.normalize(self.new_query(hs), dim=-1)
+        cos = query @ F.normalize(emb, dim=-1).T
+        if held_emb is not None:
+            cos = cos.scatter(1, targets[:, None], (query * held_emb).sum(-1, keepdim=True))
+        w = self.new_globals(hs)  # [M, J]
+        return cos + sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
+
+    def _explore_mixture(self, z: Tensor, phi: Tensor, cand: Tensor, hs: Tensor, z_new: Tensor | None = None,
+                         batch: dict[str, Tensor] | None = None) -> Tensor:
         r"""Log-probabilities of the two-path mixture (module docstring): ``z [M, V]`` scores, ``phi [M, K, J]`` the
-        history features over candidates ``cand [M, K]``. Shapes: -> ``[M, V]`` (each row log-sums to 0)."""
+        history features over candidates ``cand [M, K]``; ``z_new [M, V]`` the exploration path's own scores
+        (``new_scores``; ``None``: ``z`` for both paths), then ``batch`` gives the gate its recent first visits.
+        Shapes: -> ``[M, V]`` (each row log-sums to 0)."""
         counts = torch.expm1(phi[..., 0]).clamp_min(0.0)
         seen = (counts > 0.5).float()
         visited = torch.zeros_like(z).scatter_add(1, cand, seen) > 0  # pads (venue 0, count 0) add nothing
         n = counts.sum(1)
-        explore = torch.stack([torch.log1p(n), seen.sum(1) / n.clamp_min(1.0)], dim=1)  # history size, novelty rate
-        g = self.gate(torch.cat([hs, explore], dim=1))  # [M, 1]: logit of P(new venue)
-        neg = torch.finfo(z.dtype).min
-        own = z - torch.logsumexp(z.masked_fill(~visited, neg), 1, keepdim=True) + F.logsigmoid(-g)
-        new = z - torch.logsumexp(z.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
-        mixed = torch.where(visited, own, new)
-        return torch.where((n > 0)[:, None], mixed, F.log_softmax(z, 1))  # no history yet: one path
+        explore = [torch.log1p(n), seen.sum(1) / n.clamp_min(1.0)]  # history size, novelty rate
+        if z_new is not None:
+            explore += list(first_visits(batch, _RECENT))
+        g = self.gate(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M, 1]: logit of P(new venue)
+        return gated_log_probs(z, z if z_new is None else z_new, visited, g[:, 0], n > 0)
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(logits, targets) + self.config.aux_weight * self.aux_loss
@@ -314,3 +364,39 @@ class TrajMoE(nn.Module):
             total -= sum(p.numel() for p in m.parameters())
             total += m.active_parameters
         return total
+
+
+def gated_log_probs(z_ret: Tensor, z_new: Tensor, visited: Tensor, g: Tensor, has_history: Tensor) -> Tensor:
+    r"""Log of :math:`p(v) = (1 - \sigma(g))\,\mathrm{softmax}_{S}(z^{ret})_v + \sigma(g)\,
+    \mathrm{softmax}_{\bar S}(z^{new})_v`, each softmax restricted to its set (:math:`S` the ``visited`` venues, no
+    mass outside it); a row without history (``has_history`` false) is ``log_softmax(z_new)``, and a row whose
+    unvisited set is empty puts all the mass on the visited venues.
+
+    Shapes: z_ret, z_new, visited (bool) ``[M, V]``; g, has_history ``[M]`` -> ``[M, V]`` (rows log-sum to 0).
+    """
+    neg = torch.finfo(z_ret.dtype).min
+    g = g[:, None]
+    everything = visited.all(1, keepdim=True)  # nothing left to explore
+    ret = z_ret - torch.logsumexp(z_ret.masked_fill(~visited, neg), 1, keepdim=True)
+    ret = ret + torch.where(everything, torch.zeros_like(g), F.logsigmoid(-g))
+    new = z_new - torch.logsumexp(z_new.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
+    mixed = torch.where(visited, ret, new)
+    return torch.where(has_history[:, None], mixed, F.log_softmax(z_new, 1))
+
+
+def first_visits(batch: dict[str, Tensor], recent: int = _RECENT) -> tuple[Tensor, Tensor]:
+    r"""Per scored position :math:`p`: the share of first visits (a venue the user had not visited before, visits
+    before the window counted) among the window's last ``recent`` check-ins up to :math:`p`, and whether the check-in
+    at :math:`p` itself is a first visit.
+
+    Shapes: a :meth:`~graphrep.data.mobility.sequences.Windows.batch` -> (``[M]``, ``[M]``) float32.
+    """
+    local, mask = batch["local"], batch["mask"].float()
+    k = batch["candidates"].size(1)
+    onehot = F.one_hot(local, k).float() * mask[..., None]
+    counts = batch["base_counts"][:, None, :] + onehot.cumsum(1)  # [B, L, K], visits up to and including q
+    first = (counts.gather(2, local[..., None])[..., 0] < 1.5).float() * mask  # [B, L]
+    cum, seen = F.pad(first.cumsum(1), (recent, 0)), F.pad(mask.cumsum(1), (recent, 0))
+    rate = (cum[:, recent:] - cum[:, :-recent]) / (seen[:, recent:] - seen[:, :-recent]).clamp_min(1.0)
+    scored = batch["targets"] >= 0
+    return rate[scored], first[scored]

@@ -18,7 +18,6 @@ features.
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig
 from graphrep.train.checkpoint import read_checkpoint, refuse_past_total, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint
 from graphrep.train.metrics import ranking_metrics, target_ranks
+from graphrep.train.selection import BestEpoch
 
 from .baselines import BASELINES, baseline_scores, history_counts
 from .exploration import slate_ranks
@@ -139,6 +139,7 @@ class TrainSettings:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    #: stop after this many epochs without a better validation MRR (0: never stop early; the best epoch is still kept)
     patience: int = 4
     log: bool = False
     #: score the initial weights on validation too, and keep them if no epoch beats them (fine-tuning a transferred
@@ -214,18 +215,19 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
     torch.manual_seed(settings.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     wrapped, opt = engine.setup(model, opt)
-    loop = {"epoch": 0, "best": -1.0, "best_state": copy.deepcopy(model.state_dict()), "history": [], "bad": 0,
-            "train_seconds": 0.0, "tokens": 0, "initial": None, "done": False}
+    selection = BestEpoch(settings.patience)  # on -MRR: lower is better
+    loop = {"epoch": 0, "history": [], "train_seconds": 0.0, "tokens": 0, "initial": None, "done": False}
     resumed = checkpoint.resumed_state() if checkpoint is not None else None
     if resumed is not None:
         model.load_state_dict(resumed.pop("model"))
         opt.load_state_dict(resumed.pop("optimizer"))
+        selection.load_state_dict(resumed.pop("selection"))
         loop.update(resumed)
         refuse_past_total(loop["epoch"], settings.epochs, "training")
     else:
         loop["initial"] = evaluate_model(model, data, "valid") if settings.keep_initial else None
         if loop["initial"] is not None:
-            loop["best"] = loop["initial"]["mrr"]
+            selection.update(-1, -loop["initial"]["mrr"], model)  # the starting weights compete as epoch -1
             if settings.log:
                 print(f"  initial weights: valid acc@1 {loop['initial']['acc@1']:.4f} "
                       f"mrr {loop['initial']['mrr']:.4f}", flush=True)
@@ -264,24 +266,19 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
                 print(f"  epoch {epoch}: loss {total / max(count, 1):.4f} valid acc@1 {valid['acc@1']:.4f} "
                       f"mrr {valid['mrr']:.4f} ({seconds:.1f} s){'; expert shares ' + shares if util else ''}",
                       flush=True)
-            if valid["mrr"] > loop["best"]:
-                loop["best"], loop["best_state"], loop["bad"] = valid["mrr"], copy.deepcopy(model.state_dict()), 0
-            else:
-                loop["bad"] += 1
+            selection.update(epoch, -valid["mrr"], model)
             loop["epoch"] = epoch + 1
-            loop["done"] = loop["bad"] >= settings.patience
+            loop["done"] = selection.stop
             if checkpoint is not None:
-                checkpoint.save({**loop, "model": model.state_dict(), "optimizer": opt.state_dict()})
+                checkpoint.save({**loop, "selection": selection.state_dict(), "model": model.state_dict(),
+                                 "optimizer": opt.state_dict()})
             if loop["done"]:
                 break
-    model.load_state_dict(loop["best_state"])
+    selection.restore(model)
     history, initial = loop["history"], loop["initial"]
-    scores = [h["valid"]["mrr"] for h in history]
-    best_epoch = int(np.argmax(scores)) if scores else -1
-    if initial is not None and (not scores or initial["mrr"] >= max(scores)):
-        best_epoch = -1  # the initial weights were kept
     train_seconds = loop["train_seconds"]
-    return {"history": history, "best_epoch": best_epoch, "initial_valid": initial, "train_seconds": train_seconds,
+    return {"history": history, "best_epoch": selection.best_epoch, "initial_valid": initial,
+            "train_seconds": train_seconds,
             "tokens_per_s": loop["tokens"] / train_seconds if train_seconds else 0.0}
 
 

@@ -1,0 +1,40 @@
+"""`graphrep mobility train --explore-path`: the returners-and-explorers model from the command line."""
+
+import json
+
+import torch
+
+from graphrep.cli import main
+from graphrep.data.mobility import load_checkins
+from graphrep.tasks.mobility.baselines import history_counts
+from graphrep.tasks.mobility.training import load_model, prepare_city
+
+from test_mobility_training import write_city  # tests/tasks/mobility is on sys.path (rootdir import)
+
+
+def test_cli_train_with_explore_path_then_zero_shot(tmp_path, capsys):
+    a, b = write_city(tmp_path / "a"), write_city(tmp_path / "b", users=6, seed=1)
+    common = ["--window", "8", "--epochs", "1", "--quiet"]
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16", "--heads", "2",
+                 "--expert-hidden", "16", "--explore-path", *common]) == 0
+    model, _ = load_model(tmp_path / "run")
+    assert model.config.explore_gate and model.config.new_scores
+    assert set(json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]) >= {"acc@1", "acc@5", "mrr"}
+    assert main(["mobility", "transfer", "--from", str(tmp_path / "run"), "--to", str(b), "--fraction", "0",
+                 "--out", str(tmp_path / "t"), *common]) == 0
+    # on the other city the output is still a distribution whose unvisited mass is the gate's P(new venue)
+    data = prepare_city("b", checkins=load_checkins(b, city="b"), length=8)  # the CLI's category encoder
+    gates = []
+    model.gate.register_forward_hook(lambda m, i, o: gates.append(torch.sigmoid(o[:, 0])))
+    batch = data.windows["test"].batch(torch.arange(len(data.windows["test"])))
+    with torch.no_grad():
+        logp, _ = model.eval()(data.features, batch, transitions=data.markov)
+    counts = history_counts(batch, logp.size(1))[0]
+    assert torch.allclose(logp.exp().sum(1), torch.ones(len(logp)), atol=1e-5)
+    has = counts.sum(1) > 0
+    assert has.any()
+    assert torch.allclose((logp.exp() * (counts == 0)).sum(1)[has], gates[0][has], atol=1e-5)
+    capsys.readouterr()
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "x"), "--explore-path",
+                 "--no-history", *common]) == 2
+    assert "--explore-path with --no-history" in capsys.readouterr().err
