@@ -114,5 +114,8 @@ def run(args) -> int:
                                max_train_nets=args.max_train_nets)
     for name, metrics in results["eval"].items():
         print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+    for name, metrics in results["ensemble"].items():
+        print(f"{name}, ensemble of {len(args.seeds)} seeds: "
+              + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
     print(f"results in {args.out} (metrics.json, scatter_<design>.png)", file=sys.stderr)
     return 0

@@ -1,0 +1,91 @@
+r"""Technology normalisation for transfer across designs: what moves with the technology is taken out of the features
+and the labels, so that a model trained on some technologies meets no new scale on another.
+
+- :func:`relative_features`: per design and from its own inputs only (no labels, so it applies to an evaluation
+  design as well), the technology-scale feature columns (cell area, pin and sink capacitance, the design's mean cell
+  area and routing pitch, :data:`RELATIVE_COLUMNS`) minus their mean over the design's nodes where the value is known.
+  A design constant becomes 0: the model can no longer tell designs apart by it, which with a dozen training designs
+  is a way to memorise each design's mean rather than learn the physics (the technology's scale stays in the label
+  prior, :func:`.training.area_prior_offset`).
+- :func:`technology_offsets`: per-technology label means from the training designs only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
+
+from .training import CircuitInputs
+
+#: (node type, feature column, the flag column that says the value is known): the columns :func:`relative_features`
+#: centres per design
+RELATIVE_COLUMNS = (("instance", "log_area_um2", "has_area"), ("pin", "log_cap_ff", "has_cap"),
+                    ("net", "log_sink_cap_ff", "has_sink_cap"), ("net", "log_mean_cell_area_um2", "has_cell_area"),
+                    ("net", "min_pitch_um", "has_pitch"))
+_BLOCKS = {"instance": INSTANCE_FEATURES, "pin": PIN_FEATURES, "net": NET_FEATURES}
+
+
+def _block_start(kind: str) -> int:
+    """First column of ``kind``'s block in the homogeneous ``x`` (:func:`graphrep.data.circuits.graph.homogeneous`:
+    3 type one-hot columns, then the instance, pin and net blocks)."""
+    start = 3
+    for k in ("instance", "pin", "net"):
+        if k == kind:
+            return start
+        start += len(_BLOCKS[k])
+    raise KeyError(kind)
+
+
+def _centre(x: torch.Tensor, rows: torch.Tensor, col: int, flag: int) -> torch.Tensor:
+    """``x`` with column ``col`` minus its mean over ``rows`` whose ``flag`` column is set (those rows only)."""
+    known = rows[x[rows, flag] > 0.5]
+    if known.numel() == 0:
+        return x
+    x = x.clone()
+    x[known, col] -= x[known, col].mean()
+    return x
+
+
+def relative_features(inputs: CircuitInputs) -> CircuitInputs:
+    r"""``inputs`` with each :data:`RELATIVE_COLUMNS` feature centred on the design: :math:`x_{ic} - \bar x_c`,
+    :math:`\bar x_c` the mean over the design's nodes of that type whose flag column is 1 (rows with the flag 0 keep
+    their 0). Uses the design's own features only. Shapes unchanged: ``x`` [N, F], ``net_x`` [M, F_net]."""
+    if inputs.x.size(1) != 3 + sum(len(b) for b in _BLOCKS.values()) or inputs.net_x.size(1) != len(NET_FEATURES):
+        raise ValueError(f"design {inputs.name}: features of width {inputs.x.size(1)}/{inputs.net_x.size(1)} are not "
+                         "those of graphrep.data.circuits.graph (cannot find the technology columns)")
+    x, net_x = inputs.x, inputs.net_x
+    type_of = inputs.x[:, :3].argmax(1)
+    for kind, name, flag in RELATIVE_COLUMNS:
+        start, names = _block_start(kind), _BLOCKS[kind]
+        rows = (type_of == ("instance", "pin", "net").index(kind)).nonzero().squeeze(1)
+        x = _centre(x, rows, start + names.index(name), start + names.index(flag))
+        if kind == "net":
+            net_x = _centre(net_x, torch.arange(net_x.size(0)), names.index(name), names.index(flag))
+    return dataclasses.replace(inputs, x=x, net_x=net_x)
+
+
+def technology_offsets(train: dict[str, CircuitInputs], technology: dict[str, str | None], task: str = "total-cap"
+                       ) -> dict[str, float]:
+    r"""Per-technology label offsets from the training designs only: for every design ``d`` of ``technology``,
+    :math:`\delta_d = m_{t(d)} - m`, where :math:`\bar y_e` is training design ``e``'s mean label relative to its own
+    prior (:math:`y - o_e`, :func:`area_prior_offset`), :math:`m_t` the mean of :math:`\bar y_e` over the training
+    designs of technology ``t`` and :math:`m` its mean over every training design (each design counts once, whatever
+    its size). A design whose technology is ``None`` or has no training design gets 0 (the fallback: the union's
+    own standardisation). Adding :math:`\delta_d` to a design's ``prior_offset`` makes a model learn labels relative
+    to its technology's mean; no statistic is taken from a design outside ``train``."""
+    means: dict[str, list[float]] = {}
+    for name, d in train.items():
+        y = d.target(task)[0]
+        if y.numel() and technology.get(name) is not None:
+            means.setdefault(technology[name], []).append(float(y.double().mean()) - (d.prior_offset or 0.0))
+    if not means:
+        return {name: 0.0 for name in technology}
+    overall = float(np.mean([v for vs in means.values() for v in vs]))
+    per_tech = {t: float(np.mean(vs)) - overall for t, vs in means.items()}
+    return {name: per_tech.get(t, 0.0) if t is not None else 0.0 for name, t in technology.items()}
+
+
