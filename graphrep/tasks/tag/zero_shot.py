@@ -180,7 +180,7 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor, k: int, adj: torch.Tens
 
 
 def cosine_scores(node_emb: torch.Tensor, class_emb: torch.Tensor) -> torch.Tensor:
-    """:math:`\cos(x_i, t_c)` in float32. Shapes: node_emb ``[N, d]``, class_emb ``[C, d]`` -> ``[N, C]``."""
+    r""":math:`\cos(x_i, t_c)` in float32. Shapes: node_emb ``[N, d]``, class_emb ``[C, d]`` -> ``[N, C]``."""
     return F.normalize(node_emb.float(), dim=-1) @ F.normalize(class_emb.float(), dim=-1).t()
 
 
