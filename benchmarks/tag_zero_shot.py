@@ -55,9 +55,9 @@ from graphrep.data.transforms.corrupt import drop_edges
 from graphrep.data.transforms.structural import structural_descriptors
 from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (ADAPTATIONS, AdaptationConfig, _probs, adapt_scores, feature_homophily,
-                                           propagation_alpha, refine_prototypes, score_propagation,
+                                           knn_adjacency, propagation_alpha, refine_prototypes, score_propagation,
                                            signed_propagation, source_route, source_threshold, structure_estimate)
-from graphrep.tasks.tag.routing import (LOW_BRANCHES, ROUTE_ALPHAS, fit_router, graph_features, mean_gate_weights,
+from graphrep.tasks.tag.routing import (KNN_NEIGHBOURS, LOW_BRANCHES, ROUTE_ALPHAS, ROUTE_OPTIONS, fit_router, graph_features, mean_gate_weights,
                                         route_branch, route_gain, source_two_way_route, two_way_scores)
 from graphrep.tasks.tag.alignment import AlignmentConfig, score, train_alignment
 from graphrep.tasks.tag.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
@@ -163,17 +163,17 @@ def routed_rows(column, data, class_embs, ensemble, adj, route, ks) -> list[dict
     return rows
 
 
-TWO_WAY = "two-way route: score propagation / text or refined prototypes (route from sources)"
+TWO_WAY = "two-way route: score propagation + kNN text graph / text or refined prototypes (route from sources)"
 
 
-def two_way_rows(column, data, class_embs, ensemble, adj, route) -> list[dict]:
+def two_way_rows(column, data, class_embs, ensemble, adj, route, knn_adj=None) -> list[dict]:
     """The two-way route (:func:`graphrep.tasks.tag.routing.two_way_scores`) per prompt and with the prompt ensemble.
     ``route`` was chosen on the source graphs only (their ensembles and labels); the target's own agreement estimate
     (first prompt, as for the sources) picks the branch."""
     rows, n_cls = [], len(data.class_names)
     a1 = structure_estimate(data.x, data.edge_index, class_embs[0])["agreement"]
     for p, cls in [(p, c) for p, c in enumerate(class_embs)] + [(None, ensemble)]:
-        pred = two_way_scores(data.x, cls, data.edge_index, route, a1, adj=adj).argmax(-1)
+        pred = two_way_scores(data.x, cls, data.edge_index, route, a1, adj=adj, knn_adj=knn_adj).argmax(-1)
         _record(rows, TWO_WAY + (ENSEMBLE if p is None else ""), "label-free adaptation", column, p, None, pred,
                 data.y, n_cls, branch=route_branch(route, a1))
     return rows
@@ -265,15 +265,18 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
         lines.append(f"| {c} | " + " | ".join(cells) + " |")
     if meta.get("two_way_routes"):
         lines += ["", "## Two-way route per target (chosen on the source graphs only, leave-one-graph-out)", "",
-                  "Score propagation with alpha when the target's agreement a1 exceeds the threshold, else the low "
+                  "Score propagation with alpha (and the text-similarity kNN graph mixed in with its weight) when the "
+                  "target's agreement a1 exceeds the threshold, else the low "
                   "branch. Thresholds sit at the geometric middle of the gap between sources (a1 is a product of text "
                   "quality and homophily); gains are each source's own prompt-ensemble accuracy over text only.", "",
-                  "| target | alpha | threshold | low branch | target a1 | branch taken |", "|---|---|---|---|---|---|"]
+                  "| target | alpha | kNN weight | threshold | low branch | target a1 | branch taken |",
+                  "|---|---|---|---|---|---|---|"]
         for c in columns:
             r = meta["two_way_routes"]["cora" if c in ROBUST else c]
             a1 = meta["homophily"][c]["agreement"]
             taken = route_branch(r, a1)
-            lines.append(f"| {c} | {r['alpha']} | {r['threshold']:.3f} | {r['low']} | {a1:.3f} | {taken} |")
+            lines.append(f"| {c} | {r['alpha']} | {r.get('knn_weight', 0.0)} | {r['threshold']:.3f} | {r['low']} | "
+                         f"{a1:.3f} | {taken} |")
     if meta.get("gates"):
         experts = [k for k in meta["gates"][0] if k not in ("target", "seed", "variant")]
         lines += ["", "## Mean gate weight of the routed models per expert and target (over seeds)", "",
@@ -363,7 +366,8 @@ def guide_section(summary: list[dict], meta: dict) -> str:
               "rerun the command of `docs/reproduce.md` to measure them. ")
              + "The **two-way route** (`graphrep.tasks.tag.routing.two_way_scores`, route from `source_two_way_route`): "
              "when the target's label-free agreement estimate a1 is above a threshold chosen on the sources, the "
-             "prompt-ensemble zero-shot scores are smoothed by score propagation (alpha from the sources); else the "
+             "prompt-ensemble zero-shot scores are smoothed by score propagation over the graph mixed with the texts' "
+             "10-nearest-neighbour graph (alpha and the kNN weight from the sources); else the "
              "texts are classified alone, with class prototypes refined on the target's own confident nodes when the "
              "sources below the threshold gain from it. The threshold sits at the geometric middle of the gap between "
              "sources (a1 is a product of text quality and homophily), and the sources' gains are measured with "
@@ -580,19 +584,23 @@ def main(argv: list[str] | None = None) -> dict:
     for c in (EDGE_DROP, EDGE_ADD, TITLES):
         ensembles[c] = ensembles.get("cora")
 
-    # the two-way route, from source graphs only: each source scored with its own prompt ensemble and labels
-    ens_gain_cache = {}
+    # the two-way route, from source graphs only: each source scored with its own prompt ensemble and labels; its
+    # options mix in each graph's text-similarity (kNN) graph, built once per graph from its texts alone
+    ens_gain_cache, knn = {}, {n: knn_adjacency(graphs[n].x, KNN_NEIGHBOURS) for n in tags}
+    if titles is not None:
+        knn[TITLES] = knn_adjacency(titles.x, KNN_NEIGHBOURS)
 
     def ens_gain(option):
         """Accuracy gain over text only (prompt ensemble) of ``option`` on a *source* graph."""
         def gain(d):
             if (d.name, option) not in ens_gain_cache:
-                ens_gain_cache[d.name, option] = route_gain(d, ensembles[d.name], option)
+                ens_gain_cache[d.name, option] = route_gain(d, ensembles[d.name], option,
+                                                            knn_adj=None if option in LOW_BRANCHES else knn[d.name])
             return ens_gain_cache[d.name, option]
         return gain
 
     two_way = {t: source_two_way_route(graphs, t, lambda d: float(d.graph_features[0]),
-                                       {a: ens_gain(a) for a in ROUTE_ALPHAS}, {b: ens_gain(b) for b in LOW_BRANCHES})
+                                       {a: ens_gain(a) for a in ROUTE_OPTIONS}, {b: ens_gain(b) for b in LOW_BRANCHES})
                for t in args.targets}
 
     # training-free and adaptation of the raw text embeddings
@@ -607,7 +615,8 @@ def main(argv: list[str] | None = None) -> dict:
             rows += routed_rows(column, data, class_embs[base], ensembles[base], adj,
                                 routes["cora" if column in ROBUST else column], args.ks)
             rows += two_way_rows(column, data, class_embs[base], ensembles[base], adj,
-                                 two_way["cora" if column in ROBUST else column])
+                                 two_way["cora" if column in ROBUST else column],
+                                 knn.get(column, knn["cora"] if column in ROBUST else None))
             # one seed: the only randomness of these rows is the self-training head's init and subsample
             one = [seed if seed is not None else args.seeds[0]]
             rows += adaptation_rows(column, data, data.x, class_embs[base], one, "text + ", "label-free adaptation",

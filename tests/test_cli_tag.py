@@ -204,7 +204,8 @@ def test_route_alpha_threshold_and_text_fallback_come_from_the_training_graphs_o
             runs[key, adaptation] = json.loads((out / "metrics.json").read_text())
     assert called and set(called) == {"src", "src2"}  # every source, never the evaluated graph
     route = runs["a", "route"]["route"]
-    assert set(route) == {"alpha", "threshold", "low"} and route["alpha"] in routing.ROUTE_ALPHAS
+    assert set(route) == {"alpha", "knn_weight", "threshold", "low"}
+    assert (route["alpha"], route["knn_weight"]) in routing.ROUTE_OPTIONS
     assert all(m["route"] == route for m in runs.values())
     assert all(m["text_fallback"] == route["threshold"] for m in runs.values())
     # the target's own a1 (its edges moved it) picks the branch; alpha and centring follow the sources' route
@@ -213,5 +214,6 @@ def test_route_alpha_threshold_and_text_fallback_come_from_the_training_graphs_o
     for k in ("a", "b"):
         act = a1[k] > route["threshold"]
         assert runs[k, "propagate"]["adaptation"]["alpha"] == (route["alpha"] if act else 0.0)
-        assert runs[k, "route"]["adaptation"]["branch"] == (f"score propagation, alpha {route['alpha']}" if act
+        knn = f", kNN weight {route['knn_weight']}" if route["knn_weight"] else ""
+        assert runs[k, "route"]["adaptation"]["branch"] == (f"score propagation, alpha {route['alpha']}{knn}" if act
                                                             else route["low"])

@@ -32,8 +32,8 @@ def add_parser(subparsers) -> None:
                         "(the label-free structure estimate only)")
     p.add_argument("--adaptation", choices=ADAPTATIONS, default="route",
                    help="label-free adaptation on the evaluated graph (default: %(default)s, the two-way route: score "
-                        "propagation or text/refined prototypes, its alpha and threshold chosen on the --train "
-                        "graphs only; the others propagate and centre as that route decides)")
+                        "propagation over the graph mixed with the texts' kNN graph, or text/refined prototypes, its "
+                        "alpha, kNN weight and threshold chosen on the --train graphs only; the others propagate and centre as that route decides)")
     p.add_argument("--target-epochs", type=int, default=0,
                    help="epochs of self-supervised alignment on the evaluated graph's texts and edges (no labels)")
     p.add_argument("--hard-negatives", action="store_true", help="MoCHi hard-negative mixing in the InfoNCE loss")

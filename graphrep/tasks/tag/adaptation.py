@@ -48,7 +48,8 @@ from graphrep.tasks.tag.zero_shot import cosine_scores, normalized_adjacency, pr
 
 __all__ = ["feature_homophily", "propagation_alpha", "propagate_scores", "self_train", "AdaptationConfig",
            "adapt_scores", "ADAPTATIONS", "structure_estimate", "signed_propagation", "refine_prototypes",
-           "choose_threshold", "source_threshold", "score_propagation", "choose_route", "source_route", "text_probs"]
+           "choose_threshold", "source_threshold", "score_propagation", "choose_route", "source_route", "text_probs",
+           "knn_adjacency"]
 
 ADAPTATIONS = ("none", "propagate", "self-train", "propagate + self-train")
 
@@ -480,23 +481,56 @@ def source_threshold(graphs: dict, target: str, estimate, gain) -> float:
 
 
 # --- homophily-routed score propagation (issue 24, round 3) -------------------------------------------------------------
+def knn_adjacency(x: torch.Tensor, k: int = 10, block: int = 2048) -> torch.Tensor:
+    r""":math:`\hat K = D^{-1/2}(K + I)D^{-1/2}` (:func:`~graphrep.tasks.tag.zero_shot.normalized_adjacency`) of the
+    text-similarity graph: each node linked to its ``k`` nearest other nodes by cosine of ``x``, made undirected.
+    Label-free (the texts only); cosine rows are computed ``block`` at a time, so memory is ``[block, N]``.
+
+    Shapes: x ``[N, d]`` -> sparse ``[N, N]``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    n = x.size(0)
+    k = min(k, n - 1)
+    if k < 1:
+        return normalized_adjacency(torch.empty(2, 0, dtype=torch.long), n)
+    xn = F.normalize(x.detach().float().cpu(), dim=-1)
+    nbrs = []
+    for r in range(0, n, block):
+        s = xn[r:r + block] @ xn.t()
+        s[torch.arange(s.size(0)), torch.arange(r, r + s.size(0))] = -float("inf")  # no self-match
+        nbrs.append(s.topk(k, dim=-1).indices)
+    edge_index = torch.stack([torch.arange(n).repeat_interleave(k), torch.cat(nbrs).flatten()])
+    return normalized_adjacency(edge_index, n)  # read as undirected
+
+
 def score_propagation(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor, alpha: float = 0.9,
-                      temperature: float = 0.05, steps: int = 10, adj: torch.Tensor | None = None) -> torch.Tensor:
+                      temperature: float = 0.05, steps: int = 10, adj: torch.Tensor | None = None,
+                      knn_weight: float = 0.0, knn: int = 10, knn_adj: torch.Tensor | None = None) -> torch.Tensor:
     r"""Zero-shot class probabilities of the raw text embeddings, smoothed over the graph (APPNP on the scores,
     :func:`propagate_scores`), after removing each class's mean score over the nodes:
 
     .. math::
         S = \cos(X, T), \qquad P^0 = \mathrm{softmax}\big((S - \mathbf 1 \bar S)/\tau\big), \qquad
-        P^{t+1} = (1 - \alpha) P^0 + \alpha \hat A P^t,
+        P^{t+1} = (1 - \alpha) P^0 + \alpha \big((1 - \beta)\hat A + \beta \hat K\big) P^t,
 
     :math:`\bar S` the per-class mean of :math:`S` over nodes (a class prompt that is close to every text, e.g. a
-    generic wording, stops attracting every node). The features are not propagated first: on the shared citation
-    graphs smoothing the scores of the unsmoothed texts is better than either alone or both (measured, docs guide).
+    generic wording, stops attracting every node). :math:`\beta` = ``knn_weight`` mixes in the text-similarity graph
+    :math:`\hat K` of :func:`knn_adjacency` (``knn`` neighbours; ``knn_adj`` when the caller has it): semantic
+    neighbours join the cited ones (label-free; 0 keeps the graph alone). The features are not propagated first: on
+    the shared citation graphs smoothing the scores of the unsmoothed texts is better than either alone or both
+    (measured, docs guide).
 
     Shapes: x ``[N, d]``, class_emb ``[C, d]``, edge_index ``[2, E]`` -> ``[N, C]`` (rows sum to 1).
     """
+    if not 0 <= knn_weight <= 1:
+        raise ValueError(f"knn_weight must be in [0, 1], got {knn_weight}")
     s = cosine_scores(x, class_emb)
     probs = _probs(s - s.mean(0, keepdim=True), temperature)
+    if knn_weight > 0 and alpha > 0:
+        adj = normalized_adjacency(edge_index, x.size(0)) if adj is None else adj
+        knn_adj = knn_adjacency(x, knn) if knn_adj is None else knn_adj
+        adj = ((1 - knn_weight) * adj + knn_weight * knn_adj).coalesce()
     return propagate_scores(probs, edge_index, alpha, steps, adj)
 
 

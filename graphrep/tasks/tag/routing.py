@@ -19,10 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from graphrep.models import GraphShaper
-from graphrep.tasks.tag.adaptation import (choose_route, refine_prototypes, score_propagation, structure_estimate,
-                                           text_probs)
+from graphrep.tasks.tag.adaptation import (choose_route, knn_adjacency, refine_prototypes, score_propagation,
+                                           structure_estimate, text_probs)
 
-__all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "ROUTE_ALPHAS", "choose_two_way_route",
+__all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "ROUTE_ALPHAS", "KNN_WEIGHTS",
+           "ROUTE_OPTIONS", "KNN_NEIGHBOURS", "choose_two_way_route",
            "source_two_way_route", "two_way_scores", "route_gain", "sources_two_way_route", "route_branch"]
 
 
@@ -95,6 +96,15 @@ def mean_gate_weights(model: GraphShaper, data) -> dict[str, float]:
 # --- two-way route: score propagation above a source-chosen threshold, text (or refined prototypes) below ------------
 LOW_BRANCHES = ("text", "refined prototypes")
 ROUTE_ALPHAS = (0.8, 0.9, 0.95)  # score-propagation strengths the sources choose among
+KNN_WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5)  # weights of the text-similarity graph in the propagation (0: the graph alone)
+KNN_NEIGHBOURS = 10  # neighbours per node of that graph (adaptation.knn_adjacency)
+#: the sources' choices above the threshold: (alpha, kNN weight) of score propagation
+ROUTE_OPTIONS = tuple((a, w) for a in ROUTE_ALPHAS for w in KNN_WEIGHTS)
+
+
+def _option(option) -> tuple[float, float]:
+    """(alpha, kNN weight) of a route option: a pair of :data:`ROUTE_OPTIONS`, or an alpha alone (weight 0)."""
+    return (float(option[0]), float(option[1])) if isinstance(option, (tuple, list)) else (float(option), 0.0)
 
 
 def choose_two_way_route(values: list[float], high_gains: dict, low_gains: dict,
@@ -107,16 +117,18 @@ def choose_two_way_route(values: list[float], high_gains: dict, low_gains: dict,
       :data:`LOW_BRANCHES`) that earns most over the sources that fall at or below the threshold; text only (gain 0)
       unless an option earns more than 0 there, the first listed on ties.
 
-    Returns ``{"alpha": high option, "threshold": t, "low": low option}``.
+    Returns ``{"alpha", "knn_weight", "threshold": t, "low": low option}``: the high option split by
+    :func:`_option` (an alpha alone has kNN weight 0).
     """
-    alpha, t = choose_route(values, high_gains, midpoint)
+    option, t = choose_route(values, high_gains, midpoint)
+    alpha, knn_weight = _option(option)
     below = [i for i, v in enumerate(values) if v <= t]
     low, earned = "text", 0.0
     for option, g in low_gains.items():
         e = sum(g[i] for i in below)
         if e > earned:
             low, earned = option, e
-    return {"alpha": alpha, "threshold": t, "low": low}
+    return {"alpha": alpha, "knn_weight": knn_weight, "threshold": t, "low": low}
 
 
 def source_two_way_route(graphs: dict, target: str, estimate, high_gains: dict, low_gains: dict,
@@ -134,10 +146,12 @@ def source_two_way_route(graphs: dict, target: str, estimate, high_gains: dict, 
 
 
 def two_way_scores(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.Tensor, route: dict,
-                   agreement: float, temperature: float = 0.05, adj: torch.Tensor | None = None) -> torch.Tensor:
+                   agreement: float, temperature: float = 0.05, adj: torch.Tensor | None = None,
+                   knn_adj: torch.Tensor | None = None) -> torch.Tensor:
     r"""Class probabilities of a target under a two-way ``route`` (:func:`source_two_way_route`), label-free:
     ``agreement`` (the target's :math:`a_1`, from its own texts, edges and class prompts) above ``route["threshold"]``:
-    :func:`~graphrep.tasks.tag.adaptation.score_propagation` with :math:`\alpha` = ``route["alpha"]``; else
+    :func:`~graphrep.tasks.tag.adaptation.score_propagation` with :math:`\alpha` = ``route["alpha"]`` and the
+    text-similarity graph's weight ``route["knn_weight"]`` (0 when absent; ``knn_adj`` its adjacency if known); else
     :math:`\mathrm{softmax}(\cos(x, t)/\tau)` with :math:`t` the class embeddings (``low = "text"``) or the prototypes
     refined on the target's own confident nodes (``"refined prototypes"``,
     :func:`~graphrep.tasks.tag.adaptation.refine_prototypes` on the raw texts).
@@ -145,7 +159,8 @@ def two_way_scores(x: torch.Tensor, class_emb: torch.Tensor, edge_index: torch.T
     Shapes: x ``[N, d]``, class_emb ``[C, d]``, edge_index ``[2, E]`` -> ``[N, C]``.
     """
     if agreement > route["threshold"]:
-        return score_propagation(x, class_emb, edge_index, route["alpha"], temperature, adj=adj)
+        return score_propagation(x, class_emb, edge_index, route["alpha"], temperature, adj=adj,
+                                 knn_weight=route.get("knn_weight", 0.0), knn=KNN_NEIGHBOURS, knn_adj=knn_adj)
     if route["low"] not in LOW_BRANCHES:
         raise ValueError(f"unknown low branch {route['low']!r}; choose from {LOW_BRANCHES}")
     t = refine_prototypes(x, class_emb) if route["low"] == "refined prototypes" else class_emb
@@ -156,24 +171,30 @@ def route_branch(route: dict, agreement: float) -> str:
     """The branch of ``route`` that a graph with label-free agreement ``agreement`` takes, in words."""
     if agreement <= route["threshold"]:
         return route["low"]
-    return f"score propagation, alpha {route['alpha']}"
+    w = route.get("knn_weight", 0.0)
+    return f"score propagation, alpha {route['alpha']}" + (f", kNN weight {w}" if w else "")
 
 
-def route_gain(data, class_emb: torch.Tensor, option, temperature: float = 0.05) -> float:
+def route_gain(data, class_emb: torch.Tensor, option, temperature: float = 0.05,
+               knn_adj: torch.Tensor | None = None) -> float:
     r"""Accuracy gain over text only of one route ``option`` on a *source* graph ``data`` (``x``, ``edge_index`` and
-    its labels ``y``): an :math:`\alpha` of score propagation, or a low branch of :data:`LOW_BRANCHES`, scored with
-    ``class_emb`` ``[C, d]`` (e.g. the source's prompt ensemble). Reads ``data.y``: never call it on a target."""
+    its labels ``y``): an :math:`\alpha` or an (:math:`\alpha`, kNN weight) pair of score propagation
+    (:data:`ROUTE_OPTIONS`), or a low branch of :data:`LOW_BRANCHES`, scored with ``class_emb`` ``[C, d]`` (e.g. the
+    source's prompt ensemble). ``knn_adj``: the source's text-similarity graph when the caller has it. Reads
+    ``data.y``: never call it on a target."""
     from graphrep.tasks.tag.zero_shot import accuracy
 
     if option in LOW_BRANCHES:
         probs = two_way_scores(data.x, class_emb, data.edge_index, {"threshold": float("inf"), "low": option}, 0.0,
                                temperature)
     else:
-        probs = score_propagation(data.x, class_emb, data.edge_index, option, temperature)
+        alpha, w = _option(option)
+        probs = score_propagation(data.x, class_emb, data.edge_index, alpha, temperature, knn_weight=w,
+                                  knn=KNN_NEIGHBOURS, knn_adj=knn_adj)
     return accuracy(probs.argmax(-1), data.y) - accuracy(text_probs(data.x, class_emb, temperature).argmax(-1), data.y)
 
 
-def sources_two_way_route(sources: list, class_embs: list[torch.Tensor], alphas=ROUTE_ALPHAS,
+def sources_two_way_route(sources: list, class_embs: list[torch.Tensor], alphas=ROUTE_OPTIONS,
                           midpoint: str = "geometric") -> dict:
     """The two-way route chosen on ``sources`` alone (the target is not an argument, so neither its labels nor its
     graph can move it): each source's label-free estimate is its ``graph_features[0]`` (:math:`a_1`, or from
@@ -183,6 +204,8 @@ def sources_two_way_route(sources: list, class_embs: list[torch.Tensor], alphas=
         raise ValueError("need one class-embedding matrix per source graph")
     values = [float((g.graph_features if getattr(g, "graph_features", None) is not None
                      else graph_features(g, c))[0]) for g, c in zip(sources, class_embs)]
-    return choose_two_way_route(values, {a: [route_gain(g, c, a) for g, c in zip(sources, class_embs)] for a in alphas},
+    knn = [knn_adjacency(g.x, KNN_NEIGHBOURS) if any(_option(a)[1] > 0 for a in alphas) else None for g in sources]
+    return choose_two_way_route(values, {a: [route_gain(g, c, a, knn_adj=k) for g, c, k in zip(sources, class_embs, knn)]
+                                         for a in alphas},
                                 {b: [route_gain(g, c, b) for g, c in zip(sources, class_embs)] for b in LOW_BRANCHES},
                                 midpoint)

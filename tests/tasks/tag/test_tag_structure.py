@@ -10,8 +10,9 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 from graphrep.data.errors import InvalidInputError
-from graphrep.tasks.tag.adaptation import (choose_route, choose_threshold, refine_prototypes, score_propagation,
-                                           signed_propagation, source_route, source_threshold, structure_estimate)
+from graphrep.tasks.tag.adaptation import (choose_route, choose_threshold, knn_adjacency, refine_prototypes,
+                                           score_propagation, signed_propagation, source_route, source_threshold,
+                                           structure_estimate)
 from graphrep.tasks.tag.zero_shot import description_embeddings, read_class_descriptions
 
 
@@ -197,6 +198,52 @@ def test_score_propagation_matches_a_dense_reference_and_helps_on_homophilous_gr
     assert acc(out) > acc(s) + 0.1  # neighbours of the same class fix noisy texts
     # alpha = 0: the class-centred text scores alone
     torch.testing.assert_close(score_propagation(x, protos, ei, alpha=0.0), p0)
+
+
+def _dense_hat(a):
+    """D^-1/2 (A + I) D^-1/2 of a dense 0/1 adjacency (its diagonal ignored)."""
+    a = a.clone().fill_diagonal_(0) + torch.eye(a.size(0))
+    dinv = a.sum(1).rsqrt()
+    return dinv[:, None] * a * dinv[None, :]
+
+
+def test_knn_adjacency_matches_a_dense_reference_in_blocks():
+    x = torch.randn(50, 8, generator=torch.Generator().manual_seed(3))
+    xn = F.normalize(x, dim=-1)
+    sim = (xn @ xn.t()).fill_diagonal_(-2.0)
+    a = torch.zeros(50, 50)
+    a[torch.arange(50).repeat_interleave(4), sim.topk(4, dim=-1).indices.flatten()] = 1.0
+    a = ((a + a.t()) > 0).float()  # undirected
+    ref = _dense_hat(a)
+    for block in (7, 2048):  # the row blocks do not change the graph
+        torch.testing.assert_close(knn_adjacency(x, 4, block=block).to_dense(), ref)
+    with pytest.raises(ValueError, match="k must be"):
+        knn_adjacency(x, 0)
+
+
+def test_score_propagation_with_the_knn_graph_matches_a_dense_reference_and_helps_without_structure():
+    y, protos, _, _ = _sbm(n=200, seed=6)
+    x = _texts(y, protos, 3.0, 6)
+    n = y.numel()
+    g = torch.Generator().manual_seed(6)
+    ei = to_undirected(torch.randint(0, n, (2, n), generator=g))  # random edges: no class structure
+    a = torch.zeros(n, n)
+    a[ei[0], ei[1]] = 1.0
+    mixed = 0.65 * _dense_hat(a) + 0.35 * knn_adjacency(x, 10).to_dense()
+    s = x @ protos.t()
+    p0 = torch.softmax((s - s.mean(0)) / 0.05, -1)
+    p = p0
+    for _ in range(10):
+        p = 0.1 * p0 + 0.9 * mixed @ p
+    out = score_propagation(x, protos, ei, alpha=0.9, knn_weight=0.35, knn=10)
+    torch.testing.assert_close(out, p / p.sum(-1, keepdim=True), atol=1e-5, rtol=1e-4)
+    # weight 0 is the graph alone; the texts' own neighbours carry the class where the edges do not
+    torch.testing.assert_close(score_propagation(x, protos, ei, 0.9, knn_weight=0.0),
+                               score_propagation(x, protos, ei, 0.9))
+    acc = lambda q: float((q.argmax(-1) == y).float().mean())
+    assert acc(out) > acc(score_propagation(x, protos, ei, 0.9)) + 0.03
+    with pytest.raises(ValueError, match="knn_weight"):
+        score_propagation(x, protos, ei, 0.9, knn_weight=1.5)
 
 
 def test_choose_route_known_choice_and_source_only():

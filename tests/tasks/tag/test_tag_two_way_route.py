@@ -11,7 +11,7 @@ from graphrep.data.transforms.structural import structural_descriptors
 from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (_probs, choose_threshold, refine_prototypes, score_propagation,
                                            structure_estimate)
-from graphrep.tasks.tag.routing import (LOW_BRANCHES, ROUTE_ALPHAS, choose_two_way_route, graph_features,
+from graphrep.tasks.tag.routing import (LOW_BRANCHES, ROUTE_OPTIONS, choose_two_way_route, graph_features,
                                         route_gain, source_two_way_route, sources_two_way_route, two_way_scores)
 
 ALPHAS = (0.8, 0.9)
@@ -44,7 +44,8 @@ def _gain(option):
         if option in ("text", "refined prototypes"):
             probs = two_way_scores(d.x, PROTOS, d.edge_index, {"threshold": float("inf"), "low": option}, 0.0)
         else:
-            probs = score_propagation(d.x, PROTOS, d.edge_index, option)
+            alpha, w = option if isinstance(option, tuple) else (option, 0.0)
+            probs = score_propagation(d.x, PROTOS, d.edge_index, alpha, knn_weight=w)
         return _acc(probs, d) - _acc(text, d)
     return gain
 
@@ -115,9 +116,13 @@ def test_choose_threshold_geometric_midpoint_and_two_way_known_values():
     route = choose_two_way_route(values, {0.8: [-1.0, 1.0, -1.0, 1.0], 0.9: gains},
                                  {"text": [0.0] * 4, "refined prototypes": [3.0, -9.0, 1.0, -9.0]})
     # 0.9 earns more on the sources above; below the threshold refinement earns 3 + 1 (the -9s are above)
-    assert route == {"alpha": 0.9, "threshold": pytest.approx(0.4), "low": "refined prototypes"}
+    assert route == {"alpha": 0.9, "knn_weight": 0.0, "threshold": pytest.approx(0.4), "low": "refined prototypes"}
     route = choose_two_way_route(values, {0.9: gains}, {"text": [0.0] * 4, "refined prototypes": [-1.0, 9, 0.5, 9]})
     assert route["low"] == "text"  # refinement loses below the threshold (-1 + 0.5), whatever it earns above
+    # an (alpha, kNN weight) option is split into the route's two settings; an alpha alone has weight 0
+    route = choose_two_way_route(values, {(0.95, 0.35): gains, (0.9, 0.0): [-1.0, 1.0, -1.0, 1.0]},
+                                 {"text": [0.0] * 4})
+    assert route == {"alpha": 0.95, "knn_weight": 0.35, "threshold": pytest.approx(0.4), "low": "text"}
 
 
 def _routed_model(data, seed=0):
@@ -159,10 +164,10 @@ def test_the_cli_route_over_a_list_of_sources_is_the_benchmark_leave_one_out_rou
     graphs["target"] = _graph(True, 11)
     for option in (0.9, "refined prototypes"):
         assert route_gain(graphs["homo0"], PROTOS, option) == pytest.approx(_gain(option)(graphs["homo0"]))
-    expect = source_two_way_route(graphs, "target", _estimate, {a: _gain(a) for a in ROUTE_ALPHAS},
+    expect = source_two_way_route(graphs, "target", _estimate, {a: _gain(a) for a in ROUTE_OPTIONS},
                                   {b: _gain(b) for b in LOW_BRANCHES})
     got = sources_two_way_route([g for k, g in graphs.items() if k != "target"], [PROTOS] * 4)
-    assert got == expect and got["alpha"] in ROUTE_ALPHAS
+    assert got == expect and (got["alpha"], got["knn_weight"]) in ROUTE_OPTIONS
     with pytest.raises(ValueError, match="one class-embedding"):
         sources_two_way_route([graphs["homo0"]], [])
 
