@@ -122,6 +122,10 @@ class TrajMoEConfig:
     global_scores: bool = False
     explore_gate: bool = False
     new_scores: bool = False
+    #: calibration of the gate's logit, g <- gate_scale * g + gate_shift (identity by default; set after training by
+    #: :func:`graphrep.tasks.mobility.calibration.calibrate_gate` from the validation split, never from test)
+    gate_scale: float = 1.0
+    gate_shift: float = 0.0
 
     def __post_init__(self):
         from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
@@ -136,6 +140,8 @@ class TrajMoEConfig:
             raise InvalidInputError("explore_gate needs use_history (the gate splits visited from unvisited venues)")
         if self.new_scores and not self.explore_gate:
             raise InvalidInputError("new_scores needs explore_gate (they score the gate's exploration path)")
+        if not self.explore_gate and (self.gate_scale != 1.0 or self.gate_shift != 0.0):
+            raise InvalidInputError("gate_scale/gate_shift calibrate explore_gate's logit; set explore_gate=True")
         if self.transition_gnn and self.gnn_layers < 1:
             raise InvalidInputError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
@@ -343,8 +349,15 @@ class TrajMoE(nn.Module):
         explore = [torch.log1p(n), seen.sum(1) / n.clamp_min(1.0)]  # history size, novelty rate
         if z_new is not None:
             explore += list(first_visits(batch, _RECENT))
-        g = self.gate(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M, 1]: logit of P(new venue)
-        return gated_log_probs(z, z if z_new is None else z_new, visited, g[:, 0], n > 0)
+        g = self.gate_logit(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M]: logit of P(new venue)
+        self.last_gate = g.detach()  # read by graphrep.tasks.mobility.calibration
+        return gated_log_probs(z, z if z_new is None else z_new, visited, g, n > 0)
+
+    def gate_logit(self, inputs: Tensor) -> Tensor:
+        r"""The calibrated gate logit :math:`g = a (w^\top x + b_0) + s` (``a``, ``s`` the config's ``gate_scale``,
+        ``gate_shift``). Shapes: ``[M, dim + 2 or 4]`` -> ``[M]``."""
+        c = self.config
+        return c.gate_scale * self.gate(inputs)[:, 0] + c.gate_shift
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(logits, targets) + self.config.aux_weight * self.aux_loss
