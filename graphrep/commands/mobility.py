@@ -85,10 +85,11 @@ def add_parser(subparsers) -> None:
                        "softmax over the venues the user has visited with an exploration path's softmax over the "
                        "others (city-wide transitions, popularity, distance; it starts as popularity), so that the "
                        "ranking lists new venues when an exploration is likely")
-    train.add_argument("--gate-calibration", choices=["platt", "acc5", "none"], default="platt",
+    train.add_argument("--gate-calibration", choices=["platt", "acc5", "popularity", "none"], default="platt",
                        help="with --explore-path, after training: fit the gate's P(new venue) on the validation split "
                        "(platt: so that it matches the validation share of new targets; acc5: then the shift with the "
-                       "best validation Acc@5); stored in model.pt, so transfer --fraction 0 uses the source city's")
+                       "best validation Acc@5; popularity: the smallest shift whose validation new-venue Acc@5 beats "
+                       "popularity's); stored in model.pt, so transfer --fraction 0 uses the source city's")
     train.add_argument("--target-time", action="store_true", help="ask for the next venue at the target check-in's "
                        "known time (its hour of week and the gap to it; as LLM-Mob's prompt and the benchmark do)")
     train.add_argument("--global-scores", action="store_true", help="add city-wide evidence (all users' transitions "

@@ -122,6 +122,9 @@ class TrajMoEConfig:
     global_scores: bool = False
     explore_gate: bool = False
     new_scores: bool = False
+    #: (with new_scores) the gate also reads the two paths' evidence: log-sum-exp and max of the exploration
+    #: scores over the unvisited venues minus those of the return scores over the visited ones (detached)
+    gate_evidence: bool = False
     #: calibration of the gate's logit, g <- gate_scale * g + gate_shift (identity by default; set after training by
     #: :func:`graphrep.tasks.mobility.calibration.calibrate_gate` from the validation split, never from test)
     gate_scale: float = 1.0
@@ -138,6 +141,8 @@ class TrajMoEConfig:
             raise InvalidInputError(f"top_k ({self.top_k}) must be in 1..num_experts ({self.num_experts})")
         if self.explore_gate and not self.use_history:
             raise InvalidInputError("explore_gate needs use_history (the gate splits visited from unvisited venues)")
+        if self.gate_evidence and not self.new_scores:
+            raise InvalidInputError("gate_evidence needs new_scores (it compares the two paths' scores)")
         if self.new_scores and not self.explore_gate:
             raise InvalidInputError("new_scores needs explore_gate (they score the gate's exploration path)")
         if not self.explore_gate and (self.gate_scale != 1.0 or self.gate_shift != 0.0):
@@ -209,7 +214,8 @@ class TrajMoE(nn.Module):
         if self.globals is not None:  # start as the model without them: random weights on raw counts are noise
             nn.init.zeros_(self.globals.weight)
             nn.init.zeros_(self.globals.bias)
-        self.gate = nn.Linear(c.dim + (4 if c.new_scores else 2), 1) if c.explore_gate else None
+        extra = 2 + 2 * int(c.new_scores) + 2 * int(c.gate_evidence)
+        self.gate = nn.Linear(c.dim + extra, 1) if c.explore_gate else None
         if c.new_scores:
             self.new_query = nn.Linear(c.dim, c.dim)
             nn.init.zeros_(self.new_query.weight)  # cos(0, e) = 0: no embedding term at the start
@@ -349,6 +355,8 @@ class TrajMoE(nn.Module):
         explore = [torch.log1p(n), seen.sum(1) / n.clamp_min(1.0)]  # history size, novelty rate
         if z_new is not None:
             explore += list(first_visits(batch, _RECENT))
+        if self.config.gate_evidence:
+            explore += path_evidence(z.detach(), z_new.detach(), visited)
         g = self.gate_logit(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M]: logit of P(new venue)
         self.last_gate = g.detach()  # read by graphrep.tasks.mobility.calibration
         return gated_log_probs(z, z if z_new is None else z_new, visited, g, n > 0)
@@ -395,6 +403,18 @@ def gated_log_probs(z_ret: Tensor, z_new: Tensor, visited: Tensor, g: Tensor, ha
     new = z_new - torch.logsumexp(z_new.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
     mixed = torch.where(visited, ret, new)
     return torch.where(has_history[:, None], mixed, F.log_softmax(z_new, 1))
+
+
+def path_evidence(z_ret: Tensor, z_new: Tensor, visited: Tensor) -> list[Tensor]:
+    r"""The gate's evidence from the two paths' raw scores: :math:`\mathrm{LSE}_{v \notin S} z^{new}_v -
+    \mathrm{LSE}_{v \in S} z^{ret}_v` and :math:`\max_{v \notin S} z^{new}_v - \max_{v \in S} z^{ret}_v` (0 where a set
+    is empty). Shapes: ``[M, V]`` (visited bool) -> two ``[M]``."""
+    ok = (visited.any(1) & ~visited.all(1))
+    lo = torch.finfo(z_ret.dtype).min
+    r, n = z_ret.masked_fill(~visited, lo), z_new.masked_fill(visited, lo)
+    lse = torch.where(ok, torch.logsumexp(n, 1) - torch.logsumexp(r, 1), torch.zeros_like(ok, dtype=z_ret.dtype))
+    top = torch.where(ok, n.max(1).values - r.max(1).values, torch.zeros_like(ok, dtype=z_ret.dtype))
+    return [lse, top]
 
 
 def first_visits(batch: dict[str, Tensor], recent: int = _RECENT) -> tuple[Tensor, Tensor]:

@@ -12,6 +12,9 @@ transfer) ranks with it:
   equals the validation share of new targets).
 - ``rule="acc5"`` (:func:`calibrate_gate`): then the shift :math:`s` on a grid that maximises validation Acc@5 on all
   targets (the expected-hit objective the ranking is for, measured instead of assumed).
+- ``rule="popularity"``: then the smallest shift on the grid at which the validation Acc@5 on targets new to the user
+  exceeds popularity's on the same targets (an operating point bought with Acc@5 on returns; the largest shift if
+  none does).
 
 A shift moves only whether a venue of one path outranks one of the other: with :math:`r` the return path's restricted
 log-probabilities and :math:`n` the exploration path's, a return target :math:`t` has rank
@@ -36,7 +39,7 @@ from .exploration import novel_targets
 
 __all__ = ["GateSummary", "gate_summary", "shifted_ranks", "fit_platt", "calibrate_gate", "RULES"]
 
-RULES = ("platt", "acc5")
+RULES = ("platt", "acc5", "popularity")
 _DEPTH = 10
 
 
@@ -155,12 +158,23 @@ def calibrate_gate(model, data, part: str = "valid", rule: str = "platt", batch_
     active = ~s.fixed
     scale, shift = fit_platt(s.g[active], s.is_new[active])
     platt = shift
+    extra = {}
     if rule == "acc5":  # the best validation Acc@5, ties to the shift nearest Platt's
         score = {d: _metrics(shifted_ranks(s, scale, platt + d), s.is_new)["acc@5"] for d in SHIFTS}
         shift = platt + max(SHIFTS, key=lambda d: (score[d], -abs(d)))
+    elif rule == "popularity":
+        from .evaluation import baseline_ranks
+
+        ranks, rows, _ = baseline_ranks(data, "popularity", part)
+        novel = novel_targets(data.checkins.user, data.checkins.venue)[rows]
+        extra["popularity_new_acc@5"] = bar = float((ranks[novel] <= 5).mean())
+        above = [d for d in sorted(SHIFTS) if d >= 0
+                 and _metrics(shifted_ranks(s, scale, platt + d), s.is_new).get("new/acc@5", 0.0) > bar]
+        shift = platt + (above[0] if above else max(SHIFTS))
     model.config.gate_scale, model.config.gate_shift = scale, shift
     p = lambda a, b: float(torch.sigmoid(a * s.g[active] + b).mean())  # noqa: E731
     return {"rule": rule, "part": part, "city": data.name, "scale": scale, "shift": shift, "platt_shift": platt,
             "targets": int(active.sum()), "new_share": float(s.is_new[active].double().mean()),
             "mean_p_new_raw": p(1.0, 0.0), "mean_p_new": p(scale, shift),
-            "raw": _metrics(shifted_ranks(s), s.is_new), "valid": _metrics(shifted_ranks(s, scale, shift), s.is_new)}
+            "raw": _metrics(shifted_ranks(s), s.is_new), "valid": _metrics(shifted_ranks(s, scale, shift), s.is_new),
+            **extra}

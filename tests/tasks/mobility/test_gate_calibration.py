@@ -9,8 +9,8 @@ import torch
 from graphrep.data.errors import InvalidInputError
 from graphrep.data.mobility import load_checkins
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig, gated_log_probs
-from graphrep.tasks.mobility.calibration import (GateSummary, _summarise, calibrate_gate, fit_platt, gate_summary,
-                                                  shifted_ranks)
+from graphrep.tasks.mobility.calibration import (SHIFTS, GateSummary, _summarise, calibrate_gate, fit_platt,
+                                                  gate_summary, shifted_ranks)
 from graphrep.tasks.mobility.training import prepare_city
 from graphrep.train.metrics import target_ranks
 
@@ -91,6 +91,13 @@ def test_calibration_reads_validation_only_and_is_stored_in_the_config(tmp_path)
     # the acc5 rule picks its shift on validation Acc@5: never below the Platt calibration's
     info5 = calibrate_gate(model, guarded, rule="acc5")
     assert info5["valid"]["acc@5"] >= info["valid"]["acc@5"] - 1e-12
+    # the popularity rule: the smallest shift above Platt's whose validation new-venue Acc@5 beats popularity's
+    infop = calibrate_gate(model, guarded, rule="popularity")
+    assert infop["shift"] >= infop["platt_shift"]
+    if infop["shift"] < infop["platt_shift"] + max(SHIFTS):
+        assert infop["valid"]["new/acc@5"] > infop["popularity_new_acc@5"]
+        lower = shifted_ranks(raw, infop["scale"], infop["shift"] - 0.25)[raw.is_new]
+        assert infop["shift"] == infop["platt_shift"] or (lower <= 5).double().mean() <= infop["popularity_new_acc@5"]
     with pytest.raises(InvalidInputError, match="rule"):
         calibrate_gate(model, data, rule="test")
 
