@@ -20,8 +20,8 @@ scores over every venue (``global_scores``); "TrajMoE + exploration path" is the
 (``new_scores``): the gate, which also reads the user's recent first visits, mixes the return path's softmax over the
 visited venues with an exploration path of its own, a softmax over the unvisited venues of separate scores (its own
 query, city-wide transitions from the current venue, popularity, distance, hour share; it starts as popularity),
-while the return path is TrajMoE's; after training its gate is calibrated on the validation split of the city it
-trained on (Platt scaling of the gate logit, so that the mean P(new) matches the validation share of new targets;
+while the return path is TrajMoE's, and the gate also reads the two paths' score gaps (``gate_evidence``); after
+training its gate is calibrated on the validation split of the city it trained on (Platt scaling of the gate logit, so that the mean P(new) matches the validation share of new targets;
 the zero-shot cell keeps NYC's calibration, no TKY label is read); the same models before calibration are the row
 ", gate uncalibrated", and with the gate shifted until their validation new-venue Acc@5 beats popularity's the row
 ", gate shifted past popularity on validation new venues" (an operating point, bought with returns);
@@ -66,7 +66,7 @@ from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_
 TIMED = {"target_time": True, "explore_gate": True}
 VARIANTS = {"GRU": {"backbone": "gru", **TIMED}, "dense transformer": {"backbone": "dense", **TIMED},
             "TrajMoE": TIMED, "TrajMoE + city-wide scores": {**TIMED, "global_scores": True},
-            "TrajMoE + exploration path": {**TIMED, "new_scores": True},
+            "TrajMoE + exploration path": {**TIMED, "new_scores": True, "gate_evidence": True},
             "TrajMoE w/o target time": {"explore_gate": True}, "TrajMoE w/o explore gate": {"target_time": True},
             "TrajMoE w/o user history": {"use_history": False, "target_time": True}}
 EXPLORER = "TrajMoE + exploration path"
@@ -430,7 +430,8 @@ def calibration_bullets(results: dict, goals_: dict) -> list[str]:
                         f"{v(c, 'gate_new_share'):.3f})" for c in fitted)
             + f". Its effect on the same models (\"{UNCALIBRATED}\" row; points, per cell in the order above): "
             "new-venue Acc@5 " + effect("new-venue Acc@5") + ", Acc@1 " + effect("Acc@1") + ", Acc@5 "
-            + effect("Acc@5") + ", Acc@5 on returns " + effect("returns Acc@5") + "."] + shifted_bullets(results, goals_)
+            + effect("Acc@5") + ", Acc@5 on returns " + effect("returns Acc@5") + "."
+            ] + shifted_bullets(results, goals_)
 
 
 def shifted_bullets(results: dict, goals_: dict) -> list[str]:

@@ -12,7 +12,8 @@ validation. Only ``--fraction 0`` is zero-shot (venue features, popularity and M
 training check-ins); with ``--fraction f > 0`` they come from that fraction of users, and metrics.json's ``protocol``
 says so. With ``--explore-path`` the gate's P(new venue) is calibrated after training on the trained city's
 validation split (``--gate-calibration``; :mod:`graphrep.tasks.mobility.calibration`), and ``model.pt`` keeps it: a
-zero-shot transfer ranks with the source city's calibration, a fine-tuned one refits it on the target's validation split.
+zero-shot transfer ranks with the source city's calibration, a fine-tuned one refits it on the target's validation
+split.
 """
 
 from __future__ import annotations
@@ -241,6 +242,7 @@ def _run_seed(args, seed: int, out, engine) -> dict:
             config = TrajMoEConfig(max_len=args.window, use_priors=not args.no_priors,
                                    use_history=not args.no_history, transition_gnn=args.transition_gnn,
                                    explore_gate=args.explore_path, new_scores=args.explore_path,
+                                   gate_evidence=args.explore_path,
                                    target_time=args.target_time, global_scores=args.global_scores,
                                    **{k: getattr(args, k) for k in _MODEL_FLAGS})
             model = TrajMoE(config)

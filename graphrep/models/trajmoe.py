@@ -69,6 +69,14 @@ Two options make the non-copy path informed (both off by default, on in the benc
   The loss is the mixture's likelihood: per target,
   :math:`-\log(1 - \pi_p) - \log p_{ret}(v)` for a return and :math:`-\log \pi_p - \log p_{new}(v)` for a new
   venue, i.e. a BCE on the gate plus each path's restricted cross-entropy.
+- ``gate_evidence=True`` (with ``new_scores``): the gate also reads what the two paths see,
+  :math:`\mathrm{LSE}_{v \notin S_p} z^{new}_{pv} - \mathrm{LSE}_{v \in S_p} z_{pv}` and
+  :math:`\max_{v \notin S_p} z^{new}_{pv} - \max_{v \in S_p} z_{pv}` (:func:`path_evidence`, detached: the gate
+  learns from them, the paths are trained as before): an exploration is likelier when an unvisited venue scores well
+  against the user's own places.
+- ``gate_scale``, ``gate_shift``: the calibration :math:`g \leftarrow a g + s` of the gate logit, identity in
+  training, fitted afterwards on the validation split by :func:`graphrep.tasks.mobility.calibration.calibrate_gate`
+  (the ranking by the mixture is the expected-hit-optimal top :math:`k` only when :math:`\pi_p` is right).
 
 In training with ``visits`` (the city's hour-of-week training visit counts, ``[V, 168]``), the target venue's
 popularity and hour histogram leave the target's own visit out, in its embedding (not with ``transition_gnn``) and in

@@ -20,8 +20,8 @@ A shift moves only whether a venue of one path outranks one of the other: with :
 log-probabilities and :math:`n` the exploration path's, a return target :math:`t` has rank
 :math:`1 + \#\{v \in S: r_v > r_t\} + \#\{v \notin S: n_v > r_t - g\}` and a new target
 :math:`1 + \#\{v \notin S: n_v > n_t\} + \#\{v \in S: r_v > n_t + g\}`, since
-:math:`\log\sigma(g) - \log\sigma(-g) = g`. :func:`gate_summary` keeps, per target, its path's value, its rank inside its
-path and the other path's top ``depth`` values, from which :func:`shifted_ranks` gives exact ranks up to ``depth``
+:math:`\log\sigma(g) - \log\sigma(-g) = g`. :func:`gate_summary` keeps, per target, its path's value, its rank inside
+its path and the other path's top ``depth`` values, from which :func:`shifted_ranks` gives exact ranks up to ``depth``
 for any :math:`(a, s)` without rescoring.
 """
 
