@@ -21,8 +21,9 @@ scores over every venue (``global_scores``); "TrajMoE + exploration path" is the
 visited venues with an exploration path of its own, a softmax over the unvisited venues of separate scores (its own
 query, city-wide transitions from the current venue, popularity, distance, hour share; it starts as popularity),
 while the return path is TrajMoE's, and the gate also reads the two paths' score gaps (``gate_evidence``); after
-training its gate is calibrated on the validation split of the city it trained on (Platt scaling of the gate logit, so that the mean P(new) matches the validation share of new targets;
-the zero-shot cell keeps NYC's calibration, no TKY label is read); the same models before calibration are the row
+training its gate is calibrated on the validation split of the city it trained on (Platt scaling of the gate logit,
+so that the mean P(new) matches the validation share of new targets; the zero-shot cell keeps NYC's calibration, no
+TKY label is read); the same models before calibration are the row
 ", gate uncalibrated", and with the gate shifted until their validation new-venue Acc@5 beats popularity's the row
 ", gate shifted past popularity on validation new venues" (an operating point, bought with returns);
 "TrajMoE w/o target time" and "TrajMoE w/o explore gate" (optional rows)
@@ -398,8 +399,9 @@ def explorer_bullets(results: dict, goals_: dict) -> list[str]:
     g = [goals_[f"{c}: {EXPLORER} new-venue Acc@5 > popularity's"] for c in CELLS]
     price = lambda key: [goals_[_price_goal(c, dict(PRICES)[key])]["margin_points"] for c in CELLS]  # noqa: E731
     return [f"- The returners-and-explorers mixture (\"{EXPLORER}\", `new_scores=True`): the gate's probability "
-            "of a new venue (it also reads the user's recent first visits) mixes the return path's softmax over the "
-            "visited venues (TrajMoE's) with an exploration path's softmax over the unvisited ones, scored on their "
+            "of a new venue (it also reads the user's recent first visits and the two paths' score gaps, "
+            "`gate_evidence`) mixes the return path's softmax over the visited venues (TrajMoE's) with an "
+            "exploration path's softmax over the unvisited ones, scored on their "
             "own (own query, city-wide transitions from the current venue, popularity, distance, hour share; it "
             "starts as popularity), trained with the mixture's likelihood; its plain ranking lists a new venue when "
             "the model expects an exploration. New-venue Acc@5 of that ranking against popularity's: "
