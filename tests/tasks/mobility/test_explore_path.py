@@ -29,6 +29,10 @@ def test_cli_train_with_explore_path_then_zero_shot(tmp_path, capsys):
     assert fit["mean_p_new"] == pytest.approx(fit["new_share"], abs=1e-4)
     assert main(["mobility", "transfer", "--from", str(tmp_path / "run"), "--to", str(b), "--fraction", "0",
                  "--out", str(tmp_path / "t"), *common]) == 0
+    # zero-shot: the target's model ranks with the source city's calibration (no target label is read)
+    moved, _ = load_model(tmp_path / "t")
+    assert (moved.config.gate_scale, moved.config.gate_shift) == (fit["scale"], fit["shift"])
+    assert "gate_calibration" not in json.loads((tmp_path / "t" / "metrics.json").read_text())
     # on the other city the output is still a distribution whose unvisited mass is the gate's P(new venue)
     data = prepare_city("b", checkins=load_checkins(b, city="b"), length=8)  # the CLI's category encoder
     batch = data.windows["test"].batch(torch.arange(len(data.windows["test"])))
