@@ -20,7 +20,13 @@ scores over every venue (``global_scores``); "TrajMoE + exploration path" is the
 (``new_scores``): the gate, which also reads the user's recent first visits, mixes the return path's softmax over the
 visited venues with an exploration path of its own, a softmax over the unvisited venues of separate scores (its own
 query, city-wide transitions from the current venue, popularity, distance, hour share; it starts as popularity),
-while the return path is TrajMoE's; "TrajMoE w/o target time" and "TrajMoE w/o explore gate" (optional rows)
+while the return path is TrajMoE's, and the gate also reads the two paths' score gaps (``gate_evidence``); after
+training its gate is calibrated on the validation split of the city it trained on (Platt scaling of the gate logit,
+so that the mean P(new) matches the validation share of new targets; the zero-shot cell keeps NYC's calibration, no
+TKY label is read); the same models before calibration are the row
+", gate uncalibrated", and with the gate shifted until their validation new-venue Acc@5 beats popularity's the row
+", gate shifted past popularity on validation new venues" (an operating point, bought with returns);
+"TrajMoE w/o target time" and "TrajMoE w/o explore gate" (optional rows)
 are the ablations. Columns: Acc@1/5/10 and MRR on all targets, on targets
 new to the user (absent from all the user's earlier check-ins), on returns, and on new targets ranked only among the
 venues the user had not visited. The fine-tuning cells of issue 10 (5%/20%
@@ -52,6 +58,7 @@ from graphrep.data.mobility.llmmob import LLMMOB_PUBLISHED, load_llmmob  # noqa:
 from graphrep.data.text import TextEncoder  # noqa: E402
 from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig  # noqa: E402
 from graphrep.tasks.mobility.baselines import BASELINE_NAMES, BASELINES  # noqa: E402
+from graphrep.tasks.mobility.calibration import calibrate_gate  # noqa: E402
 from graphrep.tasks.mobility.evaluation import baseline_ranks, evaluate_ranks, model_ranks  # noqa: E402
 from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_model  # noqa: E402
 
@@ -60,7 +67,7 @@ from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_
 TIMED = {"target_time": True, "explore_gate": True}
 VARIANTS = {"GRU": {"backbone": "gru", **TIMED}, "dense transformer": {"backbone": "dense", **TIMED},
             "TrajMoE": TIMED, "TrajMoE + city-wide scores": {**TIMED, "global_scores": True},
-            "TrajMoE + exploration path": {**TIMED, "new_scores": True},
+            "TrajMoE + exploration path": {**TIMED, "new_scores": True, "gate_evidence": True},
             "TrajMoE w/o target time": {"explore_gate": True}, "TrajMoE w/o explore gate": {"target_time": True},
             "TrajMoE w/o user history": {"use_history": False, "target_time": True}}
 EXPLORER = "TrajMoE + exploration path"
@@ -68,6 +75,13 @@ DEFAULT_VARIANTS = ("GRU", "dense transformer", "TrajMoE", "TrajMoE + city-wide 
 #: rows evaluated from another row's trained model with exploration slots (tasks.mobility.exploration.slate_ranks):
 #: the last k of the top 5 positions go to the best-scored venues the user has not visited
 SLOTTED = {"TrajMoE + city-wide scores": (1, 2)}
+#: rows whose exploration gate is calibrated after training on the validation split of the city they trained on
+#: (tasks.mobility.calibration; the zero-shot cell uses NYC's, no TKY label), with the rule; the same models before
+#: calibration are the row UNCALIBRATED, and with the gate shifted until their validation new-venue Acc@5 beats
+#: popularity's (rule "popularity": an operating point, bought with returns) the row SHIFTED
+CALIBRATED = {EXPLORER: "platt"}
+UNCALIBRATED = f"{EXPLORER}, gate uncalibrated"
+SHIFTED = f"{EXPLORER}, gate shifted past popularity on validation new venues"
 
 
 def slotted_name(name: str, k: int) -> str:
@@ -154,6 +168,22 @@ def main(argv=None) -> int:
         return model, {"train_seconds": info["train_seconds"], "best_epoch": info["best_epoch"],
                        "active_parameters": model.active_parameters()}
 
+    def calibrated(name, source, cells, model, seed, info):
+        """For a CALIBRATED row: record the trained model in ``cells`` (cell -> test data) as UNCALIBRATED, then as
+        SHIFTED, then calibrate its gate with the row's rule; every fit reads ``source``'s validation split only (the
+        city the model trained on). Returns ``info`` with the calibration's record."""
+        if name not in CALIBRATED:
+            return info
+        for cell, data in cells.items():
+            record(cell, UNCALIBRATED, seed, evaluate_ranks(data, *model_ranks(model, data)))
+        shifted = calibrate_gate(model, source, "valid", rule="popularity")
+        for cell, data in cells.items():
+            record(cell, SHIFTED, seed, evaluate_ranks(data, *model_ranks(model, data)),
+                   {"gate_shift": shifted["shift"]})
+        fit = calibrate_gate(model, source, "valid", rule=CALIBRATED[name])
+        return {**info, **{f"gate_{k}": fit[k] for k in ("scale", "shift", "mean_p_new_raw", "mean_p_new",
+                                                         "new_share")}}
+
     def save():
         summarise(results["cells"])
         if args.merge:
@@ -175,13 +205,16 @@ def main(argv=None) -> int:
         for name, overrides in variants.items():
             models = {}  # cell -> the trained model, for the slotted rows
             model, info = train(nyc, overrides, seed)
+            info = calibrated(name, nyc, {"NYC in-city": nyc, "NYC->TKY zero-shot": tky}, model, seed, info)
             record("NYC in-city", name, seed, evaluate_ranks(nyc, *model_ranks(model, nyc)), info)
             record("NYC->TKY zero-shot", name, seed, evaluate_ranks(tky, *model_ranks(model, tky)))
             models["NYC in-city"] = models["NYC->TKY zero-shot"] = model
             model, info = train(tky, overrides, seed)
+            info = calibrated(name, tky, {"TKY in-city": tky}, model, seed, info)
             record("TKY in-city", name, seed, evaluate_ranks(tky, *model_ranks(model, tky)), info)
             models["TKY in-city"] = model
             model, info = train(llm, overrides, seed)
+            info = calibrated(name, llm, {"LLM-Mob NYC split": llm}, model, seed, info)
             record("LLM-Mob NYC split", name, seed, evaluate_ranks(llm, *model_ranks(model, llm)), info)
             models["LLM-Mob NYC split"] = model
             for k in SLOTTED.get(name, ()):
@@ -216,6 +249,7 @@ def merge_base(path: Path, fresh: dict, variants: dict) -> dict:
         raise SystemExit(f"--merge: {path} has seeds {old['seeds']}, this run {fresh['seeds']}")
     rerun = set(BASELINE_NAMES.values()) | set(variants)
     rerun |= {slotted_name(v, k) for v in variants for k in SLOTTED.get(v, ())}
+    rerun |= {r for v in variants if v in CALIBRATED for r in (UNCALIBRATED, SHIFTED)}
     old["cells"] = {c: {r: e for r, e in rows.items() if r not in rerun} for c, rows in old["cells"].items()}
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     old["merged"] = old.get("merged", []) + [{"variants": sorted(variants), "at": stamp}]
@@ -247,7 +281,7 @@ def goals(results: dict) -> list[dict]:
             rows.append({"goal": f"{cell}: TrajMoE new-venue Acc@5 among unvisited venues > popularity's "
                          "(informative, not a stated goal)", "margin_points": 100 * (a - b), "met": a > b})
     slotted = [slotted_name(n, k) for n, ks in SLOTTED.items() for k in ks]
-    for name in (model, "TrajMoE + city-wide scores", EXPLORER, *slotted):
+    for name in (model, "TrajMoE + city-wide scores", EXPLORER, UNCALIBRATED, SHIFTED, *slotted):
         for cell in CELLS:
             a, b = get(cell, name, "new/acc@5"), get(cell, "popularity", "new/acc@5")
             if a is not None and b is not None:
@@ -264,7 +298,21 @@ def goals(results: dict) -> list[dict]:
             a, b = get(cell, EXPLORER, key), get(cell, model, key)
             if a is not None and b is not None:
                 rows.append({"goal": _price_goal(cell, label), "margin_points": 100 * (a - b), "met": a >= b})
+    for cell in CELLS:  # the calibration's effect on the same trained models (paired: same seeds, same weights)
+        for key, label in CALIBRATION_EFFECTS:
+            a, b = get(cell, EXPLORER, key), get(cell, UNCALIBRATED, key)
+            if a is not None and b is not None:
+                rows.append({"goal": _calibration_goal(cell, label), "margin_points": 100 * (a - b),
+                             "met": a >= b})
     return rows
+
+
+CALIBRATION_EFFECTS = (("acc@1", "Acc@1"), ("acc@5", "Acc@5"), ("new/acc@5", "new-venue Acc@5"),
+                       ("return/acc@5", "returns Acc@5"))
+
+
+def _calibration_goal(cell: str, label: str) -> str:
+    return f"{cell}: {EXPLORER} {label} - {UNCALIBRATED} (informative: the gate calibration's effect)"
 
 
 PRICES = (("acc@1", "Acc@1"), ("acc@5", "Acc@5"), ("return/acc@5", "returns Acc@5"))
@@ -351,8 +399,9 @@ def explorer_bullets(results: dict, goals_: dict) -> list[str]:
     g = [goals_[f"{c}: {EXPLORER} new-venue Acc@5 > popularity's"] for c in CELLS]
     price = lambda key: [goals_[_price_goal(c, dict(PRICES)[key])]["margin_points"] for c in CELLS]  # noqa: E731
     return [f"- The returners-and-explorers mixture (\"{EXPLORER}\", `new_scores=True`): the gate's probability "
-            "of a new venue (it also reads the user's recent first visits) mixes the return path's softmax over the "
-            "visited venues (TrajMoE's) with an exploration path's softmax over the unvisited ones, scored on their "
+            "of a new venue (it also reads the user's recent first visits and the two paths' score gaps, "
+            "`gate_evidence`) mixes the return path's softmax over the visited venues (TrajMoE's) with an "
+            "exploration path's softmax over the unvisited ones, scored on their "
             "own (own query, city-wide transitions from the current venue, popularity, distance, hour share; it "
             "starts as popularity), trained with the mixture's likelihood; its plain ranking lists a new venue when "
             "the model expects an exploration. New-venue Acc@5 of that ranking against popularity's: "
@@ -360,7 +409,48 @@ def explorer_bullets(results: dict, goals_: dict) -> list[str]:
             + "; the price against TrajMoE without the path (points, per cell in the order above): Acc@1 "
             + " / ".join(f"{x:+.2f}" for x in price("acc@1")) + ", Acc@5 "
             + " / ".join(f"{x:+.2f}" for x in price("acc@5")) + ", Acc@5 on returns "
-            + " / ".join(f"{x:+.2f}" for x in price("return/acc@5")) + "."]
+            + " / ".join(f"{x:+.2f}" for x in price("return/acc@5")) + "."] + calibration_bullets(results, goals_)
+
+
+def calibration_bullets(results: dict, goals_: dict) -> list[str]:
+    """The gate calibration's line, if the uncalibrated row ran in every cell: the fitted map, mean P(new) before
+    and after against the validation new share, and the calibration's effect on the same trained models."""
+    cells = results["cells"]
+    if not all(UNCALIBRATED in cells[c] for c in CELLS):
+        return []
+    fitted = [c for c in CELLS if "gate_shift" in cells[c][EXPLORER]]
+    effect = lambda label: " / ".join(f"{goals_[_calibration_goal(c, label)]['margin_points']:+.2f}"  # noqa: E731
+                                      for c in CELLS)
+    v = lambda c, k: cells[c][EXPLORER][k][0]  # noqa: E731
+    return [f"- The gate's calibration (\"{EXPLORER}\"; rule `{CALIBRATED[EXPLORER]}`, "
+            "`graphrep.tasks.mobility.calibration.calibrate_gate`): after training, P(new) = sigmoid(a g + s) is "
+            "fitted on the validation split of the city the model trained on (the NYC -> TKY zero-shot cell ranks "
+            "with NYC's calibration: no TKY label is read), and stored in the model's config (`gate_scale`, "
+            "`gate_shift`). Fitted (mean over seeds): "
+            + ", ".join(f"{c} a = {v(c, 'gate_scale'):.2f}, s = {v(c, 'gate_shift'):+.2f}, mean P(new) "
+                        f"{v(c, 'gate_mean_p_new_raw'):.3f} -> {v(c, 'gate_mean_p_new'):.3f} (validation new share "
+                        f"{v(c, 'gate_new_share'):.3f})" for c in fitted)
+            + f". Its effect on the same models (\"{UNCALIBRATED}\" row; points, per cell in the order above): "
+            "new-venue Acc@5 " + effect("new-venue Acc@5") + ", Acc@1 " + effect("Acc@1") + ", Acc@5 "
+            + effect("Acc@5") + ", Acc@5 on returns " + effect("returns Acc@5") + "."
+            ] + shifted_bullets(results, goals_)
+
+
+def shifted_bullets(results: dict, goals_: dict) -> list[str]:
+    """The operating point's line (SHIFTED), if it ran in every cell: its new-venue Acc@5 against popularity's and
+    its price in Acc@1 and Acc@5 against the calibrated row (same models)."""
+    cells = results["cells"]
+    if not all(SHIFTED in cells[c] for c in CELLS):
+        return []
+    g = [goals_[f"{c}: {SHIFTED} new-venue Acc@5 > popularity's"] for c in CELLS]
+    price = lambda k: " / ".join(f"{100 * (cells[c][SHIFTED][k][0] - cells[c][EXPLORER][k][0]):+.2f}"  # noqa: E731
+                                 for c in CELLS)
+    return [f"- The same models with the gate shifted further (\"{SHIFTED}\", rule `popularity`): the smallest "
+            "shift, from a grid above the calibrated one, at which the validation Acc@5 on new venues beats "
+            "popularity's on the same validation targets (NYC's validation for the zero-shot cell). New-venue Acc@5 "
+            "against popularity's on test: " + ", ".join(f"{c} {_points(x)}" for c, x in zip(CELLS, g))
+            + "; the price against the calibrated row (points, per cell in the order above): Acc@1 " + price("acc@1")
+            + ", Acc@5 " + price("acc@5") + ", Acc@5 on returns " + price("return/acc@5") + "."]
 
 
 def slot_bullets(results: dict, goals_: dict) -> list[str]:

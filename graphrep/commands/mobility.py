@@ -10,7 +10,10 @@ per epoch and layer). ``transfer`` scores the source model on the target before 
 it on ``--fraction`` of the target city's users, keeping the source weights if no fine-tuned epoch beats them on
 validation. Only ``--fraction 0`` is zero-shot (venue features, popularity and Markov counts from all of the target's
 training check-ins); with ``--fraction f > 0`` they come from that fraction of users, and metrics.json's ``protocol``
-says so.
+says so. With ``--explore-path`` the gate's P(new venue) is calibrated after training on the trained city's
+validation split (``--gate-calibration``; :mod:`graphrep.tasks.mobility.calibration`), and ``model.pt`` keeps it: a
+zero-shot transfer ranks with the source city's calibration, a fine-tuned one refits it on the target's validation
+split.
 """
 
 from __future__ import annotations
@@ -83,6 +86,15 @@ def add_parser(subparsers) -> None:
                        "softmax over the venues the user has visited with an exploration path's softmax over the "
                        "others (city-wide transitions, popularity, distance; it starts as popularity), so that the "
                        "ranking lists new venues when an exploration is likely")
+    train.add_argument("--gate-calibration", choices=["platt", "acc5", "popularity", "none"], default="platt",
+                       help="with --explore-path, after training: fit the gate's P(new venue) on the validation split "
+                       "(platt: so that it matches the validation share of new targets; acc5: then the shift with the "
+                       "best validation Acc@5; popularity: the smallest shift whose validation new-venue Acc@5 beats "
+                       "popularity's); stored in model.pt, so transfer --fraction 0 uses the source city's")
+    train.add_argument("--target-time", action="store_true", help="ask for the next venue at the target check-in's "
+                       "known time (its hour of week and the gap to it; as LLM-Mob's prompt and the benchmark do)")
+    train.add_argument("--global-scores", action="store_true", help="add city-wide evidence (all users' transitions "
+                       "from the current venue, popularity, distance) as context-weighted scores over every venue")
     _common(train, root=False)
     _training(train, epochs=4, lr=2e-3)
     transfer = sub.add_parser("transfer", help="evaluate a trained model on another city zero-shot, then fine-tune it "
@@ -202,7 +214,10 @@ def _run_seed(args, seed: int, out, engine) -> dict:
     rows = ("all of its users'" if cmd == "evaluate" or fraction in (0, 1) else f"{fraction:.0%} of its users'")
     protocol = f"venue features, popularity and Markov counts of {data.name} from {rows} training check-ins"
     if cmd == "transfer":
-        protocol = ("zero-shot (no gradient step on the target); " if fraction == 0 else
+        gate = loaded[0].config.explore_gate
+        protocol = ("zero-shot (no gradient step on the target"
+                    + ("; the exploration gate's calibration is the source's, from its validation split" if gate
+                       else "") + "); " if fraction == 0 else
                     f"source weights scored before fine-tuning, then fine-tuned on {fraction:.0%} of the target's "
                     "users (not zero-shot: the target's venue statistics come from those users); ") + protocol
     result = {"command": cmd, "seed": seed, "data": data.describe(), "protocol": protocol,
@@ -227,6 +242,8 @@ def _run_seed(args, seed: int, out, engine) -> dict:
             config = TrajMoEConfig(max_len=args.window, use_priors=not args.no_priors,
                                    use_history=not args.no_history, transition_gnn=args.transition_gnn,
                                    explore_gate=args.explore_path, new_scores=args.explore_path,
+                                   gate_evidence=args.explore_path,
+                                   target_time=args.target_time, global_scores=args.global_scores,
                                    **{k: getattr(args, k) for k in _MODEL_FLAGS})
             model = TrajMoE(config)
         else:
@@ -241,6 +258,15 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                                         resume=args.resume)
             info = train_model(model, data, settings, engine, checkpoint)
             result["training"] = info
+            rule = getattr(args, "gate_calibration", "platt")  # transfer: refit on the target's validation split
+            if model.config.explore_gate and rule != "none":
+                from graphrep.tasks.mobility.calibration import calibrate_gate
+
+                fit = calibrate_gate(model, data, "valid", rule=rule)
+                result["gate_calibration"] = fit
+                print(f"  gate calibrated on {data.name}'s validation split ({rule}): P(new) = sigmoid("
+                      f"{fit['scale']:.3f} g {fit['shift']:+.3f}); mean P(new) {fit['mean_p_new_raw']:.3f} -> "
+                      f"{fit['mean_p_new']:.3f}, new share {fit['new_share']:.3f}")
             result["model"] = evaluate_model(model, data)
             _print_metrics("TrajMoE", result["model"])
             print(f"  {info['train_seconds']:.0f} s training, {info['tokens_per_s']:.0f} tokens/s, "

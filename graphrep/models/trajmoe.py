@@ -69,6 +69,14 @@ Two options make the non-copy path informed (both off by default, on in the benc
   The loss is the mixture's likelihood: per target,
   :math:`-\log(1 - \pi_p) - \log p_{ret}(v)` for a return and :math:`-\log \pi_p - \log p_{new}(v)` for a new
   venue, i.e. a BCE on the gate plus each path's restricted cross-entropy.
+- ``gate_evidence=True`` (with ``new_scores``): the gate also reads what the two paths see,
+  :math:`\mathrm{LSE}_{v \notin S_p} z^{new}_{pv} - \mathrm{LSE}_{v \in S_p} z_{pv}` and
+  :math:`\max_{v \notin S_p} z^{new}_{pv} - \max_{v \in S_p} z_{pv}` (:func:`path_evidence`, detached: the gate
+  learns from them, the paths are trained as before): an exploration is likelier when an unvisited venue scores well
+  against the user's own places.
+- ``gate_scale``, ``gate_shift``: the calibration :math:`g \leftarrow a g + s` of the gate logit, identity in
+  training, fitted afterwards on the validation split by :func:`graphrep.tasks.mobility.calibration.calibrate_gate`
+  (the ranking by the mixture is the expected-hit-optimal top :math:`k` only when :math:`\pi_p` is right).
 
 In training with ``visits`` (the city's hour-of-week training visit counts, ``[V, 168]``), the target venue's
 popularity and hour histogram leave the target's own visit out, in its embedding (not with ``transition_gnn``) and in
@@ -122,6 +130,13 @@ class TrajMoEConfig:
     global_scores: bool = False
     explore_gate: bool = False
     new_scores: bool = False
+    #: (with new_scores) the gate also reads the two paths' evidence: log-sum-exp and max of the exploration
+    #: scores over the unvisited venues minus those of the return scores over the visited ones (detached)
+    gate_evidence: bool = False
+    #: calibration of the gate's logit, g <- gate_scale * g + gate_shift (identity by default; set after training by
+    #: :func:`graphrep.tasks.mobility.calibration.calibrate_gate` from the validation split, never from test)
+    gate_scale: float = 1.0
+    gate_shift: float = 0.0
 
     def __post_init__(self):
         from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
@@ -134,8 +149,12 @@ class TrajMoEConfig:
             raise InvalidInputError(f"top_k ({self.top_k}) must be in 1..num_experts ({self.num_experts})")
         if self.explore_gate and not self.use_history:
             raise InvalidInputError("explore_gate needs use_history (the gate splits visited from unvisited venues)")
+        if self.gate_evidence and not self.new_scores:
+            raise InvalidInputError("gate_evidence needs new_scores (it compares the two paths' scores)")
         if self.new_scores and not self.explore_gate:
             raise InvalidInputError("new_scores needs explore_gate (they score the gate's exploration path)")
+        if not self.explore_gate and (self.gate_scale != 1.0 or self.gate_shift != 0.0):
+            raise InvalidInputError("gate_scale/gate_shift calibrate explore_gate's logit; set explore_gate=True")
         if self.transition_gnn and self.gnn_layers < 1:
             raise InvalidInputError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
@@ -203,7 +222,8 @@ class TrajMoE(nn.Module):
         if self.globals is not None:  # start as the model without them: random weights on raw counts are noise
             nn.init.zeros_(self.globals.weight)
             nn.init.zeros_(self.globals.bias)
-        self.gate = nn.Linear(c.dim + (4 if c.new_scores else 2), 1) if c.explore_gate else None
+        extra = 2 + 2 * int(c.new_scores) + 2 * int(c.gate_evidence)
+        self.gate = nn.Linear(c.dim + extra, 1) if c.explore_gate else None
         if c.new_scores:
             self.new_query = nn.Linear(c.dim, c.dim)
             nn.init.zeros_(self.new_query.weight)  # cos(0, e) = 0: no embedding term at the start
@@ -343,8 +363,17 @@ class TrajMoE(nn.Module):
         explore = [torch.log1p(n), seen.sum(1) / n.clamp_min(1.0)]  # history size, novelty rate
         if z_new is not None:
             explore += list(first_visits(batch, _RECENT))
-        g = self.gate(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M, 1]: logit of P(new venue)
-        return gated_log_probs(z, z if z_new is None else z_new, visited, g[:, 0], n > 0)
+        if self.config.gate_evidence:
+            explore += path_evidence(z.detach(), z_new.detach(), visited)
+        g = self.gate_logit(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M]: logit of P(new venue)
+        self.last_gate = g.detach()  # read by graphrep.tasks.mobility.calibration
+        return gated_log_probs(z, z if z_new is None else z_new, visited, g, n > 0)
+
+    def gate_logit(self, inputs: Tensor) -> Tensor:
+        r"""The calibrated gate logit :math:`g = a (w^\top x + b_0) + s` (``a``, ``s`` the config's ``gate_scale``,
+        ``gate_shift``). Shapes: ``[M, dim + 2 or 4]`` -> ``[M]``."""
+        c = self.config
+        return c.gate_scale * self.gate(inputs)[:, 0] + c.gate_shift
 
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(logits, targets) + self.config.aux_weight * self.aux_loss
@@ -382,6 +411,18 @@ def gated_log_probs(z_ret: Tensor, z_new: Tensor, visited: Tensor, g: Tensor, ha
     new = z_new - torch.logsumexp(z_new.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
     mixed = torch.where(visited, ret, new)
     return torch.where(has_history[:, None], mixed, F.log_softmax(z_new, 1))
+
+
+def path_evidence(z_ret: Tensor, z_new: Tensor, visited: Tensor) -> list[Tensor]:
+    r"""The gate's evidence from the two paths' raw scores: :math:`\mathrm{LSE}_{v \notin S} z^{new}_v -
+    \mathrm{LSE}_{v \in S} z^{ret}_v` and :math:`\max_{v \notin S} z^{new}_v - \max_{v \in S} z^{ret}_v` (0 where a set
+    is empty). Shapes: ``[M, V]`` (visited bool) -> two ``[M]``."""
+    ok = (visited.any(1) & ~visited.all(1))
+    lo = torch.finfo(z_ret.dtype).min
+    r, n = z_ret.masked_fill(~visited, lo), z_new.masked_fill(visited, lo)
+    lse = torch.where(ok, torch.logsumexp(n, 1) - torch.logsumexp(r, 1), torch.zeros_like(ok, dtype=z_ret.dtype))
+    top = torch.where(ok, n.max(1).values - r.max(1).values, torch.zeros_like(ok, dtype=z_ret.dtype))
+    return [lse, top]
 
 
 def first_visits(batch: dict[str, Tensor], recent: int = _RECENT) -> tuple[Tensor, Tensor]:

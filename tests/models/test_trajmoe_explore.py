@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graphrep.data.errors import InvalidInputError
-from graphrep.models.trajmoe import TrajMoE, first_visits, gated_log_probs
+from graphrep.models.trajmoe import TrajMoE, first_visits, gated_log_probs, path_evidence
 
 from test_trajmoe import batch, features  # tests/models is on sys.path (rootdir import)
 
@@ -90,3 +90,14 @@ def test_new_scores_need_the_gate_and_the_transitions():
     model = TrajMoE(**KW, explore_gate=True, new_scores=True).eval()
     with pytest.raises(ValueError, match="transitions"):
         model(features(9), batch())
+
+
+def test_path_evidence_compares_the_two_paths_over_their_own_venues():
+    z_ret = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    z_new = torch.tensor([[0.0, 5.0, 1.0], [0.0, 5.0, 1.0]])
+    visited = torch.tensor([[True, False, True], [False, False, False]])  # row 1: no history
+    lse, top = path_evidence(z_ret, z_new, visited)
+    assert torch.allclose(lse, torch.tensor([5.0 - math.log(math.e + math.e ** 3), 0.0]))
+    assert torch.allclose(top, torch.tensor([5.0 - 3.0, 0.0]))
+    with pytest.raises(InvalidInputError, match="gate_evidence needs new_scores"):
+        TrajMoE(**KW, explore_gate=True, gate_evidence=True)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from graphrep.cli import main
@@ -19,16 +20,25 @@ def test_cli_train_with_explore_path_then_zero_shot(tmp_path, capsys):
                  "--expert-hidden", "16", "--explore-path", *common]) == 0
     model, _ = load_model(tmp_path / "run")
     assert model.config.explore_gate and model.config.new_scores
-    assert set(json.loads((tmp_path / "run" / "metrics.json").read_text())["model"]) >= {"acc@1", "acc@5", "mrr"}
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["model"]) >= {"acc@1", "acc@5", "mrr"}
+    # the gate was calibrated on the training city's validation split, and model.pt keeps it
+    fit = metrics["gate_calibration"]
+    assert fit["part"] == "valid" and fit["city"] == "a" and fit["rule"] == "platt"
+    assert (model.config.gate_scale, model.config.gate_shift) == (fit["scale"], fit["shift"]) != (1.0, 0.0)
+    assert fit["mean_p_new"] == pytest.approx(fit["new_share"], abs=1e-4)
     assert main(["mobility", "transfer", "--from", str(tmp_path / "run"), "--to", str(b), "--fraction", "0",
                  "--out", str(tmp_path / "t"), *common]) == 0
+    # zero-shot: the target's model ranks with the source city's calibration (no target label is read)
+    moved, _ = load_model(tmp_path / "t")
+    assert (moved.config.gate_scale, moved.config.gate_shift) == (fit["scale"], fit["shift"])
+    assert "gate_calibration" not in json.loads((tmp_path / "t" / "metrics.json").read_text())
     # on the other city the output is still a distribution whose unvisited mass is the gate's P(new venue)
     data = prepare_city("b", checkins=load_checkins(b, city="b"), length=8)  # the CLI's category encoder
-    gates = []
-    model.gate.register_forward_hook(lambda m, i, o: gates.append(torch.sigmoid(o[:, 0])))
     batch = data.windows["test"].batch(torch.arange(len(data.windows["test"])))
     with torch.no_grad():
         logp, _ = model.eval()(data.features, batch, transitions=data.markov)
+    gates = [torch.sigmoid(model.last_gate)]  # the calibrated gate
     counts = history_counts(batch, logp.size(1))[0]
     assert torch.allclose(logp.exp().sum(1), torch.ones(len(logp)), atol=1e-5)
     has = counts.sum(1) > 0
@@ -38,3 +48,13 @@ def test_cli_train_with_explore_path_then_zero_shot(tmp_path, capsys):
     assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "x"), "--explore-path",
                  "--no-history", *common]) == 2
     assert "--explore-path with --no-history" in capsys.readouterr().err
+
+
+def test_cli_target_time_and_global_scores_flags(tmp_path):
+    a = write_city(tmp_path / "a")
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16", "--heads", "2",
+                 "--expert-hidden", "16", "--explore-path", "--target-time", "--global-scores",
+                 "--gate-calibration", "none", "--window", "8", "--epochs", "1", "--quiet"]) == 0
+    model, _ = load_model(tmp_path / "run")
+    c = model.config
+    assert c.target_time and c.global_scores and c.new_scores and (c.gate_scale, c.gate_shift) == (1.0, 0.0)

@@ -1,0 +1,180 @@
+r"""Calibration of TrajMoE's exploration gate on the validation split (``explore_gate``; never on test).
+
+The model ranks venues by the mixture :math:`p(v) = (1 - \pi)\,p_{ret}(v) + \pi\,p_{new}(v)`,
+:math:`\pi = \sigma(g)`. Over two disjoint venue sets the top :math:`k` of :math:`p` is the list with the most expected
+hits, but only if :math:`\pi` is right: trained on the training windows, the gate under-predicts novelty on later
+check-ins. The calibration is an affine map of the gate logit, :math:`g \leftarrow a g + s`, stored in the model's
+config (``gate_scale``, ``gate_shift``), so that every later use (evaluation, ``mobility evaluate``, a zero-shot
+transfer) ranks with it:
+
+- :func:`fit_platt`: :math:`(a, s)` minimising the binary cross-entropy of :math:`\sigma(a g + s)` against "the target
+  is new to the user" over the validation targets (Platt scaling; at the optimum the mean predicted :math:`\pi`
+  equals the validation share of new targets).
+- ``rule="acc5"`` (:func:`calibrate_gate`): then the shift :math:`s` on a grid that maximises validation Acc@5 on all
+  targets (the expected-hit objective the ranking is for, measured instead of assumed).
+- ``rule="popularity"``: then the smallest shift on the grid at which the validation Acc@5 on targets new to the user
+  exceeds popularity's on the same targets (an operating point bought with Acc@5 on returns; the largest shift if
+  none does).
+
+A shift moves only whether a venue of one path outranks one of the other: with :math:`r` the return path's restricted
+log-probabilities and :math:`n` the exploration path's, a return target :math:`t` has rank
+:math:`1 + \#\{v \in S: r_v > r_t\} + \#\{v \notin S: n_v > r_t - g\}` and a new target
+:math:`1 + \#\{v \notin S: n_v > n_t\} + \#\{v \in S: r_v > n_t + g\}`, since
+:math:`\log\sigma(g) - \log\sigma(-g) = g`. :func:`gate_summary` keeps, per target, its path's value, its rank inside
+its path and the other path's top ``depth`` values, from which :func:`shifted_ranks` gives exact ranks up to ``depth``
+for any :math:`(a, s)` without rescoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from graphrep.data.errors import InvalidInputError
+
+from .baselines import history_counts
+from .exploration import novel_targets
+
+__all__ = ["GateSummary", "gate_summary", "shifted_ranks", "fit_platt", "calibrate_gate", "RULES"]
+
+RULES = ("platt", "acc5", "popularity")
+_DEPTH = 10
+
+
+@dataclass
+class GateSummary:
+    """Per scored target (``[M]`` each; ``other`` ``[M, depth]``): ``g`` the raw gate logit, ``is_new`` the label
+    (new to the user, :func:`~graphrep.tasks.mobility.exploration.novel_targets`), ``on_new_path`` whether the target is
+    outside the user's visited set (the exploration path's venue), ``value`` its log-probability inside its own path,
+    ``inner`` the number of venues of its path scored above it, ``other`` the other path's highest log-probabilities
+    (descending, ``-inf`` padded), ``fixed`` the rows the gate does not touch (no history, or nothing left unvisited)
+    with their plain rank ``fixed_rank``."""
+
+    g: torch.Tensor
+    is_new: torch.Tensor
+    on_new_path: torch.Tensor
+    value: torch.Tensor
+    inner: torch.Tensor
+    other: torch.Tensor
+    fixed: torch.Tensor
+    fixed_rank: torch.Tensor
+
+
+@torch.no_grad()
+def gate_summary(model, data, part: str = "valid", batch_size: int = 32, depth: int = _DEPTH) -> GateSummary:
+    """Score ``data.windows[part]`` with the model's *raw* gate (its calibration set aside) -> :class:`GateSummary`."""
+    c = model.config
+    if not c.explore_gate:
+        raise InvalidInputError("gate calibration needs TrajMoE(explore_gate=True)")
+    saved = (c.gate_scale, c.gate_shift)
+    c.gate_scale, c.gate_shift = 1.0, 0.0
+    model.eval()
+    windows, parts = data.windows[part], []
+    try:
+        for s in range(0, len(windows), batch_size):
+            batch = windows.batch(torch.arange(s, min(s + batch_size, len(windows))))
+            logp, targets = model(data.features, batch, data.graph, data.markov)
+            visited = history_counts(batch, logp.size(1))[0] > 0
+            parts.append(_summarise(logp.float(), targets, visited, model.last_gate.float(), depth))
+    finally:
+        c.gate_scale, c.gate_shift = saved
+    out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    rows = windows.target_rows[windows.targets >= 0].numpy()
+    out["is_new"] = torch.from_numpy(novel_targets(data.checkins.user, data.checkins.venue)[rows])
+    return GateSummary(**out)
+
+
+def _summarise(logp: torch.Tensor, targets: torch.Tensor, visited: torch.Tensor, g: torch.Tensor,
+               depth: int) -> dict[str, torch.Tensor]:
+    """One batch of :func:`gate_summary` from the mixture's log-probabilities ``[M, V]`` and raw gate logits ``[M]``."""
+    rows = torch.arange(len(targets))
+    ninf = torch.tensor(float("-inf"))
+    fixed = ~visited.any(1) | visited.all(1)  # the model's log_softmax(z_new) rows, and rows with nothing unvisited
+    ret = torch.where(visited, logp - F.logsigmoid(-g)[:, None], ninf)  # each path's own log-probabilities
+    new = torch.where(visited, ninf, logp - F.logsigmoid(g)[:, None])
+    on_new = ~visited[rows, targets]
+    own = torch.where(on_new[:, None], new, ret)
+    other = torch.where(on_new[:, None], ret, new)
+    value = own[rows, targets]
+    inner = (own > value[:, None]).sum(1)
+    top = other.topk(min(depth, other.size(1)), dim=1).values
+    plain = 1 + (logp > logp[rows, targets][:, None]).sum(1)
+    return {"g": g, "on_new_path": on_new, "value": value, "inner": inner, "other": top, "fixed": fixed,
+            "fixed_rank": plain}
+
+
+def shifted_ranks(s: GateSummary, scale: float = 1.0, shift: float = 0.0) -> torch.Tensor:
+    """1-based ranks of the targets with the gate logit ``scale * g + shift`` (exact up to the summary's depth + 1;
+    deeper ranks are lower bounds); ties count in the target's favour, as in
+    :func:`~graphrep.train.metrics.target_ranks`. Shapes: -> ``[M]`` int64."""
+    d = scale * s.g + shift
+    # a new-path target faces the return path's r_v > n_t + d; a return target the new path's n_u > r_t - d
+    threshold = torch.where(s.on_new_path, s.value + d, s.value - d)
+    cross = (s.other > threshold[:, None]).sum(1)
+    return torch.where(s.fixed, s.fixed_rank, 1 + s.inner + cross)
+
+
+def fit_platt(g: torch.Tensor, y: torch.Tensor, iters: int = 100) -> tuple[float, float]:
+    r""":math:`(a, s)` minimising :math:`\mathrm{BCE}(\sigma(a g + s), y)` (Newton's method on the two parameters).
+    Shapes: g ``[M]`` float, y ``[M]`` bool or 0/1."""
+    x = torch.stack([g.double(), torch.ones_like(g, dtype=torch.float64)], 1)
+    y = y.double()
+    if not 0 < float(y.mean()) < 1:
+        raise InvalidInputError("Platt scaling needs both new and returning targets")
+    w = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    for _ in range(iters):
+        p = torch.sigmoid(x @ w)
+        grad = x.T @ (p - y)
+        hess = (x * (p * (1 - p))[:, None]).T @ x + 1e-9 * torch.eye(2, dtype=torch.float64)
+        step = torch.linalg.solve(hess, grad)
+        w = w - step
+        if float(step.abs().max()) < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
+def _metrics(ranks: torch.Tensor, is_new: torch.Tensor) -> dict[str, float]:
+    r = ranks.double()
+    out = {"acc@1": float((r <= 1).double().mean()), "acc@5": float((r <= 5).double().mean())}
+    if is_new.any():
+        out["new/acc@5"] = float((r[is_new] <= 5).double().mean())
+    return out
+
+
+#: shifts tried by ``rule="acc5"``, added to the Platt shift
+SHIFTS = tuple(x / 4 for x in range(-8, 17))
+
+
+def calibrate_gate(model, data, part: str = "valid", rule: str = "platt", batch_size: int = 32) -> dict:
+    """Fit the gate's calibration on ``data.windows[part]`` (validation: no test label is read) and store it in
+    ``model.config`` (``gate_scale``, ``gate_shift``; any earlier calibration is replaced, not composed). ``rule``:
+    ``"platt"`` or ``"acc5"`` (module docstring). Returns what was fitted, on which split and city, and the split's
+    Acc@1, Acc@5 and new-venue Acc@5 without (``raw``) and with (``valid``) the calibration."""
+    if rule not in RULES:
+        raise InvalidInputError(f"unknown calibration rule {rule!r} (known: {', '.join(RULES)})")
+    s = gate_summary(model, data, part, batch_size)
+    active = ~s.fixed
+    scale, shift = fit_platt(s.g[active], s.is_new[active])
+    platt = shift
+    extra = {}
+    if rule == "acc5":  # the best validation Acc@5, ties to the shift nearest Platt's
+        score = {d: _metrics(shifted_ranks(s, scale, platt + d), s.is_new)["acc@5"] for d in SHIFTS}
+        shift = platt + max(SHIFTS, key=lambda d: (score[d], -abs(d)))
+    elif rule == "popularity":
+        from .evaluation import baseline_ranks
+
+        ranks, rows, _ = baseline_ranks(data, "popularity", part)
+        novel = novel_targets(data.checkins.user, data.checkins.venue)[rows]
+        extra["popularity_new_acc@5"] = bar = float((ranks[novel] <= 5).mean())
+        above = [d for d in sorted(SHIFTS) if d >= 0
+                 and _metrics(shifted_ranks(s, scale, platt + d), s.is_new).get("new/acc@5", 0.0) > bar]
+        shift = platt + (above[0] if above else max(SHIFTS))
+    model.config.gate_scale, model.config.gate_shift = scale, shift
+    p = lambda a, b: float(torch.sigmoid(a * s.g[active] + b).mean())  # noqa: E731
+    return {"rule": rule, "part": part, "city": data.name, "scale": scale, "shift": shift, "platt_shift": platt,
+            "targets": int(active.sum()), "new_share": float(s.is_new[active].double().mean()),
+            "mean_p_new_raw": p(1.0, 0.0), "mean_p_new": p(scale, shift),
+            "raw": _metrics(shifted_ranks(s), s.is_new), "valid": _metrics(shifted_ranks(s, scale, shift), s.is_new),
+            **extra}
