@@ -130,6 +130,18 @@ class GraphReport:
         return out
 
 
+class _Memo(dict):
+    """``fn(key)`` per key, computed on the first lookup and kept (a plain subscript, no call, after that)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key):
+        value = self[key] = self.fn(key)
+        return value
+
+
 def _names(names: list[str], show: int) -> str:
     more = f" ... (+{len(names) - show})" if len(names) > show else ""
     return ", ".join(names[:show]) + more
@@ -187,8 +199,9 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
 
     # SPEF -> netlist net names
     match: dict[str, str] = {}
+    nl_nets, aliases = nl.nets, nl.aliases
     for sname in spef.nets:
-        n = nl.resolve(sname)
+        n = sname if sname in nl_nets else aliases.get(sname)  # nl.resolve, inlined
         if n is None:
             report.unmatched_spef.append(sname)
         else:
@@ -196,6 +209,10 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     report.spef_nets, report.matched = len(spef.nets), len(match)
     spef_of = {n: s for s, n in match.items()}
 
+    # a pin name that no cell has as a power/ground pin and that is no supply name is a signal pin of every cell
+    pg_names = {p for lc in lib_cells.values() for p in lc.pg_pins} | {
+        p for lm in lef_macros.values() for p, lp in lm.pins.items() if lp.use in ("POWER", "GROUND")}
+    maybe_pg = _Memo(lambda pin: pin in pg_names or is_supply(pin))
     instances = dict(nl.instances)
     spef_only: set[str] = set()
     members: dict[str, list[tuple[str | None, str]]] = {}
@@ -203,7 +220,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         if is_supply(name):
             skip("supply nets (by name)", name)
             continue
-        kept = [(i, p) for i, p in conns if i is None or not is_pg(instances[i], p)]
+        kept = [c for c in conns if c[0] is None or not (maybe_pg[c[1]] and is_pg(instances[c[0]], c[1]))]
         if not kept:
             skip("supply nets (only power/ground pins)", name)
             continue

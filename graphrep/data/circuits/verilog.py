@@ -141,9 +141,16 @@ def _fast_statement(tok: _Tokens, mod: _Module) -> bool:
     text, pos = tok.text, tok.pos
     m = _FAST_INSTANCE.match(text, pos)
     if m is not None and m.group(1) not in _STATEMENT_WORDS:
-        line = at_line = tok.line_at(at := m.start(1))
+        at = m.start(1)
+        line = at_line = tok.line = tok.line + text.count("\n", tok.mark, at)  # tok.line_at(at), inlined
+        tok.mark = at
+        start, end = m.span(3)
+        if start == end:  # no connections (taps, fillers): most instances of a placed netlist
+            mod.instances.append((m.group(1), verilog_name(m.group(2)), [], line))
+            tok.pos = m.end()
+            return True
         named: dict[str, list] = {}
-        for c in _CONN.finditer(text, m.start(3), m.end(3)):  # names inlined: verilog_name per token was a third
+        for c in _CONN.finditer(text, start, end):  # names inlined: verilog_name per token was a third
             pin, name, index = c.groups()
             if pin[0] == "\\":
                 pin = pin[1:].rstrip()
@@ -367,7 +374,7 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
             modules[mod.name] = mod
     if not modules:
         raise CircuitFormatError(path, None, "no module found")
-    used = {cell for m in modules.values() for cell, *_ in m.instances}
+    used = {inst[0] for m in modules.values() for inst in m.instances}  # cells (no starred unpacking: a list each)
     if top is None:
         tops = [m for m in modules if m not in used]
         if len(tops) != 1:
