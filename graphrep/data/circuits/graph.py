@@ -213,20 +213,20 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     pg_names = {p for lc in lib_cells.values() for p in lc.pg_pins} | {
         p for lm in lef_macros.values() for p, lp in lm.pins.items() if lp.use in ("POWER", "GROUND")}
     maybe_pg = _Memo(lambda pin: pin in pg_names or is_supply(pin))
-    instances = dict(nl.instances)
+    known = nl.instances
+    added: dict[str, str] = {}  # instances only in the SPEF -> cell (the netlist's instances are not copied)
     spef_only: set[str] = set()
     members: dict[str, list[tuple[str | None, str]]] = {}
     for name, conns in nl.nets.items():
         if is_supply(name):
             skip("supply nets (by name)", name)
             continue
-        kept = [c for c in conns if c[0] is None or not (maybe_pg[c[1]] and is_pg(instances[c[0]], c[1]))]
+        kept = [c for c in conns if c[0] is None or not (maybe_pg[c[1]] and is_pg(known[c[0]], c[1]))]
         if not kept:
             skip("supply nets (only power/ground pins)", name)
             continue
         members[name] = kept
     # SPEF pins of instances the netlist lacks join their nets: only those entries are walked, in file order
-    known = nl.instances
     outside = np.flatnonzero(np.fromiter((i is not None and i not in known for i in spef_cols.instance.tolist()),
                                          dtype=bool, count=len(spef_cols.instance)))
     snames = list(spef.nets)
@@ -238,8 +238,8 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         if name not in have:
             have[name] = set(members[name])
         inst, pin = spef_cols.instance[k], spef_cols.pin[k]
-        if inst not in instances:
-            instances[inst] = spef_cols.cell[k] or spef_conns()[1].get(inst, "unknown")
+        if inst not in added:
+            added[inst] = spef_cols.cell[k] or spef_conns()[1].get(inst, "unknown")
             spef_only.add(inst)
             skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)", inst)
         if (inst, pin) not in have[name]:
@@ -248,10 +248,14 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
 
     used = {i for conns in members.values() for i, _ in conns if i is not None}
     no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))
+    inst_names = []  # instances with a signal pin, in netlist then SPEF order: one pass over the netlist's
     for inst, cell in nl.instances.items():
-        if inst not in used and inst not in no_conns:
+        if inst in used:
+            inst_names.append(inst)
+        elif inst not in no_conns:
             skip(f"instances without signal pins ({cell_family(cell)})", inst)
-    inst_names = [i for i in instances if i in used]
+    inst_names += [i for i in added if i in used]
+    instances = {**known, **added} if added else known
     if lib is not None or lef is not None:
         report.unknown_cells = [f"{i} ({instances[i]})" for i in inst_names
                                 if i not in spef_only and instances[i] not in lib_cells and instances[i] not in lef_macros]
@@ -272,9 +276,10 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     inst_cell = np.fromiter((cell_ids.setdefault(instances[i], len(cell_ids)) for i in inst_names), dtype=np.int64,
                             count=len(inst_names))
     cells = list(cell_ids)
-    name_ids: dict[str, int] = {}
-    pin_code = np.fromiter((name_ids.setdefault(p, len(name_ids)) for p in pin_name), dtype=np.int64, count=n_pins)
-    pin_names = list(name_ids)
+    import pandas as pd  # as spef.py: only where a hash table over strings is needed
+
+    pin_code, pin_names = pd.factorize(np.array(pin_name, dtype=object))  # codes in order of first appearance
+    pin_code, pin_names = pin_code.astype(np.int64, copy=False), pin_names.tolist()
 
     # --- pin features
     def direction(inst: str | None, pin: str) -> str:

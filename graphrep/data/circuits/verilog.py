@@ -476,9 +476,9 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
                     _, name, index, _ = expr[0]
                     if index is None and name not in ranges:
                         n = prefix_ + name
-                    elif index is not None and name not in ranges and name not in directions:
+                    elif index is not None and (name in ranges or name not in directions):
                         n = f"{prefix_}{name}[{index}]"
-                    else:  # a whole bus, or a bit of a scalar (an error): the general path
+                    else:  # a whole bus, or a bit of a declared scalar (an error): the general path
                         n = None
                     if n is not None:
                         if n not in parent:
