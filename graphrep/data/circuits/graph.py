@@ -130,6 +130,18 @@ class GraphReport:
         return out
 
 
+class _Memo(dict):
+    """``fn(key)`` per key, computed on the first lookup and kept (a plain subscript, no call, after that)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key):
+        value = self[key] = self.fn(key)
+        return value
+
+
 def _names(names: list[str], show: int) -> str:
     more = f" ... (+{len(names) - show})" if len(names) > show else ""
     return ", ".join(names[:show]) + more
@@ -187,8 +199,9 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
 
     # SPEF -> netlist net names
     match: dict[str, str] = {}
+    nl_nets, aliases = nl.nets, nl.aliases
     for sname in spef.nets:
-        n = nl.resolve(sname)
+        n = sname if sname in nl_nets else aliases.get(sname)  # nl.resolve, inlined
         if n is None:
             report.unmatched_spef.append(sname)
         else:
@@ -196,20 +209,24 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     report.spef_nets, report.matched = len(spef.nets), len(match)
     spef_of = {n: s for s, n in match.items()}
 
-    instances = dict(nl.instances)
+    # a pin name that no cell has as a power/ground pin and that is no supply name is a signal pin of every cell
+    pg_names = {p for lc in lib_cells.values() for p in lc.pg_pins} | {
+        p for lm in lef_macros.values() for p, lp in lm.pins.items() if lp.use in ("POWER", "GROUND")}
+    maybe_pg = _Memo(lambda pin: pin in pg_names or is_supply(pin))
+    known = nl.instances
+    added: dict[str, str] = {}  # instances only in the SPEF -> cell (the netlist's instances are not copied)
     spef_only: set[str] = set()
     members: dict[str, list[tuple[str | None, str]]] = {}
     for name, conns in nl.nets.items():
         if is_supply(name):
             skip("supply nets (by name)", name)
             continue
-        kept = [(i, p) for i, p in conns if i is None or not is_pg(instances[i], p)]
+        kept = [c for c in conns if c[0] is None or not (maybe_pg[c[1]] and is_pg(known[c[0]], c[1]))]
         if not kept:
             skip("supply nets (only power/ground pins)", name)
             continue
         members[name] = kept
     # SPEF pins of instances the netlist lacks join their nets: only those entries are walked, in file order
-    known = nl.instances
     outside = np.flatnonzero(np.fromiter((i is not None and i not in known for i in spef_cols.instance.tolist()),
                                          dtype=bool, count=len(spef_cols.instance)))
     snames = list(spef.nets)
@@ -221,8 +238,8 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         if name not in have:
             have[name] = set(members[name])
         inst, pin = spef_cols.instance[k], spef_cols.pin[k]
-        if inst not in instances:
-            instances[inst] = spef_cols.cell[k] or spef_conns()[1].get(inst, "unknown")
+        if inst not in added:
+            added[inst] = spef_cols.cell[k] or spef_conns()[1].get(inst, "unknown")
             spef_only.add(inst)
             skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)", inst)
         if (inst, pin) not in have[name]:
@@ -231,10 +248,14 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
 
     used = {i for conns in members.values() for i, _ in conns if i is not None}
     no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))
+    inst_names = []  # instances with a signal pin, in netlist then SPEF order: one pass over the netlist's
     for inst, cell in nl.instances.items():
-        if inst not in used and inst not in no_conns:
+        if inst in used:
+            inst_names.append(inst)
+        elif inst not in no_conns:
             skip(f"instances without signal pins ({cell_family(cell)})", inst)
-    inst_names = [i for i in instances if i in used]
+    inst_names += [i for i in added if i in used]
+    instances = {**known, **added} if added else known
     if lib is not None or lef is not None:
         report.unknown_cells = [f"{i} ({instances[i]})" for i in inst_names
                                 if i not in spef_only and instances[i] not in lib_cells and instances[i] not in lef_macros]
@@ -242,10 +263,23 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     net_names = list(members)
     net_id = {n: k for k, n in enumerate(net_names)}
 
-    pins: list[tuple[str | None, str, int]] = []
-    for n in net_names:
-        for i, p in members[n]:
-            pins.append((i, p, net_id[n]))
+    # --- pins as columns, net by net: instance (None for a port), pin name, net id; per-pin facts are looked up once
+    # per distinct (cell, pin) and gathered by index (a Python walk per pin was most of the build)
+    counts = np.fromiter((len(members[n]) for n in net_names), dtype=np.int64, count=len(net_names))
+    pin_net = np.repeat(np.arange(len(net_names), dtype=np.int64), counts)
+    pin_inst = [i for n in net_names for i, _ in members[n]]
+    pin_name = [p for n in net_names for _, p in members[n]]
+    n_pins = len(pin_name)
+    owner = np.fromiter((-1 if i is None else inst_id[i] for i in pin_inst), dtype=np.int64, count=n_pins)
+    on_inst = owner >= 0
+    cell_ids: dict[str, int] = {}
+    inst_cell = np.fromiter((cell_ids.setdefault(instances[i], len(cell_ids)) for i in inst_names), dtype=np.int64,
+                            count=len(inst_names))
+    cells = list(cell_ids)
+    import pandas as pd  # as spef.py: only where a hash table over strings is needed
+
+    pin_code, pin_names = pd.factorize(np.array(pin_name, dtype=object))  # codes in order of first appearance
+    pin_code, pin_names = pin_code.astype(np.int64, copy=False), pin_names.tolist()
 
     # --- pin features
     def direction(inst: str | None, pin: str) -> str:
@@ -260,58 +294,50 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
             return lm.pins[pin].direction if lm.pins[pin].direction in ("input", "output", "inout") else "inout"
         return spef_conns()[0].get((inst, pin), nl.pin_directions.get((inst, pin), "unknown"))
 
-    def pin_cap(inst: str | None, pin: str) -> float | None:
-        if inst is None:
-            return None
-        lc = lib_cells.get(instances[inst])
-        return lc.pins[pin].capacitance if lc is not None and pin in lc.pins else None
-
-    dir_cols = {"input": 0, "output": 1, "inout": 2, "unknown": 3}
-    px = np.zeros((len(pins), len(PIN_FEATURES)), dtype=np.float32)
-    pin_dirs = []
-    pin_caps = []  # Liberty capacitance (F) per pin, None where not known
-    # rows of px: the columns set per pin, gathered in lists and written once (item writes into numpy are slow)
-    rows, cols, vals = [], [], []
-    by_cell: dict[tuple[str, str], tuple[str | None, float | None]] = {}  # what the Liberty/LEF say of a cell pin
-    for k, (inst, pin, nid) in enumerate(pins):
-        if inst is None:
-            d, cap = direction(inst, pin), None
+    def by_cell(cell: str, pin: str) -> tuple[str | None, float]:
+        """What the Liberty/LEF say of a cell pin: its direction (``None``: per instance, from the SPEF or the
+        netlist) and Liberty capacitance (F, NaN where not known)."""
+        lc, lm = lib_cells.get(cell), lef_macros.get(cell)
+        if lc is not None and pin in lc.pins and lc.pins[pin].direction in ("input", "output", "inout"):
+            d = lc.pins[pin].direction
+        elif lm is not None and pin in lm.pins:
+            d = lm.pins[pin].direction if lm.pins[pin].direction in ("input", "output", "inout") else "inout"
         else:
-            key = (instances[inst], pin)
-            known = by_cell.get(key)
-            if known is None:
-                lc, lm = lib_cells.get(key[0]), lef_macros.get(key[0])
-                if lc is not None and pin in lc.pins and lc.pins[pin].direction in ("input", "output", "inout"):
-                    d = lc.pins[pin].direction
-                elif lm is not None and pin in lm.pins:
-                    d = direction(inst, pin)
-                else:
-                    d = None  # per instance: from the SPEF or the netlist
-                known = by_cell[key] = (d, pin_cap(inst, pin))
-            d, cap = known
-            if d is None:
-                d = direction(inst, pin)
-        # A top-level input port drives the net inside the design; an output port is a sink.
-        role = _PORT_ROLES.get(d, d) if inst is None else d
-        pin_dirs.append(role)
-        pin_caps.append(cap)
-        rows.append(k)
-        cols.append(dir_cols[d])
-        vals.append(1.0)
-        if cap is not None:
-            rows += (k, k)
-            cols += (4, 5)
-            vals += (math.log1p(cap * 1e15), 1.0)
-        flags = (inst is None, pin.lower() in _CLOCK or net_names[nid].lower().startswith(("clk", "clknet", "clock")),
-                 inst in spef_only)
-        for j, f in zip((6, 7, 8), flags):
-            if f:
-                rows.append(k)
-                cols.append(j)
-                vals.append(1.0)
-    px[rows, cols] = vals
+            d = None
+        cap = lc.pins[pin].capacitance if lc is not None and pin in lc.pins else None
+        return d, np.nan if cap is None else cap
 
-    # --- instance features
+    dir_codes: dict[str, int] = {}  # direction -> its code in pin_dir
+    pin_dir = np.zeros(n_pins, dtype=np.int64)
+    cap = np.full(n_pins, np.nan)  # Liberty capacitance (F) per pin, NaN where not known
+    at_inst = np.flatnonzero(on_inst)
+    width = max(len(pin_names), 1)
+    keys, key_of = np.unique(inst_cell[owner[at_inst]] * width + pin_code[at_inst], return_inverse=True)
+    facts = [by_cell(cells[k // width], pin_names[k % width]) for k in keys.tolist()]
+    pin_dir[at_inst] = np.array([-1 if d is None else dir_codes.setdefault(d, len(dir_codes)) for d, _ in facts],
+                                dtype=np.int64)[key_of]
+    cap[at_inst] = np.array([c for _, c in facts], dtype=np.float64)[key_of]
+    # per pin where no library says: ports (the netlist or SPEF port direction), and unknown cell pins
+    for k in np.concatenate([np.flatnonzero(~on_inst), at_inst[pin_dir[at_inst] < 0]]).tolist():
+        pin_dir[k] = dir_codes.setdefault(direction(pin_inst[k], pin_name[k]), len(dir_codes))
+    dir_cols = {"input": 0, "output": 1, "inout": 2, "unknown": 3}
+    dir_names = list(dir_codes)
+    is_input = np.array([d == "input" for d in dir_names], dtype=bool)[pin_dir]
+    is_output = np.array([d == "output" for d in dir_names], dtype=bool)[pin_dir]
+    # A top-level input port drives the net inside the design; an output port is a sink.
+    sink, driver = np.where(on_inst, is_input, is_output), np.where(on_inst, is_output, is_input)
+    clock = (np.array([p.lower() in _CLOCK for p in pin_names], dtype=bool)[pin_code] |
+             np.fromiter((n.lower().startswith(("clk", "clknet", "clock")) for n in net_names), dtype=bool,
+                         count=len(net_names))[pin_net])
+    inst_spef_only = np.fromiter((i in spef_only for i in inst_names), dtype=bool, count=len(inst_names))
+    px = np.zeros((n_pins, len(PIN_FEATURES)), dtype=np.float32)
+    px[np.arange(n_pins), np.array([dir_cols[d] for d in dir_names], dtype=np.int64)[pin_dir]] = 1
+    has_cap = ~np.isnan(cap)
+    px[has_cap, 4], px[has_cap, 5] = np.log1p(cap[has_cap] * 1e15), 1
+    px[:, 6], px[:, 7] = ~on_inst, clock
+    px[at_inst, 8] = inst_spef_only[owner[at_inst]]
+
+    # --- instance features, per distinct cell and gathered
     def area(cell: str) -> float | None:
         lc = lib_cells.get(cell)
         if lc is not None and lc.area:
@@ -319,12 +345,6 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         lm = lef_macros.get(cell)
         return lm.area if lm is not None else None
 
-    # per pin, as arrays: its net, instance (-1 for a port), whether it is a sink or a driver
-    pin_net = np.fromiter((nid for _, _, nid in pins), dtype=np.int64, count=len(pins))
-    owner = np.fromiter((-1 if i is None else inst_id[i] for i, _, _ in pins), dtype=np.int64, count=len(pins))
-    sink = np.fromiter((d == "input" for d in pin_dirs), dtype=bool, count=len(pins))
-    driver = np.fromiter((d == "output" for d in pin_dirs), dtype=bool, count=len(pins))
-    on_inst = owner >= 0
     xy_known = placement and bool(nl.placement)
     pos: dict[str, tuple[float, float]] = {}
     if xy_known:
@@ -336,31 +356,25 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     extent = max((max(abs(x), abs(y)) for x, y in pos.values()), default=1.0) or 1.0
     fam_col = {f: INSTANCE_FEATURES.index(f"family_{f}") for f in FAMILIES}
     ix = np.zeros((len(inst_names), len(INSTANCE_FEATURES)), dtype=np.float32)
-    areas = []
-    per_cell: dict[str, tuple] = {}  # area, drive, sequential, family column: the same for every instance of a cell
     ix[:, 3:6] = np.log1p(np.stack([np.bincount(owner[on_inst], weights=w[on_inst], minlength=len(inst_names))
-                                    for w in (np.ones(len(pins)), sink, driver)], 1))
-    for k, inst in enumerate(inst_names):
-        cell = instances[inst]
-        c = per_cell.get(cell)
-        if c is None:
-            lc, fam = lib_cells.get(cell), cell_family(cell)
-            c = per_cell[cell] = (area(cell), math.log2(drive_strength(cell)),
-                                  (lc.sequential if lc is not None else False) or fam in ("dff", "latch"), fam_col[fam])
-        a, drive, sequential, fam = c
-        row = ix[k]
-        if a is not None:
-            row[0], row[1] = math.log1p(a), 1
-            areas.append(a)
-        row[2] = drive
-        row[6] = sequential
-        row[7] = inst in spef_only
+                                    for w in (np.ones(n_pins), sink, driver)], 1))
+    cell_area = np.array([np.nan if (a := area(c)) is None else a for c in cells], dtype=np.float64)
+    cell_drive = np.array([math.log2(drive_strength(c)) for c in cells], dtype=np.float64)
+    cell_seq = np.array([(lib_cells[c].sequential if c in lib_cells else False) or cell_family(c) in ("dff", "latch")
+                         for c in cells], dtype=bool)
+    cell_fam = np.array([fam_col[cell_family(c)] for c in cells], dtype=np.int64)
+    inst_area = cell_area[inst_cell]
+    has_area = ~np.isnan(inst_area)
+    areas = inst_area[has_area]
+    ix[has_area, 0], ix[has_area, 1] = np.log1p(areas), 1
+    ix[:, 2], ix[:, 6], ix[:, 7] = cell_drive[inst_cell], cell_seq[inst_cell], inst_spef_only
+    ix[np.arange(len(inst_names)), cell_fam[inst_cell]] = 1
+    for k, inst in enumerate(inst_names) if pos else ():
         if inst in pos:
-            row[8], row[9], row[10] = pos[inst][0] / extent, pos[inst][1] / extent, 1
-        row[fam] = 1
+            ix[k, 8], ix[k, 9], ix[k, 10] = pos[inst][0] / extent, pos[inst][1] / extent, 1
 
     # --- net features
-    mean_area = float(np.mean(areas)) if areas else None
+    mean_area = float(np.mean(areas)) if areas.size else None
     pitches = [layer.pitch for layer in (lef.routing_layers() if lef is not None else []) if layer.pitch]
     nx_ = np.zeros((len(net_names), len(NET_FEATURES)), dtype=np.float32)
     nets = len(net_names)
@@ -374,19 +388,17 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     nx_[:, 0] = np.log1p(np.bincount(pin_net, minlength=nets).astype(np.float64))
     nx_[:, 1] = np.log1p(fanout)
     nx_[:, 2] = np.log1p(per_net(driver.astype(np.float64)))
-    cap = np.array([np.nan if c is None else c for c in pin_caps], dtype=np.float64)
     known = sink & ~np.isnan(cap)
-    sink_cap, n_known = per_net(cap, known), per_net(np.ones(len(pins)), known)
+    sink_cap, n_known = per_net(cap, known), per_net(np.ones(n_pins), known)
     has = n_known > 0
     nx_[has, 3] = np.log1p(sink_cap[has] * 1e15)
     nx_[has, 4] = n_known[has] / np.maximum(fanout[has], 1)
     if xy_known:
         members_of: dict[int, list[int]] = defaultdict(list)
-        for k, (_, _, nid) in enumerate(pins):
+        for k, nid in enumerate(pin_net.tolist()):
             members_of[nid].append(k)
         for nid, ks in members_of.items():
-            pts = [pos[p[0] if p[0] is not None else p[1]] for p in (pins[k] for k in ks)
-                   if (p[0] if p[0] is not None else p[1]) in pos]
+            pts = [pos[p] for p in (pin_name[k] if pin_inst[k] is None else pin_inst[k] for k in ks) if p in pos]
             if pts:
                 xs, ys = [p[0] for p in pts], [p[1] for p in pts]
                 w, h = max(xs) - min(xs), max(ys) - min(ys)
@@ -407,9 +419,9 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     data["net"].feature_names = NET_FEATURES
     data["instance"].names = inst_names
     data["instance"].cells = [instances[i] for i in inst_names]
-    data["pin"].names = [f"{i}/{p}" if i is not None else p for i, p, _ in pins]
+    data["pin"].names = [f"{i}/{p}" if i is not None else p for i, p in zip(pin_inst, pin_name)]
     data["net"].names = net_names
-    pin_ids = torch.arange(len(pins))
+    pin_ids = torch.arange(n_pins)
     ip = torch.stack([torch.from_numpy(owner[on_inst]), pin_ids[torch.from_numpy(on_inst)]])
     pn = torch.stack([pin_ids, torch.from_numpy(pin_net)])
     data["instance", "has", "pin"].edge_index = ip

@@ -141,9 +141,16 @@ def _fast_statement(tok: _Tokens, mod: _Module) -> bool:
     text, pos = tok.text, tok.pos
     m = _FAST_INSTANCE.match(text, pos)
     if m is not None and m.group(1) not in _STATEMENT_WORDS:
-        line = at_line = tok.line_at(at := m.start(1))
+        at = m.start(1)
+        line = at_line = tok.line = tok.line + text.count("\n", tok.mark, at)  # tok.line_at(at), inlined
+        tok.mark = at
+        start, end = m.span(3)
+        if start == end:  # no connections (taps, fillers): most instances of a placed netlist
+            mod.instances.append((m.group(1), verilog_name(m.group(2)), [], line))
+            tok.pos = m.end()
+            return True
         named: dict[str, list] = {}
-        for c in _CONN.finditer(text, m.start(3), m.end(3)):  # names inlined: verilog_name per token was a third
+        for c in _CONN.finditer(text, start, end):  # names inlined: verilog_name per token was a third
             pin, name, index = c.groups()
             if pin[0] == "\\":
                 pin = pin[1:].rstrip()
@@ -367,7 +374,7 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
             modules[mod.name] = mod
     if not modules:
         raise CircuitFormatError(path, None, "no module found")
-    used = {cell for m in modules.values() for cell, *_ in m.instances}
+    used = {inst[0] for m in modules.values() for inst in m.instances}  # cells (no starred unpacking: a list each)
     if top is None:
         tops = [m for m in modules if m not in used]
         if len(tops) != 1:
@@ -377,6 +384,7 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
         raise CircuitFormatError(path, None, f"top module {top!r} not found (modules: {sorted(modules)})")
     net = Netlist(name=top, source=str(path))
     uf = _Union()
+    parent = uf.parent
     conns: list[tuple[str, str, str]] = []  # (instance, pin, net bit)
 
     def bits_of(mod: _Module, prefix: str, ref) -> str | None:
@@ -425,8 +433,9 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
                     uf.find(na)
                 else:
                     uf.union(na, nb)
+        ranges, directions, prefix_ = mod.ranges, mod.directions, prefix + "/" if prefix else ""
         for cell, inst, connections, line in mod.instances:
-            full = join(prefix, inst)
+            full = prefix_ + inst
             child = modules.get(cell)
             if not connections and child is None:
                 net.instances[full] = cell
@@ -463,6 +472,19 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
                 raise CircuitFormatError(path, line, f"instance {full} defined twice")
             net.instances[full] = cell
             for pin, expr in connections.items():
+                if len(expr) == 1 and expr[0][0] == "net":  # one bit of a net: bits_of and uf.find inlined
+                    _, name, index, _ = expr[0]
+                    if index is None and name not in ranges:
+                        n = prefix_ + name
+                    elif index is not None and (name in ranges or name not in directions):
+                        n = f"{prefix_}{name}[{index}]"
+                    else:  # a whole bus, or a bit of a declared scalar (an error): the general path
+                        n = None
+                    if n is not None:
+                        if n not in parent:
+                            parent[n] = n
+                        conns.append((full, pin, n))
+                        continue
                 bits = expand(expr, mod)
                 if not bits:
                     net.skip("unconnected pins", f"{full}/{pin}")
@@ -484,10 +506,13 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
             net.ports[b] = top_mod.directions[port]
             uf.find(b)
     flatten(top_mod, "", 0)
-    # A net's name: a top-level port if it has one (as SPEF writes it), else the shortest hierarchical name.
+    # A net's name: a top-level port if it has one (as SPEF writes it), else the shortest hierarchical name. Only the
+    # names some assign or port connection merged form groups of several; every other name is its own net.
+    group_of = {name: uf.find(name) for name in [n for n, p in parent.items() if p != n]}
+    group_of.update({r: r for r in set(group_of.values())})
     groups: dict[str, list[str]] = {}
-    for name in list(uf.parent):
-        groups.setdefault(uf.find(name), []).append(name)
+    for name in filter(group_of.__contains__, parent):  # members in order of first use, as the groups
+        groups.setdefault(group_of[name], []).append(name)
     canonical: dict[str, str] = {}
     for members in groups.values():
         ports = sorted(m for m in members if m in net.ports)
@@ -496,12 +521,18 @@ def read_verilog(path: str | os.PathLike | list, top: str | None = None,
             canonical[m] = chosen
             if m != chosen:
                 net.aliases[m] = chosen
+    name_of = canonical.get
+    nets = net.nets
     for inst, pin, n in conns:
-        net.nets[canonical[n]].append((inst, pin))
+        nets[name_of(n, n)].append((inst, pin))
     for port in net.ports:
-        net.nets[canonical[port]].append((None, port))
-    for members in groups.values():
-        name = canonical[members[0]]
-        if name not in net.nets:
+        nets[name_of(port, port)].append((None, port))
+    for name in parent:  # each net once, at its first name
+        root = group_of.get(name)
+        if root is not None:
+            if groups[root][0] != name:
+                continue
+            name = canonical[name]
+        if name not in nets:
             net.skip("declared wires with no connection", name)
     return net
