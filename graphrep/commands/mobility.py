@@ -13,7 +13,7 @@ training check-ins); with ``--fraction f > 0`` they come from that fraction of u
 says so. With ``--explore-path`` the gate's P(new venue) is calibrated after training on the trained city's
 validation split (``--gate-calibration``; :mod:`graphrep.tasks.mobility.calibration`), and ``model.pt`` keeps it: a
 zero-shot transfer ranks with the source city's calibration, a fine-tuned one refits it on the target's validation
-split.
+split (``transfer --gate-calibration``: the rule, or ``none`` to keep the source's).
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ def add_parser(subparsers) -> None:
     transfer.add_argument("--to", required=True, help="target city: nyc, tky, or a check-in folder / TSMC2014 file")
     transfer.add_argument("--fraction", type=_fraction, default=0.05, help="share of the target's users to fine-tune "
                           "on (0: zero-shot only)")
+    transfer.add_argument("--gate-calibration", choices=["platt", "acc5", "popularity", "none"], default=None,
+                          help="for a source trained with --explore-path and --fraction > 0: refit the gate's P(new "
+                          "venue) on the target's validation split after fine-tuning (default platt; rules as in "
+                          "`mobility train`; none keeps the source city's calibration); a zero-shot transfer always "
+                          "ranks with the source's")
     _common(transfer, root=False)
     _training(transfer, epochs=6, lr=1e-3)
     ev = sub.add_parser("evaluate", help="score a trained model on a city's test (or valid) check-ins")
@@ -157,6 +162,10 @@ def run(args) -> int:
             check_model_flags(args)
         if cmd == "transfer" and args.fraction == 0 and args.resume:
             raise UserInputError("--resume with --fraction 0: a zero-shot transfer trains nothing to resume")
+        if cmd == "transfer" and args.fraction == 0 and args.gate_calibration is not None:
+            raise UserInputError("--gate-calibration with --fraction 0: a zero-shot transfer reads no target label "
+                                 "and ranks with the source city's calibration; give --fraction > 0 to refit it on "
+                                 "the target's validation split")
         check_run_arguments(args)
         engine = Engine(engine_settings(args))
     seeds = getattr(args, "seeds", [0])
@@ -199,6 +208,9 @@ def _run_seed(args, seed: int, out, engine) -> dict:
     loaded = None
     if cmd != "train":  # the model first: a bad --model/--from fails before the data, and it sets --window's default
         loaded = load_model(args.model if cmd == "evaluate" else args.source)
+        if getattr(args, "gate_calibration", None) is not None and not loaded[0].config.explore_gate:
+            raise UserInputError(f"--gate-calibration: the model in {args.source} has no exploration gate to "
+                                 "calibrate (train it with --explore-path)")
         limit = loaded[0].config.max_len
         if args.window is None:
             args.window = limit
@@ -258,7 +270,7 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                                         resume=args.resume)
             info = train_model(model, data, settings, engine, checkpoint)
             result["training"] = info
-            rule = getattr(args, "gate_calibration", "platt")  # transfer: refit on the target's validation split
+            rule = args.gate_calibration or "platt"  # transfer: refit on the target's validation split
             if model.config.explore_gate and rule != "none":
                 from graphrep.tasks.mobility.calibration import calibrate_gate
 

@@ -58,3 +58,36 @@ def test_cli_target_time_and_global_scores_flags(tmp_path):
     model, _ = load_model(tmp_path / "run")
     c = model.config
     assert c.target_time and c.global_scores and c.new_scores and (c.gate_scale, c.gate_shift) == (1.0, 0.0)
+
+
+def test_cli_transfer_gate_calibration_rule_and_refusals(tmp_path, capsys):
+    """A fine-tuning transfer refits the gate with the rule it is given (``none`` keeps the source's calibration); a
+    zero-shot transfer, or a source without an exploration gate, refuses the flag in one line before any work."""
+    a, b = write_city(tmp_path / "a"), write_city(tmp_path / "b", users=6, seed=1)
+    common = ["--window", "8", "--epochs", "1", "--quiet"]
+    arch = ["--dim", "16", "--heads", "2", "--expert-hidden", "16"]
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), *arch, "--explore-path",
+                 *common]) == 0
+    source, _ = load_model(tmp_path / "run")
+    kept = (source.config.gate_scale, source.config.gate_shift)
+    assert kept != (1.0, 0.0)
+    base = ["mobility", "transfer", "--from", str(tmp_path / "run"), "--to", str(b), *common]
+    assert main([*base, "--fraction", "0.5", "--out", str(tmp_path / "none"), "--gate-calibration", "none"]) == 0
+    moved, _ = load_model(tmp_path / "none")
+    assert (moved.config.gate_scale, moved.config.gate_shift) == kept
+    assert "gate_calibration" not in json.loads((tmp_path / "none" / "metrics.json").read_text())
+    assert main([*base, "--fraction", "0.5", "--out", str(tmp_path / "acc5"), "--gate-calibration", "acc5"]) == 0
+    fit = json.loads((tmp_path / "acc5" / "metrics.json").read_text())["gate_calibration"]
+    assert fit["rule"] == "acc5" and fit["city"] == "b" and fit["part"] == "valid"
+    refit, _ = load_model(tmp_path / "acc5")
+    assert (refit.config.gate_scale, refit.config.gate_shift) == (fit["scale"], fit["shift"])
+    capsys.readouterr()
+    assert main([*base, "--fraction", "0", "--out", str(tmp_path / "zs"), "--gate-calibration", "platt"]) == 2
+    assert "--gate-calibration with --fraction 0" in capsys.readouterr().err
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "plain"), *arch, *common]) == 0
+    capsys.readouterr()
+    assert main(["mobility", "transfer", "--from", str(tmp_path / "plain"), "--to", str(b), "--fraction", "0.5",
+                 "--out", str(tmp_path / "ft"), "--gate-calibration", "platt", *common]) == 2
+    assert "has no exploration gate" in capsys.readouterr().err
+    assert not (tmp_path / "zs").exists()
+    assert not any((tmp_path / "ft" / f).exists() for f in ("model.pt", "metrics.json"))  # only the run's lock file
