@@ -150,7 +150,7 @@ SHIFTS = tuple(x / 4 for x in range(-8, 17))
 def calibrate_gate(model, data, part: str = "valid", rule: str = "platt", batch_size: int = 32) -> dict:
     """Fit the gate's calibration on ``data.windows[part]`` (validation: no test label is read) and store it in
     ``model.config`` (``gate_scale``, ``gate_shift``; any earlier calibration is replaced, not composed). ``rule``:
-    ``"platt"`` or ``"acc5"`` (module docstring). Returns what was fitted, on which split and city, and the split's
+    one of :data:`RULES`, ``"platt"``, ``"acc5"`` or ``"popularity"`` (module docstring). Returns what was fitted, on which split and city, and the split's
     Acc@1, Acc@5 and new-venue Acc@5 without (``raw``) and with (``valid``) the calibration."""
     if rule not in RULES:
         raise InvalidInputError(f"unknown calibration rule {rule!r} (known: {', '.join(RULES)})")

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from graphrep.models import GraphShaper
 from graphrep.tasks.tag.adaptation import (choose_route, knn_adjacency, refine_prototypes, score_propagation,
                                            structure_estimate, text_probs)
+from graphrep.tasks.tag.zero_shot import normalized_adjacency
 
 __all__ = ["graph_features", "fit_router", "mean_gate_weights", "LOW_BRANCHES", "ROUTE_ALPHAS", "KNN_WEIGHTS",
            "ROUTE_OPTIONS", "KNN_NEIGHBOURS", "choose_two_way_route",
@@ -176,11 +177,12 @@ def route_branch(route: dict, agreement: float) -> str:
 
 
 def route_gain(data, class_emb: torch.Tensor, option, temperature: float = 0.05,
-               knn_adj: torch.Tensor | None = None) -> float:
+               knn_adj: torch.Tensor | None = None, adj: torch.Tensor | None = None) -> float:
     r"""Accuracy gain over text only of one route ``option`` on a *source* graph ``data`` (``x``, ``edge_index`` and
     its labels ``y``): an :math:`\alpha` or an (:math:`\alpha`, kNN weight) pair of score propagation
     (:data:`ROUTE_OPTIONS`), or a low branch of :data:`LOW_BRANCHES`, scored with ``class_emb`` ``[C, d]`` (e.g. the
-    source's prompt ensemble). ``knn_adj``: the source's text-similarity graph when the caller has it. Reads
+    source's prompt ensemble). ``knn_adj``, ``adj``: the source's text-similarity graph and normalised citation graph
+    when the caller has them (one per source, not one per option). Reads
     ``data.y``: never call it on a target."""
     from graphrep.tasks.tag.zero_shot import accuracy
 
@@ -189,7 +191,7 @@ def route_gain(data, class_emb: torch.Tensor, option, temperature: float = 0.05,
                                temperature)
     else:
         alpha, w = _option(option)
-        probs = score_propagation(data.x, class_emb, data.edge_index, alpha, temperature, knn_weight=w,
+        probs = score_propagation(data.x, class_emb, data.edge_index, alpha, temperature, adj=adj, knn_weight=w,
                                   knn=KNN_NEIGHBOURS, knn_adj=knn_adj)
     return accuracy(probs.argmax(-1), data.y) - accuracy(text_probs(data.x, class_emb, temperature).argmax(-1), data.y)
 
@@ -205,7 +207,8 @@ def sources_two_way_route(sources: list, class_embs: list[torch.Tensor], alphas=
     values = [float((g.graph_features if getattr(g, "graph_features", None) is not None
                      else graph_features(g, c))[0]) for g, c in zip(sources, class_embs)]
     knn = [knn_adjacency(g.x, KNN_NEIGHBOURS) if any(_option(a)[1] > 0 for a in alphas) else None for g in sources]
-    return choose_two_way_route(values, {a: [route_gain(g, c, a, knn_adj=k) for g, c, k in zip(sources, class_embs, knn)]
-                                         for a in alphas},
+    adj = [normalized_adjacency(g.edge_index, g.x.size(0)) for g in sources]
+    return choose_two_way_route(values, {a: [route_gain(g, c, a, knn_adj=k, adj=m)
+                                             for g, c, k, m in zip(sources, class_embs, knn, adj)] for a in alphas},
                                 {b: [route_gain(g, c, b) for g, c in zip(sources, class_embs)] for b in LOW_BRANCHES},
                                 midpoint)
