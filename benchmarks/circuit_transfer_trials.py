@@ -25,7 +25,7 @@ Usage::
     PYTHONPATH=. python benchmarks/circuit_transfer_trials.py --trials gbm,mse-e60-h16,mse-e200-h16 --part p.json
     PYTHONPATH=. python benchmarks/circuit_transfer_trials.py --parts p1.json,p2.json   # report
 
-Writes ``benchmarks/results/circuit_transfer_trials.{json,md}`` (report) or a part file.
+Writes ``benchmarks/results/circuit_transfer_trials.{json,md}`` (report; ``--name`` another stem) or a part file.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def seed_lines(rows: dict, helds: list[str]) -> list[str]:
     return md + [""]
 
 
-def report(parts: list[dict], out_dir: Path, blends: list[str]) -> str:
+def report(parts: list[dict], out_dir: Path, blends: list[str], stem: str = "circuit_transfer_trials") -> str:
     folds: dict = {}
     for part in parts:
         for held, f in part["folds"].items():
@@ -240,9 +240,9 @@ def report(parts: list[dict], out_dir: Path, blends: list[str]) -> str:
     md += seed_lines(rows, helds)
     text = "\n".join(md) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "circuit_transfer_trials.md").write_text(text)
+    (out_dir / f"{stem}.md").write_text(text)
     slim = {t: {h: {k: v for k, v in r.items() if k != "pred"} for h, r in per.items()} for t, per in rows.items()}
-    (out_dir / "circuit_transfer_trials.json").write_text(json.dumps(
+    (out_dir / f"{stem}.json").write_text(json.dumps(
         {"rows": slim, "held_out": helds, "blends": blends, "args": args, "platform": platform.platform(),
          "total_seconds": sum(p["total_seconds"] for p in parts)}, indent=1))
     return text
@@ -262,10 +262,13 @@ def main(argv=None) -> int:
     p.add_argument("--parts", default=None, help="merge these part files into the report")
     p.add_argument("--blends", default="", help="rows a+b(+...): the mean of these trials' predictions")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    p.add_argument("--name", default="circuit_transfer_trials",
+                   help="the report's file stem in --out (a later set of trials beside the earlier report)")
     args = p.parse_args(argv)
     blends = [b for b in args.blends.split(",") if b]
     if args.parts:
-        print(report([json.loads(Path(f).read_text()) for f in args.parts.split(",")], Path(args.out), blends))
+        print(report([json.loads(Path(f).read_text()) for f in args.parts.split(",")], Path(args.out), blends,
+                     args.name))
         return 0
     args.designs = list(LIBRARY_DESIGNS)
     args.trials = [t for t in args.trials.split(",") if t]
