@@ -31,6 +31,12 @@ receptive field, so the model sees the same inputs for those nets as on the whol
 (25,230 nets) and silice_sg13g2 (5,204). ``--gcl-seeds`` may run CircuitGCL on fewer seeds than the other rows.
 The held-out design is always evaluated whole.
 
+Features: ``--context gbm`` (rows, comma-separated) appends the netlist-context net features
+(:mod:`graphrep.tasks.circuits.context`: driver strength and area, sink areas, the nets and instances two hops away)
+to the net features the named rows read (gbm's features, a GNN head's net input), for training and held-out
+designs; ``--gbm-max-train-nets`` gives the gbm row its own cap on labelled nets per training design (it costs
+seconds where a GNN costs minutes).
+
 Metrics per held-out design: MAE, R², Spearman ρ on the scaled capacitance, and the large-net columns (R², Spearman,
 MAE in decades and recall on the top 20% of nets by true capacitance). Summaries: mean over the held-out designs per
 seed, then mean ± sample std (ddof=1) over seeds; goals are checked on total-cap.
@@ -63,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
 
 from graphrep.tasks.circuits.baselines import BaselineModel  # noqa: E402
+from graphrep.tasks.circuits.context import netlist_context  # noqa: E402
 from graphrep.tasks.circuits.training import (TransferConfig, ensemble_metrics, load_graphs, metrics,  # noqa: E402
                                              predict, prepare, pretrain_encoder, train_model, training_set)
 
@@ -94,16 +101,24 @@ def fmt(values: list[float], ensemble: bool = False) -> str:
     return f"{m:.3f} ± {s:.3f}" if s == s else f"{m:.3f} ({'ensemble' if ensemble else '1 seed'})"
 
 
-def fold(held: str, inputs: dict, args, log) -> dict:
-    """All rows, tasks and seeds for one held-out design: ``{task: {row: [metrics per seed]}}``."""
+def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dict:
+    """All rows, tasks and seeds for one held-out design: ``{task: {row: [metrics per seed]}}``. ``context``: the
+    designs with the netlist-context features, which the rows in ``args.context`` train and predict on."""
     names = [d for d in args.designs if d != held]
-    relative, absolute = (training_set([inputs[n] for n in names], args.max_train_nets, args.layers, rel)
-                          for rel in (True, False))
+
+    def union(rows_inputs: dict, nets: int, rel: bool = True):
+        return training_set([rows_inputs[n] for n in names], nets, args.layers, rel)
+    relative, absolute = union(inputs, args.max_train_nets), union(inputs, args.max_train_nets, False)
+    ctx_relative = union(context, args.max_train_nets) if set(args.context) & set(LEARNED) else None
+    gbm_nets = args.gbm_max_train_nets if args.gbm_max_train_nets is not None else args.max_train_nets
+    gbm_source = context if "gbm" in args.context else inputs
+    gbm_train = (relative if gbm_source is inputs and gbm_nets == args.max_train_nets else union(gbm_source, gbm_nets))
     info = {"train_designs": names, "train_nets": int(relative.mask.sum()), "train_nodes": int(relative.x.size(0)),
             "train_pairs": int(relative.pairs.size(1))}
     out: dict = {t: {r: [] for r in ROWS} for t in args.tasks}
     wall: dict = {r: 0.0 for r in ROWS + ["pretrain"]}
     target = inputs[held]
+    ctx_target = context[held] if context is not None else None
     seed_preds: dict = {t: {r: [] for r in BLEND} for t in args.tasks}
     for seed in args.seeds:
         state = None
@@ -124,8 +139,8 @@ def fold(held: str, inputs: dict, args, log) -> dict:
                 t0 = time.perf_counter()
                 chosen = {}
                 if row in ("pin-count", "gbm"):
-                    model = BaselineModel(row, task, seed).fit(absolute if row == "pin-count" else relative)
-                    y, p = y_held.numpy(), model.predict(target)
+                    model = BaselineModel(row, task, seed).fit(absolute if row == "pin-count" else gbm_train)
+                    y, p = y_held.numpy(), model.predict(ctx_target if row in args.context else target)
                 elif row in BLEND_ROWS:
                     y, p = y_held.numpy(), np.mean([preds[r] for r in BLEND], axis=0)
                 else:
@@ -133,8 +148,9 @@ def fold(held: str, inputs: dict, args, log) -> dict:
                     cfg = TransferConfig(task=task, method=row, hidden=args.hidden, layers=args.layers, lr=args.lr,
                                          epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
                                          seed=seed)
-                    model = train_model(relative, cfg, state if row == "circuitgcl" else None)
-                    y, p = predict(model, target, task)
+                    ctx = row in args.context
+                    model = train_model(ctx_relative if ctx else relative, cfg, state if row == "circuitgcl" else None)
+                    y, p = predict(model, ctx_target if ctx else target, task)
                     chosen = {k: model.selection[k] for k in ("best_epoch", "epochs_run")}
                 preds[row] = np.asarray(p)
                 if row in BLEND:
@@ -160,12 +176,13 @@ def run(args) -> dict:
     graphs = load_graphs(args.designs, root=args.root)
     inputs = {n: prepare(g, seed=0) for n, g in graphs.items()}
     del graphs
+    context = {n: netlist_context(p) for n, p in inputs.items()} if args.context else None
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - start:.0f} s] {msg}", file=sys.stderr, flush=True)
 
     log("graphs built")
-    folds = {held: fold(held, inputs, args, log) for held in args.held_out}
+    folds = {held: fold(held, inputs, args, log, context) for held in args.held_out}
     return {"folds": folds, "total_seconds": time.perf_counter() - start}
 
 
@@ -328,11 +345,22 @@ def scale_text(out: dict, args) -> str:
     return (f"Scale: seeds {','.join(map(str, args.seeds))} (CircuitGCL: seeds {gcl_seeds}), at most {args.epochs} "
             f"full-batch epochs on the training union, CircuitGCL pre-training {args.pretrain_epochs} epochs on the "
             f"training union (inductive), hidden {args.hidden}, {args.layers} SAGE layers, lr {args.lr}; placement "
-            f"features off. Cut to fit the CPU budget: each training design contributes at most "
-            f"{args.max_train_nets} labelled nets (drawn once, seed 0, with their exact receptive field), so a "
-            f"training union holds about {any_info['train_nets']:,} nets / {any_info['train_nodes']:,} graph nodes. "
+            f"features off; {context_text(args)}. Cut to fit the CPU budget: each training design contributes at "
+            f"most {args.max_train_nets} labelled nets (drawn once, seed 0, with their exact receptive field), so a "
+            f"training union holds about {any_info['train_nets']:,} nets / {any_info['train_nodes']:,} graph nodes"
+            + (f" (the gbm row: at most {args.gbm_max_train_nets} per design)"
+               if getattr(args, "gbm_max_train_nets", None) not in (None, args.max_train_nets) else "") + ". "
             f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs, torch threads 1; total "
             f"wall time {out['total_seconds']:.0f} s (summed over the parts run in parallel; not a timing benchmark).")
+
+
+def context_text(args) -> str:
+    rows = getattr(args, "context", None) or []
+    if not rows:
+        return "netlist-context net features off"
+    return (f"netlist-context net features for {', '.join(rows)} (`--context`: driver strength and area, sink areas, "
+            "nets and instances at two hops, appended to the nets' features; `graphrep.tasks.circuits.context`), "
+            "the other rows without them")
 
 
 def write(out: dict, args) -> None:
@@ -382,7 +410,7 @@ def guide_section(out: dict, args) -> str:
           f"technology prior, each training design capped at {args.max_train_nets:,} labelled nets with their exact "
           "receptive field, to fit the CPU budget: this mostly cuts mockarray_asap7 and silice_sg13g2) and evaluated "
           f"on the whole held-out design; {len(args.seeds)} seeds, at most {args.epochs} epochs, hidden "
-          f"{args.hidden}. {selection_note(out, args)} Ground and coupling capacitance, the per-design tables of "
+          f"{args.hidden}; {context_text(args)}. {selection_note(out, args)} Ground and coupling capacitance, the per-design tables of "
           "every task and the scale are in `benchmarks/results/circuit_transfer.md`; this section is written by "
           "the script (`--docs`).", ""]
     md += ["#" + line if line.startswith("## ") else line for line in summary_table(out, args, "total-cap")]
@@ -483,6 +511,11 @@ def main(argv=None) -> int:
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of the training union's labels held out to select each learned model's epoch")
     p.add_argument("--patience", type=int, default=20, help="early stopping patience (epochs) on that validation loss")
+    p.add_argument("--context", default="",
+                   help="rows (comma-separated, of gbm and the learned rows) whose nets get the netlist-context "
+                        "features (graphrep.tasks.circuits.context); default none")
+    p.add_argument("--gbm-max-train-nets", type=int, default=None,
+                   help="the gbm row's cap on labelled nets per training design (default: --max-train-nets)")
     p.add_argument("--gcl-seeds", default=None, help="seeds CircuitGCL runs on (default: all of --seeds)")
     p.add_argument("--docs", action="store_true",
                    help="also rewrite the guide's benchmark section (docs/guides/circuits.md) and the Circuits row "
@@ -493,11 +526,13 @@ def main(argv=None) -> int:
     args.designs = [d for d in args.designs.split(",") if d]
     args.held_out = [d for d in args.held_out.split(",") if d] or list(args.designs)
     args.tasks = [t for t in args.tasks.split(",") if t]
+    args.context = [r for r in args.context.split(",") if r]
     args.seeds = _ints(args.seeds)
     args.gcl_seeds = _ints(args.gcl_seeds) if args.gcl_seeds is not None else list(args.seeds)
-    bad = [t for t in args.tasks if t not in TASKS] + [d for d in args.designs + args.held_out if d not in PDK]
+    bad = ([t for t in args.tasks if t not in TASKS] + [d for d in args.designs + args.held_out if d not in PDK]
+           + [r for r in args.context if r not in ["gbm"] + LEARNED])
     if bad:
-        p.error(f"unknown tasks or designs: {', '.join(bad)}")
+        p.error(f"unknown tasks, designs or --context rows: {', '.join(bad)}")
     if len(args.seeds) < 2:
         p.error("give at least two seeds (std over seeds)")
     if args.parts:
@@ -508,8 +543,9 @@ def main(argv=None) -> int:
             seconds += saved["total_seconds"]
         saved_args = saved["meta"]["args"]
         for key in ("designs", "tasks", "seeds", "gcl_seeds", "epochs", "pretrain_epochs", "hidden", "layers", "lr",
-                    "max_train_nets", "val_fraction", "patience"):
-            setattr(args, key, saved_args[key])
+                    "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets"):
+            setattr(args, key, saved_args.get(key))
+        args.context = args.context or []
         args.held_out = list(folds)
         write({"folds": folds, "total_seconds": seconds}, args)
         return 0

@@ -13,7 +13,9 @@ training designs of the same PDK family (:func:`graphrep.tasks.circuits.normalis
 designs only; an unseen family gets 0); ``-rel`` technology-scale feature columns centred per design
 (:func:`graphrep.tasks.circuits.normalise.relative_features`, each design's own inputs); ``resid-*`` a GNN fitted to
 the residual of a GBM (each training design's residual from a GBM fitted on the other training designs), its
-prediction added to the GBM trained on all of them. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are means of
+prediction added to the GBM trained on all of them; ``-ctx`` the netlist-context net features appended to every
+design's net features (:func:`graphrep.tasks.circuits.context.netlist_context`, each design's own graph, no labels);
+``-nK`` at most K labelled nets per training design instead of ``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are means of
 trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
 Diagnostic column ``r2_centred``: R² after moving the predictions' mean onto the held-out design's true mean, i.e.
 how much of the error is a per-design offset (an oracle, never a method).
@@ -23,7 +25,7 @@ Usage::
     PYTHONPATH=. python benchmarks/circuit_transfer_trials.py --trials gbm,mse-e60-h16,mse-e200-h16 --part p.json
     PYTHONPATH=. python benchmarks/circuit_transfer_trials.py --parts p1.json,p2.json   # report
 
-Writes ``benchmarks/results/circuit_transfer_trials.{json,md}`` (report) or a part file.
+Writes ``benchmarks/results/circuit_transfer_trials.{json,md}`` (report; ``--name`` another stem) or a part file.
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ TRIALS = {
     "mse-e200-h16-rel": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "rel"},
     "resid-e60-h16": {"kind": "resid", "epochs": 60, "hidden": 16, "norm": "prior"},
     "resid-e200-h16": {"kind": "resid", "epochs": 200, "hidden": 16, "norm": "prior"},
+    # netlist-context net features (graphrep.tasks.circuits.context) and more labelled nets per training design
+    "gbm-ctx": {"kind": "gbm", "norm": "ctx"},
+    "gbm-tech-ctx": {"kind": "gbm", "norm": "tech+ctx"},
+    "gbm-ctx-n4000": {"kind": "gbm", "norm": "ctx", "max_nets": 4000},
+    "mse-e60-h16-ctx": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "ctx"},
+    "mse-e200-h16-ctx": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "ctx"},
+    "gbm-tech-n4000": {"kind": "gbm", "norm": "tech", "max_nets": 4000},
+    "gbm-tech-ctx-n4000": {"kind": "gbm", "norm": "tech+ctx", "max_nets": 4000},
+    "mse-e200-h16-tech-ctx": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "tech+ctx"},
+    "mse-e200-h16-tech-n3000": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "tech", "max_nets": 3000},
+    "mse-e200-h16-tech-ctx-n3000": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "tech+ctx",
+                                    "max_nets": 3000},
 }
 
 
@@ -73,10 +87,13 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
     """The inputs with the technology-scale features centred per design (``rel`` in ``norm``:
     :func:`graphrep.tasks.circuits.normalise.relative_features`) and ``prior_offset`` moved by the per-technology
     offset (``tech`` in ``norm``), computed from the training designs only."""
+    from graphrep.tasks.circuits.context import netlist_context
     from graphrep.tasks.circuits.normalise import relative_features, technology_offsets
 
     if "rel" in norm.split("+"):
         parts = {n: relative_features(p) for n, p in parts.items()}
+    if "ctx" in norm.split("+"):
+        parts = {n: netlist_context(p) for n, p in parts.items()}
     if "tech" not in norm.split("+"):
         return parts
 
@@ -89,7 +106,8 @@ def run_trial(name: str, inputs: dict, held: str, args) -> np.ndarray:
     spec = TRIALS[name]
     parts = with_technology({n: inputs[n] for n in args.designs}, held, spec["norm"])
     names = [n for n in args.designs if n != held]
-    train = training_set([parts[n] for n in names], args.max_train_nets, args.layers)
+    max_nets = spec.get("max_nets", args.max_train_nets)
+    train = training_set([parts[n] for n in names], max_nets, args.layers)
     if spec["kind"] == "gbm":
         return BaselineModel("gbm", "total-cap", args.seed).fit(train).predict(parts[held])
     cfg = TransferConfig(task="total-cap", method="gnn-mse", hidden=spec["hidden"], layers=args.layers, lr=args.lr,
@@ -185,7 +203,7 @@ def seed_lines(rows: dict, helds: list[str]) -> list[str]:
     return md + [""]
 
 
-def report(parts: list[dict], out_dir: Path, blends: list[str]) -> str:
+def report(parts: list[dict], out_dir: Path, blends: list[str], stem: str = "circuit_transfer_trials") -> str:
     folds: dict = {}
     for part in parts:
         for held, f in part["folds"].items():
@@ -222,9 +240,9 @@ def report(parts: list[dict], out_dir: Path, blends: list[str]) -> str:
     md += seed_lines(rows, helds)
     text = "\n".join(md) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "circuit_transfer_trials.md").write_text(text)
+    (out_dir / f"{stem}.md").write_text(text)
     slim = {t: {h: {k: v for k, v in r.items() if k != "pred"} for h, r in per.items()} for t, per in rows.items()}
-    (out_dir / "circuit_transfer_trials.json").write_text(json.dumps(
+    (out_dir / f"{stem}.json").write_text(json.dumps(
         {"rows": slim, "held_out": helds, "blends": blends, "args": args, "platform": platform.platform(),
          "total_seconds": sum(p["total_seconds"] for p in parts)}, indent=1))
     return text
@@ -244,10 +262,13 @@ def main(argv=None) -> int:
     p.add_argument("--parts", default=None, help="merge these part files into the report")
     p.add_argument("--blends", default="", help="rows a+b(+...): the mean of these trials' predictions")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    p.add_argument("--name", default="circuit_transfer_trials",
+                   help="the report's file stem in --out (a later set of trials beside the earlier report)")
     args = p.parse_args(argv)
     blends = [b for b in args.blends.split(",") if b]
     if args.parts:
-        print(report([json.loads(Path(f).read_text()) for f in args.parts.split(",")], Path(args.out), blends))
+        print(report([json.loads(Path(f).read_text()) for f in args.parts.split(",")], Path(args.out), blends,
+                     args.name))
         return 0
     args.designs = list(LIBRARY_DESIGNS)
     args.trials = [t for t in args.trials.split(",") if t]

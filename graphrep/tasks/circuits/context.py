@@ -1,0 +1,120 @@
+r"""Netlist-context features of each net: what proxies its wire length when no placement is known (issue 23).
+
+A net's capacitance is mostly wire, and the wire's length follows from where its pins sit, which a netlist without
+placement does not say. What it does say, and a per-net feature row (:data:`graphrep.data.circuits.graph.NET_FEATURES`)
+does not: how strong the driver is (synthesis upsizes the drivers of long or heavily loaded nets, and buffers them),
+what the sinks are, and how far the net's neighbourhood spreads (a net whose cells touch many other nets sits in a
+large, spread-out region; Rent's rule in small). :func:`netlist_context` computes these from the design's own graph
+(no labels, so it applies to an evaluation design as to a training one) and appends them to ``net_x``; the GNN head
+and the GBM baseline both read ``net_x``.
+
+Columns (:data:`CONTEXT_FEATURES`, per net; means over an empty set are 0, with the count saying it is empty):
+
+- ``drv_log2_drive``, ``drv_log_area``, ``drv_log_pins``: mean over the net's driving instance pins (direction
+  output) of the instance's drive strength, log area and log pin count; ``drv_buffer`` the share of drivers that are
+  buffers or inverters (``buf``/``inv``/``clkbuf``/``clkinv``/``dly``), ``drv_port`` whether a top-level port drives;
+- ``sink_log_area_mean``, ``sink_log_area_max``, ``sink_seq``: the sink instances' mean and max log area and their
+  share of sequential cells;
+- ``log_nets_2hop``: :math:`\log(1 + k)`, ``k`` the number of other nets that share an instance with the net;
+  ``log_deg_2hop``: :math:`\log(1 + \sum)` of those nets' pin counts; ``log_inst_3hop``: :math:`\log(1 + j)`, ``j``
+  the distinct instances on those nets (the net's neighbourhood at net distance 1);
+- ``drv_minus_fanout``: ``drv_log2_drive`` :math:`\cdot \ln 2 - \ln \max(1, s)`, ``s`` the net's sink pins (the
+  log of drive per sink).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
+
+from .training import CircuitInputs
+
+CONTEXT_FEATURES = ["drv_log2_drive", "drv_log_area", "drv_log_pins", "drv_buffer", "drv_port", "sink_log_area_mean",
+                    "sink_log_area_max", "sink_seq", "log_nets_2hop", "log_deg_2hop", "log_inst_3hop",
+                    "drv_minus_fanout"]
+_BUFFERS = ("buf", "inv", "clkbuf", "clkinv", "dly")
+
+
+def _incidence(src: np.ndarray, dst: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+               ) -> sp.csr_matrix:
+    """Binary [rows, cols] matrix of the edges ``src -> dst`` mapped by ``rows``/``cols`` (node id -> position)."""
+    m = sp.csr_matrix((np.ones(src.size), (rows[src], cols[dst])), shape=shape)
+    m.data[:] = 1.0
+    return m
+
+
+def _row_mean(a: sp.csr_matrix, v: np.ndarray) -> np.ndarray:
+    count = np.asarray(a.sum(1)).ravel()
+    return np.where(count > 0, (a @ v) / np.maximum(count, 1), 0.0)
+
+
+def context_columns(inputs: CircuitInputs) -> np.ndarray:
+    """[M, len(CONTEXT_FEATURES)] float64, the columns of :data:`CONTEXT_FEATURES` for the design's nets in the order
+    of ``net_index``. Reads the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks) and the graph."""
+    x = inputs.x.double().numpy()
+    width = 3 + len(INSTANCE_FEATURES) + len(PIN_FEATURES) + len(NET_FEATURES)
+    if x.shape[1] != width:
+        raise ValueError(f"design {inputs.name}: features of width {x.shape[1]} are not those of "
+                         f"graphrep.data.circuits.graph ({width})")
+    inst_col = {f: 3 + k for k, f in enumerate(INSTANCE_FEATURES)}
+    pin_col = {f: 3 + len(INSTANCE_FEATURES) + k for k, f in enumerate(PIN_FEATURES)}
+    kind = x[:, :3].argmax(1)
+    pos = np.full(x.shape[0], -1)
+    ids = {k: np.nonzero(kind == k)[0] for k in range(3)}
+    for k in (0, 1):
+        pos[ids[k]] = np.arange(ids[k].size)
+    net_pos = np.full(x.shape[0], -1)
+    net_pos[inputs.net_index.numpy()] = np.arange(inputs.net_index.numel())
+    n_inst, n_pin, n_net = ids[0].size, ids[1].size, inputs.net_index.numel()
+    src, dst = inputs.csr.edge_index().numpy()
+    on = (kind[src] == 2) & (kind[dst] == 1) & (net_pos[src] >= 0)
+    np_ = _incidence(src[on], dst[on], net_pos, pos, (n_net, n_pin))
+    of = (kind[src] == 1) & (kind[dst] == 0)
+    pi = _incidence(src[of], dst[of], pos, pos, (n_pin, n_inst))
+
+    pins, inst = x[ids[1]], x[ids[0]]
+    out_pin = pins[:, pin_col["dir_output"]] > 0.5
+    port_pin = pins[:, pin_col["is_port"]] > 0.5
+    drv = np_ @ sp.diags(out_pin.astype(float))
+    sink = np_ - drv
+    drv_inst = drv @ pi
+    drv_inst.data[:] = 1.0
+    sink_inst = sink @ pi
+    sink_inst.data[:] = 1.0
+    drive = inst[:, inst_col["log2_drive"]]
+    area = inst[:, inst_col["log_area_um2"]]
+    npins = inst[:, inst_col["log_signal_pins"]]
+    buffer = sum(inst[:, inst_col[f"family_{f}"]] for f in _BUFFERS)
+    seq = inst[:, inst_col["sequential"]]
+    sink_area_max = np.zeros(n_net)
+    if sink_inst.nnz:
+        sink_area_max = (sink_inst @ sp.diags(area - area.min() + 1.0)).max(1).toarray().ravel()
+        sink_area_max = np.where(sink_area_max > 0, sink_area_max + area.min() - 1.0, 0.0)
+
+    net_inst = np_ @ pi
+    net_inst.data[:] = 1.0
+    near = net_inst @ net_inst.T
+    near.data[:] = 1.0
+    near.setdiag(0)
+    near.eliminate_zeros()
+    degree = inputs.degree.double().numpy()
+    reach = near @ net_inst
+    fanout = np.log(np.maximum(np.asarray(sink.sum(1)).ravel(), 1.0))
+    drv_drive = _row_mean(drv_inst, drive)
+    cols = [drv_drive, _row_mean(drv_inst, area), _row_mean(drv_inst, npins), _row_mean(drv_inst, buffer),
+            np.asarray((drv @ port_pin.astype(float)) > 0, dtype=float).ravel(), _row_mean(sink_inst, area),
+            sink_area_max, _row_mean(sink_inst, seq), np.log1p(np.diff(near.indptr)), np.log1p(near @ degree),
+            np.log1p(np.diff(reach.indptr)), drv_drive * np.log(2.0) - fanout]
+    return np.stack(cols, 1)
+
+
+def netlist_context(inputs: CircuitInputs) -> CircuitInputs:
+    """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]); the graph and
+    ``x`` are unchanged."""
+    extra = torch.as_tensor(context_columns(inputs), dtype=inputs.net_x.dtype)
+    return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, extra], 1))

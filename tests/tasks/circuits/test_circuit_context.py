@@ -1,0 +1,75 @@
+"""Netlist-context net features (:mod:`graphrep.tasks.circuits.context`) on a hand-built three-net design, against
+hand-computed values."""
+
+import math
+
+import pytest
+import torch
+
+from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
+from graphrep.ops import CSR
+from graphrep.tasks.circuits.context import CONTEXT_FEATURES, context_columns, netlist_context
+from graphrep.tasks.circuits.normalise import _block_start
+from graphrep.tasks.circuits.training import CircuitInputs
+
+WIDTH = 3 + len(INSTANCE_FEATURES) + len(PIN_FEATURES) + len(NET_FEATURES)
+
+
+def _design() -> CircuitInputs:
+    """Instances I0 (buffer, drive log2 2, log area 1), I1 (sequential, drive 0, area 2), I2 (drive 1, area 3);
+    N0: I0 drives I1 and I2; N1: I1 drives I2; N2: an input port drives I0. Nodes: instances 0-2, pins 3-9, nets
+    10-12; every edge in both directions, as :func:`graphrep.data.circuits.graph.homogeneous` gives them."""
+    x = torch.zeros(13, WIDTH)
+    x[:3, 0], x[3:10, 1], x[10:, 2] = 1, 1, 1
+    inst, pin = _block_start("instance"), _block_start("pin")
+
+    def col(block, names, name):
+        return block + names.index(name)
+    for i, (drive, area, seq) in enumerate([(2.0, 1.0, 0.0), (0.0, 2.0, 1.0), (1.0, 3.0, 0.0)]):
+        x[i, col(inst, INSTANCE_FEATURES, "log2_drive")] = drive
+        x[i, col(inst, INSTANCE_FEATURES, "log_area_um2")] = area
+        x[i, col(inst, INSTANCE_FEATURES, "has_area")] = 1
+        x[i, col(inst, INSTANCE_FEATURES, "sequential")] = seq
+    x[0, col(inst, INSTANCE_FEATURES, "family_buf")] = 1
+    # pins: (node, instance or None, net, output?, port?)
+    pins = [(3, 0, 10, True, False), (4, 1, 10, False, False), (5, 2, 10, False, False), (6, 1, 11, True, False),
+            (7, 2, 11, False, False), (8, None, 12, True, True), (9, 0, 12, False, False)]
+    edges = []
+    for node, owner, net, out, port in pins:
+        x[node, col(pin, PIN_FEATURES, "dir_output" if out else "dir_input")] = 1
+        x[node, col(pin, PIN_FEATURES, "is_port")] = float(port)
+        edges += [(node, net), (net, node)] + ([(owner, node), (node, owner)] if owner is not None else [])
+    ei = torch.tensor(edges).t()
+    m = 3
+    return CircuitInputs(
+        name="hand", x=x, csr=CSR.from_edge_index(ei, (13, 13)), net_index=torch.arange(10, 13),
+        net_x=torch.zeros(m, len(NET_FEATURES)), degree=torch.tensor([3.0, 2.0, 2.0]), y_total=torch.zeros(m),
+        y_ground=torch.zeros(m), bucket=torch.zeros(m, dtype=torch.long), mask=torch.ones(m, dtype=torch.bool),
+        pairs=torch.zeros(2, 0, dtype=torch.long), pair_y=torch.zeros(0), link_pairs=torch.zeros(2, 0, dtype=torch.long),
+        link_y=torch.zeros(0))
+
+
+def test_context_columns_by_hand():
+    """N0: driver I0 (drive 2, area 1, buffer), sinks I1, I2 (area mean 2.5, max 3, one of two sequential), N1 and N2
+    share an instance with it (pin counts 2 + 2), their instances are I0, I1, I2; drive per sink 2 ln 2 - ln 2.
+    N1: driver I1, sink I2, neighbour N0 (3 pins). N2: driven by a port (no driver instance: zeros, port flag 1)."""
+    c = context_columns(_design())
+    got = {f: c[:, k].tolist() for k, f in enumerate(CONTEXT_FEATURES)}
+    log = math.log
+    want = {"drv_log2_drive": [2, 0, 0], "drv_log_area": [1, 2, 0], "drv_log_pins": [0, 0, 0],
+            "drv_buffer": [1, 0, 0], "drv_port": [0, 0, 1], "sink_log_area_mean": [2.5, 3, 1],
+            "sink_log_area_max": [3, 3, 1], "sink_seq": [0.5, 0, 0], "log_nets_2hop": [log(3), log(2), log(2)],
+            "log_deg_2hop": [log(5), log(4), log(4)], "log_inst_3hop": [log(4), log(4), log(4)],
+            "drv_minus_fanout": [2 * log(2) - log(2), 0, 0]}
+    assert set(want) == set(CONTEXT_FEATURES)
+    for f, v in want.items():
+        assert got[f] == pytest.approx(v), f
+
+
+def test_netlist_context_appends_and_keeps_the_rest():
+    d = _design()
+    out = netlist_context(d)
+    assert out.net_x.shape == (3, len(NET_FEATURES) + len(CONTEXT_FEATURES))
+    assert torch.equal(out.net_x[:, :len(NET_FEATURES)], d.net_x) and out.x is d.x
+    with pytest.raises(ValueError, match="hand"):
+        context_columns(CircuitInputs(**{**d.__dict__, "x": d.x[:, :-1]}))
