@@ -37,7 +37,7 @@ from itertools import repeat
 import numpy as np
 
 from .names import unescape
-from .source import CircuitFormatError, open_text, without_cycle_collection
+from .source import CircuitFormatError, object_array as _objects, open_text, without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -720,13 +720,6 @@ _WORDS = {b"*D_NET": b"D", b"*CONN": b"C", b"*CAP": b"A", b"*RES": b"R", b"*END"
 _LAYOUT = re.compile(rb"(?:DC[IP]*(?:A0*)?(?:R0*)?E)*")
 _DIRECTIONS = np.array([None] * 256, dtype=object)
 _DIRECTIONS[[ord("I"), ord("O"), ord("B")]] = ["I", "O", "B"]
-
-
-def _objects(items: list) -> np.ndarray:
-    """``items`` as a 1-D object array (references, not copies)."""
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out
 
 
 def _strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
