@@ -605,8 +605,15 @@ def write_outputs(report: dict, name: str) -> None:
                       "collector paused (their millions of small acyclic objects made every full collection walk "
                       "them all: Verilog at 100K nets 8.1 s with it, 3.0 s without). The Verilog is lexed on demand "
                       "(a token list of the whole file cost ~6x the netlist) and its plain instances and "
-                      "declarations are read by one regular-expression match each; the graph builder still walks "
-                      "every pin in Python."]
+                      "declarations are read by one regular-expression match each. The graph builder takes the "
+                      "netlist's pins as columns (one pass over its lists) and does its per-pin, per-net and "
+                      "per-instance lookups (supply nets and power/ground pins, SPEF net matching, instances only in "
+                      "the SPEF, instance ids and cells, labels) through hash tables over arrays (pandas), asking the "
+                      "libraries once per distinct cell pin; the coupled pairs resolve each capacitor node to its net "
+                      "the same way (`net:sub` nodes by the part before the last delimiter, cut on the joined bytes; "
+                      "only the others are looked up as (instance, pin) in the `*CONN` columns). What remains per item "
+                      "there in Python: the supply and clock tests of each net name, one string per pin name "
+                      "(`instance/pin`), and reading each labelled net's `SpefNet`."]
     t = summary.get("tag", {}).get("adapt")
     if t and t["peak_rss_bytes"]:
         n, dim = t["sizes"][-1], report.get("dim", 384)

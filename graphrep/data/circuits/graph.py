@@ -32,6 +32,8 @@ import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter, itemgetter
 
 import numpy as np
 import torch
@@ -40,7 +42,7 @@ from torch_geometric.data import Data, HeteroData
 
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
-from .source import without_cycle_collection
+from .source import object_array as _objects, without_cycle_collection
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
 CIRCUITGCL_REF, CIRCUITGCL_DECADES = 1e-21, 6.0
@@ -197,88 +199,121 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
             return True
         return is_supply(pin)
 
-    # SPEF -> netlist net names
-    match: dict[str, str] = {}
-    nl_nets, aliases = nl.nets, nl.aliases
-    for sname in spef.nets:
-        n = sname if sname in nl_nets else aliases.get(sname)  # nl.resolve, inlined
-        if n is None:
-            report.unmatched_spef.append(sname)
-        else:
-            match[sname] = n
-    report.spef_nets, report.matched = len(spef.nets), len(match)
-    spef_of = {n: s for s, n in match.items()}
+    import pandas as pd  # as spef.py: hash tables over strings where a Python step per item was the cost
 
-    # a pin name that no cell has as a power/ground pin and that is no supply name is a signal pin of every cell
+    # SPEF -> netlist nets: each SPEF net's position in nl.nets (-1: unmatched; -2: matched by an alias to a name that
+    # is no net of nl.nets), as nl.resolve
+    nl_names = _objects(list(nl.nets))
+    nl_index = pd.Index(nl_names)
+    snames = _objects(list(spef.nets))
+    in_nl = nl_index.get_indexer(snames)
+    miss = np.flatnonzero(in_nl < 0)
+    if len(miss) and nl.aliases:
+        target = [nl.aliases.get(s) for s in snames[miss].tolist()]
+        found = np.array([t is not None for t in target], dtype=bool)
+        at = nl_index.get_indexer(_objects([t for t in target if t is not None]))
+        in_nl[miss[found]] = np.where(at >= 0, at, -2)
+    report.spef_nets, report.matched = len(snames), int((in_nl != -1).sum())
+    report.unmatched_spef = snames[in_nl == -1].tolist()
+    spef_at = np.full(len(nl_names), -1, dtype=np.int64)  # each netlist net's SPEF net (a later one wins)
+    hit = np.flatnonzero(in_nl >= 0)
+    np.maximum.at(spef_at, in_nl[hit], hit)
+
+    # the netlist's pins as columns, net by net: instance (None for a port), pin name, netlist net
+    counts = np.fromiter(map(len, nl.nets.values()), dtype=np.int64, count=len(nl_names))
+    flat = list(chain.from_iterable(nl.nets.values()))
+    col_inst, col_pin = _objects(list(map(itemgetter(0), flat))), _objects(list(map(itemgetter(1), flat)))
+    del flat
+    col_net = np.repeat(np.arange(len(nl_names), dtype=np.int64), counts)
+    inst_code, _ = pd.factorize(col_inst)  # -1: a port
+
+    # power and ground: nets by name, pins by cell (a pin name that no cell has as a power/ground pin and that is no
+    # supply name is a signal pin of every cell; the others are asked per distinct (cell, pin))
+    supply = np.fromiter(map(is_supply, nl_names.tolist()), dtype=bool, count=len(nl_names))
     pg_names = {p for lc in lib_cells.values() for p in lc.pg_pins} | {
         p for lm in lef_macros.values() for p, lp in lm.pins.items() if lp.use in ("POWER", "GROUND")}
-    maybe_pg = _Memo(lambda pin: pin in pg_names or is_supply(pin))
     known = nl.instances
-    added: dict[str, str] = {}  # instances only in the SPEF -> cell (the netlist's instances are not copied)
-    spef_only: set[str] = set()
-    members: dict[str, list[tuple[str | None, str]]] = {}
-    for name, conns in nl.nets.items():
-        if is_supply(name):
-            skip("supply nets (by name)", name)
-            continue
-        kept = [c for c in conns if c[0] is None or not (maybe_pg[c[1]] and is_pg(known[c[0]], c[1]))]
-        if not kept:
-            skip("supply nets (only power/ground pins)", name)
-            continue
-        members[name] = kept
+    pin_code, pin_names = pd.factorize(col_pin)
+    maybe_pg = np.fromiter((p in pg_names or is_supply(p) for p in pin_names.tolist()), dtype=bool,
+                           count=len(pin_names))
+    ask = np.flatnonzero(maybe_pg[pin_code] & (inst_code >= 0) & ~supply[col_net])
+    keep = ~supply[col_net]
+    keep[ask] = [not is_pg(known[i], p) for i, p in zip(col_inst[ask].tolist(), col_pin[ask].tolist())]
+    kept_nets = np.flatnonzero(~supply & (np.bincount(col_net[keep], minlength=len(nl_names)) > 0))
+    for reason, which in sorted([("supply nets (by name)", np.flatnonzero(supply)),
+                                 ("supply nets (only power/ground pins)",
+                                  np.setdiff1d(np.flatnonzero(~supply), kept_nets, assume_unique=True))],
+                                key=lambda r: r[1][0] if len(r[1]) else len(nl_names)):
+        for name in nl_names[which].tolist():
+            skip(reason, name)
+    graph_net = np.full(len(nl_names), -1, dtype=np.int64)  # netlist net -> graph net
+    graph_net[kept_nets] = np.arange(len(kept_nets))
+    net_names = nl_names[kept_nets].tolist()
+    rows = np.flatnonzero(keep)
+    pin_net, pin_inst, pin_name = graph_net[col_net[rows]], col_inst[rows], col_pin[rows]
+    del col_inst, col_pin, col_net, inst_code, pin_code, keep
+
     # SPEF pins of instances the netlist lacks join their nets: only those entries are walked, in file order
-    outside = np.flatnonzero(np.fromiter((i is not None and i not in known for i in spef_cols.instance.tolist()),
-                                         dtype=bool, count=len(spef_cols.instance)))
-    snames = list(spef.nets)
-    have: dict[str, set] = {}
+    s_code, s_insts = pd.factorize(spef_cols.instance)
+    unknown = np.append(~np.fromiter(map(known.__contains__, s_insts.tolist()), dtype=bool, count=len(s_insts)), False)
+    outside = np.flatnonzero(unknown[s_code])  # (a port's code -1 picks the False at the end)
+    added: dict[str, str] = {}  # instances only in the SPEF -> cell (the netlist's instances are not copied)
+    have: dict[int, set] = {}
+    extra: list[tuple[int, str, str]] = []
+    first = np.searchsorted(pin_net, np.arange(len(net_names) + 1))  # each graph net's first pin so far
     for k, sn in zip(outside.tolist(), spef_cols.net_of()[outside].tolist()):
-        name = match.get(snames[sn])
-        if name is None or name not in members:
+        g = int(graph_net[in_nl[sn]]) if in_nl[sn] >= 0 else -1
+        if g < 0:
             continue
-        if name not in have:
-            have[name] = set(members[name])
+        if g not in have:
+            have[g] = set(zip(pin_inst[first[g]:first[g + 1]].tolist(), pin_name[first[g]:first[g + 1]].tolist()))
         inst, pin = spef_cols.instance[k], spef_cols.pin[k]
         if inst not in added:
             added[inst] = spef_cols.cell[k] or spef_conns()[1].get(inst, "unknown")
-            spef_only.add(inst)
             skip("instances only in the SPEF, kept as flagged pins (e.g. ANTENNA_* inserted after synthesis)", inst)
-        if (inst, pin) not in have[name]:
-            members[name].append((inst, pin))
-            have[name].add((inst, pin))
-
-    used = {i for conns in members.values() for i, _ in conns if i is not None}
-    no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))
-    inst_names = []  # instances with a signal pin, in netlist then SPEF order: one pass over the netlist's
-    for inst, cell in nl.instances.items():
-        if inst in used:
-            inst_names.append(inst)
-        elif inst not in no_conns:
-            skip(f"instances without signal pins ({cell_family(cell)})", inst)
-    inst_names += [i for i in added if i in used]
-    instances = {**known, **added} if added else known
-    if lib is not None or lef is not None:
-        report.unknown_cells = [f"{i} ({instances[i]})" for i in inst_names
-                                if i not in spef_only and instances[i] not in lib_cells and instances[i] not in lef_macros]
-    inst_id = {n: k for k, n in enumerate(inst_names)}
-    net_names = list(members)
-    net_id = {n: k for k, n in enumerate(net_names)}
-
-    # --- pins as columns, net by net: instance (None for a port), pin name, net id; per-pin facts are looked up once
-    # per distinct (cell, pin) and gathered by index (a Python walk per pin was most of the build)
-    counts = np.fromiter((len(members[n]) for n in net_names), dtype=np.int64, count=len(net_names))
-    pin_net = np.repeat(np.arange(len(net_names), dtype=np.int64), counts)
-    pin_inst = [i for n in net_names for i, _ in members[n]]
-    pin_name = [p for n in net_names for _, p in members[n]]
+        if (inst, pin) not in have[g]:
+            extra.append((g, inst, pin))
+            have[g].add((inst, pin))
+    if extra:  # after the netlist's pins of the same net
+        order = np.argsort(np.concatenate([pin_net, [g for g, _, _ in extra]]), kind="stable")
+        pin_net = np.concatenate([pin_net, [g for g, _, _ in extra]])[order]
+        pin_inst = np.concatenate([pin_inst, _objects([i for _, i, _ in extra])])[order]
+        pin_name = np.concatenate([pin_name, _objects([p for _, _, p in extra])])[order]
     n_pins = len(pin_name)
-    owner = np.fromiter((-1 if i is None else inst_id[i] for i in pin_inst), dtype=np.int64, count=n_pins)
-    on_inst = owner >= 0
-    cell_ids: dict[str, int] = {}
-    inst_cell = np.fromiter((cell_ids.setdefault(instances[i], len(cell_ids)) for i in inst_names), dtype=np.int64,
-                            count=len(inst_names))
-    cells = list(cell_ids)
-    import pandas as pd  # as spef.py: only where a hash table over strings is needed
 
-    pin_code, pin_names = pd.factorize(np.array(pin_name, dtype=object))  # codes in order of first appearance
+    # instances with a signal pin, in netlist then SPEF order
+    owner, used = pd.factorize(pin_inst)  # -1: a port
+    known_names = _objects(list(known))
+    at_known = pd.Index(known_names).get_indexer(used)  # -1: an instance only in the SPEF
+    on_known = np.zeros(len(known_names), dtype=bool)
+    on_known[at_known[at_known >= 0]] = True
+    no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))
+    for inst in known_names[~on_known].tolist():
+        if inst not in no_conns:
+            skip(f"instances without signal pins ({cell_family(known[inst])})", inst)
+    from_spef = set(used[at_known < 0].tolist())
+    extra_insts = [i for i in added if i in from_spef]
+    inst_names = known_names[on_known].tolist() + extra_insts
+    instances = {**known, **added} if added else known
+    n_known = len(inst_names) - len(extra_insts)
+    ids = np.empty(len(used), dtype=np.int64)  # graph instance of each distinct pin owner
+    ids[at_known >= 0] = (np.cumsum(on_known) - 1)[at_known[at_known >= 0]]
+    if extra_insts:
+        rank = {inst: n_known + r for r, inst in enumerate(extra_insts)}
+        ids[at_known < 0] = [rank[u] for u in used[at_known < 0].tolist()]
+    owner = np.where(owner >= 0, ids[np.maximum(owner, 0)], -1).astype(np.int64)
+    on_inst = owner >= 0
+    inst_cell_names = np.concatenate([_objects(list(known.values()))[on_known], _objects([added[i] for i in extra_insts])])
+    inst_cell, cells = pd.factorize(inst_cell_names)  # codes in order of first appearance
+    inst_cell, cells = inst_cell.astype(np.int64, copy=False), cells.tolist()
+    inst_spef_only = np.arange(len(inst_names)) >= n_known
+    if lib is not None or lef is not None:
+        no_library = np.array([c not in lib_cells and c not in lef_macros for c in cells], dtype=bool)[inst_cell]
+        report.unknown_cells = [f"{inst_names[k]} ({cells[inst_cell[k]]})"
+                                for k in np.flatnonzero(no_library & ~inst_spef_only).tolist()]
+
+    # --- pins as columns, net by net: per-pin facts are looked up once per distinct (cell, pin) and gathered by index
+    pin_code, pin_names = pd.factorize(pin_name)  # codes in order of first appearance
     pin_code, pin_names = pin_code.astype(np.int64, copy=False), pin_names.tolist()
 
     # --- pin features
@@ -312,7 +347,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     cap = np.full(n_pins, np.nan)  # Liberty capacitance (F) per pin, NaN where not known
     at_inst = np.flatnonzero(on_inst)
     width = max(len(pin_names), 1)
-    keys, key_of = np.unique(inst_cell[owner[at_inst]] * width + pin_code[at_inst], return_inverse=True)
+    key_of, keys = pd.factorize(inst_cell[owner[at_inst]] * width + pin_code[at_inst])
     facts = [by_cell(cells[k // width], pin_names[k % width]) for k in keys.tolist()]
     pin_dir[at_inst] = np.array([-1 if d is None else dir_codes.setdefault(d, len(dir_codes)) for d, _ in facts],
                                 dtype=np.int64)[key_of]
@@ -329,7 +364,6 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     clock = (np.array([p.lower() in _CLOCK for p in pin_names], dtype=bool)[pin_code] |
              np.fromiter((n.lower().startswith(("clk", "clknet", "clock")) for n in net_names), dtype=bool,
                          count=len(net_names))[pin_net])
-    inst_spef_only = np.fromiter((i in spef_only for i in inst_names), dtype=bool, count=len(inst_names))
     px = np.zeros((n_pins, len(PIN_FEATURES)), dtype=np.float32)
     px[np.arange(n_pins), np.array([dir_cols[d] for d in dir_names], dtype=np.int64)[pin_dir]] = 1
     has_cap = ~np.isnan(cap)
@@ -397,8 +431,9 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
         members_of: dict[int, list[int]] = defaultdict(list)
         for k, nid in enumerate(pin_net.tolist()):
             members_of[nid].append(k)
+        where = np.where(on_inst, pin_inst, pin_name).tolist()  # the instance, or the port, of each pin
         for nid, ks in members_of.items():
-            pts = [pos[p] for p in (pin_name[k] if pin_inst[k] is None else pin_inst[k] for k in ks) if p in pos]
+            pts = [pos[p] for p in (where[k] for k in ks) if p in pos]
             if pts:
                 xs, ys = [p[0] for p in pts], [p[1] for p in pts]
                 w, h = max(xs) - min(xs), max(ys) - min(ys)
@@ -418,8 +453,10 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     data["pin"].feature_names = PIN_FEATURES
     data["net"].feature_names = NET_FEATURES
     data["instance"].names = inst_names
-    data["instance"].cells = [instances[i] for i in inst_names]
-    data["pin"].names = [f"{i}/{p}" if i is not None else p for i, p in zip(pin_inst, pin_name)]
+    data["instance"].cells = inst_cell_names.tolist()
+    pin_full = pin_name.copy()  # instance/pin, or the port
+    pin_full[at_inst] = pin_inst[at_inst] + "/" + pin_name[at_inst]
+    data["pin"].names = pin_full.tolist()
     data["net"].names = net_names
     pin_ids = torch.arange(n_pins)
     ip = torch.stack([torch.from_numpy(owner[on_inst]), pin_ids[torch.from_numpy(on_inst)]])
@@ -434,31 +471,28 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     ground = torch.zeros(len(net_names), dtype=torch.float64)
     mask = torch.zeros(len(net_names), dtype=torch.bool)
     spef_ground = spef.ground_caps()
-    labelled, spef_rows = [], []
-    report.multi_pin_nets = sum(len(m) > 1 for m in members.values())
-    for nid, name in enumerate(net_names):
-        s = spef_of.get(name)
-        if s is None:
-            report.unlabelled_nets.append(name)
-            if len(members[name]) == 1:
-                report.single_pin_unlabelled.append(name)
-            continue
-        labelled.append(nid)
-        spef_rows.append(spef.nets[s])
-    if labelled:
-        at = torch.tensor(labelled)
-        total[at] = torch.tensor([n.total_cap for n in spef_rows], dtype=torch.float64)
-        ground[at] = torch.from_numpy(spef_ground[[n.index for n in spef_rows]])
+    spef_of = spef_at[kept_nets]  # each graph net's SPEF net, -1 for none
+    size = np.bincount(pin_net, minlength=len(net_names))
+    report.multi_pin_nets = int((size > 1).sum())
+    report.unlabelled_nets = nl_names[kept_nets[spef_of < 0]].tolist()
+    report.single_pin_unlabelled = nl_names[kept_nets[(spef_of < 0) & (size == 1)]].tolist()
+    labelled = np.flatnonzero(spef_of >= 0)
+    if len(labelled):
+        spef_rows = list(map(list(spef.nets.values()).__getitem__, spef_of[labelled].tolist()))
+        at = torch.from_numpy(labelled)
+        total[at] = torch.from_numpy(np.fromiter(map(attrgetter("total_cap"), spef_rows), dtype=np.float64,
+                                                 count=len(spef_rows)))
+        ground[at] = torch.from_numpy(spef_ground[np.fromiter(map(attrgetter("index"), spef_rows), dtype=np.int64,
+                                                              count=len(spef_rows))])
         mask[at] = True
-    for s, n in match.items():
-        if n not in net_id:
-            skip("SPEF nets matched to supply nets", s)
+    graph_id = np.where(in_nl >= 0, graph_net[np.maximum(in_nl, 0)], -1)  # each SPEF net's graph net, -1 for none
+    for s in snames[(in_nl != -1) & (graph_id < 0)].tolist():
+        skip("SPEF nets matched to supply nets", s)
     data["net"].total_cap, data["net"].ground_cap, data["net"].label_mask = total, ground, mask
     data["net"].y_total = log_scale(total, label_ref, label_decades).float()
     data["net"].y_ground = log_scale(ground, label_ref, label_decades).float()
     data["net"].ground_bucket = bucketize(ground)
     spef_names, pa, pb, pc = spef.coupling_arrays()
-    graph_id = np.array([net_id.get(match.get(s), -1) for s in spef_names], dtype=np.int64)
     ga, gb = (graph_id[pa], graph_id[pb]) if len(pa) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     kept = (ga >= 0) & (gb >= 0)
     for a, b in zip(pa[~kept].tolist(), pb[~kept].tolist()):

@@ -1,4 +1,5 @@
-"""Opening circuit files (plain or gzip) and the one error every circuit reader raises: ``file:line: message``."""
+"""Opening circuit files (plain or gzip), the one error every circuit reader raises (``file:line: message``), and two
+helpers the readers share."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import os
 import zlib
 from pathlib import Path
 from typing import IO
+
+import numpy as np
 
 from ..errors import DataNotFoundError, InvalidInputError
 
@@ -82,3 +85,10 @@ def without_cycle_collection(fn):
                 gc.enable()
 
     return run
+
+
+def object_array(items: list) -> np.ndarray:
+    """``items`` (strings, ``None``) as a 1-D object array of references to them (no copies)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out

@@ -37,7 +37,7 @@ from itertools import repeat
 import numpy as np
 
 from .names import unescape
-from .source import CircuitFormatError, open_text, without_cycle_collection
+from .source import CircuitFormatError, object_array as _objects, open_text, without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -265,34 +265,34 @@ class Spef:
         """``[len(nets)]`` each net's ground capacitance (F), in the order of ``nets``."""
         return self.parasitics.ground_sum
 
-    def _node_nets(self, nodes: list[str], index: dict[str, int]) -> np.ndarray:
-        """``[n]`` the net index (in ``index``) of each node name as :meth:`node_net` resolves it, -1 for none; the
-        ``(instance, pin)`` lookups done as arrays over the ``*CONN`` columns (no dictionary of every entry)."""
+    def _node_nets(self, nodes: np.ndarray) -> np.ndarray:
+        """``[n]`` the net index (in the order of ``nets``) of each node name (``nodes`` [n], an object array) as
+        :meth:`node_net` resolves it, -1 for none; done as hash-table lookups over arrays (no dictionary of every
+        ``*CONN`` entry, no Python step per node): ``net:sub`` nodes by their head; only the rest is looked up as
+        ``(instance, pin)`` (``(None, port)``) in the ``*CONN`` columns, where a later entry wins; a node with no
+        delimiter that is no port is looked up as a net name."""
         import pandas as pd
 
-        cut = [n.rpartition(self.delimiter) for n in nodes]
-        own = np.array([index.get(i, -1) if sep else -1 for i, sep, _ in cut], dtype=np.int64)
-        c = self.connection_columns()
-        inst_code, insts = pd.factorize(c.instance)  # ports (None) are -1
-        pin_code, pins = pd.factorize(c.pin)
-        width = len(pins) + 1
-        code = (inst_code + 1) * width + pin_code
-        order = np.argsort(code, kind="stable")
-        ranked = code[order]
-        q_inst = np.array([i if sep else None for i, sep, _ in cut], dtype=object)
-        q_pin = np.array([p if sep else n for (_, sep, p), n in zip(cut, nodes)], dtype=object)
-        qi = np.where(pd.isna(q_inst), -1, pd.Index(insts).get_indexer(q_inst))
-        qp = pd.Index(pins).get_indexer(q_pin)
-        ok = (qp >= 0) & ~(~pd.isna(q_inst) & (qi < 0))
-        want = (qi + 1) * width + qp
-        at = np.searchsorted(ranked, want, side="right") - 1  # a later entry wins
-        hit = ok & (at >= 0)
-        hit[hit] = ranked[at[hit]] == want[hit]
-        names = np.array(list(self.nets) + [None], dtype=object)
-        by_pin = np.full(len(nodes), -1, dtype=np.int64)
-        by_pin[hit] = [index.get(n, -1) for n in names[c.net_of()[order[at[hit]]]].tolist()]
-        alone = np.array([-1 if sep else index.get(n, -1) for (_, sep, _), n in zip(cut, nodes)], dtype=np.int64)
-        return np.where(own >= 0, own, np.where(by_pin >= 0, by_pin, alone))
+        nets = pd.Index(list(self.nets))
+        sep, head, tail = _rpartition(nodes, self.delimiter)
+        out = np.full(len(nodes), -1, dtype=np.int64)
+        out[sep] = nets.get_indexer(head[sep])
+        ask = np.flatnonzero(out < 0)  # not net:sub: instance pins and ports
+        if len(ask):
+            c = self.connection_columns()
+            q_inst = np.where(sep[ask], head[ask], None)
+            q_pin = np.where(sep[ask], tail[ask], nodes[ask])
+            insts = pd.Index(pd.unique(q_inst))  # None (ports) among them, matched to the ports' None
+            pins = pd.Index(pd.unique(q_pin))
+            ci, cp = insts.get_indexer(c.instance), pins.get_indexer(c.pin)
+            entry = np.flatnonzero((ci >= 0) & (cp >= 0))[::-1]  # the *CONN entries asked for, last first
+            keys, uniq = pd.factorize(ci[entry] * len(pins) + cp[entry])
+            last = entry[_first(keys)]  # each (instance, pin)'s last entry
+            at = pd.Index(uniq).get_indexer(insts.get_indexer(q_inst) * len(pins) + pins.get_indexer(q_pin))
+            out[ask] = np.where(at >= 0, c.net_of()[last[np.maximum(at, 0)]], -1)
+        alone = np.flatnonzero((out < 0) & ~sep)  # a net named without a sub-node
+        out[alone] = nets.get_indexer(nodes[alone])
+        return out
 
     def coupling_arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """The coupling pairs as arrays: ``(names, a [P], b [P], cap [P])``, net indices into ``names`` (the nets in
@@ -300,17 +300,21 @@ class Spef:
 
         OpenRCX writes each coupling capacitor under both nets' ``*D_NET``; a pair's value is therefore the mean of
         the two sides' sums when both list it (they agree in the files seen), else the one side's sum. Nodes on no
-        net and capacitors within one net are counted in ``skipped`` (once, on the first call)."""
+        net and capacitors within one net are counted in ``skipped`` (once, on the first call).
+
+        Cost: linear in the capacitors and nodes, with no Python step per item: the nodes' nets are resolved by
+        :meth:`_node_nets`, pairs numbered by a hash table in the order first met, and the net names ordered once
+        by numpy's string sort."""
         if self._pairs is not None:
             return self._pairs
         names = list(self.nets)
-        index = {n: i for i, n in enumerate(names)}
         par = self.parasitics
         cp = par.arrays["coupling"]
-        used, inverse = np.unique(np.concatenate([cp["a"], cp["b"]]), return_inverse=True)
-        node_net = self._node_nets([par.nodes[u] for u in used.tolist()], index)
-        k = len(cp["a"])
-        na, nb = node_net[inverse[:k]], node_net[inverse[k:]]
+        used = np.zeros(len(par.nodes), dtype=bool)
+        used[cp["a"]] = used[cp["b"]] = True
+        node_net = np.full(len(par.nodes), -1, dtype=np.int64)
+        node_net[used] = self._node_nets(_objects(par.nodes)[used])
+        na, nb = node_net[cp["a"]], node_net[cp["b"]]
         lost = (na < 0) | (nb < 0)
         if lost.any():
             bad = np.where(na[lost] < 0, cp["a"][lost], cp["b"][lost])
@@ -325,16 +329,19 @@ class Spef:
         keep = ~lost & ~same
         na, nb, value = na[keep], nb[keep], cp["value"][keep]
         rank = np.empty(len(names), dtype=np.int64)
-        rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
+        # numpy's UTF-8 string order is Python's code point order
+        rank[np.argsort(np.array(names, dtype=np.dtypes.StringDType()), kind="stable")] = np.arange(len(names))
         first = rank[na] < rank[nb]
         lo, hi = np.where(first, na, nb), np.where(first, nb, na)
-        codes, at, inv = np.unique(lo * max(len(names), 1) + hi, return_index=True, return_inverse=True)
-        side0 = np.bincount(inv[first], weights=value[first], minlength=len(codes))
-        side1 = np.bincount(inv[~first], weights=value[~first], minlength=len(codes))
+        import pandas as pd
+
+        pair, keys = pd.factorize(lo * max(len(names), 1) + hi)  # numbered in the order first met in the file
+        side0 = np.bincount(pair[first], weights=value[first], minlength=len(keys))
+        side1 = np.bincount(pair[~first], weights=value[~first], minlength=len(keys))
         both = (side0 != 0) & (side1 != 0)
         cap = np.where(both, (side0 + side1) / 2, side0 + side1)
-        order = np.argsort(at, kind="stable")  # the order pairs are first met in the file
-        self._pairs = (names, lo[at[order]], hi[at[order]], cap[order])
+        width = max(len(names), 1)
+        self._pairs = (names, keys // width, keys % width, cap)
         return self._pairs
 
     def coupling_pairs(self) -> dict[tuple[str, str], float]:
@@ -715,13 +722,6 @@ _DIRECTIONS = np.array([None] * 256, dtype=object)
 _DIRECTIONS[[ord("I"), ord("O"), ord("B")]] = ["I", "O", "B"]
 
 
-def _objects(items: list) -> np.ndarray:
-    """``items`` as a 1-D object array (references, not copies)."""
-    out = np.empty(len(items), dtype=object)
-    out[:] = items
-    return out
-
-
 def _strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
     """The tokens ``buf[starts[k]:ends[k]]`` (ascending, each followed by a white-space byte) as strings, made by one
     decode and one split instead of one slice each."""
@@ -741,6 +741,34 @@ def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[str]:
             out[np.repeat(pos, length) + within] = src[np.repeat(start, length) + within]
         pos = pos + length
     return out.tobytes().decode("ascii").split("\n")[:-1]
+
+
+def _rpartition(names: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``names`` [n] (an object array of str) cut at their last ``delimiter`` as ``str.rpartition`` cuts them:
+    ``(sep [n] bool, head [n], tail [n])``, head ``""`` and tail the whole name where there is no delimiter.
+
+    Done on the bytes of the names joined by newlines (a one-character ASCII delimiter cuts UTF-8 text only between
+    characters): the last delimiter before each newline, then the heads and tails copied out by one mask each and
+    made strings by one decode and one split; names with a newline, or another delimiter, are cut one by one."""
+    items = names.tolist()
+    text = "\n".join(items) + "\n"
+    if len(delimiter) != 1 or not delimiter.isascii() or delimiter == "\n" or text.count("\n") != len(items):
+        cut = [n.rpartition(delimiter) for n in items]
+        return (np.array([bool(c[1]) for c in cut], dtype=bool), _objects([c[0] for c in cut]),
+                _objects([c[2] for c in cut]))
+    buf = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    marks = np.flatnonzero(buf == ord(delimiter))
+    at = np.concatenate([[-1], marks])[np.searchsorted(marks, ends)]  # the last delimiter before each end, or -1
+    sep = at >= starts
+    head, tail = np.full(len(items), "", dtype=object), names.copy()
+    if sep.any():
+        cut = buf.copy()
+        cut[at[sep]] = 10  # each head then ends in a newline
+        head[sep] = _gather(cut, starts[sep], at[sep] + 1).tobytes().decode("utf-8", "surrogatepass").split("\n")[:-1]
+        tail[sep] = _gather(buf, at[sep] + 1, ends[sep] + 1).tobytes().decode("utf-8", "surrogatepass").split("\n")[:-1]
+    return sep, head, tail
 
 
 def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -154,3 +154,16 @@ def test_unusual_nodes_hand_checked(tmp_path):
     assert spef.node_net("u2:Z[1]") == "n3" and spef.node_net("in0") == "a.b[0]"
     # u9:Z (n3) - u1:A (a.b[0]) 0.5 fF; u2:Z[1] (n3) - in0 (a.b[0]) 0.75 fF; the 2 fF pair of a.b[0] and n2 as before
     assert spef.coupling_pairs() == {("a.b[0]", "n2"): pytest.approx(2e-15), ("a.b[0]", "n3"): pytest.approx(1.25e-15)}
+
+
+def test_rpartition_on_bytes_cuts_as_str_rpartition():
+    """The byte-level cut of node names at their last delimiter (coupling pairs) against ``str.rpartition``: empty
+    heads and tails, several delimiters, non-ASCII names, a name with a newline and multi-character delimiters (the
+    last two cut one by one)."""
+    names = ["n1:7", "inst:A", "port", ":x", "x:", "a:b:c", "", "é:ü", "u/v:Z[1]", "::", "a\nb:c"]
+    for sample in (names, names[:-1], ["a"], []):
+        for delimiter in (":", "/", "::", "é"):
+            sep, head, tail = spef_module._rpartition(spef_module._objects(sample), delimiter)
+            want = [n.rpartition(delimiter) for n in sample]
+            assert sep.tolist() == [bool(w[1]) for w in want]
+            assert head.tolist() == [w[0] for w in want] and tail.tolist() == [w[2] for w in want]
