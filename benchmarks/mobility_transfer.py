@@ -19,7 +19,8 @@ popularity and hour features; "TrajMoE + city-wide scores" adds the all-users tr
 scores over every venue (``global_scores``); "TrajMoE + exploration path" is the returners-and-explorers mixture
 (``new_scores``): the gate, which also reads the user's recent first visits, mixes the return path's softmax over the
 visited venues with an exploration path of its own, a softmax over the unvisited venues of separate scores (its own
-query, city-wide transitions from the current venue, popularity, distance, hour share; it starts as popularity),
+query, city-wide transitions from the current venue, popularity, distance, hour share, and the co-visitation of each
+venue with the user's visited venues by other users, ``covisit``; it starts as a rule of these picked on validation),
 while the return path is TrajMoE's, and the gate also reads the two paths' score gaps (``gate_evidence``); after
 training its gate is calibrated on the validation split of the city it trained on (Platt scaling of the gate logit,
 so that the mean P(new) matches the validation share of new targets; the zero-shot cell keeps NYC's calibration, no
@@ -67,7 +68,7 @@ from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_
 TIMED = {"target_time": True, "explore_gate": True}
 VARIANTS = {"GRU": {"backbone": "gru", **TIMED}, "dense transformer": {"backbone": "dense", **TIMED},
             "TrajMoE": TIMED, "TrajMoE + city-wide scores": {**TIMED, "global_scores": True},
-            "TrajMoE + exploration path": {**TIMED, "new_scores": True, "gate_evidence": True},
+            "TrajMoE + exploration path": {**TIMED, "new_scores": True, "gate_evidence": True, "covisit": True},
             "TrajMoE w/o target time": {"explore_gate": True}, "TrajMoE w/o explore gate": {"target_time": True},
             "TrajMoE w/o user history": {"use_history": False, "target_time": True}}
 EXPLORER = "TrajMoE + exploration path"

@@ -75,7 +75,7 @@ def gate_summary(model, data, part: str = "valid", batch_size: int = 32, depth: 
     try:
         for s in range(0, len(windows), batch_size):
             batch = windows.batch(torch.arange(s, min(s + batch_size, len(windows))))
-            logp, targets = model(data.features, batch, data.graph, data.markov)
+            logp, targets = model(data.features, batch, data.graph, data.markov, users=data.user_visits)
             visited = history_counts(batch, logp.size(1))[0] > 0
             parts.append(_summarise(logp.float(), targets, visited, model.last_gate.float(), depth))
     finally:
