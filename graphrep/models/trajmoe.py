@@ -44,8 +44,11 @@ Two options make the non-copy path informed (both off by default, on in the benc
   proximity: the signals that rank venues the user has never visited. In training, each target's own move is left
   out of :math:`M` (the counts come from the training rows, so it is always there; a test target's never is).
 - ``covisit=True`` (with ``global_scores`` or ``new_scores``): :math:`\psi` gains item-item collaborative filtering
-  from the user's visited set :math:`S_p`, :math:`\log(1 + \sum_{w \in S_p} C^{-u}_{wv})`, :math:`C^{-u}_{wv}` the
-  number of *other* users who visited both :math:`w` and :math:`v` in training (:func:`covisit_scores`; ``forward``
+  from the user's visited set :math:`S_p`, :math:`\log(1 + s_{pv}) - \max_w \log(1 + s_{pw})`,
+  :math:`s_{pv} = \sum_{w \in S_p} C^{-u}_{wv}`, :math:`C^{-u}_{wv}` the number of *other* users who visited both
+  :math:`w` and :math:`v` in training (the row's maximum subtracted: no ranking within a row changes, but the level
+  that the gate's path evidence reads no longer grows with a city's users and co-visits, which a transferred gate
+  would take for a likelier exploration) (:func:`covisit_scores`; ``forward``
   then needs ``users``, the ``[U, V]`` training visits per user and venue). With ``new_scores``, :math:`b'` then starts
   at the rule :math:`2\ell_v + 1.5 \log(1 + \sum_{w \in S_p} C^{-u}_{wv}) - 2.5 \log(1 + 10 d) + \log(1 + M_{u_p v})`
   instead of popularity alone (weights picked on the validation split's new targets). The user's own visits are left out always,
@@ -148,7 +151,8 @@ class TrajMoEConfig:
     #: scores over the unvisited venues minus those of the return scores over the visited ones (detached)
     gate_evidence: bool = False
     #: (with global_scores or new_scores) psi gains the user's co-visitation evidence,
-    #: log(1 + sum_{w in S_p} C^{-u}_{wv}) (module docstring); forward then needs users=[U, V] training visits
+    #: log(1 + sum_{w in S_p} C^{-u}_{wv}) minus its row maximum (module docstring); forward then needs users=[U, V]
+    #: training visits
     covisit: bool = False
     #: calibration of the gate's logit, g <- gate_scale * g + gate_shift (identity by default; set after training by
     #: :func:`graphrep.tasks.mobility.calibration.calibrate_gate` from the validation split, never from test)
@@ -325,7 +329,8 @@ class TrajMoE(nn.Module):
             if c.covisit:
                 if users is None:
                     raise ValueError("TrajMoE(covisit=True) needs users=[U, V] training visits per user and venue")
-                psi.append(torch.log1p(covisit_scores(batch, users)))
+                cov = torch.log1p(covisit_scores(batch, users))
+                psi.append(cov - cov.amax(1, keepdim=True))  # 0 at the row's best: no city-wide level
         if self.globals is not None:
             w = self.globals(hs)  # [M, J]
             logits = logits + sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
