@@ -83,3 +83,21 @@ def test_the_exploration_path_starts_as_its_rule_and_reads_the_covisits():
         z = (2.0 * log_pop + 1.5 * torch.log1p(cov[row]) - 2.5 * torch.log1p(10 * (coords - coords[cur]).norm(dim=1))
              + torch.log1p(m[cur]))
         assert torch.allclose(logp[row][~seen], torch.log_softmax(z[~seen], 0) + torch.log(pi), atol=1e-4)
+
+
+def test_the_covisit_column_is_relative_to_the_rows_best_venue():
+    """In the city-wide scores, the column is log(1 + s_v) - max_w log(1 + s_w): 0 at the row's best venue, whatever
+    the city's level of co-visits."""
+    torch.manual_seed(0)
+    v = 9
+    model = TrajMoE(**KW, global_scores=True, covisit=True).eval()
+    b = batch(v=v)
+    b["user"] = torch.tensor([0, 1])
+    f, m = features(v), torch.zeros(v, v)
+    users = torch.randint(0, 2, (4, v)).float()
+    with torch.no_grad():
+        base, _ = model(f, b, transitions=m, users=users)
+        model.globals.bias[-1] = 1.0  # the covisit column, weight 1
+        with_cov, _ = model(f, b, transitions=m, users=users)
+    cov = torch.log1p(covisit_scores(b, users))
+    assert torch.allclose(with_cov - base, cov - cov.amax(1, keepdim=True), atol=1e-5)
