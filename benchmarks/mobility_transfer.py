@@ -19,7 +19,8 @@ popularity and hour features; "TrajMoE + city-wide scores" adds the all-users tr
 scores over every venue (``global_scores``); "TrajMoE + exploration path" is the returners-and-explorers mixture
 (``new_scores``): the gate, which also reads the user's recent first visits, mixes the return path's softmax over the
 visited venues with an exploration path of its own, a softmax over the unvisited venues of separate scores (its own
-query, city-wide transitions from the current venue, popularity, distance, hour share; it starts as popularity),
+query, city-wide transitions from the current venue, popularity, distance, hour share, and the co-visitation of each
+venue with the user's visited venues by other users, ``covisit``; it starts as a rule of these picked on validation),
 while the return path is TrajMoE's, and the gate also reads the two paths' score gaps (``gate_evidence``); after
 training its gate is calibrated on the validation split of the city it trained on (Platt scaling of the gate logit,
 so that the mean P(new) matches the validation share of new targets; the zero-shot cell keeps NYC's calibration, no
@@ -67,7 +68,7 @@ from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_
 TIMED = {"target_time": True, "explore_gate": True}
 VARIANTS = {"GRU": {"backbone": "gru", **TIMED}, "dense transformer": {"backbone": "dense", **TIMED},
             "TrajMoE": TIMED, "TrajMoE + city-wide scores": {**TIMED, "global_scores": True},
-            "TrajMoE + exploration path": {**TIMED, "new_scores": True, "gate_evidence": True},
+            "TrajMoE + exploration path": {**TIMED, "new_scores": True, "gate_evidence": True, "covisit": True},
             "TrajMoE w/o target time": {"explore_gate": True}, "TrajMoE w/o explore gate": {"target_time": True},
             "TrajMoE w/o user history": {"use_history": False, "target_time": True}}
 EXPLORER = "TrajMoE + exploration path"
@@ -82,6 +83,11 @@ SLOTTED = {"TrajMoE + city-wide scores": (1, 2)}
 CALIBRATED = {EXPLORER: "platt"}
 UNCALIBRATED = f"{EXPLORER}, gate uncalibrated"
 SHIFTED = f"{EXPLORER}, gate shifted past popularity on validation new venues"
+MARGIN = f"{EXPLORER}, gate shifted past popularity + 2 points on validation new venues"
+#: the shifted rows and their margin over popularity's validation new-venue Acc@5 (rule "popularity", ``margin``):
+#: the second asks the validation split for 2 points more, since the first's test new-venue Acc@5 fell short of its
+#: validation one on LLM-Mob's split (the 2026-12-06 21:51 run)
+SHIFTED_ROWS = {SHIFTED: 0.0, MARGIN: 0.02}
 
 
 def slotted_name(name: str, k: int) -> str:
@@ -176,10 +182,11 @@ def main(argv=None) -> int:
             return info
         for cell, data in cells.items():
             record(cell, UNCALIBRATED, seed, evaluate_ranks(data, *model_ranks(model, data)))
-        shifted = calibrate_gate(model, source, "valid", rule="popularity")
-        for cell, data in cells.items():
-            record(cell, SHIFTED, seed, evaluate_ranks(data, *model_ranks(model, data)),
-                   {"gate_shift": shifted["shift"]})
+        for row, margin in SHIFTED_ROWS.items():
+            shifted = calibrate_gate(model, source, "valid", rule="popularity", margin=margin)
+            for cell, data in cells.items():
+                record(cell, row, seed, evaluate_ranks(data, *model_ranks(model, data)),
+                       {"gate_shift": shifted["shift"]})
         fit = calibrate_gate(model, source, "valid", rule=CALIBRATED[name])
         return {**info, **{f"gate_{k}": fit[k] for k in ("scale", "shift", "mean_p_new_raw", "mean_p_new",
                                                          "new_share")}}
@@ -249,7 +256,7 @@ def merge_base(path: Path, fresh: dict, variants: dict) -> dict:
         raise SystemExit(f"--merge: {path} has seeds {old['seeds']}, this run {fresh['seeds']}")
     rerun = set(BASELINE_NAMES.values()) | set(variants)
     rerun |= {slotted_name(v, k) for v in variants for k in SLOTTED.get(v, ())}
-    rerun |= {r for v in variants if v in CALIBRATED for r in (UNCALIBRATED, SHIFTED)}
+    rerun |= {r for v in variants if v in CALIBRATED for r in (UNCALIBRATED, *SHIFTED_ROWS)}
     old["cells"] = {c: {r: e for r, e in rows.items() if r not in rerun} for c, rows in old["cells"].items()}
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     old["merged"] = old.get("merged", []) + [{"variants": sorted(variants), "at": stamp}]
@@ -281,7 +288,7 @@ def goals(results: dict) -> list[dict]:
             rows.append({"goal": f"{cell}: TrajMoE new-venue Acc@5 among unvisited venues > popularity's "
                          "(informative, not a stated goal)", "margin_points": 100 * (a - b), "met": a > b})
     slotted = [slotted_name(n, k) for n, ks in SLOTTED.items() for k in ks]
-    for name in (model, "TrajMoE + city-wide scores", EXPLORER, UNCALIBRATED, SHIFTED, *slotted):
+    for name in (model, "TrajMoE + city-wide scores", EXPLORER, UNCALIBRATED, *SHIFTED_ROWS, *slotted):
         for cell in CELLS:
             a, b = get(cell, name, "new/acc@5"), get(cell, "popularity", "new/acc@5")
             if a is not None and b is not None:
@@ -402,8 +409,9 @@ def explorer_bullets(results: dict, goals_: dict) -> list[str]:
             "of a new venue (it also reads the user's recent first visits and the two paths' score gaps, "
             "`gate_evidence`) mixes the return path's softmax over the visited venues (TrajMoE's) with an "
             "exploration path's softmax over the unvisited ones, scored on their "
-            "own (own query, city-wide transitions from the current venue, popularity, distance, hour share; it "
-            "starts as popularity), trained with the mixture's likelihood; its plain ranking lists a new venue when "
+            "own (own query, city-wide transitions from the current venue, popularity, distance, hour share, and "
+            "`covisit`: the co-visitation of each venue with the user's visited ones by the other users; it starts "
+            "as a rule of these picked on validation), trained with the mixture's likelihood; its plain ranking lists a new venue when "
             "the model expects an exploration. New-venue Acc@5 of that ranking against popularity's: "
             + ", ".join(f"{c} {_points(x)}" for c, x in zip(CELLS, g))
             + "; the price against TrajMoE without the path (points, per cell in the order above): Acc@1 "
@@ -437,20 +445,28 @@ def calibration_bullets(results: dict, goals_: dict) -> list[str]:
 
 
 def shifted_bullets(results: dict, goals_: dict) -> list[str]:
-    """The operating point's line (SHIFTED), if it ran in every cell: its new-venue Acc@5 against popularity's and
-    its price in Acc@1 and Acc@5 against the calibrated row (same models)."""
-    cells = results["cells"]
-    if not all(SHIFTED in cells[c] for c in CELLS):
-        return []
-    g = [goals_[f"{c}: {SHIFTED} new-venue Acc@5 > popularity's"] for c in CELLS]
-    price = lambda k: " / ".join(f"{100 * (cells[c][SHIFTED][k][0] - cells[c][EXPLORER][k][0]):+.2f}"  # noqa: E731
-                                 for c in CELLS)
-    return [f"- The same models with the gate shifted further (\"{SHIFTED}\", rule `popularity`): the smallest "
-            "shift, from a grid above the calibrated one, at which the validation Acc@5 on new venues beats "
-            "popularity's on the same validation targets (NYC's validation for the zero-shot cell). New-venue Acc@5 "
-            "against popularity's on test: " + ", ".join(f"{c} {_points(x)}" for c, x in zip(CELLS, g))
-            + "; the price against the calibrated row (points, per cell in the order above): Acc@1 " + price("acc@1")
-            + ", Acc@5 " + price("acc@5") + ", Acc@5 on returns " + price("return/acc@5") + "."]
+    """The operating points' lines (SHIFTED_ROWS), each if it ran in every cell: its new-venue Acc@5 against
+    popularity's and its price in Acc@1 and Acc@5 against the calibrated row (same models)."""
+    cells, out = results["cells"], []
+    for row, margin in SHIFTED_ROWS.items():
+        if not all(row in cells[c] for c in CELLS):
+            continue
+        g = [goals_[f"{c}: {row} new-venue Acc@5 > popularity's"] for c in CELLS]
+        a1 = [goals_[f"{c}: {row} Acc@1 - user-transition rule (informative: its price)"] for c in CELLS[:3]]
+        price = lambda k: " / ".join(f"{100 * (cells[c][row][k][0] - cells[c][EXPLORER][k][0]):+.2f}"  # noqa: E731
+                                     for c in CELLS)
+        bar = "beats popularity's" if not margin else f"beats popularity's by more than {100 * margin:g} points"
+        out.append(f"- The same models with the gate shifted further (\"{row}\", rule `popularity`, margin "
+                   f"{margin:g}): the smallest shift, from a grid above the calibrated one, at which the validation "
+                   f"Acc@5 on new venues {bar} on the same validation targets (NYC's validation for the zero-shot "
+                   "cell). New-venue Acc@5 against popularity's on test: "
+                   + ", ".join(f"{c} {_points(x)}" for c, x in zip(CELLS, g))
+                   + "; Acc@1 against the user-transition rule: "
+                   + ", ".join(f"{c} {x['margin_points']:+.2f} points" for c, x in zip(CELLS[:3], a1))
+                   + "; the price against the calibrated row (points, per cell in the order above): Acc@1 "
+                   + price("acc@1") + ", Acc@5 " + price("acc@5") + ", Acc@5 on returns " + price("return/acc@5")
+                   + ".")
+    return out
 
 
 def slot_bullets(results: dict, goals_: dict) -> list[str]:
@@ -524,9 +540,18 @@ def explorer_summary(results: dict, goals_: dict) -> str:
         return ""
     met = [c for c in CELLS if goals_[f"{c}: {EXPLORER} new-venue Acc@5 > popularity's"]["met"]]
     acc1, acc5 = ([goals_[_price_goal(c, k)]["margin_points"] for c in CELLS] for k in ("Acc@1", "Acc@5"))
-    return (f"; with an exploration path (returners and explorers) its own ranking is above popularity on new "
-            f"venues in {len(met)} of {len(CELLS)} cells, for {min(acc1):+.1f} to {max(acc1):+.1f} points of Acc@1 "
-            f"and {min(acc5):+.1f} to {max(acc5):+.1f} of Acc@5 against TrajMoE")
+    out = (f"; with an exploration path (returners and explorers) its own ranking is above popularity on new "
+           f"venues in {len(met)} of {len(CELLS)} cells, for {min(acc1):+.1f} to {max(acc1):+.1f} points of Acc@1 "
+           f"and {min(acc5):+.1f} to {max(acc5):+.1f} of Acc@5 against TrajMoE")
+    cells = results["cells"]
+    if all(MARGIN in cells[c] for c in CELLS):
+        met = [c for c in CELLS if goals_[f"{c}: {MARGIN} new-venue Acc@5 > popularity's"]["met"]]
+        a1 = [goals_[f"{c}: {MARGIN} Acc@1 - user-transition rule (informative: its price)"]["margin_points"]
+              for c in CELLS[:3]]
+        out += (f", and above it in {len(met)} of {len(CELLS)} cells with its gate shifted until the validation "
+                f"new-venue Acc@5 beats popularity's by 2 points, at Acc@1 {a1[0]:+.1f} / {a1[1]:+.1f} / {a1[2]:+.1f} "
+                f"over the rule and {100 * cells[CELLS[3]][MARGIN]['acc@1'][0]:.1f} on LLM-Mob's split")
+    return out
 
 
 def write_docs(results: dict) -> None:

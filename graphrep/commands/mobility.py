@@ -84,8 +84,9 @@ def add_parser(subparsers) -> None:
                        "the city's venue transition graph (from its training check-ins)")
     train.add_argument("--explore-path", action="store_true", help="returners and explorers: a learned gate mixes a "
                        "softmax over the venues the user has visited with an exploration path's softmax over the "
-                       "others (city-wide transitions, popularity, distance; it starts as popularity), so that the "
-                       "ranking lists new venues when an exploration is likely")
+                       "others (city-wide transitions, popularity, distance; it starts as popularity, or with "
+                       "--covisit as a rule that adds co-visits), so that the ranking lists new venues when an "
+                       "exploration is likely")
     train.add_argument("--gate-calibration", choices=["platt", "acc5", "popularity", "none"], default="platt",
                        help="with --explore-path, after training: fit the gate's P(new venue) on the validation split "
                        "(platt: so that it matches the validation share of new targets; acc5: then the shift with the "
@@ -95,6 +96,9 @@ def add_parser(subparsers) -> None:
                        "known time (its hour of week and the gap to it; as LLM-Mob's prompt and the benchmark do)")
     train.add_argument("--global-scores", action="store_true", help="add city-wide evidence (all users' transitions "
                        "from the current venue, popularity, distance) as context-weighted scores over every venue")
+    train.add_argument("--covisit", action="store_true", help="with --explore-path or --global-scores: add the "
+                       "co-visitation evidence, how many other users visited both a venue and one the user has "
+                       "visited (the benchmark's exploration row)")
     _common(train, root=False)
     _training(train, epochs=4, lr=2e-3)
     transfer = sub.add_parser("transfer", help="evaluate a trained model on another city zero-shot, then fine-tune it "
@@ -139,6 +143,8 @@ def check_model_flags(args) -> None:
     if args.explore_path and args.no_history:
         raise UserInputError("--explore-path with --no-history: the exploration path scores the venues outside the "
                              "user's history, which --no-history drops")
+    if getattr(args, "covisit", False) and not (args.explore_path or args.global_scores):
+        raise UserInputError("--covisit adds a column to the city-wide scores: give --explore-path or --global-scores")
     if args.num_shared < 0:
         raise UserInputError(f"--num-shared must be >= 0, got {args.num_shared}")
     if args.fraction == 0:
@@ -256,6 +262,7 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                                    explore_gate=args.explore_path, new_scores=args.explore_path,
                                    gate_evidence=args.explore_path,
                                    target_time=args.target_time, global_scores=args.global_scores,
+                                   covisit=args.covisit,
                                    **{k: getattr(args, k) for k in _MODEL_FLAGS})
             model = TrajMoE(config)
         else:

@@ -43,6 +43,18 @@ Two options make the non-copy path informed (both off by default, on in the benc
   training visits in :math:`t^*`'s hour of week. These are the first-order Markov rule of all users, popularity and
   proximity: the signals that rank venues the user has never visited. In training, each target's own move is left
   out of :math:`M` (the counts come from the training rows, so it is always there; a test target's never is).
+- ``covisit=True`` (with ``global_scores`` or ``new_scores``): :math:`\psi` gains item-item collaborative filtering
+  from the user's visited set :math:`S_p`, :math:`\log(1 + s_{pv}) - \max_w \log(1 + s_{pw})`,
+  :math:`s_{pv} = \sum_{w \in S_p} C^{-u}_{wv}`, :math:`C^{-u}_{wv}` the number of *other* users who visited both
+  :math:`w` and :math:`v` in training (the row's maximum subtracted: no ranking within a row changes, but the level
+  that the gate's path evidence reads no longer grows with a city's users and co-visits, which a transferred gate
+  would take for a likelier exploration) (:func:`covisit_scores`; ``forward``
+  then needs ``users``, the ``[U, V]`` training visits per user and venue). With ``new_scores``, :math:`b'` then starts
+  at the rule :math:`2\ell_v + 1.5 \log(1 + \sum_{w \in S_p} C^{-u}_{wv}) - 2.5 \log(1 + 10 d) + \log(1 + M_{u_p v})`
+  instead of popularity alone (weights picked on the validation split's new targets). The user's own visits are left out always,
+  so that a training target the user visits again later in training never lends its venue evidence that no test
+  target has. On the validation split's new targets, ranked among the unvisited venues, this signal alone beats
+  popularity in both cities and on LLM-Mob's split (``benchmarks/mobility_exploration_signals.py``).
 - ``explore_gate=True``: a return and an exploration path. With :math:`S_p` the venues the user has visited so far,
   :math:`g_p = w^\top [h^*_p;\ \log(1 + n_p);\ |S_p| / n_p] + b` (:math:`n_p` earlier check-ins, :math:`|S_p|/n_p`
   the user's rate of new venues so far),
@@ -103,6 +115,11 @@ BACKBONES = ("moe", "dense", "gru")
 NUM_CITY_FEATURES = 4  # the city-wide psi without the target-time hour share
 _LOG_POP = 2  # psi's log-popularity column
 _RECENT = 10  # check-ins in the gate's recent rate of first visits
+#: with covisit, the exploration path's starting weights on psi (columns: Markov counts, their normalised form,
+#: log-popularity, log-distance, [hour share], co-visitation): chosen among a few settings on the validation split's new
+#: targets ranked among the unvisited venues (NYC, TKY and LLM-Mob's split; never test), the rule
+#: 2 log-pop + 1.5 log(1 + co-visits) - 2.5 log(1 + 10 d) + log(1 + M) starts above popularity in all three
+_COVISIT_START = {0: 1.0, _LOG_POP: 2.0, 3: -2.5, -1: 1.5}
 
 
 @dataclass
@@ -133,6 +150,10 @@ class TrajMoEConfig:
     #: (with new_scores) the gate also reads the two paths' evidence: log-sum-exp and max of the exploration
     #: scores over the unvisited venues minus those of the return scores over the visited ones (detached)
     gate_evidence: bool = False
+    #: (with global_scores or new_scores) psi gains the user's co-visitation evidence,
+    #: log(1 + sum_{w in S_p} C^{-u}_{wv}) minus its row maximum (module docstring); forward then needs users=[U, V]
+    #: training visits
+    covisit: bool = False
     #: calibration of the gate's logit, g <- gate_scale * g + gate_shift (identity by default; set after training by
     #: :func:`graphrep.tasks.mobility.calibration.calibrate_gate` from the validation split, never from test)
     gate_scale: float = 1.0
@@ -155,6 +176,8 @@ class TrajMoEConfig:
             raise InvalidInputError("new_scores needs explore_gate (they score the gate's exploration path)")
         if not self.explore_gate and (self.gate_scale != 1.0 or self.gate_shift != 0.0):
             raise InvalidInputError("gate_scale/gate_shift calibrate explore_gate's logit; set explore_gate=True")
+        if self.covisit and not (self.global_scores or self.new_scores):
+            raise InvalidInputError("covisit adds a column to the city-wide scores; set global_scores or new_scores")
         if self.transition_gnn and self.gnn_layers < 1:
             raise InvalidInputError(f"gnn_layers must be >= 1 with transition_gnn, got {self.gnn_layers}")
 
@@ -190,7 +213,8 @@ class TrajMoE(nn.Module):
     matrix ``[V, F]``, a batch from :meth:`graphrep.data.mobility.sequences.Windows.batch`, for ``transition_gnn``
     the venue graph ``(edge_index [2, E], edge_weight [E] or None)`` (ignored otherwise), for ``global_scores`` the
     training transition counts ``[V, V]``, and optionally the hour-of-week visit counts ``[V, 168]`` (training
-    leaves each target's own visit out); it returns ``(logits [M, V], targets [M])`` over the ``M`` scored positions
+    leaves each target's own visit out), for ``covisit`` the training visits per user and venue ``users [U, V]``; it
+    returns ``(logits [M, V], targets [M])`` over the ``M`` scored positions
     (log-probabilities with ``explore_gate``), and sets ``self.aux_loss``.
     """
 
@@ -218,7 +242,8 @@ class TrajMoE(nn.Module):
         if c.target_time:
             self.target_time = nn.Embedding(HOURS_PER_WEEK, c.dim)
             self.target_gap = nn.Linear(1, c.dim, bias=False)
-        self.globals = nn.Linear(c.dim, NUM_CITY_FEATURES + int(c.target_time)) if c.global_scores else None
+        psi_width = NUM_CITY_FEATURES + int(c.target_time) + int(c.covisit)
+        self.globals = nn.Linear(c.dim, psi_width) if c.global_scores else None
         if self.globals is not None:  # start as the model without them: random weights on raw counts are noise
             nn.init.zeros_(self.globals.weight)
             nn.init.zeros_(self.globals.bias)
@@ -229,11 +254,14 @@ class TrajMoE(nn.Module):
             nn.init.zeros_(self.new_query.weight)  # cos(0, e) = 0: no embedding term at the start
             nn.init.zeros_(self.new_query.bias)
             self.new_log_scale = nn.Parameter(torch.tensor(2.3))
-            self.new_globals = nn.Linear(c.dim, NUM_CITY_FEATURES + int(c.target_time))
+            self.new_globals = nn.Linear(c.dim, psi_width)
             nn.init.zeros_(self.new_globals.weight)
             nn.init.zeros_(self.new_globals.bias)
             with torch.no_grad():  # p_new starts in popularity's order: (1 + visits)^(7 / log(1 + max visits))
                 self.new_globals.bias[_LOG_POP] = 7.0
+                if c.covisit:  # or as the rule _COVISIT_START
+                    for j, w in _COVISIT_START.items():
+                        self.new_globals.bias[j] = w
         if self.gate is not None:  # start at P(new) = 0.2, about the share of new targets in both cities
             nn.init.zeros_(self.gate.weight)
             nn.init.constant_(self.gate.bias, -1.386)
@@ -267,7 +295,8 @@ class TrajMoE(nn.Module):
 
     def forward(self, venue_features: Tensor, batch: dict[str, Tensor],
                 graph: tuple[Tensor, Tensor | None] | None = None,
-                transitions: Tensor | None = None, visits: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                transitions: Tensor | None = None, visits: Tensor | None = None,
+                users: Tensor | None = None) -> tuple[Tensor, Tensor]:
         c = self.config
         emb = self.encode_venues(venue_features, graph)
         h = self.hidden(emb, batch)
@@ -297,6 +326,11 @@ class TrajMoE(nn.Module):
         psi = None
         if self.globals is not None or c.new_scores:
             psi = self._city_features(venue_features, batch, scored, transitions, held)
+            if c.covisit:
+                if users is None:
+                    raise ValueError("TrajMoE(covisit=True) needs users=[U, V] training visits per user and venue")
+                cov = torch.log1p(covisit_scores(batch, users))
+                psi.append(cov - cov.amax(1, keepdim=True))  # 0 at the row's best: no city-wide level
         if self.globals is not None:
             w = self.globals(hs)  # [M, J]
             logits = logits + sum(w[:, j:j + 1] * p for j, p in enumerate(psi))
@@ -411,6 +445,28 @@ def gated_log_probs(z_ret: Tensor, z_new: Tensor, visited: Tensor, g: Tensor, ha
     new = z_new - torch.logsumexp(z_new.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
     mixed = torch.where(visited, ret, new)
     return torch.where(has_history[:, None], mixed, F.log_softmax(z_new, 1))
+
+
+def covisit_scores(batch: dict[str, Tensor], users: Tensor) -> Tensor:
+    r"""Item-item co-visitation of every venue with the user's visited set, the user's own visits left out:
+    :math:`s_{pv} = \sum_{w \in S_p} C^{-u}_{wv}`, :math:`C^{-u} = \sum_{u' \ne u} b_{u'} b_{u'}^\top` (:math:`b_{u'}`
+    the 0/1 row of venues user :math:`u'` visited in training, :math:`S_p` the venues the user visited up to and
+    including position :math:`p`, visits before the window counted, :math:`u` the window's user). Computed through the
+    users, :math:`s_p = \sum_{u' \ne u} |S_p \cap T_{u'}|\, b_{u'}`, so that no ``[V, V]`` matrix is built and the
+    user's own row drops out exactly: the scores do not depend on ``users[u]``, in training (where the user's later
+    training visits, the targets among them, are in ``users[u]``) as in evaluation.
+
+    Shapes: a :meth:`~graphrep.data.mobility.sequences.Windows.batch`, users ``[U, V]`` (nonzero = visited) ->
+    ``[M, V]`` over the scored positions.
+    """
+    local, mask, cand = batch["local"], batch["mask"].float(), batch["candidates"]
+    onehot = F.one_hot(local, cand.size(1)).float() * mask[..., None]
+    seen = ((batch["base_counts"][:, None, :] + onehot.cumsum(1)) > 0.5).float()  # [B, L, K]: in S_p
+    b = (users > 0).to(seen.dtype)
+    overlap = torch.einsum("blk,bku->blu", seen, b.T[cand])  # [B, L, U]: |S_p & T_u'|
+    own = batch["user"][:, None, None].expand(-1, overlap.size(1), 1)
+    overlap = overlap.scatter(2, own, 0.0)  # leave the user's own visits out
+    return overlap[batch["targets"] >= 0] @ b
 
 
 def path_evidence(z_ret: Tensor, z_new: Tensor, visited: Tensor) -> list[Tensor]:

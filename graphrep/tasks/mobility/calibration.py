@@ -13,8 +13,8 @@ transfer) ranks with it:
 - ``rule="acc5"`` (:func:`calibrate_gate`): then the shift :math:`s` on a grid that maximises validation Acc@5 on all
   targets (the expected-hit objective the ranking is for, measured instead of assumed).
 - ``rule="popularity"``: then the smallest shift on the grid at which the validation Acc@5 on targets new to the user
-  exceeds popularity's on the same targets (an operating point bought with Acc@5 on returns; the largest shift if
-  none does).
+  exceeds popularity's on the same targets, plus ``margin`` (an operating point bought with Acc@5 on returns; the
+  largest shift if none does).
 
 A shift moves only whether a venue of one path outranks one of the other: with :math:`r` the return path's restricted
 log-probabilities and :math:`n` the exploration path's, a return target :math:`t` has rank
@@ -75,7 +75,7 @@ def gate_summary(model, data, part: str = "valid", batch_size: int = 32, depth: 
     try:
         for s in range(0, len(windows), batch_size):
             batch = windows.batch(torch.arange(s, min(s + batch_size, len(windows))))
-            logp, targets = model(data.features, batch, data.graph, data.markov)
+            logp, targets = model(data.features, batch, data.graph, data.markov, users=data.user_visits)
             visited = history_counts(batch, logp.size(1))[0] > 0
             parts.append(_summarise(logp.float(), targets, visited, model.last_gate.float(), depth))
     finally:
@@ -147,11 +147,15 @@ def _metrics(ranks: torch.Tensor, is_new: torch.Tensor) -> dict[str, float]:
 SHIFTS = tuple(x / 4 for x in range(-8, 17))
 
 
-def calibrate_gate(model, data, part: str = "valid", rule: str = "platt", batch_size: int = 32) -> dict:
+def calibrate_gate(model, data, part: str = "valid", rule: str = "platt", batch_size: int = 32,
+                   margin: float = 0.0) -> dict:
     """Fit the gate's calibration on ``data.windows[part]`` (validation: no test label is read) and store it in
     ``model.config`` (``gate_scale``, ``gate_shift``; any earlier calibration is replaced, not composed). ``rule``:
     one of :data:`RULES`, ``"platt"``, ``"acc5"`` or ``"popularity"`` (module docstring). Returns what was fitted, on which split and city, and the split's
-    Acc@1, Acc@5 and new-venue Acc@5 without (``raw``) and with (``valid``) the calibration."""
+    Acc@1, Acc@5 and new-venue Acc@5 without (``raw``) and with (``valid``) the calibration. ``margin`` (rule
+    ``"popularity"`` only, a fraction: 0.02 = 2 points): the new-venue Acc@5 must exceed popularity's by more."""
+    if margin and rule != "popularity":
+        raise InvalidInputError(f"margin is a setting of rule 'popularity', not of {rule!r}")
     if rule not in RULES:
         raise InvalidInputError(f"unknown calibration rule {rule!r} (known: {', '.join(RULES)})")
     s = gate_summary(model, data, part, batch_size)
@@ -167,7 +171,8 @@ def calibrate_gate(model, data, part: str = "valid", rule: str = "platt", batch_
 
         ranks, rows, _ = baseline_ranks(data, "popularity", part)
         novel = novel_targets(data.checkins.user, data.checkins.venue)[rows]
-        extra["popularity_new_acc@5"] = bar = float((ranks[novel] <= 5).mean())
+        extra["popularity_new_acc@5"] = float((ranks[novel] <= 5).mean())
+        bar = extra["popularity_new_acc@5"] + margin
         above = [d for d in sorted(SHIFTS) if d >= 0
                  and _metrics(shifted_ranks(s, scale, platt + d), s.is_new).get("new/acc@5", 0.0) > bar]
         shift = platt + (above[0] if above else max(SHIFTS))

@@ -49,7 +49,8 @@ def model_ranks(model, data, part: str = "test", batch_size: int = 16,
     """Ranks of a :class:`~graphrep.models.trajmoe.TrajMoE` on ``data.windows[part]`` (a ``CityData``); with
     ``explore_slots``, in the list of :func:`~graphrep.tasks.mobility.exploration.slate_ranks`."""
     model.eval()
-    return collect_ranks(data.windows[part], lambda b: model(data.features, b, data.graph, data.markov), batch_size,
+    return collect_ranks(data.windows[part], lambda b: model(data.features, b, data.graph, data.markov,
+                                                                users=data.user_visits), batch_size,
                          explore_slots)
 
 

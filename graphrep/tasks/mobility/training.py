@@ -70,7 +70,8 @@ class CityData:
     """A city ready for training: check-ins, split, venue features (``[V, F]``), windows per split, and the venue
     transition graph of the same training rows as the features (``graph``: ``(edge_index, edge_weight)`` for
     ``TrajMoE(transition_gnn=True)``), their transition counts (``markov`` ``[V, V]``) and hour-of-week visit counts
-    (``visits`` ``[V, 168]``, with which training leaves each target's own visit out of its venue's features)."""
+    (``visits`` ``[V, 168]``, with which training leaves each target's own visit out of its venue's features), and
+    which venues each user visited in them (``user_visits`` ``[U, V]`` 0/1, for ``TrajMoE(covisit=True)``)."""
 
     name: str
     checkins: CheckIns
@@ -82,6 +83,7 @@ class CityData:
     markov: torch.Tensor | None = None
     graph: tuple[torch.Tensor, torch.Tensor] | None = None
     visits: torch.Tensor | None = None
+    user_visits: torch.Tensor | None = None
 
     def describe(self) -> dict:
         return {"city": self.name, "checkins": len(self.checkins), "users": self.checkins.num_users,
@@ -127,6 +129,9 @@ def prepare_city(city: str, root: str | Path | None = None, fraction: float = 1.
     m = np.zeros((nv, nv), dtype=np.float32)
     np.add.at(m, (checkins.venue[:-1][pair], checkins.venue[1:][pair]), 1.0)
     data.markov = torch.from_numpy(m)
+    seen = np.zeros((checkins.num_users, nv), dtype=np.float32)
+    seen[checkins.user[mask], checkins.venue[mask]] = 1.0
+    data.user_visits = torch.from_numpy(seen)
     if data.windows["train"].num_targets == 0:
         raise InvalidInputError(f"{checkins.city}: no training targets with fraction={fraction}")
     return data
@@ -178,9 +183,10 @@ def evaluate_model(model: TrajMoE, data: CityData, part: str = "test", batch_siz
     model.eval()
     device = next(model.parameters()).device
     features, graph, transitions = _on(device, data.features), _on(device, data.graph), _on(device, data.markov)
+    users = _on(device, data.user_visits)
     ranks = []
     for batch in _batches(data.windows[part], batch_size):
-        logits, targets = model(features, _on(device, batch), graph, transitions)
+        logits, targets = model(features, _on(device, batch), graph, transitions, users=users)
         if explore_slots:  # the slate is built on the CPU, where the user's history counts are
             visited = history_counts(batch, logits.size(1))[0] > 0
             ranks.append(slate_ranks(logits.float().cpu(), targets.cpu(), visited, explore_slots))
@@ -233,7 +239,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
                       f"mrr {loop['initial']['mrr']:.4f}", flush=True)
     device = engine.device
     features, graph, transitions = _on(device, data.features), _on(device, data.graph), _on(device, data.markov)
-    visits = _on(device, data.visits)
+    visits, users = _on(device, data.visits), _on(device, data.user_visits)
     windows = data.windows["train"]
     with engine.interruptible():
         for epoch in range(loop["epoch"], settings.epochs if not loop["done"] else loop["epoch"]):
@@ -245,7 +251,7 @@ def train_model(model: TrajMoE, data: CityData, settings: TrainSettings, engine:
             for index in _batch_indices(len(windows), settings.batch_size, gen):
                 engine.check_interrupt(checkpoint)
                 logits, targets = wrapped(features, _on(device, windows.batch(engine.shard(index))), graph,
-                                          transitions, visits)
+                                          transitions, visits, users)
                 loss = model.loss(logits, targets)
                 opt.zero_grad(set_to_none=True)
                 engine.backward(loss)

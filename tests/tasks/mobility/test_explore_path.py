@@ -53,11 +53,13 @@ def test_cli_train_with_explore_path_then_zero_shot(tmp_path, capsys):
 def test_cli_target_time_and_global_scores_flags(tmp_path):
     a = write_city(tmp_path / "a")
     assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16", "--heads", "2",
-                 "--expert-hidden", "16", "--explore-path", "--target-time", "--global-scores",
+                 "--expert-hidden", "16", "--explore-path", "--target-time", "--global-scores", "--covisit",
                  "--gate-calibration", "none", "--window", "8", "--epochs", "1", "--quiet"]) == 0
     model, _ = load_model(tmp_path / "run")
     c = model.config
     assert c.target_time and c.global_scores and c.new_scores and (c.gate_scale, c.gate_shift) == (1.0, 0.0)
+    assert c.covisit
+    assert main(["mobility", "evaluate", "--model", str(tmp_path / "run"), "--city", str(a)]) == 0
 
 
 def test_cli_transfer_gate_calibration_rule_and_refusals(tmp_path, capsys):

@@ -98,6 +98,17 @@ def test_calibration_reads_validation_only_and_is_stored_in_the_config(tmp_path)
         assert infop["valid"]["new/acc@5"] > infop["popularity_new_acc@5"]
         lower = shifted_ranks(raw, infop["scale"], infop["shift"] - 0.25)[raw.is_new]
         assert infop["shift"] == infop["platt_shift"] or (lower <= 5).double().mean() <= infop["popularity_new_acc@5"]
+    # with a margin: the smallest shift whose validation new-venue Acc@5 beats popularity's + margin (never below the
+    # shift without one)
+    inform = calibrate_gate(model, guarded, rule="popularity", margin=0.05)
+    assert inform["shift"] >= infop["shift"]
+    if inform["shift"] < inform["platt_shift"] + max(SHIFTS):
+        assert inform["valid"]["new/acc@5"] > inform["popularity_new_acc@5"] + 0.05
+        lower = shifted_ranks(raw, inform["scale"], inform["shift"] - 0.25)[raw.is_new]
+        assert (inform["shift"] == inform["platt_shift"]
+                or (lower <= 5).double().mean() <= inform["popularity_new_acc@5"] + 0.05)
+    with pytest.raises(InvalidInputError, match="margin"):
+        calibrate_gate(model, guarded, rule="platt", margin=0.05)
     with pytest.raises(InvalidInputError, match="rule"):
         calibrate_gate(model, data, rule="test")
 

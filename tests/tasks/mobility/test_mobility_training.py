@@ -59,6 +59,11 @@ def test_user_frequency_baseline_matches_slow_count(tmp_path):
         score = np.bincount(prior, minlength=c.num_venues) + 1e-3 * pop
         ranks.append(1 + (score > score[c.venue[r]]).sum())
     assert got == pytest.approx(ranking_metrics(ranks))
+    # the user x venue matrix of covisit: 1 where the user has a training check-in, from training rows only
+    slow = np.zeros((c.num_users, c.num_venues), dtype=np.float32)
+    for r in np.flatnonzero(data.split == 0):
+        slow[c.user[r], c.venue[r]] = 1.0
+    assert torch.equal(data.user_visits, torch.from_numpy(slow))
 
 
 def test_training_learns_the_routine(tmp_path):
