@@ -289,7 +289,8 @@ class Spef:
             keys, uniq = pd.factorize(ci[entry] * len(pins) + cp[entry])
             last = entry[_first(keys)]  # each (instance, pin)'s last entry
             at = pd.Index(uniq).get_indexer(insts.get_indexer(q_inst) * len(pins) + pins.get_indexer(q_pin))
-            out[ask] = np.where(at >= 0, c.net_of()[last[np.maximum(at, 0)]], -1)
+            if len(last):  # no *CONN entry names any asked node (e.g. a SPEF cut short): they stay -1
+                out[ask] = np.where(at >= 0, c.net_of()[last[np.maximum(at, 0)]], -1)
         alone = np.flatnonzero((out < 0) & ~sep)  # a net named without a sub-node
         out[alone] = nets.get_indexer(nodes[alone])
         return out

@@ -167,3 +167,14 @@ def test_rpartition_on_bytes_cuts_as_str_rpartition():
             want = [n.rpartition(delimiter) for n in sample]
             assert sep.tolist() == [bool(w[1]) for w in want]
             assert head.tolist() == [w[0] for w in want] and tail.tolist() == [w[2] for w in want]
+
+
+def test_coupling_with_no_node_in_any_conn_is_skipped(tmp_path):
+    """A coupling capacitor whose two nodes no ``*CONN`` entry names (here net 2 was cut off the file, as a SPEF cut
+    at a ``*D_NET`` boundary is) is skipped and counted, as the per-node reference does; it was an IndexError when no
+    node at all matched an entry."""
+    text = SPEF[:SPEF.index("*D_NET *2")].replace("3 *3:A *4:Y 2.0", "3 *4:Y *4:Q 2.0")
+    for read in (spef_module._read_blocks, spef_module._read_lines):
+        spef = read(_write(tmp_path, "cut.spef", text))
+        assert spef.coupling_pairs() == _pairs_by_loop(spef) == {}
+        assert spef.skipped["coupling node not on any net"] == 1
