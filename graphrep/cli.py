@@ -110,15 +110,23 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from graphrep.train import interrupts  # standard library only
+
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous_int = interrupts.install() if in_main_thread else None
     try:
-        return _main(argv)
+        code = _main(argv)
+        if interrupts.pending() is not None:  # a KeyboardInterrupt some library swallowed: still Ctrl-C
+            raise KeyboardInterrupt
+        return code
     except KeyboardInterrupt as exc:  # at any point, start-up and argument parsing included
+        interrupts.acknowledge()
         return _interrupted(exc, _main_job_shorthand(argv))
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+            interrupts.uninstall(previous_int)
         if "graphrep.train.outdir" in sys.modules:  # in-process callers (tests) run several commands
             sys.modules["graphrep.train.outdir"].release_out_dirs()
 

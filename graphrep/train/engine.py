@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from graphrep.train import interrupts
 from graphrep.train.checkpoint import SIGNATURE_KEY, check_signature, read_checkpoint
 from graphrep.train.trainer import LightningSettings, TrainingInterrupted, quiet_lightning
 
@@ -128,6 +129,8 @@ class Engine:
             yield
             return
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        if interrupts.pending() is not None:  # Ctrl-C before the loop started (and swallowed by a library)
+            self._signal = signal.SIGINT
 
         def ask_to_stop(signum, frame):
             if self._signal is not None:  # asked twice: stop now

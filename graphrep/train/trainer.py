@@ -16,6 +16,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
 from graphrep.data.errors import UserInputError
+from graphrep.train import interrupts
 
 # Lightning 2.6's pytree helper calls a torch API that torch 2.13 deprecates, once per fit: noise in every run's output
 # (the main job's rows run in spawned processes, so the CLI's own filters do not reach them).
@@ -141,6 +142,8 @@ class Trainer(L.Trainer):
         return None
 
     def _guarded(self, method, *args, **kwargs):
+        if interrupts.pending() is not None:  # Ctrl-C before fit/test, and swallowed by a library
+            raise TrainingInterrupted(self._last_checkpoint(), signum=signal.SIGINT)
         try:
             return method(*args, **kwargs)
         except SystemExit:
