@@ -5,8 +5,9 @@
     graphrep mobility evaluate --model runs/nyc --city tky
 
 Each writes ``metrics.json`` (the model's test metrics beside the popularity, user-frequency and Markov baselines on the
-same targets) in its output folder; train and transfer also write ``model.pt`` and ``utilisation.png`` (expert share
-per epoch and layer). ``transfer`` scores the source model on the target before any gradient step, then fine-tunes
+same targets) in its output folder; train and transfer also write ``model.pt``, and with ``--backbone moe``
+``utilisation.png`` (expert share per epoch and layer). ``train`` defaults to the dense backbone: the mixture of
+experts beat it at the same active parameters in no regime of ``benchmarks/mobility_moe_regimes.py``. ``transfer`` scores the source model on the target before any gradient step, then fine-tunes
 it on ``--fraction`` of the target city's users, keeping the source weights if no fine-tuned epoch beats them on
 validation. Only ``--fraction 0`` is zero-shot (venue features, popularity and Markov counts from all of the target's
 training check-ins); with ``--fraction f > 0`` they come from that fraction of users, and metrics.json's ``protocol``
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+#: the default of --num-experts (a setting of --backbone moe only)
+NUM_EXPERTS = 4
 _MODEL_FLAGS = ("backbone", "dim", "layers", "heads", "num_experts", "top_k", "num_shared", "expert_hidden")
 
 
@@ -70,11 +73,15 @@ def add_parser(subparsers) -> None:
     train = sub.add_parser("train", help="train on one city's check-ins; writes model.pt, metrics.json, utilisation.png")
     train.add_argument("--city", required=True, help="nyc, tky, or a check-in folder / TSMC2014 file")
     train.add_argument("--fraction", type=_fraction, default=1.0, help="share of the city's users to train on")
-    train.add_argument("--backbone", choices=["moe", "dense", "gru"], default="moe")
+    train.add_argument("--backbone", choices=["moe", "dense", "gru"], default="dense",
+                       help="sequence backbone: a dense feed-forward transformer (default: in no regime of "
+                            "benchmarks/mobility_moe_regimes.py did the mixture of experts beat it at the same active "
+                            "parameters), the mixture of experts (moe: --num-experts, --top-k, --num-shared; writes "
+                            "utilisation.png) or a GRU")
     train.add_argument("--dim", type=_positive, default=64)
     train.add_argument("--layers", type=_positive, default=2)
     train.add_argument("--heads", type=_positive, default=4)
-    train.add_argument("--num-experts", type=_positive, default=4)
+    train.add_argument("--num-experts", type=_positive, default=NUM_EXPERTS, help="routed experts (--backbone moe)")
     train.add_argument("--top-k", type=_positive, default=1)
     train.add_argument("--num-shared", type=int, default=1, help="shared experts (0: none)")
     train.add_argument("--expert-hidden", type=_positive, default=128)
@@ -137,6 +144,9 @@ def check_model_flags(args) -> None:
     if args.dim % args.heads:
         raise UserInputError(f"--dim {args.dim} is not divisible by --heads {args.heads}: each attention head takes "
                              "dim/heads channels")
+    if args.backbone != "moe" and args.num_experts != NUM_EXPERTS:
+        raise UserInputError(f"--num-experts is a setting of --backbone moe, not of --backbone {args.backbone} (the "
+                             "default; add --backbone moe for the mixture of experts)")
     if args.backbone == "moe" and args.top_k > args.num_experts:
         raise UserInputError(f"--top-k {args.top_k} exceeds --num-experts {args.num_experts}: each position is routed "
                              "to top-k of the routed experts")

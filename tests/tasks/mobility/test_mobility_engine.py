@@ -65,8 +65,9 @@ def test_refusals_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "belongs to another run" in err[0] and "settings.lr" in err[0], err
     for flags, needle in ((["--dim", "64", "--heads", "3"], "--dim 64 is not divisible by --heads 3"),
-                          (["--top-k", "5", "--num-experts", "4"], "--top-k 5 exceeds --num-experts 4"),
-                          (["--top-k", "5", "--num-experts", "2"], "--top-k 5 exceeds --num-experts 2"),
+                          (["--backbone", "moe", "--top-k", "5", "--num-experts", "4"], "--top-k 5 exceeds --num-experts 4"),
+                          (["--backbone", "moe", "--top-k", "5", "--num-experts", "2"], "--top-k 5 exceeds --num-experts 2"),
+                          (["--num-experts", "8"], "--num-experts is a setting of --backbone moe, not of --backbone dense"),
                           (["--fraction", "0"], "--fraction 0 trains on no user")):
         out = tmp_path / "x"
         args = argv(city, out)

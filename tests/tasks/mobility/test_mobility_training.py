@@ -88,7 +88,7 @@ def test_cli_train_evaluate_transfer(tmp_path, capsys):
     a, b = write_city(tmp_path / "a"), write_city(tmp_path / "b", users=6, seed=1)
     common = ["--window", "8", "--epochs", "1", "--quiet"]
     assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16",
-                 "--heads", "2", "--expert-hidden", "16", *common]) == 0
+                 "--heads", "2", "--expert-hidden", "16", "--backbone", "moe", *common]) == 0
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(m["model"]) == {"acc@1", "acc@5", "acc@10", "mrr", "ndcg@5"} and "user_frequency" in m["baselines"]
     assert (tmp_path / "run" / "utilisation.png").is_file() and (tmp_path / "run" / "model.pt").is_file()
@@ -118,3 +118,13 @@ def test_cli_train_evaluate_transfer(tmp_path, capsys):
     assert "no trained mobility model" in err and "neither a known city" in err
     with pytest.raises(SystemExit):
         main(["mobility", "transfer", "--from", "x", "--to", "tky", "--fraction", "1.5", "--out", "y"])
+
+
+def test_cli_train_defaults_to_the_dense_backbone_without_an_expert_plot(tmp_path, capsys):
+    """benchmarks/mobility_moe_regimes.py found no regime where the mixture beat the dense model: dense is the default."""
+    a = write_city(tmp_path / "a")
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16", "--heads", "2",
+                 "--expert-hidden", "16", "--window", "8", "--epochs", "1", "--quiet"]) == 0
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
+    assert saved["config"]["backbone"] == "dense"
+    assert not (tmp_path / "run" / "utilisation.png").exists()
