@@ -15,15 +15,15 @@ transfer) ranks with it:
 - ``rule="popularity"``: then the smallest shift on the grid at which the validation Acc@5 on targets new to the user
   exceeds popularity's on the same targets, plus ``margin`` (an operating point bought with Acc@5 on returns; the
   largest shift if none does).
-
-- ``rule="acc1"``: then the shift on a wider grid, with "never new" (:math:`s = -\infty`: the user's best-scored
-  visited venue wherever the user has one), that maximises validation Acc@1 (ties to the shift nearest Platt's).
+- ``rule="acc1"``: then the shift on a wider grid (:data:`FIRST_SHIFTS`), with "never new" (:math:`s = -\infty`:
+  the user's best-scored visited venue wherever the user has one), that maximises validation Acc@1 (ties to the shift
+  nearest Platt's).
 - ``rule="two-stage"``: two maps, since Acc@1 reads only the first position and Acc@5 positions 1-5. Position 1 is
   the venue the mixture ranks first under the ``acc1`` map :math:`(a, s_1)`; positions 2, 3, ... follow the mixture
   under a list map :math:`(a, s_2)` (``first_gate_scale``, ``first_gate_shift`` and ``gate_scale``, ``gate_shift`` in
-  the config; :func:`~graphrep.models.trajmoe.first_pick_scores`). :math:`s_2` is the smallest shift on the grid at
-  which the validation new-venue Acc@5 of this two-stage list beats popularity's with 95% confidence: over the
-  :math:`n` validation targets new to the user, with the paired differences
+  the config; :func:`~graphrep.models.trajmoe.first_pick_scores`). :math:`s_2` is the smallest shift on the grid
+  (:data:`SHIFTS`, from Platt's) at which the validation new-venue Acc@5 of this two-stage list beats popularity's
+  with 95% confidence: over the :math:`n` validation targets new to the user, with the paired differences
   :math:`x_i = [\mathrm{rank}_i \le 5] - [\mathrm{rank}^{pop}_i \le 5] \in \{-1, 0, 1\}`, their mean
   :math:`\bar x` and sample standard deviation :math:`\hat\sigma`, the lower end of the one-sided normal interval
   :math:`\bar x - z_{0.95}\, \hat\sigma / \sqrt{n}` (:math:`z_{0.95} = 1.645`) must be :math:`> 0`
