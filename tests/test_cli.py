@@ -119,6 +119,10 @@ def test_parser_choices_are_the_registries():
 
     assert tag_command.VARIANTS == tuple(sorted(VARIANTS))
     assert pretrain_command.PRETRAINING_METHOD_NAMES == tuple(sorted(PRETRAINING_METHODS))
+    from graphrep.commands import mobility as mobility_command
+    from graphrep.tasks.mobility.calibration import RULES
+
+    assert mobility_command.GATE_RULES == (*RULES, "none")
 
 
 @pytest.mark.parametrize("raised,code,prefix", [

@@ -24,6 +24,8 @@ import argparse
 #: the default of --num-experts (a setting of --backbone moe only)
 NUM_EXPERTS = 4
 _MODEL_FLAGS = ("backbone", "dim", "layers", "heads", "num_experts", "top_k", "num_shared", "expert_hidden")
+#: graphrep.tasks.mobility.calibration.RULES, and none (not imported: the CLI parses without torch)
+GATE_RULES = ("platt", "acc5", "popularity", "acc1", "two-stage", "none")
 
 
 def _fraction(text: str) -> float:
@@ -94,11 +96,14 @@ def add_parser(subparsers) -> None:
                        "others (city-wide transitions, popularity, distance; it starts as popularity, or with "
                        "--covisit as a rule that adds co-visits), so that the ranking lists new venues when an "
                        "exploration is likely")
-    train.add_argument("--gate-calibration", choices=["platt", "acc5", "popularity", "none"], default="platt",
+    train.add_argument("--gate-calibration", choices=GATE_RULES, default="platt",
                        help="with --explore-path, after training: fit the gate's P(new venue) on the validation split "
                        "(platt: so that it matches the validation share of new targets; acc5: then the shift with the "
                        "best validation Acc@5; popularity: the smallest shift whose validation new-venue Acc@5 beats "
-                       "popularity's); stored in model.pt, so transfer --fraction 0 uses the source city's")
+                       "popularity's; acc1: the shift, or never new, with the best validation Acc@1; two-stage: "
+                       "position 1 ranked with the acc1 map, positions 2+ with the smallest shift whose validation "
+                       "new-venue Acc@5 beats popularity's with 95%% confidence); stored in model.pt, so transfer "
+                       "--fraction 0 uses the source city's")
     train.add_argument("--target-time", action="store_true", help="ask for the next venue at the target check-in's "
                        "known time (its hour of week and the gap to it; as LLM-Mob's prompt and the benchmark do)")
     train.add_argument("--global-scores", action="store_true", help="add city-wide evidence (all users' transitions "
@@ -114,7 +119,7 @@ def add_parser(subparsers) -> None:
     transfer.add_argument("--to", required=True, help="target city: nyc, tky, or a check-in folder / TSMC2014 file")
     transfer.add_argument("--fraction", type=_fraction, default=0.05, help="share of the target's users to fine-tune "
                           "on (0: zero-shot only)")
-    transfer.add_argument("--gate-calibration", choices=["platt", "acc5", "popularity", "none"], default=None,
+    transfer.add_argument("--gate-calibration", choices=GATE_RULES, default=None,
                           help="for a source trained with --explore-path and --fraction > 0: refit the gate's P(new "
                           "venue) on the target's validation split after fine-tuning (default platt; rules as in "
                           "`mobility train`; none keeps the source city's calibration); a zero-shot transfer always "
@@ -296,6 +301,12 @@ def _run_seed(args, seed: int, out, engine) -> dict:
                 print(f"  gate calibrated on {data.name}'s validation split ({rule}): P(new) = sigmoid("
                       f"{fit['scale']:.3f} g {fit['shift']:+.3f}); mean P(new) {fit['mean_p_new_raw']:.3f} -> "
                       f"{fit['mean_p_new']:.3f}, new share {fit['new_share']:.3f}")
+                if rule == "two-stage":
+                    first = ("never a new venue" if fit["first_never_new"] else
+                             f"sigmoid({fit['scale']:.3f} g {fit['first_shift']:+.3f})")
+                    print(f"  position 1 ranked with P(new) = {first}; new-venue Acc@5 - popularity's on validation "
+                          f"{100 * fit['paired']['gain']:+.2f} points, one-sided 95% lower end "
+                          f"{100 * fit['paired']['lower']:+.2f}" + ("" if fit["confident"] else " (not above 0)"))
             result["model"] = evaluate_model(model, data)
             _print_metrics("TrajMoE", result["model"])
             print(f"  {info['train_seconds']:.0f} s training, {info['tokens_per_s']:.0f} tokens/s, "

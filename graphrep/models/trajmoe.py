@@ -89,6 +89,9 @@ Two options make the non-copy path informed (both off by default, on in the benc
 - ``gate_scale``, ``gate_shift``: the calibration :math:`g \leftarrow a g + s` of the gate logit, identity in
   training, fitted afterwards on the validation split by :func:`graphrep.tasks.mobility.calibration.calibrate_gate`
   (the ranking by the mixture is the expected-hit-optimal top :math:`k` only when :math:`\pi_p` is right).
+  ``first_gate_scale``, ``first_gate_shift`` (evaluation only): a second map :math:`g \leftarrow a_1 g + s_1` for the
+  first position of the ranking, the venue the mixture ranks first under it; the later positions follow the mixture
+  under :math:`(a, s)` (:func:`first_pick_scores`; the two-stage ranking of ``calibrate_gate(rule="two-stage")``).
 
 In training with ``visits`` (the city's hour-of-week training visit counts, ``[V, 168]``), the target venue's
 popularity and hour histogram leave the target's own visit out, in its embedding (not with ``transition_gnn``) and in
@@ -98,6 +101,7 @@ training matches the target's hour exactly, which no test target can.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -109,7 +113,7 @@ from ..data.mobility.sequences import NUM_HISTORY_FEATURES, NUM_PRIORS, scored_h
 from ..nn.location import LocationEncoder
 from ..nn.moe import FeedForward, MoEFeedForward
 
-__all__ = ["TrajMoEConfig", "TrajMoE", "BACKBONES"]
+__all__ = ["TrajMoEConfig", "TrajMoE", "BACKBONES", "first_pick_scores"]
 
 BACKBONES = ("moe", "dense", "gru")
 NUM_CITY_FEATURES = 4  # the city-wide psi without the target-time hour share
@@ -158,6 +162,12 @@ class TrajMoEConfig:
     #: :func:`graphrep.tasks.mobility.calibration.calibrate_gate` from the validation split, never from test)
     gate_scale: float = 1.0
     gate_shift: float = 0.0
+    #: a second map of the gate's logit for the first position of the ranking only (two-stage ranking, evaluation
+    #: only; ``None``: one map for every position): position 1 is the venue the mixture ranks first with
+    #: g <- first_gate_scale * g + first_gate_shift (``-inf``: never a new venue), the others follow the mixture with
+    #: gate_scale, gate_shift (set by calibrate_gate(rule="two-stage"))
+    first_gate_scale: float | None = None
+    first_gate_shift: float | None = None
 
     def __post_init__(self):
         from graphrep.data.errors import InvalidInputError  # a ValueError: bad settings are the caller's input
@@ -176,6 +186,16 @@ class TrajMoEConfig:
             raise InvalidInputError("new_scores needs explore_gate (they score the gate's exploration path)")
         if not self.explore_gate and (self.gate_scale != 1.0 or self.gate_shift != 0.0):
             raise InvalidInputError("gate_scale/gate_shift calibrate explore_gate's logit; set explore_gate=True")
+        if (self.first_gate_scale is None) != (self.first_gate_shift is None):
+            raise InvalidInputError("first_gate_scale and first_gate_shift go together (both set, or neither)")
+        if self.first_gate_shift is not None:
+            if not self.explore_gate:
+                raise InvalidInputError("first_gate_scale/first_gate_shift rank position 1 with a second map of "
+                                        "explore_gate's logit; set explore_gate=True")
+            if math.isnan(self.first_gate_shift) or self.first_gate_shift == math.inf \
+                    or not math.isfinite(self.first_gate_scale):
+                raise InvalidInputError("first_gate_scale must be finite and first_gate_shift finite or -inf (never a "
+                                        f"new venue first), got {self.first_gate_scale}, {self.first_gate_shift}")
         if self.covisit and not (self.global_scores or self.new_scores):
             raise InvalidInputError("covisit adds a column to the city-wide scores; set global_scores or new_scores")
         if self.transition_gnn and self.gnn_layers < 1:
@@ -399,9 +419,16 @@ class TrajMoE(nn.Module):
             explore += list(first_visits(batch, _RECENT))
         if self.config.gate_evidence:
             explore += path_evidence(z.detach(), z_new.detach(), visited)
-        g = self.gate_logit(torch.cat([hs, torch.stack(explore, dim=1)], dim=1))  # [M]: logit of P(new venue)
+        x = torch.cat([hs, torch.stack(explore, dim=1)], dim=1)
+        g = self.gate_logit(x)  # [M]: logit of P(new venue)
         self.last_gate = g.detach()  # read by graphrep.tasks.mobility.calibration
-        return gated_log_probs(z, z if z_new is None else z_new, visited, g, n > 0)
+        z_new = z if z_new is None else z_new
+        logp = gated_log_probs(z, z_new, visited, g, n > 0)
+        c = self.config
+        if c.first_gate_shift is None or self.training:
+            return logp
+        first = c.first_gate_scale * self.gate(x)[:, 0] + c.first_gate_shift
+        return first_pick_scores(logp, gated_log_probs(z, z_new, visited, first, n > 0))
 
     def gate_logit(self, inputs: Tensor) -> Tensor:
         r"""The calibrated gate logit :math:`g = a (w^\top x + b_0) + s` (``a``, ``s`` the config's ``gate_scale``,
@@ -445,6 +472,19 @@ def gated_log_probs(z_ret: Tensor, z_new: Tensor, visited: Tensor, g: Tensor, ha
     new = z_new - torch.logsumexp(z_new.masked_fill(visited, neg), 1, keepdim=True) + F.logsigmoid(g)
     mixed = torch.where(visited, ret, new)
     return torch.where(has_history[:, None], mixed, F.log_softmax(z_new, 1))
+
+
+def first_pick_scores(logp: Tensor, logp_first: Tensor) -> Tensor:
+    r"""Scores of the two-stage ranking: position 1 is :math:`\arg\max_v` ``logp_first`` (the mixture under the
+    first-position map of the gate), every later position follows ``logp`` (the mixture under the list map). The
+    first pick's score is raised to the row's maximum of ``logp`` + 1, the others keep theirs: a ranking, no longer a
+    distribution (evaluation only). Since a gate map moves only one path against the other, the first pick is the best
+    venue of one of the two paths, and ``logp`` ranks it first already where both maps pick the same path.
+
+    Shapes: logp, logp_first ``[M, V]`` -> ``[M, V]``.
+    """
+    pick = logp_first.argmax(1, keepdim=True)
+    return logp.scatter(1, pick, logp.amax(1, keepdim=True) + 1.0)
 
 
 def covisit_scores(batch: dict[str, Tensor], users: Tensor) -> Tensor:

@@ -93,3 +93,24 @@ def test_cli_transfer_gate_calibration_rule_and_refusals(tmp_path, capsys):
     assert "has no exploration gate" in capsys.readouterr().err
     assert not (tmp_path / "zs").exists()
     assert not any((tmp_path / "ft" / f).exists() for f in ("model.pt", "metrics.json"))  # only the run's lock file
+
+
+def test_cli_two_stage_calibration_is_stored_and_kept_by_a_zero_shot_transfer(tmp_path, capsys):
+    """``--gate-calibration two-stage`` stores both gate maps in model.pt; a zero-shot transfer ranks with the source
+    city's two maps (no target label read) and keeps them."""
+    a, b = write_city(tmp_path / "a"), write_city(tmp_path / "b", users=6, seed=1)
+    common = ["--window", "8", "--epochs", "1", "--quiet"]
+    assert main(["mobility", "train", "--city", str(a), "--out", str(tmp_path / "run"), "--dim", "16", "--heads", "2",
+                 "--expert-hidden", "16", "--explore-path", "--gate-calibration", "two-stage", *common]) == 0
+    assert "position 1 ranked with P(new)" in capsys.readouterr().out
+    fit = json.loads((tmp_path / "run" / "metrics.json").read_text())["gate_calibration"]
+    source, _ = load_model(tmp_path / "run")
+    c = source.config
+    assert fit["rule"] == "two-stage" and (c.gate_scale, c.gate_shift) == (fit["scale"], fit["shift"])
+    assert c.first_gate_scale == fit["scale"]
+    assert c.first_gate_shift == (-float("inf") if fit["first_never_new"] else fit["first_shift"])
+    assert main(["mobility", "transfer", "--from", str(tmp_path / "run"), "--to", str(b), "--fraction", "0",
+                 "--out", str(tmp_path / "zs"), *common]) == 0
+    moved, _ = load_model(tmp_path / "zs")
+    assert (moved.config.first_gate_scale, moved.config.first_gate_shift) == (c.first_gate_scale, c.first_gate_shift)
+    assert main(["mobility", "evaluate", "--model", str(tmp_path / "zs"), "--city", str(b)]) == 0
