@@ -37,7 +37,9 @@ from itertools import repeat
 import numpy as np
 
 from .names import unescape
-from .source import CircuitFormatError, object_array as _objects, open_text, without_cycle_collection
+from . import scan
+from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
+    without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -386,24 +388,28 @@ class _Unexpected(Exception):
     """Something the block reader does not handle: the line reader takes over."""
 
 
+_COMMENT = re.compile(rb"//")
 #: characters per block: its numpy temporaries (int64 per byte in places) stay under glibc's mmap threshold (32 MiB),
 #: so they reuse freed heap instead of new pages (at 100K nets: 5.2-5.7 s against 6.0 s with 16M-character blocks)
 _BLOCK_CHARS = 1 << 22
-_KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
 
 
 def _pieces(fh):
-    """The text in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
-    is in reach (so that nets are never cut; a net larger than a piece is carried over whole)."""
-    rest = ""
+    """The bytes in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
+    is in reach (so that nets are never cut; a net larger than a piece is carried over whole). A truncated or corrupt
+    gzip stream raises :class:`_Unexpected` (the line reader names the line)."""
+    rest = b""
     while True:
-        chunk = fh.read(_BLOCK_CHARS)
+        try:
+            chunk = fh.read(_BLOCK_CHARS)
+        except GZIP_ERRORS:
+            raise _Unexpected from None
         if not chunk:
             break
         text = rest + chunk
-        cut = text.rfind("\n*D_NET")
-        if cut < 0 and "*D_NET" not in text:
-            cut = text.rfind("\n")  # still in the header (a long name map)
+        cut = text.rfind(b"\n*D_NET")
+        if cut < 0 and b"*D_NET" not in text:
+            cut = text.rfind(b"\n")  # still in the header (a long name map)
         if cut < 0:
             rest = text
             continue
@@ -413,14 +419,17 @@ def _pieces(fh):
         yield rest
 
 
-def _numbers(tokens: list[str], unit: float) -> np.ndarray:
-    """Values times ``unit``, checked as :func:`_value` checks them; anything it would refuse raises
-    :class:`_Unexpected` (the line reader then names the line)."""
-    try:
-        x = np.array(tokens, dtype=np.float64)
-    except ValueError:
-        try:  # best:typical:worst triplets keep the typical value
-            x = np.array([t.split(":")[1] if t.count(":") == 2 else t for t in tokens], dtype=np.float64)
+def _values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, unit: float, marks=(None, None)) -> np.ndarray:
+    """The numbers ``buf[starts:ends]`` (padded ASCII bytes) times ``unit``, checked as :func:`_value` checks them;
+    anything it would refuse raises :class:`_Unexpected` (the line reader then names the line). Read in bulk by
+    :func:`.scan.decimals` (``marks``: its dots and exponent marks of ``buf``); the tokens of other forms
+    (``a:b:c`` triplets keep the typical value) by Python's ``float``, one by one."""
+    x, ok = scan.decimals(buf, starts, ends, *marks)
+    if not ok.all():
+        other = np.flatnonzero(~ok)
+        tokens = _strings(buf, starts[other], ends[other])
+        try:
+            x[other] = np.array([t.split(":")[1] if t.count(":") == 2 else t for t in tokens], dtype=np.float64)
         except ValueError:
             raise _Unexpected from None
     x = x * unit
@@ -453,32 +462,48 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return buf[np.repeat(inside, np.diff(bounds))]
 
 
-def _indices(buf: np.ndarray, starts: np.ndarray, digits: np.ndarray) -> np.ndarray:
-    """The integers of the ``*<digits>`` tokens at ``starts`` of the ASCII bytes ``buf`` (``digits`` digits each), by
-    Horner's rule one digit position at a time; anything else raises :class:`_Unexpected`."""
-    if len(starts) and ((buf[starts] != 42).any() or (digits < 1).any() or (digits > 18).any()):
-        raise _Unexpected  # not *<digits>
-    keys = np.zeros(len(starts), dtype=np.int64)
-    for j in range(int(digits.max(initial=0))):
-        live = np.flatnonzero(digits > j)
-        d = buf[starts[live] + 1 + j].astype(np.int64) - 48
-        if ((d < 0) | (d > 9)).any():
-            raise _Unexpected
-        keys[live] = keys[live] * 10 + d
-    return keys
-
-
-def _keyword_lines(text: str) -> list[int]:
-    """Where the lines of ``text`` that start with a keyword (``*`` then neither a digit nor white space) start: the
-    positions :data:`_KEYWORD` finds, from the bytes of an ASCII text (a name map is millions of ``*<index>``
-    lines)."""
-    if not text.isascii():
-        return [m.start() for m in _KEYWORD.finditer(text)]
-    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+def _keyword_lines(text: bytes) -> list[int]:
+    """Where the lines of the ASCII ``text`` that start with a keyword (``*`` then neither a digit nor white space)
+    start (a name map is millions of ``*<index>`` lines)."""
+    buf = np.frombuffer(text, dtype=np.uint8)
     star = np.flatnonzero(buf[:-1] == 42)
     star = star[(star == 0) | (buf[star - 1] == 10)]
     after = buf[star + 1]
     return star[~_SPACE[after] & ((after < 48) | (after > 57))].tolist()
+
+
+def _map_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two tokens of each non-blank line of the name-map bytes ``buf`` (ending in a newline): ``(key start, key
+    end, name start, name end)``, each [lines]; :class:`_Unexpected` unless every non-blank line has two tokens.
+
+    Usually (one space between the tokens, no other white space but the newlines) from the positions of the spaces
+    and newlines alone; else from all token edges (:func:`_spans`)."""
+    ends = np.flatnonzero(buf == 10)
+    gaps = np.flatnonzero(buf == 32)
+    if np.count_nonzero(buf <= 32) == len(ends) + len(gaps):  # no tab, CR, other control byte
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        full = ends > starts
+        starts, ends = starts[full], ends[full]
+        if len(gaps) == len(starts) and ((gaps > starts + 1) & (gaps + 1 < ends)).all():
+            return starts, gaps, gaps + 1, ends
+    starts, ends = _spans(buf)
+    line = np.searchsorted(np.flatnonzero(buf == 10), starts)
+    if len(starts) % 2 or (line[0::2] != line[1::2]).any() or (np.diff(line[0::2]) <= 0).any():
+        raise _Unexpected  # not two tokens on every line
+    return starts[0::2], ends[0::2], starts[1::2], ends[1::2]
+
+
+def _escapes(buf: np.ndarray) -> np.ndarray:
+    """The positions of the backslashes in the ASCII bytes ``buf`` that escape the next character of their token, as
+    :func:`.unescape` drops them (``\\(.)``): in a run of backslashes the first, third, ..., each followed by a
+    character of the token (a backslash at a token's end stays)."""
+    at = np.flatnonzero(buf == 92)
+    if not len(at):
+        return at
+    run = np.concatenate([[True], np.diff(at) != 1])
+    offset = np.arange(len(at)) - np.flatnonzero(run)[np.cumsum(run) - 1]
+    after = buf[np.minimum(at + 1, len(buf) - 1)]
+    return at[(offset % 2 == 0) & ~_SPACE[after] & (at + 1 < len(buf))]
 
 
 class _NameMap:
@@ -486,9 +511,10 @@ class _NameMap:
     offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
     would take several times the memory of the parsed result). A repeated index keeps its last name.
 
-    An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices, the names copied
-    out by one mask); only names with a backslash are unescaped one by one. The names are kept as ASCII bytes
-    (``text``, uint8), so that node names can be assembled from them by index arithmetic (:func:`_join`)."""
+    An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices by
+    :func:`.scan.indices`, escaping backslashes taken out by :func:`_escapes`). The names are kept as ASCII bytes:
+    the block's text itself (``text``, uint8, the indices between the names left in), so that node names can be
+    assembled from them by index arithmetic (:func:`_join`)."""
 
     def __init__(self):
         self._keys: list[np.ndarray] = []
@@ -504,46 +530,57 @@ class _NameMap:
         self._texts.append(text)
         self._size += len(text)
 
-    def add_lines(self, text: str) -> None:
-        """The ``*<index> <name>`` lines of ``text`` (blank lines allowed); anything else raises :class:`_Unexpected`."""
-        if not text.isascii():
-            raise _Unexpected  # the line reader reads other characters
-        buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-        starts, ends = _spans(buf)
-        line = np.searchsorted(np.flatnonzero(buf == 10), starts)
-        if len(starts) % 2 or (line[0::2] != line[1::2]).any() or (np.diff(line[0::2]) <= 0).any():
-            raise _Unexpected  # not two tokens on every line
-        ks, ke, ns, ne = starts[0::2], ends[0::2], starts[1::2], ends[1::2]
-        digits = ke - ks - 1
-        keys = _indices(buf, ks, digits)
-        names = _gather(buf, ns, ne)
-        lengths = ne - ns
-        at = np.cumsum(lengths) - lengths
-        slash = np.flatnonzero(buf == 92)
-        owner = np.searchsorted(ns, slash, side="right") - 1
-        escaped = np.unique(owner[(owner >= 0) & (slash < ne[np.maximum(owner, 0)])])
-        if len(escaped):  # unescaped one by one, appended after the others
-            plain = [unescape(names[a:a + n].tobytes().decode("ascii"))
-                     for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
-            extra = np.fromiter(map(len, plain), dtype=np.int64, count=len(plain))
-            at[escaped] = len(names) + np.cumsum(extra) - extra
-            lengths[escaped] = extra
-            names = np.concatenate([names, np.frombuffer("".join(plain).encode("ascii"), dtype=np.uint8)])
-        self._append(keys, names, at, lengths)
+    def add_lines(self, text: bytes) -> None:
+        """The ``*<index> <name>`` lines of the ASCII ``text`` (blank lines allowed); anything else raises
+        :class:`_Unexpected`."""
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        buf = scan.padded(text)
+        body = buf[:len(text)]
+        ks, ke, ns, ne = _map_lines(body)
+        keys, ok = scan.indices(buf, ks, ke - ks - 1)
+        if not ok.all():
+            raise _Unexpected
+        drop = _escapes(buf)  # in the names: the indices are digits
+        if len(drop):  # the names unescaped: the escaping backslashes taken out of the text
+            ns, ne = ns - np.searchsorted(drop, ns), ne - np.searchsorted(drop, ne)
+            body = np.delete(body, drop)
+        self._append(keys, body, ns, ne - ns)
 
     def finish(self) -> "_NameMap":
+        """Makes the lookup: a table by index when the indices are dense (as writers number them: 1, 2, ...) and
+        distinct, else the indices sorted (a binary search per lookup)."""
         empty = np.zeros(0, dtype=np.int64)
         keys = np.concatenate(self._keys) if self._keys else empty
-        self.order = np.argsort(keys, kind="stable")
-        self.sorted = keys[self.order]
         self.starts = np.concatenate(self._starts) if self._starts else empty
         self.lengths = np.concatenate(self._lengths) if self._lengths else empty
-        self.text = np.concatenate(self._texts) if self._texts else np.zeros(0, dtype=np.uint8)
-        self._keys, self._texts, self._starts, self._lengths = [], [], [], []
+        self.text = np.empty(self._size, dtype=np.uint8)
+        at = 0
+        while self._texts:  # one block's text at a time: it is freed as it is copied
+            block = self._texts.pop(0)
+            self.text[at:at + len(block)] = block
+            at += len(block)
+            del block
+        self._keys, self._starts, self._lengths = [], [], []
+        self.table = None
+        top = int(keys.max(initial=-1))
+        if len(keys) and int(keys.min()) >= 0 and top < 2 * len(keys) + 1024:
+            table = np.full(top + 2, -1, dtype=np.int64)  # index top + 1: -1, for keys beyond the map
+            table[keys] = np.arange(len(keys))
+            if np.count_nonzero(table >= 0) == len(keys):  # no index repeated
+                self.table = table
+        if self.table is None:
+            self.order = np.argsort(keys, kind="stable")
+            self.sorted = keys[self.order]
         return self
 
     def spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the names of indices ``keys`` [n] are in ``text``: ``(start [n], length [n], found [n])``."""
+        if self.table is not None:
+            pos = self.table[np.clip(keys, 0, len(self.table) - 1)]
+            found = pos >= 0
+            pos = np.maximum(pos, 0)
+            return self.starts[pos], self.lengths[pos], found
         if not len(self.sorted):
             return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
         at = np.searchsorted(self.sorted, keys, side="right") - 1
@@ -554,11 +591,12 @@ class _NameMap:
     def lookup(self, heads: list[str]) -> list[str | None]:
         """The names of ``*<index>`` heads (``None`` where not defined)."""
         text = "".join(heads)
-        if text.isascii():
-            lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
-            k = _indices(np.frombuffer(text.encode("ascii"), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths - 1)
-        else:
+        if not text.isascii():
             raise _Unexpected  # a name-map index is ASCII digits
+        lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
+        k, ok = scan.indices(scan.padded(text.encode("ascii")), np.cumsum(lengths) - lengths, lengths - 1)
+        if not ok.all():
+            raise _Unexpected
         starts, lengths, found = self.spans(k)
         text = self.text
         return [text[s:s + n].tobytes().decode("ascii") if f else None
@@ -617,7 +655,9 @@ class _Names:
         d = first_after(delim, s)
         sep = d < e
         head_end = np.where(sep, d, e)
-        key = _indices(buf, s, head_end - s - 1)  # a '*' token that is not *<digits>: the line reader names it
+        key, ok = scan.indices(buf, s, head_end - s - 1)
+        if not ok.all():
+            raise _Unexpected  # a '*' token that is not *<digits>: the line reader names it
         start, length, found = self.name_map.spans(key)
         if not found.all():
             raise _Unexpected  # not in the name map: the line reader names the line
@@ -649,14 +689,14 @@ class _Header:
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, text: str) -> None:
+    def read(self, text: bytes) -> None:
         spef = self.spef
         marks = _keyword_lines(text)
         self.body(text[:marks[0] if marks else len(text)])
         for k, start in enumerate(marks):
-            eol = text.find("\n", start)
+            eol = text.find(b"\n", start)
             eol = len(text) if eol < 0 else eol
-            tok = text[start:eol].split()
+            tok = text[start:eol].decode("ascii").split()
             key = self.section = tok[0]
             self.body(text[eol:marks[k + 1] if k + 1 < len(marks) else len(text)])
             if key in ("*C_UNIT", "*R_UNIT"):
@@ -671,12 +711,12 @@ class _Header:
             elif key in ("*D_NET", "*END", "*CONN", "*CAP", "*RES", "*I", "*P", "*R_NET", "*D_PNET", "*R_PNET"):
                 raise _Unexpected
 
-    def body(self, text: str) -> None:
+    def body(self, text: bytes) -> None:
         """Lines under the current keyword: name-map entries, ports, or nothing."""
         if self.section == "*NAME_MAP":
             self.name_map.add_lines(text)
         elif self.section == "*PORTS":
-            rows = [ln.split() for ln in text.split("\n") if ln.strip()]
+            rows = [ln.split() for ln in text.decode("ascii").split("\n") if ln.strip()]
             if any(len(t) < 2 for t in rows):
                 raise _Unexpected
             if rows:
@@ -691,15 +731,15 @@ def _read_blocks(path) -> Spef:
     header = _Header(spef, path)
     names: _Names | None = None
     lineno = 1  # of the first character of the current piece
-    with open_text(path) as fh:
+    with open_bytes(path) as fh:
         for piece in _pieces(fh):
-            if "//" in piece:
-                raise _Unexpected
+            if not piece.isascii() or _COMMENT.search(piece):
+                raise _Unexpected  # comments and other characters: the line reader
             if names is None:
-                at = 0 if piece.startswith("*D_NET") else piece.find("\n*D_NET")
+                at = 0 if piece.startswith(b"*D_NET") else piece.find(b"\n*D_NET")
                 head = piece if at < 0 else piece[:at + (at > 0)]
                 header.read(head)
-                lineno += head.count("\n")
+                lineno += head.count(b"\n")
                 if at < 0:
                     continue
                 names = _Names(spef, header.name_map.finish())
@@ -793,6 +833,38 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     return codes, _first(codes)
 
 
+def _node_codes(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                marks) -> tuple[np.ndarray, np.ndarray]:
+    """Node tokens ``buf[starts:ends]`` numbered as :func:`_factorize_spans` numbers them (``codes`` [n] 0, 1, ...,
+    ``first`` [u] a token of each), equal tokens equal codes, but mostly by integers: a ``*<index>[<delimiter><pin>]``
+    token (nearly all) is its name-map index and the bytes of its ``<delimiter><pin>`` (up to 8) as one 64-bit word;
+    only the others are compared on their bytes. (Two spellings of one index, ``*7`` and ``*07``, share a code: they
+    name the same node.)"""
+    import pandas as pd
+
+    p = names.parts(buf, starts, ends, marks)
+    tail = np.where(p["sep"], p["end"] - p["tail_start"], 0)
+    short = tail <= 8
+    rows = np.flatnonzero(p["mapped"])[short]
+    codes = np.empty(len(starts), dtype=np.int64)
+    if len(rows):
+        word = scan.words(buf, p["tail_start"][short])[:, 0]
+        word &= ~(~np.uint64(0) << (tail[short] * 8).astype(np.uint64))  # the bytes past the pin cleared
+        pins, uniques = pd.factorize(word)
+        key = p["key"][short]
+        if int(key.max()) >= (1 << 62) // max(len(uniques), 1):
+            rows = rows[:0]  # too many to combine in int64: all compared on their bytes
+        else:
+            codes[rows] = pd.factorize(key * len(uniques) + pins)[0]
+    rest = np.ones(len(starts), dtype=bool)
+    rest[rows] = False
+    rest = np.flatnonzero(rest)
+    if len(rest):
+        first_code = int(codes[rows].max(initial=-1)) + 1
+        codes[rest] = _factorize_spans(buf, starts[rest], ends[rest])[0] + first_code
+    return codes, _first(codes)
+
+
 def _first(codes: np.ndarray) -> np.ndarray:
     """The index of each code's first occurrence, for ``codes`` numbered 0, 1, ... in order of first appearance."""
     first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.int64)
@@ -845,19 +917,18 @@ def _is_word(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, word: byt
     return hit
 
 
-def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
+def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines) into ``spef`` as columns; returns
     the line after it. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
 
     The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
     letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
     then the columns are cut out by index arithmetic. Python strings are made only for net names and for each
-    distinct node, instance, pin and cell token of the piece."""
-    if not piece.endswith("\n"):
-        piece += "\n"
-    if not piece.isascii():
-        raise _Unexpected
-    buf = np.frombuffer(piece.encode("ascii"), dtype=np.uint8)
+    distinct node, instance, pin and cell token of the piece; numbers are read by :func:`.scan.decimals` and node
+    tokens numbered by their name-map index and the bytes of their pin (:func:`_node_codes`)."""
+    if not piece.endswith(b"\n"):
+        piece += b"\n"
+    buf = scan.padded(piece)  # ASCII (the caller checked)
     line_end = np.flatnonzero(buf == 10)
     starts, ends = _spans(buf)
     lengths = ends - starts
@@ -890,7 +961,8 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     marks = names.marks(buf)
     heads = t0[is_net]
     net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
-    totals = _numbers(_strings(buf, starts[heads + 2], ends[heads + 2]), spef.c_unit).tolist()
+    marks_num = np.flatnonzero(buf == 46), np.flatnonzero((buf | 32) == 101)  # dots and exponent marks
+    totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
     first = len(spef.nets)
     spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + rows[is_net]).tolist(), repeat(None),
                                         repeat(spef.parasitics), range(first, first + len(net_names)),
@@ -926,16 +998,16 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     ground, coupling = cap[~two], cap[two]
     node_tokens = [t0[ground] + 1, t0[coupling] + 1, t0[coupling] + 2, t0[res] + 1, t0[res] + 2]
     every = np.concatenate(node_tokens)
-    codes, at = _factorize_spans(buf, starts[every], ends[every])
+    codes, at = _node_codes(names, buf, starts[every], ends[every], marks)
     par = spef.parasitics
     ids = par.append(names.span_names(buf, starts[every[at]], ends[every[at]], marks))[codes]
     ids = np.split(ids, np.cumsum([len(t) for t in node_tokens])[:-1])
-    value = _numbers(_strings(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1]), spef.c_unit)
+    value = _values(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1], spef.c_unit, marks_num)
     par.add("ground", net_of[ground], value[~two], ids[0])
     if len(coupling):
         par.add("coupling", net_of[coupling], value[two], ids[1], ids[2])
     if len(res):
-        par.add("res", net_of[res], _numbers(_strings(buf, starts[t0[res] + 3], ends[t0[res] + 3]), spef.r_unit),
+        par.add("res", net_of[res], _values(buf, starts[t0[res] + 3], ends[t0[res] + 3], spef.r_unit, marks_num),
                 ids[3], ids[4])
     return lineno + len(line_end)
 
