@@ -446,9 +446,11 @@ _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each white-space separated token of the ASCII bytes ``buf``, as ``str.split()``
     cuts them."""
-    space = np.concatenate([[True], _SPACE[buf], [True]]).view(np.int8)
-    edge = np.diff(space)
-    return np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)
+    space = np.empty(len(buf) + 2, dtype=bool)
+    space[0] = space[-1] = True
+    space[1:-1] = _SPACE[buf]
+    edges = np.flatnonzero(space[1:] != space[:-1])  # a start, an end, a start ...
+    return edges[0::2], edges[1::2]
 
 
 def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -462,10 +464,9 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return buf[np.repeat(inside, np.diff(bounds))]
 
 
-def _keyword_lines(text: bytes) -> list[int]:
-    """Where the lines of the ASCII ``text`` that start with a keyword (``*`` then neither a digit nor white space)
-    start (a name map is millions of ``*<index>`` lines)."""
-    buf = np.frombuffer(text, dtype=np.uint8)
+def _keyword_lines(buf: np.ndarray) -> list[int]:
+    """Where the lines of the ASCII bytes ``buf`` that start with a keyword (``*`` then neither a digit nor white
+    space) start (a name map is millions of ``*<index>`` lines)."""
     star = np.flatnonzero(buf[:-1] == 42)
     star = star[(star == 0) | (buf[star - 1] == 10)]
     after = buf[star + 1]
@@ -524,43 +525,65 @@ class _NameMap:
         self._size = 0  # characters in _texts
 
     def _append(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        """Names at ``starts`` in ``text`` (the same text as the last call's is kept once)."""
+        if not (self._texts and self._texts[-1] is text):
+            self._base = self._size
+            self._texts.append(text)
+            self._size += len(text)
         self._keys.append(keys)
-        self._starts.append(starts + self._size)
+        self._starts.append(starts + self._base)
         self._lengths.append(lengths)
-        self._texts.append(text)
-        self._size += len(text)
 
-    def add_lines(self, text: bytes) -> None:
-        """The ``*<index> <name>`` lines of the ASCII ``text`` (blank lines allowed); anything else raises
-        :class:`_Unexpected`."""
-        if not text.endswith(b"\n"):
-            text += b"\n"
-        buf = scan.padded(text)
-        body = buf[:len(text)]
+    def add_lines(self, buf: np.ndarray, a: int, b: int) -> None:
+        """The ``*<index> <name>`` lines of the ASCII bytes ``buf[a:b]`` (blank lines allowed, a newline at the end,
+        ``buf`` padded as :func:`.scan.padded` pads); anything else raises :class:`_Unexpected`. The names are kept
+        in ``buf`` itself, or in a copy of the lines without their escaping backslashes. Read in runs of lines of
+        about :data:`_BLOCK_CHARS` (the temporaries stay small)."""
+        while b - a > _BLOCK_CHARS:
+            cut, step = a + _BLOCK_CHARS, 1 << 16
+            while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
+                cut += step
+            cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
+            self._add_run(buf, a, cut)
+            a = cut
+        self._add_run(buf, a, b)
+
+    def _add_run(self, buf: np.ndarray, a: int, b: int) -> None:
+        body = buf[a:b]
+        if not len(body):
+            return
+        if body[-1] != 10:
+            raise _Unexpected
         ks, ke, ns, ne = _map_lines(body)
-        keys, ok = scan.indices(buf, ks, ke - ks - 1)
+        keys, ok = scan.indices(buf, ks + a, ke - ks - 1)
         if not ok.all():
             raise _Unexpected
-        drop = _escapes(buf)  # in the names: the indices are digits
-        if len(drop):  # the names unescaped: the escaping backslashes taken out of the text
+        drop = _escapes(body)  # in the names: the indices are digits
+        if len(drop):  # the names unescaped: the escaping backslashes taken out of a copy
             ns, ne = ns - np.searchsorted(drop, ns), ne - np.searchsorted(drop, ne)
-            body = np.delete(body, drop)
-        self._append(keys, body, ns, ne - ns)
+            self._append(keys, np.delete(body, drop), ns, ne - ns)
+        else:
+            self._append(keys, buf, ns + a, ne - ns)
 
     def finish(self) -> "_NameMap":
         """Makes the lookup: a table by index when the indices are dense (as writers number them: 1, 2, ...) and
         distinct, else the indices sorted (a binary search per lookup)."""
-        empty = np.zeros(0, dtype=np.int64)
-        keys = np.concatenate(self._keys) if self._keys else empty
-        self.starts = np.concatenate(self._starts) if self._starts else empty
-        self.lengths = np.concatenate(self._lengths) if self._lengths else empty
-        self.text = np.empty(self._size, dtype=np.uint8)
-        at = 0
-        while self._texts:  # one block's text at a time: it is freed as it is copied
-            block = self._texts.pop(0)
-            self.text[at:at + len(block)] = block
-            at += len(block)
-            del block
+        def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+            return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        keys = joined(self._keys, np.int64)
+        self.starts = joined(self._starts, np.int64)
+        self.lengths = joined(self._lengths, np.int64)
+        if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
+            self.text = self._texts.pop()
+        else:
+            self.text = np.empty(self._size, dtype=np.uint8)
+            at = 0
+            while self._texts:  # one block's text at a time: it is freed as it is copied
+                block = self._texts.pop(0)
+                self.text[at:at + len(block)] = block
+                at += len(block)
+                del block
         self._keys, self._starts, self._lengths = [], [], []
         self.table = None
         top = int(keys.max(initial=-1))
@@ -603,6 +626,14 @@ class _NameMap:
                 for s, n, f in zip(starts.tolist(), lengths.tolist(), found.tolist())]
 
 
+def _after(pos: np.ndarray, s: np.ndarray, count: int) -> list[np.ndarray]:
+    """The first ``count`` of the sorted positions ``pos`` at or after each of ``s`` (int64 max where there are
+    fewer)."""
+    j = np.searchsorted(pos, s)
+    ext = np.concatenate([pos, np.full(count, np.iinfo(np.int64).max)])
+    return [ext[np.minimum(j + k, len(pos) + k)] for k in range(count)]
+
+
 class _Names:
     """Raw node tokens -> canonical names and node ids, a block of tokens at a time (``*N`` prefix substituted,
     escapes dropped)."""
@@ -642,17 +673,9 @@ class _Names:
         of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
         position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail)."""
         delim, slash = marks
-        top = len(buf) - 1
-
-        def first_after(pos: np.ndarray, s: np.ndarray) -> np.ndarray:
-            """The first of ``pos`` at or after each of ``s`` (``top + 1`` where none)."""
-            j = np.searchsorted(pos, s)
-            return np.where(j < len(pos), pos[np.minimum(j, len(pos) - 1)], top + 1) if len(pos) else \
-                np.full(len(s), top + 1)
-
-        mapped = (buf[starts] == 42) & (first_after(slash, starts) >= ends)
+        mapped = (buf[starts] == 42) & (_after(slash, starts, 1)[0] >= ends)
         s, e = starts[mapped], ends[mapped]
-        d = first_after(delim, s)
+        d, second = _after(delim, s, 2)  # the first delimiter at or after each start, and the next one
         sep = d < e
         head_end = np.where(sep, d, e)
         key, ok = scan.indices(buf, s, head_end - s - 1)
@@ -662,7 +685,7 @@ class _Names:
         if not found.all():
             raise _Unexpected  # not in the name map: the line reader names the line
         return {"mapped": mapped, "key": key, "start": start, "length": length, "sep": sep, "tail_start": head_end,
-                "end": e, "plain_tail": first_after(delim, np.minimum(head_end + 1, top + 1)) >= e}
+                "end": e, "plain_tail": ~sep | (second >= e)}
 
     def span_names(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks, parts=None) -> list[str]:
         """The canonical names of the node tokens ``buf[starts[k]:ends[k]]`` (any order), as :meth:`names` gives
@@ -689,16 +712,20 @@ class _Header:
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, text: bytes) -> None:
+    def read(self, head: bytearray) -> None:
+        """The whole header (ASCII), read once: it is padded in place and its name map read where it lies."""
         spef = self.spef
-        marks = _keyword_lines(text)
-        self.body(text[:marks[0] if marks else len(text)])
+        n = len(head)
+        head += b" " * scan.PAD
+        buf = np.frombuffer(head, dtype=np.uint8)
+        marks = _keyword_lines(buf[:n])
+        self.body(buf, 0, marks[0] if marks else n)
         for k, start in enumerate(marks):
-            eol = text.find(b"\n", start)
-            eol = len(text) if eol < 0 else eol
-            tok = text[start:eol].decode("ascii").split()
+            eol = head.find(b"\n", start, n)
+            eol = n if eol < 0 else eol
+            tok = head[start:eol].decode("ascii").split()
             key = self.section = tok[0]
-            self.body(text[eol:marks[k + 1] if k + 1 < len(marks) else len(text)])
+            self.body(buf, eol, marks[k + 1] if k + 1 < len(marks) else n)
             if key in ("*C_UNIT", "*R_UNIT"):
                 table = _C_UNITS if key == "*C_UNIT" else _R_UNITS
                 if len(tok) != 3 or tok[2].upper() not in table:
@@ -711,11 +738,13 @@ class _Header:
             elif key in ("*D_NET", "*END", "*CONN", "*CAP", "*RES", "*I", "*P", "*R_NET", "*D_PNET", "*R_PNET"):
                 raise _Unexpected
 
-    def body(self, text: bytes) -> None:
-        """Lines under the current keyword: name-map entries, ports, or nothing."""
+    def body(self, buf: np.ndarray, a: int, b: int) -> None:
+        """Lines ``buf[a:b]`` under the current keyword: name-map entries, ports, or nothing."""
         if self.section == "*NAME_MAP":
-            self.name_map.add_lines(text)
-        elif self.section == "*PORTS":
+            self.name_map.add_lines(buf, a, b)
+            return
+        text = buf[a:b].tobytes()
+        if self.section == "*PORTS":
             rows = [ln.split() for ln in text.decode("ascii").split("\n") if ln.strip()]
             if any(len(t) < 2 for t in rows):
                 raise _Unexpected
@@ -731,21 +760,24 @@ def _read_blocks(path) -> Spef:
     header = _Header(spef, path)
     names: _Names | None = None
     lineno = 1  # of the first character of the current piece
+    head = bytearray()  # the header, gathered to be read at once
     with open_bytes(path) as fh:
         for piece in _pieces(fh):
-            if not piece.isascii() or _COMMENT.search(piece):
+            if not piece.isascii() or b"\0" in piece or _COMMENT.search(piece):
                 raise _Unexpected  # comments and other characters: the line reader
             if names is None:
                 at = 0 if piece.startswith(b"*D_NET") else piece.find(b"\n*D_NET")
-                head = piece if at < 0 else piece[:at + (at > 0)]
-                header.read(head)
-                lineno += head.count(b"\n")
+                cut = len(piece) if at < 0 else at + (at > 0)
+                head += piece[:cut]
                 if at < 0:
                     continue
+                lineno += head.count(b"\n")
+                header.read(head)
+                del head
                 names = _Names(spef, header.name_map.finish())
                 rows = [t for block in header.ports for t in block]
                 spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
-                piece = piece[len(head):]
+                piece = piece[cut:]
             lineno = _net_block(spef, names, piece, lineno)
     if names is None or not spef.nets:
         raise _Unexpected
@@ -815,53 +847,23 @@ def _rpartition(names: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarr
 def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Equal byte strings ``buf[starts[k]:ends[k]]`` numbered without making them Python strings: ``codes`` [n]
     (0, 1, ... in order of first appearance) and ``first`` [u] (the index of each code's first span, ascending).
+    ``buf``: padded as :func:`.scan.padded` pads, with no NUL byte (the reader checks).
 
-    The strings are compared as their length and their 8-byte words, one word column at a time: each column is
-    numbered by a hash table (``pandas.factorize``) and combined with the codes so far."""
+    The strings are compared as their 16-byte columns, the bytes past each string cleared (no NUL in the text: a
+    shorter string cannot look like a longer one), one column at a time: each column is numbered by a hash table
+    (``pandas.factorize`` on the 16 bytes seen as a complex128: ASCII bytes never make a NaN, whose equality would be
+    lost) and combined with the codes so far."""
     import pandas as pd
 
-    top = len(buf) - 1
     lengths = ends - starts
-    codes = lengths.astype(np.int64)
-    for j in range(0, int(lengths.max(initial=0)), 8):
-        at = starts[:, None] + (j + np.arange(8))
-        word = buf[np.minimum(at, top)]
-        word[at >= ends[:, None]] = 0
-        word_codes, uniques = pd.factorize(word.view("<u8").ravel())
-        codes = pd.factorize(codes * len(uniques) + word_codes)[0]
-    codes = pd.factorize(codes)[0]
-    return codes, _first(codes)
-
-
-def _node_codes(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                marks) -> tuple[np.ndarray, np.ndarray]:
-    """Node tokens ``buf[starts:ends]`` numbered as :func:`_factorize_spans` numbers them (``codes`` [n] 0, 1, ...,
-    ``first`` [u] a token of each), equal tokens equal codes, but mostly by integers: a ``*<index>[<delimiter><pin>]``
-    token (nearly all) is its name-map index and the bytes of its ``<delimiter><pin>`` (up to 8) as one 64-bit word;
-    only the others are compared on their bytes. (Two spellings of one index, ``*7`` and ``*07``, share a code: they
-    name the same node.)"""
-    import pandas as pd
-
-    p = names.parts(buf, starts, ends, marks)
-    tail = np.where(p["sep"], p["end"] - p["tail_start"], 0)
-    short = tail <= 8
-    rows = np.flatnonzero(p["mapped"])[short]
-    codes = np.empty(len(starts), dtype=np.int64)
-    if len(rows):
-        word = scan.words(buf, p["tail_start"][short])[:, 0]
-        word &= ~(~np.uint64(0) << (tail[short] * 8).astype(np.uint64))  # the bytes past the pin cleared
-        pins, uniques = pd.factorize(word)
-        key = p["key"][short]
-        if int(key.max()) >= (1 << 62) // max(len(uniques), 1):
-            rows = rows[:0]  # too many to combine in int64: all compared on their bytes
-        else:
-            codes[rows] = pd.factorize(key * len(uniques) + pins)[0]
-    rest = np.ones(len(starts), dtype=bool)
-    rest[rows] = False
-    rest = np.flatnonzero(rest)
-    if len(rest):
-        first_code = int(codes[rows].max(initial=-1)) + 1
-        codes[rest] = _factorize_spans(buf, starts[rest], ends[rest])[0] + first_code
+    codes = None
+    for j in range(0, max(int(lengths.max(initial=0)), 1), 16):
+        w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
+        for k in (0, 1):
+            keep = np.clip(lengths - j - 8 * k, 0, 8).astype(np.uint64)
+            w[:, k] &= ~(~np.uint64(0) << (keep * np.uint64(8)))
+        column, uniques = pd.factorize(w.view(np.complex128).ravel())
+        codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
     return codes, _first(codes)
 
 
@@ -908,15 +910,6 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     return instance, pin
 
 
-def _is_word(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, word: bytes) -> np.ndarray:
-    """Whether each token (``starts``, ``lengths``) of ``buf`` is ``word``."""
-    hit = lengths == len(word)
-    top = len(buf) - 1
-    for j, ch in enumerate(word):
-        hit &= buf[np.minimum(starts + j, top)] == ch
-    return hit
-
-
 def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines) into ``spef`` as columns; returns
     the line after it. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
@@ -924,8 +917,8 @@ def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
     letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
     then the columns are cut out by index arithmetic. Python strings are made only for net names and for each
-    distinct node, instance, pin and cell token of the piece; numbers are read by :func:`.scan.decimals` and node
-    tokens numbered by their name-map index and the bytes of their pin (:func:`_node_codes`)."""
+    distinct node, instance, pin and cell token of the piece; numbers are read by :func:`.scan.decimals`, node
+    tokens numbered by their bytes (:func:`_factorize_spans`)."""
     if not piece.endswith(b"\n"):
         piece += b"\n"
     buf = scan.padded(piece)  # ASCII (the caller checked)
@@ -941,8 +934,10 @@ def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     keyword = np.flatnonzero((buf[s0] == 42) & (lengths[t0] > 1) & ((second < 48) | (second > 57)))
     letter = np.full(len(rows), ord("0"), dtype=np.uint8)
     known = np.zeros(len(keyword), dtype=bool)
-    for word, code in _WORDS.items():
-        hit = _is_word(buf, s0[keyword], lengths[t0[keyword]], word)
+    size = lengths[t0[keyword]]
+    head = scan.words(buf, s0[keyword])[:, 0] & ~(~np.uint64(0) << (np.minimum(size, 8) * 8).astype(np.uint64))
+    for word, code in _WORDS.items():  # a keyword is at most 8 bytes: its word, the rest cleared
+        hit = (head == np.frombuffer(word.ljust(8, b"\0"), dtype="<u8")[0]) & (size == len(word))
         letter[keyword[hit]] = code[0]
         known |= hit
     if not known.all() or _LAYOUT.fullmatch(letter.tobytes()) is None:
@@ -998,7 +993,7 @@ def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     ground, coupling = cap[~two], cap[two]
     node_tokens = [t0[ground] + 1, t0[coupling] + 1, t0[coupling] + 2, t0[res] + 1, t0[res] + 2]
     every = np.concatenate(node_tokens)
-    codes, at = _node_codes(names, buf, starts[every], ends[every], marks)
+    codes, at = _factorize_spans(buf, starts[every], ends[every])
     par = spef.parasitics
     ids = par.append(names.span_names(buf, starts[every[at]], ends[every[at]], marks))[codes]
     ids = np.split(ids, np.cumsum([len(t) for t in node_tokens])[:-1])
