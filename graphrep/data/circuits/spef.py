@@ -464,13 +464,15 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return buf[np.repeat(inside, np.diff(bounds))]
 
 
-def _keyword_lines(buf: np.ndarray) -> list[int]:
-    """Where the lines of the ASCII bytes ``buf`` that start with a keyword (``*`` then neither a digit nor white
-    space) start (a name map is millions of ``*<index>`` lines)."""
-    star = np.flatnonzero(buf[:-1] == 42)
-    star = star[(star == 0) | (buf[star - 1] == 10)]
-    after = buf[star + 1]
-    return star[~_SPACE[after] & ((after < 48) | (after > 57))].tolist()
+#: a line that starts with a keyword: ``*`` then neither a digit nor white space (as :data:`_SPACE` has it)
+_KEYWORD_LINE = re.compile(rb"\n\*[^0-9\t\n\x0b\x0c\r\x1c-\x1f ]")
+
+
+def _keyword_lines(text: bytes | bytearray, end: int) -> list[int]:
+    """Where the lines of the ASCII ``text[:end]`` that start with a keyword start (a name map is millions of
+    ``*<index>`` lines: the regular expression's literal prefix is searched for, no array per byte is made)."""
+    first = [0] if end > 1 and _KEYWORD_LINE.match(b"\n" + bytes(text[:2])) else []
+    return first + [m.start() + 1 for m in _KEYWORD_LINE.finditer(text, 0, end)]
 
 
 def _map_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -536,9 +538,9 @@ class _NameMap:
 
     def add_lines(self, buf: np.ndarray, a: int, b: int) -> None:
         """The ``*<index> <name>`` lines of the ASCII bytes ``buf[a:b]`` (blank lines allowed, a newline at the end,
-        ``buf`` padded as :func:`.scan.padded` pads); anything else raises :class:`_Unexpected`. The names are kept
-        in ``buf`` itself, or in a copy of the lines without their escaping backslashes. Read in runs of lines of
-        about :data:`_BLOCK_CHARS` (the temporaries stay small)."""
+        ``buf`` padded as :func:`.scan.padded` pads, writable); anything else raises :class:`_Unexpected`. The names
+        are kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
+        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small)."""
         while b - a > _BLOCK_CHARS:
             cut, step = a + _BLOCK_CHARS, 1 << 16
             while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
@@ -559,21 +561,17 @@ class _NameMap:
         if not ok.all():
             raise _Unexpected
         drop = _escapes(body)  # in the names: the indices are digits
-        if len(drop):  # the names unescaped: the escaping backslashes taken out of a copy
+        if len(drop):  # the names unescaped: the run's text moved up over its escaping backslashes, in place
             ns, ne = ns - np.searchsorted(drop, ns), ne - np.searchsorted(drop, ne)
-            self._append(keys, np.delete(body, drop), ns, ne - ns)
-        else:
-            self._append(keys, buf, ns + a, ne - ns)
+            kept = np.delete(body, drop)
+            body[:len(kept)] = kept
+            body[len(kept):] = 32
+        self._append(keys, buf, ns + a, ne - ns)
 
     def finish(self) -> "_NameMap":
-        """Makes the lookup: a table by index when the indices are dense (as writers number them: 1, 2, ...) and
-        distinct, else the indices sorted (a binary search per lookup)."""
-        def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
-            return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-        keys = joined(self._keys, np.int64)
-        self.starts = joined(self._starts, np.int64)
-        self.lengths = joined(self._lengths, np.int64)
+        """Makes the lookup: tables of the names' start and length by index when the indices are dense (as writers
+        number them: 1, 2, ...) and distinct, made run by run; else the indices sorted (a binary search per
+        lookup)."""
         if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
             self.text = self._texts.pop()
         else:
@@ -584,26 +582,32 @@ class _NameMap:
                 self.text[at:at + len(block)] = block
                 at += len(block)
                 del block
+        runs = list(zip(self._keys, self._starts, self._lengths))
         self._keys, self._starts, self._lengths = [], [], []
-        self.table = None
-        top = int(keys.max(initial=-1))
-        if len(keys) and int(keys.min()) >= 0 and top < 2 * len(keys) + 1024:
-            table = np.full(top + 2, -1, dtype=np.int64)  # index top + 1: -1, for keys beyond the map
-            table[keys] = np.arange(len(keys))
-            if np.count_nonzero(table >= 0) == len(keys):  # no index repeated
-                self.table = table
-        if self.table is None:
+        count = sum(len(k) for k, _, _ in runs)
+        top = max((int(k.max()) for k, _, _ in runs if len(k)), default=-1)
+        low = min((int(k.min()) for k, _, _ in runs if len(k)), default=0)
+        self.dense = count > 0 and low >= 0 and top < 2 * count + 1024
+        if self.dense:  # index top + 1 stays -1, for keys beyond the map
+            self.starts = np.full(top + 2, -1, dtype=np.int64)
+            self.lengths = np.zeros(top + 2, dtype=np.int64)
+            for keys, starts, lengths in runs:
+                self.starts[keys], self.lengths[keys] = starts, lengths
+            self.dense = np.count_nonzero(self.starts >= 0) == count  # no index repeated
+        if not self.dense:
+            keys = np.concatenate([k for k, _, _ in runs]) if runs else np.zeros(0, dtype=np.int64)
+            self.starts = np.concatenate([s for _, s, _ in runs]) if runs else np.zeros(0, dtype=np.int64)
+            self.lengths = np.concatenate([n for _, _, n in runs]) if runs else np.zeros(0, dtype=np.int64)
             self.order = np.argsort(keys, kind="stable")
             self.sorted = keys[self.order]
         return self
 
     def spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the names of indices ``keys`` [n] are in ``text``: ``(start [n], length [n], found [n])``."""
-        if self.table is not None:
-            pos = self.table[np.clip(keys, 0, len(self.table) - 1)]
-            found = pos >= 0
-            pos = np.maximum(pos, 0)
-            return self.starts[pos], self.lengths[pos], found
+        if self.dense:
+            at = np.clip(keys, 0, len(self.starts) - 1)
+            start = self.starts[at]
+            return start, self.lengths[at], start >= 0
         if not len(self.sorted):
             return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
         at = np.searchsorted(self.sorted, keys, side="right") - 1
@@ -718,7 +722,7 @@ class _Header:
         n = len(head)
         head += b" " * scan.PAD
         buf = np.frombuffer(head, dtype=np.uint8)
-        marks = _keyword_lines(buf[:n])
+        marks = _keyword_lines(head, n)
         self.body(buf, 0, marks[0] if marks else n)
         for k, start in enumerate(marks):
             eol = head.find(b"\n", start, n)

@@ -102,6 +102,25 @@ def test_block_reader_and_fallback_agree_with_line_reader(tmp_path, edit):
     _same(read_spef(path), spef_module._read_lines(path))
 
 
+_NAME_MAP_EDITS = [
+    lambda t: t.replace("*4 u2", "*4000000 u2").replace("*4:", "*4000000:"),  # sparse indices: the sorted lookup
+    lambda t: t.replace("*4 u2", "*4 u2\n*2 n2b"),  # a repeated index keeps its last name
+    lambda t: t.replace("*2 n2", "*2\tn2  ").replace("*3 u1", "  *3 u1"),  # other white space in the name map
+    lambda t: t.replace("*1 a\\.b\\[0\\]", "*1 a\\\\b\\"),  # an escaped backslash, a backslash at the end
+    lambda t: t.replace("*P in0 I", "*P in0 I\n").replace("\n\n*D_NET *2", "\n  \n\n*D_NET *2"),  # blank lines
+]
+
+
+@pytest.mark.parametrize("edit", _NAME_MAP_EDITS)
+def test_block_reader_reads_name_map_variants(tmp_path, edit, monkeypatch):
+    """Name maps off the usual layout stay in the block reader (no hand-over) and read as the line reader reads
+    them, in one piece and in pieces of a few lines."""
+    path = _write(tmp_path, "t.spef", edit(SPEF))
+    for chars in (1 << 22, 24):
+        monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+        _same(spef_module._read_blocks(path), spef_module._read_lines(path))
+
+
 def test_triplet_and_small_pieces(tmp_path, monkeypatch):
     path = _write(tmp_path, "t.spef", SPEF.replace("3 *3:A *4:Y 2.0", "3 *3:A *4:Y 1.0:2.0:3.0"))
     assert spef_module._read_blocks(path).coupling_pairs() == {("a.b[0]", "n2"): pytest.approx(2e-15)}
