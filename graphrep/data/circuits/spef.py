@@ -509,6 +509,11 @@ def _escapes(buf: np.ndarray) -> np.ndarray:
     return at[(offset % 2 == 0) & ~_SPACE[after] & (at + 1 < len(buf))]
 
 
+def _runs(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``[sum(length)]`` the positions ``start[k], start[k] + 1, ..., start[k] + length[k] - 1`` for each ``k``."""
+    return np.repeat(start - np.cumsum(length) + length, length) + np.arange(int(length.sum()))
+
+
 class _NameMap:
     """``*<index>`` -> name, compactly: the indices as integers, the names concatenated in one string with their
     offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
@@ -561,11 +566,14 @@ class _NameMap:
         if not ok.all():
             raise _Unexpected
         drop = _escapes(body)  # in the names: the indices are digits
-        if len(drop):  # the names unescaped: the run's text moved up over its escaping backslashes, in place
-            ns, ne = ns - np.searchsorted(drop, ns), ne - np.searchsorted(drop, ne)
-            kept = np.delete(body, drop)
-            body[:len(kept)] = kept
-            body[len(kept):] = 32
+        if len(drop):  # each escaped name rewritten in place without its escaping backslashes (it gets shorter)
+            owner, count = np.unique(np.searchsorted(ns, drop, side="right") - 1, return_counts=True)
+            start = ns[owner]
+            pos = _runs(start, ne[owner] - start)  # every byte of those names, ascending
+            keep = np.ones(len(pos), dtype=bool)
+            keep[np.searchsorted(pos, drop)] = False
+            ne[owner] -= count
+            body[_runs(start, ne[owner] - start)] = body[pos[keep]]
         self._append(keys, buf, ns + a, ne - ns)
 
     def finish(self) -> "_NameMap":
@@ -812,10 +820,8 @@ def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[str]:
     out = np.full(int(width.sum()), 10, dtype=np.uint8)
     pos = np.cumsum(width) - width
     for src, start, length in parts:
-        total = int(length.sum())
-        if total:
-            within = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
-            out[np.repeat(pos, length) + within] = src[np.repeat(start, length) + within]
+        if int(length.sum()):
+            out[_runs(pos, length)] = src[_runs(start, length)]
         pos = pos + length
     return out.tobytes().decode("ascii").split("\n")[:-1]
 
