@@ -861,8 +861,9 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
 
     The strings are compared as their 16-byte columns, the bytes past each string cleared (no NUL in the text: a
     shorter string cannot look like a longer one), one column at a time: each column is numbered by a hash table
-    (``pandas.factorize`` on the 16 bytes seen as a complex128: ASCII bytes never make a NaN, whose equality would be
-    lost) and combined with the codes so far."""
+    (``pandas.factorize``) on a 64-bit mix of its two words, checked to be exact (every member of a code has the
+    bytes of its first: else the column is numbered on its 16 bytes, seen as a complex128, which ASCII never makes a
+    NaN), and combined with the codes so far."""
     import pandas as pd
 
     lengths = ends - starts
@@ -870,11 +871,18 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     for j in range(0, max(int(lengths.max(initial=0)), 1), 16):
         w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
         for k in (0, 1):
-            keep = np.clip(lengths - j - 8 * k, 0, 8).astype(np.uint64)
-            w[:, k] &= ~(~np.uint64(0) << (keep * np.uint64(8)))
-        column, uniques = pd.factorize(w.view(np.complex128).ravel())
+            w[:, k] &= _LOW_BYTES[np.clip(lengths - (j + 8 * k), 0, 8)]
+        mixed = (w[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((w[:, 1] + np.uint64(0x632BE59BD9B4E019))
+                                                             * np.uint64(0xC2B2AE3D27D4EB4F))
+        column, uniques = pd.factorize(mixed)
+        if not (w[_first(column)[column]] == w).all():  # two strings with one mix: numbered exactly instead
+            column, uniques = pd.factorize(w.view(np.complex128).ravel())
         codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
     return codes, _first(codes)
+
+
+#: ``_LOW_BYTES[k]``: the mask of the low ``k`` bytes of a 64-bit word (its first ``k`` bytes, little-endian)
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 def _first(codes: np.ndarray) -> np.ndarray:
