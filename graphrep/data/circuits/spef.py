@@ -97,8 +97,8 @@ class Parasitics:
             cols = [np.concatenate([p[j] for p in parts]) if parts else np.zeros(0, dtype=np.int64 if j < 3 else float)
                     for j in range(4)]
             net, a, b, value = cols
-            self.arrays[kind] = {"net": net.astype(np.int64), "a": a.astype(np.int64), "b": b.astype(np.int64),
-                                 "value": value.astype(np.float64)}
+            self.arrays[kind] = {"net": net.astype(np.int64, copy=False), "a": a.astype(np.int64, copy=False),
+                                 "b": b.astype(np.int64, copy=False), "value": value.astype(np.float64, copy=False)}
             self.ptr[kind] = np.concatenate([[0], np.cumsum(np.bincount(net.astype(np.int64), minlength=n_nets))])
         self._parts = {k: [] for k in self.KINDS}
         self._node_id = {}  # only needed while reading
@@ -408,7 +408,7 @@ def _pieces(fh):
             break
         text = rest + chunk
         cut = text.rfind(b"\n*D_NET")
-        if cut < 0 and b"*D_NET" not in text:
+        if cut < 0 and not text.startswith(b"*D_NET"):
             cut = text.rfind(b"\n")  # still in the header (a long name map)
         if cut < 0:
             rest = text
