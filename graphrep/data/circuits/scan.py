@@ -82,33 +82,33 @@ def indices(buf: np.ndarray, starts: np.ndarray, count: np.ndarray) -> tuple[np.
     return value.astype(np.int64), ok
 
 
-def _first_at(marks: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each token ``[starts, ends)``: the first of the sorted positions ``marks`` in it (``ends`` if none), and
-    whether a second one is in it too."""
-    j = np.searchsorted(marks, starts)
-    top = len(marks)
-    ext = np.concatenate([marks, [np.iinfo(np.int64).max] * 2])
-    first = np.minimum(ext[j], ends)
-    return first, ext[np.minimum(j + 1, top + 1)] < ends
+def number_marks(buf: np.ndarray) -> np.ndarray:
+    """The sorted positions of ``.``, ``e`` and ``E`` in ``buf``, then three positions past its end (what
+    :func:`decimals` looks its tokens' marks up in)."""
+    at = np.flatnonzero((buf == 46) | ((buf | 32) == 101))
+    return np.concatenate([at, np.full(3, len(buf), dtype=at.dtype)])
 
 
-def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, dots: np.ndarray | None = None,
-             exps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+             marks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(value [n] float64, ok [n])`` of the tokens ``buf[starts:ends]``; where ``ok`` the value equals
     ``float(token)``, elsewhere it is 0 and the token is not of the form read here (see the module's docstring).
-    ``dots`` and ``exps``: the sorted positions of ``.`` and of ``e``/``E`` in ``buf`` (found when not given)."""
+    ``marks``: :func:`number_marks` of ``buf`` (made when not given)."""
     if not len(starts):
         return np.zeros(0), np.zeros(0, dtype=bool)
-    if dots is None:
-        dots = np.flatnonzero(buf == 46)
-    if exps is None:
-        exps = np.flatnonzero((buf | 32) == 101)
-    q, two_e = _first_at(exps, starts, ends)  # the exponent mark, or the end
-    p, two_dots = _first_at(dots, starts, q)  # the dot before it, or the mark
-    has_dot = p < q
+    if marks is None:
+        marks = number_marks(buf)
+    j = np.searchsorted(marks, starts)  # a token's marks: at most a dot, then an exponent mark
+    m1, m2 = marks[j], marks[j + 1]
+    in1, in2 = m1 < ends, m2 < ends
+    dot1 = in1 & (buf[np.minimum(m1, len(buf) - 1)] == 46)
+    e2 = in2 & (buf[np.minimum(m2, len(buf) - 1)] != 46)
+    q = np.where(in1 & ~dot1, m1, np.where(dot1 & in2, m2, ends))  # the exponent mark, or the end
+    p = np.where(dot1, m1, q)  # the dot, or the mark
     whole = p - starts
-    frac = np.where(has_dot, q - p - 1, 0)
-    ok = ~two_e & ~two_dots & (whole + frac >= 1) & (whole <= 16) & (frac <= 16) & (whole + frac <= 15)
+    frac = np.where(dot1, q - p - 1, 0)
+    ok = ~(marks[j + 2] < ends) & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
+    ok &= (whole + frac >= 1) & (whole <= 16) & (frac <= 16) & (whole + frac <= 15)
     a, ok_a = digits(buf, starts, np.minimum(whole, 16))
     b, ok_b = digits(buf, p + 1, np.minimum(frac, 16))
     ok &= ok_a & ok_b

@@ -419,12 +419,12 @@ def _pieces(fh):
         yield rest
 
 
-def _values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, unit: float, marks=(None, None)) -> np.ndarray:
+def _values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, unit: float, marks=None) -> np.ndarray:
     """The numbers ``buf[starts:ends]`` (padded ASCII bytes) times ``unit``, checked as :func:`_value` checks them;
     anything it would refuse raises :class:`_Unexpected` (the line reader then names the line). Read in bulk by
-    :func:`.scan.decimals` (``marks``: its dots and exponent marks of ``buf``); the tokens of other forms
+    :func:`.scan.decimals` (``marks``: :func:`.scan.number_marks` of ``buf``); the tokens of other forms
     (``a:b:c`` triplets keep the typical value) by Python's ``float``, one by one."""
-    x, ok = scan.decimals(buf, starts, ends, *marks)
+    x, ok = scan.decimals(buf, starts, ends, marks)
     if not ok.all():
         other = np.flatnonzero(~ok)
         tokens = _strings(buf, starts[other], ends[other])
@@ -974,7 +974,7 @@ def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     marks = names.marks(buf)
     heads = t0[is_net]
     net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
-    marks_num = np.flatnonzero(buf == 46), np.flatnonzero((buf | 32) == 101)  # dots and exponent marks
+    marks_num = scan.number_marks(buf)
     totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
     first = len(spef.nets)
     spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + rows[is_net]).tolist(), repeat(None),
