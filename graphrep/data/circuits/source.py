@@ -25,7 +25,7 @@ class CircuitFormatError(InvalidInputError):
         super().__init__(f"{path}:{line}: {message}" if line is not None else f"{path}: {message}")
 
 
-_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 class _CheckedText(io.TextIOWrapper):
@@ -43,13 +43,13 @@ class _CheckedText(io.TextIOWrapper):
     def read(self, size: int | None = -1) -> str:
         try:
             return super().read(size)
-        except _GZIP_ERRORS as exc:
+        except GZIP_ERRORS as exc:
             raise self._corrupt(exc) from None
 
     def readline(self, size: int = -1) -> str:  # iterating a subclass of TextIOWrapper calls readline too
         try:
             line = super().readline(size)
-        except _GZIP_ERRORS as exc:
+        except GZIP_ERRORS as exc:
             raise self._corrupt(exc) from None
         self._lines += 1
         return line
@@ -58,13 +58,20 @@ class _CheckedText(io.TextIOWrapper):
 def open_text(path: str | os.PathLike) -> IO[str]:
     """A text stream over ``path``, gunzipped when it starts with the gzip magic; read once, line by line. A truncated
     or corrupt gzip stream raises :class:`CircuitFormatError` (``file:line:``, the line where reading stopped)."""
+    return _CheckedText(open_bytes(path), Path(path))
+
+
+def open_bytes(path: str | os.PathLike) -> IO[bytes]:
+    """A binary stream over ``path``, gunzipped when it starts with the gzip magic (for readers that work on bytes;
+    a truncated or corrupt gzip stream raises ``EOFError``, ``gzip.BadGzipFile`` or ``zlib.error``, see
+    :data:`GZIP_ERRORS`)."""
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"{p}: no such file")
     raw = open(p, "rb")
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-    return _CheckedText(stream, p)
+    return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
+
 
 
 def without_cycle_collection(fn):

@@ -10,19 +10,22 @@ A ``*CAP`` line with one node is a ground capacitor, with two a coupling capacit
 coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anything not read (``*R_NET``, ``*D_PNET``,
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
 
-How it is read (the cost grows linearly, and the file is never held whole): the file is taken in blocks of whole
-``*D_NET`` sections. The name map (every instance and net: most of a SPEF's lines) is read on its bytes with numpy
-and kept as integer indices and one byte array of names. Each block of nets is read on its bytes too
-(:func:`_net_block`): token edges, one letter per line checked against the usual layout by one regular expression,
-and the columns cut out by index arithmetic. Node names are assembled from the name map's bytes (one decode and one
-split per block) for each distinct node token only; a ``*CONN`` entry's instance and pin are one string per distinct
+How it is read (the cost grows linearly; the nets are streamed, only the header is held, as bytes): in blocks of whole
+``*D_NET`` sections. The header is gathered once and its name map (every instance and net: most of a SPEF's lines) read where
+it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
+by index. Each block of nets is read on its bytes too (:func:`_net_block`): token edges, one letter per line checked
+against the usual layout by one regular expression, and the columns cut out by index arithmetic; the values by
+:func:`.scan.decimals` (Python's ``float`` to the bit, without a Python object per value); node tokens numbered by a
+hash of their bytes (:func:`_factorize_spans`) and a name made for each distinct one only, assembled from the name
+map's bytes (one decode and one split per block); a ``*CONN`` entry's instance and pin are one string per distinct
 name-map index and pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as
 columns (:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors
 and resistors as arrays (:class:`Parasitics`: node ids and values, one node name table), and
 ``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader does not
-expect (non-ASCII text, comments, ``*R_NET`` sections, a malformed line ...) makes it hand the whole file to the
-line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error;
-both give the same nets, connections, capacitors and resistors (the tests compare them on every shared design).
+expect (non-ASCII text, NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...)
+makes it hand the whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names
+the file and line of any error; both give the same nets, connections, capacitors and resistors (the tests compare
+them on every shared design, values within 1e-12).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from itertools import repeat
 import numpy as np
 
 from .names import unescape
-from .source import CircuitFormatError, object_array as _objects, open_text, without_cycle_collection
+from . import scan
+from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
+    without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -95,8 +100,8 @@ class Parasitics:
             cols = [np.concatenate([p[j] for p in parts]) if parts else np.zeros(0, dtype=np.int64 if j < 3 else float)
                     for j in range(4)]
             net, a, b, value = cols
-            self.arrays[kind] = {"net": net.astype(np.int64), "a": a.astype(np.int64), "b": b.astype(np.int64),
-                                 "value": value.astype(np.float64)}
+            self.arrays[kind] = {"net": net.astype(np.int64, copy=False), "a": a.astype(np.int64, copy=False),
+                                 "b": b.astype(np.int64, copy=False), "value": value.astype(np.float64, copy=False)}
             self.ptr[kind] = np.concatenate([[0], np.cumsum(np.bincount(net.astype(np.int64), minlength=n_nets))])
         self._parts = {k: [] for k in self.KINDS}
         self._node_id = {}  # only needed while reading
@@ -386,24 +391,28 @@ class _Unexpected(Exception):
     """Something the block reader does not handle: the line reader takes over."""
 
 
+_COMMENT = re.compile(rb"//")
 #: characters per block: its numpy temporaries (int64 per byte in places) stay under glibc's mmap threshold (32 MiB),
 #: so they reuse freed heap instead of new pages (at 100K nets: 5.2-5.7 s against 6.0 s with 16M-character blocks)
 _BLOCK_CHARS = 1 << 22
-_KEYWORD = re.compile(r"^\*[^\d\s]", re.M)
 
 
 def _pieces(fh):
-    """The text in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
-    is in reach (so that nets are never cut; a net larger than a piece is carried over whole)."""
-    rest = ""
+    """The bytes in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
+    is in reach (so that nets are never cut; a net larger than a piece is carried over whole). A truncated or corrupt
+    gzip stream raises :class:`_Unexpected` (the line reader names the line)."""
+    rest = b""
     while True:
-        chunk = fh.read(_BLOCK_CHARS)
+        try:
+            chunk = fh.read(_BLOCK_CHARS)
+        except GZIP_ERRORS:
+            raise _Unexpected from None
         if not chunk:
             break
         text = rest + chunk
-        cut = text.rfind("\n*D_NET")
-        if cut < 0 and "*D_NET" not in text:
-            cut = text.rfind("\n")  # still in the header (a long name map)
+        cut = text.rfind(b"\n*D_NET")
+        if cut < 0 and not text.startswith(b"*D_NET"):
+            cut = text.rfind(b"\n")  # still in the header (a long name map)
         if cut < 0:
             rest = text
             continue
@@ -413,14 +422,17 @@ def _pieces(fh):
         yield rest
 
 
-def _numbers(tokens: list[str], unit: float) -> np.ndarray:
-    """Values times ``unit``, checked as :func:`_value` checks them; anything it would refuse raises
-    :class:`_Unexpected` (the line reader then names the line)."""
-    try:
-        x = np.array(tokens, dtype=np.float64)
-    except ValueError:
-        try:  # best:typical:worst triplets keep the typical value
-            x = np.array([t.split(":")[1] if t.count(":") == 2 else t for t in tokens], dtype=np.float64)
+def _values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, unit: float, marks=None) -> np.ndarray:
+    """The numbers ``buf[starts:ends]`` (padded ASCII bytes) times ``unit``, checked as :func:`_value` checks them;
+    anything it would refuse raises :class:`_Unexpected` (the line reader then names the line). Read in bulk by
+    :func:`.scan.decimals` (``marks``: :func:`.scan.number_marks` of ``buf``); the tokens of other forms
+    (``a:b:c`` triplets keep the typical value) by Python's ``float``, one by one."""
+    x, ok = scan.decimals(buf, starts, ends, marks)
+    if not ok.all():
+        other = np.flatnonzero(~ok)
+        tokens = _strings(buf, starts[other], ends[other])
+        try:
+            x[other] = np.array([t.split(":")[1] if t.count(":") == 2 else t for t in tokens], dtype=np.float64)
         except ValueError:
             raise _Unexpected from None
     x = x * unit
@@ -437,9 +449,11 @@ _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each white-space separated token of the ASCII bytes ``buf``, as ``str.split()``
     cuts them."""
-    space = np.concatenate([[True], _SPACE[buf], [True]]).view(np.int8)
-    edge = np.diff(space)
-    return np.flatnonzero(edge == -1), np.flatnonzero(edge == 1)
+    space = np.empty(len(buf) + 2, dtype=bool)
+    space[0] = space[-1] = True
+    space[1:-1] = _SPACE[buf]
+    edges = np.flatnonzero(space[1:] != space[:-1])  # a start, an end, a start ...
+    return edges[0::2], edges[1::2]
 
 
 def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -453,32 +467,54 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return buf[np.repeat(inside, np.diff(bounds))]
 
 
-def _indices(buf: np.ndarray, starts: np.ndarray, digits: np.ndarray) -> np.ndarray:
-    """The integers of the ``*<digits>`` tokens at ``starts`` of the ASCII bytes ``buf`` (``digits`` digits each), by
-    Horner's rule one digit position at a time; anything else raises :class:`_Unexpected`."""
-    if len(starts) and ((buf[starts] != 42).any() or (digits < 1).any() or (digits > 18).any()):
-        raise _Unexpected  # not *<digits>
-    keys = np.zeros(len(starts), dtype=np.int64)
-    for j in range(int(digits.max(initial=0))):
-        live = np.flatnonzero(digits > j)
-        d = buf[starts[live] + 1 + j].astype(np.int64) - 48
-        if ((d < 0) | (d > 9)).any():
-            raise _Unexpected
-        keys[live] = keys[live] * 10 + d
-    return keys
+#: a line that starts with a keyword: ``*`` then neither a digit nor white space (as :data:`_SPACE` has it)
+_KEYWORD_LINE = re.compile(rb"\n\*[^0-9\t\n\x0b\x0c\r\x1c-\x1f ]")
 
 
-def _keyword_lines(text: str) -> list[int]:
-    """Where the lines of ``text`` that start with a keyword (``*`` then neither a digit nor white space) start: the
-    positions :data:`_KEYWORD` finds, from the bytes of an ASCII text (a name map is millions of ``*<index>``
-    lines)."""
-    if not text.isascii():
-        return [m.start() for m in _KEYWORD.finditer(text)]
-    buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    star = np.flatnonzero(buf[:-1] == 42)
-    star = star[(star == 0) | (buf[star - 1] == 10)]
-    after = buf[star + 1]
-    return star[~_SPACE[after] & ((after < 48) | (after > 57))].tolist()
+def _keyword_lines(text: bytes | bytearray, end: int) -> list[int]:
+    """Where the lines of the ASCII ``text[:end]`` that start with a keyword start (a name map is millions of
+    ``*<index>`` lines: the regular expression's literal prefix is searched for, no array per byte is made)."""
+    first = [0] if end > 1 and _KEYWORD_LINE.match(b"\n" + bytes(text[:2])) else []
+    return first + [m.start() + 1 for m in _KEYWORD_LINE.finditer(text, 0, end)]
+
+
+def _map_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two tokens of each non-blank line of the name-map bytes ``buf`` (ending in a newline): ``(key start, key
+    end, name start, name end)``, each [lines]; :class:`_Unexpected` unless every non-blank line has two tokens.
+
+    Usually (one space between the tokens, no other white space but the newlines) from the positions of the spaces
+    and newlines alone; else from all token edges (:func:`_spans`)."""
+    ends = np.flatnonzero(buf == 10)
+    gaps = np.flatnonzero(buf == 32)
+    if np.count_nonzero(buf <= 32) == len(ends) + len(gaps):  # no tab, CR, other control byte
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        full = ends > starts
+        starts, ends = starts[full], ends[full]
+        if len(gaps) == len(starts) and ((gaps > starts + 1) & (gaps + 1 < ends)).all():
+            return starts, gaps, gaps + 1, ends
+    starts, ends = _spans(buf)
+    line = np.searchsorted(np.flatnonzero(buf == 10), starts)
+    if len(starts) % 2 or (line[0::2] != line[1::2]).any() or (np.diff(line[0::2]) <= 0).any():
+        raise _Unexpected  # not two tokens on every line
+    return starts[0::2], ends[0::2], starts[1::2], ends[1::2]
+
+
+def _escapes(buf: np.ndarray) -> np.ndarray:
+    """The positions of the backslashes in the ASCII bytes ``buf`` that escape the next character of their token, as
+    :func:`.unescape` drops them (``\\(.)``): in a run of backslashes the first, third, ..., each followed by a
+    character of the token (a backslash at a token's end stays)."""
+    at = np.flatnonzero(buf == 92)
+    if not len(at):
+        return at
+    run = np.concatenate([[True], np.diff(at) != 1])
+    offset = np.arange(len(at)) - np.flatnonzero(run)[np.cumsum(run) - 1]
+    after = buf[np.minimum(at + 1, len(buf) - 1)]
+    return at[(offset % 2 == 0) & ~_SPACE[after] & (at + 1 < len(buf))]
+
+
+def _runs(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``[sum(length)]`` the positions ``start[k], start[k] + 1, ..., start[k] + length[k] - 1`` for each ``k``."""
+    return np.repeat(start - np.cumsum(length) + length, length) + np.arange(int(length.sum()))
 
 
 class _NameMap:
@@ -486,9 +522,10 @@ class _NameMap:
     offsets (a name map lists every instance and net: tens of millions in a large design, where a ``dict`` of ``str``
     would take several times the memory of the parsed result). A repeated index keeps its last name.
 
-    An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices, the names copied
-    out by one mask); only names with a backslash are unescaped one by one. The names are kept as ASCII bytes
-    (``text``, uint8), so that node names can be assembled from them by index arithmetic (:func:`_join`)."""
+    An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices by
+    :func:`.scan.indices`, escaping backslashes taken out by :func:`_escapes`). The names are kept as ASCII bytes:
+    the block's text itself (``text``, uint8, the indices between the names left in), so that node names can be
+    assembled from them by index arithmetic (:func:`_join`)."""
 
     def __init__(self):
         self._keys: list[np.ndarray] = []
@@ -498,52 +535,90 @@ class _NameMap:
         self._size = 0  # characters in _texts
 
     def _append(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        """Names at ``starts`` in ``text`` (the same text as the last call's is kept once)."""
+        if not (self._texts and self._texts[-1] is text):
+            self._base = self._size
+            self._texts.append(text)
+            self._size += len(text)
         self._keys.append(keys)
-        self._starts.append(starts + self._size)
+        self._starts.append(starts + self._base)
         self._lengths.append(lengths)
-        self._texts.append(text)
-        self._size += len(text)
 
-    def add_lines(self, text: str) -> None:
-        """The ``*<index> <name>`` lines of ``text`` (blank lines allowed); anything else raises :class:`_Unexpected`."""
-        if not text.isascii():
-            raise _Unexpected  # the line reader reads other characters
-        buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-        starts, ends = _spans(buf)
-        line = np.searchsorted(np.flatnonzero(buf == 10), starts)
-        if len(starts) % 2 or (line[0::2] != line[1::2]).any() or (np.diff(line[0::2]) <= 0).any():
-            raise _Unexpected  # not two tokens on every line
-        ks, ke, ns, ne = starts[0::2], ends[0::2], starts[1::2], ends[1::2]
-        digits = ke - ks - 1
-        keys = _indices(buf, ks, digits)
-        names = _gather(buf, ns, ne)
-        lengths = ne - ns
-        at = np.cumsum(lengths) - lengths
-        slash = np.flatnonzero(buf == 92)
-        owner = np.searchsorted(ns, slash, side="right") - 1
-        escaped = np.unique(owner[(owner >= 0) & (slash < ne[np.maximum(owner, 0)])])
-        if len(escaped):  # unescaped one by one, appended after the others
-            plain = [unescape(names[a:a + n].tobytes().decode("ascii"))
-                     for a, n in zip(at[escaped].tolist(), lengths[escaped].tolist())]
-            extra = np.fromiter(map(len, plain), dtype=np.int64, count=len(plain))
-            at[escaped] = len(names) + np.cumsum(extra) - extra
-            lengths[escaped] = extra
-            names = np.concatenate([names, np.frombuffer("".join(plain).encode("ascii"), dtype=np.uint8)])
-        self._append(keys, names, at, lengths)
+    def add_lines(self, buf: np.ndarray, a: int, b: int) -> None:
+        """The ``*<index> <name>`` lines of the ASCII bytes ``buf[a:b]`` (blank lines allowed, a newline at the end,
+        ``buf`` padded as :func:`.scan.padded` pads, writable); anything else raises :class:`_Unexpected`. The names
+        are kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
+        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small)."""
+        while b - a > _BLOCK_CHARS:
+            cut, step = a + _BLOCK_CHARS, 1 << 16
+            while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
+                cut += step
+            cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
+            self._add_run(buf, a, cut)
+            a = cut
+        self._add_run(buf, a, b)
+
+    def _add_run(self, buf: np.ndarray, a: int, b: int) -> None:
+        body = buf[a:b]
+        if not len(body):
+            return
+        if body[-1] != 10:
+            raise _Unexpected
+        ks, ke, ns, ne = _map_lines(body)
+        keys, ok = scan.indices(buf, ks + a, ke - ks - 1)
+        if not ok.all():
+            raise _Unexpected
+        drop = _escapes(body)  # in the names: the indices are digits
+        if len(drop):  # each escaped name rewritten in place without its escaping backslashes (it gets shorter)
+            owner, count = np.unique(np.searchsorted(ns, drop, side="right") - 1, return_counts=True)
+            start = ns[owner]
+            pos = _runs(start, ne[owner] - start)  # every byte of those names, ascending
+            keep = np.ones(len(pos), dtype=bool)
+            keep[np.searchsorted(pos, drop)] = False
+            ne[owner] -= count
+            body[_runs(start, ne[owner] - start)] = body[pos[keep]]
+        self._append(keys, buf, ns + a, ne - ns)
 
     def finish(self) -> "_NameMap":
-        empty = np.zeros(0, dtype=np.int64)
-        keys = np.concatenate(self._keys) if self._keys else empty
-        self.order = np.argsort(keys, kind="stable")
-        self.sorted = keys[self.order]
-        self.starts = np.concatenate(self._starts) if self._starts else empty
-        self.lengths = np.concatenate(self._lengths) if self._lengths else empty
-        self.text = np.concatenate(self._texts) if self._texts else np.zeros(0, dtype=np.uint8)
-        self._keys, self._texts, self._starts, self._lengths = [], [], [], []
+        """Makes the lookup: tables of the names' start and length by index when the indices are dense (as writers
+        number them: 1, 2, ...) and distinct, made run by run; else the indices sorted (a binary search per
+        lookup)."""
+        if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
+            self.text = self._texts.pop()
+        else:
+            self.text = np.empty(self._size, dtype=np.uint8)
+            at = 0
+            while self._texts:  # one block's text at a time: it is freed as it is copied
+                block = self._texts.pop(0)
+                self.text[at:at + len(block)] = block
+                at += len(block)
+                del block
+        runs = list(zip(self._keys, self._starts, self._lengths))
+        self._keys, self._starts, self._lengths = [], [], []
+        count = sum(len(k) for k, _, _ in runs)
+        top = max((int(k.max()) for k, _, _ in runs if len(k)), default=-1)
+        low = min((int(k.min()) for k, _, _ in runs if len(k)), default=0)
+        self.dense = count > 0 and low >= 0 and top < 2 * count + 1024
+        if self.dense:  # index top + 1 stays -1, for keys beyond the map
+            self.starts = np.full(top + 2, -1, dtype=np.int64)
+            self.lengths = np.zeros(top + 2, dtype=np.int64)
+            for keys, starts, lengths in runs:
+                self.starts[keys], self.lengths[keys] = starts, lengths
+            self.dense = np.count_nonzero(self.starts >= 0) == count  # no index repeated
+        if not self.dense:
+            keys = np.concatenate([k for k, _, _ in runs]) if runs else np.zeros(0, dtype=np.int64)
+            self.starts = np.concatenate([s for _, s, _ in runs]) if runs else np.zeros(0, dtype=np.int64)
+            self.lengths = np.concatenate([n for _, _, n in runs]) if runs else np.zeros(0, dtype=np.int64)
+            self.order = np.argsort(keys, kind="stable")
+            self.sorted = keys[self.order]
         return self
 
     def spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the names of indices ``keys`` [n] are in ``text``: ``(start [n], length [n], found [n])``."""
+        if self.dense:
+            at = np.clip(keys, 0, len(self.starts) - 1)
+            start = self.starts[at]
+            return start, self.lengths[at], start >= 0
         if not len(self.sorted):
             return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
         at = np.searchsorted(self.sorted, keys, side="right") - 1
@@ -554,15 +629,24 @@ class _NameMap:
     def lookup(self, heads: list[str]) -> list[str | None]:
         """The names of ``*<index>`` heads (``None`` where not defined)."""
         text = "".join(heads)
-        if text.isascii():
-            lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
-            k = _indices(np.frombuffer(text.encode("ascii"), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths - 1)
-        else:
+        if not text.isascii():
             raise _Unexpected  # a name-map index is ASCII digits
+        lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
+        k, ok = scan.indices(scan.padded(text.encode("ascii")), np.cumsum(lengths) - lengths, lengths - 1)
+        if not ok.all():
+            raise _Unexpected
         starts, lengths, found = self.spans(k)
         text = self.text
         return [text[s:s + n].tobytes().decode("ascii") if f else None
                 for s, n, f in zip(starts.tolist(), lengths.tolist(), found.tolist())]
+
+
+def _after(pos: np.ndarray, s: np.ndarray, count: int) -> list[np.ndarray]:
+    """The first ``count`` of the sorted positions ``pos`` at or after each of ``s`` (int64 max where there are
+    fewer)."""
+    j = np.searchsorted(pos, s)
+    ext = np.concatenate([pos, np.full(count, np.iinfo(np.int64).max)])
+    return [ext[np.minimum(j + k, len(pos) + k)] for k in range(count)]
 
 
 class _Names:
@@ -604,25 +688,19 @@ class _Names:
         of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
         position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail)."""
         delim, slash = marks
-        top = len(buf) - 1
-
-        def first_after(pos: np.ndarray, s: np.ndarray) -> np.ndarray:
-            """The first of ``pos`` at or after each of ``s`` (``top + 1`` where none)."""
-            j = np.searchsorted(pos, s)
-            return np.where(j < len(pos), pos[np.minimum(j, len(pos) - 1)], top + 1) if len(pos) else \
-                np.full(len(s), top + 1)
-
-        mapped = (buf[starts] == 42) & (first_after(slash, starts) >= ends)
+        mapped = (buf[starts] == 42) & (_after(slash, starts, 1)[0] >= ends)
         s, e = starts[mapped], ends[mapped]
-        d = first_after(delim, s)
+        d, second = _after(delim, s, 2)  # the first delimiter at or after each start, and the next one
         sep = d < e
         head_end = np.where(sep, d, e)
-        key = _indices(buf, s, head_end - s - 1)  # a '*' token that is not *<digits>: the line reader names it
+        key, ok = scan.indices(buf, s, head_end - s - 1)
+        if not ok.all():
+            raise _Unexpected  # a '*' token that is not *<digits>: the line reader names it
         start, length, found = self.name_map.spans(key)
         if not found.all():
             raise _Unexpected  # not in the name map: the line reader names the line
         return {"mapped": mapped, "key": key, "start": start, "length": length, "sep": sep, "tail_start": head_end,
-                "end": e, "plain_tail": first_after(delim, np.minimum(head_end + 1, top + 1)) >= e}
+                "end": e, "plain_tail": ~sep | (second >= e)}
 
     def span_names(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks, parts=None) -> list[str]:
         """The canonical names of the node tokens ``buf[starts[k]:ends[k]]`` (any order), as :meth:`names` gives
@@ -649,16 +727,20 @@ class _Header:
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, text: str) -> None:
+    def read(self, head: bytearray) -> None:
+        """The whole header (ASCII), read once: it is padded in place and its name map read where it lies."""
         spef = self.spef
-        marks = _keyword_lines(text)
-        self.body(text[:marks[0] if marks else len(text)])
+        n = len(head)
+        head += b" " * scan.PAD
+        buf = np.frombuffer(head, dtype=np.uint8)
+        marks = _keyword_lines(head, n)
+        self.body(buf, 0, marks[0] if marks else n)
         for k, start in enumerate(marks):
-            eol = text.find("\n", start)
-            eol = len(text) if eol < 0 else eol
-            tok = text[start:eol].split()
+            eol = head.find(b"\n", start, n)
+            eol = n if eol < 0 else eol
+            tok = head[start:eol].decode("ascii").split()
             key = self.section = tok[0]
-            self.body(text[eol:marks[k + 1] if k + 1 < len(marks) else len(text)])
+            self.body(buf, eol, marks[k + 1] if k + 1 < len(marks) else n)
             if key in ("*C_UNIT", "*R_UNIT"):
                 table = _C_UNITS if key == "*C_UNIT" else _R_UNITS
                 if len(tok) != 3 or tok[2].upper() not in table:
@@ -671,12 +753,14 @@ class _Header:
             elif key in ("*D_NET", "*END", "*CONN", "*CAP", "*RES", "*I", "*P", "*R_NET", "*D_PNET", "*R_PNET"):
                 raise _Unexpected
 
-    def body(self, text: str) -> None:
-        """Lines under the current keyword: name-map entries, ports, or nothing."""
+    def body(self, buf: np.ndarray, a: int, b: int) -> None:
+        """Lines ``buf[a:b]`` under the current keyword: name-map entries, ports, or nothing."""
         if self.section == "*NAME_MAP":
-            self.name_map.add_lines(text)
-        elif self.section == "*PORTS":
-            rows = [ln.split() for ln in text.split("\n") if ln.strip()]
+            self.name_map.add_lines(buf, a, b)
+            return
+        text = buf[a:b].tobytes()
+        if self.section == "*PORTS":
+            rows = [ln.split() for ln in text.decode("ascii").split("\n") if ln.strip()]
             if any(len(t) < 2 for t in rows):
                 raise _Unexpected
             if rows:
@@ -691,21 +775,24 @@ def _read_blocks(path) -> Spef:
     header = _Header(spef, path)
     names: _Names | None = None
     lineno = 1  # of the first character of the current piece
-    with open_text(path) as fh:
+    head = bytearray()  # the header, gathered to be read at once
+    with open_bytes(path) as fh:
         for piece in _pieces(fh):
-            if "//" in piece:
-                raise _Unexpected
+            if not piece.isascii() or b"\0" in piece or _COMMENT.search(piece):
+                raise _Unexpected  # comments and other characters: the line reader
             if names is None:
-                at = 0 if piece.startswith("*D_NET") else piece.find("\n*D_NET")
-                head = piece if at < 0 else piece[:at + (at > 0)]
-                header.read(head)
-                lineno += head.count("\n")
+                at = 0 if piece.startswith(b"*D_NET") else piece.find(b"\n*D_NET")
+                cut = len(piece) if at < 0 else at + (at > 0)
+                head += piece[:cut]
                 if at < 0:
                     continue
+                lineno += head.count(b"\n")
+                header.read(head)
+                del head
                 names = _Names(spef, header.name_map.finish())
                 rows = [t for block in header.ports for t in block]
                 spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
-                piece = piece[len(head):]
+                piece = piece[cut:]
             lineno = _net_block(spef, names, piece, lineno)
     if names is None or not spef.nets:
         raise _Unexpected
@@ -736,10 +823,8 @@ def _join(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[str]:
     out = np.full(int(width.sum()), 10, dtype=np.uint8)
     pos = np.cumsum(width) - width
     for src, start, length in parts:
-        total = int(length.sum())
-        if total:
-            within = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
-            out[np.repeat(pos, length) + within] = src[np.repeat(start, length) + within]
+        if int(length.sum()):
+            out[_runs(pos, length)] = src[_runs(start, length)]
         pos = pos + length
     return out.tobytes().decode("ascii").split("\n")[:-1]
 
@@ -775,22 +860,32 @@ def _rpartition(names: np.ndarray, delimiter: str) -> tuple[np.ndarray, np.ndarr
 def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Equal byte strings ``buf[starts[k]:ends[k]]`` numbered without making them Python strings: ``codes`` [n]
     (0, 1, ... in order of first appearance) and ``first`` [u] (the index of each code's first span, ascending).
+    ``buf``: padded as :func:`.scan.padded` pads, with no NUL byte (the reader checks).
 
-    The strings are compared as their length and their 8-byte words, one word column at a time: each column is
-    numbered by a hash table (``pandas.factorize``) and combined with the codes so far."""
+    The strings are compared as their 16-byte columns, the bytes past each string cleared (no NUL in the text: a
+    shorter string cannot look like a longer one), one column at a time: each column is numbered by a hash table
+    (``pandas.factorize``) on a 64-bit mix of its two words, checked to be exact (every member of a code has the
+    bytes of its first: else the column is numbered on its 16 bytes, seen as a complex128, which ASCII never makes a
+    NaN), and combined with the codes so far."""
     import pandas as pd
 
-    top = len(buf) - 1
     lengths = ends - starts
-    codes = lengths.astype(np.int64)
-    for j in range(0, int(lengths.max(initial=0)), 8):
-        at = starts[:, None] + (j + np.arange(8))
-        word = buf[np.minimum(at, top)]
-        word[at >= ends[:, None]] = 0
-        word_codes, uniques = pd.factorize(word.view("<u8").ravel())
-        codes = pd.factorize(codes * len(uniques) + word_codes)[0]
-    codes = pd.factorize(codes)[0]
+    codes = None
+    for j in range(0, max(int(lengths.max(initial=0)), 1), 16):
+        w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
+        for k in (0, 1):
+            w[:, k] &= _LOW_BYTES[np.clip(lengths - (j + 8 * k), 0, 8)]
+        mixed = (w[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((w[:, 1] + np.uint64(0x632BE59BD9B4E019))
+                                                             * np.uint64(0xC2B2AE3D27D4EB4F))
+        column, uniques = pd.factorize(mixed)
+        if not (w[_first(column)[column]] == w).all():  # two strings with one mix: numbered exactly instead
+            column, uniques = pd.factorize(w.view(np.complex128).ravel())
+        codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
     return codes, _first(codes)
+
+
+#: ``_LOW_BYTES[k]``: the mask of the low ``k`` bytes of a 64-bit word (its first ``k`` bytes, little-endian)
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 def _first(codes: np.ndarray) -> np.ndarray:
@@ -836,28 +931,18 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     return instance, pin
 
 
-def _is_word(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, word: bytes) -> np.ndarray:
-    """Whether each token (``starts``, ``lengths``) of ``buf`` is ``word``."""
-    hit = lengths == len(word)
-    top = len(buf) - 1
-    for j, ch in enumerate(word):
-        hit &= buf[np.minimum(starts + j, top)] == ch
-    return hit
-
-
-def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
+def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
     """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines) into ``spef`` as columns; returns
     the line after it. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
 
     The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
     letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
     then the columns are cut out by index arithmetic. Python strings are made only for net names and for each
-    distinct node, instance, pin and cell token of the piece."""
-    if not piece.endswith("\n"):
-        piece += "\n"
-    if not piece.isascii():
-        raise _Unexpected
-    buf = np.frombuffer(piece.encode("ascii"), dtype=np.uint8)
+    distinct node, instance, pin and cell token of the piece; numbers are read by :func:`.scan.decimals`, node
+    tokens numbered by their bytes (:func:`_factorize_spans`)."""
+    if not piece.endswith(b"\n"):
+        piece += b"\n"
+    buf = scan.padded(piece)  # ASCII (the caller checked)
     line_end = np.flatnonzero(buf == 10)
     starts, ends = _spans(buf)
     lengths = ends - starts
@@ -870,8 +955,10 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     keyword = np.flatnonzero((buf[s0] == 42) & (lengths[t0] > 1) & ((second < 48) | (second > 57)))
     letter = np.full(len(rows), ord("0"), dtype=np.uint8)
     known = np.zeros(len(keyword), dtype=bool)
-    for word, code in _WORDS.items():
-        hit = _is_word(buf, s0[keyword], lengths[t0[keyword]], word)
+    size = lengths[t0[keyword]]
+    head = scan.words(buf, s0[keyword])[:, 0] & ~(~np.uint64(0) << (np.minimum(size, 8) * 8).astype(np.uint64))
+    for word, code in _WORDS.items():  # a keyword is at most 8 bytes: its word, the rest cleared
+        hit = (head == np.frombuffer(word.ljust(8, b"\0"), dtype="<u8")[0]) & (size == len(word))
         letter[keyword[hit]] = code[0]
         known |= hit
     if not known.all() or _LAYOUT.fullmatch(letter.tobytes()) is None:
@@ -890,7 +977,8 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     marks = names.marks(buf)
     heads = t0[is_net]
     net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
-    totals = _numbers(_strings(buf, starts[heads + 2], ends[heads + 2]), spef.c_unit).tolist()
+    marks_num = scan.number_marks(buf)
+    totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
     first = len(spef.nets)
     spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + rows[is_net]).tolist(), repeat(None),
                                         repeat(spef.parasitics), range(first, first + len(net_names)),
@@ -930,12 +1018,12 @@ def _net_block(spef: Spef, names: _Names, piece: str, lineno: int) -> int:
     par = spef.parasitics
     ids = par.append(names.span_names(buf, starts[every[at]], ends[every[at]], marks))[codes]
     ids = np.split(ids, np.cumsum([len(t) for t in node_tokens])[:-1])
-    value = _numbers(_strings(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1]), spef.c_unit)
+    value = _values(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1], spef.c_unit, marks_num)
     par.add("ground", net_of[ground], value[~two], ids[0])
     if len(coupling):
         par.add("coupling", net_of[coupling], value[two], ids[1], ids[2])
     if len(res):
-        par.add("res", net_of[res], _numbers(_strings(buf, starts[t0[res] + 3], ends[t0[res] + 3]), spef.r_unit),
+        par.add("res", net_of[res], _values(buf, starts[t0[res] + 3], ends[t0[res] + 3], spef.r_unit, marks_num),
                 ids[3], ids[4])
     return lineno + len(line_end)
 

@@ -1,0 +1,131 @@
+"""Numbers read from ASCII bytes in bulk, for the block readers: decimal values and ``*<index>`` integers of many
+tokens at once, with numpy on the bytes (no Python object per token).
+
+A token is given by its start and end in a byte buffer ``buf`` that the caller has padded with at least
+:data:`PAD` white-space bytes (:func:`padded`), so that 16 bytes can be read at every token.
+
+Digits are read eight at a time as one 64-bit word (SWAR, as simdjson's ``parse_eight_digits``): the word is shifted
+so that its digits end at its top byte, checked to be ASCII digits, then folded by three multiplications
+(pairs, quadruples, the eight).
+
+:func:`decimals` reads the usual form of a number, ``[digits][.digits][(e|E)[+|-]digits]`` with at most 15 mantissa
+digits and at most 3 exponent digits, and gives the same float as Python's ``float()``: the digits with the dot
+taken out make an integer ``m < 10**15 < 2**53`` (exact in float64), and the value is ``m * 10**k`` or
+``m / 10**-k`` for the decimal exponent ``k`` in ``[-22, 22]``: one correctly rounded operation on two exact
+operands (Clinger's fast path). Anything else (a sign, ``inf``, ``nan``, more digits, a larger exponent, ``1_0``,
+``a:b:c``) is flagged, for the caller to read those few tokens one by one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: white-space bytes :func:`padded` appends, so that 16 bytes can be read from any token
+PAD = 32
+_POW10 = 10.0 ** np.arange(23)
+_U = np.uint64
+_ZEROS = _U(0x3030303030303030)  # eight ASCII '0'
+_HIGH = _U(0xF0F0F0F0F0F0F0F0)
+_SIXES = _U(0x0606060606060606)
+
+
+def padded(data: bytes) -> np.ndarray:
+    """``data`` as uint8 followed by :data:`PAD` spaces."""
+    buf = np.empty(len(data) + PAD, dtype=np.uint8)
+    buf[:len(data)] = np.frombuffer(data, dtype=np.uint8)
+    buf[len(data):] = 32
+    return buf
+
+
+def words(buf: np.ndarray, at: np.ndarray, count: int = 1) -> np.ndarray:
+    """``[n, count]`` uint64: the little-endian 64-bit words ``buf[at[k] + 8 * j:at[k] + 8 * j + 8]`` (``count``
+    1 or 2; gathered as one 8- or 16-byte item per row of a view with a stride of one byte)."""
+    buf = np.ascontiguousarray(buf)
+    width = 8 * count
+    view = np.ndarray(shape=(len(buf) - width + 1,), dtype=f"V{width}", buffer=buf, strides=(1,))
+    return view[at].view("<u8").reshape(len(at), count)
+
+
+def _eight(word: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The integer written by the first ``count`` (0 to 8) bytes of each little-endian ``word`` [n] uint64, and
+    whether they are all digits: the word is shifted up by the bytes it does not use, which become '0's."""
+    shift = ((8 - count) * 8).astype(_U)
+    word = (word << shift) | (_ZEROS & ~(~_U(0) << shift))  # a shift by 64 gives 0: count 0 reads '00000000'
+    ok = ((word & _HIGH) == _ZEROS) & (((word + _SIXES) & _HIGH) == _ZEROS)
+    word = ((word & _U(0x0F0F0F0F0F0F0F0F)) * _U(2561)) >> _U(8)
+    word = ((word & _U(0x00FF00FF00FF00FF)) * _U(6553601)) >> _U(16)
+    word = ((word & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32)
+    return word, ok
+
+
+def digits(buf: np.ndarray, at: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(value [n] uint64, ok [n])``: the integers written by ``buf[at[k]:at[k] + count[k]]`` (``count`` 0 to 16;
+    0 reads 0), ``ok`` where those bytes are all digits."""
+    if not len(at):
+        return np.zeros(0, dtype=_U), np.ones(0, dtype=bool)
+    wide = not (count <= 8).all()
+    w = words(buf, at, 2 if wide else 1)
+    first, ok = _eight(w[:, 0], np.minimum(count, 8))
+    if not wide:
+        return first, ok
+    rest = np.clip(count - 8, 0, 8)
+    second, ok2 = _eight(w[:, 1], rest)
+    scale = (10 ** rest).astype(_U)
+    return first * scale + second, ok & ok2
+
+
+def indices(buf: np.ndarray, starts: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys [n] int64, ok [n])``: the integers of the ``*<digits>`` tokens at ``starts`` (``count`` digits each;
+    ``ok`` is False for a token that is not ``*`` and 1 to 16 digits)."""
+    value, ok = digits(buf, starts + 1, np.clip(count, 0, 16))
+    ok &= (count >= 1) & (count <= 16) & (buf[starts] == 42) if len(starts) else ok
+    return value.astype(np.int64), ok
+
+
+def number_marks(buf: np.ndarray) -> np.ndarray:
+    """The sorted positions of ``.``, ``e`` and ``E`` in ``buf``, then three positions past its end (what
+    :func:`decimals` looks its tokens' marks up in)."""
+    at = np.flatnonzero((buf == 46) | ((buf | 32) == 101))
+    return np.concatenate([at, np.full(3, len(buf), dtype=at.dtype)])
+
+
+def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+             marks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(value [n] float64, ok [n])`` of the tokens ``buf[starts:ends]``; where ``ok`` the value equals
+    ``float(token)``, elsewhere it is 0 and the token is not of the form read here (see the module's docstring).
+    ``marks``: :func:`number_marks` of ``buf`` (made when not given)."""
+    if not len(starts):
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    if marks is None:
+        marks = number_marks(buf)
+    j = np.searchsorted(marks, starts)  # a token's marks: at most a dot, then an exponent mark
+    m1, m2 = marks[j], marks[j + 1]
+    in1, in2 = m1 < ends, m2 < ends
+    dot1 = in1 & (buf[np.minimum(m1, len(buf) - 1)] == 46)
+    e2 = in2 & (buf[np.minimum(m2, len(buf) - 1)] != 46)
+    q = np.where(in1 & ~dot1, m1, np.where(dot1 & in2, m2, ends))  # the exponent mark, or the end
+    p = np.where(dot1, m1, q)  # the dot, or the mark
+    whole = p - starts
+    frac = np.where(dot1, q - p - 1, 0)
+    ok = ~(marks[j + 2] < ends) & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
+    ok &= (whole + frac >= 1) & (whole <= 16) & (frac <= 16) & (whole + frac <= 15)
+    a, ok_a = digits(buf, starts, np.minimum(whole, 16))
+    b, ok_b = digits(buf, p + 1, np.minimum(frac, 16))
+    ok &= ok_a & ok_b
+    mantissa = a.astype(np.float64) * _POW10[np.minimum(frac, 22)] + b.astype(np.float64)
+    k = -frac
+    has_e = q < ends
+    if has_e.any():
+        at = np.flatnonzero(has_e)
+        s = q[at] + 1
+        sign = buf[s]
+        signed = (sign == 43) | (sign == 45)
+        count = ends[at] - s - signed
+        x, fine = digits(buf, s + signed, np.clip(count, 0, 3))
+        ok[at] &= fine & (count >= 1) & (count <= 3)
+        x = x.astype(np.int64)
+        k[at] += np.where(sign == 45, -x, x)
+    ok &= (k >= -22) & (k <= 22)
+    kk = np.clip(k, -22, 22)
+    value = np.where(kk >= 0, mantissa * _POW10[np.maximum(kk, 0)], mantissa / _POW10[np.maximum(-kk, 0)])
+    return np.where(ok, value, 0.0), ok

@@ -1,0 +1,68 @@
+"""Bulk number reading from bytes (:mod:`graphrep.data.circuits.scan`) against Python's ``float``/``int`` token by
+token, and the name map's vectorised unescape against :func:`.unescape`."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from graphrep.data.circuits import scan
+from graphrep.data.circuits.names import unescape
+from graphrep.data.circuits.spef import _escapes, _spans
+
+_EDGE = ["0", "32.1327", "1.", "5", ".5", "1e5", "1E-3", "1e+2", "2.36259e-05", "0.000161493", "1.5e-10", "1e-22",
+         "1e22", "123456789012345", "0.1e1", "1.e5", "1e-0", "1E5", "000000000000001", "9.99999e-13", "450359962737049",
+         # refused (read one by one by the caller): every one of these either is no float or needs more than the
+         # fast path's exact operands
+         "1.0:2.0:3.0", "inf", "nan", "-1", "+1", "1e", "e5", ".", "1..2", "1e400", "123456789012345678", "1_0",
+         "0.000000000000000000001234", "1e23", "9007199254740993", "1234567890123456", "1e+", "1e-", "e", "E5", "..",
+         "1.2.3", "1e5e5", "1e1.5", "1e0001", "5e-324", "1.7976931348623157e308", "0x10", "1,5", "1e+-5"]
+
+
+def _tokens(tokens):
+    text = (" ".join(tokens) + "\n").encode("ascii")
+    buf = scan.padded(text)
+    starts, ends = _spans(buf)
+    return buf, starts, ends
+
+
+def _check(tokens):
+    buf, starts, ends = _tokens(tokens)
+    value, ok = scan.decimals(buf, starts, ends)
+    for t, v, good in zip(tokens, value.tolist(), ok.tolist()):
+        if good:
+            assert v == float(t), t  # the fast path is correctly rounded: Python's float, bit for bit
+    return ok
+
+
+def test_decimals_edge_cases():
+    ok = _check(_EDGE)
+    first_refused = _EDGE.index("1.0:2.0:3.0")
+    assert ok[:first_refused].all() and not ok[first_refused:].any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=40),
+       st.sampled_from(["%r", "%.6g", "%.5e", "%.9f", "%.3E", "%.15g"]))
+def test_decimals_equal_float(values, fmt):
+    tokens = [fmt % v if fmt != "%r" else repr(v) for v in values]
+    ok = _check(tokens)
+    if fmt in ("%.6g", "%.5e", "%.3E"):  # at most 7 significant digits: all on the fast path unless out of range
+        assert ok[[v == 0 or 1e-15 < v for v in values]].all()
+
+
+@pytest.mark.parametrize("keys", [[1, 22, 333, 4444, 123456789, 9999999999999999, 1234567890123456], list(range(1, 300))])
+def test_indices(keys):
+    buf, starts, ends = _tokens([f"*{k}" for k in keys] + ["*", "*1a", "7", "*12345678901234567"])
+    value, ok = scan.indices(buf, starts, ends - starts - 1)
+    assert value[:len(keys)].tolist() == keys and ok[:len(keys)].all() and not ok[len(keys):].any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab\\[]._", min_size=1, max_size=12), min_size=1, max_size=20))
+def test_escapes_drop_what_unescape_drops(names):
+    text = (" ".join(names) + "\n").encode("ascii")
+    buf = scan.padded(text)
+    drop = _escapes(buf)
+    keep = np.ones(len(buf), dtype=bool)
+    keep[drop] = False
+    assert buf[keep][:len(text) - len(drop)].tobytes().decode("ascii").split() == [unescape(n) for n in names]
