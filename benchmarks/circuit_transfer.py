@@ -34,7 +34,8 @@ The held-out design is always evaluated whole.
 Features: ``--context gbm`` (rows, comma-separated) appends the netlist-context net features
 (:mod:`graphrep.tasks.circuits.context`: driver strength and area, sink areas, the nets and instances two hops away)
 to the net features the named rows read (gbm's features, a GNN head's net input), for training and held-out
-designs; ``--gbm-max-train-nets`` gives the gbm row its own cap on labelled nets per training design (it costs
+designs, and ``--locality`` adds the locality columns to them (instances next to two or more of the net's instances
+through other nets, :data:`graphrep.tasks.circuits.context.LOCALITY_FEATURES`); ``--gbm-max-train-nets`` gives the gbm row its own cap on labelled nets per training design (it costs
 seconds where a GNN costs minutes).
 
 Metrics per held-out design: MAE, R², Spearman ρ on the scaled capacitance, and the large-net columns (R², Spearman,
@@ -176,7 +177,8 @@ def run(args) -> dict:
     graphs = load_graphs(args.designs, root=args.root)
     inputs = {n: prepare(g, seed=0) for n, g in graphs.items()}
     del graphs
-    context = {n: netlist_context(p) for n, p in inputs.items()} if args.context else None
+    context = ({n: netlist_context(p, locality=args.locality) for n, p in inputs.items()} if args.context
+               else None)
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - start:.0f} s] {msg}", file=sys.stderr, flush=True)
@@ -358,9 +360,11 @@ def context_text(args) -> str:
     rows = getattr(args, "context", None) or []
     if not rows:
         return "netlist-context net features off"
+    loc = (" and the locality columns (`--locality`: instances next to two or more of the net's instances through "
+           "other nets)") if getattr(args, "locality", False) else ""
     return (f"netlist-context net features for {', '.join(rows)} (`--context`: driver strength and area, sink areas, "
-            "nets and instances at two hops, appended to the nets' features; `graphrep.tasks.circuits.context`), "
-            "the other rows without them")
+            f"nets and instances at two hops{loc}, appended to the nets' features; "
+            "`graphrep.tasks.circuits.context`), the other rows without them")
 
 
 def write(out: dict, args) -> None:
@@ -423,7 +427,8 @@ def guide_section(out: dict, args) -> str:
 def headline(out: dict, args) -> str:
     r2 = {r: mean_std(summary(out, args, "total-cap", r, "r2"))[0] for r in ROWS}
     best, top = best_learned(out, args), best_overall(out, args)
-    gbm = "GBM" + (" (netlist-context features)" if "gbm" in (getattr(args, "context", None) or []) else "")
+    gbm = "GBM" + ((" (netlist-context" + (" and locality" if getattr(args, "locality", False) else "")
+                    + " features)") if "gbm" in (getattr(args, "context", None) or []) else "")
     text = f"total-cap R² {best} {r2[best]:.3f}, {gbm} {r2['gbm']:.3f}, {BLEND_ROWS[0]} {r2[BLEND_ROWS[0]]:.3f}"
     if top not in (best, BLEND_ROWS[0]):
         text += f", {top} {r2[top]:.3f}"
@@ -515,6 +520,9 @@ def main(argv=None) -> int:
     p.add_argument("--context", default="",
                    help="rows (comma-separated, of gbm and the learned rows) whose nets get the netlist-context "
                         "features (graphrep.tasks.circuits.context); default none")
+    p.add_argument("--locality", action="store_true",
+                   help="the --context rows also get the locality columns (reconvergent neighbours; "
+                        "graphrep.tasks.circuits.context.LOCALITY_FEATURES)")
     p.add_argument("--gbm-max-train-nets", type=int, default=None,
                    help="the gbm row's cap on labelled nets per training design (default: --max-train-nets)")
     p.add_argument("--gcl-seeds", default=None, help="seeds CircuitGCL runs on (default: all of --seeds)")
@@ -544,8 +552,9 @@ def main(argv=None) -> int:
             seconds += saved["total_seconds"]
         saved_args = saved["meta"]["args"]
         for key in ("designs", "tasks", "seeds", "gcl_seeds", "epochs", "pretrain_epochs", "hidden", "layers", "lr",
-                    "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets"):
+                    "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets", "locality"):
             setattr(args, key, saved_args.get(key))
+        args.locality = bool(args.locality)
         args.context = args.context or []
         args.held_out = list(folds)
         write({"folds": folds, "total_seconds": seconds}, args)

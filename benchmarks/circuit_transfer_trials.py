@@ -15,7 +15,9 @@ designs only; an unseen family gets 0); ``-rel`` technology-scale feature column
 the residual of a GBM (each training design's residual from a GBM fitted on the other training designs), its
 prediction added to the GBM trained on all of them; ``-ctx`` the netlist-context net features appended to every
 design's net features (:func:`graphrep.tasks.circuits.context.netlist_context`, each design's own graph, no labels);
-``-nK`` at most K labelled nets per training design instead of ``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are means of
+``-loc`` (with ``-ctx``) also the locality columns (``netlist_context(..., locality=True)``: neighbours that two of
+the net's instances share through other nets); ``-nK`` at most K labelled nets per training design instead of
+``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are means of
 trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
 Diagnostic column ``r2_centred``: R² after moving the predictions' mean onto the held-out design's true mean, i.e.
 how much of the error is a per-design offset (an oracle, never a method).
@@ -80,6 +82,9 @@ TRIALS = {
     "mse-e200-h16-tech-n3000": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "tech", "max_nets": 3000},
     "mse-e200-h16-tech-ctx-n3000": {"kind": "gnn", "epochs": 200, "hidden": 16, "norm": "tech+ctx",
                                     "max_nets": 3000},
+    # the context features plus the locality columns (reconvergent neighbours; graphrep.tasks.circuits.context)
+    "gbm-ctx-loc-n4000": {"kind": "gbm", "norm": "ctx+loc", "max_nets": 4000},
+    "gbm-tech-ctx-loc-n4000": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000},
 }
 
 
@@ -93,7 +98,7 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
     if "rel" in norm.split("+"):
         parts = {n: relative_features(p) for n, p in parts.items()}
     if "ctx" in norm.split("+"):
-        parts = {n: netlist_context(p) for n, p in parts.items()}
+        parts = {n: netlist_context(p, locality="loc" in norm.split("+")) for n, p in parts.items()}
     if "tech" not in norm.split("+"):
         return parts
 

@@ -20,6 +20,21 @@ Columns (:data:`CONTEXT_FEATURES`, per net; means over an empty set are 0, with 
   the distinct instances on those nets (the net's neighbourhood at net distance 1);
 - ``drv_minus_fanout``: ``drv_log2_drive`` :math:`\cdot \ln 2 - \ln \max(1, s)`, ``s`` the net's sink pins (the
   log of drive per sink).
+
+Locality (:data:`LOCALITY_FEATURES`, :func:`locality_columns`, ``netlist_context(..., locality=True)``): a placer puts
+cells that are connected by several paths next to each other, so a net whose cells share neighbours through *other*
+nets tends to be short. With :math:`S_n` the instances on net ``n`` and :math:`A` the instance adjacency through
+the nets of at most ``max_instances`` instances (:math:`A_{uv} = 1` when ``u != v`` share such a net; clock, reset
+and enable trees say nothing about where a cell sits), :math:`T_{nw} = \sum_{u \in S_n} A_{uw}` for
+:math:`w \notin S_n`:
+
+- ``log_ext``: :math:`\log(1 + |\{w \notin S_n: T_{nw} \ge 1\}|)`, the instances next to the net's instances;
+- ``log_recon``: :math:`\log(1 + r_n)`, :math:`r_n = |\{w \notin S_n: T_{nw} \ge 2\}|`, those next to at least two
+  of them (reconvergent neighbours);
+- ``recon_share``: :math:`r_n / \max(1, |\{w: T_{nw} \ge 1\}|)`.
+
+What they buy the GBM, leave one design out: trials ``gbm-ctx-n4000`` against ``gbm-ctx-loc-n4000`` of
+``benchmarks/circuit_transfer_trials.py`` (``benchmarks/results/circuit_transfer_trials_locality.md``).
 """
 
 from __future__ import annotations
@@ -37,6 +52,7 @@ from .training import CircuitInputs
 CONTEXT_FEATURES = ["drv_log2_drive", "drv_log_area", "drv_log_pins", "drv_buffer", "drv_port", "sink_log_area_mean",
                     "sink_log_area_max", "sink_seq", "log_nets_2hop", "log_deg_2hop", "log_inst_3hop",
                     "drv_minus_fanout"]
+LOCALITY_FEATURES = ["log_ext", "log_recon", "recon_share"]
 _BUFFERS = ("buf", "inv", "clkbuf", "clkinv", "dly")
 
 
@@ -53,16 +69,15 @@ def _row_mean(a: sp.csr_matrix, v: np.ndarray) -> np.ndarray:
     return np.where(count > 0, (a @ v) / np.maximum(count, 1), 0.0)
 
 
-def context_columns(inputs: CircuitInputs) -> np.ndarray:
-    """[M, len(CONTEXT_FEATURES)] float64, the columns of :data:`CONTEXT_FEATURES` for the design's nets in the order
-    of ``net_index``. Reads the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks) and the graph."""
+def _incidence_blocks(inputs: CircuitInputs) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, np.ndarray]:
+    """(net x pin, pin x instance) binary incidences over the design's nets in the order of ``net_index``, and the
+    pin and instance feature rows, from the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks)
+    and the graph."""
     x = inputs.x.double().numpy()
     width = 3 + len(INSTANCE_FEATURES) + len(PIN_FEATURES) + len(NET_FEATURES)
     if x.shape[1] != width:
         raise ValueError(f"design {inputs.name}: features of width {x.shape[1]} are not those of "
                          f"graphrep.data.circuits.graph ({width})")
-    inst_col = {f: 3 + k for k, f in enumerate(INSTANCE_FEATURES)}
-    pin_col = {f: 3 + len(INSTANCE_FEATURES) + k for k, f in enumerate(PIN_FEATURES)}
     kind = x[:, :3].argmax(1)
     pos = np.full(x.shape[0], -1)
     ids = {k: np.nonzero(kind == k)[0] for k in range(3)}
@@ -76,8 +91,16 @@ def context_columns(inputs: CircuitInputs) -> np.ndarray:
     np_ = _incidence(src[on], dst[on], net_pos, pos, (n_net, n_pin))
     of = (kind[src] == 1) & (kind[dst] == 0)
     pi = _incidence(src[of], dst[of], pos, pos, (n_pin, n_inst))
+    return np_, pi, x[ids[1]], x[ids[0]]
 
-    pins, inst = x[ids[1]], x[ids[0]]
+
+def context_columns(inputs: CircuitInputs) -> np.ndarray:
+    """[M, len(CONTEXT_FEATURES)] float64, the columns of :data:`CONTEXT_FEATURES` for the design's nets in the order
+    of ``net_index``. Reads the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks) and the graph."""
+    np_, pi, pins, inst = _incidence_blocks(inputs)
+    inst_col = {f: 3 + k for k, f in enumerate(INSTANCE_FEATURES)}
+    pin_col = {f: 3 + len(INSTANCE_FEATURES) + k for k, f in enumerate(PIN_FEATURES)}
+    n_net = np_.shape[0]
     out_pin = pins[:, pin_col["dir_output"]] > 0.5
     port_pin = pins[:, pin_col["is_port"]] > 0.5
     drv = np_ @ sp.diags(out_pin.astype(float))
@@ -113,8 +136,33 @@ def context_columns(inputs: CircuitInputs) -> np.ndarray:
     return np.stack(cols, 1)
 
 
-def netlist_context(inputs: CircuitInputs) -> CircuitInputs:
-    """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]); the graph and
-    ``x`` are unchanged."""
-    extra = torch.as_tensor(context_columns(inputs), dtype=inputs.net_x.dtype)
+def locality_columns(inputs: CircuitInputs, max_instances: int = 20) -> np.ndarray:
+    """[M, len(LOCALITY_FEATURES)] float64, the columns of :data:`LOCALITY_FEATURES` (module docstring) for the
+    design's nets in the order of ``net_index``; ``max_instances``: the largest net (in instances) whose instances
+    count as adjacent."""
+    if max_instances < 2:
+        raise ValueError(f"max_instances must be >= 2 (a net joins at least two instances), got {max_instances}")
+    np_, pi, _, _ = _incidence_blocks(inputs)
+    net_inst = (np_ @ pi).tocsr()
+    net_inst.data[:] = 1.0
+    size = np.asarray(net_inst.sum(1)).ravel()
+    adj = (net_inst.T @ sp.diags((size <= max_instances).astype(float)) @ net_inst).tocsr()
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    adj.data[:] = 1.0
+    reach = (net_inst @ adj).tocsr()  # [M, I]: T_nw, how many of the net's instances are next to w
+    reach = (reach - reach.multiply(net_inst)).tocsr()  # w outside S_n only
+    reach.eliminate_zeros()
+    ext = np.diff(reach.indptr).astype(float)
+    twice = reach.copy()
+    twice.data = (twice.data >= 2).astype(float)
+    recon = np.asarray(twice.sum(1)).ravel()
+    return np.stack([np.log1p(ext), np.log1p(recon), recon / np.maximum(ext, 1.0)], 1)
+
+
+def netlist_context(inputs: CircuitInputs, locality: bool = False) -> CircuitInputs:
+    """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]), and with
+    ``locality`` then :data:`LOCALITY_FEATURES` ([M, F_net + 15]); the graph and ``x`` are unchanged."""
+    cols = [context_columns(inputs)] + ([locality_columns(inputs)] if locality else [])
+    extra = torch.as_tensor(np.concatenate(cols, 1), dtype=inputs.net_x.dtype)
     return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, extra], 1))

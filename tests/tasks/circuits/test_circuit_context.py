@@ -8,7 +8,8 @@ import torch
 
 from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
 from graphrep.ops import CSR
-from graphrep.tasks.circuits.context import CONTEXT_FEATURES, context_columns, netlist_context
+from graphrep.tasks.circuits.context import (CONTEXT_FEATURES, LOCALITY_FEATURES, context_columns,
+                                             locality_columns, netlist_context)
 from graphrep.tasks.circuits.normalise import _block_start
 from graphrep.tasks.circuits.training import CircuitInputs
 
@@ -73,3 +74,29 @@ def test_netlist_context_appends_and_keeps_the_rest():
     assert torch.equal(out.net_x[:, :len(NET_FEATURES)], d.net_x) and out.x is d.x
     with pytest.raises(ValueError, match="hand"):
         context_columns(CircuitInputs(**{**d.__dict__, "x": d.x[:, :-1]}))
+
+
+def test_locality_columns_by_hand():
+    """Instances: N0 {I0, I1, I2}, N1 {I1, I2}, N2 {I0} (and a port). Adjacent pairs (nets of <= 20 instances):
+    I0-I1, I0-I2 (N0), I1-I2 (N0, N1). N0 holds every instance: no outside neighbour. N1: I0 is next to both I1 and
+    I2 (T = 2): one neighbour, reconvergent. N2: I1 and I2 are each next to I0 once: two neighbours, none
+    reconvergent. With max_instances 2 only N1 makes instances adjacent (I1-I2), which are all inside N1: all 0."""
+    log = math.log
+    c = locality_columns(_design())
+    got = {f: c[:, k].tolist() for k, f in enumerate(LOCALITY_FEATURES)}
+    want = {"log_ext": [0, log(2), log(3)], "log_recon": [0, log(2), 0], "recon_share": [0, 1, 0]}
+    assert set(want) == set(LOCALITY_FEATURES)
+    for f, v in want.items():
+        assert got[f] == pytest.approx(v), f
+    assert locality_columns(_design(), max_instances=2) == pytest.approx(torch.zeros(3, 3).numpy())
+    with pytest.raises(ValueError, match="max_instances"):
+        locality_columns(_design(), max_instances=1)
+
+
+def test_netlist_context_with_locality_appends_both():
+    d = _design()
+    out = netlist_context(d, locality=True)
+    base = len(NET_FEATURES) + len(CONTEXT_FEATURES)
+    assert out.net_x.shape == (3, base + len(LOCALITY_FEATURES))
+    assert torch.allclose(out.net_x[:, :base], netlist_context(d).net_x)
+    assert out.net_x[:, base:].numpy() == pytest.approx(locality_columns(d))
