@@ -619,7 +619,23 @@ def readme_row(results: dict) -> str:
                "below popularity on new venues (Acc@5)") + slot_summary(results, goals_)
             + explorer_summary(results, goals_) + "; "
             + (f"the MoE beats a GRU and a dense transformer in {len(moe_wins)} of {len(CELLS)} cells" if moe_wins
-               else "a GRU or a dense transformer with the same head does as well as the MoE") + " |")
+               else "a GRU or a dense transformer with the same head does as well as the MoE") + regime_summary()
+            + " |")
+
+
+def regime_summary() -> str:
+    """The verdict of benchmarks/mobility_moe_regimes.py (its JSON beside this one's), or nothing without it."""
+    path = Path(__file__).resolve().parent / "results" / "mobility_moe_regimes.json"
+    if not path.is_file():
+        return ""
+    import mobility_moe_regimes as regimes
+
+    results = json.loads(path.read_text())
+    calls = [regimes.verdict(results, r, c) for r in results["regimes"] for c in regimes.CELLS]
+    wins = sum(v == "MoE" for v in calls)
+    return (f" (paired by seed in [{len(results['regimes'])} regimes](docs/guides/mobility.md#mixture-of-experts-or-"
+            f"dense-the-regimes), significantly in {wins} of {len(calls)} regime-cells"
+            + ("; so `mobility train` defaults to the dense backbone)" if not wins else ")"))
 
 
 def slot_summary(results: dict, goals_: dict) -> str:
