@@ -39,6 +39,8 @@ def test_split_from_files_and_malformed_rows_named(tmp_path):
     # the released weekday is the calendar weekday of the placed time (Monday = 0)
     assert (hour_of_week(c.time) // 24).tolist() == [0, 0, 1, 2, 3, 3, 4, 5]
     assert d.rows == {"train.csv.gz": 6, "valid.csv.gz": 3, "test.csv.gz": 4}
+    # too short a history for MHSA's rule in either file
+    assert not d.samples.any() and not d.valid_samples.any()
 
 
 def test_mostly_malformed_file_is_an_error(tmp_path):
@@ -90,3 +92,9 @@ def test_fsq_nyc_as_released_has_llmmobs_12141_test_stays():
     d = load_llmmob(SHARED / "fsq_nyc", "fsq_nyc")
     assert d.rows == {"train.csv.gz": 59701, "valid.csv.gz": 17073, "test.csv.gz": 18598}
     assert d.checkins.skipped.total == 0 and int(d.samples.sum()) == 12141
+    # the same rule on the valid file alone: within it, and what the reference loop keeps of its rows
+    valid = d.split == 1
+    assert not (d.valid_samples & ~valid).any() and 0 < d.valid_samples.sum() < valid.sum()
+    day = d.checkins.time // 1440
+    expected = mhsa_valid_sequence(d.checkins.user[valid].tolist(), day[valid].tolist())
+    assert d.valid_samples[valid].tolist() == expected.tolist()

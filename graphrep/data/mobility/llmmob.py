@@ -47,16 +47,20 @@ _REQUIRED = ["user_id", "location_id", "start_day", "start_min"]
 @dataclass
 class LLMMobData:
     """One LLM-Mob dataset: check-ins (sorted by user, time), ``split`` ``[N]`` (0 train, 1 valid, 2 test: the file
-    of each row), ``samples`` ``[N]`` bool (the test rows LLM-Mob scores), ``rows`` per file read."""
+    of each row), ``samples`` ``[N]`` bool (the test rows LLM-Mob scores), ``rows`` per file read, ``valid_samples``
+    ``[N]`` bool (the same rule applied to the valid file alone: the validation rows of MHSA's protocol, drawn from
+    the same population as the scored test rows)."""
 
     checkins: CheckIns
     split: np.ndarray
     samples: np.ndarray
     rows: dict[str, int]
+    valid_samples: np.ndarray | None = None
 
     def describe(self) -> dict:
         return {"checkins": len(self.checkins), "users": self.checkins.num_users,
                 "venues": self.checkins.num_venues, "rows": self.rows, "test_samples": int(self.samples.sum()),
+                "valid_samples": None if self.valid_samples is None else int(self.valid_samples.sum()),
                 "skipped": dict(self.checkins.skipped.counts)}
 
 
@@ -190,7 +194,9 @@ def load_llmmob(root: str | Path, city: str | None = None, max_malformed: float 
         raise InvalidInputError(f"{root}: user {u!r} has {SPLIT_NAMES[split[back[0] + 1]]} rows after "
                                 f"{SPLIT_NAMES[split[back[0]]]} rows (the split must be chronological per user)")
     day = checkins.time // 1440
-    test = split == 2
-    samples = np.zeros(len(split), dtype=bool)
-    samples[test] = valid_sequence(user[test], day[test])
-    return LLMMobData(checkins, split, samples, counts)
+    samples = {}
+    for part in (1, 2):  # each file alone, as MHSA made its valid and test sets
+        rows = split == part
+        samples[part] = np.zeros(len(split), dtype=bool)
+        samples[part][rows] = valid_sequence(user[rows], day[rows])
+    return LLMMobData(checkins, split, samples[2], counts, valid_samples=samples[1])
