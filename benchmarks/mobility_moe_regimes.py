@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from graphrep.models.trajmoe import TrajMoE, TrajMoEConfig  # noqa: E402
 from graphrep.tasks.mobility.evaluation import evaluate_ranks, model_ranks  # noqa: E402
 from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_model  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its file (benchmarks/replot.py)
 from mobility_transfer import TIMED, mean_std  # noqa: E402  (the benchmark's "TrajMoE" row)
 
 #: regime -> (architecture overrides, epoch multiplier)

@@ -85,6 +85,7 @@ PLOTS = {
     "perturbation_throughput": lambda result, path: _script("perturbation_throughput").plot(result["rows"], path),
     "mobility_utilisation": lambda result, path: _utilisation(result, path),
     "mobility_exploration": lambda result, path: _script("mobility_transfer").plot_exploration(result, path),
+    "mobility_moe_regimes": lambda result, path: _script("mobility_moe_regimes").plot(result, path),
     "engine_overhead": lambda result, path: _script("engine_overhead").plot(result, path),
     "geometry_distortion": lambda result, path: _script("geometry_distortion").plot_tree(result["tree_plot"], path),
     "scale": lambda result, path: _script("scale").plot(result["summary"], path),

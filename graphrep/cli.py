@@ -110,7 +110,7 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from graphrep.train import interrupts  # standard library only
+    import graphrep.train.interrupts as interrupts  # the process's Ctrl-C policy; standard library only
 
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None

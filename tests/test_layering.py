@@ -63,7 +63,10 @@ def test_nothing_imports_upward(lower, forbidden):
 def test_every_subcommand_lives_in_commands_and_cli_only_dispatches():
     cli = PACKAGE / "cli.py"
     assert len(cli.read_text().splitlines()) <= 250
-    assert {n for n in _imports(cli) if _layer(n) not in ("commands", "data")} == set()
+    # the one import from a lower layer: the process's Ctrl-C policy (standard library only), which must be in place
+    # before a command's heavy imports start and which the training loops read
+    allowed = {"graphrep.train.interrupts"}
+    assert {n for n in _imports(cli) if _layer(n) not in ("commands", "data") and n not in allowed} == set()
 
 
 def test_the_checker_sees_a_relative_and_a_lazy_import(tmp_path):
