@@ -144,6 +144,11 @@ def _fmt(values: list[float]) -> str:
 
 
 def write_table(results: dict, path: Path) -> None:
+    path.write_text("\n".join(table_lines(results)) + "\n")
+
+
+def table_lines(results: dict) -> list[str]:
+    """The results page: a paragraph on the setting, a blank line, then the table."""
     lines = [f"MoE against a dense feed-forward layer of the same active parameters (the benchmark's TrajMoE row, "
              f"`target_time` + `explore_gate`); seeds {results['seeds']}; {results['machine']}; wall "
              f"{results.get('wall_seconds', 0):.0f} s. Metrics in points, mean ± sample std over seeds; 'MoE - dense' is "
@@ -165,7 +170,7 @@ def write_table(results: dict, path: Path) -> None:
                 f"{dense[0]['parameters']:,} | "
                 + (f"{np.mean([r['train_seconds'] for r in moe]):.0f} | {np.mean([r['train_seconds'] for r in dense]):.0f} |"
                    if train else "- | - |"))
-    path.write_text("\n".join(lines) + "\n")
+    return lines
 
 
 def plot(results: dict, path: Path) -> None:
@@ -208,9 +213,7 @@ def guide_section(results: dict) -> str:
              + (" With the mixture ahead in no regime, `graphrep mobility train` defaults to the dense backbone "
                 "(`--backbone moe` trains the mixture of experts and plots its expert utilisation); the benchmark "
                 "tables keep the TrajMoE rows beside the dense transformer." if not wins else ""), ""]
-    with open(RESULTS / "mobility_moe_regimes.md") as f:
-        lines += [line.rstrip("\n") for line in f.readlines()[2:]]
-    return "\n".join(lines) + "\n\n"
+    return "\n".join(lines + table_lines(results)[2:]) + "\n\n"
 
 
 def write_docs(results: dict) -> None:

@@ -94,10 +94,11 @@ def _incidence_blocks(inputs: CircuitInputs) -> tuple[sp.csr_matrix, sp.csr_matr
     return np_, pi, x[ids[1]], x[ids[0]]
 
 
-def context_columns(inputs: CircuitInputs) -> np.ndarray:
+def context_columns(inputs: CircuitInputs, blocks: tuple | None = None) -> np.ndarray:
     """[M, len(CONTEXT_FEATURES)] float64, the columns of :data:`CONTEXT_FEATURES` for the design's nets in the order
-    of ``net_index``. Reads the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks) and the graph."""
-    np_, pi, pins, inst = _incidence_blocks(inputs)
+    of ``net_index``. Reads the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks) and the graph
+    (``blocks``: their :func:`_incidence_blocks`, when the caller has them already)."""
+    np_, pi, pins, inst = blocks or _incidence_blocks(inputs)
     inst_col = {f: 3 + k for k, f in enumerate(INSTANCE_FEATURES)}
     pin_col = {f: 3 + len(INSTANCE_FEATURES) + k for k, f in enumerate(PIN_FEATURES)}
     n_net = np_.shape[0]
@@ -136,13 +137,13 @@ def context_columns(inputs: CircuitInputs) -> np.ndarray:
     return np.stack(cols, 1)
 
 
-def locality_columns(inputs: CircuitInputs, max_instances: int = 20) -> np.ndarray:
+def locality_columns(inputs: CircuitInputs, max_instances: int = 20, blocks: tuple | None = None) -> np.ndarray:
     """[M, len(LOCALITY_FEATURES)] float64, the columns of :data:`LOCALITY_FEATURES` (module docstring) for the
     design's nets in the order of ``net_index``; ``max_instances``: the largest net (in instances) whose instances
-    count as adjacent."""
+    count as adjacent; ``blocks`` as in :func:`context_columns`."""
     if max_instances < 2:
         raise ValueError(f"max_instances must be >= 2 (a net joins at least two instances), got {max_instances}")
-    np_, pi, _, _ = _incidence_blocks(inputs)
+    np_, pi, _, _ = blocks or _incidence_blocks(inputs)
     net_inst = (np_ @ pi).tocsr()
     net_inst.data[:] = 1.0
     size = np.asarray(net_inst.sum(1)).ravel()
@@ -163,6 +164,7 @@ def locality_columns(inputs: CircuitInputs, max_instances: int = 20) -> np.ndarr
 def netlist_context(inputs: CircuitInputs, locality: bool = False) -> CircuitInputs:
     """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]), and with
     ``locality`` then :data:`LOCALITY_FEATURES` ([M, F_net + 15]); the graph and ``x`` are unchanged."""
-    cols = [context_columns(inputs)] + ([locality_columns(inputs)] if locality else [])
+    blocks = _incidence_blocks(inputs)  # built once for both
+    cols = [context_columns(inputs, blocks=blocks)] + ([locality_columns(inputs, blocks=blocks)] if locality else [])
     extra = torch.as_tensor(np.concatenate(cols, 1), dtype=inputs.net_x.dtype)
     return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, extra], 1))
