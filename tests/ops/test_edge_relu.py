@@ -106,3 +106,12 @@ def test_no_double_backward():
     (gx,) = torch.autograd.grad(relu_edge_sum(x, attr, ei, 10).square().sum(), (x,), create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|double backward|twice"):
         gx.sum().backward()
+
+
+def test_nan_messages_propagate_as_relu_does():
+    x, attr, ei = _case(6, 6, 20, 3, seed=10, dtype=torch.float32)
+    x[ei[0, 0], 1] = float("nan")
+    out = relu_edge_sum(x, attr, ei, 6)
+    ref = _reference(x, attr, ei, 6)
+    assert torch.equal(out.isnan(), ref.isnan()) and out.isnan().any()
+    torch.testing.assert_close(out.nan_to_num(), ref.float().nan_to_num())
