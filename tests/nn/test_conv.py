@@ -17,14 +17,15 @@ def _data(seed=0):
     return torch.randn(N, F_IN, generator=gen), ei, torch.rand(E, generator=gen) + 0.1
 
 
-def _same(ours, theirs, *args):
+def _same(ours, theirs, *args, tol=1e-5):
+    """Outputs within ``tol`` in float32, parameter gradients within 1e-9 in float64."""
     torch.manual_seed(0)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     for p in list(theirs.parameters()) + list(ours.parameters()):
         p.data.normal_()  # away from zero-initialised biases
     ours.load_state_dict(theirs.state_dict(), strict=True)
     a = ours(*args)
-    torch.testing.assert_close(a, theirs(*args), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(a, theirs(*args), rtol=tol, atol=tol)
     # gradients, in float64 so the comparison is not blurred by float32 summation order
     ours, theirs = ours.double(), theirs.double()
     def to64(t):
@@ -159,9 +160,12 @@ def test_every_layer_compiles_fullgraph_with_a_prebuilt_csr(case):
     g_eager = torch.autograd.grad(eager.square().sum(), list(layer.parameters()))
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)  # fullgraph: a graph break raises
     out = compiled(*args)
-    torch.testing.assert_close(out, eager)
+    # GINE's eager CPU call takes relu_edge_sum (index_add), its compiled one the CSR custom ops: the same sums in
+    # another order, so float32 rounding differs (float32 tolerance); every other layer runs the same kernels
+    tol = dict(rtol=1e-4, atol=1e-4) if case == "gine" else {}
+    torch.testing.assert_close(out, eager, **tol)
     for a, b in zip(torch.autograd.grad(out.square().sum(), list(layer.parameters())), g_eager):
-        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, b, **tol)
 
 
 @pytest.mark.parametrize("aggr", ["mean", "max"])
@@ -188,8 +192,10 @@ def test_gine_and_gat_with_edge_features_equal_pyg(flow):
     attr = torch.randn(E, 4, generator=torch.Generator().manual_seed(12))
     mlp = lambda: torch.nn.Sequential(torch.nn.Linear(F_IN, 16), torch.nn.ReLU(), torch.nn.Linear(16, F_OUT))  # noqa
     torch.manual_seed(0)
+    # graphrep's GINE sum starts from the root term, PyG's adds it last: float32 outputs differ by rounding (here
+    # up to 5e-5 relative where terms cancel); the float64 gradients still agree to 1e-9
     _same(GINEConv(mlp(), train_eps=True, edge_dim=4, flow=flow), pyg.GINEConv(mlp(), train_eps=True, edge_dim=4,
-                                                                              flow=flow), x, ei, attr)
+                                                                              flow=flow), x, ei, attr, tol=2e-4)
     if flow == "source_to_target":
         kw = dict(heads=2, edge_dim=4, fill_value="mean", residual=True)
         _same(GATConv(F_IN, F_OUT, **kw), pyg.GATConv(F_IN, F_OUT, **kw), x, ei, attr)

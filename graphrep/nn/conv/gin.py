@@ -8,6 +8,8 @@ from torch import Tensor
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
 from graphrep.ops import CSR, aggregate
+from graphrep.ops.edge_relu import relu_edge_sum
+from graphrep.ops.edge_relu import supports as relu_edge_sum_supports
 
 from .fused import FusedDispatch
 
@@ -51,8 +53,10 @@ class GINEConv(FusedDispatch, pyg.GINEConv):
         \mathbf{x}^{\prime}_i = h_{\mathbf{\Theta}} \Big( (1 + \epsilon) \mathbf{x}_i
         + \sum_{j \in \mathcal{N}(i)} \mathrm{ReLU}(\mathbf{x}_j + \mathbf{e}_{j,i}) \Big)
 
-    The messages depend on each edge, so one ``[E, F]`` message tensor is formed (as PyG does); it is reduced in
-    CSR order by :func:`graphrep.ops.aggregate` over :meth:`CSR.edges_to_rows` (deterministic, no scatter).
+    The messages depend on each edge, so one ``[E, F]`` message tensor is formed (as PyG does). On a CPU (float32 or
+    float64) gather, add, ReLU and sum are one autograd node with a hand-written backward
+    (:func:`graphrep.ops.edge_relu.relu_edge_sum`: one ``[E, F]`` buffer per pass instead of PyG's four); otherwise
+    the messages are reduced in CSR order by :func:`graphrep.ops.aggregate` over :meth:`CSR.edges_to_rows`.
     ``edge_dim`` maps edge features through a linear layer first.
 
     Shapes:
@@ -75,6 +79,13 @@ class GINEConv(FusedDispatch, pyg.GINEConv):
         return super().forward(x, edge_index, edge_attr, size)
 
     def _fused_forward(self, x_src: Tensor, x_dst: Tensor | None, num_dst: int, edge_index, e: Tensor) -> Tensor:
+        if (relu_edge_sum_supports(x_src, e) and self.eps.dtype == x_src.dtype
+                and (x_dst is None or x_dst.dtype == x_src.dtype)):
+            if isinstance(edge_index, Tensor):  # target_to_source: messages flow from edge_index[1] to [0]
+                edges = edge_index if self.flow == "source_to_target" else edge_index.flip(0)
+            else:
+                edges = self._fused_csr(edge_index, x_src.size(0), num_dst).edge_index()
+            return self.nn(relu_edge_sum(x_src, e, edges, num_dst, x_dst, self.eps))
         if isinstance(edge_index, Tensor) and self.flow == "source_to_target":
             # the messages live on edges: no transposed graph is needed, so one sort per edge tensor, not two
             rows, src = CSR.edge_rows_of(edge_index, (x_src.size(0), num_dst)), edge_index[0]
