@@ -399,27 +399,42 @@ _BLOCK_CHARS = 1 << 22
 
 def _pieces(fh):
     """The bytes in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
-    is in reach (so that nets are never cut; a net larger than a piece is carried over whole). A truncated or corrupt
-    gzip stream raises :class:`_Unexpected` (the line reader names the line)."""
-    rest = b""
+    is in reach (so that nets are never cut; a net larger than a piece is carried over whole), each as ``(store,
+    n)``: the piece is ``store[:n]`` (a newline added at the end of the file when missing), followed by
+    :data:`.scan.PAD` spaces, in one ``bytearray`` read into again for the next piece (nothing may keep a view of it
+    past its turn; no fresh buffer per piece). A truncated or corrupt gzip stream raises :class:`_Unexpected` (the
+    line reader names the line)."""
+    pad = scan.PAD
+    store = bytearray(2 * _BLOCK_CHARS + 2 * pad)
+    carry = 0  # bytes at the front of store left from the last read (the start of a net, a line)
     while True:
+        if carry + _BLOCK_CHARS + 2 * pad > len(store):  # a net longer than a piece: a larger store
+            store = store[:carry] + bytearray(carry + _BLOCK_CHARS + 2 * pad)
         try:
-            chunk = fh.read(_BLOCK_CHARS)
+            with memoryview(store) as view:
+                got = fh.readinto(view[carry:carry + _BLOCK_CHARS])
         except GZIP_ERRORS:
             raise _Unexpected from None
-        if not chunk:
+        if not got:
             break
-        text = rest + chunk
-        cut = text.rfind(b"\n*D_NET")
-        if cut < 0 and not text.startswith(b"*D_NET"):
-            cut = text.rfind(b"\n")  # still in the header (a long name map)
+        end = carry + got
+        cut = store.rfind(b"\n*D_NET", 0, end)
+        if cut < 0 and not store.startswith(b"*D_NET", 0, end):
+            cut = store.rfind(b"\n", 0, end)  # still in the header (a long name map)
         if cut < 0:
-            rest = text
+            carry = end
             continue
-        yield text[:cut + 1]
-        rest = text[cut + 1:]
-    if rest:
-        yield rest
+        rest = store[cut + 1:end]
+        store[cut + 1:cut + 1 + pad] = b" " * pad
+        yield store, cut + 1
+        store[:len(rest)] = rest
+        carry = len(rest)
+    if carry:
+        if store[carry - 1] != 10:
+            store[carry:carry + 1] = b"\n"
+            carry += 1
+        store[carry:carry + pad] = b" " * pad
+        yield store, carry
 
 
 def _values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, unit: float, marks=None) -> np.ndarray:
@@ -446,12 +461,16 @@ _SPACE = np.zeros(256, dtype=bool)
 _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
-def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _spans(buf: np.ndarray, newlines: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each white-space separated token of the ASCII bytes ``buf``, as ``str.split()``
-    cuts them."""
+    cuts them. ``newlines``: the count of newlines in ``buf`` when known: if they are its only control bytes, white
+    space is ``buf <= 32`` (one comparison instead of a table lookup per byte)."""
     space = np.empty(len(buf) + 2, dtype=bool)
     space[0] = space[-1] = True
-    space[1:-1] = _SPACE[buf]
+    if newlines is not None and np.count_nonzero(buf < 32) == newlines:
+        np.less_equal(buf, 32, out=space[1:-1])
+    else:
+        space[1:-1] = _SPACE[buf]
     edges = np.flatnonzero(space[1:] != space[:-1])  # a start, an end, a start ...
     return edges[0::2], edges[1::2]
 
@@ -777,13 +796,16 @@ def _read_blocks(path) -> Spef:
     lineno = 1  # of the first character of the current piece
     head = bytearray()  # the header, gathered to be read at once
     with open_bytes(path) as fh:
-        for piece in _pieces(fh):
-            if not piece.isascii() or b"\0" in piece or _COMMENT.search(piece):
+        for store, n in _pieces(fh):
+            buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
+            if buf[:n].max() >= 128 or store.find(b"\0", 0, n) >= 0 or _COMMENT.search(store, 0, n):
                 raise _Unexpected  # comments and other characters: the line reader
+            start = 0
             if names is None:
-                at = 0 if piece.startswith(b"*D_NET") else piece.find(b"\n*D_NET")
-                cut = len(piece) if at < 0 else at + (at > 0)
-                head += piece[:cut]
+                at = 0 if store.startswith(b"*D_NET", 0, n) else store.find(b"\n*D_NET", 0, n)
+                start = n if at < 0 else at + (at > 0)
+                with memoryview(store) as view:
+                    head += view[:start]
                 if at < 0:
                     continue
                 lineno += head.count(b"\n")
@@ -792,8 +814,8 @@ def _read_blocks(path) -> Spef:
                 names = _Names(spef, header.name_map.finish())
                 rows = [t for block in header.ports for t in block]
                 spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
-                piece = piece[cut:]
-            lineno = _net_block(spef, names, piece, lineno)
+            lineno = _net_block(spef, names, buf[start:], lineno)
+            del buf  # the store is read into again
     if names is None or not spef.nets:
         raise _Unexpected
     par.finish(len(spef.nets))  # the nets were made with a reference to it
@@ -931,20 +953,18 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     return instance, pin
 
 
-def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
-    """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines) into ``spef`` as columns; returns
-    the line after it. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
+def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
+    """Reads the ``*D_NET`` sections of the ASCII bytes ``buf`` (nothing else but blank lines, ending in a newline,
+    padded as :func:`.scan.padded` pads) into ``spef`` as columns; returns the line after it. Raises
+    :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
 
     The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
     letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
     then the columns are cut out by index arithmetic. Python strings are made only for net names and for each
     distinct node, instance, pin and cell token of the piece; numbers are read by :func:`.scan.decimals`, node
     tokens numbered by their bytes (:func:`_factorize_spans`)."""
-    if not piece.endswith(b"\n"):
-        piece += b"\n"
-    buf = scan.padded(piece)  # ASCII (the caller checked)
     line_end = np.flatnonzero(buf == 10)
-    starts, ends = _spans(buf)
+    starts, ends = _spans(buf, len(line_end))
     lengths = ends - starts
     per_line = np.diff(np.searchsorted(starts, line_end), prepend=0)  # tokens before each line end, differenced
     rows = np.flatnonzero(per_line)  # the non-blank lines

@@ -66,3 +66,15 @@ def test_escapes_drop_what_unescape_drops(names):
     keep = np.ones(len(buf), dtype=bool)
     keep[drop] = False
     assert buf[keep][:len(text) - len(drop)].tobytes().decode("ascii").split() == [unescape(n) for n in names]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab1*:. \n\t\r\x0b\x0c\x1c\x1f\x01\x08\x0e", max_size=60))
+def test_spans_cut_as_str_split(text):
+    """Token edges with and without the newline count (the ``buf <= 32`` path where newlines are the only control
+    bytes, the table otherwise) are where ``str.split()`` cuts."""
+    buf = scan.padded(text.encode("ascii"))
+    want = text.split()
+    for newlines in (None, text.count("\n")):
+        starts, ends = _spans(buf, newlines)
+        assert [buf[s:e].tobytes().decode("ascii") for s, e in zip(starts, ends)] == want

@@ -224,3 +224,24 @@ def test_coupling_with_no_node_in_any_conn_is_skipped(tmp_path):
         spef = read(_write(tmp_path, "cut.spef", text))
         assert spef.coupling_pairs() == _pairs_by_loop(spef) == {}
         assert spef.skipped["coupling node not on any net"] == 1
+
+
+@pytest.mark.parametrize("chars", [16, 40, 1 << 22])
+@pytest.mark.parametrize("tail", ["", "\n", "\n\n"])
+def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail):
+    """The pieces (one reused buffer) put together are the file (a final newline added where missing); each ends at
+    a line end followed by spaces and starts a *D_NET line once the header is passed, also where a net is longer
+    than a piece."""
+    text = SPEF.rstrip("\n") + tail + _NET3 * 3
+    text = text.rstrip("\n") + tail
+    path = _write(tmp_path, "t.spef", text)
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+    got = []
+    with open(path, "rb") as fh:
+        for store, n in spef_module._pieces(fh):
+            piece = bytes(store[:n])
+            assert piece.endswith(b"\n") and bytes(store[n:n + spef_module.scan.PAD]) == b" " * spef_module.scan.PAD
+            if got and b"*D_NET" in b"".join(got):
+                assert piece.startswith(b"*D_NET") or not piece.strip()
+            got.append(piece)
+    assert b"".join(got).decode() == (text if text.endswith("\n") else text + "\n")
