@@ -544,14 +544,49 @@ class _NameMap:
     An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices by
     :func:`.scan.indices`, escaping backslashes taken out by :func:`_escapes`). The names are kept as ASCII bytes:
     the block's text itself (``text``, uint8, the indices between the names left in), so that node names can be
-    assembled from them by index arithmetic (:func:`_join`)."""
+    assembled from them by index arithmetic (:func:`_join`).
 
-    def __init__(self):
+    Writers number the map 1, 2, 3 ... in order: while the indices met so far are consecutive (a "run"), only the
+    first index is kept, and each name's start and length go straight into two tables made once for the whole map
+    (``uint32`` where the text allows, allocated for ``capacity`` lines but only touched where written), so that a
+    name costs 8 bytes of fresh memory. Any other order (a gap, an index out of order or repeated) ends the run: its
+    entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
+
+    def __init__(self, capacity: int = 0):
         self._keys: list[np.ndarray] = []
         self._texts: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._size = 0  # characters in _texts
+        self._capacity = capacity
+        self._run_text: np.ndarray | None = None  # the text of the run, while its indices are consecutive
+        self._run_first, self._run_count = 0, 0
+        self._general = False  # the run has ended: every entry is in the lists
+
+    def _add(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        """Names at ``starts`` in ``text``: appended to the run while they continue it, else to the lists."""
+        m, count = len(keys), self._run_count
+        if not m:
+            return
+        if not self._general and (self._run_text is None or self._run_text is text) and count + m <= self._capacity \
+                and (count == 0 or int(keys[0]) == self._run_first + count) and int(keys[0]) >= 0 \
+                and int(keys[-1]) - int(keys[0]) == m - 1 and (m < 2 or (np.diff(keys) == 1).all()):
+            if self._run_text is None:
+                self._run_text, self._run_first = text, int(keys[0])
+                wide = len(text) >= 1 << 32
+                self._run_starts = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
+                self._run_lengths = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
+            self._run_starts[count:count + m] = starts
+            self._run_lengths[count:count + m] = lengths
+            self._run_count += m
+            return
+        if not self._general:
+            self._general = True
+            if count:  # the run so far, as the first entries of the lists
+                self._append(np.arange(self._run_first, self._run_first + count), self._run_text,
+                             self._run_starts[:count].astype(np.int64), self._run_lengths[:count].astype(np.int64))
+            self._run_text = self._run_starts = self._run_lengths = None
+        self._append(keys, text, starts, lengths)
 
     def _append(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
         """Names at ``starts`` in ``text`` (the same text as the last call's is kept once)."""
@@ -596,12 +631,19 @@ class _NameMap:
             keep[np.searchsorted(pos, drop)] = False
             ne[owner] -= count
             body[_runs(start, ne[owner] - start)] = body[pos[keep]]
-        self._append(keys, buf, ns + a, ne - ns)
+        self._add(keys, buf, ns + a, ne - ns)
 
     def finish(self) -> "_NameMap":
-        """Makes the lookup: tables of the names' start and length by index when the indices are dense (as writers
-        number them: 1, 2, ...) and distinct, made run by run; else the indices sorted (a binary search per
-        lookup)."""
+        """Makes the lookup: the run's tables as they are (index minus the first); else tables of the names' start
+        and length by index when the indices are dense and distinct, made run by run; else the indices sorted (a
+        binary search per lookup)."""
+        self.first = None
+        if not self._general and self._run_count:
+            self.first, self.text = self._run_first, self._run_text
+            self.starts = self._run_starts[:self._run_count]
+            self.lengths = self._run_lengths[:self._run_count]
+            self._run_text = self._run_starts = self._run_lengths = None
+            return self
         if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
             self.text = self._texts.pop()
         else:
@@ -634,6 +676,11 @@ class _NameMap:
 
     def spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the names of indices ``keys`` [n] are in ``text``: ``(start [n], length [n], found [n])``."""
+        if self.first is not None:
+            at = keys - self.first
+            found = (at >= 0) & (at < len(self.starts))
+            at[~found] = 0
+            return self.starts[at].astype(np.int64), self.lengths[at].astype(np.int64), found
         if self.dense:
             at = np.clip(keys, 0, len(self.starts) - 1)
             start = self.starts[at]
@@ -742,13 +789,15 @@ class _Header:
 
     def __init__(self, spef: Spef, path):
         self.spef, self.path = spef, path
-        self.name_map = _NameMap()
+        self.name_map: _NameMap | None = None
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, head: bytearray) -> None:
-        """The whole header (ASCII), read once: it is padded in place and its name map read where it lies."""
+    def read(self, head: bytearray, lines: int) -> None:
+        """The whole header (ASCII, ``lines`` newlines), read once: it is padded in place and its name map read where
+        it lies."""
         spef = self.spef
+        self.name_map = _NameMap(capacity=lines + 1)
         n = len(head)
         head += b" " * scan.PAD
         buf = np.frombuffer(head, dtype=np.uint8)
@@ -808,8 +857,9 @@ def _read_blocks(path) -> Spef:
                     head += view[:start]
                 if at < 0:
                     continue
-                lineno += head.count(b"\n")
-                header.read(head)
+                lines = head.count(b"\n")
+                lineno += lines
+                header.read(head, lines)
                 del head
                 names = _Names(spef, header.name_map.finish())
                 rows = [t for block in header.ports for t in block]

@@ -4,6 +4,8 @@ and the line reader's ``file:line`` errors on malformed input."""
 
 import re
 
+import numpy as np
+
 import pytest
 
 from graphrep.data.circuits import spef as spef_module
@@ -245,3 +247,22 @@ def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail):
                 assert piece.startswith(b"*D_NET") or not piece.strip()
             got.append(piece)
     assert b"".join(got).decode() == (text if text.endswith("\n") else text + "\n")
+
+
+@pytest.mark.parametrize("keys", [list(range(1, 40)), list(range(0, 40)), list(range(7, 40)),
+                                  list(range(1, 30)) + [35, 36], list(range(1, 30)) + [12, 30], list(range(40, 0, -1)),
+                                  [3, 1, 2] + list(range(4, 40)), [5]])
+@pytest.mark.parametrize("chars", [24, 1 << 22])
+def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars):
+    """The name map in run mode (consecutive indices: start and length tables only) and after the run ends (a gap,
+    a repeat, any order; in runs of a few lines) finds what a dict of its lines finds (a repeat keeps the last)."""
+    text = "".join(f"*{k} name{k}_{j}\n" for j, k in enumerate(keys)).encode("ascii")
+    buf = np.frombuffer(bytearray(text + b" " * spef_module.scan.PAD), dtype=np.uint8)
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+    table = spef_module._NameMap(capacity=len(keys) + 1)
+    table.add_lines(buf, 0, len(text))
+    table.finish()
+    want = {f"*{k}": f"name{k}_{j}" for j, k in enumerate(keys)}
+    asked = [f"*{k}" for k in range(45)]
+    assert table.lookup(asked) == [want.get(a) for a in asked]
+    assert (table.first is not None) == (keys == list(range(keys[0], keys[0] + len(keys))))
