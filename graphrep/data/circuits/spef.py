@@ -490,20 +490,27 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
 _KEYWORD_LINE = re.compile(rb"\n\*[^0-9\t\n\x0b\x0c\r\x1c-\x1f ]")
 
 
-def _keyword_lines(text: bytes | bytearray, end: int) -> list[int]:
-    """Where the lines of the ASCII ``text[:end]`` that start with a keyword start (a name map is millions of
-    ``*<index>`` lines: the regular expression's literal prefix is searched for, no array per byte is made)."""
-    first = [0] if end > 1 and _KEYWORD_LINE.match(b"\n" + bytes(text[:2])) else []
-    return first + [m.start() + 1 for m in _KEYWORD_LINE.finditer(text, 0, end)]
+#: ``_OPEN[c]``: a line that starts with ``*`` then ``c`` is no keyword line (``c`` a digit or white space)
+_OPEN = _SPACE.copy()
+_OPEN[48:58] = True
 
 
-def _map_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The two tokens of each non-blank line of the name-map bytes ``buf`` (ending in a newline): ``(key start, key
-    end, name start, name end)``, each [lines]; :class:`_Unexpected` unless every non-blank line has two tokens.
+def _next_keyword(text: bytes | bytearray, pos: int, end: int) -> int:
+    """Where the first line of the ASCII ``text[pos:end]`` that starts with a keyword starts (a line starting at
+    ``pos`` counts when ``pos`` is 0 or ``text[pos]`` is its newline), or ``end``."""
+    if pos == 0 and end > 1 and _KEYWORD_LINE.match(b"\n" + bytes(text[:2])):
+        return 0
+    m = _KEYWORD_LINE.search(text, pos, end)
+    return end if m is None else m.start() + 1
+
+
+def _map_lines(buf: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two tokens of each non-blank line of the name-map bytes ``buf`` (ending in a newline; ``ends``: the
+    positions of its newlines): ``(key start, key end, name start, name end)``, each [lines]; :class:`_Unexpected`
+    unless every non-blank line has two tokens.
 
     Usually (one space between the tokens, no other white space but the newlines) from the positions of the spaces
     and newlines alone; else from all token edges (:func:`_spans`)."""
-    ends = np.flatnonzero(buf == 10)
     gaps = np.flatnonzero(buf == 32)
     if np.count_nonzero(buf <= 32) == len(ends) + len(gaps):  # no tab, CR, other control byte
         starts = np.concatenate([[0], ends[:-1] + 1])
@@ -598,27 +605,44 @@ class _NameMap:
         self._starts.append(starts + self._base)
         self._lengths.append(lengths)
 
-    def add_lines(self, buf: np.ndarray, a: int, b: int) -> None:
+    def add_lines(self, buf: np.ndarray, a: int, b: int) -> int:
         """The ``*<index> <name>`` lines of the ASCII bytes ``buf[a:b]`` (blank lines allowed, a newline at the end,
-        ``buf`` padded as :func:`.scan.padded` pads, writable); anything else raises :class:`_Unexpected`. The names
-        are kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
-        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small)."""
-        while b - a > _BLOCK_CHARS:
-            cut, step = a + _BLOCK_CHARS, 1 << 16
-            while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
-                cut += step
-            cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
-            self._add_run(buf, a, cut)
+        ``buf`` padded as :func:`.scan.padded` pads, writable) up to the first line that starts with a keyword;
+        returns where that line starts (``b`` if none). Any other line raises :class:`_Unexpected`. The names are
+        kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
+        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small); the keyword
+        line that ends the map is found among each run's line starts (one lookup per line, instead of a regular
+        expression tried at each of a map's millions of ``\\n*``)."""
+        while a < b:
+            cut = b
+            if b - a > _BLOCK_CHARS:
+                cut, step = a + _BLOCK_CHARS, 1 << 16
+                while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
+                    cut += step
+                cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
+            stop = self._add_run(buf, a, cut)
+            if stop < cut:
+                return stop
             a = cut
-        self._add_run(buf, a, b)
+        return b
 
-    def _add_run(self, buf: np.ndarray, a: int, b: int) -> None:
+    def _add_run(self, buf: np.ndarray, a: int, b: int) -> int:
+        """The lines of ``buf[a:b]`` (see :meth:`add_lines`) up to the first keyword line; returns where it starts, or
+        ``b``."""
         body = buf[a:b]
         if not len(body):
-            return
+            return b
         if body[-1] != 10:
             raise _Unexpected
-        ks, ke, ns, ne = _map_lines(body)
+        ends = np.flatnonzero(body == 10)
+        first = np.concatenate([[0], ends[:-1] + 1])  # each line's first byte
+        keyword = np.flatnonzero((body[first] == 42) & ~_OPEN[buf[a + first + 1]])
+        if len(keyword):
+            b = a + int(first[keyword[0]])
+            body, ends = buf[a:b], ends[:keyword[0]]
+            if not len(body):
+                return b
+        ks, ke, ns, ne = _map_lines(body, ends)
         keys, ok = scan.indices(buf, ks + a, ke - ks - 1)
         if not ok.all():
             raise _Unexpected
@@ -632,6 +656,7 @@ class _NameMap:
             ne[owner] -= count
             body[_runs(start, ne[owner] - start)] = body[pos[keep]]
         self._add(keys, buf, ns + a, ne - ns)
+        return b
 
     def finish(self) -> "_NameMap":
         """Makes the lookup: the run's tables as they are (index minus the first); else tables of the names' start
@@ -801,14 +826,18 @@ class _Header:
         n = len(head)
         head += b" " * scan.PAD
         buf = np.frombuffer(head, dtype=np.uint8)
-        marks = _keyword_lines(head, n)
-        self.body(buf, 0, marks[0] if marks else n)
-        for k, start in enumerate(marks):
+        start = _next_keyword(head, 0, n)
+        self.body(buf, 0, start)
+        while start < n:
             eol = head.find(b"\n", start, n)
             eol = n if eol < 0 else eol
             tok = head[start:eol].decode("ascii").split()
             key = self.section = tok[0]
-            self.body(buf, eol, marks[k + 1] if k + 1 < len(marks) else n)
+            if key == "*NAME_MAP":  # read up to the next keyword line, which it finds
+                start = self.name_map.add_lines(buf, eol, n)
+            else:
+                start = _next_keyword(head, eol, n)
+                self.body(buf, eol, start)
             if key in ("*C_UNIT", "*R_UNIT"):
                 table = _C_UNITS if key == "*C_UNIT" else _R_UNITS
                 if len(tok) != 3 or tok[2].upper() not in table:
@@ -822,10 +851,8 @@ class _Header:
                 raise _Unexpected
 
     def body(self, buf: np.ndarray, a: int, b: int) -> None:
-        """Lines ``buf[a:b]`` under the current keyword: name-map entries, ports, or nothing."""
-        if self.section == "*NAME_MAP":
-            self.name_map.add_lines(buf, a, b)
-            return
+        """Lines ``buf[a:b]`` under the current keyword (not ``*NAME_MAP``, read by :meth:`_NameMap.add_lines`):
+        ports, or nothing."""
         text = buf[a:b].tobytes()
         if self.section == "*PORTS":
             rows = [ln.split() for ln in text.decode("ascii").split("\n") if ln.strip()]

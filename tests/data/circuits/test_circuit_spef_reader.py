@@ -110,6 +110,9 @@ _NAME_MAP_EDITS = [
     lambda t: t.replace("*2 n2", "*2\tn2  ").replace("*3 u1", "  *3 u1"),  # other white space in the name map
     lambda t: t.replace("*1 a\\.b\\[0\\]", "*1 a\\\\b\\"),  # an escaped backslash, a backslash at the end
     lambda t: t.replace("*P in0 I", "*P in0 I\n").replace("\n\n*D_NET *2", "\n  \n\n*D_NET *2"),  # blank lines
+    # keyword lines that end the map: right after a name, between two maps, a keyword then its own text
+    lambda t: t.replace("*3 u1\n", "*3 u1\n*GROUND_NETS\n*NAME_MAP\n").replace("*4 u2\n\n", "*4 u2\n*POWER_NETS\n"),
+    lambda t: t.replace("*4 u2\n\n*PORTS\nin0 I\n\n", "*4 u2\n"),  # the map runs to the first net
 ]
 
 
