@@ -30,7 +30,9 @@ them on every shared design, values within 1e-12).
 
 from __future__ import annotations
 
+import io
 import math
+import mmap
 import os
 import re
 from collections import Counter, defaultdict
@@ -818,14 +820,12 @@ class _Header:
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, head: bytearray, lines: int) -> None:
-        """The whole header (ASCII, ``lines`` newlines), read once: it is padded in place and its name map read where
-        it lies."""
+    def read(self, head, n: int, lines: int) -> None:
+        """The whole header ``head[:n]`` (ASCII, ``lines`` newlines; ``head`` a writable buffer with :data:`.scan.PAD`
+        spaces after it), read once: its name map is read where it lies."""
         spef = self.spef
         self.name_map = _NameMap(capacity=lines + 1)
-        n = len(head)
-        head += b" " * scan.PAD
-        buf = np.frombuffer(head, dtype=np.uint8)
+        buf = np.frombuffer(head, dtype=np.uint8, count=n + scan.PAD)
         start = _next_keyword(head, 0, n)
         self.body(buf, 0, start)
         while start < n:
@@ -864,14 +864,55 @@ class _Header:
             raise _Unexpected
 
 
+def _mapped_header(fh) -> tuple[mmap.mmap, int] | None:
+    """A plain file's header (the bytes before its first ``*D_NET`` line) mapped copy-on-write instead of read and
+    copied: ``(text, n)``, the header ``text[:n]`` followed by :data:`.scan.PAD` spaces written into the private
+    mapping, ``fh`` moved to the first net; ``None`` (nothing read) for a gzip stream, a file with no ``*D_NET`` or
+    fewer than :data:`.scan.PAD` bytes after its header. (A name map is most of a SPEF's header and of its bytes:
+    mapped, its pages are the page cache's, not fresh memory filled by a copy.)"""
+    if not isinstance(fh, io.BufferedReader):
+        return None
+    try:
+        text = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):  # an empty file, a stream that cannot be mapped
+        return None
+    at = 0 if text[:6] == b"*D_NET" else text.find(b"\n*D_NET")
+    n = at + (at > 0)
+    if at < 0 or n + scan.PAD > len(text):
+        text.close()
+        return None
+    text[n:n + scan.PAD] = b" " * scan.PAD
+    fh.seek(n)
+    return text, n
+
+
+def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool) -> tuple[_Names, int]:
+    """Reads the header ``text[:n]`` (:data:`.scan.PAD` spaces after it; ``checked``: its bytes were checked as
+    :func:`_read_blocks` checks a piece), its ports named; returns the names and the header's line count."""
+    buf = np.frombuffer(text, dtype=np.uint8, count=n + scan.PAD)
+    if not checked and n and (buf[:n].max() >= 128 or text.find(b"\0", 0, n) >= 0 or _COMMENT.search(text, 0, n)):
+        raise _Unexpected
+    lines = sum(int(np.count_nonzero(buf[i:min(i + _BLOCK_CHARS, n)] == 10)) for i in range(0, n, _BLOCK_CHARS))
+    header.read(text, n, lines)
+    names = _Names(spef, header.name_map.finish())
+    rows = [t for block in header.ports for t in block]
+    spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
+    return names, lines
+
+
 def _read_blocks(path) -> Spef:
     spef = Spef(path=str(path), connections=Connections())
     par = spef.parasitics
     header = _Header(spef, path)
     names: _Names | None = None
     lineno = 1  # of the first character of the current piece
-    head = bytearray()  # the header, gathered to be read at once
+    head = bytearray()  # the header, gathered to be read at once (unless mapped)
     with open_bytes(path) as fh:
+        mapped = _mapped_header(fh)
+        if mapped is not None:
+            names, lines = _read_header(spef, header, *mapped, checked=False)
+            lineno += lines
+            del mapped  # the name map keeps a view of it while reading; then it is unmapped
         for store, n in _pieces(fh):
             buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
             if buf[:n].max() >= 128 or store.find(b"\0", 0, n) >= 0 or _COMMENT.search(store, 0, n):
@@ -884,13 +925,10 @@ def _read_blocks(path) -> Spef:
                     head += view[:start]
                 if at < 0:
                     continue
-                lines = head.count(b"\n")
+                head += b" " * scan.PAD
+                names, lines = _read_header(spef, header, head, len(head) - scan.PAD, checked=True)
                 lineno += lines
-                header.read(head, lines)
                 del head
-                names = _Names(spef, header.name_map.finish())
-                rows = [t for block in header.ports for t in block]
-                spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
             lineno = _net_block(spef, names, buf[start:], lineno)
             del buf  # the store is read into again
     if names is None or not spef.nets:

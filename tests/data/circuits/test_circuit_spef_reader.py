@@ -269,3 +269,20 @@ def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars):
     asked = [f"*{k}" for k in range(45)]
     assert table.lookup(asked) == [want.get(a) for a in asked]
     assert (table.first is not None) == (keys == list(range(keys[0], keys[0] + len(keys))))
+
+
+def test_mapped_and_copied_header_read_alike(tmp_path):
+    """A plain file's header is mapped (copy-on-write), a gzip file's or one with fewer than PAD bytes after its
+    header is copied piece by piece: both read as the line reader reads them, and the file itself is unchanged."""
+    import gzip
+
+    plain = _write(tmp_path, "t.spef", SPEF)
+    packed = tmp_path / "t.spef.gz"
+    packed.write_bytes(gzip.compress(SPEF.encode()))
+    short_text = SPEF[:SPEF.index("*D_NET")] + "*D_NET *2 1\n*CONN\n*END\n"
+    short = _write(tmp_path, "short.spef", short_text)
+    for path, mapped in ((plain, True), (packed, False), (short, False)):
+        with spef_module.open_bytes(path) as fh:
+            assert (spef_module._mapped_header(fh) is not None) == mapped, path
+        _same(spef_module._read_blocks(path), spef_module._read_lines(path))
+    assert plain.read_text() == SPEF and short.read_text() == short_text
