@@ -11,8 +11,9 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
 
 How it is read (the cost grows linearly; the nets are streamed, only the header is held, as bytes): in blocks of whole
-``*D_NET`` sections. The header is gathered once and its name map (every instance and net: most of a SPEF's lines) read where
-it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
+``*D_NET`` sections, read into one reused buffer (:func:`_pieces`). The header is mapped copy-on-write (a plain file,
+:func:`_mapped_header`; a gzip file's is gathered once) and its name map (every instance and net: most of a SPEF's
+lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
 by index. Each block of nets is read on its bytes too (:func:`_net_block`): token edges, one letter per line checked
 against the usual layout by one regular expression, and the columns cut out by index arithmetic; the values by
 :func:`.scan.decimals` (Python's ``float`` to the bit, without a Python object per value); node tokens numbered by a
