@@ -11,8 +11,9 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
 
 How it is read (the cost grows linearly; the nets are streamed, only the header is held, as bytes): in blocks of whole
-``*D_NET`` sections. The header is gathered once and its name map (every instance and net: most of a SPEF's lines) read where
-it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
+``*D_NET`` sections, read into one reused buffer (:func:`_pieces`). The header is mapped copy-on-write (a plain file,
+:func:`_mapped_header`; a gzip file's is gathered once) and its name map (every instance and net: most of a SPEF's
+lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
 by index. Each block of nets is read on its bytes too (:func:`_net_block`): token edges, one letter per line checked
 against the usual layout by one regular expression, and the columns cut out by index arithmetic; the values by
 :func:`.scan.decimals` (Python's ``float`` to the bit, without a Python object per value); node tokens numbered by a
@@ -30,7 +31,9 @@ them on every shared design, values within 1e-12).
 
 from __future__ import annotations
 
+import io
 import math
+import mmap
 import os
 import re
 from collections import Counter, defaultdict
@@ -399,27 +402,42 @@ _BLOCK_CHARS = 1 << 22
 
 def _pieces(fh):
     """The bytes in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
-    is in reach (so that nets are never cut; a net larger than a piece is carried over whole). A truncated or corrupt
-    gzip stream raises :class:`_Unexpected` (the line reader names the line)."""
-    rest = b""
+    is in reach (so that nets are never cut; a net larger than a piece is carried over whole), each as ``(store,
+    n)``: the piece is ``store[:n]`` (a newline added at the end of the file when missing), followed by
+    :data:`.scan.PAD` spaces, in one ``bytearray`` read into again for the next piece (nothing may keep a view of it
+    past its turn; no fresh buffer per piece). A truncated or corrupt gzip stream raises :class:`_Unexpected` (the
+    line reader names the line)."""
+    pad = scan.PAD
+    store = bytearray(2 * _BLOCK_CHARS + 2 * pad)
+    carry = 0  # bytes at the front of store left from the last read (the start of a net, a line)
     while True:
+        if carry + _BLOCK_CHARS + 2 * pad > len(store):  # a net longer than a piece: a larger store
+            store = store[:carry] + bytearray(carry + _BLOCK_CHARS + 2 * pad)
         try:
-            chunk = fh.read(_BLOCK_CHARS)
+            with memoryview(store) as view:
+                got = fh.readinto(view[carry:carry + _BLOCK_CHARS])
         except GZIP_ERRORS:
             raise _Unexpected from None
-        if not chunk:
+        if not got:
             break
-        text = rest + chunk
-        cut = text.rfind(b"\n*D_NET")
-        if cut < 0 and not text.startswith(b"*D_NET"):
-            cut = text.rfind(b"\n")  # still in the header (a long name map)
+        end = carry + got
+        cut = store.rfind(b"\n*D_NET", 0, end)
+        if cut < 0 and not store.startswith(b"*D_NET", 0, end):
+            cut = store.rfind(b"\n", 0, end)  # still in the header (a long name map)
         if cut < 0:
-            rest = text
+            carry = end
             continue
-        yield text[:cut + 1]
-        rest = text[cut + 1:]
-    if rest:
-        yield rest
+        rest = store[cut + 1:end]
+        store[cut + 1:cut + 1 + pad] = b" " * pad
+        yield store, cut + 1
+        store[:len(rest)] = rest
+        carry = len(rest)
+    if carry:
+        if store[carry - 1] != 10:
+            store[carry:carry + 1] = b"\n"
+            carry += 1
+        store[carry:carry + pad] = b" " * pad
+        yield store, carry
 
 
 def _values(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, unit: float, marks=None) -> np.ndarray:
@@ -446,12 +464,16 @@ _SPACE = np.zeros(256, dtype=bool)
 _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
-def _spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _spans(buf: np.ndarray, newlines: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of each white-space separated token of the ASCII bytes ``buf``, as ``str.split()``
-    cuts them."""
+    cuts them. ``newlines``: the count of newlines in ``buf`` when known: if they are its only control bytes, white
+    space is ``buf <= 32`` (one comparison instead of a table lookup per byte)."""
     space = np.empty(len(buf) + 2, dtype=bool)
     space[0] = space[-1] = True
-    space[1:-1] = _SPACE[buf]
+    if newlines is not None and np.count_nonzero(buf < 32) == newlines:
+        np.less_equal(buf, 32, out=space[1:-1])
+    else:
+        space[1:-1] = _SPACE[buf]
     edges = np.flatnonzero(space[1:] != space[:-1])  # a start, an end, a start ...
     return edges[0::2], edges[1::2]
 
@@ -471,20 +493,27 @@ def _gather(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
 _KEYWORD_LINE = re.compile(rb"\n\*[^0-9\t\n\x0b\x0c\r\x1c-\x1f ]")
 
 
-def _keyword_lines(text: bytes | bytearray, end: int) -> list[int]:
-    """Where the lines of the ASCII ``text[:end]`` that start with a keyword start (a name map is millions of
-    ``*<index>`` lines: the regular expression's literal prefix is searched for, no array per byte is made)."""
-    first = [0] if end > 1 and _KEYWORD_LINE.match(b"\n" + bytes(text[:2])) else []
-    return first + [m.start() + 1 for m in _KEYWORD_LINE.finditer(text, 0, end)]
+#: ``_OPEN[c]``: a line that starts with ``*`` then ``c`` is no keyword line (``c`` a digit or white space)
+_OPEN = _SPACE.copy()
+_OPEN[48:58] = True
 
 
-def _map_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The two tokens of each non-blank line of the name-map bytes ``buf`` (ending in a newline): ``(key start, key
-    end, name start, name end)``, each [lines]; :class:`_Unexpected` unless every non-blank line has two tokens.
+def _next_keyword(text: bytes | bytearray, pos: int, end: int) -> int:
+    """Where the first line of the ASCII ``text[pos:end]`` that starts with a keyword starts (a line starting at
+    ``pos`` counts when ``pos`` is 0 or ``text[pos]`` is its newline), or ``end``."""
+    if pos == 0 and end > 1 and _KEYWORD_LINE.match(b"\n" + bytes(text[:2])):
+        return 0
+    m = _KEYWORD_LINE.search(text, pos, end)
+    return end if m is None else m.start() + 1
+
+
+def _map_lines(buf: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two tokens of each non-blank line of the name-map bytes ``buf`` (ending in a newline; ``ends``: the
+    positions of its newlines): ``(key start, key end, name start, name end)``, each [lines]; :class:`_Unexpected`
+    unless every non-blank line has two tokens.
 
     Usually (one space between the tokens, no other white space but the newlines) from the positions of the spaces
     and newlines alone; else from all token edges (:func:`_spans`)."""
-    ends = np.flatnonzero(buf == 10)
     gaps = np.flatnonzero(buf == 32)
     if np.count_nonzero(buf <= 32) == len(ends) + len(gaps):  # no tab, CR, other control byte
         starts = np.concatenate([[0], ends[:-1] + 1])
@@ -525,14 +554,49 @@ class _NameMap:
     An ASCII block of lines is read on its bytes with numpy (token edges, the digits of the indices by
     :func:`.scan.indices`, escaping backslashes taken out by :func:`_escapes`). The names are kept as ASCII bytes:
     the block's text itself (``text``, uint8, the indices between the names left in), so that node names can be
-    assembled from them by index arithmetic (:func:`_join`)."""
+    assembled from them by index arithmetic (:func:`_join`).
 
-    def __init__(self):
+    Writers number the map 1, 2, 3 ... in order: while the indices met so far are consecutive (a "run"), only the
+    first index is kept, and each name's start and length go straight into two tables made once for the whole map
+    (``uint32`` where the text allows, allocated for ``capacity`` lines but only touched where written), so that a
+    name costs 8 bytes of fresh memory. Any other order (a gap, an index out of order or repeated) ends the run: its
+    entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
+
+    def __init__(self, capacity: int = 0):
         self._keys: list[np.ndarray] = []
         self._texts: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._size = 0  # characters in _texts
+        self._capacity = capacity
+        self._run_text: np.ndarray | None = None  # the text of the run, while its indices are consecutive
+        self._run_first, self._run_count = 0, 0
+        self._general = False  # the run has ended: every entry is in the lists
+
+    def _add(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+        """Names at ``starts`` in ``text``: appended to the run while they continue it, else to the lists."""
+        m, count = len(keys), self._run_count
+        if not m:
+            return
+        if not self._general and (self._run_text is None or self._run_text is text) and count + m <= self._capacity \
+                and (count == 0 or int(keys[0]) == self._run_first + count) and int(keys[0]) >= 0 \
+                and int(keys[-1]) - int(keys[0]) == m - 1 and (m < 2 or (np.diff(keys) == 1).all()):
+            if self._run_text is None:
+                self._run_text, self._run_first = text, int(keys[0])
+                wide = len(text) >= 1 << 32
+                self._run_starts = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
+                self._run_lengths = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
+            self._run_starts[count:count + m] = starts
+            self._run_lengths[count:count + m] = lengths
+            self._run_count += m
+            return
+        if not self._general:
+            self._general = True
+            if count:  # the run so far, as the first entries of the lists
+                self._append(np.arange(self._run_first, self._run_first + count), self._run_text,
+                             self._run_starts[:count].astype(np.int64), self._run_lengths[:count].astype(np.int64))
+            self._run_text = self._run_starts = self._run_lengths = None
+        self._append(keys, text, starts, lengths)
 
     def _append(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
         """Names at ``starts`` in ``text`` (the same text as the last call's is kept once)."""
@@ -544,27 +608,44 @@ class _NameMap:
         self._starts.append(starts + self._base)
         self._lengths.append(lengths)
 
-    def add_lines(self, buf: np.ndarray, a: int, b: int) -> None:
+    def add_lines(self, buf: np.ndarray, a: int, b: int) -> int:
         """The ``*<index> <name>`` lines of the ASCII bytes ``buf[a:b]`` (blank lines allowed, a newline at the end,
-        ``buf`` padded as :func:`.scan.padded` pads, writable); anything else raises :class:`_Unexpected`. The names
-        are kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
-        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small)."""
-        while b - a > _BLOCK_CHARS:
-            cut, step = a + _BLOCK_CHARS, 1 << 16
-            while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
-                cut += step
-            cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
-            self._add_run(buf, a, cut)
+        ``buf`` padded as :func:`.scan.padded` pads, writable) up to the first line that starts with a keyword;
+        returns where that line starts (``b`` if none). Any other line raises :class:`_Unexpected`. The names are
+        kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
+        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small); the keyword
+        line that ends the map is found among each run's line starts (one lookup per line, instead of a regular
+        expression tried at each of a map's millions of ``\\n*``)."""
+        while a < b:
+            cut = b
+            if b - a > _BLOCK_CHARS:
+                cut, step = a + _BLOCK_CHARS, 1 << 16
+                while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
+                    cut += step
+                cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
+            stop = self._add_run(buf, a, cut)
+            if stop < cut:
+                return stop
             a = cut
-        self._add_run(buf, a, b)
+        return b
 
-    def _add_run(self, buf: np.ndarray, a: int, b: int) -> None:
+    def _add_run(self, buf: np.ndarray, a: int, b: int) -> int:
+        """The lines of ``buf[a:b]`` (see :meth:`add_lines`) up to the first keyword line; returns where it starts, or
+        ``b``."""
         body = buf[a:b]
         if not len(body):
-            return
+            return b
         if body[-1] != 10:
             raise _Unexpected
-        ks, ke, ns, ne = _map_lines(body)
+        ends = np.flatnonzero(body == 10)
+        first = np.concatenate([[0], ends[:-1] + 1])  # each line's first byte
+        keyword = np.flatnonzero((body[first] == 42) & ~_OPEN[buf[a + first + 1]])
+        if len(keyword):
+            b = a + int(first[keyword[0]])
+            body, ends = buf[a:b], ends[:keyword[0]]
+            if not len(body):
+                return b
+        ks, ke, ns, ne = _map_lines(body, ends)
         keys, ok = scan.indices(buf, ks + a, ke - ks - 1)
         if not ok.all():
             raise _Unexpected
@@ -577,12 +658,20 @@ class _NameMap:
             keep[np.searchsorted(pos, drop)] = False
             ne[owner] -= count
             body[_runs(start, ne[owner] - start)] = body[pos[keep]]
-        self._append(keys, buf, ns + a, ne - ns)
+        self._add(keys, buf, ns + a, ne - ns)
+        return b
 
     def finish(self) -> "_NameMap":
-        """Makes the lookup: tables of the names' start and length by index when the indices are dense (as writers
-        number them: 1, 2, ...) and distinct, made run by run; else the indices sorted (a binary search per
-        lookup)."""
+        """Makes the lookup: the run's tables as they are (index minus the first); else tables of the names' start
+        and length by index when the indices are dense and distinct, made run by run; else the indices sorted (a
+        binary search per lookup)."""
+        self.first = None
+        if not self._general and self._run_count:
+            self.first, self.text = self._run_first, self._run_text
+            self.starts = self._run_starts[:self._run_count]
+            self.lengths = self._run_lengths[:self._run_count]
+            self._run_text = self._run_starts = self._run_lengths = None
+            return self
         if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
             self.text = self._texts.pop()
         else:
@@ -615,6 +704,11 @@ class _NameMap:
 
     def spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where the names of indices ``keys`` [n] are in ``text``: ``(start [n], length [n], found [n])``."""
+        if self.first is not None:
+            at = keys - self.first
+            found = (at >= 0) & (at < len(self.starts))
+            at[~found] = 0
+            return self.starts[at].astype(np.int64), self.lengths[at].astype(np.int64), found
         if self.dense:
             at = np.clip(keys, 0, len(self.starts) - 1)
             start = self.starts[at]
@@ -723,24 +817,28 @@ class _Header:
 
     def __init__(self, spef: Spef, path):
         self.spef, self.path = spef, path
-        self.name_map = _NameMap()
+        self.name_map: _NameMap | None = None
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, head: bytearray) -> None:
-        """The whole header (ASCII), read once: it is padded in place and its name map read where it lies."""
+    def read(self, head, n: int, lines: int) -> None:
+        """The whole header ``head[:n]`` (ASCII, ``lines`` newlines; ``head`` a writable buffer with :data:`.scan.PAD`
+        spaces after it), read once: its name map is read where it lies."""
         spef = self.spef
-        n = len(head)
-        head += b" " * scan.PAD
-        buf = np.frombuffer(head, dtype=np.uint8)
-        marks = _keyword_lines(head, n)
-        self.body(buf, 0, marks[0] if marks else n)
-        for k, start in enumerate(marks):
+        self.name_map = _NameMap(capacity=lines + 1)
+        buf = np.frombuffer(head, dtype=np.uint8, count=n + scan.PAD)
+        start = _next_keyword(head, 0, n)
+        self.body(buf, 0, start)
+        while start < n:
             eol = head.find(b"\n", start, n)
             eol = n if eol < 0 else eol
             tok = head[start:eol].decode("ascii").split()
             key = self.section = tok[0]
-            self.body(buf, eol, marks[k + 1] if k + 1 < len(marks) else n)
+            if key == "*NAME_MAP":  # read up to the next keyword line, which it finds
+                start = self.name_map.add_lines(buf, eol, n)
+            else:
+                start = _next_keyword(head, eol, n)
+                self.body(buf, eol, start)
             if key in ("*C_UNIT", "*R_UNIT"):
                 table = _C_UNITS if key == "*C_UNIT" else _R_UNITS
                 if len(tok) != 3 or tok[2].upper() not in table:
@@ -754,10 +852,8 @@ class _Header:
                 raise _Unexpected
 
     def body(self, buf: np.ndarray, a: int, b: int) -> None:
-        """Lines ``buf[a:b]`` under the current keyword: name-map entries, ports, or nothing."""
-        if self.section == "*NAME_MAP":
-            self.name_map.add_lines(buf, a, b)
-            return
+        """Lines ``buf[a:b]`` under the current keyword (not ``*NAME_MAP``, read by :meth:`_NameMap.add_lines`):
+        ports, or nothing."""
         text = buf[a:b].tobytes()
         if self.section == "*PORTS":
             rows = [ln.split() for ln in text.decode("ascii").split("\n") if ln.strip()]
@@ -769,31 +865,73 @@ class _Header:
             raise _Unexpected
 
 
+def _mapped_header(fh) -> tuple[mmap.mmap, int] | None:
+    """A plain file's header (the bytes before its first ``*D_NET`` line) mapped copy-on-write instead of read and
+    copied: ``(text, n)``, the header ``text[:n]`` followed by :data:`.scan.PAD` spaces written into the private
+    mapping, ``fh`` moved to the first net; ``None`` (nothing read) for a gzip stream, a file with no ``*D_NET`` or
+    fewer than :data:`.scan.PAD` bytes after its header. (A name map is most of a SPEF's header and of its bytes:
+    mapped, its pages are the page cache's, not fresh memory filled by a copy.)"""
+    if not isinstance(fh, io.BufferedReader):
+        return None
+    try:
+        text = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):  # an empty file, a stream that cannot be mapped
+        return None
+    at = 0 if text[:6] == b"*D_NET" else text.find(b"\n*D_NET")
+    n = at + (at > 0)
+    if at < 0 or n + scan.PAD > len(text):
+        text.close()
+        return None
+    text[n:n + scan.PAD] = b" " * scan.PAD
+    fh.seek(n)
+    return text, n
+
+
+def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool) -> tuple[_Names, int]:
+    """Reads the header ``text[:n]`` (:data:`.scan.PAD` spaces after it; ``checked``: its bytes were checked as
+    :func:`_read_blocks` checks a piece), its ports named; returns the names and the header's line count."""
+    buf = np.frombuffer(text, dtype=np.uint8, count=n + scan.PAD)
+    if not checked and n and (buf[:n].max() >= 128 or text.find(b"\0", 0, n) >= 0 or _COMMENT.search(text, 0, n)):
+        raise _Unexpected
+    lines = sum(int(np.count_nonzero(buf[i:min(i + _BLOCK_CHARS, n)] == 10)) for i in range(0, n, _BLOCK_CHARS))
+    header.read(text, n, lines)
+    names = _Names(spef, header.name_map.finish())
+    rows = [t for block in header.ports for t in block]
+    spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
+    return names, lines
+
+
 def _read_blocks(path) -> Spef:
     spef = Spef(path=str(path), connections=Connections())
     par = spef.parasitics
     header = _Header(spef, path)
     names: _Names | None = None
     lineno = 1  # of the first character of the current piece
-    head = bytearray()  # the header, gathered to be read at once
+    head = bytearray()  # the header, gathered to be read at once (unless mapped)
     with open_bytes(path) as fh:
-        for piece in _pieces(fh):
-            if not piece.isascii() or b"\0" in piece or _COMMENT.search(piece):
+        mapped = _mapped_header(fh)
+        if mapped is not None:
+            names, lines = _read_header(spef, header, *mapped, checked=False)
+            lineno += lines
+            del mapped  # the name map keeps a view of it while reading; then it is unmapped
+        for store, n in _pieces(fh):
+            buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
+            if buf[:n].max() >= 128 or store.find(b"\0", 0, n) >= 0 or _COMMENT.search(store, 0, n):
                 raise _Unexpected  # comments and other characters: the line reader
+            start = 0
             if names is None:
-                at = 0 if piece.startswith(b"*D_NET") else piece.find(b"\n*D_NET")
-                cut = len(piece) if at < 0 else at + (at > 0)
-                head += piece[:cut]
+                at = 0 if store.startswith(b"*D_NET", 0, n) else store.find(b"\n*D_NET", 0, n)
+                start = n if at < 0 else at + (at > 0)
+                with memoryview(store) as view:
+                    head += view[:start]
                 if at < 0:
                     continue
-                lineno += head.count(b"\n")
-                header.read(head)
+                head += b" " * scan.PAD
+                names, lines = _read_header(spef, header, head, len(head) - scan.PAD, checked=True)
+                lineno += lines
                 del head
-                names = _Names(spef, header.name_map.finish())
-                rows = [t for block in header.ports for t in block]
-                spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
-                piece = piece[cut:]
-            lineno = _net_block(spef, names, piece, lineno)
+            lineno = _net_block(spef, names, buf[start:], lineno)
+            del buf  # the store is read into again
     if names is None or not spef.nets:
         raise _Unexpected
     par.finish(len(spef.nets))  # the nets were made with a reference to it
@@ -864,9 +1002,11 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
 
     The strings are compared as their 16-byte columns, the bytes past each string cleared (no NUL in the text: a
     shorter string cannot look like a longer one), one column at a time: each column is numbered by a hash table
-    (``pandas.factorize``) on a 64-bit mix of its two words, checked to be exact (every member of a code has the
-    bytes of its first: else the column is numbered on its 16 bytes, seen as a complex128, which ASCII never makes a
-    NaN), and combined with the codes so far."""
+    (``pandas.factorize``) on its 16 bytes seen as one complex128, and combined with the codes so far. That is
+    exact: equal complex numbers are equal bytes but for NaNs and signed zeros, and ASCII bytes and zeros make
+    neither (a word's sign bit is the top bit of its last byte, and an all-ones exponent needs the top bit of its
+    second-last byte set too). (Was a 64-bit mix of the two words numbered, then checked against the bytes: about
+    twice the work.)"""
     import pandas as pd
 
     lengths = ends - starts
@@ -875,11 +1015,7 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
         w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
         for k in (0, 1):
             w[:, k] &= _LOW_BYTES[np.clip(lengths - (j + 8 * k), 0, 8)]
-        mixed = (w[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((w[:, 1] + np.uint64(0x632BE59BD9B4E019))
-                                                             * np.uint64(0xC2B2AE3D27D4EB4F))
-        column, uniques = pd.factorize(mixed)
-        if not (w[_first(column)[column]] == w).all():  # two strings with one mix: numbered exactly instead
-            column, uniques = pd.factorize(w.view(np.complex128).ravel())
+        column, uniques = pd.factorize(w.view(np.complex128).ravel())
         codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
     return codes, _first(codes)
 
@@ -931,20 +1067,18 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     return instance, pin
 
 
-def _net_block(spef: Spef, names: _Names, piece: bytes, lineno: int) -> int:
-    """Reads the ``*D_NET`` sections of ``piece`` (nothing else but blank lines) into ``spef`` as columns; returns
-    the line after it. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
+def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
+    """Reads the ``*D_NET`` sections of the ASCII bytes ``buf`` (nothing else but blank lines, ending in a newline,
+    padded as :func:`.scan.padded` pads) into ``spef`` as columns; returns the line after it. Raises
+    :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
 
     The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
     letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
     then the columns are cut out by index arithmetic. Python strings are made only for net names and for each
     distinct node, instance, pin and cell token of the piece; numbers are read by :func:`.scan.decimals`, node
     tokens numbered by their bytes (:func:`_factorize_spans`)."""
-    if not piece.endswith(b"\n"):
-        piece += b"\n"
-    buf = scan.padded(piece)  # ASCII (the caller checked)
     line_end = np.flatnonzero(buf == 10)
-    starts, ends = _spans(buf)
+    starts, ends = _spans(buf, len(line_end))
     lengths = ends - starts
     per_line = np.diff(np.searchsorted(starts, line_end), prepend=0)  # tokens before each line end, differenced
     rows = np.flatnonzero(per_line)  # the non-blank lines

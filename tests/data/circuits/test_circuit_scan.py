@@ -66,3 +66,34 @@ def test_escapes_drop_what_unescape_drops(names):
     keep = np.ones(len(buf), dtype=bool)
     keep[drop] = False
     assert buf[keep][:len(text) - len(drop)].tobytes().decode("ascii").split() == [unescape(n) for n in names]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab1*:. \n\t\r\x0b\x0c\x1c\x1f\x01\x08\x0e", max_size=60))
+def test_spans_cut_as_str_split(text):
+    """Token edges with and without the newline count (the ``buf <= 32`` path where newlines are the only control
+    bytes, the table otherwise) are where ``str.split()`` cuts."""
+    buf = scan.padded(text.encode("ascii"))
+    want = text.split()
+    for newlines in (None, text.count("\n")):
+        starts, ends = _spans(buf, newlines)
+        assert [buf[s:e].tobytes().decode("ascii") for s, e in zip(starts, ends)] == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="a*:1\x7f\x01~", min_size=1, max_size=40), min_size=1, max_size=30),
+       st.lists(st.integers(0, 29), max_size=30))
+def test_factorize_spans_numbers_equal_strings_alike(words, repeats):
+    """Spans numbered on their bytes (16-byte columns as complex128) get the codes that numbering the strings gives:
+    prefixes, strings equal up to 16 or 32 bytes, bytes 0x7f (an exponent's top bits) and 0x01 included."""
+    import pandas as pd
+
+    from graphrep.data.circuits.spef import _factorize_spans
+
+    tokens = words + [words[r % len(words)] for r in repeats] + [w + "x" for w in words]
+    buf = scan.padded((" ".join(tokens) + "\n").encode("ascii"))
+    starts, ends = _spans(buf)
+    codes, first = _factorize_spans(buf, starts, ends)
+    want, _ = pd.factorize(np.array(tokens, dtype=object))
+    assert codes.tolist() == want.tolist()
+    assert first.tolist() == [tokens.index(t) for t in pd.unique(np.array(tokens, dtype=object))]

@@ -4,6 +4,8 @@ and the line reader's ``file:line`` errors on malformed input."""
 
 import re
 
+import numpy as np
+
 import pytest
 
 from graphrep.data.circuits import spef as spef_module
@@ -108,6 +110,9 @@ _NAME_MAP_EDITS = [
     lambda t: t.replace("*2 n2", "*2\tn2  ").replace("*3 u1", "  *3 u1"),  # other white space in the name map
     lambda t: t.replace("*1 a\\.b\\[0\\]", "*1 a\\\\b\\"),  # an escaped backslash, a backslash at the end
     lambda t: t.replace("*P in0 I", "*P in0 I\n").replace("\n\n*D_NET *2", "\n  \n\n*D_NET *2"),  # blank lines
+    # keyword lines that end the map: right after a name, between two maps, a keyword then its own text
+    lambda t: t.replace("*3 u1\n", "*3 u1\n*GROUND_NETS\n*NAME_MAP\n").replace("*4 u2\n\n", "*4 u2\n*POWER_NETS\n"),
+    lambda t: t.replace("*4 u2\n\n*PORTS\nin0 I\n\n", "*4 u2\n"),  # the map runs to the first net
 ]
 
 
@@ -224,3 +229,60 @@ def test_coupling_with_no_node_in_any_conn_is_skipped(tmp_path):
         spef = read(_write(tmp_path, "cut.spef", text))
         assert spef.coupling_pairs() == _pairs_by_loop(spef) == {}
         assert spef.skipped["coupling node not on any net"] == 1
+
+
+@pytest.mark.parametrize("chars", [16, 40, 1 << 22])
+@pytest.mark.parametrize("tail", ["", "\n", "\n\n"])
+def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail):
+    """The pieces (one reused buffer) put together are the file (a final newline added where missing); each ends at
+    a line end followed by spaces and starts a *D_NET line once the header is passed, also where a net is longer
+    than a piece."""
+    text = SPEF.rstrip("\n") + tail + _NET3 * 3
+    text = text.rstrip("\n") + tail
+    path = _write(tmp_path, "t.spef", text)
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+    got = []
+    with open(path, "rb") as fh:
+        for store, n in spef_module._pieces(fh):
+            piece = bytes(store[:n])
+            assert piece.endswith(b"\n") and bytes(store[n:n + spef_module.scan.PAD]) == b" " * spef_module.scan.PAD
+            if got and b"*D_NET" in b"".join(got):
+                assert piece.startswith(b"*D_NET") or not piece.strip()
+            got.append(piece)
+    assert b"".join(got).decode() == (text if text.endswith("\n") else text + "\n")
+
+
+@pytest.mark.parametrize("keys", [list(range(1, 40)), list(range(0, 40)), list(range(7, 40)),
+                                  list(range(1, 30)) + [35, 36], list(range(1, 30)) + [12, 30], list(range(40, 0, -1)),
+                                  [3, 1, 2] + list(range(4, 40)), [5]])
+@pytest.mark.parametrize("chars", [24, 1 << 22])
+def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars):
+    """The name map in run mode (consecutive indices: start and length tables only) and after the run ends (a gap,
+    a repeat, any order; in runs of a few lines) finds what a dict of its lines finds (a repeat keeps the last)."""
+    text = "".join(f"*{k} name{k}_{j}\n" for j, k in enumerate(keys)).encode("ascii")
+    buf = np.frombuffer(bytearray(text + b" " * spef_module.scan.PAD), dtype=np.uint8)
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+    table = spef_module._NameMap(capacity=len(keys) + 1)
+    table.add_lines(buf, 0, len(text))
+    table.finish()
+    want = {f"*{k}": f"name{k}_{j}" for j, k in enumerate(keys)}
+    asked = [f"*{k}" for k in range(45)]
+    assert table.lookup(asked) == [want.get(a) for a in asked]
+    assert (table.first is not None) == (keys == list(range(keys[0], keys[0] + len(keys))))
+
+
+def test_mapped_and_copied_header_read_alike(tmp_path):
+    """A plain file's header is mapped (copy-on-write), a gzip file's or one with fewer than PAD bytes after its
+    header is copied piece by piece: both read as the line reader reads them, and the file itself is unchanged."""
+    import gzip
+
+    plain = _write(tmp_path, "t.spef", SPEF)
+    packed = tmp_path / "t.spef.gz"
+    packed.write_bytes(gzip.compress(SPEF.encode()))
+    short_text = SPEF[:SPEF.index("*D_NET")] + "*D_NET *2 1\n*CONN\n*END\n"
+    short = _write(tmp_path, "short.spef", short_text)
+    for path, mapped in ((plain, True), (packed, False), (short, False)):
+        with spef_module.open_bytes(path) as fh:
+            assert (spef_module._mapped_header(fh) is not None) == mapped, path
+        _same(spef_module._read_blocks(path), spef_module._read_lines(path))
+    assert plain.read_text() == SPEF and short.read_text() == short_text
