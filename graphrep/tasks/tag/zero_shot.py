@@ -199,13 +199,14 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor | None, k: int, adj: tor
     hands over page by page is most of the system time at scale (scale benchmark, issue 26).
 
     Measured and not used (issue 26, the scale benchmark's power-law graph at 300,000 and 1,000,000 nodes, 384
-    columns, one core): column blocks (propagating [N, b] slices through all hops, reusing [N, b] buffers): at 10^6
+    columns, one core): column blocks (propagating [N, b] slices through all hops, one reused [N, b] buffer): at 10^6
     nodes a float32 block fits the 32 MiB L3 only for b <= 8 (there scipy's kernel took twice the user CPU time of
     whole rows), and at b = 48-192 (row segments of 192-768 bytes, the CSR streamed d / b times per hop) the hops took
-    10-70 % more user CPU time than whole rows; buffers in transparent huge pages (NumPy's allocator, or torch's with
-    ``THP_MEM_ALLOC_ENABLE=1``): 5-15 % less user CPU time, but on this virtual machine a fresh 2 MiB page is slow to
-    back (about 3x the system time for the same bytes); reordering the nodes by degree (hubs together): 10-30 %
-    faster hops, but the permuted copies of the input and the output cost as much and two more [N, d] buffers.
+    15-70 % more user CPU time than whole rows; b = 192 saves a quarter of the fresh memory, which pays back only when
+    the host is slow to back it; buffers in transparent huge pages (NumPy's allocator, or torch's with
+    ``THP_MEM_ALLOC_ENABLE=1``): 5-15 % less user CPU time, but on this virtual machine fresh 2 MiB pages cost 3-4x the
+    system time of the same bytes in 4 KiB pages; reordering the nodes by degree (hubs together): 10-30 % faster hops,
+    but the permuted copies of the input and the output cost as much, and two more [N, d] buffers.
 
     Elsewhere (GPU, other dtypes, autograd through ``x``) the hops run as ``adj @ out``.
 
