@@ -144,38 +144,98 @@ def symmetric_adjacency(edge_index: torch.Tensor, num_nodes: int):
     return a
 
 
+def _normalized_csr(edge_index: torch.Tensor, num_nodes: int) -> sp.csr_matrix:
+    """``S`` of :func:`normalized_adjacency` as a canonical ``scipy.sparse`` CSR matrix (sorted, unique entries)."""
+    a = (symmetric_adjacency(edge_index, num_nodes) + sp.identity(num_nodes, dtype=np.float32, format="csr")).tocsr()
+    a.sum_duplicates()  # canonical: sorted, unique (row, col), i.e. coalesced order
+    deg = np.diff(a.indptr).astype(np.float64)  # A + I is 0/1, so the row sums are the entry counts
+    dinv = 1.0 / np.sqrt(deg)
+    a.data = (np.repeat(dinv, np.diff(a.indptr)) * dinv[a.indices]).astype(np.float32)
+    return a
+
+
 def normalized_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     """``S = D^{-1/2} (A + I) D^{-1/2}`` as a (coalesced) sparse COO tensor ``[N, N]``.
 
     ``A`` is the 0/1 symmetric adjacency of ``edge_index`` (:func:`symmetric_adjacency`), then the identity added, so
     ``S`` is symmetric with spectrum in ``(-1, 1]``. Built in O(E) memory: one CSR, scaled in place.
     """
-    a = (symmetric_adjacency(edge_index, num_nodes) + sp.identity(num_nodes, dtype=np.float32, format="csr")).tocsr()
-    a.sum_duplicates()  # canonical: sorted, unique (row, col), i.e. coalesced order
-    deg = np.diff(a.indptr).astype(np.float64)  # A + I is 0/1, so the row sums are the entry counts
-    dinv = 1.0 / np.sqrt(deg)
+    a = _normalized_csr(edge_index, num_nodes)
     rows = np.repeat(np.arange(num_nodes, dtype=np.int64), np.diff(a.indptr))
-    values = (dinv[rows] * dinv[a.indices]).astype(np.float32)
     idx = torch.from_numpy(np.stack([rows, a.indices.astype(np.int64)]))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(values), (num_nodes, num_nodes), is_coalesced=True,
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(a.data), (num_nodes, num_nodes), is_coalesced=True,
                                    check_invariants=False)  # valid by construction; checking costs O(E)
 
 
-def propagate(x: torch.Tensor, edge_index: torch.Tensor, k: int, adj: torch.Tensor | None = None) -> torch.Tensor:
+def _as_csr(adj: torch.Tensor | sp.csr_matrix, dtype: torch.dtype) -> torch.Tensor:
+    """``adj`` (sparse COO or CSR tensor, or scipy CSR) as a torch sparse CSR tensor of ``dtype``, with int32
+    indices when they fit (fewer index bytes streamed per hop)."""
+    import warnings
+
+    with warnings.catch_warnings():  # torch's "sparse CSR support is in beta", once per process
+        warnings.simplefilter("ignore")
+        if isinstance(adj, sp.csr_matrix):
+            crow, col, val = (torch.from_numpy(v) for v in (adj.indptr, adj.indices, adj.data))
+        else:
+            csr = adj if adj.layout == torch.sparse_csr else adj.coalesce().to_sparse_csr()
+            crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
+        if crow.dtype != torch.int32 and max(int(crow[-1]), adj.shape[1]) < 2**31:
+            crow, col = crow.int(), col.int()
+        return torch.sparse_csr_tensor(crow, col, val.to(dtype), tuple(adj.shape), check_invariants=False)
+
+
+def propagate(x: torch.Tensor, edge_index: torch.Tensor | None, k: int, adj: torch.Tensor | None = None
+              ) -> torch.Tensor:
     """``S^k x`` with ``S`` from :func:`normalized_adjacency` (``k = 0`` returns ``x``).
 
+    ``adj``: ``S`` when the caller has it (sparse COO as :func:`normalized_adjacency` returns it, or sparse CSR);
+    else it is built from ``edge_index``.
+
+    On the CPU (float32 / float64 ``x``, no autograd) each hop is one CSR sparse-dense product (MKL) written in place
+    (``addmm_``) into a preallocated [N, d] buffer: hop ``t`` reads whole d-rows of hop ``t - 1``'s output at each
+    row's neighbours and writes its rows in order. ``k`` hops allocate the output and, for ``k >= 2``, one more
+    [N, d] buffer, whatever ``k`` (the hops alternate between the two so that the last one writes the output); the
+    COO product allocated a new output and a temporary of the same size per hop, and the fresh memory the kernel
+    hands over page by page is most of the system time at scale (scale benchmark, issue 26).
+
+    Measured and not used (issue 26, the scale benchmark's power-law graph at 300,000 and 1,000,000 nodes, 384
+    columns, one core): column blocks (propagating [N, b] slices through all hops, one reused [N, b] buffer): at 10^6
+    nodes a float32 block fits the 32 MiB L3 only for b <= 8 (there scipy's kernel took twice the user CPU time of
+    whole rows), and at b = 48-192 (row segments of 192-768 bytes, the CSR streamed d / b times per hop) the hops took
+    15-70 % more user CPU time than whole rows; b = 192 saves a quarter of the fresh memory, which pays back only when
+    the host is slow to back it; buffers in transparent huge pages (NumPy's allocator, or torch's with
+    ``THP_MEM_ALLOC_ENABLE=1``): 5-15 % less user CPU time, but on this virtual machine fresh 2 MiB pages cost 3-4x the
+    system time of the same bytes in 4 KiB pages; reordering the nodes by degree (hubs together): 10-30 % faster hops,
+    but the permuted copies of the input and the output cost as much, and two more [N, d] buffers.
+
+    Elsewhere (GPU, other dtypes, autograd through ``x``) the hops run as ``adj @ out``.
+
     Shapes:
-        - **x:** ``[N, d]``; **edge_index:** ``[2, E]``; **output:** ``[N, d]``
+        - **x:** ``[N, d]``; **edge_index:** ``[2, E]`` (unused when ``adj`` is given); **output:** ``[N, d]``
     """
     if k < 0:
         raise ValueError(f"number of propagation rounds must be >= 0, got {k}")
-    if k and adj is None:
-        adj = normalized_adjacency(edge_index, x.size(0))
-    out = x
-    if k:
-        adj = adj.to(device=x.device, dtype=x.dtype)
-    for _ in range(k):
-        out = adj @ out
+    if not k:
+        return x
+    if adj is None and edge_index is None:
+        raise ValueError("propagate needs edge_index or adj")
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.dim() != 2 or \
+            (x.requires_grad and torch.is_grad_enabled()) or x.size(0) == 0:
+        adj = normalized_adjacency(edge_index, x.size(0)) if adj is None else adj
+        adj, out = adj.to(device=x.device, dtype=x.dtype), x
+        for _ in range(k):
+            out = adj @ out
+        return out
+    if adj is not None and (adj.dim() != 2 or adj.size(0) != adj.size(1) or adj.size(1) != x.size(0)):
+        raise ValueError(f"adjacency of shape {tuple(adj.shape)} does not fit {x.size(0)} nodes")
+    adj = _as_csr(_normalized_csr(edge_index, x.size(0)) if adj is None else adj, x.dtype)
+    cur = x if x.stride(-1) == 1 and x.stride(0) >= x.size(1) else x.contiguous()
+    out = torch.empty(x.shape, dtype=x.dtype)
+    bufs = (out, torch.empty_like(out) if k >= 2 else None)
+    for t in range(k):
+        dst = bufs[(k - 1 - t) % 2]  # the last hop writes out; a hop never writes the matrix it reads
+        dst.addmm_(adj, cur, beta=0)  # beta=0: dst's old values are ignored, NaN included
+        cur = dst
     return out
 
 
