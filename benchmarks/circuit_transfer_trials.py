@@ -155,14 +155,19 @@ def scores(y: np.ndarray, p: np.ndarray) -> dict:
     """R², the diagnostic ``r2_centred``, the bias, and the large-net columns: the benchmark's R² and Spearman on the
     top 20% of nets by true capacitance, their bias (mean prediction minus mean truth, scaled axis) and
     ``r2_top20_centred`` (the same oracle as ``r2_centred``, on the top 20% alone: how much of its error is the
-    top set's offset)."""
+    top set's offset), ``r2_top20_design_centred`` (the top 20%'s R² after the whole design's offset is removed, the
+    ``r2_centred`` oracle: how much of it is a per-design offset) and ``slope``, the least-squares slope of prediction
+    on truth over all nets (1: no regression to the mean)."""
     large = large_net_metrics(y, p)
     top = np.argsort(-y, kind="stable")[:max(1, int(np.ceil(LARGE_FRACTION * len(y))))]
     yt, pt = y[top], p[top]
-    return {"r2": float(r2_score(y, p)), "r2_centred": float(r2_score(y, p - p.mean() + y.mean())),
+    shifted = p - p.mean() + y.mean()
+    return {"r2": float(r2_score(y, p)), "r2_centred": float(r2_score(y, shifted)),
             "bias": float(p.mean() - y.mean()), "r2_top20": large["r2_top20"],
             "spearman_top20": large["spearman_top20"], "bias_top20": float(pt.mean() - yt.mean()),
-            "r2_top20_centred": float(r2_score(yt, pt - pt.mean() + yt.mean()))}
+            "r2_top20_centred": float(r2_score(yt, pt - pt.mean() + yt.mean())),
+            "r2_top20_design_centred": float(r2_score(yt, shifted[top])),
+            "slope": float(np.polyfit(y, p, 1)[0]) if np.std(y) > 0 else float("nan")}
 
 
 def run(args) -> dict:
@@ -201,11 +206,13 @@ def _row_line(t: str, per: dict, helds: list[str]) -> str:
 def large_lines(rows: dict, helds: list[str]) -> list[str]:
     """The large-net columns per trial, means over the held-out designs (:func:`scores`; trials run before these
     columns existed have none and are left out)."""
-    cols = ["r2_top20", "spearman_top20", "bias_top20", "r2_top20_centred"]
+    cols = ["r2_top20", "spearman_top20", "bias_top20", "r2_top20_centred", "r2_top20_design_centred", "slope"]
     md = ["## Large nets (top 20% by true capacitance)", "",
           "Means over the held-out designs. `bias_top20`: mean prediction minus mean truth on those nets (scaled "
           "axis; × 6 for decades); `r2_top20_centred`: their R² after that bias is removed (an oracle, a diagnostic: "
-          "what is left is ranking and spread within the large nets).", "",
+          "what is left is ranking and spread within the large nets); `r2_top20_design_centred`: their R² after the "
+          "whole design's offset is removed (the `r2_centred` oracle); `slope`: least-squares slope of prediction on "
+          "truth over all nets (1 would be no regression to the mean).", "",
           "| trial | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for t, per in rows.items():
         if len(per) == len(helds) and all(c in per[h] for h in helds for c in cols):
@@ -248,7 +255,9 @@ def report(parts: list[dict], out_dir: Path, blends: list[str], stem: str = "cir
     helds = list(folds)
     trials = list(dict.fromkeys(t if part["args"]["seed"] == 0 else f"{t}@{part['args']['seed']}"
                                 for part in parts for t in part["args"]["trials"]))
-    rows = {t: {h: folds[h][t] for h in helds if t in folds[h]} for t in trials}
+    # scores recomputed from the stored predictions (part files written before a column was added get it too)
+    rows = {t: {h: {**folds[h][t], **scores(np.asarray(folds[h]["y"]), np.asarray(folds[h][t]["pred"]))}
+                for h in helds if t in folds[h]} for t in trials}
     for blend in blends:
         members = blend.split("+")
         rows[blend] = {}
