@@ -459,8 +459,10 @@ def guide_section(out: dict, args) -> str:
 def headline(out: dict, args) -> str:
     r2 = {r: mean_std(summary(out, args, "total-cap", r, "r2"))[0] for r in ROWS}
     best, top = best_learned(out, args), best_overall(out, args)
-    gbm = "GBM" + ((" (netlist-context" + (" and locality" if getattr(args, "locality", False) else "")
-                    + " features)") if "gbm" in (getattr(args, "context", None) or []) else "")
+    extras = ((["netlist-context" + (" and locality" if getattr(args, "locality", False) else "") + " features"]
+               if "gbm" in (getattr(args, "context", None) or []) else [])
+              + (["per-PDK offsets"] if "gbm" in (getattr(args, "tech_offset", None) or []) else []))
+    gbm = "GBM" + (f" ({', '.join(extras)})" if extras else "")
     text = f"total-cap R² {best} {r2[best]:.3f}, {gbm} {r2['gbm']:.3f}, {BLEND_ROWS[0]} {r2[BLEND_ROWS[0]]:.3f}"
     if top not in (best, BLEND_ROWS[0]):
         text += f", {top} {r2[top]:.3f}"
