@@ -232,7 +232,7 @@ def seed_lines(rows: dict, helds: list[str]) -> list[str]:
           "| trial | seeds | R², single seed | R² same-PDK designs | R² other designs | R², seed ensemble | "
           "ensemble − single |", "|---|---|---|---|---|---|---|"]
     for base in [t for t in rows if "@" not in t and "+" not in t]:
-        names = [base] + sorted(t for t in rows if t.startswith(base + "@"))
+        names = [base] + sorted(t for t in rows if t.startswith(base + "@") and "+" not in t)  # not blends
         if len(names) < 2 or any(len(rows[n]) < len(helds) for n in names):
             continue
         ens = "+".join(names)
