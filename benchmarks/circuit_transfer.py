@@ -71,6 +71,7 @@ from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
 
 from graphrep.tasks.circuits.baselines import BaselineModel  # noqa: E402
 from graphrep.tasks.circuits.context import netlist_context  # noqa: E402
+from graphrep.tasks.circuits.normalise import shift_by_technology  # noqa: E402
 from graphrep.tasks.circuits.training import (TransferConfig, ensemble_metrics, load_graphs, metrics,  # noqa: E402
                                              predict, prepare, pretrain_encoder, train_model, training_set)
 
@@ -110,16 +111,35 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
     def union(rows_inputs: dict, nets: int, rel: bool = True):
         return training_set([rows_inputs[n] for n in names], nets, args.layers, rel)
     relative, absolute = union(inputs, args.max_train_nets), union(inputs, args.max_train_nets, False)
-    ctx_relative = union(context, args.max_train_nets) if set(args.context) & set(LEARNED) else None
     gbm_nets = args.gbm_max_train_nets if args.gbm_max_train_nets is not None else args.max_train_nets
-    gbm_source = context if "gbm" in args.context else inputs
-    gbm_train = (relative if gbm_source is inputs and gbm_nets == args.max_train_nets else union(gbm_source, gbm_nets))
+    shifted: dict = {}
+    unions: dict = {(False, None, args.max_train_nets): relative}
+
+    def designs_for(row: str, task: str) -> dict:
+        """The designs as ``row`` reads them for ``task``: with the context columns (``--context``) and labels
+        relative to the per-PDK mean of the training designs (``--tech-offset``, training designs only)."""
+        source = context if row in args.context else inputs
+        if row not in args.tech_offset:
+            return source
+        key = (row in args.context, task)
+        if key not in shifted:
+            shifted[key] = shift_by_technology({n: source[n] for n in names + [held]}, names, PDK, task)
+        return shifted[key]
+
+    def train_union(row: str, task: str):
+        key = (row in args.context, task if row in args.tech_offset else None,
+               gbm_nets if row == "gbm" else args.max_train_nets)
+        if key not in unions:
+            unions[key] = union(designs_for(row, task), key[2])
+        return unions[key]
     info = {"train_designs": names, "train_nets": int(relative.mask.sum()), "train_nodes": int(relative.x.size(0)),
             "train_pairs": int(relative.pairs.size(1))}
     out: dict = {t: {r: [] for r in ROWS} for t in args.tasks}
+
+    def tail(row: str) -> float:
+        return args.tail_weight if row in args.tail else 0.0
     wall: dict = {r: 0.0 for r in ROWS + ["pretrain"]}
     target = inputs[held]
-    ctx_target = context[held] if context is not None else None
     seed_preds: dict = {t: {r: [] for r in BLEND} for t in args.tasks}
     for seed in args.seeds:
         state = None
@@ -139,19 +159,20 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
                     continue
                 t0 = time.perf_counter()
                 chosen = {}
-                if row in ("pin-count", "gbm"):
-                    model = BaselineModel(row, task, seed).fit(absolute if row == "pin-count" else gbm_train)
-                    y, p = y_held.numpy(), model.predict(ctx_target if row in args.context else target)
+                if row == "pin-count":
+                    y, p = y_held.numpy(), BaselineModel(row, task, seed).fit(absolute).predict(target)
+                elif row == "gbm":
+                    model = BaselineModel(row, task, seed, tail_weight=tail(row)).fit(train_union(row, task))
+                    y, p = y_held.numpy(), model.predict(designs_for(row, task)[held])
                 elif row in BLEND_ROWS:
                     y, p = y_held.numpy(), np.mean([preds[r] for r in BLEND], axis=0)
                 else:
                     # model selection on a seeded 20% of the training union's labels (never the held-out design)
                     cfg = TransferConfig(task=task, method=row, hidden=args.hidden, layers=args.layers, lr=args.lr,
                                          epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
-                                         seed=seed)
-                    ctx = row in args.context
-                    model = train_model(ctx_relative if ctx else relative, cfg, state if row == "circuitgcl" else None)
-                    y, p = predict(model, ctx_target if ctx else target, task)
+                                         seed=seed, tail_weight=tail(row))
+                    model = train_model(train_union(row, task), cfg, state if row == "circuitgcl" else None)
+                    y, p = predict(model, designs_for(row, task)[held], task)
                     chosen = {k: model.selection[k] for k in ("best_epoch", "epochs_run")}
                 preds[row] = np.asarray(p)
                 if row in BLEND:
@@ -358,13 +379,24 @@ def scale_text(out: dict, args) -> str:
 
 def context_text(args) -> str:
     rows = getattr(args, "context", None) or []
-    if not rows:
-        return "netlist-context net features off"
-    loc = (" and the locality columns (`--locality`: instances next to two or more of the net's instances through "
-           "other nets)") if getattr(args, "locality", False) else ""
-    return (f"netlist-context net features for {', '.join(rows)} (`--context`: driver strength and area, sink areas, "
-            f"nets and instances at two hops{loc}, appended to the nets' features; "
-            "`graphrep.tasks.circuits.context`), the other rows without them")
+    text = "netlist-context net features off"
+    if rows:
+        loc = (" and the locality columns (`--locality`: instances next to two or more of the net's instances "
+               "through other nets)") if getattr(args, "locality", False) else ""
+        text = (f"netlist-context net features for {', '.join(rows)} (`--context`: driver strength and area, sink "
+                f"areas, nets and instances at two hops{loc}, appended to the nets' features; "
+                "`graphrep.tasks.circuits.context`), the other rows without them")
+    tech = getattr(args, "tech_offset", None) or []
+    if tech:
+        text += (f"; per-PDK label offsets for {', '.join(tech)} (`--tech-offset`: labels relative to the mean of "
+                 "the training designs of the held-out design's PDK family, per task, from the training designs "
+                 "only; `graphrep.tasks.circuits.normalise.shift_by_technology`)")
+    tail = getattr(args, "tail", None) or []
+    if tail:
+        text += (f"; tail-weighted loss for {', '.join(tail)} (`--tail`: labels at or above the training 80th "
+                 f"percentile weigh 1 + {getattr(args, 'tail_weight', 1.0):g}, weights normalised to mean 1; "
+                 "`graphrep.objectives.tail`)")
+    return text
 
 
 def write(out: dict, args) -> None:
@@ -427,8 +459,10 @@ def guide_section(out: dict, args) -> str:
 def headline(out: dict, args) -> str:
     r2 = {r: mean_std(summary(out, args, "total-cap", r, "r2"))[0] for r in ROWS}
     best, top = best_learned(out, args), best_overall(out, args)
-    gbm = "GBM" + ((" (netlist-context" + (" and locality" if getattr(args, "locality", False) else "")
-                    + " features)") if "gbm" in (getattr(args, "context", None) or []) else "")
+    extras = ((["netlist-context" + (" and locality" if getattr(args, "locality", False) else "") + " features"]
+               if "gbm" in (getattr(args, "context", None) or []) else [])
+              + (["per-PDK offsets"] if "gbm" in (getattr(args, "tech_offset", None) or []) else []))
+    gbm = "GBM" + (f" ({', '.join(extras)})" if extras else "")
     text = f"total-cap R² {best} {r2[best]:.3f}, {gbm} {r2['gbm']:.3f}, {BLEND_ROWS[0]} {r2[BLEND_ROWS[0]]:.3f}"
     if top not in (best, BLEND_ROWS[0]):
         text += f", {top} {r2[top]:.3f}"
@@ -525,6 +559,14 @@ def main(argv=None) -> int:
                         "graphrep.tasks.circuits.context.LOCALITY_FEATURES)")
     p.add_argument("--gbm-max-train-nets", type=int, default=None,
                    help="the gbm row's cap on labelled nets per training design (default: --max-train-nets)")
+    p.add_argument("--tech-offset", default="",
+                   help="rows (comma-separated, of gbm and the learned rows) whose labels are also relative to the "
+                        "mean of the training designs of the same PDK family, per task "
+                        "(graphrep.tasks.circuits.normalise.shift_by_technology); default none")
+    p.add_argument("--tail", default="",
+                   help="rows (of gbm, gnn-mse) trained with the tail-weighted loss (graphrep.objectives.tail): "
+                        "labels at or above the training 80th percentile weigh 1 + --tail-weight; default none")
+    p.add_argument("--tail-weight", type=float, default=1.0, help="the extra weight a of the --tail rows' top labels")
     p.add_argument("--gcl-seeds", default=None, help="seeds CircuitGCL runs on (default: all of --seeds)")
     p.add_argument("--docs", action="store_true",
                    help="also rewrite the guide's benchmark section (docs/guides/circuits.md) and the Circuits row "
@@ -536,12 +578,17 @@ def main(argv=None) -> int:
     args.held_out = [d for d in args.held_out.split(",") if d] or list(args.designs)
     args.tasks = [t for t in args.tasks.split(",") if t]
     args.context = [r for r in args.context.split(",") if r]
+    args.tech_offset = [r for r in args.tech_offset.split(",") if r]
+    args.tail = [r for r in args.tail.split(",") if r]
     args.seeds = _ints(args.seeds)
     args.gcl_seeds = _ints(args.gcl_seeds) if args.gcl_seeds is not None else list(args.seeds)
     bad = ([t for t in args.tasks if t not in TASKS] + [d for d in args.designs + args.held_out if d not in PDK]
-           + [r for r in args.context if r not in ["gbm"] + LEARNED])
+           + [r for r in args.context + args.tech_offset if r not in ["gbm"] + LEARNED]
+           + [r for r in args.tail if r not in ("gbm", "gnn-mse")])
     if bad:
-        p.error(f"unknown tasks, designs or --context rows: {', '.join(bad)}")
+        p.error(f"unknown tasks, designs, --context/--tech-offset rows or --tail rows: {', '.join(bad)}")
+    if args.tail_weight < 0:
+        p.error(f"--tail-weight must be >= 0, got {args.tail_weight}")
     if len(args.seeds) < 2:
         p.error("give at least two seeds (std over seeds)")
     if args.parts:
@@ -552,10 +599,11 @@ def main(argv=None) -> int:
             seconds += saved["total_seconds"]
         saved_args = saved["meta"]["args"]
         for key in ("designs", "tasks", "seeds", "gcl_seeds", "epochs", "pretrain_epochs", "hidden", "layers", "lr",
-                    "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets", "locality"):
+                    "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets", "locality",
+                    "tech_offset", "tail", "tail_weight"):
             setattr(args, key, saved_args.get(key))
         args.locality = bool(args.locality)
-        args.context = args.context or []
+        args.context, args.tech_offset, args.tail = args.context or [], args.tech_offset or [], args.tail or []
         args.held_out = list(folds)
         write({"folds": folds, "total_seconds": seconds}, args)
         return 0

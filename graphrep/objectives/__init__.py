@@ -6,6 +6,7 @@ from .dsla import DSLALoss, discrimination_loss, dsla_loss, edit_distance_loss, 
 from .graphcl import ProjectionHead, nt_xent
 from .scattering import alignment_loss, scattering_loss
 from .supervised import masked_bce, masked_mse
+from .tail import TailWeights, tail_weighted_mse, tail_weights
 
 __all__ = [
     "AttrMaskHead",
@@ -28,4 +29,7 @@ __all__ = [
     "masked_mse",
     "nt_xent",
     "scattering_loss",
+    "TailWeights",
+    "tail_weighted_mse",
+    "tail_weights",
 ]

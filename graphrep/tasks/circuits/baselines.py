@@ -17,6 +17,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from graphrep.data.circuits.graph import GROUND_BUCKET_EDGES, LABEL_DECADES, LABEL_REF, bucketize
 
+from graphrep.objectives.tail import tail_weights
 from graphrep.tasks.circuits.training import TASKS, CircuitInputs, uses_prior
 
 BASELINES = ("pin-count", "gbm")
@@ -43,10 +44,10 @@ def _regression_target(inputs: CircuitInputs, task: str) -> np.ndarray:
 class BaselineModel:
     """Fit on one design (``fit``), then ``predict`` on any: scaled capacitances, class ids, or link scores."""
 
-    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True):
+    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True, tail_weight: float = 0.0):
         if which not in BASELINES:
             raise ValueError(f"unknown baseline {which!r} (known: {', '.join(BASELINES)})")
-        self.which, self.task, self.seed = which, task, seed
+        self.which, self.task, self.seed, self.tail_weight = which, task, seed, tail_weight
         self.prior = which == "gbm" and uses_prior(task, area_prior)
         kind = TASKS[task]
         if which == "pin-count":
@@ -65,7 +66,9 @@ class BaselineModel:
             self.model.fit(x, y.numpy().astype(int))
         else:
             self.offset = (inputs.prior_offset or 0.0) if self.prior else 0.0
-            self.model.fit(x, _regression_target(inputs, self.task) - self.offset)
+            y = _regression_target(inputs, self.task) - self.offset
+            weights = tail_weights(y, self.tail_weight) if self.which == "gbm" and self.tail_weight > 0 else None
+            self.model.fit(x, y, sample_weight=weights)
         return self
 
     def predict(self, inputs: CircuitInputs) -> np.ndarray:

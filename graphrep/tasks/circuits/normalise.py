@@ -89,3 +89,17 @@ def technology_offsets(train: dict[str, CircuitInputs], technology: dict[str, st
     return {name: per_tech.get(t, 0.0) if t is not None else 0.0 for name, t in technology.items()}
 
 
+
+
+def shift_by_technology(designs: dict[str, CircuitInputs], train: list[str], technology: dict[str, str | None],
+                        task: str = "total-cap") -> dict[str, CircuitInputs]:
+    r"""``designs`` with each ``prior_offset`` :math:`o_d` moved to :math:`o_d + \delta_d`, :math:`\delta_d` the
+    per-technology offset of :func:`technology_offsets` for ``task`` taken from the ``train`` designs only (an
+    evaluation design of a technology with training designs gets its technology's offset, of another one 0). A
+    design without a prior (``None``) counts as 0. Features and labels are unchanged; :func:`.training.union_inputs`
+    and :func:`.training.predict` then learn and predict labels relative to the technology's mean."""
+    missing = [n for n in train if n not in designs]
+    if missing:
+        raise KeyError(f"training designs not among the designs: {', '.join(missing)}")
+    shift = technology_offsets({n: designs[n] for n in train}, {n: technology.get(n) for n in designs}, task)
+    return {n: dataclasses.replace(p, prior_offset=(p.prior_offset or 0.0) + shift[n]) for n, p in designs.items()}

@@ -46,6 +46,7 @@ from torch_geometric.data import HeteroData
 from graphrep.data.errors import InvalidInputError
 from graphrep.models.circuitgcl import CircuitEncoder, CircuitGCL, CircuitHead
 from graphrep.objectives.balanced import BalancedMSE, BalancedSoftmaxLoss
+from graphrep.objectives.tail import TailWeights, tail_weighted_mse
 from graphrep.ops import CSR
 from graphrep.train.checkpoint import refuse_past_total, tensor_digest
 from graphrep.train.engine import Engine, LoopCheckpoint, rng_state, set_rng_state
@@ -92,6 +93,9 @@ class TransferConfig:
     #: gradient-norm clipping per step (0: none, the default: with standardised targets and model selection no seed
     #: diverged in the leave-one-design-out trials, and a clip of 1 slowed 60-epoch training down; kept as a knob)
     grad_clip: float = 0.0
+    #: tail-weighted MSE for ``gnn-mse`` regressions (:mod:`graphrep.objectives.tail`): labels at or above the
+    #: training labels' 80th percentile weigh ``1 + tail_weight`` (weights normalised to mean 1); 0: plain MSE
+    tail_weight: float = 0.0
     seed: int = 0
 
     def check(self) -> None:
@@ -103,8 +107,9 @@ class TransferConfig:
             raise InvalidInputError(f"unknown pre-training set {self.pretrain!r} (known: {', '.join(PRETRAIN_SETS)})")
         if not 0.0 <= self.val_fraction < 1.0:
             raise InvalidInputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.patience < 0 or self.grad_clip < 0:
-            raise InvalidInputError(f"patience and grad_clip must be >= 0, got {self.patience}, {self.grad_clip}")
+        if self.patience < 0 or self.grad_clip < 0 or self.tail_weight < 0:
+            raise InvalidInputError(f"patience, grad_clip and tail_weight must be >= 0, got {self.patience}, "
+                                    f"{self.grad_clip}, {self.tail_weight}")
 
 
 @dataclass
@@ -348,6 +353,8 @@ def make_loss(y: Tensor, cfg: TransferConfig):
     if balanced:
         return BalancedMSE(y, mode=cfg.bmse_mode, init_noise_sigma=cfg.noise_sigma_scale * max(float(y.std()), 1e-2),
                            seed=cfg.seed)
+    if cfg.tail_weight > 0:
+        return tail_weighted_mse(TailWeights(y, cfg.tail_weight))
     return lambda out, y: F.mse_loss(out, y)
 
 

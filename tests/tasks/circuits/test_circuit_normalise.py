@@ -81,3 +81,20 @@ def test_relative_features_centres_the_technology_columns_by_hand():
     assert d.x[0, area] == 1.0  # the input is not modified
     with pytest.raises(ValueError, match="design d"):
         relative_features(dataclasses.replace(d, x=x[:, :10]))
+
+
+def test_shift_by_technology_moves_each_prior_by_hand():
+    """Same designs as above (a p 0.5, b p 0.3 with no prior, c q 0.6 relative means): offsets p -1/15, q 2/15, added
+    to each prior (b's None counts as 0); the held-out h (p, prior 0.2) gets p's, u (unseen r) 0; labels untouched;
+    a training name missing from the designs is refused by name."""
+    from graphrep.tasks.circuits.normalise import shift_by_technology
+
+    designs = {"a": _design("a", [0.5, 0.7, 0.9], 0.1, [True, True, False]), "b": _design("b", [0.2, 0.4], None),
+               "c": _design("c", [0.5, 0.7], 0.0), "h": _design("h", [0.9], 0.2), "u": _design("u", [0.3], 0.05)}
+    tech = {"a": "p", "b": "p", "c": "q", "h": "p", "u": "r"}
+    out = shift_by_technology(designs, ["a", "b", "c"], tech, "total-cap")
+    want = {"a": 0.1 - 1 / 15, "b": -1 / 15, "c": 2 / 15, "h": 0.2 - 1 / 15, "u": 0.05}
+    assert {n: d.prior_offset for n, d in out.items()} == pytest.approx(want)
+    assert torch.equal(out["h"].y_total, designs["h"].y_total)
+    with pytest.raises(KeyError, match="zz"):
+        shift_by_technology(designs, ["a", "zz"], tech)

@@ -1,0 +1,87 @@
+"""The leave-one-design-out benchmark's label options (``benchmarks/circuit_transfer.py``: ``--tech-offset``,
+``--tail``) on copies of the tiny design: known values where a model can only learn the mean label."""
+
+import argparse
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphrep.data.circuits.dataset import load_design
+from graphrep.data.circuits.graph import build_graph
+from graphrep.tasks.circuits.training import prepare
+
+BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def _bench():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("circuit_transfer", BENCH / "circuit_transfer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(designs, **kw):
+    base = dict(designs=designs, tasks=["total-cap"], seeds=[0], gcl_seeds=[], max_train_nets=None, layers=2,
+                hidden=4, lr=1e-2, epochs=1, pretrain_epochs=1, val_fraction=0.2, patience=0, context=[],
+                gbm_max_train_nets=None, tech_offset=[], tail=[], tail_weight=1.0)
+    return argparse.Namespace(**{**base, **kw})
+
+
+@pytest.fixture()
+def designs(design_dir):
+    """Four copies of the tiny design (too few nets for a tree split: GBM predicts its training mean), labels moved
+    by a per-PDK constant: sky130 +0.1, sg13g2 -0.2 (same prior everywhere)."""
+    inputs = prepare(build_graph(load_design(design_dir))[0])
+    shift = {"gcd_sky130hd": 0.1, "gcd_sky130hs": 0.1, "pdp8_sky130hd": 0.1, "i2c_sg13g2": -0.2}
+    return {n: dataclasses.replace(inputs, name=n, y_total=inputs.y_total + s) for n, s in shift.items()}
+
+
+def _gbm_bias(bench, designs, held, **kw):
+    out = bench.fold(held, designs, _args(list(designs), **kw), lambda msg: None)
+    y = designs[held].target("total-cap")[0].numpy()
+    return out, float(np.mean(y))
+
+
+def test_tech_offset_removes_the_pdk_shift_by_hand(designs):
+    """Held out pdp8_sky130hd. Training designs' relative means: sky130 b + 0.1 (x2), sg13g2 b - 0.2 (b the tiny
+    design's own mean relative to its prior). Without offsets GBM predicts their union mean, b + 0 (each design has
+    as many nets), i.e. 0.1 below the held-out truth; with ``--tech-offset gbm`` it learns labels minus
+    (m_t - m) and adds the held-out's sky130 offset back: no bias. Bias is read from the MAE here, since every net's
+    prediction is the same constant and every net's truth is the tiny design's label plus 0.1."""
+    bench = _bench()
+    plain, _ = _gbm_bias(bench, designs, "pdp8_sky130hd")
+    tech, _ = _gbm_bias(bench, designs, "pdp8_sky130hd", tech_offset=["gbm"])
+    y = designs["pdp8_sky130hd"].target("total-cap")[0].numpy()
+    base = float(np.mean(y))  # the held-out mean: b + 0.1 (+ prior)
+    mae = lambda c: float(np.mean(np.abs(y - c)))  # noqa: E731
+    # technology offsets (training designs only): m = (0.1 + 0.1 - 0.2) / 3 + b = b, m_sky130 = b + 0.1
+    assert plain["results"]["total-cap"]["gbm"][0]["mae"] == pytest.approx(mae(base - 0.1), abs=1e-5)
+    assert tech["results"]["total-cap"]["gbm"][0]["mae"] == pytest.approx(mae(base), abs=1e-5)
+    # pin-count never reads the option; the GNN rows only when named
+    assert (tech["results"]["total-cap"]["pin-count"][0]["mae"]
+            == pytest.approx(plain["results"]["total-cap"]["pin-count"][0]["mae"]))
+
+
+def test_tech_offset_is_a_no_op_within_one_pdk(designs):
+    """Every design sky130: m_t = m, every offset 0, so the gbm row's numbers are those without the option."""
+    sky = {n: d for n, d in designs.items() if n != "i2c_sg13g2"}
+    bench = _bench()
+    plain, _ = _gbm_bias(bench, sky, "gcd_sky130hs")
+    tech, _ = _gbm_bias(bench, sky, "gcd_sky130hs", tech_offset=["gbm"], tail=["gbm"], tail_weight=0.0)
+    assert tech["results"]["total-cap"]["gbm"][0]["mae"] == pytest.approx(plain["results"]["total-cap"]["gbm"][0]["mae"])
+
+
+def test_bad_rows_are_refused_by_name(capsys):
+    bench = _bench()
+    with pytest.raises(SystemExit):
+        bench.main(["--tech-offset", "gbm,nosuchrow", "--tail", "circuitgcl"])
+    err = capsys.readouterr().err
+    assert "nosuchrow" in err and "circuitgcl" in err
+    with pytest.raises(SystemExit):
+        bench.main(["--tail-weight", "-1"])
+    assert "--tail-weight" in capsys.readouterr().err
