@@ -16,7 +16,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from graphrep.data.circuits.graph import GROUND_BUCKET_EDGES, LABEL_DECADES, LABEL_REF, bucketize
-
 from graphrep.objectives.tail import tail_weights
 from graphrep.tasks.circuits.training import TASKS, CircuitInputs, uses_prior
 

@@ -89,8 +89,6 @@ def technology_offsets(train: dict[str, CircuitInputs], technology: dict[str, st
     return {name: per_tech.get(t, 0.0) if t is not None else 0.0 for name, t in technology.items()}
 
 
-
-
 def shift_by_technology(designs: dict[str, CircuitInputs], train: list[str], technology: dict[str, str | None],
                         task: str = "total-cap") -> dict[str, CircuitInputs]:
     r"""``designs`` with each ``prior_offset`` :math:`o_d` moved to :math:`o_d + \delta_d`, :math:`\delta_d` the
