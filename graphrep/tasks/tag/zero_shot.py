@@ -15,6 +15,7 @@ training-free, and on Cora it is worth about as much as the propagation itself.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -170,8 +171,6 @@ def normalized_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tens
 def _as_csr(adj: torch.Tensor | sp.csr_matrix, dtype: torch.dtype) -> torch.Tensor:
     """``adj`` (sparse COO or CSR tensor, or scipy CSR) as a torch sparse CSR tensor of ``dtype``, with int32
     indices when they fit (fewer index bytes streamed per hop)."""
-    import warnings
-
     with warnings.catch_warnings():  # torch's "sparse CSR support is in beta", once per process
         warnings.simplefilter("ignore")
         if isinstance(adj, sp.csr_matrix):
@@ -196,17 +195,18 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor | None, k: int, adj: tor
     row's neighbours and writes its rows in order. ``k`` hops allocate the output and, for ``k >= 2``, one more
     [N, d] buffer, whatever ``k`` (the hops alternate between the two so that the last one writes the output); the
     COO product allocated a new output and a temporary of the same size per hop, and the fresh memory the kernel
-    hands over page by page is most of the system time at scale (scale benchmark, issue 26).
+    hands over page by page is most of the system time at scale (``benchmarks/scale.py``).
 
-    Measured and not used (issue 26, the scale benchmark's power-law graph at 300,000 and 1,000,000 nodes, 384
+    Measured and not used (``benchmarks/scale.py``'s power-law graph at 300,000 and 1,000,000 nodes, 384
     columns, one core): column blocks (propagating [N, b] slices through all hops, one reused [N, b] buffer): at 10^6
     nodes a float32 block fits the 32 MiB L3 only for b <= 8 (there scipy's kernel took twice the user CPU time of
     whole rows), and at b = 48-192 (row segments of 192-768 bytes, the CSR streamed d / b times per hop) the hops took
     15-70 % more user CPU time than whole rows; b = 192 saves a quarter of the fresh memory, which pays back only when
     the host is slow to back it; buffers in transparent huge pages (NumPy's allocator, or torch's with
-    ``THP_MEM_ALLOC_ENABLE=1``): 5-15 % less user CPU time, but on this virtual machine fresh 2 MiB pages cost 3-4x the
-    system time of the same bytes in 4 KiB pages; reordering the nodes by degree (hubs together): 10-30 % faster hops,
-    but the permuted copies of the input and the output cost as much, and two more [N, d] buffers.
+    ``THP_MEM_ALLOC_ENABLE=1``): 5-15 % less user CPU time, but on the virtual machine measured fresh 2 MiB pages
+    cost 3-4x the system time of the same bytes in 4 KiB pages; reordering the nodes by degree (hubs together):
+    10-30 % faster hops, but the permuted copies of the input and the output cost as much, and two more [N, d]
+    buffers.
 
     Elsewhere (GPU, other dtypes, autograd through ``x``) the hops run as ``adj @ out``.
 
