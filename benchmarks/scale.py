@@ -649,8 +649,9 @@ def write_outputs(report: dict, name: str) -> None:
             lines[-1] += (f" What remains is the graph: the adjacency that the homophily estimate (and, on a homophilous "
                           f"graph, the propagation; the random embeddings here are not homophilous, so only the "
                           f"estimate runs) multiplies by holds {adj / 2**20:,.0f} MiB for {edges:,} directed edges, "
-                          f"{adj / out:.1f}x the output by itself, and scipy builds it from both directions of the "
-                          f"int64 edge list at once: the peak is {peak / adj:.1f}x that adjacency. The output is "
+                          f"{adj / out:.1f}x the output by itself (built with 32-bit indices from one row and one column "
+                          f"list of both directions, `graphrep.data.transforms.structural.symmetric_adjacency`): the "
+                          f"peak is {peak / adj:.1f}x that adjacency. The output is "
                           f"{out / n:.0f} bytes a node against {adj / n:.0f} for the adjacency at {edges / n:.0f} edges "
                           f"a node, so no form that reads the graph as a sparse matrix meets 4x the output; the goal "
                           f"can only be met against the inputs.")

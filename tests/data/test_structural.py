@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from graphrep.data.transforms.structural import STRUCTURAL_NAMES, StructuralDescriptors, structural_descriptors
+from graphrep.data.transforms.structural import (STRUCTURAL_NAMES, StructuralDescriptors, structural_descriptors,
+                                                 symmetric_adjacency)
 from torch_geometric.data import Data
 
 
@@ -94,6 +95,25 @@ def test_transform_and_errors():
         structural_descriptors(torch.tensor([0, 1, 2]))
     x, _ = structural_descriptors(torch.zeros(2, 0, dtype=torch.long), num_nodes=3)
     assert x.shape == (3, 6) and (x == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, e", [(1, 0), (6, 0), (30, 200), (300, 4000)])
+def test_symmetric_adjacency_against_a_dense_loop(n, e, dtype):
+    """Both directions set once, duplicates and self-loops dropped, sorted 32-bit column indices, values of dtype."""
+    ei = torch.randint(0, n, (2, e), generator=torch.Generator().manual_seed(n + e))
+    if e:
+        ei[:, :5] = ei[:, 5:10]  # duplicated edges
+        ei[1, 10:15] = ei[0, 10:15]  # self-loops
+    ref = np.zeros((n, n))
+    for s, t in ei.T.tolist():
+        if s != t:
+            ref[s, t] = ref[t, s] = 1
+    a = symmetric_adjacency(ei, n, dtype=dtype)
+    assert a.dtype == dtype and a.indices.dtype == np.int32 and a.has_sorted_indices
+    np.testing.assert_array_equal(a.toarray(), ref)
+    assert a.nnz == int(ref.sum())
+    assert symmetric_adjacency(ei[:, :0], n).nnz == 0
 
 
 @pytest.mark.shared_data

@@ -23,6 +23,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from graphrep.data.transforms import structural
+
 __all__ = ["DEFAULT_TEMPLATE", "clean_class_name", "read_class_descriptions", "description_embeddings",
            "check_template", "class_prompts", "cosine_scores", "class_embeddings", "normalized_adjacency",
            "symmetric_adjacency",
@@ -133,16 +135,9 @@ def description_embeddings(descriptions: Sequence[Sequence[str]], encode: Callab
 
 def symmetric_adjacency(edge_index: torch.Tensor, num_nodes: int):
     """The 0/1 symmetric adjacency ``A`` of ``edge_index`` read as undirected (duplicates and self-loops dropped), as a
-    ``scipy.sparse`` CSR matrix ``[N, N]`` with sorted column indices. Memory: O(E), never O(E d)."""
-    ei = edge_index.detach().cpu().numpy().astype(np.int64, copy=False)
-    if ei.size and (ei.min() < 0 or ei.max() >= num_nodes):
-        raise ValueError(f"edge_index holds node indices outside [0, {num_nodes})")
-    keep = ei[0] != ei[1]
-    r, c = ei[0][keep], ei[1][keep]
-    a = sp.coo_matrix((np.ones(2 * r.size, dtype=np.float32), (np.concatenate([r, c]), np.concatenate([c, r]))),
-                      shape=(num_nodes, num_nodes)).tocsr()  # sums duplicates, sorts indices
-    a.data[:] = 1.0
-    return a
+    float32 ``scipy.sparse`` CSR matrix ``[N, N]`` with sorted column indices
+    (:func:`graphrep.data.transforms.structural.symmetric_adjacency`). Memory: O(E), never O(E d)."""
+    return structural.symmetric_adjacency(edge_index, num_nodes, dtype=np.float32)
 
 
 def _normalized_csr(edge_index: torch.Tensor, num_nodes: int) -> sp.csr_matrix:
