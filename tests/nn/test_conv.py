@@ -160,7 +160,7 @@ def test_every_layer_compiles_fullgraph_with_a_prebuilt_csr(case):
     g_eager = torch.autograd.grad(eager.square().sum(), list(layer.parameters()))
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)  # fullgraph: a graph break raises
     out = compiled(*args)
-    # GINE's eager CPU call takes relu_edge_sum (index_add), its compiled one the CSR custom ops: the same sums in
+    # GINE's eager CPU call takes relu_edge_sum (bag sums), its compiled one the CSR custom ops: the same sums in
     # another order, so float32 rounding differs (float32 tolerance); every other layer runs the same kernels
     tol = dict(rtol=1e-4, atol=1e-4) if case == "gine" else {}
     torch.testing.assert_close(out, eager, **tol)
