@@ -122,3 +122,19 @@ def test_a_new_batch_tensor_is_grouped_once_for_all_layers(monkeypatch):
     for layer in layers:
         x = layer(x, ei) if isinstance(layer, GINConv) else layer(x, ei, attr.float())
     assert sorts["n"] == 2  # one stable sort by destination, one by source
+
+
+def test_groups_built_in_inference_mode_serve_later_training_calls():
+    """Edge groups cached during an inference-mode call (validation) are ordinary tensors: a later autograd call on
+    the same edge tensor saves them for backward."""
+    ei, attr = _graph(15, 15, 40, seed=6)
+    x = torch.randn(15, F)
+    for layer, extra in ((GINConv(torch.nn.Linear(F, F), train_eps=True), ()),
+                         (GINEConv(torch.nn.Linear(F, F), train_eps=True), (attr.float(),))):
+        with torch.inference_mode():
+            ref = layer(x, ei, *extra)
+        xg = x.clone().requires_grad_()
+        out = layer(xg, ei, *extra)
+        torch.testing.assert_close(out, ref)
+        out.square().sum().backward()
+        assert xg.grad is not None and layer.eps.grad is not None
