@@ -231,9 +231,11 @@ class CSR:
             inv = torch.empty_like(perm)
             inv[perm] = torch.arange(perm.numel(), device=perm.device)
             col_t_sorted = self.col[self.perm_t]
+            # perm_t: the position in this reversed CSR of each of its transposed positions, i.e. of each position
+            # of the original CSR, whose edge is self.perm[k] (not self.inv_perm[perm], the inverse permutation)
             return CSR(
                 self.rowptr_t, self.col_t, col_t_sorted, perm, inv,
-                self.rowptr, self.col, self.inv_perm[perm], self.num_dst, self.num_src,
+                self.rowptr, self.col, inv[self.perm], self.num_dst, self.num_src,
             )
 
     def derived(self, key: Any, build: Callable[[], Any]) -> Any:

@@ -21,17 +21,26 @@ def test_csr_rows_hold_in_edges_in_edge_order():
     assert torch.equal(csr.edge_index(), ei)
 
 
-def test_transposed_csr_lists_out_edges():
-    ei = random_graph(n=30, e=120, hub=40)
-    csr = CSR.from_edge_index(ei, 30)
-    for j in range(30):
+def _check_transposed_fields(csr, ei):
+    """rowptr_t, col_t and perm_t of ``csr`` list the out-edges of each source of ``ei``."""
+    for j in range(csr.num_src):
         a, b = int(csr.rowptr_t[j]), int(csr.rowptr_t[j + 1])
         pos = csr.perm_t[a:b]
         assert torch.all(csr.col[pos] == j)
         assert torch.equal(csr.col_t[a:b], csr.row[pos])
         assert torch.equal(torch.sort(csr.perm[pos]).values, torch.nonzero(ei[0] == j).flatten())
+
+
+def test_transposed_csr_lists_out_edges():
+    ei = random_graph(n=30, e=120, hub=40)
+    csr = CSR.from_edge_index(ei, 30)
+    _check_transposed_fields(csr, ei)
     t = csr.transpose()
     assert torch.equal(t.edge_index(), ei.flip(0))
+    # the reversed graph's own transposed fields hold too (its perm_t was once the inverse permutation, which gave
+    # wrong weighted and max/min gradients for flow="target_to_source")
+    _check_transposed_fields(t, ei.flip(0))
+    assert torch.equal(t.perm[t.perm_t], csr.perm)
 
 
 def test_bipartite_and_empty():

@@ -119,6 +119,13 @@ class FusedDispatch:
             csr = CSR.of(edge_index, (num_src, num_dst))
         return csr.transpose() if self.flow == "target_to_source" else csr
 
+    def _bag_graph(self, edge_index, num_src: int, num_dst: int):
+        """The graph for GIN's and GINE's bag sums (:mod:`graphrep.ops.edge_groups`): a ``[2, E]`` tensor as given
+        (its edge groups are cached per tensor), else the CSR oriented by ``flow`` (as :meth:`_fused_csr`)."""
+        if isinstance(edge_index, Tensor) and self.flow == "source_to_target":
+            return edge_index
+        return self._fused_csr(edge_index, num_src, num_dst)
+
     def _pyg_graph(self, edge_index, size):
         """``(edge_index, size)`` for PyG's path: a CSR becomes its ``[2, E]`` edges and ``(N_src, N_dst)``."""
         if not isinstance(edge_index, CSR):

@@ -10,13 +10,17 @@ from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 from graphrep.ops import CSR, aggregate
 from graphrep.ops.edge_relu import relu_edge_sum
 from graphrep.ops.edge_relu import supports as relu_edge_sum_supports
+from graphrep.ops.gin_sum import gin_sum
+from graphrep.ops.gin_sum import supports as gin_sum_supports
 
 from .fused import FusedDispatch
 
 
 class GINConv(FusedDispatch, pyg.GINConv):
     r"""Graph isomorphism operator (Xu et al., 2019): PyG's ``GINConv`` (same arguments, parameters and call forms)
-    whose neighbour sum is graphrep's fused aggregation (no ``[E, F]`` gather):
+    whose neighbour sum is graphrep's fused aggregation (no ``[E, F]`` gather; eager float32 CPU sums with their
+    root term are one autograd node, :func:`graphrep.ops.gin_sum.gin_sum`, a bag sum over the edges grouped per
+    node, the other calls :func:`graphrep.ops.aggregate`):
 
     .. math::
         \mathbf{x}^{\prime}_i = h_{\mathbf{\Theta}} \Big( (1 + \epsilon) \mathbf{x}_i
@@ -39,6 +43,10 @@ class GINConv(FusedDispatch, pyg.GINConv):
             sizes = self._fused_sizes(x, edge_index, size) if self._reduce() is not None else None
             if sizes is not None:
                 x_src, x_dst, num_dst = sizes
+                if (self._reduce() == "sum" and gin_sum_supports(x_src) and self.eps.dtype == x_src.dtype
+                        and (x_dst is None or x_dst.dtype == x_src.dtype)):
+                    graph = self._bag_graph(edge_index, x_src.size(0), num_dst)
+                    return self.nn(gin_sum(x_src, graph, num_dst, x_dst, self.eps))
                 out = aggregate(x_src, self._fused_csr(edge_index, x_src.size(0), num_dst), self._reduce())
                 return self.nn(_add_root(out, x_dst, self.eps))
             edge_index, size = self._pyg_graph(edge_index, size)
@@ -55,7 +63,8 @@ class GINEConv(FusedDispatch, pyg.GINEConv):
 
     The messages depend on each edge, so one ``[E, F]`` message tensor is formed (as PyG does). On a CPU (float32 or
     float64) gather, add, ReLU and sum are one autograd node with a hand-written backward
-    (:func:`graphrep.ops.edge_relu.relu_edge_sum`: one ``[E, F]`` buffer per pass instead of PyG's four); otherwise
+    (:func:`graphrep.ops.edge_relu.relu_edge_sum`: one ``[E, F]`` buffer per pass instead of PyG's four; float32
+    sums are bag sums over the edges grouped per node, sorted once per edge tensor); otherwise
     the messages are reduced in CSR order by :func:`graphrep.ops.aggregate` over :meth:`CSR.edges_to_rows`.
     ``edge_dim`` maps edge features through a linear layer first.
 
@@ -81,10 +90,12 @@ class GINEConv(FusedDispatch, pyg.GINEConv):
     def _fused_forward(self, x_src: Tensor, x_dst: Tensor | None, num_dst: int, edge_index, e: Tensor) -> Tensor:
         if (relu_edge_sum_supports(x_src, e) and self.eps.dtype == x_src.dtype
                 and (x_dst is None or x_dst.dtype == x_src.dtype)):
-            if isinstance(edge_index, Tensor):  # target_to_source: messages flow from edge_index[1] to [0]
+            if x_src.dtype == torch.float32:  # bag sums over the edge groups
+                edges = self._bag_graph(edge_index, x_src.size(0), num_dst)
+            elif isinstance(edge_index, Tensor):  # target_to_source: messages flow from edge_index[1] to [0]
                 edges = edge_index if self.flow == "source_to_target" else edge_index.flip(0)
             else:
-                edges = self._fused_csr(edge_index, x_src.size(0), num_dst).edge_index()
+                edges = self._fused_csr(edge_index, x_src.size(0), num_dst)
             return self.nn(relu_edge_sum(x_src, e, edges, num_dst, x_dst, self.eps))
         if isinstance(edge_index, Tensor) and self.flow == "source_to_target":
             # the messages live on edges: no transposed graph is needed, so one sort per edge tensor, not two
