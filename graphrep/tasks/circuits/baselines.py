@@ -6,6 +6,8 @@
 - ``gbm``: scikit-learn ``HistGradientBoosting`` on each net's own features (pairs: sum, absolute difference and
   product of the two nets' features), no message passing; with ``area_prior`` its regression targets are relative to
   the same technology offset as the GNNs' (:func:`.circuits.area_prior_offset`). ``pin-count`` never uses it.
+  ``params`` overrides the ``HistGradientBoosting`` keyword arguments (default ``max_iter=200``, scikit-learn's
+  defaults otherwise: learning rate 0.1, 31 leaves, at least 20 samples a leaf, no L2 penalty).
 """
 
 from __future__ import annotations
@@ -43,20 +45,25 @@ def _regression_target(inputs: CircuitInputs, task: str) -> np.ndarray:
 class BaselineModel:
     """Fit on one design (``fit``), then ``predict`` on any: scaled capacitances, class ids, or link scores."""
 
-    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True, tail_weight: float = 0.0):
+    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True, tail_weight: float = 0.0,
+                 params: dict | None = None):
         if which not in BASELINES:
             raise ValueError(f"unknown baseline {which!r} (known: {', '.join(BASELINES)})")
+        params = dict(params or {})
+        if params and which != "gbm":
+            raise ValueError(f"params are for the gbm baseline only, not {which!r}")
+        gbm = HistGradientBoostingClassifier if TASKS[task] in ("link", "classification") else \
+            HistGradientBoostingRegressor
+        bad = sorted(set(params) - (set(gbm().get_params()) - {"random_state"}))
+        if bad:
+            raise ValueError(f"unknown {gbm.__name__} parameters: {', '.join(bad)}")
         self.which, self.task, self.seed, self.tail_weight = which, task, seed, tail_weight
         self.prior = which == "gbm" and uses_prior(task, area_prior)
         kind = TASKS[task]
         if which == "pin-count":
             self.model = LogisticRegression() if kind == "link" else LinearRegression()
-        elif kind == "link":
-            self.model = HistGradientBoostingClassifier(random_state=seed, max_iter=200)
-        elif kind == "classification":
-            self.model = HistGradientBoostingClassifier(random_state=seed, max_iter=200)
         else:
-            self.model = HistGradientBoostingRegressor(random_state=seed, max_iter=200)
+            self.model = gbm(random_state=seed, **{"max_iter": 200, **params})
 
     def fit(self, inputs: CircuitInputs) -> "BaselineModel":
         x = _features(inputs, self.task, self.which)
