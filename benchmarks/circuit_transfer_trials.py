@@ -20,7 +20,9 @@ the net's instances share through other nets); ``-wl`` (with ``-ctx``) also the 
 (``netlist_context(..., wireload=True)``: total cell area, nets, instances, die edge); ``-size`` labels also
 relative to an offset linear in log10(instances) fitted on the training designs
 (:func:`graphrep.tasks.circuits.normalise.shift_by_size`, after ``-tech``); ``-techhalf`` half the ``-tech``
-offset (``shift_by_technology(..., shrink=0.5)``); ``-nK`` at most K labelled
+offset (``shift_by_technology(..., shrink=0.5)``); ``-gcvK`` the GBM's boosting iterations chosen on held-out
+training designs in K groups (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`; its column "selected
+epoch" is then the iteration count); ``-nK`` at most K labelled
 nets per training design instead of ``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are
 means of trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
 Diagnostic column ``r2_centred``: R² after moving the predictions' mean onto the held-out design's true mean, i.e.
@@ -51,7 +53,7 @@ from sklearn.metrics import r2_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
 
-from graphrep.tasks.circuits.baselines import BaselineModel  # noqa: E402
+from graphrep.tasks.circuits.baselines import BaselineModel, grouped_iterations  # noqa: E402
 from graphrep.tasks.circuits.training import (LARGE_FRACTION, TransferConfig, large_net_metrics,  # noqa: E402
                                              load_graphs, predict, prepare, train_model, training_set)
 
@@ -108,6 +110,15 @@ TRIALS = {
     "gbm-tech-size-ctx-loc-n4000": {"kind": "gbm", "norm": "tech+size+ctx+loc", "max_nets": 4000},
     "gbm-size-ctx-loc-n4000": {"kind": "gbm", "norm": "size+ctx+loc", "max_nets": 4000},
     "mse-e60-h16-tech-size-ctx-loc": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+size+ctx+loc"},
+    # boosting iterations chosen on held-out training designs (baselines.grouped_iterations: 3 or 13 groups)
+    "gbm-tech-ctx-loc-n4000-gcv3": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "iterations": "grouped"},
+    "gbm-tech-ctx-loc-n4000-gcv13": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "iterations": "grouped",
+                                     "folds": 13},
+    # random feature subsets per split (HistGradientBoosting max_features)
+    "gbm-tech-ctx-loc-n4000-mf05": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                    "params": {"max_features": 0.5}},
+    "gbm-tech-ctx-loc-n4000-mf03": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                    "params": {"max_features": 0.3}},
     # half the per-PDK offset (normalise.shift_by_technology shrink 0.5)
     "gbm-techhalf-ctx-loc-n4000": {"kind": "gbm", "norm": "techhalf+ctx+loc", "max_nets": 4000},
     "mse-e60-h16-techhalf-ctx-loc": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "techhalf+ctx+loc"},
@@ -161,8 +172,16 @@ def run_trial(name: str, inputs: dict, held: str, args) -> np.ndarray:
     max_nets = spec.get("max_nets", args.max_train_nets)
     train = training_set([parts[n] for n in names], max_nets, args.layers)
     if spec["kind"] == "gbm":
+        params = spec.get("params")
+        if spec.get("iterations") == "grouped":  # chosen on held-out training designs (baselines.grouped_iterations)
+            from graphrep.tasks.circuits.training import cap_labelled_nets
+
+            capped = [cap_labelled_nets(parts[n], max_nets, args.layers) for n in names]
+            chosen, _ = grouped_iterations(capped, "total-cap", args.seed, spec.get("folds", 3))
+            params = {**(params or {}), "max_iter": chosen, "early_stopping": False}
+            run_trial.selection = {"best_epoch": chosen - 1}
         return (BaselineModel("gbm", "total-cap", args.seed, tail_weight=spec.get("tail", 0.0),
-                              params=spec.get("params")).fit(train)
+                              params=params).fit(train)
                 .predict(parts[held]))
     cfg = TransferConfig(task="total-cap", method="gnn-mse", hidden=spec["hidden"], layers=args.layers, lr=args.lr,
                          epochs=spec["epochs"], val_fraction=0.2, patience=args.patience, seed=args.seed,
