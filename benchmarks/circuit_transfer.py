@@ -36,7 +36,9 @@ Features: ``--context gbm`` (rows, comma-separated) appends the netlist-context 
 to the net features the named rows read (gbm's features, a GNN head's net input), for training and held-out
 designs, and ``--locality`` adds the locality columns to them (instances next to two or more of the net's instances
 through other nets, :data:`graphrep.tasks.circuits.context.LOCALITY_FEATURES`); ``--gbm-max-train-nets`` gives the gbm row its own cap on labelled nets per training design (it costs
-seconds where a GNN costs minutes).
+seconds where a GNN costs minutes), and ``--gbm-grouped-folds K`` chooses its boosting iterations on held-out
+training designs (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`) instead of scikit-learn's early
+stopping on random nets of the training designs.
 
 Metrics per held-out design: MAE, R², Spearman ρ on the scaled capacitance, and the large-net columns (R², Spearman,
 MAE in decades and recall on the top 20% of nets by true capacitance). Summaries: mean over the held-out designs per
@@ -49,6 +51,17 @@ Usage::
 Writes ``benchmarks/results/circuit_transfer.{json,md,png}``; with ``--docs`` also the guide's section
 (``docs/guides/circuits.md``) and the Circuits row of ``README.md`` and ``docs/index.md``. ``--held-out a,b --part p.json`` runs some folds into a
 part file; ``--parts p1.json,p2.json`` merges parts into the report (the folds are independent).
+
+Rerunning some rows: ``--rows gbm,gnn-mse`` trains and evaluates only those rows (the blend and ensemble rows run
+when both ``gbm`` and ``gnn-mse`` do, and only then; CircuitGCL's pre-training only with ``circuitgcl``), and
+``--merge benchmarks/results/circuit_transfer.json`` fills every other row, per held-out design, task and seed, from
+that earlier result (:func:`merge`: same designs, tasks, seeds, epochs, model scale and selection, or refused). The
+page then names both runs' options and which rows each produced::
+
+    PYTHONPATH=. python benchmarks/circuit_transfer.py --rows pin-count,gbm,gnn-mse --context gbm,gnn-mse \
+        --locality --tech-offset gbm,gnn-mse --gbm-max-train-nets 4000 --held-out a,b --part p1.json
+    PYTHONPATH=. python benchmarks/circuit_transfer.py --parts p1.json,p2.json \
+        --merge benchmarks/results/circuit_transfer.json --docs
 """
 
 from __future__ import annotations
@@ -69,11 +82,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
 
-from graphrep.tasks.circuits.baselines import BaselineModel  # noqa: E402
+from graphrep.tasks.circuits.baselines import BaselineModel, grouped_iterations  # noqa: E402
 from graphrep.tasks.circuits.context import netlist_context  # noqa: E402
 from graphrep.tasks.circuits.normalise import shift_by_technology  # noqa: E402
-from graphrep.tasks.circuits.training import (TransferConfig, ensemble_metrics, load_graphs, metrics,  # noqa: E402
-                                             predict, prepare, pretrain_encoder, train_model, training_set)
+from graphrep.tasks.circuits.training import (TransferConfig, cap_labelled_nets, ensemble_metrics,  # noqa: E402
+                                             load_graphs, metrics, predict, prepare, pretrain_encoder, train_model,
+                                             training_set)
 
 TASKS = ["total-cap", "ground-cap", "coupling"]
 #: rows with one value per held-out design: the mean prediction of the seeds' models (seed ensembles)
@@ -138,12 +152,25 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
 
     def tail(row: str) -> float:
         return args.tail_weight if row in args.tail else 0.0
+
+    def gbm_iterations(task: str, seed: int) -> tuple[dict | None, dict]:
+        """(params, record): with ``--gbm-grouped-folds K`` the gbm's boosting iterations chosen on held-out training
+        designs in K groups (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`, the training designs as
+        the gbm reads them, capped as in its union), no early stopping; else scikit-learn's own (None, {})."""
+        folds = getattr(args, "gbm_grouped_folds", 0)
+        if not folds:
+            return None, {}
+        source = designs_for("gbm", task)
+        capped = [cap_labelled_nets(source[n], gbm_nets, args.layers) for n in names]
+        chosen, _ = grouped_iterations(capped, task, seed, folds)
+        return {"max_iter": chosen, "early_stopping": False}, {"gbm_iterations": chosen}
     wall: dict = {r: 0.0 for r in ROWS + ["pretrain"]}
     target = inputs[held]
     seed_preds: dict = {t: {r: [] for r in BLEND} for t in args.tasks}
+    run_rows = rows_run(args)
     for seed in args.seeds:
         state = None
-        if seed in args.gcl_seeds:
+        if seed in args.gcl_seeds and "circuitgcl" in run_rows:
             t0 = time.perf_counter()
             state = pretrain_encoder([relative], TransferConfig(hidden=args.hidden, layers=args.layers, lr=args.lr,
                                                                 pretrain_epochs=args.pretrain_epochs, seed=seed))
@@ -152,7 +179,7 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
             y_held = target.target(task)[0]
             preds: dict = {}
             for row in ROWS:
-                if (row == "circuitgcl" and state is None) or row in ENSEMBLE_ROWS:
+                if (row == "circuitgcl" and state is None) or row in ENSEMBLE_ROWS or row not in run_rows:
                     continue
                 if y_held.numel() < 2:
                     out[task][row].append(None)
@@ -162,7 +189,9 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
                 if row == "pin-count":
                     y, p = y_held.numpy(), BaselineModel(row, task, seed).fit(absolute).predict(target)
                 elif row == "gbm":
-                    model = BaselineModel(row, task, seed, tail_weight=tail(row)).fit(train_union(row, task))
+                    params, chosen = gbm_iterations(task, seed)
+                    model = BaselineModel(row, task, seed, tail_weight=tail(row), params=params)
+                    model.fit(train_union(row, task))
                     y, p = y_held.numpy(), model.predict(designs_for(row, task)[held])
                 elif row in BLEND_ROWS:
                     y, p = y_held.numpy(), np.mean([preds[r] for r in BLEND], axis=0)
@@ -183,6 +212,8 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
     for task in args.tasks:
         gnn, gbm = (seed_preds[task][r] for r in BLEND)
         y_held = target.target(task)[0].numpy()
+        if not all(r in run_rows for r in BLEND):
+            continue  # the blend and ensemble rows come with their members (--rows, --merge)
         if not gnn:
             out[task]["gnn-mse-ens"], out[task]["gnn-mse-ens+gbm"] = [None], [None]
             continue
@@ -190,6 +221,51 @@ def fold(held: str, inputs: dict, args, log, context: dict | None = None) -> dic
         out[task]["gnn-mse-ens"] = [ensemble_metrics(task, y_held, gnn)]
         out[task]["gnn-mse-ens+gbm"] = [ensemble_metrics(task, y_held, [ens, np.mean(gbm, axis=0)])]
     return {"info": info, "results": out, "wall_seconds": wall}
+
+
+#: the rows ``--rows`` may name; the blend and ensemble rows are derived from ``BLEND``'s members and run with them
+RUNNABLE = [r for r in ROWS if r not in BLEND_ROWS + ENSEMBLE_ROWS]
+
+
+def rows_run(args) -> list[str]:
+    """The rows this run trains and evaluates: ``args.rows`` (every row when absent or empty) plus, when both
+    members of ``BLEND`` are among them, the blend and ensemble rows."""
+    named = list(getattr(args, "rows", None) or RUNNABLE)
+    return [r for r in ROWS if r in named or (r in BLEND_ROWS + ENSEMBLE_ROWS and all(m in named for m in BLEND))]
+
+
+#: the settings a merged result must share with this run (the training sets, model scale and selection of each row)
+MERGE_KEYS = ("designs", "tasks", "seeds", "epochs", "hidden", "layers", "lr", "max_train_nets", "val_fraction",
+              "patience")
+
+
+def merge(out: dict, earlier: dict, args) -> dict:
+    """``out`` (a run of :func:`rows_run`'s rows) with every other row's per-seed results (and its wall time) taken
+    from ``earlier``, a stored ``circuit_transfer.json``; ``out["merged"]`` records which rows came from it and its
+    settings. Refused, naming what differs, unless ``earlier`` holds the held-out designs and shares
+    :data:`MERGE_KEYS` (designs, tasks, seeds, epochs, model scale, training-set cap and model selection)."""
+    ran = rows_run(args)
+    old_args = earlier["meta"]["args"]
+    for key in MERGE_KEYS:
+        if old_args.get(key) != getattr(args, key):
+            raise ValueError(f"--merge: the earlier results' {key} {old_args.get(key)} differ from this run's "
+                             f"{getattr(args, key)}")
+    missing = [h for h in out["folds"] if h not in earlier["folds"]]
+    if missing:
+        raise ValueError(f"--merge: the earlier results hold no fold for {', '.join(missing)}")
+    taken = [r for r in ROWS if r not in ran]
+    again = [r for r in taken if r in (earlier.get("merged") or {}).get("rows", [])]
+    if again:
+        raise ValueError(f"--merge: rows {', '.join(again)} of the earlier results were merged from a run before it; "
+                         "merge from the results of the run that produced them")
+    for held, f in out["folds"].items():
+        old = earlier["folds"][held]
+        for task in args.tasks:
+            for row in taken:
+                f["results"][task][row] = old["results"][task][row]
+        for row in taken + (["pretrain"] if "circuitgcl" in taken else []):
+            f["wall_seconds"][row] = old["wall_seconds"].get(row, 0.0)
+    return {**out, "merged": {"rows": taken, "args": old_args, "total_seconds": earlier["total_seconds"]}}
 
 
 def run(args) -> dict:
@@ -315,8 +391,12 @@ def selection_note(out: dict, args) -> str:
               for row in LEARNED for r in t[row] if r is not None and "best_epoch" in r]
     ran = [r["epochs_run"] for f in out["folds"].values() for t in f["results"].values()
            for row in LEARNED for r in t[row] if r is not None and "epochs_run" in r]
+    iters = [r["gbm_iterations"] for f in out["folds"].values() for t in f["results"].values() for r in t["gbm"]
+             if r is not None and "gbm_iterations" in r]
+    gbm_note = (f" The gbm's boosting iterations chosen on held-out training designs: mean {np.mean(iters):.0f} "
+                f"(range {min(iters)}-{max(iters)}) of at most 200." if iters else "")
     if not picked:
-        return "Model selection: none (the last epoch of every learned row)."
+        return "Model selection: none (the last epoch of every learned row)." + gbm_note
     return (f"Model selection (every learned row): a seeded {args.val_fraction:.0%} of the training union's labels is "
             f"held out of the loss, the epoch with the lowest validation MSE is kept, training stops after "
             f"{args.patience} epochs without improvement; the held-out design is never looked at before the selected "
@@ -324,7 +404,8 @@ def selection_note(out: dict, args) -> str:
             f"{np.mean(picked):.1f} of {args.epochs} (epochs run: mean {np.mean(ran):.1f}). The {BLEND_ROWS[0]} row "
             f"is the mean of the {' and '.join(BLEND)} predictions, equal weights fixed in advance; "
             f"{ENSEMBLE_ROWS[0]} is the mean prediction of the {len(args.seeds)} seeds' gnn-mse models (one value per "
-            f"design, no std over seeds) and {ENSEMBLE_ROWS[1]} its mean with the seeds' mean gbm prediction.")
+            f"design, no std over seeds) and {ENSEMBLE_ROWS[1]} its mean with the seeds' mean gbm prediction."
+            + gbm_note)
 
 
 def summary_table(out: dict, args, task: str) -> list[str]:
@@ -374,7 +455,37 @@ def scale_text(out: dict, args) -> str:
             + (f" (the gbm row: at most {args.gbm_max_train_nets} per design)"
                if getattr(args, "gbm_max_train_nets", None) not in (None, args.max_train_nets) else "") + ". "
             f"Machine: {platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs, torch threads 1; total "
-            f"wall time {out['total_seconds']:.0f} s (summed over the parts run in parallel; not a timing benchmark).")
+            f"wall time {out['total_seconds']:.0f} s (summed over the parts run in parallel; not a timing benchmark)."
+            + merged_text(out, args))
+
+
+def command_text(a: dict) -> str:
+    """The ``circuit_transfer.py`` options that set up a run, from its stored arguments (``meta.args``; defaults
+    left out)."""
+    def join(v) -> str:
+        return ",".join(map(str, v))
+    opts = [f"--seeds {join(a['seeds'])}"]
+    opts += [f"--gcl-seeds {join(a['gcl_seeds'])}"] if list(a.get("gcl_seeds") or []) != list(a["seeds"]) else []
+    opts += [f"--rows {join(a['rows'])}"] if a.get("rows") else []
+    opts += [f"--context {join(a['context'])}"] if a.get("context") else []
+    opts += ["--locality"] if a.get("locality") else []
+    opts += [f"--tech-offset {join(a['tech_offset'])}"] if a.get("tech_offset") else []
+    opts += [f"--gbm-max-train-nets {a['gbm_max_train_nets']}"] if a.get("gbm_max_train_nets") is not None else []
+    opts += [f"--gbm-grouped-folds {a['gbm_grouped_folds']}"] if a.get("gbm_grouped_folds") else []
+    opts += [f"--tail {join(a['tail'])} --tail-weight {a.get('tail_weight', 1.0):g}"] if a.get("tail") else []
+    return "`python benchmarks/circuit_transfer.py " + " ".join(opts) + "`"
+
+
+def merged_text(out: dict, args) -> str:
+    """Which rows this run produced and which ``--merge`` took from an earlier run, with both runs' options."""
+    merged = out.get("merged")
+    if not merged:
+        return ""
+    ran = [r for r in ROWS if r not in merged["rows"]]
+    return (f" Rows {', '.join(ran)}: this run ({command_text(vars(args))}). Rows {', '.join(merged['rows'])}: "
+            f"the earlier run's results, merged with `--merge` ({command_text(merged['args'])}, its wall time "
+            f"{merged['total_seconds']:.0f} s); both runs use the same designs, seeds, epochs, model scale, training "
+            "sets and model selection.")
 
 
 def context_text(args) -> str:
@@ -391,6 +502,12 @@ def context_text(args) -> str:
         text += (f"; per-PDK label offsets for {', '.join(tech)} (`--tech-offset`: labels relative to the mean of "
                  "the training designs of the held-out design's PDK family, per task, from the training designs "
                  "only; `graphrep.tasks.circuits.normalise.shift_by_technology`)")
+    if getattr(args, "gbm_grouped_folds", 0):
+        text += (f"; the gbm's boosting iterations chosen on held-out training designs (`--gbm-grouped-folds "
+                 f"{args.gbm_grouped_folds}`: the training designs in {args.gbm_grouped_folds} seeded groups, a gbm "
+                 "fitted on the others predicts each group after every iteration, the count with the best mean R² "
+                 "over those designs is kept, at most 200, then fitted on every training design; "
+                 "`graphrep.tasks.circuits.baselines.grouped_iterations`)")
     tail = getattr(args, "tail", None) or []
     if tail:
         text += (f"; tail-weighted loss for {', '.join(tail)} (`--tail`: labels at or above the training 80th "
@@ -421,8 +538,8 @@ def write(out: dict, args) -> None:
     for task in args.tasks:
         md += [f"### {task}", ""] + per_design_table(out, args, task)
     (res_dir / "circuit_transfer.md").write_text("\n".join(md))
-    meta = {"args": {k: v for k, v in vars(args).items() if k != "parts"}, "platform": platform.platform(),
-            "torch": torch.__version__}
+    meta = {"args": {k: v for k, v in vars(args).items() if k not in ("parts", "merge")},
+            "platform": platform.platform(), "torch": torch.__version__}
     (res_dir / "circuit_transfer.json").write_text(json.dumps({**out, "meta": meta}, indent=1))
     plot(out, args, res_dir / "circuit_transfer.png")
     if args.docs:
@@ -559,6 +676,10 @@ def main(argv=None) -> int:
                         "graphrep.tasks.circuits.context.LOCALITY_FEATURES)")
     p.add_argument("--gbm-max-train-nets", type=int, default=None,
                    help="the gbm row's cap on labelled nets per training design (default: --max-train-nets)")
+    p.add_argument("--gbm-grouped-folds", type=int, default=0,
+                   help="choose the gbm's boosting iterations (at most 200, no early stopping) on held-out training "
+                        "designs in this many groups (graphrep.tasks.circuits.baselines.grouped_iterations); default 0: "
+                        "scikit-learn's early stopping on random nets")
     p.add_argument("--tech-offset", default="",
                    help="rows (comma-separated, of gbm and the learned rows) whose labels are also relative to the "
                         "mean of the training designs of the same PDK family, per task "
@@ -571,6 +692,12 @@ def main(argv=None) -> int:
     p.add_argument("--docs", action="store_true",
                    help="also rewrite the guide's benchmark section (docs/guides/circuits.md) and the Circuits row "
                         "of README.md and docs/index.md from the results")
+    p.add_argument("--rows", default="",
+                   help=f"rows to run (comma-separated, of {', '.join(RUNNABLE)}; default all); the blend and "
+                        "ensemble rows run when both gbm and gnn-mse do; the others need --merge for a report")
+    p.add_argument("--merge", default=None,
+                   help="an earlier circuit_transfer.json whose results fill the rows this run does not run "
+                        "(same designs, tasks, seeds, epochs, model scale and selection)")
     p.add_argument("--part", default=None, help="write the raw folds to this JSON file only (no report)")
     p.add_argument("--parts", default=None, help="merge these part files (comma-separated) into the report")
     args = p.parse_args(argv)
@@ -580,13 +707,22 @@ def main(argv=None) -> int:
     args.context = [r for r in args.context.split(",") if r]
     args.tech_offset = [r for r in args.tech_offset.split(",") if r]
     args.tail = [r for r in args.tail.split(",") if r]
+    args.rows = [r for r in args.rows.split(",") if r]
     args.seeds = _ints(args.seeds)
     args.gcl_seeds = _ints(args.gcl_seeds) if args.gcl_seeds is not None else list(args.seeds)
     bad = ([t for t in args.tasks if t not in TASKS] + [d for d in args.designs + args.held_out if d not in PDK]
            + [r for r in args.context + args.tech_offset if r not in ["gbm"] + LEARNED]
-           + [r for r in args.tail if r not in ("gbm", "gnn-mse")])
+           + [r for r in args.tail if r not in ("gbm", "gnn-mse")] + [r for r in args.rows if r not in RUNNABLE])
     if bad:
-        p.error(f"unknown tasks, designs, --context/--tech-offset rows or --tail rows: {', '.join(bad)}")
+        p.error(f"unknown tasks, designs, --context/--tech-offset rows, --tail rows or --rows: {', '.join(bad)}")
+    if sum(r in args.rows for r in BLEND) == 1:
+        p.error(f"--rows: name both {' and '.join(BLEND)} or neither (the blend and ensemble rows mix them)")
+    if args.rows and set(rows_run(args)) != set(ROWS) and not (args.merge or args.part or args.parts):
+        p.error(f"--rows {','.join(args.rows)} runs only some rows: give --merge (the earlier results) or --part")
+    earlier = json.loads(Path(args.merge).read_text()) if args.merge else None  # read before a report replaces it
+    if args.gbm_grouped_folds and not 2 <= args.gbm_grouped_folds <= len(args.designs) - 1:
+        p.error(f"--gbm-grouped-folds must be 0 or between 2 and the training designs ({len(args.designs) - 1}), "
+                f"got {args.gbm_grouped_folds}")
     if args.tail_weight < 0:
         p.error(f"--tail-weight must be >= 0, got {args.tail_weight}")
     if len(args.seeds) < 2:
@@ -600,18 +736,30 @@ def main(argv=None) -> int:
         saved_args = saved["meta"]["args"]
         for key in ("designs", "tasks", "seeds", "gcl_seeds", "epochs", "pretrain_epochs", "hidden", "layers", "lr",
                     "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets", "locality",
-                    "tech_offset", "tail", "tail_weight"):
+                    "tech_offset", "tail", "tail_weight", "rows", "gbm_grouped_folds"):
             setattr(args, key, saved_args.get(key))
         args.locality = bool(args.locality)
         args.context, args.tech_offset, args.tail = args.context or [], args.tech_offset or [], args.tail or []
+        args.rows, args.gbm_grouped_folds = args.rows or [], args.gbm_grouped_folds or 0
         args.held_out = list(folds)
-        write({"folds": folds, "total_seconds": seconds}, args)
-        return 0
+        return report({"folds": folds, "total_seconds": seconds}, args, earlier, p)
     out = run(args)
     if args.part:
-        meta = {"args": {k: v for k, v in vars(args).items() if k != "parts"}}
+        meta = {"args": {k: v for k, v in vars(args).items() if k not in ("parts", "merge")}}
         Path(args.part).write_text(json.dumps({**out, "meta": meta}, indent=1))
         return 0
+    return report(out, args, earlier, p)
+
+
+def report(out: dict, args, earlier: dict | None, p: argparse.ArgumentParser) -> int:
+    """Write the report of ``out``, its missing rows first filled from ``earlier`` (``--merge``)."""
+    if earlier is not None:
+        try:
+            out = merge(out, earlier, args)
+        except ValueError as e:
+            p.error(str(e))
+    elif set(rows_run(args)) != set(ROWS):
+        p.error(f"--rows {','.join(args.rows)} runs only some rows: give --merge with the earlier results for a report")
     write(out, args)
     return 0
 

@@ -16,9 +16,15 @@ the residual of a GBM (each training design's residual from a GBM fitted on the 
 prediction added to the GBM trained on all of them; ``-ctx`` the netlist-context net features appended to every
 design's net features (:func:`graphrep.tasks.circuits.context.netlist_context`, each design's own graph, no labels);
 ``-loc`` (with ``-ctx``) also the locality columns (``netlist_context(..., locality=True)``: neighbours that two of
-the net's instances share through other nets); ``-nK`` at most K labelled nets per training design instead of
-``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are means of
-trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
+the net's instances share through other nets); ``-wl`` (with ``-ctx``) also the design-level wire-load columns
+(``netlist_context(..., wireload=True)``: total cell area, nets, instances, die edge); ``-size`` labels also
+relative to an offset linear in log10(instances) fitted on the training designs
+(:func:`graphrep.tasks.circuits.normalise.shift_by_size`, after ``-tech``); ``-techhalf`` half the ``-tech``
+offset (``shift_by_technology(..., shrink=0.5)``); ``-gcvK`` the GBM's boosting iterations chosen on held-out
+training designs in K groups (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`; its column "selected
+epoch" is then the iteration count); ``-nK`` at most K labelled
+nets per training design instead of ``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are
+means of trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
 Diagnostic column ``r2_centred``: R² after moving the predictions' mean onto the held-out design's true mean, i.e.
 how much of the error is a per-design offset (an oracle, never a method).
 
@@ -47,7 +53,7 @@ from sklearn.metrics import r2_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
 
-from graphrep.tasks.circuits.baselines import BaselineModel  # noqa: E402
+from graphrep.tasks.circuits.baselines import BaselineModel, grouped_iterations  # noqa: E402
 from graphrep.tasks.circuits.training import (LARGE_FRACTION, TransferConfig, large_net_metrics,  # noqa: E402
                                              load_graphs, predict, prepare, train_model, training_set)
 
@@ -93,6 +99,40 @@ TRIALS = {
     "mse-e60-h16-tail3": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "prior", "tail": 3.0},
     "mse-e60-h16-ctx-loc": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "ctx+loc"},
     "mse-e60-h16-tech-ctx-loc": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+ctx+loc"},
+    # design-level wire-load context (total cell area, net and instance counts, die edge; context.WIRELOAD_FEATURES)
+    # and more labelled nets per training design for the GBM
+    "gbm-tech-ctx-loc-wl-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+wl", "max_nets": 4000},
+    "gbm-ctx-loc-wl-n4000": {"kind": "gbm", "norm": "ctx+loc+wl", "max_nets": 4000},
+    "gbm-tech-ctx-loc-n8000": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 8000},
+    "gbm-tech-ctx-loc-n16000": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 16000},
+    "mse-e60-h16-tech-ctx-loc-wl": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+ctx+loc+wl"},
+    # a label offset linear in log10(instances), fitted on the training designs (normalise.shift_by_size)
+    "gbm-tech-size-ctx-loc-n4000": {"kind": "gbm", "norm": "tech+size+ctx+loc", "max_nets": 4000},
+    "gbm-size-ctx-loc-n4000": {"kind": "gbm", "norm": "size+ctx+loc", "max_nets": 4000},
+    "mse-e60-h16-tech-size-ctx-loc": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+size+ctx+loc"},
+    # boosting iterations chosen on held-out training designs (baselines.grouped_iterations: 3 or 13 groups)
+    "gbm-tech-ctx-loc-n4000-gcv3": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "iterations": "grouped"},
+    "gbm-tech-ctx-loc-n4000-gcv13": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "iterations": "grouped",
+                                     "folds": 13},
+    # random feature subsets per split (HistGradientBoosting max_features)
+    "gbm-tech-ctx-loc-n4000-mf05": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                    "params": {"max_features": 0.5}},
+    "gbm-tech-ctx-loc-n4000-mf03": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                    "params": {"max_features": 0.3}},
+    # half the per-PDK offset (normalise.shift_by_technology shrink 0.5)
+    "gbm-techhalf-ctx-loc-n4000": {"kind": "gbm", "norm": "techhalf+ctx+loc", "max_nets": 4000},
+    "mse-e60-h16-techhalf-ctx-loc": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "techhalf+ctx+loc"},
+    # GBM hyperparameters (BaselineModel params): larger leaves, shallower trees, slower learning, an L2 penalty
+    "gbm-tech-ctx-loc-n4000-leaf200": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                       "params": {"min_samples_leaf": 200}},
+    "gbm-tech-ctx-loc-n4000-d3": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                  "params": {"max_depth": 3}},
+    "gbm-tech-ctx-loc-n4000-lr03": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                    "params": {"learning_rate": 0.03, "max_iter": 600}},
+    "gbm-tech-ctx-loc-n4000-l2": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                  "params": {"l2_regularization": 10.0}},
+    "gbm-tech-ctx-loc-n4000-it50": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
+                                    "params": {"max_iter": 50, "early_stopping": False}},
 }
 
 
@@ -101,16 +141,28 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
     :func:`graphrep.tasks.circuits.normalise.relative_features`) and ``prior_offset`` moved by the per-technology
     offset (``tech`` in ``norm``), computed from the training designs only."""
     from graphrep.tasks.circuits.context import netlist_context
-    from graphrep.tasks.circuits.normalise import relative_features, shift_by_technology
+    from graphrep.tasks.circuits.normalise import relative_features, shift_by_size, shift_by_technology
 
     if "rel" in norm.split("+"):
         parts = {n: relative_features(p) for n, p in parts.items()}
     if "ctx" in norm.split("+"):
-        parts = {n: netlist_context(p, locality="loc" in norm.split("+")) for n, p in parts.items()}
-    if "tech" not in norm.split("+"):
-        return parts
+        parts = {n: netlist_context(p, locality="loc" in norm.split("+"), wireload="wl" in norm.split("+"))
+                 for n, p in parts.items()}
+    train = [n for n in parts if n != held]
+    if "tech" in norm.split("+") or "techhalf" in norm.split("+"):
+        parts = shift_by_technology(parts, train, PDK, "total-cap", 1.0 if "tech" in norm.split("+") else 0.5)
+    if "size" in norm.split("+"):
+        scale = {n: design_scale(p) for n, p in parts.items()}
+        parts = shift_by_size(parts, train, scale, "total-cap")
+    return parts
 
-    return shift_by_technology(parts, [n for n in parts if n != held], PDK, "total-cap")
+
+def design_scale(inputs) -> float:
+    """The size scale of :func:`graphrep.tasks.circuits.normalise.shift_by_size` here: log10(1 + instances), the
+    ``design_log10_instances`` value of :func:`graphrep.tasks.circuits.context.design_size`."""
+    from graphrep.tasks.circuits.context import design_size
+
+    return design_size(inputs)["design_log10_instances"]
 
 
 def run_trial(name: str, inputs: dict, held: str, args) -> np.ndarray:
@@ -120,7 +172,16 @@ def run_trial(name: str, inputs: dict, held: str, args) -> np.ndarray:
     max_nets = spec.get("max_nets", args.max_train_nets)
     train = training_set([parts[n] for n in names], max_nets, args.layers)
     if spec["kind"] == "gbm":
-        return (BaselineModel("gbm", "total-cap", args.seed, tail_weight=spec.get("tail", 0.0)).fit(train)
+        params = spec.get("params")
+        if spec.get("iterations") == "grouped":  # chosen on held-out training designs (baselines.grouped_iterations)
+            from graphrep.tasks.circuits.training import cap_labelled_nets
+
+            capped = [cap_labelled_nets(parts[n], max_nets, args.layers) for n in names]
+            chosen, _ = grouped_iterations(capped, "total-cap", args.seed, spec.get("folds", 3))
+            params = {**(params or {}), "max_iter": chosen, "early_stopping": False}
+            run_trial.selection = {"best_epoch": chosen - 1}
+        return (BaselineModel("gbm", "total-cap", args.seed, tail_weight=spec.get("tail", 0.0),
+                              params=params).fit(train)
                 .predict(parts[held]))
     cfg = TransferConfig(task="total-cap", method="gnn-mse", hidden=spec["hidden"], layers=args.layers, lr=args.lr,
                          epochs=spec["epochs"], val_fraction=0.2, patience=args.patience, seed=args.seed,

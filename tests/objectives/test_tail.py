@@ -76,3 +76,29 @@ def test_transfer_config_tail_weight_selects_the_weighted_criterion():
     assert float(make_loss(y, TransferConfig(method="gnn-mse"))(only_top, y)) == pytest.approx(1 / 5)
     with pytest.raises(Exception, match="tail_weight"):
         TransferConfig(method="gnn-mse", tail_weight=-1.0).check()
+
+
+def test_gbm_params_reach_the_booster_and_bad_ones_are_refused():
+    """Labels 0, 0, 1, 1 split exactly by one feature. Defaults (at least 20 samples a leaf): no split on 4 nets, the
+    mean 0.5 everywhere. One tree of learning rate 0.5 and leaves of 1 sample: 0.5 -+ 0.5 * 0.5 = 0.25, 0.75."""
+    from graphrep.data.circuits.graph import NET_FEATURES
+    from graphrep.ops import CSR
+    from graphrep.tasks.circuits.baselines import BaselineModel
+    from graphrep.tasks.circuits.training import CircuitInputs
+
+    m = 4
+    net_x = torch.zeros(m, len(NET_FEATURES))
+    net_x[:, 0] = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    d = CircuitInputs(
+        name="d", x=torch.zeros(m, 4), csr=CSR.from_edge_index(torch.zeros(2, 0, dtype=torch.long), (m, m)),
+        net_index=torch.arange(m), net_x=net_x, degree=torch.ones(m), y_total=torch.tensor([0.0, 0.0, 1.0, 1.0]),
+        y_ground=torch.zeros(m), bucket=torch.zeros(m, dtype=torch.long), mask=torch.ones(m, dtype=torch.bool),
+        pairs=torch.zeros(2, 0, dtype=torch.long), pair_y=torch.zeros(0), link_pairs=torch.zeros(2, 0, dtype=torch.long),
+        link_y=torch.zeros(0), prior_offset=0.0)
+    assert BaselineModel("gbm", "total-cap").fit(d).predict(d) == pytest.approx([0.5] * m, abs=1e-6)
+    one = BaselineModel("gbm", "total-cap", params={"max_iter": 1, "learning_rate": 0.5, "min_samples_leaf": 1})
+    assert one.fit(d).predict(d) == pytest.approx([0.25, 0.25, 0.75, 0.75], abs=1e-6)
+    with pytest.raises(ValueError, match="min_leaf"):
+        BaselineModel("gbm", "total-cap", params={"min_leaf": 5})
+    with pytest.raises(ValueError, match="pin-count"):
+        BaselineModel("pin-count", "total-cap", params={"max_iter": 5})

@@ -6,6 +6,10 @@
 - ``gbm``: scikit-learn ``HistGradientBoosting`` on each net's own features (pairs: sum, absolute difference and
   product of the two nets' features), no message passing; with ``area_prior`` its regression targets are relative to
   the same technology offset as the GNNs' (:func:`.circuits.area_prior_offset`). ``pin-count`` never uses it.
+  ``params`` overrides the ``HistGradientBoosting`` keyword arguments (default ``max_iter=200``, scikit-learn's
+  defaults otherwise: learning rate 0.1, 31 leaves, at least 20 samples a leaf, no L2 penalty).
+- :func:`grouped_iterations`: the gbm's number of boosting iterations chosen on held-out *training designs* (grouped
+  cross-validation), where scikit-learn's own early stopping holds out random nets of the same designs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from graphrep.data.circuits.graph import GROUND_BUCKET_EDGES, LABEL_DECADES, LABEL_REF, bucketize
 from graphrep.objectives.tail import tail_weights
-from graphrep.tasks.circuits.training import TASKS, CircuitInputs, uses_prior
+from graphrep.tasks.circuits.training import TASKS, CircuitInputs, union_inputs, uses_prior
 
 BASELINES = ("pin-count", "gbm")
 
@@ -43,20 +47,25 @@ def _regression_target(inputs: CircuitInputs, task: str) -> np.ndarray:
 class BaselineModel:
     """Fit on one design (``fit``), then ``predict`` on any: scaled capacitances, class ids, or link scores."""
 
-    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True, tail_weight: float = 0.0):
+    def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True, tail_weight: float = 0.0,
+                 params: dict | None = None):
         if which not in BASELINES:
             raise ValueError(f"unknown baseline {which!r} (known: {', '.join(BASELINES)})")
+        params = dict(params or {})
+        if params and which != "gbm":
+            raise ValueError(f"params are for the gbm baseline only, not {which!r}")
+        gbm = HistGradientBoostingClassifier if TASKS[task] in ("link", "classification") else \
+            HistGradientBoostingRegressor
+        bad = sorted(set(params) - (set(gbm().get_params()) - {"random_state"}))
+        if bad:
+            raise ValueError(f"unknown {gbm.__name__} parameters: {', '.join(bad)}")
         self.which, self.task, self.seed, self.tail_weight = which, task, seed, tail_weight
         self.prior = which == "gbm" and uses_prior(task, area_prior)
         kind = TASKS[task]
         if which == "pin-count":
             self.model = LogisticRegression() if kind == "link" else LinearRegression()
-        elif kind == "link":
-            self.model = HistGradientBoostingClassifier(random_state=seed, max_iter=200)
-        elif kind == "classification":
-            self.model = HistGradientBoostingClassifier(random_state=seed, max_iter=200)
         else:
-            self.model = HistGradientBoostingRegressor(random_state=seed, max_iter=200)
+            self.model = gbm(random_state=seed, **{"max_iter": 200, **params})
 
     def fit(self, inputs: CircuitInputs) -> "BaselineModel":
         x = _features(inputs, self.task, self.which)
@@ -83,3 +92,49 @@ class BaselineModel:
         if not self.prior:
             return self.model.predict(x)
         return self.model.predict(x) + (inputs.prior_offset if inputs.prior_offset is not None else self.offset)
+
+    def staged_predict(self, inputs: CircuitInputs):
+        """The gbm regression's predictions on ``inputs`` after each boosting iteration (as :meth:`predict`, prior
+        included): a generator of [M] (or [P]) arrays."""
+        if self.which != "gbm" or TASKS[self.task] not in ("regression", "pair-regression"):
+            raise ValueError(f"staged predictions are for gbm regressions, not {self.which} on {self.task}")
+        x = _features(inputs, self.task, self.which)
+        shift = (inputs.prior_offset if inputs.prior_offset is not None else self.offset) if self.prior else 0.0
+        for p in self.model.staged_predict(x):
+            yield p + shift
+
+
+def grouped_iterations(designs: list[CircuitInputs], task: str, seed: int = 0, folds: int = 3, max_iter: int = 200,
+                       params: dict | None = None) -> tuple[int, np.ndarray]:
+    r"""(iterations, curve): the gbm's number of boosting iterations chosen on held-out training designs.
+
+    The ``designs`` (each already capped as it enters the training union) are split into ``folds`` groups (a seeded
+    permutation dealt round robin); for each group a gbm of ``max_iter`` iterations without early stopping is fitted
+    on the union of the other designs (:func:`.training.union_inputs`, labels relative to each prior) and predicts
+    every design of the group after each iteration :math:`k` (:meth:`BaselineModel.staged_predict`). With
+    :math:`R^2_d(k)` that design's R² on its own labels, ``curve`` [max_iter] is :math:`\overline{R^2}(k)`, the mean
+    over the designs with at least two labels and some spread, and ``iterations`` is :math:`1 + \arg\max_k` of it
+    (the first maximum): what transfers to an unseen design rather than what fits unseen nets of seen designs."""
+    if folds < 2 or len(designs) < folds:
+        raise ValueError(f"grouped iterations need folds >= 2 and at least as many designs, got {folds} folds and "
+                         f"{len(designs)} designs")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    group = np.empty(len(designs), dtype=int)
+    group[np.random.default_rng(seed).permutation(len(designs))] = np.arange(len(designs)) % folds
+    curves = []
+    for g in range(folds):
+        train = [d for d, k in zip(designs, group) if k != g]
+        model = BaselineModel("gbm", task, seed, params={**(params or {}), "max_iter": max_iter,
+                                                         "early_stopping": False}).fit(union_inputs(train))
+        for d in (d for d, k in zip(designs, group) if k == g):
+            y = d.target(task)[0].double().numpy()
+            sst = float(((y - y.mean()) ** 2).sum()) if y.size > 1 else 0.0
+            if sst <= 0:
+                continue
+            curve = [1.0 - float(((y - p) ** 2).sum()) / sst for p in model.staged_predict(d)]
+            curves.append(curve + [curve[-1]] * (max_iter - len(curve)))
+    if not curves:
+        raise ValueError("grouped iterations: no design with two or more labels and some spread")
+    mean = np.mean(curves, axis=0)
+    return int(np.argmax(mean)) + 1, mean

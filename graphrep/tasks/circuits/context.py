@@ -35,6 +35,21 @@ and enable trees say nothing about where a cell sits), :math:`T_{nw} = \sum_{u \
 
 What they buy the GBM, leave one design out: trials ``gbm-ctx-n4000`` against ``gbm-ctx-loc-n4000`` of
 ``benchmarks/circuit_transfer_trials.py`` (``benchmarks/results/circuit_transfer_trials_locality.md``).
+
+Wire-load context (:data:`WIRELOAD_FEATURES`, :func:`wireload_columns`, ``netlist_context(..., wireload=True)``): what
+a synthesis tool reads to choose a wire-load model when nothing is placed, the design's size. With :math:`A` the
+total standard-cell area of the design's instances (:math:`\sum_i (e^{a_i} - 1)` over the instances with a library
+area, :math:`a_i` their ``log_area_um2`` = :math:`\log(1 + \text{area} / \mu m^2)`), :math:`N` its nets and
+:math:`I` its instances, every net of the design gets the same four columns:
+
+- ``design_log10_area``: :math:`\log_{10}(1 + A / \mu m^2)`;
+- ``design_log10_nets``, ``design_log10_instances``: :math:`\log_{10}(1 + N)`, :math:`\log_{10}(1 + I)`;
+- ``design_edge_mm``: :math:`\sqrt{A} / 1000`, the edge in mm of a square die of that cell area (Rent's rule: the
+  average wire length of a placed design grows with it, :math:`\bar L \propto \sqrt{A / I}\, I^{p - 1/2}` for a
+  Rent exponent :math:`p > 1/2`); linear, where the other three are logarithms, so that a linear layer sees both.
+
+What they buy, leave one design out: the ``-wl`` trials of ``benchmarks/circuit_transfer_trials.py``
+(``benchmarks/results/circuit_transfer_trials_wireload.md``).
 """
 
 from __future__ import annotations
@@ -53,6 +68,7 @@ CONTEXT_FEATURES = ["drv_log2_drive", "drv_log_area", "drv_log_pins", "drv_buffe
                     "sink_log_area_max", "sink_seq", "log_nets_2hop", "log_deg_2hop", "log_inst_3hop",
                     "drv_minus_fanout"]
 LOCALITY_FEATURES = ["log_ext", "log_recon", "recon_share"]
+WIRELOAD_FEATURES = ["design_log10_area", "design_log10_nets", "design_log10_instances", "design_edge_mm"]
 _BUFFERS = ("buf", "inv", "clkbuf", "clkinv", "dly")
 
 
@@ -161,10 +177,35 @@ def locality_columns(inputs: CircuitInputs, max_instances: int = 20, blocks: tup
     return np.stack([np.log1p(ext), np.log1p(recon), recon / np.maximum(ext, 1.0)], 1)
 
 
-def netlist_context(inputs: CircuitInputs, locality: bool = False) -> CircuitInputs:
-    """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]), and with
-    ``locality`` then :data:`LOCALITY_FEATURES` ([M, F_net + 15]); the graph and ``x`` are unchanged."""
+def design_size(inputs: CircuitInputs) -> dict[str, float]:
+    """The design-level values of :data:`WIRELOAD_FEATURES` (module docstring), by name: total cell area :math:`A`
+    of the instances with a library area, nets :math:`N` (rows of ``net_x``), instances :math:`I` (nodes of type
+    instance in ``x``)."""
+    x = inputs.x.double().numpy()
+    width = 3 + len(INSTANCE_FEATURES) + len(PIN_FEATURES) + len(NET_FEATURES)
+    if x.shape[1] != width:
+        raise ValueError(f"design {inputs.name}: features of width {x.shape[1]} are not those of "
+                         f"graphrep.data.circuits.graph ({width})")
+    inst = x[x[:, :3].argmax(1) == 0] if x.shape[0] else x
+    known = inst[:, 3 + INSTANCE_FEATURES.index("has_area")] > 0.5
+    area = float(np.expm1(inst[known, 3 + INSTANCE_FEATURES.index("log_area_um2")]).sum())
+    values = [np.log10(1.0 + area), np.log10(1.0 + inputs.net_x.size(0)), np.log10(1.0 + inst.shape[0]),
+              np.sqrt(area) / 1000.0]
+    return dict(zip(WIRELOAD_FEATURES, map(float, values)))
+
+
+def wireload_columns(inputs: CircuitInputs) -> np.ndarray:
+    """[M, len(WIRELOAD_FEATURES)] float64: :func:`design_size`'s values, the same row on every net."""
+    row = np.asarray(list(design_size(inputs).values()), dtype=np.float64)
+    return np.tile(row, (inputs.net_x.size(0), 1))
+
+
+def netlist_context(inputs: CircuitInputs, locality: bool = False, wireload: bool = False) -> CircuitInputs:
+    """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]), with
+    ``locality`` then :data:`LOCALITY_FEATURES` (+3 columns) and with ``wireload`` then :data:`WIRELOAD_FEATURES`
+    (+4); the graph and ``x`` are unchanged."""
     blocks = _incidence_blocks(inputs)  # built once for both
     cols = [context_columns(inputs, blocks=blocks)] + ([locality_columns(inputs, blocks=blocks)] if locality else [])
+    cols += [wireload_columns(inputs)] if wireload else []
     extra = torch.as_tensor(np.concatenate(cols, 1), dtype=inputs.net_x.dtype)
     return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, extra], 1))

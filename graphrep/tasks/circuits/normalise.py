@@ -90,14 +90,54 @@ def technology_offsets(train: dict[str, CircuitInputs], technology: dict[str, st
 
 
 def shift_by_technology(designs: dict[str, CircuitInputs], train: list[str], technology: dict[str, str | None],
-                        task: str = "total-cap") -> dict[str, CircuitInputs]:
-    r"""``designs`` with each ``prior_offset`` :math:`o_d` moved to :math:`o_d + \delta_d`, :math:`\delta_d` the
+                        task: str = "total-cap", shrink: float = 1.0) -> dict[str, CircuitInputs]:
+    r"""``designs`` with each ``prior_offset`` :math:`o_d` moved to :math:`o_d + \lambda \delta_d`, :math:`\delta_d` the
     per-technology offset of :func:`technology_offsets` for ``task`` taken from the ``train`` designs only (an
-    evaluation design of a technology with training designs gets its technology's offset, of another one 0). A
-    design without a prior (``None``) counts as 0. Features and labels are unchanged; :func:`.training.union_inputs`
-    and :func:`.training.predict` then learn and predict labels relative to the technology's mean."""
+    evaluation design of a technology with training designs gets its technology's offset, of another one 0) and
+    :math:`\lambda` = ``shrink`` in [0, 1] (1: the whole offset; less pulls an offset estimated from one to four
+    designs toward 0). A design without a prior (``None``) counts as 0. Features and labels are unchanged;
+    :func:`.training.union_inputs` and :func:`.training.predict` then learn and predict labels relative to it."""
     missing = [n for n in train if n not in designs]
     if missing:
         raise KeyError(f"training designs not among the designs: {', '.join(missing)}")
+    if not 0.0 <= shrink <= 1.0:
+        raise ValueError(f"shrink must be in [0, 1], got {shrink}")
     shift = technology_offsets({n: designs[n] for n in train}, {n: technology.get(n) for n in designs}, task)
+    return {n: dataclasses.replace(p, prior_offset=(p.prior_offset or 0.0) + shrink * shift[n])
+            for n, p in designs.items()}
+
+
+def size_offsets(train: dict[str, CircuitInputs], scale: dict[str, float], task: str = "total-cap"
+                 ) -> dict[str, float]:
+    r"""A label offset linear in a design-size scale :math:`s_d` (e.g. :math:`\log_{10}` of the design's instances,
+    :data:`.context.WIRELOAD_FEATURES`), fitted on the training designs only: with :math:`r_e = \bar y_e - o_e` the
+    training design's mean label relative to its ``prior_offset`` (each design counts once), the least-squares slope
+    :math:`b = \sum_e (s_e - \bar s)(r_e - \bar r) / \sum_e (s_e - \bar s)^2` and :math:`\delta_d = b\,(s_d -
+    \bar s)` for every design of ``scale`` (:math:`\bar s`, :math:`\bar r`: means over the training designs). Rent's
+    rule in small: the average wire of a placed design grows with its size, :math:`\bar L \propto I^{p - 1/2}`, which a
+    net's own features cannot say. Fewer than two training designs with labels, or one size among them: all 0."""
+    missing = [n for n in train if n not in scale]
+    if missing:
+        raise KeyError(f"training designs without a size scale: {', '.join(missing)}")
+    bad = [n for n, v in scale.items() if not np.isfinite(v)]
+    if bad:
+        raise ValueError(f"size scale not finite for: {', '.join(bad)}")
+    pts = [(scale[n], float(d.target(task)[0].double().mean()) - (d.prior_offset or 0.0))
+           for n, d in train.items() if d.target(task)[0].numel()]
+    s, r = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    if len(pts) < 2 or np.ptp(s) == 0:
+        return {n: 0.0 for n in scale}
+    b = float(((s - s.mean()) * (r - r.mean())).sum() / ((s - s.mean()) ** 2).sum())
+    return {n: b * (v - float(s.mean())) for n, v in scale.items()}
+
+
+def shift_by_size(designs: dict[str, CircuitInputs], train: list[str], scale: dict[str, float],
+                  task: str = "total-cap") -> dict[str, CircuitInputs]:
+    r"""``designs`` with each ``prior_offset`` :math:`o_d` moved to :math:`o_d + \delta_d`, :math:`\delta_d` of
+    :func:`size_offsets` fitted on the ``train`` designs only (after :func:`shift_by_technology`, it fits the size
+    trend left within the technologies). Features and labels are unchanged."""
+    missing = [n for n in train if n not in designs]
+    if missing:
+        raise KeyError(f"training designs not among the designs: {', '.join(missing)}")
+    shift = size_offsets({n: designs[n] for n in train}, {n: scale[n] for n in designs}, task)
     return {n: dataclasses.replace(p, prior_offset=(p.prior_offset or 0.0) + shift[n]) for n, p in designs.items()}

@@ -8,8 +8,8 @@ import torch
 
 from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
 from graphrep.ops import CSR
-from graphrep.tasks.circuits.context import (CONTEXT_FEATURES, LOCALITY_FEATURES, context_columns,
-                                             locality_columns, netlist_context)
+from graphrep.tasks.circuits.context import (CONTEXT_FEATURES, LOCALITY_FEATURES, WIRELOAD_FEATURES,
+                                             context_columns, locality_columns, netlist_context, wireload_columns)
 from graphrep.tasks.circuits.normalise import _block_start
 from graphrep.tasks.circuits.training import CircuitInputs
 
@@ -100,3 +100,33 @@ def test_netlist_context_with_locality_appends_both():
     assert out.net_x.shape == (3, base + len(LOCALITY_FEATURES))
     assert torch.allclose(out.net_x[:, :base], netlist_context(d).net_x)
     assert out.net_x[:, base:].numpy() == pytest.approx(locality_columns(d))
+
+
+def test_wireload_columns_by_hand():
+    """Log areas log(1 + a) of 1, 2, 3: cell area A = (e - 1) + (e^2 - 1) + (e^3 - 1) = 31.19 um^2; 3 nets, 3
+    instances; the same row on every net. An instance without a library area (has_area 0) adds nothing to A."""
+    e = math.e
+    area = e + e ** 2 + e ** 3 - 3
+    want = {"design_log10_area": math.log10(1 + area), "design_log10_nets": math.log10(4),
+            "design_log10_instances": math.log10(4), "design_edge_mm": math.sqrt(area) / 1000}
+    assert set(want) == set(WIRELOAD_FEATURES)
+    c = wireload_columns(_design())
+    assert c.shape == (3, len(WIRELOAD_FEATURES))
+    for k, f in enumerate(WIRELOAD_FEATURES):
+        assert c[:, k].tolist() == pytest.approx([want[f]] * 3), f
+    d = _design()
+    d.x[2, _block_start("instance") + INSTANCE_FEATURES.index("has_area")] = 0  # I2 (log area 3) unknown
+    less = e + e ** 2 - 2
+    assert wireload_columns(d)[0, 0] == pytest.approx(math.log10(1 + less))
+    assert wireload_columns(d)[0, 3] == pytest.approx(math.sqrt(less) / 1000)
+    with pytest.raises(ValueError, match="hand"):
+        wireload_columns(CircuitInputs(**{**d.__dict__, "x": d.x[:, :-1]}))
+
+
+def test_netlist_context_with_wireload_appends_last():
+    d = _design()
+    out = netlist_context(d, locality=True, wireload=True)
+    base = len(NET_FEATURES) + len(CONTEXT_FEATURES) + len(LOCALITY_FEATURES)
+    assert out.net_x.shape == (3, base + len(WIRELOAD_FEATURES))
+    assert torch.allclose(out.net_x[:, :base], netlist_context(d, locality=True).net_x)
+    assert out.net_x[:, base:].numpy() == pytest.approx(wireload_columns(d), rel=1e-6)

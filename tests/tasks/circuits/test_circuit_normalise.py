@@ -98,3 +98,52 @@ def test_shift_by_technology_moves_each_prior_by_hand():
     assert torch.equal(out["h"].y_total, designs["h"].y_total)
     with pytest.raises(KeyError, match="zz"):
         shift_by_technology(designs, ["a", "zz"], tech)
+
+
+def test_size_offsets_by_hand():
+    """Scales 1, 2, 3 and relative means a 0.6 - 0.5 = 0.1, b 0.3 - 0 = 0.3 (no prior: 0), c 0.2 - 0 = 0.2: slope
+    b = ((-1)(-0.1) + 0 (0.1) + 1 (0)) / 2 = 0.05 around the mean scale 2; the held-out h (scale 4) gets 0.05 * 2;
+    its labels are never read (changing them changes nothing; counting it as training would)."""
+    from graphrep.tasks.circuits.normalise import size_offsets
+
+    train = {"a": _design("a", [0.5, 0.7], 0.5), "b": _design("b", [0.2, 0.4], None), "c": _design("c", [0.2], 0.0)}
+    scale = {"a": 1.0, "b": 2.0, "c": 3.0, "h": 4.0}
+    off = size_offsets(train, scale)
+    assert off == pytest.approx({"a": -0.05, "b": 0.0, "c": 0.05, "h": 0.1})
+    with_h = size_offsets({**train, "h": _design("h", [0.9], 0.0)}, scale)
+    assert with_h["h"] != pytest.approx(0.1)
+    assert size_offsets({"a": train["a"]}, scale) == {n: 0.0 for n in scale}  # one design: no slope
+    assert size_offsets(train, {**scale, "a": 2.0, "c": 2.0, "b": 2.0}) == {n: 0.0 for n in scale}  # one size
+    with pytest.raises(KeyError, match="c"):
+        size_offsets(train, {"a": 1.0, "b": 2.0})
+    with pytest.raises(ValueError, match="h"):
+        size_offsets(train, {**scale, "h": float("nan")})
+
+
+def test_shift_by_size_moves_each_prior_by_hand():
+    from graphrep.tasks.circuits.normalise import shift_by_size
+
+    designs = {"a": _design("a", [0.5, 0.7], 0.5), "b": _design("b", [0.2, 0.4], None), "c": _design("c", [0.2], 0.0),
+               "h": _design("h", [0.9], 0.2)}
+    out = shift_by_size(designs, ["a", "b", "c"], {"a": 1.0, "b": 2.0, "c": 3.0, "h": 4.0})
+    assert {n: d.prior_offset for n, d in out.items()} == pytest.approx({"a": 0.45, "b": 0.0, "c": 0.05, "h": 0.3})
+    assert torch.equal(out["h"].y_total, designs["h"].y_total)
+    with pytest.raises(KeyError, match="zz"):
+        shift_by_size(designs, ["a", "zz"], {"a": 1.0, "b": 2.0, "c": 3.0, "h": 4.0})
+
+
+def test_shift_by_technology_shrink_scales_the_offset_by_hand():
+    """The designs of test_shift_by_technology_moves_each_prior_by_hand with shrink 0.5: half of each offset (p
+    -1/30, q 1/15); shrink 0 leaves every prior (None as 0); outside [0, 1] refused."""
+    from graphrep.tasks.circuits.normalise import shift_by_technology
+
+    designs = {"a": _design("a", [0.5, 0.7, 0.9], 0.1, [True, True, False]), "b": _design("b", [0.2, 0.4], None),
+               "c": _design("c", [0.5, 0.7], 0.0), "h": _design("h", [0.9], 0.2)}
+    tech = {"a": "p", "b": "p", "c": "q", "h": "p"}
+    half = shift_by_technology(designs, ["a", "b", "c"], tech, "total-cap", shrink=0.5)
+    want = {"a": 0.1 - 1 / 30, "b": -1 / 30, "c": 1 / 15, "h": 0.2 - 1 / 30}
+    assert {n: d.prior_offset for n, d in half.items()} == pytest.approx(want)
+    none = shift_by_technology(designs, ["a", "b", "c"], tech, "total-cap", shrink=0.0)
+    assert {n: d.prior_offset for n, d in none.items()} == pytest.approx({"a": 0.1, "b": 0.0, "c": 0.0, "h": 0.2})
+    with pytest.raises(ValueError, match="shrink"):
+        shift_by_technology(designs, ["a", "b", "c"], tech, shrink=1.5)

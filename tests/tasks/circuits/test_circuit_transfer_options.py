@@ -28,7 +28,7 @@ def _bench():
 def _args(designs, **kw):
     base = dict(designs=designs, tasks=["total-cap"], seeds=[0], gcl_seeds=[], max_train_nets=None, layers=2,
                 hidden=4, lr=1e-2, epochs=1, pretrain_epochs=1, val_fraction=0.2, patience=0, context=[],
-                gbm_max_train_nets=None, tech_offset=[], tail=[], tail_weight=1.0)
+                gbm_max_train_nets=None, tech_offset=[], tail=[], tail_weight=1.0, gbm_grouped_folds=0)
     return argparse.Namespace(**{**base, **kw})
 
 
@@ -85,3 +85,84 @@ def test_bad_rows_are_refused_by_name(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--tail-weight", "-1"])
     assert "--tail-weight" in capsys.readouterr().err
+
+
+def test_rows_run_by_hand():
+    """The blend and ensemble rows come with both their members, never with one of them."""
+    bench = _bench()
+    both = bench.rows_run(argparse.Namespace(rows=["gnn-mse", "gbm"]))
+    assert both == ["gbm", "gnn-mse", "gnn-mse+gbm", "gnn-mse-ens", "gnn-mse-ens+gbm"]
+    assert bench.rows_run(argparse.Namespace(rows=[])) == bench.ROWS
+    assert bench.rows_run(argparse.Namespace(rows=["pin-count", "gnn-bmse"])) == ["pin-count", "gnn-bmse"]
+
+
+def test_rows_and_merge_take_the_other_rows_from_the_earlier_run(designs):
+    """An earlier run of every row; a run of gbm and gnn-mse (their blends with them) with per-PDK offsets for gbm:
+    the merged result keeps the new gbm (the tech-offset gbm predicts the held-out mean exactly, see
+    test_tech_offset_removes_the_pdk_shift_by_hand, where the earlier one is 0.1 below it) and the earlier pin-count
+    and gnn-bmse, and says which came from where. Different seeds, or rows that were themselves merged, are refused."""
+    bench = _bench()
+    held = "pdp8_sky130hd"
+    old_args = _args(list(designs))
+    full = bench.fold(held, designs, old_args, lambda msg: None)
+    earlier = {"folds": {held: full}, "total_seconds": 5.0, "meta": {"args": vars(old_args)}}
+    new_args = _args(list(designs), rows=["gbm", "gnn-mse"], tech_offset=["gbm"])
+    part = bench.fold(held, designs, new_args, lambda msg: None)
+    res = part["results"]["total-cap"]
+    assert res["pin-count"] == [] and res["gnn-bmse"] == [] and len(res["gbm"]) == 1
+    assert len(res["gnn-mse+gbm"]) == 1 and len(res["gnn-mse-ens+gbm"]) == 1
+    out = bench.merge({"folds": {held: part}, "total_seconds": 1.0}, earlier, new_args)
+    got, old = out["folds"][held]["results"]["total-cap"], full["results"]["total-cap"]
+    assert got["pin-count"] == old["pin-count"] and got["gnn-bmse"] == old["gnn-bmse"]
+    y = designs[held].target("total-cap")[0].numpy()
+    base = float(np.mean(y))
+    assert got["gbm"][0]["mae"] == pytest.approx(float(np.mean(np.abs(y - base))), abs=1e-5)
+    assert old["gbm"][0]["mae"] == pytest.approx(float(np.mean(np.abs(y - base + 0.1))), abs=1e-5)
+    assert out["merged"]["rows"] == ["pin-count", "gnn-bmse", "circuitgcl"]
+    text = bench.merged_text(out, new_args)
+    assert "--rows gbm,gnn-mse --tech-offset gbm" in text
+    assert "Rows pin-count, gnn-bmse, circuitgcl: the earlier" in text
+    with pytest.raises(ValueError, match="seeds"):
+        bench.merge({"folds": {held: part}, "total_seconds": 1.0},
+                    {**earlier, "meta": {"args": {**vars(old_args), "seeds": [1]}}}, new_args)
+    with pytest.raises(ValueError, match="epochs"):
+        bench.merge({"folds": {held: part}, "total_seconds": 1.0},
+                    {**earlier, "meta": {"args": {**vars(old_args), "epochs": 60}}}, new_args)
+    with pytest.raises(ValueError, match="pin-count"):
+        bench.merge({"folds": {held: part}, "total_seconds": 1.0}, {**out, "meta": {"args": vars(new_args)}},
+                    new_args)
+    with pytest.raises(ValueError, match="gcd_sky130hs"):
+        bench.merge({"folds": {"gcd_sky130hs": part}, "total_seconds": 1.0}, earlier, new_args)
+
+
+def test_bad_rows_options_are_refused_by_name(capsys):
+    bench = _bench()
+    with pytest.raises(SystemExit):
+        bench.main(["--rows", "gbm,nosuchrow"])
+    assert "nosuchrow" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--rows", "gbm"])
+    assert "gnn-mse" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--rows", "gnn-mse+gbm"])  # a derived row is not run on its own
+    assert "gnn-mse+gbm" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--rows", "gbm,gnn-mse"])  # a report of some rows only, with nothing to merge
+    assert "--merge" in capsys.readouterr().err
+
+
+def test_gbm_grouped_folds_choose_and_record_the_iterations(designs, capsys):
+    """Copies of the tiny design: too few nets for a split, so every iteration predicts the training mean and the
+    grouped curve is flat: its first maximum, 1 iteration, is chosen and recorded; with sky130 +0.1 / sg13g2 -0.2 and
+    no per-PDK offsets the one-iteration gbm still predicts the union mean, 0.1 below the held-out pdp8_sky130hd
+    (as test_tech_offset_removes_the_pdk_shift_by_hand). Out-of-range folds are refused by name."""
+    bench = _bench()
+    out, _ = _gbm_bias(bench, designs, "pdp8_sky130hd", gbm_grouped_folds=3)
+    gbm = out["results"]["total-cap"]["gbm"][0]
+    assert gbm["gbm_iterations"] == 1
+    y = designs["pdp8_sky130hd"].target("total-cap")[0].numpy()
+    assert gbm["mae"] == pytest.approx(float(np.mean(np.abs(y - float(np.mean(y)) + 0.1))), abs=1e-5)
+    assert "gbm_iterations" not in out["results"]["total-cap"]["pin-count"][0]
+    with pytest.raises(SystemExit):
+        bench.main(["--gbm-grouped-folds", "1"])
+    assert "--gbm-grouped-folds" in capsys.readouterr().err

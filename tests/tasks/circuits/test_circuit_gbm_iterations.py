@@ -1,0 +1,56 @@
+"""The gbm's boosting iterations chosen on held-out training designs (``baselines.grouped_iterations``) on designs
+built so that the R² after each iteration is known by hand."""
+
+import numpy as np
+import pytest
+import torch
+
+from graphrep.data.circuits.graph import NET_FEATURES
+from graphrep.ops import CSR
+from graphrep.tasks.circuits.baselines import BaselineModel, grouped_iterations
+from graphrep.tasks.circuits.training import CircuitInputs
+
+
+def _design(name: str, slope: float) -> CircuitInputs:
+    """40 nets, feature x (the first net column) 0 on 20 and 1 on 20; labels 0.45 + slope (x - 1/2) (mean 0.45)."""
+    m = 40
+    x = torch.zeros(m, len(NET_FEATURES))
+    x[20:, 0] = 1.0
+    y = 0.45 + slope * (x[:, 0] - 0.5)
+    return CircuitInputs(
+        name=name, x=torch.zeros(m, 4), csr=CSR.from_edge_index(torch.zeros(2, 0, dtype=torch.long), (m, m)),
+        net_index=torch.arange(m), net_x=x, degree=torch.ones(m), y_total=y, y_ground=y.clone(),
+        bucket=torch.zeros(m, dtype=torch.long), mask=torch.ones(m, dtype=torch.bool),
+        pairs=torch.zeros(2, 0, dtype=torch.long), pair_y=torch.zeros(0),
+        link_pairs=torch.zeros(2, 0, dtype=torch.long), link_y=torch.zeros(0), prior_offset=0.0)
+
+
+def test_staged_predictions_shrink_the_residual_by_the_learning_rate():
+    """Squared error: each iteration's leaf is lr times the mean residual on its side, so after k iterations the
+    prediction is 0.45 + (1 - 0.9^k) slope (x - 1/2) (learning rate 0.1)."""
+    d = _design("a", 0.5)
+    model = BaselineModel("gbm", "total-cap", params={"max_iter": 3, "early_stopping": False}).fit(d)
+    staged = list(model.staged_predict(d))
+    x = d.net_x[:, 0].numpy()
+    for k, p in enumerate(staged, start=1):
+        assert p == pytest.approx(0.45 + (1 - 0.9 ** k) * 0.5 * (x - 0.5), abs=1e-6)
+    assert staged[-1] == pytest.approx(model.predict(d), abs=1e-9)
+    with pytest.raises(ValueError, match="pin-count"):
+        next(BaselineModel("pin-count", "total-cap").fit(d).staged_predict(d))
+
+
+def test_grouped_iterations_by_hand():
+    """Every design the same law: on a held-out design R²(k) = 1 - 0.9^(2k), rising: all max_iter iterations.
+    Two designs with slope +0.5 and two with -0.5, leave one design out (4 groups): the other three lean the other
+    way (two against one), so more iterations only hurt: 1 iteration."""
+    same = [_design(n, 0.5) for n in "abcd"]
+    it, curve = grouped_iterations(same, "total-cap", folds=2, max_iter=5)
+    assert it == 5
+    assert curve == pytest.approx([1 - 0.81 ** k for k in range(1, 6)], abs=1e-6)
+    mixed = [_design("a", 0.5), _design("b", 0.5), _design("c", -0.5), _design("d", -0.5)]
+    it, curve = grouped_iterations(mixed, "total-cap", folds=4, max_iter=5)
+    assert it == 1 and np.all(np.diff(curve) < 0)
+    with pytest.raises(ValueError, match="folds"):
+        grouped_iterations(same[:1], "total-cap", folds=2)
+    with pytest.raises(ValueError, match="max_iter"):
+        grouped_iterations(same, "total-cap", max_iter=0)
