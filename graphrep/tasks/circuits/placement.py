@@ -17,7 +17,8 @@ disconnected design gets one embedding per piece, never the indicator vectors of
 ``dense_max`` instances, else Lanczos ``eigsh`` from a seeded start vector). Spectral coordinates bunch most cells
 near 0; a placer spreads them over the die, and so does this, per axis by rank:
 :math:`u = (\operatorname{rank}(y) - 1/2) / n_c \in (0, 1)` (average ranks for ties, ``y`` rounded to 9 digits of
-its largest entry), which is also blind to the eigenvectors' signs. A component of one instance sits at (1/2, 1/2); one of two has one axis (the other at 1/2).
+its largest entry), which is also blind to the eigenvectors' signs. A component of one instance sits at
+(1/2, 1/2); one of two has one axis (the other at 1/2).
 Top-level ports (I/O pads) are not placed: a placer puts them on the die's edge, so a net with a port pin gets the
 distance from its bounding box to the nearest edge added to its HPWL (a pad at the nearest edge point).
 
@@ -39,9 +40,14 @@ port's distance :math:`\min(x_0, y_0, 1 - x_1, 1 - y_1)` or 0; a net of no insta
 - ``log_place_star_um``: :math:`\log(1 + s_c \sum_i |x_i - \bar x| + |y_i - \bar y|)` over the net's instances, the
   star model's length.
 
+A second stand-in placement, :func:`bisection_coordinates` (``method="bisection"``): recursive spectral min-cut
+bisection down to single instances, which spreads cells by construction and keeps local clusters together below
+the two coarsest modes; the same columns are then measured with the whole design as one square.
+
 Deterministic for a given ``seed`` (the Lanczos start vector), invariant to the order of the instances up to the
-eigen solver's rounding. What it buys the GBM, leave one design out: the ``-place`` trials of
-``benchmarks/circuit_transfer_trials.py`` (``benchmarks/results/circuit_transfer_trials_placement.md``).
+eigen solver's rounding (the bisection's median cuts may break ties differently). What they buy the GBM, leave one
+design out: the ``-place`` and ``-bisect`` trials of ``benchmarks/circuit_transfer_trials.py``
+(``benchmarks/results/circuit_transfer_trials_placement.md``).
 """
 
 from __future__ import annotations
@@ -111,17 +117,11 @@ def spectral_coordinates(net_inst: sp.csr_matrix, seed: int = 0, dense_max: int 
     incidence ``net_inst`` [M, I]: per connected component, the rank-spread spectral embedding of the module
     docstring (dense eigensolver up to ``dense_max`` instances; ``seed`` the Lanczos start vector's)."""
     h = sp.csr_matrix(net_inst, dtype=np.float64)
-    h.data[:] = 1.0
     h.sum_duplicates()
     h.data[:] = 1.0
-    k = np.asarray(h.sum(1)).ravel()
-    h = h[k >= 2]
-    w = 1.0 / (k[k >= 2] - 1.0)
+    h, w = _net_weights(h)
     n_inst = h.shape[1]
-    bip = sp.bmat([[None, h], [h.T, None]]).tocsr()  # nets then instances
-    _, label = connected_components(bip, directed=False)
-    label = label[h.shape[0]:]
-    _, label = np.unique(label, return_inverse=True)  # relabelled 0..C-1
+    label = _components(h)
     coords = np.full((n_inst, 2), 0.5)
     net_label = label[h.indices[h.indptr[:-1]]] if h.shape[0] else np.zeros(0, dtype=int)
     order = np.argsort(net_label, kind="stable")
@@ -142,6 +142,69 @@ def spectral_coordinates(net_inst: sp.csr_matrix, seed: int = 0, dense_max: int 
             # equal in exact arithmetic is equal here (9 digits of the largest entry), so symmetric cells tie
             coords[members, axis] = (rankdata(np.round(y[:, axis] / top, 9)) - 0.5) / members.size
     return coords, label
+
+
+def _net_weights(h: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """(the rows of the binary incidence ``h`` [M, n] with at least two instances, their clique weights
+    :math:`1 / (k_e - 1)`)."""
+    k = np.asarray(h.sum(1)).ravel()
+    return h[k >= 2], 1.0 / (k[k >= 2] - 1.0)
+
+
+def _components(h: sp.csr_matrix) -> np.ndarray:
+    """[n] connected-component label (0..C-1) of the instances of the incidence ``h`` [E, n]."""
+    bip = sp.bmat([[None, h], [h.T, None]]).tocsr() if h.shape[0] else sp.csr_matrix((h.shape[1], h.shape[1]))
+    _, label = connected_components(bip, directed=False)
+    return np.unique(label[-h.shape[1]:], return_inverse=True)[1]
+
+
+def bisection_coordinates(net_inst: sp.csr_matrix, seed: int = 0, dense_max: int = 200) -> np.ndarray:
+    r"""[I, 2] coordinates in the unit square by recursive spectral bisection (min-cut placement, Breuer's scheme
+    with a spectral cut): a region holding instances ``S`` is cut across its longer side into two parts whose areas
+    are proportional to the two halves of ``S``; the halves are, when ``S``'s sub-netlist (nets restricted to ``S``,
+    weights :math:`1 / (k_e^S - 1)` over their instances in ``S``) is disconnected, its components (largest first,
+    each to the half with fewer instances so far), else the lower and upper half (by count) of its Fiedler vector
+    :math:`D^{-1/2} v_2` (:func:`spectral_coordinates`' eigenvector, oriented so that its third central moment is
+    >= 0). Recursion to single instances, each at its region's centre. No terminal propagation (a cut does not see
+    the nets that leave the region). ``seed``, ``dense_max`` as in :func:`spectral_coordinates`."""
+    h = sp.csr_matrix(net_inst, dtype=np.float64)
+    h.sum_duplicates()
+    h.data[:] = 1.0
+    hc = h.tocsc()
+    coords = np.zeros((h.shape[1], 2))
+    stack = [(np.arange(h.shape[1]), (0.0, 1.0, 0.0, 1.0))]
+    while stack:
+        members, (x0, x1, y0, y1) = stack.pop()
+        n = members.size
+        if n == 1:
+            coords[members[0]] = ((x0 + x1) / 2, (y0 + y1) / 2)
+            continue
+        sub, w = _net_weights(hc[:, members].tocsr())
+        label = _components(sub)
+        left = np.zeros(n, dtype=bool)
+        if label.max() > 0:
+            sizes = np.bincount(label)
+            count = [0, 0]
+            for c in np.argsort(-sizes, kind="stable"):
+                side = 0 if count[0] <= count[1] else 1
+                left[label == c] = side == 0
+                count[side] += sizes[c]
+        else:
+            y = _component_embedding(sub, w, seed, dense_max)[:, 0]
+            y = y - y.mean()
+            top = np.abs(y).max()
+            y = np.round(y / top, 9) if top > 0 else y
+            if (y ** 3).sum() < 0:
+                y = -y
+            left[np.argsort(y, kind="stable")[:n // 2]] = True
+        frac = left.sum() / n
+        if x1 - x0 >= y1 - y0:
+            cut = x0 + frac * (x1 - x0)
+            stack += [(members[left], (x0, cut, y0, y1)), (members[~left], (cut, x1, y0, y1))]
+        else:
+            cut = y0 + frac * (y1 - y0)
+            stack += [(members[left], (x0, x1, y0, cut)), (members[~left], (x0, x1, cut, y1))]
+    return coords
 
 
 def _row_reduce(m: sp.csr_matrix, values: np.ndarray, fn, empty: float) -> np.ndarray:
@@ -203,9 +266,13 @@ def instance_areas(inst: np.ndarray) -> np.ndarray:
     return np.where(known, area, fill)
 
 
-def placement_columns(inputs: CircuitInputs, seed: int = 0) -> np.ndarray:
-    """[M, len(PLACEMENT_FEATURES)] float64 for the design's nets in the order of ``net_index`` (module docstring),
-    from its graph and instance features only (no labels)."""
+def placement_columns(inputs: CircuitInputs, seed: int = 0, method: str = "spectral") -> np.ndarray:
+    r"""[M, len(PLACEMENT_FEATURES)] float64 for the design's nets in the order of ``net_index`` (module docstring),
+    from its graph and instance features only (no labels). ``method``: ``"spectral"`` (:func:`spectral_coordinates`,
+    each component in its own square) or ``"bisection"`` (:func:`bisection_coordinates`, the whole design in one
+    square: :math:`s = \sqrt{A}`, :math:`s' = \sqrt{I}` for every net)."""
+    if method not in ("spectral", "bisection"):
+        raise ValueError(f"method must be 'spectral' or 'bisection', got {method!r}")
     from graphrep.data.circuits.graph import PIN_FEATURES
 
     from .context import _incidence_blocks
@@ -215,13 +282,16 @@ def placement_columns(inputs: CircuitInputs, seed: int = 0) -> np.ndarray:
     net_inst.data[:] = 1.0
     port = np.asarray(np_ @ (pins[:, 3 + len(INSTANCE_FEATURES) + PIN_FEATURES.index("is_port")] > 0.5)
                       .astype(float)).ravel() > 0
-    coords, label = spectral_coordinates(net_inst, seed=seed)
+    if method == "spectral":
+        coords, label = spectral_coordinates(net_inst, seed=seed)
+    else:
+        coords, label = bisection_coordinates(net_inst, seed=seed), np.zeros(net_inst.shape[1], dtype=np.int64)
     s_um, s_cells = component_scales(label, instance_areas(inst[:, 3:3 + len(INSTANCE_FEATURES)]))
     return net_wire_columns(net_inst, coords, port, s_um, s_cells)
 
 
-def with_placement(inputs: CircuitInputs, seed: int = 0) -> CircuitInputs:
-    """``inputs`` with :data:`PLACEMENT_FEATURES` appended to ``net_x`` ([M, F] -> [M, F + 6]); the graph and ``x``
-    unchanged."""
-    extra = torch.as_tensor(placement_columns(inputs, seed), dtype=inputs.net_x.dtype)
+def with_placement(inputs: CircuitInputs, seed: int = 0, method: str = "spectral") -> CircuitInputs:
+    """``inputs`` with :data:`PLACEMENT_FEATURES` appended to ``net_x`` ([M, F] -> [M, F + 6]; ``method`` as in
+    :func:`placement_columns`); the graph and ``x`` unchanged."""
+    extra = torch.as_tensor(placement_columns(inputs, seed, method), dtype=inputs.net_x.dtype)
     return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, extra], 1))

@@ -10,9 +10,9 @@ import torch
 from test_circuit_context import _design  # tests/tasks/circuits is on sys.path (rootdir import)
 
 from graphrep.data.circuits.graph import NET_FEATURES
-from graphrep.tasks.circuits.placement import (PLACEMENT_FEATURES, component_scales, net_wire_columns,
-                                               placement_columns, spectral_coordinates, steiner_factor,
-                                               with_placement)
+from graphrep.tasks.circuits.placement import (PLACEMENT_FEATURES, bisection_coordinates, component_scales,
+                                               net_wire_columns, placement_columns, spectral_coordinates,
+                                               steiner_factor, with_placement)
 
 
 def _incidence(nets: list[list[int]], n_inst: int) -> sp.csr_matrix:
@@ -133,3 +133,33 @@ def test_placement_columns_of_the_hand_design():
     out = with_placement(d)
     assert out.net_x.shape == (3, len(NET_FEATURES) + len(PLACEMENT_FEATURES)) and out.x is d.x
     assert torch.equal(out.net_x[:, :len(NET_FEATURES)], d.net_x)
+
+
+def test_bisection_fills_a_grid_and_keeps_the_chain_together():
+    """A chain of 4 (nets 0-1, 1-2, 2-3): the first cut (across x) separates {I0, I1} from {I2, I3} (the Fiedler
+    vector is monotone), the second (across y) each pair: the four cell centres of a 2 x 2 grid, each pair in one
+    column; nets 0-1 and 2-3 then span 1/2 in y, net 1-2 1/2 in x (and 0 or 1/2 in y)."""
+    h = _incidence([[0, 1], [1, 2], [2, 3]], 4)
+    c = bisection_coordinates(h)
+    assert sorted(map(tuple, c.round(9).tolist())) == [(0.25, 0.25), (0.25, 0.75), (0.75, 0.25), (0.75, 0.75)]
+    assert c[0, 0] == c[1, 0] and c[2, 0] == c[3, 0] and c[0, 0] != c[2, 0]
+    ones = np.ones(4)
+    hpwl = 2 * net_wire_columns(h, c, np.zeros(3, dtype=bool), ones, ones)[:, 0]
+    assert hpwl[[0, 2]] == pytest.approx([0.5, 0.5]) and hpwl[1] in (pytest.approx(0.5), pytest.approx(1.0))
+
+
+def test_bisection_separates_components_and_is_deterministic():
+    """Two chains of 4 and an isolated instance: the first cut puts the components apart (largest first, each to
+    the half with fewer instances: chain A left, chain B right, the lone instance left: 5 | 4), every instance gets
+    its own cell, and a seed gives the same placement twice."""
+    chain = [[0, 1], [1, 2], [2, 3]]
+    h = _incidence(chain + [[i + 4 for i in net] for net in chain], 9)
+    c = bisection_coordinates(h)
+    assert (c[:4, 0] < 5 / 9).all() and (c[4:8, 0] > 5 / 9).all() and c[8, 0] < 5 / 9
+    assert len(set(map(tuple, c.round(9).tolist()))) == 9
+    rng = np.random.default_rng(2)
+    big = _incidence(_random_netlist(rng, 500, 300), 500)
+    assert np.array_equal(bisection_coordinates(big, seed=1, dense_max=50),
+                          bisection_coordinates(big, seed=1, dense_max=50))
+    with pytest.raises(ValueError, match="method"):
+        placement_columns(_design(), method="annealing")
