@@ -22,9 +22,13 @@ relative to an offset linear in log10(instances) fitted on the training designs
 (:func:`graphrep.tasks.circuits.normalise.shift_by_size`, after ``-tech``); ``-techhalf`` half the ``-tech``
 offset (``shift_by_technology(..., shrink=0.5)``); ``-gcvK`` the GBM's boosting iterations chosen on held-out
 training designs in K groups (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`; its column "selected
-epoch" is then the iteration count); ``-nK`` at most K labelled
-nets per training design instead of ``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...`` rows are
-means of trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
+epoch" is then the iteration count); ``-place`` (after ``-ctx``) the placement-free wire-length columns
+(:func:`graphrep.tasks.circuits.placement.placement_columns`: HPWL, bounding box, Steiner and star estimates in a
+rank-spread spectral embedding of the instance hypergraph, each design's own graph, no labels; ``-placefrac``
+only its scale-free column ``place_hpwl_frac``; ``-bisect`` the same columns from recursive spectral bisection,
+``placement_columns(..., method="bisection")``); ``-nK`` at most K
+labelled nets per training design instead of ``--max-train-nets``. ``@k``: the trial with seed ``k``; ``a+b+...``
+rows are means of trials' predictions (equal weights fixed in advance: ensembles over seeds, GNN with GBM).
 Diagnostic column ``r2_centred``: R² after moving the predictions' mean onto the held-out design's true mean, i.e.
 how much of the error is a per-design offset (an oracle, never a method).
 
@@ -133,6 +137,16 @@ TRIALS = {
                                   "params": {"l2_regularization": 10.0}},
     "gbm-tech-ctx-loc-n4000-it50": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000,
                                     "params": {"max_iter": 50, "early_stopping": False}},
+    # a placement-free wire-length estimate: each net's HPWL in a spectral embedding of the instance hypergraph
+    # (graphrep.tasks.circuits.placement), after the context and locality columns
+    "gbm-tech-ctx-loc-place-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+place", "max_nets": 4000},
+    "gbm-ctx-loc-place-n4000": {"kind": "gbm", "norm": "ctx+loc+place", "max_nets": 4000},
+    "mse-e60-h16-tech-ctx-loc-place": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+ctx+loc+place"},
+    # only the scale-free column (HPWL as a share of the component's half-perimeter)
+    "gbm-tech-ctx-loc-placefrac-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+placefrac", "max_nets": 4000},
+    # the same columns from recursive spectral bisection (placement.bisection_coordinates), alone and with the above
+    "gbm-tech-ctx-loc-bisect-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+bisect", "max_nets": 4000},
+    "gbm-tech-ctx-loc-place-bisect-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+place+bisect", "max_nets": 4000},
 }
 
 
@@ -148,6 +162,10 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
     if "ctx" in norm.split("+"):
         parts = {n: netlist_context(p, locality="loc" in norm.split("+"), wireload="wl" in norm.split("+"))
                  for n, p in parts.items()}
+    if "place" in norm.split("+") or "placefrac" in norm.split("+"):
+        parts = {n: placed(p, frac_only="placefrac" in norm.split("+")) for n, p in parts.items()}
+    if "bisect" in norm.split("+"):
+        parts = {n: placed(p, method="bisection") for n, p in parts.items()}
     train = [n for n in parts if n != held]
     if "tech" in norm.split("+") or "techhalf" in norm.split("+"):
         parts = shift_by_technology(parts, train, PDK, "total-cap", 1.0 if "tech" in norm.split("+") else 0.5)
@@ -155,6 +173,27 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
         scale = {n: design_scale(p) for n, p in parts.items()}
         parts = shift_by_size(parts, train, scale, "total-cap")
     return parts
+
+
+#: (design name, method) -> its placement columns (the same for every fold: each design's own graph, no labels)
+_PLACEMENT_CACHE: dict = {}
+
+
+def placed(inputs, frac_only: bool = False, method: str = "spectral"):
+    """``inputs`` with :data:`graphrep.tasks.circuits.placement.PLACEMENT_FEATURES` appended to ``net_x``
+    (:func:`graphrep.tasks.circuits.placement.placement_columns` by ``method``, seed 0, computed once per design and
+    method); ``frac_only``:
+    only ``place_hpwl_frac``, the column that carries no design scale (the wire-load trials: a design's size as a
+    feature hurt)."""
+    from graphrep.tasks.circuits.placement import PLACEMENT_FEATURES, placement_columns
+
+    key = (inputs.name, method)
+    if key not in _PLACEMENT_CACHE:
+        _PLACEMENT_CACHE[key] = torch.as_tensor(placement_columns(inputs, method=method), dtype=inputs.net_x.dtype)
+    cols = _PLACEMENT_CACHE[key]
+    if frac_only:
+        cols = cols[:, [PLACEMENT_FEATURES.index("place_hpwl_frac")]]
+    return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, cols], 1))
 
 
 def design_scale(inputs) -> float:
