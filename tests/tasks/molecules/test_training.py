@@ -12,7 +12,7 @@ import torch
 from graphrep.data import load_dataset
 from graphrep.tasks.molecules.experiment import TrainConfig, fit_seed
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
