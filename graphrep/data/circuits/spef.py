@@ -45,7 +45,7 @@ import numpy as np
 from .names import unescape
 from . import scan
 from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
-    without_cycle_collection
+    keeping_freed_memory, without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -381,6 +381,7 @@ def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) 
 
 
 @without_cycle_collection
+@keeping_freed_memory
 def read_spef(path: str | os.PathLike) -> Spef:
     """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input."""
     try:
