@@ -557,10 +557,11 @@ class _NameMap:
     the block's text itself (``text``, uint8, the indices between the names left in), so that node names can be
     assembled from them by index arithmetic (:func:`_join`).
 
-    Writers number the map 1, 2, 3 ... in order: while the indices met so far are consecutive (a "run"), only the
-    first index is kept, and each name's start and length go straight into two tables made once for the whole map
-    (``uint32`` where the text allows, allocated for ``capacity`` lines but only touched where written), so that a
-    name costs 8 bytes of fresh memory. Any other order (a gap, an index out of order or repeated) ends the run: its
+    Writers number the map in increasing order (1, 2, 3 ..., OpenRCX with a few indices skipped): while the indices
+    met so far increase (a "run"), only the first index is kept, and each name's start and length go straight into
+    two tables indexed by index minus the first (``uint32`` where the text allows, allocated for ``2 * capacity +
+    1024`` indices but only touched where written; the length of a skipped index is 0), so that a name costs 8 bytes
+    of fresh memory. Any other order (an index out of order or repeated, or beyond the tables) ends the run: its
     entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
 
     def __init__(self, capacity: int = 0):
@@ -569,33 +570,40 @@ class _NameMap:
         self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._size = 0  # characters in _texts
-        self._capacity = capacity
-        self._run_text: np.ndarray | None = None  # the text of the run, while its indices are consecutive
-        self._run_first, self._run_count = 0, 0
+        self._limit = 2 * capacity + 1024  # indices (minus the first) the run's tables hold
+        self._run_text: np.ndarray | None = None  # the text of the run, while its indices increase
+        self._run_first, self._run_span = 0, 0  # the run's first index; its last index minus the first, plus 1
         self._general = False  # the run has ended: every entry is in the lists
 
     def _add(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
         """Names at ``starts`` in ``text``: appended to the run while they continue it, else to the lists."""
-        m, count = len(keys), self._run_count
+        m, span = len(keys), self._run_span
         if not m:
             return
-        if not self._general and (self._run_text is None or self._run_text is text) and count + m <= self._capacity \
-                and (count == 0 or int(keys[0]) == self._run_first + count) and int(keys[0]) >= 0 \
-                and int(keys[-1]) - int(keys[0]) == m - 1 and (m < 2 or (np.diff(keys) == 1).all()):
-            if self._run_text is None:
-                self._run_text, self._run_first = text, int(keys[0])
-                wide = len(text) >= 1 << 32
-                self._run_starts = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
-                self._run_lengths = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
-            self._run_starts[count:count + m] = starts
-            self._run_lengths[count:count + m] = lengths
-            self._run_count += m
-            return
+        if not self._general and (self._run_text is None or self._run_text is text) and int(keys[0]) >= 0:
+            first = int(keys[0]) if self._run_text is None else self._run_first
+            lo, hi = int(keys[0]) - first, int(keys[-1]) - first
+            if span <= lo and hi < self._limit and (m < 2 or (np.diff(keys) > 0).all()):
+                if self._run_text is None:
+                    self._run_text, self._run_first = text, first
+                    wide = len(text) >= 1 << 32
+                    self._run_starts = np.empty(self._limit, dtype=np.int64 if wide else np.uint32)
+                    self._run_lengths = np.empty(self._limit, dtype=np.int64 if wide else np.uint32)
+                if lo == span and hi - lo == m - 1:  # consecutive, as the last ones
+                    self._run_starts[lo:hi + 1] = starts
+                    self._run_lengths[lo:hi + 1] = lengths
+                else:  # indices skipped: their lengths 0
+                    self._run_lengths[span:hi + 1] = 0
+                    self._run_starts[keys - first] = starts
+                    self._run_lengths[keys - first] = lengths
+                self._run_span = hi + 1
+                return
         if not self._general:
             self._general = True
-            if count:  # the run so far, as the first entries of the lists
-                self._append(np.arange(self._run_first, self._run_first + count), self._run_text,
-                             self._run_starts[:count].astype(np.int64), self._run_lengths[:count].astype(np.int64))
+            if span:  # the run so far, as the first entries of the lists
+                at = np.flatnonzero(self._run_lengths[:span])
+                self._append(at + self._run_first, self._run_text, self._run_starts[at].astype(np.int64),
+                             self._run_lengths[at].astype(np.int64))
             self._run_text = self._run_starts = self._run_lengths = None
         self._append(keys, text, starts, lengths)
 
@@ -667,10 +675,10 @@ class _NameMap:
         and length by index when the indices are dense and distinct, made run by run; else the indices sorted (a
         binary search per lookup)."""
         self.first = None
-        if not self._general and self._run_count:
+        if not self._general and self._run_span:
             self.first, self.text = self._run_first, self._run_text
-            self.starts = self._run_starts[:self._run_count]
-            self.lengths = self._run_lengths[:self._run_count]
+            self.starts = self._run_starts[:self._run_span]
+            self.lengths = self._run_lengths[:self._run_span]
             self._run_text = self._run_starts = self._run_lengths = None
             return self
         if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
@@ -709,7 +717,8 @@ class _NameMap:
             at = keys - self.first
             found = (at >= 0) & (at < len(self.starts))
             at[~found] = 0
-            return self.starts[at].astype(np.int64), self.lengths[at].astype(np.int64), found
+            length = self.lengths[at].astype(np.int64)
+            return self.starts[at].astype(np.int64), length, found & (length > 0)  # 0: an index skipped
         if self.dense:
             at = np.clip(keys, 0, len(self.starts) - 1)
             start = self.starts[at]
