@@ -289,3 +289,31 @@ def test_mapped_and_copied_header_read_alike(tmp_path):
             assert (spef_module._mapped_header(fh) is not None) == mapped, path
         _same(spef_module._read_blocks(path), spef_module._read_lines(path))
     assert plain.read_text() == SPEF and short.read_text() == short_text
+
+
+@pytest.mark.parametrize("reserve", [None, 0, 5, 12, 1000])
+def test_parasitics_reserved_columns_equal_parts(reserve):
+    """Entries written into reserved columns (cut to size at the end; parts once they overflow) give the arrays that
+    parts concatenated give: every column, dtype and the per-net pointers."""
+    rng = np.random.default_rng(0)
+    blocks = []
+    for size in (3, 0, 4, 6):
+        net = np.sort(rng.integers(0, 5, size))
+        blocks.append((net, rng.random(size), rng.integers(0, 9, size), rng.integers(0, 9, size)))
+    par = spef_module.Parasitics()
+    if reserve is not None:
+        par.reserve(reserve)
+    for net, value, a, b in blocks:
+        par.add("ground", net, value, a)
+        par.add("res", net, value * 2, a, b)
+    par.finish(5)
+    want = {"ground": [(n, a, a, v) for n, v, a, _ in blocks], "res": [(n, a, b, v * 2) for n, v, a, b in blocks]}
+    for kind, parts in want.items():
+        for j, col in enumerate(("net", "a", "b", "value")):
+            expected = np.concatenate([p[j] for p in parts])
+            got = par.arrays[kind][col]
+            assert got.dtype == expected.dtype and got.tolist() == expected.tolist(), (kind, col)
+        counts = np.bincount(np.concatenate([p[0] for p in parts]), minlength=5)
+        assert par.ptr[kind].tolist() == [0] + np.cumsum(counts).tolist()
+    assert len(par.arrays["coupling"]["net"]) == 0 and par.arrays["coupling"]["value"].dtype == np.float64
+    assert par.arrays["ground"]["a"] is not par.arrays["ground"]["b"]
