@@ -1049,22 +1049,45 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
 
     The strings are compared as their 16-byte columns, the bytes past each string cleared (no NUL in the text: a
     shorter string cannot look like a longer one), one column at a time: each column is numbered by a hash table
-    (``pandas.factorize``) on its 16 bytes seen as one complex128, and combined with the codes so far. That is
+    (pandas', :func:`_codes`) on its 16 bytes seen as one complex128, and combined with the codes so far. That is
     exact: equal complex numbers are equal bytes but for NaNs and signed zeros, and ASCII bytes and zeros make
     neither (a word's sign bit is the top bit of its last byte, and an all-ones exponent needs the top bit of its
     second-last byte set too). (Was a 64-bit mix of the two words numbered, then checked against the bytes: about
     twice the work.)"""
-    import pandas as pd
-
     lengths = ends - starts
     codes = None
     for j in range(0, max(int(lengths.max(initial=0)), 1), 16):
         w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
         for k in (0, 1):
             w[:, k] &= _LOW_BYTES[np.clip(lengths - (j + 8 * k), 0, 8)]
-        column, uniques = pd.factorize(w.view(np.complex128).ravel())
-        codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
+        column, distinct = _codes(w.view(np.complex128).ravel())
+        codes = column if codes is None else _codes(codes * distinct + column)[0]
     return codes, _first(codes)
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(codes [n], u)``: ``values`` [n] (int64 or complex128, no NaN) numbered 0, 1, ... ``u - 1`` in order of first
+    appearance, as ``pandas.factorize`` numbers them, by pandas' hash table itself (its uniques not made into an
+    array; ``pandas.factorize`` where that table is not found)."""
+    table = _HASH_TABLES.get(values.dtype)
+    if table is None:
+        import pandas as pd
+
+        codes, uniques = pd.factorize(values)
+        return codes, len(uniques)
+    uniques, codes = table(len(values)).factorize(values)
+    return codes, len(uniques)
+
+
+def _hash_tables() -> dict:
+    try:
+        from pandas._libs import hashtable
+        return {np.dtype(np.int64): hashtable.Int64HashTable, np.dtype(np.complex128): hashtable.Complex128HashTable}
+    except (ImportError, AttributeError):  # pragma: no cover - another pandas
+        return {}
+
+
+_HASH_TABLES = _hash_tables()
 
 
 #: ``_LOW_BYTES[k]``: the mask of the low ``k`` bytes of a 64-bit word (its first ``k`` bytes, little-endian)
@@ -1094,7 +1117,7 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     p = names.parts(buf, starts[rows], ends[rows], marks)
     cut = p["sep"] & p["plain_tail"]
     if cut.any():
-        codes, _ = pd.factorize(p["key"][cut])
+        codes, _ = _codes(p["key"][cut])
         first = _first(codes)
         instance[rows[p["mapped"]][cut]] = _objects(_join([(names.name_map.text, p["start"][cut][first],
                                                              p["length"][cut][first])]))[codes]
@@ -1112,6 +1135,29 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     if len(ports):
         pin[ports] = _objects(names.span_names(buf, starts[ports], ends[ports], marks))
     return instance, pin
+
+
+def _cell_tokens(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, first: np.ndarray, count: np.ndarray,
+                 inst: np.ndarray) -> np.ndarray:
+    """``[c]`` for each ``*CONN`` line (its first token ``first`` [c], ``count`` [c] tokens, ``inst`` [c]: an ``*I``
+    line) the token after its first ``*D`` among the fourth to the second-last token (an ``*I`` line's cell), or -1.
+    Usually the fourth token itself (``*I <node> <dir> *D <cell>``): only the other lines of six or more tokens are
+    searched token by token."""
+    def star_d(tokens):
+        return (lengths[tokens] == 2) & (buf[starts[tokens]] == 42) & (buf[starts[tokens] + 1] == 68)
+
+    out = np.full(len(first), -1, dtype=np.int64)
+    fourth = np.where(inst & (count >= 5), first + 3, 0)
+    at = star_d(fourth) & (fourth > 0)
+    out[at] = fourth[at] + 1
+    slow = np.flatnonzero(inst & ~at & (count >= 6))
+    if len(slow):  # the fifth to the second-last token, the first *D of each line
+        tokens = _runs(first[slow] + 4, count[slow] - 5)
+        line = np.repeat(slow, count[slow] - 5)
+        hit = star_d(tokens)
+        lines, pick = np.unique(line[hit], return_index=True)
+        out[lines] = tokens[hit][pick] + 1
+    return out
 
 
 def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
@@ -1176,15 +1222,12 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     inst_row = letter[conn] == ord("I")
     instance, pin = _instance_pins(names, buf, starts[t0[conn] + 1], ends[t0[conn] + 1], inst_row, marks)
     cell = np.full(len(conn), None, dtype=object)
-    star_d = np.flatnonzero((lengths == 2) & (buf[starts] == 42) & (buf[np.minimum(starts + 1, len(buf) - 1)] == 68))
-    row_of = np.searchsorted(t0, star_d, side="right") - 1  # the row of each *D token
-    at = star_d - t0[row_of]
-    ok = (letter[row_of] == ord("I")) & (at >= 3) & (at <= count[row_of] - 2)
-    rows_with, first_mark = np.unique(row_of[ok], return_index=True)
-    if len(rows_with):
-        cells = star_d[ok][first_mark] + 1
+    cells = _cell_tokens(buf, starts, lengths, t0[conn], count[conn], inst_row)
+    has = np.flatnonzero(cells >= 0)
+    if len(has):
+        cells = cells[has]
         codes, at = _factorize_spans(buf, starts[cells], ends[cells])
-        cell[np.searchsorted(conn, rows_with)] = _objects(_strings(buf, starts[cells[at]], ends[cells[at]]))[codes]
+        cell[has] = _objects(_strings(buf, starts[cells[at]], ends[cells[at]]))[codes]
     kind = _objects(["P", "I"])[inst_row.astype(np.int64)]
     spef.connections.add(np.bincount(net_of[conn] - first, minlength=len(net_names)), kind=kind, instance=instance,
                          pin=pin, direction=direction, cell=cell)

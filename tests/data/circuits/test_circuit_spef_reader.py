@@ -317,3 +317,26 @@ def test_parasitics_reserved_columns_equal_parts(reserve):
         assert par.ptr[kind].tolist() == [0] + np.cumsum(counts).tolist()
     assert len(par.arrays["coupling"]["net"]) == 0 and par.arrays["coupling"]["value"].dtype == np.float64
     assert par.arrays["ground"]["a"] is not par.arrays["ground"]["b"]
+
+
+def test_cell_tokens_equal_the_line_readers_rule():
+    """Each *CONN line's cell token (after the first *D from the fourth token on, not the last; *I lines only), as
+    the line reader finds it with ``tok.index("*D")``, for lines with *D anywhere, repeated or missing."""
+    rng = np.random.default_rng(2)
+    words = ["*D", "*C", "1.5", "x", "*L", "DD", "*Dx", "cellA", "cellB"]
+    lines = []
+    for _ in range(400):
+        tok = [rng.choice(["*I", "*P"]), "*1:A", rng.choice(["I", "O", "B"])]
+        tok += [str(rng.choice(words)) for _ in range(int(rng.integers(0, 6)))]
+        lines.append(tok)
+    text = "".join(" ".join(t) + "\n" for t in lines).encode("ascii")
+    buf = spef_module.scan.padded(text)
+    starts, ends = spef_module._spans(buf)
+    count = np.array([len(t) for t in lines])
+    first = np.cumsum(count) - count
+    inst = np.array([t[0] == "*I" for t in lines])
+    got = spef_module._cell_tokens(buf, starts, ends - starts, first, count, inst)
+    for k, tok in enumerate(lines):
+        want = tok[tok.index("*D", 3) + 1] if tok[0] == "*I" and "*D" in tok[3:-1] else None
+        cell = None if got[k] < 0 else text[starts[got[k]]:ends[got[k]]].decode()
+        assert cell == want, tok
