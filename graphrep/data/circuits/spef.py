@@ -1049,45 +1049,22 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
 
     The strings are compared as their 16-byte columns, the bytes past each string cleared (no NUL in the text: a
     shorter string cannot look like a longer one), one column at a time: each column is numbered by a hash table
-    (pandas', :func:`_codes`) on its 16 bytes seen as one complex128, and combined with the codes so far. That is
+    (``pandas.factorize``) on its 16 bytes seen as one complex128, and combined with the codes so far. That is
     exact: equal complex numbers are equal bytes but for NaNs and signed zeros, and ASCII bytes and zeros make
     neither (a word's sign bit is the top bit of its last byte, and an all-ones exponent needs the top bit of its
     second-last byte set too). (Was a 64-bit mix of the two words numbered, then checked against the bytes: about
     twice the work.)"""
+    import pandas as pd
+
     lengths = ends - starts
     codes = None
     for j in range(0, max(int(lengths.max(initial=0)), 1), 16):
         w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
         for k in (0, 1):
             w[:, k] &= _LOW_BYTES[np.clip(lengths - (j + 8 * k), 0, 8)]
-        column, distinct = _codes(w.view(np.complex128).ravel())
-        codes = column if codes is None else _codes(codes * distinct + column)[0]
+        column, uniques = pd.factorize(w.view(np.complex128).ravel())
+        codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
     return codes, _first(codes)
-
-
-def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """``(codes [n], u)``: ``values`` [n] (int64 or complex128, no NaN) numbered 0, 1, ... ``u - 1`` in order of first
-    appearance, as ``pandas.factorize`` numbers them, by pandas' hash table itself (its uniques not made into an
-    array; ``pandas.factorize`` where that table is not found)."""
-    table = _HASH_TABLES.get(values.dtype)
-    if table is None:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(values)
-        return codes, len(uniques)
-    uniques, codes = table(len(values)).factorize(values)
-    return codes, len(uniques)
-
-
-def _hash_tables() -> dict:
-    try:
-        from pandas._libs import hashtable
-        return {np.dtype(np.int64): hashtable.Int64HashTable, np.dtype(np.complex128): hashtable.Complex128HashTable}
-    except (ImportError, AttributeError):  # pragma: no cover - another pandas
-        return {}
-
-
-_HASH_TABLES = _hash_tables()
 
 
 #: ``_LOW_BYTES[k]``: the mask of the low ``k`` bytes of a 64-bit word (its first ``k`` bytes, little-endian)
@@ -1117,7 +1094,7 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     p = names.parts(buf, starts[rows], ends[rows], marks)
     cut = p["sep"] & p["plain_tail"]
     if cut.any():
-        codes, _ = _codes(p["key"][cut])
+        codes, _ = pd.factorize(p["key"][cut])
         first = _first(codes)
         instance[rows[p["mapped"]][cut]] = _objects(_join([(names.name_map.text, p["start"][cut][first],
                                                              p["length"][cut][first])]))[codes]

@@ -98,19 +98,3 @@ def test_factorize_spans_numbers_equal_strings_alike(words, repeats):
     assert codes.tolist() == want.tolist()
     assert first.tolist() == [tokens.index(t) for t in pd.unique(np.array(tokens, dtype=object))]
 
-
-@pytest.mark.parametrize("dtype", [np.int64, np.complex128, np.float64])
-def test_codes_number_as_pandas_factorize(dtype):
-    """The hash-table numbering (and its fallback for other dtypes) gives pandas.factorize's codes and count."""
-    import pandas as pd
-
-    from graphrep.data.circuits.spef import _codes
-
-    rng = np.random.default_rng(1)
-    for n in (0, 1, 7, 1000):
-        values = rng.integers(-5, 20, n).astype(dtype)
-        if dtype == np.complex128:
-            values = values + 1j * rng.integers(0, 3, n)
-        codes, distinct = _codes(values)
-        want, uniques = pd.factorize(values)
-        assert codes.tolist() == want.tolist() and distinct == len(uniques)
