@@ -89,17 +89,59 @@ def number_marks(buf: np.ndarray) -> np.ndarray:
     return np.concatenate([at, np.full(3, len(buf), dtype=at.dtype)])
 
 
+_SEVENS = _U(0x7F7F7F7F7F7F7F7F)
+_DOTS = _U(0x2E2E2E2E2E2E2E2E)  # eight '.'
+_ES = _U(0x6565656565656565)  # eight 'e'
+_CASE = _U(0x2020202020202020)
+_LOW = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=_U)  # the first k bytes of a word
+#: ``_LOWEST[m]``: the index of the lowest set bit of the 16-bit ``m`` (16 for 0)
+_LOWEST = np.full(1 << 16, 16, dtype=np.int64)
+for _b in range(15, -1, -1):
+    _LOWEST[(np.arange(1 << 16) >> _b) & 1 == 1] = _b
+
+
+def _zero_bytes(x: np.ndarray) -> np.ndarray:
+    """The top bit of each byte of the words ``x`` that is 0, exactly (no borrow from one byte into the next)."""
+    return ~(((x & _SEVENS) + _SEVENS) | x | _SEVENS)
+
+
+def _byte_mask(top: np.ndarray) -> np.ndarray:
+    """``[n]`` the 8-bit mask of the bytes of ``top`` [n] uint64 whose top bit is set (bit ``k``: byte ``k``), by one
+    multiplication that gathers the eight top bits into the highest byte."""
+    return (((top >> _U(7)) & _U(0x0101010101010101)) * _U(0x0102040810204080)) >> _U(56)
+
+
+def token_marks(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first [n], second [n], third [n] bool)`` for tokens of at most 16 bytes: where the first and second ``.``,
+    ``e`` or ``E`` of each token are (``starts + 16`` where there is none) and whether it has a third: found in its
+    two words (each byte compared by a borrow-free zero test, the hits made a 16-bit mask, its lowest bits looked up)
+    instead of a search among every mark of the buffer."""
+    w = words(buf, starts, 2)
+    length = ends - starts
+    hit = _zero_bytes(w ^ _DOTS) | _zero_bytes((w | _CASE) ^ _ES)
+    hit[:, 0] &= _LOW[np.clip(length, 0, 8)]
+    hit[:, 1] &= _LOW[np.clip(length - 8, 0, 8)]
+    m = (_byte_mask(hit[:, 0]) | (_byte_mask(hit[:, 1]) << _U(8))).astype(np.int64)
+    rest = m & (m - 1)
+    return starts + _LOWEST[m], starts + _LOWEST[rest], (rest & (rest - 1)) != 0
+
+
 def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
              marks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(value [n] float64, ok [n])`` of the tokens ``buf[starts:ends]``; where ``ok`` the value equals
     ``float(token)``, elsewhere it is 0 and the token is not of the form read here (see the module's docstring).
-    ``marks``: :func:`number_marks` of ``buf`` (made when not given)."""
+    A token's marks (its ``.`` and exponent letter) are found in its own bytes (:func:`token_marks`) when it has at
+    most 16; a longer one's among the ``marks`` of the buffer (:func:`number_marks` of ``buf``, made when needed and
+    not given)."""
     if not len(starts):
         return np.zeros(0), np.zeros(0, dtype=bool)
-    if marks is None:
-        marks = number_marks(buf)
-    j = np.searchsorted(marks, starts)  # a token's marks: at most a dot, then an exponent mark
-    m1, m2 = marks[j], marks[j + 1]
+    m1, m2, third = token_marks(buf, starts, ends)
+    long = np.flatnonzero(ends - starts > 16)
+    if len(long):  # a token's marks: at most a dot, then an exponent mark
+        if marks is None:
+            marks = number_marks(buf)
+        j = np.searchsorted(marks, starts[long])
+        m1[long], m2[long], third[long] = marks[j], marks[j + 1], marks[j + 2] < ends[long]
     in1, in2 = m1 < ends, m2 < ends
     dot1 = in1 & (buf[np.minimum(m1, len(buf) - 1)] == 46)
     e2 = in2 & (buf[np.minimum(m2, len(buf) - 1)] != 46)
@@ -107,7 +149,7 @@ def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     p = np.where(dot1, m1, q)  # the dot, or the mark
     whole = p - starts
     frac = np.where(dot1, q - p - 1, 0)
-    ok = ~(marks[j + 2] < ends) & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
+    ok = ~third & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
     ok &= (whole + frac >= 1) & (whole <= 16) & (frac <= 16) & (whole + frac <= 15)
     a, ok_a = digits(buf, starts, np.minimum(whole, 16))
     b, ok_b = digits(buf, p + 1, np.minimum(frac, 16))
