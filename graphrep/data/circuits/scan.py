@@ -111,19 +111,35 @@ def _byte_mask(top: np.ndarray) -> np.ndarray:
     return (((top >> _U(7)) & _U(0x0101010101010101)) * _U(0x0102040810204080)) >> _U(56)
 
 
+def _in_token(top: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``[n]`` int64: the 16-bit mask of the flagged bytes (top bit set in ``top`` [n, 2], a token's two words) among
+    the first ``length`` [n] of each token's 16."""
+    top[:, 0] &= _LOW[np.clip(length, 0, 8)]
+    top[:, 1] &= _LOW[np.clip(length - 8, 0, 8)]
+    return (_byte_mask(top[:, 0]) | (_byte_mask(top[:, 1]) << _U(8))).astype(np.int64)
+
+
+def byte_hits(w: np.ndarray, length: np.ndarray, byte: int) -> np.ndarray:
+    """``[n]`` the 16-bit masks of where ``byte`` is among the first ``length`` [n] (at most 16) bytes of tokens
+    whose two words are ``w`` [n, 2] (:func:`words`): bit ``k`` for byte ``k``; :func:`lowest` reads them."""
+    return _in_token(_zero_bytes(w ^ _U(byte * 0x0101010101010101)), length)
+
+
+def lowest(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first [n], second [n], third [n] bool)``: the lowest two set bits of the 16-bit masks ``m`` (16 where
+    there are fewer) and whether ``m`` has a third."""
+    rest = m & (m - 1)
+    return _LOWEST[m], _LOWEST[rest], (rest & (rest - 1)) != 0
+
+
 def token_marks(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(first [n], second [n], third [n] bool)`` for tokens of at most 16 bytes: where the first and second ``.``,
     ``e`` or ``E`` of each token are (``starts + 16`` where there is none) and whether it has a third: found in its
     two words (each byte compared by a borrow-free zero test, the hits made a 16-bit mask, its lowest bits looked up)
     instead of a search among every mark of the buffer."""
     w = words(buf, starts, 2)
-    length = ends - starts
-    hit = _zero_bytes(w ^ _DOTS) | _zero_bytes((w | _CASE) ^ _ES)
-    hit[:, 0] &= _LOW[np.clip(length, 0, 8)]
-    hit[:, 1] &= _LOW[np.clip(length - 8, 0, 8)]
-    m = (_byte_mask(hit[:, 0]) | (_byte_mask(hit[:, 1]) << _U(8))).astype(np.int64)
-    rest = m & (m - 1)
-    return starts + _LOWEST[m], starts + _LOWEST[rest], (rest & (rest - 1)) != 0
+    first, second, third = lowest(_in_token(_zero_bytes(w ^ _DOTS) | _zero_bytes((w | _CASE) ^ _ES), ends - starts))
+    return starts + first, starts + second, third
 
 
 def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,

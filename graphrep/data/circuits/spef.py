@@ -815,21 +815,34 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def marks(self, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The positions of the delimiter and of backslashes in ``buf`` (what :meth:`parts` needs)."""
+    def marks(self, buf: np.ndarray) -> "_BufferMarks":
+        """The positions of the delimiter and of backslashes in ``buf``, made when first needed (what :meth:`parts`
+        needs for tokens of more than 16 characters)."""
         if len(self.spef.delimiter) != 1:
             raise _Unexpected
-        return np.flatnonzero(buf == ord(self.spef.delimiter)), np.flatnonzero(buf == 92)
+        return _BufferMarks(buf, ord(self.spef.delimiter))
 
     def parts(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks) -> dict[str, np.ndarray]:
         """Node tokens ``buf[starts:ends]`` cut as :meth:`names` cuts them, for those of the usual form ``*<index>``
         or ``*<index><delimiter><tail>`` with no backslash (``mapped`` [n]): ``key`` [m] and ``start``/``length`` [m]
         of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
-        position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail)."""
-        delim, slash = marks
-        mapped = (buf[starts] == 42) & (_after(slash, starts, 1)[0] >= ends)
+        position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail).
+
+        A token's delimiters and backslashes are found in its own two words (:func:`.scan.byte_hits`) when it has
+        at most 16 characters, a longer one's among ``marks`` (:meth:`marks`)."""
+        length = ends - starts
+        w = scan.words(buf, starts, 2)
+        first, following, _ = scan.lowest(scan.byte_hits(w, length, marks.delimiter))
+        first, following = starts + first, starts + following  # starts + 16 where none: past a short token's end
+        slash = scan.byte_hits(w, length, 92) != 0
+        long = np.flatnonzero(length > 16)
+        if len(long):
+            delims, slashes = marks.get()
+            slash[long] = _after(slashes, starts[long], 1)[0] < ends[long]
+            first[long], following[long] = _after(delims, starts[long], 2)
+        mapped = (buf[starts] == 42) & ~slash
         s, e = starts[mapped], ends[mapped]
-        d, second = _after(delim, s, 2)  # the first delimiter at or after each start, and the next one
+        d, second = first[mapped], following[mapped]  # the first delimiter at or after each start, and the next one
         sep = d < e
         head_end = np.where(sep, d, e)
         key, ok = scan.indices(buf, s, head_end - s - 1)
@@ -855,6 +868,19 @@ class _Names:
         other = np.flatnonzero(~m)
         out[other] = self.names(_join([(buf, starts[other], ends[other] - starts[other])]))
         return out.tolist()
+
+
+class _BufferMarks:
+    """The sorted positions of the delimiter (``delimiter``, a byte) and of backslashes in ``buf``, as
+    ``get() -> (delimiters, backslashes)``, found on the first call (one pass over the buffer each)."""
+
+    def __init__(self, buf: np.ndarray, delimiter: int):
+        self.buf, self.delimiter, self._found = buf, delimiter, None
+
+    def get(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._found is None:
+            self._found = np.flatnonzero(self.buf == self.delimiter), np.flatnonzero(self.buf == 92)
+        return self._found
 
 
 class _Header:

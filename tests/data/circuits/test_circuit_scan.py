@@ -119,3 +119,14 @@ def test_decimals_of_any_short_or_long_token_equal_float(tokens):
     for t, good in zip(tokens, ok.tolist()):
         if t.count(".") <= 1 and t.replace(".", "").isdigit() and len(t.replace(".", "")) <= 15:
             assert good, t
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=":\\\\ab1*", min_size=1, max_size=16), min_size=1, max_size=30),
+       st.sampled_from([":", "\\", "a"]))
+def test_byte_hits_find_a_byte_in_tokens(tokens, byte):
+    buf, starts, ends = _tokens(tokens)
+    first, second, third = scan.lowest(scan.byte_hits(scan.words(buf, starts, 2), ends - starts, ord(byte)))
+    for t, a, b, c in zip(tokens, first.tolist(), second.tolist(), third.tolist()):
+        at = [k for k, ch in enumerate(t) if ch == byte] + [16, 16]
+        assert (a, b, c) == (at[0], at[1], len(at) > 4), t

@@ -183,6 +183,9 @@ _NET3 = """
     lambda t: t + _NET3,  # unmapped and escaped nodes, a pin with the delimiter, ports on capacitors, *D last
     lambda t: t.replace("*D_NET *2 2.5", "\n\n*D_NET *2 2.5").replace("*CAP\n1 *4:Y", "\n*CAP\n\n1 *4:Y"),
     lambda t: t.replace("*I *3:A I *D INV_X1", "*I *3:A I *L 0.1 *D INV_X1"),
+    # tokens of more than 16 characters (their delimiters and backslashes looked up in the whole buffer's)
+    lambda t: t + _NET3.replace("u9:Z", "a_long_instance_name_u9:Z").replace("*4:Z\\[1\\]", "*4:Zlong\\[1\\]:x\\[2\\]")
+                       .replace("in0", "a_port_longer_than_16"),
 ])
 def test_block_reader_reads_the_unusual_nodes_as_the_line_reader(tmp_path, edit, monkeypatch):
     """Tokens off the usual ``*<index>:<pin>`` path (and blank lines) stay in the block reader and read alike."""
