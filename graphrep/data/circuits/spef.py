@@ -1176,14 +1176,20 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     line_end = np.flatnonzero(buf == 10)
     starts, ends = _spans(buf, len(line_end))
     lengths = ends - starts
-    per_line = np.diff(np.searchsorted(starts, line_end), prepend=0)  # tokens before each line end, differenced
-    rows = np.flatnonzero(per_line)  # the non-blank lines
-    count = per_line[rows]
-    t0 = (np.cumsum(per_line) - per_line)[rows]  # each row's first token
+    # each non-blank line ("row"): its first token (the first of the piece, or one with a newline right before it,
+    # or elsewhere in the white space before it) and its count of tokens
+    new_line = np.ones(len(starts), dtype=bool)
+    if len(starts) > 1:
+        new_line[1:] = buf[starts[1:] - 1] == 10
+        other = np.flatnonzero(~new_line[1:] & (starts[1:] - ends[:-1] > 1)) + 1
+        if len(other):
+            new_line[other] = np.searchsorted(line_end, ends[other - 1]) != np.searchsorted(line_end, starts[other])
+    t0 = np.flatnonzero(new_line)
+    count = np.diff(t0, append=len(starts))
     s0 = starts[t0]
     second = buf[np.minimum(s0 + 1, len(buf) - 1)]
     keyword = np.flatnonzero((buf[s0] == 42) & (lengths[t0] > 1) & ((second < 48) | (second > 57)))
-    letter = np.full(len(rows), ord("0"), dtype=np.uint8)
+    letter = np.full(len(t0), ord("0"), dtype=np.uint8)
     known = np.zeros(len(keyword), dtype=bool)
     size = lengths[t0[keyword]]
     head = scan.words(buf, s0[keyword])[:, 0] & ~(~np.uint64(0) << (np.minimum(size, 8) * 8).astype(np.uint64))
@@ -1193,7 +1199,7 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
         known |= hit
     if not known.all() or _LAYOUT.fullmatch(letter.tobytes()) is None:
         raise _Unexpected
-    last_keyword = np.maximum.accumulate(np.where(letter != ord("0"), np.arange(len(rows)), 0))
+    last_keyword = np.maximum.accumulate(np.where(letter != ord("0"), np.arange(len(t0)), 0))
     is_net, is_conn = letter == ord("D"), (letter == ord("I")) | (letter == ord("P"))
     is_cap = (letter == ord("0")) & (letter[last_keyword] == ord("A"))
     is_res = (letter == ord("0")) & (letter[last_keyword] == ord("R"))
@@ -1210,7 +1216,7 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     marks_num = None  # made by scan.decimals if a value has more than 16 characters
     totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
     first = len(spef.nets)
-    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + rows[is_net]).tolist(), repeat(None),
+    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + np.searchsorted(line_end, starts[heads])).tolist(), repeat(None),
                                         repeat(spef.parasitics), range(first, first + len(net_names)),
                                         repeat(spef.connections))))
     if len(spef.nets) != first + len(net_names):

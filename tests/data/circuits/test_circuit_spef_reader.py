@@ -343,3 +343,18 @@ def test_cell_tokens_equal_the_line_readers_rule():
         want = tok[tok.index("*D", 3) + 1] if tok[0] == "*I" and "*D" in tok[3:-1] else None
         cell = None if got[k] < 0 else text[starts[got[k]]:ends[got[k]]].decode()
         assert cell == want, tok
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace("\n*CONN\n", "\n  *CONN\n").replace("\n*I ", "\n\t*I "),  # indented lines
+    lambda t: t.replace("\n*END\n", "  \n \t\n   *END \n"),  # trailing white space, a line of it, then indented
+    lambda t: t.replace("*D_NET *2 2.5", "\n \n\t*D_NET\t*2  2.5"),  # blank lines and tabs before a net
+])
+def test_block_reader_finds_lines_after_any_white_space(tmp_path, edit, monkeypatch):
+    """A line's first token is found after a newline, or after other white space that holds one: the block reader
+    reads indented lines and lines with trailing white space as the line reader does."""
+    path = _write(tmp_path, "t.spef", edit(SPEF))
+    assert edit(SPEF) != SPEF
+    for chars in (1 << 24, 64):
+        monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+        _same(spef_module._read_blocks(path), spef_module._read_lines(path))
