@@ -13,16 +13,21 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 How it is read (the cost grows linearly; the nets are streamed, only the header is held, as bytes): in blocks of whole
 ``*D_NET`` sections, read into one reused buffer (:func:`_pieces`). The header is mapped copy-on-write (a plain file,
 :func:`_mapped_header`; a gzip file's is gathered once) and its name map (every instance and net: most of a SPEF's
-lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
-by index. Each block of nets is read on its bytes too (:func:`_net_block`): token edges, one letter per line checked
-against the usual layout by one regular expression, and the columns cut out by index arithmetic; the values by
-:func:`.scan.decimals` (Python's ``float`` to the bit, without a Python object per value); node tokens numbered by a
-hash of their bytes (:func:`_factorize_spans`) and a name made for each distinct one only, assembled from the name
-map's bytes (one decode and one split per block); a ``*CONN`` entry's instance and pin are one string per distinct
-name-map index and pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as
-columns (:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors
-and resistors as arrays (:class:`Parasitics`: node ids and values, one node name table), and
-``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader does not
+lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and
+found by a table by index (also when the indices skip some, as OpenRCX's do). Each block of nets is read on its bytes
+too (:func:`_net_block`): token edges, one letter per line checked against the usual layout by one regular
+expression, and the columns cut out by index arithmetic; the values by :func:`.scan.decimals` (Python's ``float`` to
+the bit, without a Python object per value; a token's dot and exponent letter, like a node token's delimiters, found
+in its own 16 bytes rather than by a pass over the block); node tokens numbered by a hash of their bytes
+(:func:`_factorize_spans`) and a name made for each distinct one only, assembled from the name map's bytes (one
+decode and one split per block); a ``*CONN`` entry's instance and pin are one string per distinct name-map index and
+pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as columns
+(:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors and
+resistors as arrays (:class:`Parasitics`: node ids and values, one node name table; a plain file's written straight
+into columns reserved for a bound on them, then cut to size in place), and ``SpefNet.ground``/``coupling``/
+``resistors`` build their dict/lists on access. Fresh memory is what costs system time here (the kernel hands each
+page over on first touch): while reading, the memory the block temporaries free is kept in the process for the next
+block (:func:`.source.keeping_freed_memory`). Anything the block reader does not
 expect (non-ASCII text, NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...)
 makes it hand the whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names
 the file and line of any error; both give the same nets, connections, capacitors and resistors (the tests compare
