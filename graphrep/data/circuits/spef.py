@@ -599,9 +599,9 @@ class _NameMap:
 
     Writers number the map in increasing order (1, 2, 3 ..., OpenRCX with a few indices skipped): while the indices
     met so far increase (a "run"), only the first index is kept, and each name's start and length go straight into
-    two tables indexed by index minus the first (``uint32`` where the text allows, allocated for ``2 * capacity +
-    1024`` indices but only touched where written; the length of a skipped index is 0), so that a name costs 8 bytes
-    of fresh memory. Any other order (an index out of order or repeated, or beyond the tables) ends the run: its
+    two tables indexed by index minus the first (``uint32`` starts where the text allows, ``uint8`` lengths while
+    no name is longer than 255 characters; allocated for ``2 * capacity + 1024`` indices but only touched where
+    written; the length of a skipped index is 0), so that a name costs 5 bytes of fresh memory. Any other order (an index out of order or repeated, or beyond the tables) ends the run: its
     entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
 
     def __init__(self, capacity: int = 0):
@@ -626,9 +626,12 @@ class _NameMap:
             if span <= lo and hi < self._limit and (m < 2 or (np.diff(keys) > 0).all()):
                 if self._run_text is None:
                     self._run_text, self._run_first = text, first
-                    wide = len(text) >= 1 << 32
-                    self._run_starts = np.empty(self._limit, dtype=np.int64 if wide else np.uint32)
-                    self._run_lengths = np.empty(self._limit, dtype=np.int64 if wide else np.uint32)
+                    self._run_starts = np.empty(self._limit, dtype=np.int64 if len(text) >= 1 << 32 else np.uint32)
+                    self._run_lengths = np.empty(self._limit, dtype=np.uint8)  # widened for a longer name
+                if self._run_lengths.dtype == np.uint8 and int(lengths.max()) > 255:
+                    wider = np.empty(self._limit, dtype=np.int64)
+                    wider[:span] = self._run_lengths[:span]
+                    self._run_lengths = wider
                 if lo == span and hi - lo == m - 1:  # consecutive, as the last ones
                     self._run_starts[lo:hi + 1] = starts
                     self._run_lengths[lo:hi + 1] = lengths

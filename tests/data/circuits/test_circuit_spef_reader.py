@@ -260,17 +260,19 @@ def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail):
                                   [3, 1, 2] + list(range(4, 40)), [5], [1, 2, 5, 6, 7, 9] + list(range(12, 40)),
                                   [2, 4, 6, 8], list(range(1, 30)) + [3000], [1, 2, 3, 3, 4]])
 @pytest.mark.parametrize("chars", [24, 1 << 22])
-def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars):
+@pytest.mark.parametrize("long", [False, True])
+def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars, long):
     """The name map in run mode (increasing indices, some skipped: start and length tables only) and after the run
     ends (a repeat, any order, an index beyond the tables; in runs of a few lines) finds what a dict of its lines
     finds (a repeat keeps the last)."""
-    text = "".join(f"*{k} name{k}_{j}\n" for j, k in enumerate(keys)).encode("ascii")
+    pad = lambda j: "x" * (300 if long and j == len(keys) // 2 else 0)  # noqa: E731 - a name over 255 midway
+    text = "".join(f"*{k} name{k}_{j}{pad(j)}\n" for j, k in enumerate(keys)).encode("ascii")
     buf = np.frombuffer(bytearray(text + b" " * spef_module.scan.PAD), dtype=np.uint8)
     monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
     table = spef_module._NameMap(capacity=len(keys) + 1)
     table.add_lines(buf, 0, len(text))
     table.finish()
-    want = {f"*{k}": f"name{k}_{j}" for j, k in enumerate(keys)}
+    want = {f"*{k}": f"name{k}_{j}{pad(j)}" for j, k in enumerate(keys)}
     asked = [f"*{k}" for k in range(45)]
     assert table.lookup(asked) == [want.get(a) for a in asked]
     increasing = all(a < b for a, b in zip(keys, keys[1:])) and keys[-1] - keys[0] < 2 * (len(keys) + 1) + 1024
