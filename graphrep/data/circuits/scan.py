@@ -137,7 +137,11 @@ def token_marks(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[
     ``e`` or ``E`` of each token are (``starts + 16`` where there is none) and whether it has a third: found in its
     two words (each byte compared by a borrow-free zero test, the hits made a 16-bit mask, its lowest bits looked up)
     instead of a search among every mark of the buffer."""
-    w = words(buf, starts, 2)
+    return _token_marks(words(buf, starts, 2), starts, ends)
+
+
+def _token_marks(w: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """:func:`token_marks` of the tokens whose two words are ``w`` [n, 2] (not changed)."""
     first, second, third = lowest(_in_token(_zero_bytes(w ^ _DOTS) | _zero_bytes((w | _CASE) ^ _ES), ends - starts))
     return starts + first, starts + second, third
 
@@ -151,7 +155,8 @@ def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     not given)."""
     if not len(starts):
         return np.zeros(0), np.zeros(0, dtype=bool)
-    m1, m2, third = token_marks(buf, starts, ends)
+    w = words(buf, starts, 2)
+    m1, m2, third = _token_marks(w, starts, ends)
     long = np.flatnonzero(ends - starts > 16)
     if len(long):  # a token's marks: at most a dot, then an exponent mark
         if marks is None:
@@ -167,10 +172,19 @@ def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     frac = np.where(dot1, q - p - 1, 0)
     ok = ~third & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
     ok &= (whole + frac >= 1) & (whole <= 16) & (frac <= 16) & (whole + frac <= 15)
-    a, ok_a = digits(buf, starts, np.minimum(whole, 16))
-    b, ok_b = digits(buf, p + 1, np.minimum(frac, 16))
+    # the mantissa's digits: the token's first 16 bytes (all of them when ok) with the dot taken out, that is the
+    # bytes from the dot on moved down by one in the 128 bits of its two words
+    at = np.where(dot1, whole, 16)
+    cut0, cut1 = _LOW[np.clip(at, 0, 8)], _LOW[np.clip(at - 8, 0, 8)]
+    w0, w1 = w[:, 0], w[:, 1]
+    low = (w0 & cut0) | (((w0 >> _U(8)) | (w1 << _U(56))) & ~cut0)
+    high = (w1 & cut1) | ((w1 >> _U(8)) & ~cut1)
+    count = np.clip(whole + frac, 0, 16)
+    a, ok_a = _eight(low, np.minimum(count, 8))
+    rest = np.clip(count - 8, 0, 8)
+    b, ok_b = _eight(high, rest)
     ok &= ok_a & ok_b
-    mantissa = a.astype(np.float64) * _POW10[np.minimum(frac, 22)] + b.astype(np.float64)
+    mantissa = (a * (10 ** rest).astype(_U) + b).astype(np.float64)  # below 10**15 where ok: exact
     k = -frac
     has_e = q < ends
     if has_e.any():
