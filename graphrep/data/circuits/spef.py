@@ -823,31 +823,36 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def marks(self, buf: np.ndarray) -> "_BufferMarks":
-        """The positions of the delimiter and of backslashes in ``buf``, made when first needed (what :meth:`parts`
-        needs for tokens of more than 16 characters)."""
+    def marks(self, buf: np.ndarray) -> int:
+        """The delimiter as a byte (what :meth:`parts` looks for; ``buf`` is not read)."""
         if len(self.spef.delimiter) != 1:
             raise _Unexpected
-        return _BufferMarks(buf, ord(self.spef.delimiter))
+        return ord(self.spef.delimiter)
 
-    def parts(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks) -> dict[str, np.ndarray]:
+    def parts(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks: int) -> dict[str, np.ndarray]:
         """Node tokens ``buf[starts:ends]`` cut as :meth:`names` cuts them, for those of the usual form ``*<index>``
         or ``*<index><delimiter><tail>`` with no backslash (``mapped`` [n]): ``key`` [m] and ``start``/``length`` [m]
         of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
         position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail).
 
-        A token's delimiters and backslashes are found in its own two words (:func:`.scan.byte_hits`) when it has
-        at most 16 characters, a longer one's among ``marks`` (:meth:`marks`)."""
+        A token's delimiters (``marks``: :meth:`marks`) and backslashes are found in its own two words
+        (:func:`.scan.byte_hits`) when it has at most 16 characters; those of the longer ones in their bytes copied
+        together (no pass over the whole buffer)."""
         length = ends - starts
         w = scan.words(buf, starts, 2)
-        first, following, _ = scan.lowest(scan.byte_hits(w, length, marks.delimiter))
+        first, following, _ = scan.lowest(scan.byte_hits(w, length, marks))
         first, following = starts + first, starts + following  # starts + 16 where none: past a short token's end
         slash = scan.byte_hits(w, length, 92) != 0
         long = np.flatnonzero(length > 16)
         if len(long):
-            delims, slashes = marks.get()
-            slash[long] = _after(slashes, starts[long], 1)[0] < ends[long]
-            first[long], following[long] = _after(delims, starts[long], 2)
+            ls, ll = starts[long], length[long]
+            at = np.cumsum(ll) - ll  # each long token's start in their bytes copied together
+            text = buf[_runs(ls, ll)]
+            end = at + ll
+            slash[long] = _after(np.flatnonzero(text == 92), at, 1)[0] < end
+            one, two = _after(np.flatnonzero(text == marks), at, 2)
+            first[long] = ls + np.minimum(one, end) - at  # the token's end where there is none
+            following[long] = ls + np.minimum(two, end) - at
         mapped = (buf[starts] == 42) & ~slash
         s, e = starts[mapped], ends[mapped]
         d, second = first[mapped], following[mapped]  # the first delimiter at or after each start, and the next one
@@ -876,19 +881,6 @@ class _Names:
         other = np.flatnonzero(~m)
         out[other] = self.names(_join([(buf, starts[other], ends[other] - starts[other])]))
         return out.tolist()
-
-
-class _BufferMarks:
-    """The sorted positions of the delimiter (``delimiter``, a byte) and of backslashes in ``buf``, as
-    ``get() -> (delimiters, backslashes)``, found on the first call (one pass over the buffer each)."""
-
-    def __init__(self, buf: np.ndarray, delimiter: int):
-        self.buf, self.delimiter, self._found = buf, delimiter, None
-
-    def get(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._found is None:
-            self._found = np.flatnonzero(self.buf == self.delimiter), np.flatnonzero(self.buf == 92)
-        return self._found
 
 
 class _Header:
