@@ -89,17 +89,80 @@ def number_marks(buf: np.ndarray) -> np.ndarray:
     return np.concatenate([at, np.full(3, len(buf), dtype=at.dtype)])
 
 
+_SEVENS = _U(0x7F7F7F7F7F7F7F7F)
+_DOTS = _U(0x2E2E2E2E2E2E2E2E)  # eight '.'
+_ES = _U(0x6565656565656565)  # eight 'e'
+_CASE = _U(0x2020202020202020)
+_LOW = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=_U)  # the first k bytes of a word
+#: ``_LOWEST[m]``: the index of the lowest set bit of the 16-bit ``m`` (16 for 0)
+_LOWEST = np.full(1 << 16, 16, dtype=np.int64)
+for _b in range(15, -1, -1):
+    _LOWEST[(np.arange(1 << 16) >> _b) & 1 == 1] = _b
+
+
+def _zero_bytes(x: np.ndarray) -> np.ndarray:
+    """The top bit of each byte of the words ``x`` that is 0, exactly (no borrow from one byte into the next)."""
+    return ~(((x & _SEVENS) + _SEVENS) | x | _SEVENS)
+
+
+def _byte_mask(top: np.ndarray) -> np.ndarray:
+    """``[n]`` the 8-bit mask of the bytes of ``top`` [n] uint64 whose top bit is set (bit ``k``: byte ``k``), by one
+    multiplication that gathers the eight top bits into the highest byte."""
+    return (((top >> _U(7)) & _U(0x0101010101010101)) * _U(0x0102040810204080)) >> _U(56)
+
+
+def _in_token(top: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``[n]`` int64: the 16-bit mask of the flagged bytes (top bit set in ``top`` [n, 2], a token's two words) among
+    the first ``length`` [n] of each token's 16."""
+    top[:, 0] &= _LOW[np.clip(length, 0, 8)]
+    top[:, 1] &= _LOW[np.clip(length - 8, 0, 8)]
+    return (_byte_mask(top[:, 0]) | (_byte_mask(top[:, 1]) << _U(8))).astype(np.int64)
+
+
+def byte_hits(w: np.ndarray, length: np.ndarray, byte: int) -> np.ndarray:
+    """``[n]`` the 16-bit masks of where ``byte`` is among the first ``length`` [n] (at most 16) bytes of tokens
+    whose two words are ``w`` [n, 2] (:func:`words`): bit ``k`` for byte ``k``; :func:`lowest` reads them."""
+    return _in_token(_zero_bytes(w ^ _U(byte * 0x0101010101010101)), length)
+
+
+def lowest(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first [n], second [n], third [n] bool)``: the lowest two set bits of the 16-bit masks ``m`` (16 where
+    there are fewer) and whether ``m`` has a third."""
+    rest = m & (m - 1)
+    return _LOWEST[m], _LOWEST[rest], (rest & (rest - 1)) != 0
+
+
+def token_marks(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first [n], second [n], third [n] bool)`` for tokens of at most 16 bytes: where the first and second ``.``,
+    ``e`` or ``E`` of each token are (``starts + 16`` where there is none) and whether it has a third: found in its
+    two words (each byte compared by a borrow-free zero test, the hits made a 16-bit mask, its lowest bits looked up)
+    instead of a search among every mark of the buffer."""
+    return _token_marks(words(buf, starts, 2), starts, ends)
+
+
+def _token_marks(w: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """:func:`token_marks` of the tokens whose two words are ``w`` [n, 2] (not changed)."""
+    first, second, third = lowest(_in_token(_zero_bytes(w ^ _DOTS) | _zero_bytes((w | _CASE) ^ _ES), ends - starts))
+    return starts + first, starts + second, third
+
+
 def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
              marks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(value [n] float64, ok [n])`` of the tokens ``buf[starts:ends]``; where ``ok`` the value equals
     ``float(token)``, elsewhere it is 0 and the token is not of the form read here (see the module's docstring).
-    ``marks``: :func:`number_marks` of ``buf`` (made when not given)."""
+    A token's marks (its ``.`` and exponent letter) are found in its own bytes (:func:`token_marks`) when it has at
+    most 16; a longer one's among the ``marks`` of the buffer (:func:`number_marks` of ``buf``, made when needed and
+    not given)."""
     if not len(starts):
         return np.zeros(0), np.zeros(0, dtype=bool)
-    if marks is None:
-        marks = number_marks(buf)
-    j = np.searchsorted(marks, starts)  # a token's marks: at most a dot, then an exponent mark
-    m1, m2 = marks[j], marks[j + 1]
+    w = words(buf, starts, 2)
+    m1, m2, third = _token_marks(w, starts, ends)
+    long = np.flatnonzero(ends - starts > 16)
+    if len(long):  # a token's marks: at most a dot, then an exponent mark
+        if marks is None:
+            marks = number_marks(buf)
+        j = np.searchsorted(marks, starts[long])
+        m1[long], m2[long], third[long] = marks[j], marks[j + 1], marks[j + 2] < ends[long]
     in1, in2 = m1 < ends, m2 < ends
     dot1 = in1 & (buf[np.minimum(m1, len(buf) - 1)] == 46)
     e2 = in2 & (buf[np.minimum(m2, len(buf) - 1)] != 46)
@@ -107,12 +170,21 @@ def decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     p = np.where(dot1, m1, q)  # the dot, or the mark
     whole = p - starts
     frac = np.where(dot1, q - p - 1, 0)
-    ok = ~(marks[j + 2] < ends) & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
+    ok = ~third & ~(in2 & ~(dot1 & e2))  # no third mark; a second only as dot then exponent
     ok &= (whole + frac >= 1) & (whole <= 16) & (frac <= 16) & (whole + frac <= 15)
-    a, ok_a = digits(buf, starts, np.minimum(whole, 16))
-    b, ok_b = digits(buf, p + 1, np.minimum(frac, 16))
+    # the mantissa's digits: the token's first 16 bytes (all of them when ok) with the dot taken out, that is the
+    # bytes from the dot on moved down by one in the 128 bits of its two words
+    at = np.where(dot1, whole, 16)
+    cut0, cut1 = _LOW[np.clip(at, 0, 8)], _LOW[np.clip(at - 8, 0, 8)]
+    w0, w1 = w[:, 0], w[:, 1]
+    low = (w0 & cut0) | (((w0 >> _U(8)) | (w1 << _U(56))) & ~cut0)
+    high = (w1 & cut1) | ((w1 >> _U(8)) & ~cut1)
+    count = np.clip(whole + frac, 0, 16)
+    a, ok_a = _eight(low, np.minimum(count, 8))
+    rest = np.clip(count - 8, 0, 8)
+    b, ok_b = _eight(high, rest)
     ok &= ok_a & ok_b
-    mantissa = a.astype(np.float64) * _POW10[np.minimum(frac, 22)] + b.astype(np.float64)
+    mantissa = (a * (10 ** rest).astype(_U) + b).astype(np.float64)  # below 10**15 where ok: exact
     k = -frac
     has_e = q < ends
     if has_e.any():

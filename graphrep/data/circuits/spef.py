@@ -13,16 +13,21 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 How it is read (the cost grows linearly; the nets are streamed, only the header is held, as bytes): in blocks of whole
 ``*D_NET`` sections, read into one reused buffer (:func:`_pieces`). The header is mapped copy-on-write (a plain file,
 :func:`_mapped_header`; a gzip file's is gathered once) and its name map (every instance and net: most of a SPEF's
-lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and found by a table
-by index. Each block of nets is read on its bytes too (:func:`_net_block`): token edges, one letter per line checked
-against the usual layout by one regular expression, and the columns cut out by index arithmetic; the values by
-:func:`.scan.decimals` (Python's ``float`` to the bit, without a Python object per value); node tokens numbered by a
-hash of their bytes (:func:`_factorize_spans`) and a name made for each distinct one only, assembled from the name
-map's bytes (one decode and one split per block); a ``*CONN`` entry's instance and pin are one string per distinct
-name-map index and pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as
-columns (:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors
-and resistors as arrays (:class:`Parasitics`: node ids and values, one node name table), and
-``SpefNet.ground``/``coupling``/``resistors`` build their dict/lists on access. Anything the block reader does not
+lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and
+found by a table by index (also when the indices skip some, as OpenRCX's do). Each block of nets is read on its bytes
+too (:func:`_net_block`): token edges, one letter per line checked against the usual layout by one regular
+expression, and the columns cut out by index arithmetic; the values by :func:`.scan.decimals` (Python's ``float`` to
+the bit, without a Python object per value; a token's dot and exponent letter, like a node token's delimiters, found
+in its own 16 bytes rather than by a pass over the block); node tokens numbered by a hash of their bytes
+(:func:`_factorize_spans`) and a name made for each distinct one only, assembled from the name map's bytes (one
+decode and one split per block); a ``*CONN`` entry's instance and pin are one string per distinct name-map index and
+pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as columns
+(:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors and
+resistors as arrays (:class:`Parasitics`: node ids and values, one node name table; a plain file's written straight
+into columns reserved for a bound on them, then cut to size in place), and ``SpefNet.ground``/``coupling``/
+``resistors`` build their dict/lists on access. Fresh memory is what costs system time here (the kernel hands each
+page over on first touch): while reading, the memory the block temporaries free is kept in the process for the next
+block (:func:`.source.keeping_freed_memory`). Anything the block reader does not
 expect (non-ASCII text, NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...)
 makes it hand the whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names
 the file and line of any error; both give the same nets, connections, capacitors and resistors (the tests compare
@@ -45,7 +50,7 @@ import numpy as np
 from .names import unescape
 from . import scan
 from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
-    without_cycle_collection
+    keeping_freed_memory, without_cycle_collection
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -65,17 +70,34 @@ class SpefConn:
 class Parasitics:
     """The capacitors and resistors of all nets, compactly: for each kind, ``net`` [K] (net index in file order),
     node ids ``a`` [K] (and ``b`` [K] for couplings and resistors) into ``nodes`` (canonical node names), ``value``
-    [K] (F or ohm), entries in file order, so net ``i``'s entries are ``ptr[i]:ptr[i + 1]``."""
+    [K] (F or ohm), entries in file order, so net ``i``'s entries are ``ptr[i]:ptr[i + 1]``.
+
+    While reading, the entries come a block of nets at a time (:meth:`add`): kept as parts and concatenated by
+    :meth:`finish`, or, after :meth:`reserve`, written straight into columns allocated for a bound on the entries
+    (only the pages written are ever touched) and cut to size in place by :meth:`finish` (no second copy of every
+    entry in fresh memory: at 1M nets the parts' concatenation was 1.6 s of kernel time)."""
 
     KINDS = ("ground", "coupling", "res")
+    _DTYPES = (np.int64, np.int64, np.int64, np.float64)  # net, a, b, value
 
     def __init__(self):
         self.nodes: list[str] = []
         self._node_id: dict[str, int] = {}
         self._parts: dict[str, list[tuple[np.ndarray, ...]]] = {k: [] for k in self.KINDS}
+        self._columns: dict[str, list[np.ndarray]] = {}  # reserved columns per kind (net, a, b, value)
+        self._filled: dict[str, int] = {}  # entries written in them
         self.arrays: dict[str, dict[str, np.ndarray]] = {}
         self.ptr: dict[str, np.ndarray] = {}
         self.ground_sum = np.zeros(0)
+
+    def reserve(self, entries: int) -> None:
+        """Columns for up to ``entries`` entries of each kind (allocated, not touched: a bound costs address space
+        only); more entries than that go to parts as without it."""
+        try:
+            self._columns = {k: [np.empty(entries, dtype=t) for t in self._DTYPES] for k in self.KINDS}
+        except MemoryError:  # address space refused (strict overcommit): parts
+            self._columns = {}
+        self._filled = {k: 0 for k in self._columns}
 
     def ids(self, names) -> np.ndarray:
         """Node ids of canonical ``names`` (new names are appended to ``nodes``)."""
@@ -96,17 +118,35 @@ class Parasitics:
         return np.arange(len(self.nodes) - len(names), len(self.nodes))
 
     def add(self, kind: str, net: np.ndarray, value: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> None:
-        self._parts[kind].append((net, a, a if b is None else b, value))
+        part = (net, a, a if b is None else b, value)
+        columns = self._columns.get(kind)
+        if columns is not None:
+            at, m = self._filled[kind], len(net)
+            if at + m <= len(columns[0]) and not self._parts[kind]:
+                for column, values in zip(columns, part):
+                    column[at:at + m] = values
+                self._filled[kind] = at + m
+                return
+        self._parts[kind].append(part)
 
     def finish(self, n_nets: int) -> "Parasitics":
         for kind, parts in self._parts.items():
-            cols = [np.concatenate([p[j] for p in parts]) if parts else np.zeros(0, dtype=np.int64 if j < 3 else float)
-                    for j in range(4)]
+            columns = self._columns.get(kind)
+            if columns is not None:  # the reserved columns cut to size in place (no view of them was given out)
+                for column in columns:
+                    column.resize(self._filled[kind], refcheck=False)
+                parts = [tuple(columns)] + parts
+            if columns is not None and len(parts) == 1:
+                cols = columns
+            else:
+                cols = [np.concatenate([p[j] for p in parts]) if parts else
+                        np.zeros(0, dtype=np.int64 if j < 3 else float) for j in range(4)]
             net, a, b, value = cols
             self.arrays[kind] = {"net": net.astype(np.int64, copy=False), "a": a.astype(np.int64, copy=False),
                                  "b": b.astype(np.int64, copy=False), "value": value.astype(np.float64, copy=False)}
             self.ptr[kind] = np.concatenate([[0], np.cumsum(np.bincount(net.astype(np.int64), minlength=n_nets))])
         self._parts = {k: [] for k in self.KINDS}
+        self._columns, self._filled = {}, {}
         self._node_id = {}  # only needed while reading
         g = self.arrays["ground"]
         self.ground_sum = np.bincount(g["net"], weights=g["value"], minlength=n_nets)
@@ -381,6 +421,7 @@ def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) 
 
 
 @without_cycle_collection
+@keeping_freed_memory
 def read_spef(path: str | os.PathLike) -> Spef:
     """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input."""
     try:
@@ -556,10 +597,11 @@ class _NameMap:
     the block's text itself (``text``, uint8, the indices between the names left in), so that node names can be
     assembled from them by index arithmetic (:func:`_join`).
 
-    Writers number the map 1, 2, 3 ... in order: while the indices met so far are consecutive (a "run"), only the
-    first index is kept, and each name's start and length go straight into two tables made once for the whole map
-    (``uint32`` where the text allows, allocated for ``capacity`` lines but only touched where written), so that a
-    name costs 8 bytes of fresh memory. Any other order (a gap, an index out of order or repeated) ends the run: its
+    Writers number the map in increasing order (1, 2, 3 ..., OpenRCX with a few indices skipped): while the indices
+    met so far increase (a "run"), only the first index is kept, and each name's start and length go straight into
+    two tables indexed by index minus the first (``uint32`` starts where the text allows, ``uint8`` lengths while
+    no name is longer than 255 characters; allocated for ``2 * capacity + 1024`` indices but only touched where
+    written; the length of a skipped index is 0), so that a name costs 5 bytes of fresh memory. Any other order (an index out of order or repeated, or beyond the tables) ends the run: its
     entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
 
     def __init__(self, capacity: int = 0):
@@ -568,33 +610,43 @@ class _NameMap:
         self._starts: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self._size = 0  # characters in _texts
-        self._capacity = capacity
-        self._run_text: np.ndarray | None = None  # the text of the run, while its indices are consecutive
-        self._run_first, self._run_count = 0, 0
+        self._limit = 2 * capacity + 1024  # indices (minus the first) the run's tables hold
+        self._run_text: np.ndarray | None = None  # the text of the run, while its indices increase
+        self._run_first, self._run_span = 0, 0  # the run's first index; its last index minus the first, plus 1
         self._general = False  # the run has ended: every entry is in the lists
 
     def _add(self, keys: np.ndarray, text: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
         """Names at ``starts`` in ``text``: appended to the run while they continue it, else to the lists."""
-        m, count = len(keys), self._run_count
+        m, span = len(keys), self._run_span
         if not m:
             return
-        if not self._general and (self._run_text is None or self._run_text is text) and count + m <= self._capacity \
-                and (count == 0 or int(keys[0]) == self._run_first + count) and int(keys[0]) >= 0 \
-                and int(keys[-1]) - int(keys[0]) == m - 1 and (m < 2 or (np.diff(keys) == 1).all()):
-            if self._run_text is None:
-                self._run_text, self._run_first = text, int(keys[0])
-                wide = len(text) >= 1 << 32
-                self._run_starts = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
-                self._run_lengths = np.empty(self._capacity, dtype=np.int64 if wide else np.uint32)
-            self._run_starts[count:count + m] = starts
-            self._run_lengths[count:count + m] = lengths
-            self._run_count += m
-            return
+        if not self._general and (self._run_text is None or self._run_text is text) and int(keys[0]) >= 0:
+            first = int(keys[0]) if self._run_text is None else self._run_first
+            lo, hi = int(keys[0]) - first, int(keys[-1]) - first
+            if span <= lo and hi < self._limit and (m < 2 or (np.diff(keys) > 0).all()):
+                if self._run_text is None:
+                    self._run_text, self._run_first = text, first
+                    self._run_starts = np.empty(self._limit, dtype=np.int64 if len(text) >= 1 << 32 else np.uint32)
+                    self._run_lengths = np.empty(self._limit, dtype=np.uint8)  # widened for a longer name
+                if self._run_lengths.dtype == np.uint8 and int(lengths.max()) > 255:
+                    wider = np.empty(self._limit, dtype=np.int64)
+                    wider[:span] = self._run_lengths[:span]
+                    self._run_lengths = wider
+                if lo == span and hi - lo == m - 1:  # consecutive, as the last ones
+                    self._run_starts[lo:hi + 1] = starts
+                    self._run_lengths[lo:hi + 1] = lengths
+                else:  # indices skipped: their lengths 0
+                    self._run_lengths[span:hi + 1] = 0
+                    self._run_starts[keys - first] = starts
+                    self._run_lengths[keys - first] = lengths
+                self._run_span = hi + 1
+                return
         if not self._general:
             self._general = True
-            if count:  # the run so far, as the first entries of the lists
-                self._append(np.arange(self._run_first, self._run_first + count), self._run_text,
-                             self._run_starts[:count].astype(np.int64), self._run_lengths[:count].astype(np.int64))
+            if span:  # the run so far, as the first entries of the lists
+                at = np.flatnonzero(self._run_lengths[:span])
+                self._append(at + self._run_first, self._run_text, self._run_starts[at].astype(np.int64),
+                             self._run_lengths[at].astype(np.int64))
             self._run_text = self._run_starts = self._run_lengths = None
         self._append(keys, text, starts, lengths)
 
@@ -666,10 +718,10 @@ class _NameMap:
         and length by index when the indices are dense and distinct, made run by run; else the indices sorted (a
         binary search per lookup)."""
         self.first = None
-        if not self._general and self._run_count:
+        if not self._general and self._run_span:
             self.first, self.text = self._run_first, self._run_text
-            self.starts = self._run_starts[:self._run_count]
-            self.lengths = self._run_lengths[:self._run_count]
+            self.starts = self._run_starts[:self._run_span]
+            self.lengths = self._run_lengths[:self._run_span]
             self._run_text = self._run_starts = self._run_lengths = None
             return self
         if len(self._texts) == 1:  # the usual: one *NAME_MAP section, its names kept where they were read
@@ -708,7 +760,8 @@ class _NameMap:
             at = keys - self.first
             found = (at >= 0) & (at < len(self.starts))
             at[~found] = 0
-            return self.starts[at].astype(np.int64), self.lengths[at].astype(np.int64), found
+            length = self.lengths[at].astype(np.int64)
+            return self.starts[at].astype(np.int64), length, found & (length > 0)  # 0: an index skipped
         if self.dense:
             at = np.clip(keys, 0, len(self.starts) - 1)
             start = self.starts[at]
@@ -770,21 +823,39 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def marks(self, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The positions of the delimiter and of backslashes in ``buf`` (what :meth:`parts` needs)."""
+    def marks(self, buf: np.ndarray) -> int:
+        """The delimiter as a byte (what :meth:`parts` looks for; ``buf`` is not read)."""
         if len(self.spef.delimiter) != 1:
             raise _Unexpected
-        return np.flatnonzero(buf == ord(self.spef.delimiter)), np.flatnonzero(buf == 92)
+        return ord(self.spef.delimiter)
 
-    def parts(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks) -> dict[str, np.ndarray]:
+    def parts(self, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, marks: int) -> dict[str, np.ndarray]:
         """Node tokens ``buf[starts:ends]`` cut as :meth:`names` cuts them, for those of the usual form ``*<index>``
         or ``*<index><delimiter><tail>`` with no backslash (``mapped`` [n]): ``key`` [m] and ``start``/``length`` [m]
         of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
-        position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail)."""
-        delim, slash = marks
-        mapped = (buf[starts] == 42) & (_after(slash, starts, 1)[0] >= ends)
+        position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail).
+
+        A token's delimiters (``marks``: :meth:`marks`) and backslashes are found in its own two words
+        (:func:`.scan.byte_hits`) when it has at most 16 characters; those of the longer ones in their bytes copied
+        together (no pass over the whole buffer)."""
+        length = ends - starts
+        w = scan.words(buf, starts, 2)
+        first, following, _ = scan.lowest(scan.byte_hits(w, length, marks))
+        first, following = starts + first, starts + following  # starts + 16 where none: past a short token's end
+        slash = scan.byte_hits(w, length, 92) != 0
+        long = np.flatnonzero(length > 16)
+        if len(long):
+            ls, ll = starts[long], length[long]
+            at = np.cumsum(ll) - ll  # each long token's start in their bytes copied together
+            text = buf[_runs(ls, ll)]
+            end = at + ll
+            slash[long] = _after(np.flatnonzero(text == 92), at, 1)[0] < end
+            one, two = _after(np.flatnonzero(text == marks), at, 2)
+            first[long] = ls + np.minimum(one, end) - at  # the token's end where there is none
+            following[long] = ls + np.minimum(two, end) - at
+        mapped = (buf[starts] == 42) & ~slash
         s, e = starts[mapped], ends[mapped]
-        d, second = _after(delim, s, 2)  # the first delimiter at or after each start, and the next one
+        d, second = first[mapped], following[mapped]  # the first delimiter at or after each start, and the next one
         sep = d < e
         head_end = np.where(sep, d, e)
         key, ok = scan.indices(buf, s, head_end - s - 1)
@@ -913,6 +984,8 @@ def _read_blocks(path) -> Spef:
         if mapped is not None:
             names, lines = _read_header(spef, header, *mapped, checked=False)
             lineno += lines
+            # an entry line ("1 a 0") takes at least 6 bytes (a newline may be added at the end)
+            par.reserve((len(mapped[0]) - mapped[1] + 1) // 6 + 1)
             del mapped  # the name map keeps a view of it while reading; then it is unmapped
         for store, n in _pieces(fh):
             buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
@@ -1067,6 +1140,29 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     return instance, pin
 
 
+def _cell_tokens(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, first: np.ndarray, count: np.ndarray,
+                 inst: np.ndarray) -> np.ndarray:
+    """``[c]`` for each ``*CONN`` line (its first token ``first`` [c], ``count`` [c] tokens, ``inst`` [c]: an ``*I``
+    line) the token after its first ``*D`` among the fourth to the second-last token (an ``*I`` line's cell), or -1.
+    Usually the fourth token itself (``*I <node> <dir> *D <cell>``): only the other lines of six or more tokens are
+    searched token by token."""
+    def star_d(tokens):
+        return (lengths[tokens] == 2) & (buf[starts[tokens]] == 42) & (buf[starts[tokens] + 1] == 68)
+
+    out = np.full(len(first), -1, dtype=np.int64)
+    fourth = np.where(inst & (count >= 5), first + 3, 0)
+    at = star_d(fourth) & (fourth > 0)
+    out[at] = fourth[at] + 1
+    slow = np.flatnonzero(inst & ~at & (count >= 6))
+    if len(slow):  # the fifth to the second-last token, the first *D of each line
+        tokens = _runs(first[slow] + 4, count[slow] - 5)
+        line = np.repeat(slow, count[slow] - 5)
+        hit = star_d(tokens)
+        lines, pick = np.unique(line[hit], return_index=True)
+        out[lines] = tokens[hit][pick] + 1
+    return out
+
+
 def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     """Reads the ``*D_NET`` sections of the ASCII bytes ``buf`` (nothing else but blank lines, ending in a newline,
     padded as :func:`.scan.padded` pads) into ``spef`` as columns; returns the line after it. Raises
@@ -1080,14 +1176,20 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     line_end = np.flatnonzero(buf == 10)
     starts, ends = _spans(buf, len(line_end))
     lengths = ends - starts
-    per_line = np.diff(np.searchsorted(starts, line_end), prepend=0)  # tokens before each line end, differenced
-    rows = np.flatnonzero(per_line)  # the non-blank lines
-    count = per_line[rows]
-    t0 = (np.cumsum(per_line) - per_line)[rows]  # each row's first token
+    # each non-blank line ("row"): its first token (the first of the piece, or one with a newline right before it,
+    # or elsewhere in the white space before it) and its count of tokens
+    new_line = np.ones(len(starts), dtype=bool)
+    if len(starts) > 1:
+        new_line[1:] = buf[starts[1:] - 1] == 10
+        other = np.flatnonzero(~new_line[1:] & (starts[1:] - ends[:-1] > 1)) + 1
+        if len(other):
+            new_line[other] = np.searchsorted(line_end, ends[other - 1]) != np.searchsorted(line_end, starts[other])
+    t0 = np.flatnonzero(new_line)
+    count = np.diff(t0, append=len(starts))
     s0 = starts[t0]
     second = buf[np.minimum(s0 + 1, len(buf) - 1)]
     keyword = np.flatnonzero((buf[s0] == 42) & (lengths[t0] > 1) & ((second < 48) | (second > 57)))
-    letter = np.full(len(rows), ord("0"), dtype=np.uint8)
+    letter = np.full(len(t0), ord("0"), dtype=np.uint8)
     known = np.zeros(len(keyword), dtype=bool)
     size = lengths[t0[keyword]]
     head = scan.words(buf, s0[keyword])[:, 0] & ~(~np.uint64(0) << (np.minimum(size, 8) * 8).astype(np.uint64))
@@ -1097,7 +1199,7 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
         known |= hit
     if not known.all() or _LAYOUT.fullmatch(letter.tobytes()) is None:
         raise _Unexpected
-    last_keyword = np.maximum.accumulate(np.where(letter != ord("0"), np.arange(len(rows)), 0))
+    last_keyword = np.maximum.accumulate(np.where(letter != ord("0"), np.arange(len(t0)), 0))
     is_net, is_conn = letter == ord("D"), (letter == ord("I")) | (letter == ord("P"))
     is_cap = (letter == ord("0")) & (letter[last_keyword] == ord("A"))
     is_res = (letter == ord("0")) & (letter[last_keyword] == ord("R"))
@@ -1111,10 +1213,10 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     marks = names.marks(buf)
     heads = t0[is_net]
     net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
-    marks_num = scan.number_marks(buf)
+    marks_num = None  # made by scan.decimals if a value has more than 16 characters
     totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
     first = len(spef.nets)
-    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + rows[is_net]).tolist(), repeat(None),
+    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + np.searchsorted(line_end, starts[heads])).tolist(), repeat(None),
                                         repeat(spef.parasitics), range(first, first + len(net_names)),
                                         repeat(spef.connections))))
     if len(spef.nets) != first + len(net_names):
@@ -1129,15 +1231,12 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     inst_row = letter[conn] == ord("I")
     instance, pin = _instance_pins(names, buf, starts[t0[conn] + 1], ends[t0[conn] + 1], inst_row, marks)
     cell = np.full(len(conn), None, dtype=object)
-    star_d = np.flatnonzero((lengths == 2) & (buf[starts] == 42) & (buf[np.minimum(starts + 1, len(buf) - 1)] == 68))
-    row_of = np.searchsorted(t0, star_d, side="right") - 1  # the row of each *D token
-    at = star_d - t0[row_of]
-    ok = (letter[row_of] == ord("I")) & (at >= 3) & (at <= count[row_of] - 2)
-    rows_with, first_mark = np.unique(row_of[ok], return_index=True)
-    if len(rows_with):
-        cells = star_d[ok][first_mark] + 1
+    cells = _cell_tokens(buf, starts, lengths, t0[conn], count[conn], inst_row)
+    has = np.flatnonzero(cells >= 0)
+    if len(has):
+        cells = cells[has]
         codes, at = _factorize_spans(buf, starts[cells], ends[cells])
-        cell[np.searchsorted(conn, rows_with)] = _objects(_strings(buf, starts[cells[at]], ends[cells[at]]))[codes]
+        cell[has] = _objects(_strings(buf, starts[cells[at]], ends[cells[at]]))[codes]
     kind = _objects(["P", "I"])[inst_row.astype(np.int64)]
     spef.connections.add(np.bincount(net_of[conn] - first, minlength=len(net_names)), kind=kind, instance=instance,
                          pin=pin, direction=direction, cell=cell)

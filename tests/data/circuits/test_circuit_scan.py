@@ -97,3 +97,36 @@ def test_factorize_spans_numbers_equal_strings_alike(words, repeats):
     want, _ = pd.factorize(np.array(tokens, dtype=object))
     assert codes.tolist() == want.tolist()
     assert first.tolist() == [tokens.index(t) for t in pd.unique(np.array(tokens, dtype=object))]
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.eE+-x", min_size=1, max_size=16), min_size=1, max_size=30))
+def test_token_marks_find_the_dots_and_exponent_letters(tokens):
+    buf, starts, ends = _tokens(tokens)
+    first, second, third = scan.token_marks(buf, starts, ends)
+    for t, s, a, b, c in zip(tokens, starts.tolist(), first.tolist(), second.tolist(), third.tolist()):
+        at = [k for k, ch in enumerate(t) if ch in ".eE"] + [16, 16]
+        assert (a - s, b - s, c) == (at[0], at[1], len(at) > 4), t
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789.eE+-", min_size=1, max_size=24), min_size=1, max_size=30))
+def test_decimals_of_any_short_or_long_token_equal_float(tokens):
+    """Tokens up to 16 characters have their marks found in their own bytes, longer ones among the buffer's: either
+    way a value read is ``float``'s, and a plain decimal of up to 15 digits is read."""
+    ok = _check(tokens)
+    for t, good in zip(tokens, ok.tolist()):
+        if t.count(".") <= 1 and t.replace(".", "").isdigit() and len(t.replace(".", "")) <= 15:
+            assert good, t
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=":\\\\ab1*", min_size=1, max_size=16), min_size=1, max_size=30),
+       st.sampled_from([":", "\\", "a"]))
+def test_byte_hits_find_a_byte_in_tokens(tokens, byte):
+    buf, starts, ends = _tokens(tokens)
+    first, second, third = scan.lowest(scan.byte_hits(scan.words(buf, starts, 2), ends - starts, ord(byte)))
+    for t, a, b, c in zip(tokens, first.tolist(), second.tolist(), third.tolist()):
+        at = [k for k, ch in enumerate(t) if ch == byte] + [16, 16]
+        assert (a, b, c) == (at[0], at[1], len(at) > 4), t

@@ -183,6 +183,9 @@ _NET3 = """
     lambda t: t + _NET3,  # unmapped and escaped nodes, a pin with the delimiter, ports on capacitors, *D last
     lambda t: t.replace("*D_NET *2 2.5", "\n\n*D_NET *2 2.5").replace("*CAP\n1 *4:Y", "\n*CAP\n\n1 *4:Y"),
     lambda t: t.replace("*I *3:A I *D INV_X1", "*I *3:A I *L 0.1 *D INV_X1"),
+    # tokens of more than 16 characters (their delimiters and backslashes looked up in the whole buffer's)
+    lambda t: t + _NET3.replace("u9:Z", "a_long_instance_name_u9:Z").replace("*4:Z\\[1\\]", "*4:Zlong\\[1\\]:x\\[2\\]")
+                       .replace("in0", "a_port_longer_than_16"),
 ])
 def test_block_reader_reads_the_unusual_nodes_as_the_line_reader(tmp_path, edit, monkeypatch):
     """Tokens off the usual ``*<index>:<pin>`` path (and blank lines) stay in the block reader and read alike."""
@@ -254,21 +257,26 @@ def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail):
 
 @pytest.mark.parametrize("keys", [list(range(1, 40)), list(range(0, 40)), list(range(7, 40)),
                                   list(range(1, 30)) + [35, 36], list(range(1, 30)) + [12, 30], list(range(40, 0, -1)),
-                                  [3, 1, 2] + list(range(4, 40)), [5]])
+                                  [3, 1, 2] + list(range(4, 40)), [5], [1, 2, 5, 6, 7, 9] + list(range(12, 40)),
+                                  [2, 4, 6, 8], list(range(1, 30)) + [3000], [1, 2, 3, 3, 4]])
 @pytest.mark.parametrize("chars", [24, 1 << 22])
-def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars):
-    """The name map in run mode (consecutive indices: start and length tables only) and after the run ends (a gap,
-    a repeat, any order; in runs of a few lines) finds what a dict of its lines finds (a repeat keeps the last)."""
-    text = "".join(f"*{k} name{k}_{j}\n" for j, k in enumerate(keys)).encode("ascii")
+@pytest.mark.parametrize("long", [False, True])
+def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars, long):
+    """The name map in run mode (increasing indices, some skipped: start and length tables only) and after the run
+    ends (a repeat, any order, an index beyond the tables; in runs of a few lines) finds what a dict of its lines
+    finds (a repeat keeps the last)."""
+    pad = lambda j: "x" * (300 if long and j == len(keys) // 2 else 0)  # noqa: E731 - a name over 255 midway
+    text = "".join(f"*{k} name{k}_{j}{pad(j)}\n" for j, k in enumerate(keys)).encode("ascii")
     buf = np.frombuffer(bytearray(text + b" " * spef_module.scan.PAD), dtype=np.uint8)
     monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
     table = spef_module._NameMap(capacity=len(keys) + 1)
     table.add_lines(buf, 0, len(text))
     table.finish()
-    want = {f"*{k}": f"name{k}_{j}" for j, k in enumerate(keys)}
+    want = {f"*{k}": f"name{k}_{j}{pad(j)}" for j, k in enumerate(keys)}
     asked = [f"*{k}" for k in range(45)]
     assert table.lookup(asked) == [want.get(a) for a in asked]
-    assert (table.first is not None) == (keys == list(range(keys[0], keys[0] + len(keys))))
+    increasing = all(a < b for a, b in zip(keys, keys[1:])) and keys[-1] - keys[0] < 2 * (len(keys) + 1) + 1024
+    assert (table.first is not None) == increasing
 
 
 def test_mapped_and_copied_header_read_alike(tmp_path):
@@ -286,3 +294,69 @@ def test_mapped_and_copied_header_read_alike(tmp_path):
             assert (spef_module._mapped_header(fh) is not None) == mapped, path
         _same(spef_module._read_blocks(path), spef_module._read_lines(path))
     assert plain.read_text() == SPEF and short.read_text() == short_text
+
+
+@pytest.mark.parametrize("reserve", [None, 0, 5, 12, 1000])
+def test_parasitics_reserved_columns_equal_parts(reserve):
+    """Entries written into reserved columns (cut to size at the end; parts once they overflow) give the arrays that
+    parts concatenated give: every column, dtype and the per-net pointers."""
+    rng = np.random.default_rng(0)
+    blocks = []
+    for size in (3, 0, 4, 6):
+        net = np.sort(rng.integers(0, 5, size))
+        blocks.append((net, rng.random(size), rng.integers(0, 9, size), rng.integers(0, 9, size)))
+    par = spef_module.Parasitics()
+    if reserve is not None:
+        par.reserve(reserve)
+    for net, value, a, b in blocks:
+        par.add("ground", net, value, a)
+        par.add("res", net, value * 2, a, b)
+    par.finish(5)
+    want = {"ground": [(n, a, a, v) for n, v, a, _ in blocks], "res": [(n, a, b, v * 2) for n, v, a, b in blocks]}
+    for kind, parts in want.items():
+        for j, col in enumerate(("net", "a", "b", "value")):
+            expected = np.concatenate([p[j] for p in parts])
+            got = par.arrays[kind][col]
+            assert got.dtype == expected.dtype and got.tolist() == expected.tolist(), (kind, col)
+        counts = np.bincount(np.concatenate([p[0] for p in parts]), minlength=5)
+        assert par.ptr[kind].tolist() == [0] + np.cumsum(counts).tolist()
+    assert len(par.arrays["coupling"]["net"]) == 0 and par.arrays["coupling"]["value"].dtype == np.float64
+    assert par.arrays["ground"]["a"] is not par.arrays["ground"]["b"]
+
+
+def test_cell_tokens_equal_the_line_readers_rule():
+    """Each *CONN line's cell token (after the first *D from the fourth token on, not the last; *I lines only), as
+    the line reader finds it with ``tok.index("*D")``, for lines with *D anywhere, repeated or missing."""
+    rng = np.random.default_rng(2)
+    words = ["*D", "*C", "1.5", "x", "*L", "DD", "*Dx", "cellA", "cellB"]
+    lines = []
+    for _ in range(400):
+        tok = [rng.choice(["*I", "*P"]), "*1:A", rng.choice(["I", "O", "B"])]
+        tok += [str(rng.choice(words)) for _ in range(int(rng.integers(0, 6)))]
+        lines.append(tok)
+    text = "".join(" ".join(t) + "\n" for t in lines).encode("ascii")
+    buf = spef_module.scan.padded(text)
+    starts, ends = spef_module._spans(buf)
+    count = np.array([len(t) for t in lines])
+    first = np.cumsum(count) - count
+    inst = np.array([t[0] == "*I" for t in lines])
+    got = spef_module._cell_tokens(buf, starts, ends - starts, first, count, inst)
+    for k, tok in enumerate(lines):
+        want = tok[tok.index("*D", 3) + 1] if tok[0] == "*I" and "*D" in tok[3:-1] else None
+        cell = None if got[k] < 0 else text[starts[got[k]]:ends[got[k]]].decode()
+        assert cell == want, tok
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace("\n*CONN\n", "\n  *CONN\n").replace("\n*I ", "\n\t*I "),  # indented lines
+    lambda t: t.replace("\n*END\n", "  \n \t\n   *END \n"),  # trailing white space, a line of it, then indented
+    lambda t: t.replace("*D_NET *2 2.5", "\n \n\t*D_NET\t*2  2.5"),  # blank lines and tabs before a net
+])
+def test_block_reader_finds_lines_after_any_white_space(tmp_path, edit, monkeypatch):
+    """A line's first token is found after a newline, or after other white space that holds one: the block reader
+    reads indented lines and lines with trailing white space as the line reader does."""
+    path = _write(tmp_path, "t.spef", edit(SPEF))
+    assert edit(SPEF) != SPEF
+    for chars in (1 << 24, 64):
+        monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+        _same(spef_module._read_blocks(path), spef_module._read_lines(path))
