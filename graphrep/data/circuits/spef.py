@@ -601,8 +601,8 @@ class _NameMap:
     met so far increase (a "run"), only the first index is kept, and each name's start and length go straight into
     two tables indexed by index minus the first (``uint32`` starts where the text allows, ``uint8`` lengths while
     no name is longer than 255 characters; allocated for ``2 * capacity + 1024`` indices but only touched where
-    written; the length of a skipped index is 0), so that a name costs 5 bytes of fresh memory. Any other order (an index out of order or repeated, or beyond the tables) ends the run: its
-    entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
+    written; the length of a skipped index is 0), so that a name costs 5 bytes of fresh memory. Any other order (an
+    index out of order or repeated, or beyond the tables) ends the run: its entries become the first of the general lists (indices kept, the lookup made by :meth:`finish`)."""
 
     def __init__(self, capacity: int = 0):
         self._keys: list[np.ndarray] = []
@@ -1216,9 +1216,9 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     marks_num = None  # made by scan.decimals if a value has more than 16 characters
     totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
     first = len(spef.nets)
-    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, (lineno + np.searchsorted(line_end, starts[heads])).tolist(), repeat(None),
-                                        repeat(spef.parasitics), range(first, first + len(net_names)),
-                                        repeat(spef.connections))))
+    net_lines = (lineno + np.searchsorted(line_end, starts[heads])).tolist()
+    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, net_lines, repeat(None), repeat(spef.parasitics),
+                                        range(first, first + len(net_names)), repeat(spef.connections))))
     if len(spef.nets) != first + len(net_names):
         raise _Unexpected  # a net named twice
 
