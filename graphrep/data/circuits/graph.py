@@ -40,9 +40,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data, HeteroData
 
+from ..gc_pause import without_cycle_collection
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
-from .source import object_array as _objects, without_cycle_collection
+from .source import object_array as _objects
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
 CIRCUITGCL_REF, CIRCUITGCL_DECADES = 1e-21, 6.0

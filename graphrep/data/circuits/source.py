@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import gc
 import gzip
 import io
 import os
@@ -73,26 +72,6 @@ def open_bytes(path: str | os.PathLike) -> IO[bytes]:
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
 
-
-
-def without_cycle_collection(fn):
-    """``fn`` run with Python's cyclic garbage collector paused (and restored after, also on error).
-
-    A reader makes millions of small objects (strings, tuples, lists) that hold no reference cycles; each collection
-    of the oldest generation walks all of them, so at a million nets the collector took more time than the parsing
-    (Verilog at 100K nets: 8.1 s with it, 3.0 s without). Reference counting still frees everything as usual."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        was_on = gc.isenabled()
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if was_on:
-                gc.enable()
-
-    return run
 
 
 def _glibc():

@@ -47,10 +47,11 @@ from itertools import repeat
 
 import numpy as np
 
+from ..gc_pause import without_cycle_collection
 from .names import unescape
 from . import scan
 from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
-    keeping_freed_memory, without_cycle_collection
+    keeping_freed_memory
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -823,8 +824,8 @@ class _Names:
             out.append(m + p[1] + unescape(p[2]) if p[1] else m)
         return out
 
-    def marks(self, buf: np.ndarray) -> int:
-        """The delimiter as a byte (what :meth:`parts` looks for; ``buf`` is not read)."""
+    def delimiter_byte(self) -> int:
+        """The delimiter as a byte (the ``marks`` that :meth:`parts` looks for)."""
         if len(self.spef.delimiter) != 1:
             raise _Unexpected
         return ord(self.spef.delimiter)
@@ -835,7 +836,7 @@ class _Names:
         of the name in the name map, ``sep`` [m] (the token has a delimiter), ``tail_start`` [m] (the delimiter's
         position), ``end`` [m] and ``plain_tail`` [m] (no second delimiter in the tail).
 
-        A token's delimiters (``marks``: :meth:`marks`) and backslashes are found in its own two words
+        A token's delimiters (``marks``: :meth:`delimiter_byte`) and backslashes are found in its own two words
         (:func:`.scan.byte_hits`) when it has at most 16 characters; those of the longer ones in their bytes copied
         together (no pass over the whole buffer)."""
         length = ends - starts
@@ -1210,7 +1211,7 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     net_of = np.cumsum(is_net) - 1 + len(spef.nets)  # each row's net
 
     # nets
-    marks = names.marks(buf)
+    marks = names.delimiter_byte()
     heads = t0[is_net]
     net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
     marks_num = None  # made by scan.decimals if a value has more than 16 characters

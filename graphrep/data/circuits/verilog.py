@@ -16,9 +16,10 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from ..gc_pause import without_cycle_collection
 from .names import bit, join, verilog_name
 from .netlist import Netlist
-from .source import CircuitFormatError, open_text, without_cycle_collection
+from .source import CircuitFormatError, open_text
 
 _TOKEN = re.compile(
     r"(?P<ws>\s+)|(?P<lc>//[^\n]*)|(?P<bc>/\*.*?\*/)|(?P<attr>\(\*.*?\*\))|(?P<esc>\\\S+)"

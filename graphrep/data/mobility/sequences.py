@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInputError
+from ..gc_pause import without_cycle_collection
 from .checkins import CheckIns
 
 __all__ = ["Windows", "spatial_priors", "build_windows", "history_features", "scored_history", "time_slot",
@@ -184,6 +185,7 @@ class Windows:
         return out
 
 
+@without_cycle_collection  # its ragged per-window lists are ~5 tensor views a window, no cycles
 def build_windows(checkins: CheckIns, split: np.ndarray, part: int, priors: np.ndarray, length: int = 64,
                   chunk: int | None = None, users: np.ndarray | None = None) -> Windows:
     """Windows whose targets are the check-ins of split ``part`` (0 train, 1 valid, 2 test), each scored once.
