@@ -29,9 +29,12 @@ count), the deep in-memory size of the stage's output (tensors by storage, conta
 the user and system CPU seconds and minor page faults (``getrusage``).
 With ``--trace`` a second subprocess per size repeats the stages under ``tracemalloc`` (Python and numpy
 allocations only; slower, so its times are not used) for sizes up to a tenth of the largest. Exponents are
-least-squares slopes of log time on log size over the top decade of sizes.
+least-squares slopes of log time on log size over the top decade of sizes. Each size runs ``--repeats`` times (3 in
+a full run) in fresh processes on the same input; per stage the fastest wall time is kept with that run's CPU times,
+the peak memory is the largest of the runs, and the report gives the spread (:func:`fastest_of`).
 
-Run: ``python benchmarks/scale.py`` (about 15 minutes on 2 cores), ``--quick`` (a minute), ``--paths tag``.
+Run: ``python benchmarks/scale.py`` (about 40 minutes on 2 cores; a 1M-net circuit needs ~9 GB), ``--quick`` (a few
+minutes), ``--paths tag``.
 Writes ``benchmarks/results/scale.{json,md,png}`` (``--out-name`` to change).
 """
 
@@ -46,6 +49,7 @@ import math
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,9 +64,11 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     sys.path.pop(0)  # benchmarks/kernels.py would shadow the 'kernels' package that transformers imports
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+README_ROW = "| [How cost grows](benchmarks/results/scale.md) |"
 DATA = REPO.parent / "shared" / "data"
 
-FULL_SIZES = {"circuits": [1_000, 3_000, 10_000, 30_000, 100_000],
+FULL_SIZES = {"circuits": [1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000],
               "tag": [10_000, 30_000, 100_000, 300_000, 1_000_000],
               "mobility": [10_000, 30_000, 100_000, 300_000, 1_000_000],
               "molecules": [300, 1_000, 3_000, 10_000, 30_000]}
@@ -420,6 +426,7 @@ def measure_molecules(meter: Meter, folder: Path, info: dict) -> None:
     from graphrep.data.molecules.shards import ShardedMolecules, featurise_shards, iter_smiles
 
     n = info["molecules"]
+    shutil.rmtree(folder / "shards", ignore_errors=True)  # a repeated run featurises again instead of resuming
     meter.run("featurise_shards", n, featurise_shards, folder / "moses.csv", folder / "shards",
               features="pretrain", shard_size=20_000, progress=False)
     meter.run("read_shards", n, ShardedMolecules, folder / "shards")
@@ -461,6 +468,36 @@ def make(path: str, size: int, folder: Path, args) -> dict:
     return {"sample": size}
 
 
+def fastest_of(results: list[dict]) -> dict:
+    """One size's child results, repeated in fresh processes, as one: per stage the record of the fastest run (wall,
+    CPU times, faults) with every run's wall time in ``seconds_all`` and the largest peak of them all (memory is not
+    taken at its best); per reference the fastest timing of all runs. One result is returned as it is.
+
+    Why the fastest: on this shared virtual machine the same stage on the same input took 19 to 38 s between runs
+    minutes apart (other tenants, the host backing fresh pages); the slower runs measure the machine, not the code,
+    and the fastest is the one least disturbed (``timeit``'s convention, and the references' here)."""
+    if len(results) == 1:
+        return results[0]
+    merged = dict(results[0])
+    records = []
+    for i, rec in enumerate(results[0]["records"]):
+        same = [r["records"][i] for r in results]
+        key = "stage" if "stage" in rec else "reference"
+        if any(r.get(key) != rec[key] for r in same):
+            raise ValueError(f"repeated runs measured different stages at position {i}: {[r.get(key) for r in same]}")
+        walls = [t for r in same for t in r.get("seconds_all", [r["seconds"]])]
+        best = dict(min(same, key=lambda r: r["seconds"]))
+        best["seconds_all"] = walls
+        if key == "stage":
+            best["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in same)
+            best["memory_ratio"] = best["peak_rss_bytes"] / max(best["output_bytes"], 1)
+            best["runs"] = len(same)
+        records.append(best)
+    merged["records"] = records
+    merged["max_rss_bytes"] = max(r["max_rss_bytes"] for r in results)
+    return merged
+
+
 # ----------------------------------------------------------------------------------------------------- reporting
 def fit_exponent(sizes: list[float], seconds: list[float]) -> float | None:
     """Least-squares slope of log(seconds) on log(size) over the sizes within a decade of the largest."""
@@ -494,8 +531,12 @@ def summarise(runs: list[dict]) -> dict:
             for k in ("peak_rss_bytes", "output_bytes", "mb_per_s"):
                 if k in rec:
                     s[k].append(rec[k])
-            if "seconds_all" in rec:  # references: how many timings the fastest was taken from (older runs: 1)
+            if "seconds_all" in rec:  # how many timings the fastest was taken from (older runs: 1), and their spread
                 s["timings"] = len(rec["seconds_all"])
+                s["spread"] = max(rec["seconds_all"]) / max(min(rec["seconds_all"]), 1e-12)
+            else:
+                s.pop("timings", None)
+                s.pop("spread", None)
             if "cpu_user_s" in rec:  # runs before these were recorded lack them
                 s["cpu"][str(rec["items"])] = [rec["cpu_user_s"], rec["cpu_sys_s"], rec["minor_faults"]]
         for rec in run.get("trace", []):
@@ -570,19 +611,23 @@ def write_outputs(report: dict, name: str) -> None:
              f"{report['loadavg_start']} / {report['loadavg_end']} (a shared, noisy machine: times are indicative).",
              "", "Per stage at the largest size: wall time, throughput, peak RSS above the stage's start, the output's "
              "in-memory size, their ratio, and the fitted exponent of time over the top decade of sizes (wall time; "
-             "beside it the user CPU time's, which leaves out the kernel's page faults, for runs that recorded it).", "",
+             "beside it the user CPU time's, which leaves out the kernel's page faults, for runs that recorded it). "
+             "Where a size ran in several fresh processes on the same input (`runs`), its time is the fastest "
+             "run's (with that run's CPU times), its peak the largest of them, and `slowest/fastest` their spread "
+             "at the largest size; one run otherwise.", "",
              "| path | stage | largest size | seconds | items/s | peak MiB | output MiB | peak/output | exponent | "
-             "user-CPU exponent |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "user-CPU exponent | runs | slowest/fastest |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for path, stages in summary.items():
         for st, s in stages.items():
             if s["kind"] != "stage":
                 continue
             e = s["exponent_top_decade"]
+            spread = f"{s['spread']:.2f}" if "spread" in s else ""
             lines.append(f"| {path} | {st} | {s['sizes'][-1]:,} | {s['seconds'][-1]:.2f} | {s['items_per_s'][-1]:,.0f}"
                          f" | {s['peak_rss_bytes'][-1] / 2**20:,.1f} | {s['output_bytes'][-1] / 2**20:,.1f} | "
                          f"{s.get('memory_ratio_at_largest', float('nan')):.2f} | "
-                         f"{'' if e is None else f'{e:.2f}'} | {_user_exponent(s)} |")
+                         f"{'' if e is None else f'{e:.2f}'} | {_user_exponent(s)} | {s.get('timings', 1)} | {spread} |")
     lines += ["", "References (same inputs, largest size; the fastest of `timings` timings, one in runs before "
                   "2026-12-07):", "", "| path | reference | items/s | MB/s | timings |", "|---|---|---:|---:|---:|"]
     for path, stages in summary.items():
@@ -677,7 +722,8 @@ def write_outputs(report: dict, name: str) -> None:
     lines += _mobility_notes(summary)
     for r in report.get("reruns", []):
         lines += ["", f"Rerun on {r['date']}: {'; '.join(r['paths'])} (`{r['command']}`, load average at "
-                      f"start {r['loadavg_start']}); other paths and sizes are from the earlier runs."]
+                      f"start {r['loadavg_start']}){': ' + r['why'] if r.get('why') else ''}; other paths and sizes "
+                      f"are from the earlier runs."]
     for st in report.get("stopped", []):
         done = ", ".join(f"{d['stage']} {d['seconds']:.1f} s (+{d['peak_rss_bytes'] / 2**30:.2f} GiB)"
                          for d in st["finished_stages"] if "stage" in d) or "none"
@@ -694,6 +740,53 @@ def write_outputs(report: dict, name: str) -> None:
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
 
     plot(summary, RESULTS / f"{name}.png")
+
+
+def readme_row(report: dict) -> str:
+    """The README's row for this benchmark, from the report's summary and goals (every number from the JSON)."""
+    summary, goals_ = report["summary"], {g["goal"]: g for g in report["goals"]}
+    parts = []
+    c, t = summary.get("circuits", {}), summary.get("tag", {})
+    built = [goals_.get(k) for k in ("1M-net design -> graph < 120 s", "1M-net design -> graph < 8 GB")]
+    if all(built) and report.get("spef_bytes"):
+        parts.append(f"a {c['spef_parse']['sizes'][-1] / 1e6:.0f}M-net design ({report['spef_bytes'][-1] / 1e9:.2f} GB "
+                     f"of SPEF) becomes a graph in {built[0]['value']:.1f} s at {built[1]['value']:.2f} GB")
+    if "propagate" in t:
+        edges = next((r.get("edges") for r in report["runs"] if r["path"] == "tag" and r["size"] == t["propagate"]
+                      ["sizes"][-1]), None)
+        parts.append(f"TAG propagation over {t['propagate']['sizes'][-1] / 1e6:.0f}M nodes"
+                     + (f" / {edges / 1e6:.0f}M edges" if edges else "")
+                     + f" {t['propagate']['seconds'][-1]:.1f} s (exponent {_fmt(t['propagate']['exponent_top_decade'])})")
+    slow = [f"{g['goal'].split(':')[0]}'s ({g['value']:.3f})" for g in report["goals"]
+            if "exponent" in g["goal"] and not g["met"]]
+    parts.append("every stage's fitted exponent <= 1.15" + (f" but {_and(slow)}" if slow else ""))
+    spef = goals_.get("SPEF parse rate >= 1/3 of gzip-decompress rate")
+    if spef:
+        parts.append(f"SPEF parsing at {spef['value']:.3f} of zlib's decompression rate (goal 1/3: "
+                     f"{'met' if spef['met'] else 'not met'}, margin {spef['margin']:+.3f})")
+    heavy = [f"{g['goal'].split(':')[0]}'s ({g['value']:.1f}x" + ("; its [N, C] output is smaller than the adjacency "
+             "it reads" if g["goal"].startswith("tag/adapt") else "") + ")" for g in report["goals"]
+             if "peak memory" in g["goal"] and not g["met"]]
+    parts.append("every stage's peak <= 4x its output" + (f" but {_and(heavy)}" if heavy else ""))
+    runs = {s.get("timings", 1) for stages in summary.values() for s in stages.values() if s["kind"] == "stage"}
+    if runs != {1}:
+        parts.append(f"times: the fastest of {max(runs)} fresh-process runs per size")
+    return (f"{README_ROW} every data path (SPEF, Verilog, circuit graph, TAG load/propagation/adaptation, check-ins, "
+            f"molecules) timed from small to about a million items: time, peak memory, fitted exponent, a physical "
+            f"reference | " + "; ".join(parts) + " |")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def write_readme_row(report: dict) -> None:
+    lines = README.read_text().split("\n")
+    idx = [i for i, line in enumerate(lines) if line.startswith(README_ROW)]
+    if len(idx) != 1:
+        raise SystemExit(f"{README} must have exactly one line starting with {README_ROW!r}")
+    lines[idx[0]] = readme_row(report)
+    README.write_text("\n".join(lines))
 
 
 def _fmt(e: float | None) -> str:
@@ -781,9 +874,15 @@ def main() -> None:
     p.add_argument("--merge", action="store_true",
                    help="replace only the runs of --paths at the sizes run now in the existing results JSON (the others "
                         "are kept, and the markdown says which paths and sizes were rerun when)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="fresh processes per size on the same input: per stage the fastest wall time is kept (with "
+                        "its CPU times and faults) and the largest peak memory; the report gives the spread (default: "
+                        "3, or 1 with --quick)")
+    p.add_argument("--why", help="with --merge: what changed since the run it merges into (said in the report)")
     p.add_argument("--child-timeout", type=float, default=900,
                    help="seconds one size may take; a size that runs longer or fails stops its path, and the report "
                         "says where and which stages had finished")
+    p.add_argument("--readme", action="store_true", help="also rewrite the README's row for this benchmark")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--path", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -794,11 +893,17 @@ def main() -> None:
         report["summary"] = summarise(report["runs"])
         report["goals"] = goals(report["summary"], report["spef_bytes"])
         write_outputs(report, args.out_name or Path(args.from_json).stem)
+        if args.readme:
+            write_readme_row(report)
         print((RESULTS / f"{args.out_name or Path(args.from_json).stem}.md").read_text())
         return
     if args.child:
         child(args)
         return
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.repeats < 1:
+        sys.exit(f"--repeats {args.repeats}: at least one run per size")
     sizes = dict(QUICK_SIZES if args.quick else FULL_SIZES)
     sizes["text"] = [min(args.text_sample, 64) if args.quick else args.text_sample]
     for item in (args.sizes.split(",") if args.sizes else []):
@@ -827,7 +932,10 @@ def main() -> None:
                 base = [sys.executable, __file__, "--child", "--path", path, "--workdir", str(folder),
                         "--dim", str(args.dim)]
                 try:
-                    subprocess.run(base, check=True, env=env, timeout=args.child_timeout)
+                    results = []
+                    for _ in range(args.repeats):  # fresh processes on the same input; the fastest is kept
+                        subprocess.run(base, check=True, env=env, timeout=args.child_timeout)
+                        results.append(json.loads((folder / "result.json").read_text()))
                 except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
                     done = folder / "progress.json"
                     stop = {"path": path, "size": size, "input": info,
@@ -838,7 +946,7 @@ def main() -> None:
                     report.setdefault("stopped", []).append(stop)
                     print(f"{path} {size:,}: stopped, {stop['why']}", flush=True)
                     break
-                run = {"path": path, "size": size, **json.loads((folder / "result.json").read_text())}
+                run = {"path": path, "size": size, **fastest_of(results)}
                 if args.trace and size <= max(sizes[path]) / 10:
                     subprocess.run(base + ["--trace"], check=True, env=env)
                     run["trace"] = json.loads((folder / "trace.json").read_text())["records"]
@@ -855,7 +963,8 @@ def main() -> None:
         report["reruns"] = earlier.get("reruns", []) + [{"paths": [f"{p} ({', '.join(f'{n:,}' for n in sizes[p])})"
                                                                    for p in paths], "command": report["command"],
                                                           "loadavg_start": report["loadavg_start"],
-                                                          "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}]
+                                                          "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                                          **({"why": args.why} if args.why else {})}]
         for k in ("command", "loadavg_start", "mode", "machine"):
             report[k] = earlier[k]
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -863,6 +972,8 @@ def main() -> None:
     report["spef_bytes"] = [r["spef_bytes"] for r in report["runs"] if r["path"] == "circuits"]
     report["goals"] = goals(report["summary"], report["spef_bytes"])
     write_outputs(report, name)
+    if args.readme:
+        write_readme_row(report)
     print((RESULTS / f"{name}.md").read_text())
 
 

@@ -4,7 +4,6 @@ whole words of the names they show."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,19 +12,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.figure  # noqa: E402
 import pytest  # noqa: E402
+from _scripts import load_script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _replot():
-    spec = importlib.util.spec_from_file_location("replot", ROOT / "benchmarks" / "replot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REPLOT = _replot()
+REPLOT = load_script("benchmarks/replot.py", "replot")
 
 
 def _has_text_ticks(labels) -> bool:

@@ -1,20 +1,17 @@
 """The generated parts of the docs site (``docs/hooks.py``): the CLI reference comes from the parser, the benchmark
 pages from ``benchmarks/results``, and test markers are stripped from code fences before highlighting."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 pytest.importorskip("mkdocs", reason="the [docs] extra is not installed; .ci/run builds the site with it")
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _hooks():
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/hooks.py", "docs_hooks")
 
 
 def test_cli_reference_has_every_subcommand_and_option():
