@@ -226,7 +226,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     col_inst, col_pin = _objects(list(map(itemgetter(0), flat))), _objects(list(map(itemgetter(1), flat)))
     del flat
     col_net = np.repeat(np.arange(len(nl_names), dtype=np.int64), counts)
-    inst_code, _ = pd.factorize(col_inst)  # -1: a port
+    not_port = col_inst != None  # noqa: E711  (elementwise; no hash table of the names needed)
 
     # power and ground: nets by name, pins by cell (a pin name that no cell has as a power/ground pin and that is no
     # supply name is a signal pin of every cell; the others are asked per distinct (cell, pin))
@@ -237,7 +237,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     pin_code, pin_names = pd.factorize(col_pin)
     maybe_pg = np.fromiter((p in pg_names or is_supply(p) for p in pin_names.tolist()), dtype=bool,
                            count=len(pin_names))
-    ask = np.flatnonzero(maybe_pg[pin_code] & (inst_code >= 0) & ~supply[col_net])
+    ask = np.flatnonzero(maybe_pg[pin_code] & not_port & ~supply[col_net])
     keep = ~supply[col_net]
     keep[ask] = [not is_pg(known[i], p) for i, p in zip(col_inst[ask].tolist(), col_pin[ask].tolist())]
     kept_nets = np.flatnonzero(~supply & (np.bincount(col_net[keep], minlength=len(nl_names)) > 0))
@@ -252,7 +252,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     net_names = nl_names[kept_nets].tolist()
     rows = np.flatnonzero(keep)
     pin_net, pin_inst, pin_name = graph_net[col_net[rows]], col_inst[rows], col_pin[rows]
-    del col_inst, col_pin, col_net, inst_code, pin_code, keep
+    del col_inst, col_pin, col_net, not_port, pin_code, keep
 
     # SPEF pins of instances the netlist lacks join their nets: only those entries are walked, in file order
     s_code, s_insts = pd.factorize(spef_cols.instance)
