@@ -346,7 +346,9 @@ def write(rows, meta, name):
     if meta["device"] == "cpu":
         loads = [v for r in rows for v in r["load_1min"]]
         where = (f"{meta['cpu']} ({meta['cpu_cores']} cores), {meta['threads']} torch thread(s); 1-minute load "
-                 f"average {min(loads)}-{max(loads)} during the cases (other jobs shared the machine)")
+                 f"average {min(loads)}-{max(loads)} during the cases ("
+                 + ("no other job ran: the load is the benchmark's own" if max(loads) <= meta["threads"] + 0.5
+                    else "other jobs shared the machine") + ")")
     else:
         where = meta.get("gpu", meta["device"])
     lines = [f"Training step (forward, backward, Adam) on {where}. Steps of the two implementations alternate one by "
