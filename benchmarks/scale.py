@@ -62,9 +62,11 @@ import numpy as np
 
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)  # benchmarks/kernels.py would shadow the 'kernels' package that transformers imports
+sys.path.append(str(Path(__file__).resolve().parent))  # after the installed packages (see above)
+from readme_row import replace_readme_row  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
 README_ROW = "| [How cost grows](benchmarks/results/scale.md) |"
 DATA = REPO.parent / "shared" / "data"
 
@@ -780,15 +782,6 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def write_readme_row(report: dict) -> None:
-    lines = README.read_text().split("\n")
-    idx = [i for i, line in enumerate(lines) if line.startswith(README_ROW)]
-    if len(idx) != 1:
-        raise SystemExit(f"{README} must have exactly one line starting with {README_ROW!r}")
-    lines[idx[0]] = readme_row(report)
-    README.write_text("\n".join(lines))
-
-
 def _fmt(e: float | None) -> str:
     return "" if e is None else f"{e:.2f}"
 
@@ -894,7 +887,7 @@ def main() -> None:
         report["goals"] = goals(report["summary"], report["spef_bytes"])
         write_outputs(report, args.out_name or Path(args.from_json).stem)
         if args.readme:
-            write_readme_row(report)
+            replace_readme_row(README_ROW, readme_row(report))
         print((RESULTS / f"{args.out_name or Path(args.from_json).stem}.md").read_text())
         return
     if args.child:
@@ -973,7 +966,7 @@ def main() -> None:
     report["goals"] = goals(report["summary"], report["spef_bytes"])
     write_outputs(report, name)
     if args.readme:
-        write_readme_row(report)
+        replace_readme_row(README_ROW, readme_row(report))
     print((RESULTS / f"{name}.md").read_text())
 
 

@@ -62,6 +62,9 @@ from graphrep.tasks.tag.routing import (KNN_NEIGHBOURS, LOW_BRANCHES, ROUTE_ALPH
 from graphrep.tasks.tag.alignment import AlignmentConfig, score, train_alignment
 from graphrep.tasks.tag.zero_shot import class_embeddings, normalized_adjacency, propagate, zero_shot_predict
 
+sys.path.append(str(Path(__file__).resolve().parent))
+from readme_row import replace_readme_row  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 TAGS = ["cora", "citeseer", "dblp", "webkb_cornell", "webkb_texas", "webkb_washington", "webkb_wisconsin"]
 EDGE_DROP, TITLES = "cora, 30% edges dropped", "cora, titles only"
@@ -291,7 +294,6 @@ def write_markdown(path: Path, summary: list[dict], meta: dict) -> list[dict]:
 
 
 GUIDE = REPO / "docs" / "guides" / "tag.md"
-README = REPO / "README.md"
 GUIDE_SECTION = "## Benchmark (`benchmarks/tag_zero_shot.py`)"
 README_ROW = "| [TAG zero-shot](docs/guides/tag.md) |"
 
@@ -399,12 +401,7 @@ def write_docs(summary: list[dict], meta: dict) -> None:
     if GUIDE_SECTION not in text:
         raise SystemExit(f"{GUIDE} has no section {GUIDE_SECTION!r} to replace")
     GUIDE.write_text(text[:text.index(GUIDE_SECTION)] + guide_section(summary, meta))
-    lines = README.read_text().split("\n")
-    idx = [i for i, line in enumerate(lines) if line.startswith(README_ROW)]
-    if len(idx) != 1:
-        raise SystemExit(f"{README} must have exactly one line starting with {README_ROW!r}")
-    lines[idx[0]] = readme_row(summary, meta)
-    README.write_text("\n".join(lines))
+    replace_readme_row(README_ROW, readme_row(summary, meta))
 
 
 def write_gate_plot(path: Path, gates: list[dict]) -> None:
