@@ -66,6 +66,9 @@ def read_def(path: str | os.PathLike) -> Netlist:
     section: str | None = None
     expected: dict[str, int] = {}
     seen: dict[str, int] = {}
+    # name -> the key object of net.instances, which the pins then share, as the Verilog reader's do (the graph
+    # builder finds pin owners by identity: .positions)
+    component: dict[str, str] = {}
     for tok, line in _statements(path):
         head = tok[0]
         if head == "END":
@@ -103,6 +106,7 @@ def read_def(path: str | os.PathLike) -> Netlist:
             if len(tok) < 3:
                 raise CircuitFormatError(path, line, f"component {name} has no cell type")
             net.instances[name] = tok[2]
+            component[name] = name
             for key in ("PLACED", "FIXED", "COVER"):
                 if key in tok:
                     net.placement[name] = _point(tok, tok.index(key) + 1, path, line, scale)
@@ -131,10 +135,10 @@ def read_def(path: str | os.PathLike) -> Netlist:
                 inst, pin = unescape(tok[i + 1]), unescape(tok[i + 2])
                 if inst == "PIN":
                     members.append((None, pin))
-                elif inst not in net.instances:
+                elif inst not in component:
                     raise CircuitFormatError(path, line, f"net {name} connects {inst}, which is not in COMPONENTS")
                 else:
-                    members.append((inst, pin))
+                    members.append((component[inst], pin))
                 i += 4
             if not members:
                 net.skip("nets without connections", name)

@@ -43,6 +43,7 @@ from torch_geometric.data import Data, HeteroData
 from ..gc_pause import without_cycle_collection
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
+from .positions import key_positions
 from .source import object_array as _objects
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
@@ -285,7 +286,7 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     # instances with a signal pin, in netlist then SPEF order
     owner, used = pd.factorize(pin_inst)  # -1: a port
     known_names = _objects(list(known))
-    at_known = pd.Index(known_names).get_indexer(used)  # -1: an instance only in the SPEF
+    at_known = key_positions(known, used)  # -1: an instance only in the SPEF
     on_known = np.zeros(len(known_names), dtype=bool)
     on_known[at_known[at_known >= 0]] = True
     no_conns = set(nl.skipped_names.get("instances without connections (taps, fillers, pads)", []))

@@ -146,3 +146,22 @@ def test_released_pt_loads_weights_only_and_refuses_pickles(tmp_path):
     junk.write_text("not a torch file")
     with pytest.raises(InvalidInputError, match="junk.pt"):
         load_released_pt(junk)
+
+
+def test_pin_owners_held_as_other_string_objects_give_the_same_graph(design):
+    """The builder finds pin owners among the instances by identity first (the readers share the key objects); a
+    netlist whose pins hold equal strings that are other objects (as another reader may make) gives the same graph."""
+    data, report = build_graph(design)
+    nl = design.netlist
+    for net, pins in nl.nets.items():
+        nl.nets[net] = [(None if inst is None else "".join(list(inst)), pin) for inst, pin in pins]
+    keys = {id(k) for k in nl.instances}
+    owners = [inst for pins in nl.nets.values() for inst, _ in pins if inst is not None]
+    assert owners and not any(id(inst) in keys for inst in owners)
+    again, report2 = build_graph(design)
+    assert again["instance"].names == data["instance"].names and again["pin"].names == data["pin"].names
+    for t in ("instance", "pin", "net"):
+        assert torch.equal(again[t].x, data[t].x)
+    for edge in data.edge_types:
+        assert torch.equal(again[edge].edge_index, data[edge].edge_index)
+    assert report2.skipped == report.skipped
