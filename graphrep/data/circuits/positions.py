@@ -4,7 +4,8 @@ build linear.
 The graph builder asks, for each distinct pin owner, its position among the netlist's instances (a dict of millions
 of names). A hash table over the names (``pandas.Index(names).get_indexer``) hashes and compares Python strings that
 lie scattered over a heap of several GB: each probe is a cache and TLB miss, so its cost per name grows with the heap
-(at 1M nets 2.9 s to build the table over 4.5M names, 0.3 s at 300K: 10x for 3.3x the names). The readers of this
+(``benchmarks/scale.py``'s designs, in one process: 0.72 s for 1.3M names at 300K nets, 3.3-3.6 s for 4.5M at 1M;
+by address 0.30 s and 1.1-1.3 s). The readers of this
 package put the very key object of ``Netlist.instances`` in each pin, so most owners are found by their address: a
 hash table over 64-bit integers, which never reads the strings. Whatever is not found that way (an owner only the SPEF
 names, or an equal string held as another object, as a reader outside this package may make) is looked up by value,

@@ -48,9 +48,9 @@ def test_shared_objects_need_no_table_of_names(monkeypatch):
     monkeypatch.setattr(pd.Index, "__new__", watch)
     got = key_positions(keys, object_array(names[::-1] + ["absent"]))
     assert got.tolist() == list(range(99, -1, -1)) + [-1]
-    assert "O" not in built  # only the integer table of the addresses
+    assert built and all(kind == "i" for kind in built)  # only the integer table of the addresses
     got = key_positions(keys, object_array([_copy("inst_7")]))
-    assert got.tolist() == [7] and "O" in built  # an equal string held as another object: looked up by value
+    assert got.tolist() == [7] and {"O", "U"} & set(built)  # an equal string held as another object: by value
 
 
 def test_empty_inputs():
