@@ -68,6 +68,9 @@ from graphrep.tasks.mobility.calibration import calibrate_gate  # noqa: E402
 from graphrep.tasks.mobility.evaluation import baseline_ranks, evaluate_ranks, model_ranks  # noqa: E402
 from graphrep.tasks.mobility.training import TrainSettings, prepare_city, train_model  # noqa: E402
 
+sys.path.append(str(Path(__file__).resolve().parent))  # the shared README-row writer beside this script
+from readme_row import replace_readme_row  # noqa: E402
+
 #: every neural row asks for the prediction at the target's time (``target_time``), as LLM-Mob's prompt does, and
 #: splits its mass between the user's visited venues and new ones with a learned gate (``explore_gate``)
 TIMED = {"target_time": True, "explore_gate": True}
@@ -409,7 +412,6 @@ def _price_goal(cell: str, label: str) -> str:
 
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "mobility.md"
-README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION = "## Against the strongest rule, on LLM-Mob's split, new venues vs returns"
 
 
@@ -724,9 +726,7 @@ def write_docs(results: dict) -> None:
     start = text.index(SECTION)
     end = text.index("\n## ", start + len(SECTION))
     GUIDE.write_text(text[:start] + guide_section(results) + text[end:])
-    rows = README.read_text().split("\n")
-    rows = [readme_row(results) if r.startswith("| [Mobility](docs/guides/mobility.md)") else r for r in rows]
-    README.write_text("\n".join(rows))
+    replace_readme_row("| [Mobility](docs/guides/mobility.md)", readme_row(results))
 
 
 def _fmt(e, k):
