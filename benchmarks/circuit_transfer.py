@@ -35,8 +35,10 @@ Features: ``--context gbm`` (rows, comma-separated) appends the netlist-context 
 (:mod:`graphrep.tasks.circuits.context`: driver strength and area, sink areas, the nets and instances two hops away)
 to the net features the named rows read (gbm's features, a GNN head's net input), for training and held-out
 designs, and ``--locality`` adds the locality columns to them (instances next to two or more of the net's instances
-through other nets, :data:`graphrep.tasks.circuits.context.LOCALITY_FEATURES`); ``--gbm-max-train-nets`` gives the gbm row its own cap on labelled nets per training design (it costs
-seconds where a GNN costs minutes), and ``--gbm-grouped-folds K`` chooses its boosting iterations on held-out
+through other nets, :data:`graphrep.tasks.circuits.context.LOCALITY_FEATURES`) and ``--antenna`` the antenna-diode
+columns (the netlist's diodes on the net, :data:`graphrep.tasks.circuits.context.ANTENNA_FEATURES`);
+``--gbm-max-train-nets`` gives the gbm row its own cap on labelled nets per training design (it costs seconds where a
+GNN costs minutes), and ``--gbm-grouped-folds K`` chooses its boosting iterations on held-out
 training designs (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`) instead of scikit-learn's early
 stopping on random nets of the training designs.
 
@@ -274,8 +276,8 @@ def run(args) -> dict:
     graphs = load_graphs(args.designs, root=args.root)
     inputs = {n: prepare(g, seed=0) for n, g in graphs.items()}
     del graphs
-    context = ({n: netlist_context(p, locality=args.locality) for n, p in inputs.items()} if args.context
-               else None)
+    context = ({n: netlist_context(p, locality=args.locality, antenna=args.antenna) for n, p in inputs.items()}
+               if args.context else None)
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - start:.0f} s] {msg}", file=sys.stderr, flush=True)
@@ -469,6 +471,7 @@ def command_text(a: dict) -> str:
     opts += [f"--rows {join(a['rows'])}"] if a.get("rows") else []
     opts += [f"--context {join(a['context'])}"] if a.get("context") else []
     opts += ["--locality"] if a.get("locality") else []
+    opts += ["--antenna"] if a.get("antenna") else []
     opts += [f"--tech-offset {join(a['tech_offset'])}"] if a.get("tech_offset") else []
     opts += [f"--gbm-max-train-nets {a['gbm_max_train_nets']}"] if a.get("gbm_max_train_nets") is not None else []
     opts += [f"--gbm-grouped-folds {a['gbm_grouped_folds']}"] if a.get("gbm_grouped_folds") else []
@@ -494,6 +497,8 @@ def context_text(args) -> str:
     if rows:
         loc = (" and the locality columns (`--locality`: instances next to two or more of the net's instances "
                "through other nets)") if getattr(args, "locality", False) else ""
+        loc += (" and the antenna-diode columns (`--antenna`: the netlist's diodes on the net)"
+                if getattr(args, "antenna", False) else "")
         text = (f"netlist-context net features for {', '.join(rows)} (`--context`: driver strength and area, sink "
                 f"areas, nets and instances at two hops{loc}, appended to the nets' features; "
                 "`graphrep.tasks.circuits.context`), the other rows without them")
@@ -576,7 +581,8 @@ def guide_section(out: dict, args) -> str:
 def headline(out: dict, args) -> str:
     r2 = {r: mean_std(summary(out, args, "total-cap", r, "r2"))[0] for r in ROWS}
     best, top = best_learned(out, args), best_overall(out, args)
-    extras = ((["netlist-context" + (" and locality" if getattr(args, "locality", False) else "") + " features"]
+    extras = ((["netlist-context" + (" and locality" if getattr(args, "locality", False) else "")
+                + (" and antenna" if getattr(args, "antenna", False) else "") + " features"]
                if "gbm" in (getattr(args, "context", None) or []) else [])
               + (["per-PDK offsets"] if "gbm" in (getattr(args, "tech_offset", None) or []) else []))
     gbm = "GBM" + (f" ({', '.join(extras)})" if extras else "")
@@ -674,6 +680,9 @@ def main(argv=None) -> int:
     p.add_argument("--locality", action="store_true",
                    help="the --context rows also get the locality columns (reconvergent neighbours; "
                         "graphrep.tasks.circuits.context.LOCALITY_FEATURES)")
+    p.add_argument("--antenna", action="store_true",
+                   help="the --context rows also get the antenna-diode columns (a diode marks a long wire; "
+                        "graphrep.tasks.circuits.context.ANTENNA_FEATURES)")
     p.add_argument("--gbm-max-train-nets", type=int, default=None,
                    help="the gbm row's cap on labelled nets per training design (default: --max-train-nets)")
     p.add_argument("--gbm-grouped-folds", type=int, default=0,
@@ -736,9 +745,9 @@ def main(argv=None) -> int:
         saved_args = saved["meta"]["args"]
         for key in ("designs", "tasks", "seeds", "gcl_seeds", "epochs", "pretrain_epochs", "hidden", "layers", "lr",
                     "max_train_nets", "val_fraction", "patience", "context", "gbm_max_train_nets", "locality",
-                    "tech_offset", "tail", "tail_weight", "rows", "gbm_grouped_folds"):
+                    "antenna", "tech_offset", "tail", "tail_weight", "rows", "gbm_grouped_folds"):
             setattr(args, key, saved_args.get(key))
-        args.locality = bool(args.locality)
+        args.locality, args.antenna = bool(args.locality), bool(args.antenna)
         args.context, args.tech_offset, args.tail = args.context or [], args.tech_offset or [], args.tail or []
         args.rows, args.gbm_grouped_folds = args.rows or [], args.gbm_grouped_folds or 0
         args.held_out = list(folds)

@@ -17,8 +17,9 @@ prediction added to the GBM trained on all of them; ``-ctx`` the netlist-context
 design's net features (:func:`graphrep.tasks.circuits.context.netlist_context`, each design's own graph, no labels);
 ``-loc`` (with ``-ctx``) also the locality columns (``netlist_context(..., locality=True)``: neighbours that two of
 the net's instances share through other nets); ``-wl`` (with ``-ctx``) also the design-level wire-load columns
-(``netlist_context(..., wireload=True)``: total cell area, nets, instances, die edge); ``-size`` labels also
-relative to an offset linear in log10(instances) fitted on the training designs
+(``netlist_context(..., wireload=True)``: total cell area, nets, instances, die edge); ``-ant`` (with ``-ctx``) also
+the antenna-diode columns (``netlist_context(..., antenna=True)``: the netlist's diodes on the net); ``-size`` labels
+also relative to an offset linear in log10(instances) fitted on the training designs
 (:func:`graphrep.tasks.circuits.normalise.shift_by_size`, after ``-tech``); ``-techhalf`` half the ``-tech``
 offset (``shift_by_technology(..., shrink=0.5)``); ``-gcvK`` the GBM's boosting iterations chosen on held-out
 training designs in K groups (:func:`graphrep.tasks.circuits.baselines.grouped_iterations`; its column "selected
@@ -95,6 +96,10 @@ TRIALS = {
     # the context features plus the locality columns (reconvergent neighbours; graphrep.tasks.circuits.context)
     "gbm-ctx-loc-n4000": {"kind": "gbm", "norm": "ctx+loc", "max_nets": 4000},
     "gbm-tech-ctx-loc-n4000": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000},
+    # and the antenna-diode columns (a diode marks a long wire; graphrep.tasks.circuits.context)
+    "gbm-tech-ctx-loc-ant-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+ant", "max_nets": 4000},
+    "gbm-ctx-loc-ant-n4000": {"kind": "gbm", "norm": "ctx+loc+ant", "max_nets": 4000},
+    "mse-e60-h16-tech-ctx-loc-ant": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+ctx+loc+ant"},
     # large nets: tail-weighted loss (graphrep.objectives.tail: labels at or above the training 80th percentile weigh
     # 1 + a, weights normalised to mean 1), and the locality columns / technology offsets for the GNN
     "gbm-tech-ctx-loc-n4000-tail1": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "tail": 1.0},
@@ -160,8 +165,8 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
     if "rel" in norm.split("+"):
         parts = {n: relative_features(p) for n, p in parts.items()}
     if "ctx" in norm.split("+"):
-        parts = {n: netlist_context(p, locality="loc" in norm.split("+"), wireload="wl" in norm.split("+"))
-                 for n, p in parts.items()}
+        parts = {n: netlist_context(p, locality="loc" in norm.split("+"), wireload="wl" in norm.split("+"),
+                                    antenna="ant" in norm.split("+")) for n, p in parts.items()}
     if "place" in norm.split("+") or "placefrac" in norm.split("+"):
         parts = {n: placed(p, frac_only="placefrac" in norm.split("+")) for n, p in parts.items()}
     if "bisect" in norm.split("+"):

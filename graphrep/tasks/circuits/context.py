@@ -36,6 +36,17 @@ and enable trees say nothing about where a cell sits), :math:`T_{nw} = \sum_{u \
 What they buy the GBM, leave one design out: trials ``gbm-ctx-n4000`` against ``gbm-ctx-loc-n4000`` of
 ``benchmarks/circuit_transfer_trials.py`` (``benchmarks/results/circuit_transfer_trials_locality.md``).
 
+Antenna diodes (:data:`ANTENNA_FEATURES`, :func:`antenna_columns`, ``netlist_context(..., antenna=True)``): the
+router's antenna repair adds a diode cell where a wire that collects charge during fabrication is long, so a diode on
+a net marks a long wire (in the shared gf180 designs the nets with one have a scaled total capacitance 0.15-0.19
+higher on average, about one decade, and 0.05-0.16 higher at the same 2-4 pins; what they buy GBM: the ``-ant``
+trials, ``benchmarks/results/circuit_transfer_trials_antenna.md``). Only diodes of the netlist count; one that the
+SPEF alone names (:data:`graphrep.data.circuits.graph.INSTANCE_FEATURES` ``spef_only``) comes from the file that
+holds the labels:
+
+- ``log_antenna``: :math:`\log(1 + d)`, ``d`` the antenna-diode instances (cell family ``antenna``) on the net;
+- ``has_antenna``: whether ``d > 0``.
+
 Wire-load context (:data:`WIRELOAD_FEATURES`, :func:`wireload_columns`, ``netlist_context(..., wireload=True)``): what
 a synthesis tool reads to choose a wire-load model when nothing is placed, the design's size. With :math:`A` the
 total standard-cell area of the design's instances (:math:`\sum_i (e^{a_i} - 1)` over the instances with a library
@@ -68,6 +79,7 @@ CONTEXT_FEATURES = ["drv_log2_drive", "drv_log_area", "drv_log_pins", "drv_buffe
                     "sink_log_area_max", "sink_seq", "log_nets_2hop", "log_deg_2hop", "log_inst_3hop",
                     "drv_minus_fanout"]
 LOCALITY_FEATURES = ["log_ext", "log_recon", "recon_share"]
+ANTENNA_FEATURES = ["log_antenna", "has_antenna"]
 WIRELOAD_FEATURES = ["design_log10_area", "design_log10_nets", "design_log10_instances", "design_edge_mm"]
 _BUFFERS = ("buf", "inv", "clkbuf", "clkinv", "dly")
 
@@ -177,6 +189,18 @@ def locality_columns(inputs: CircuitInputs, max_instances: int = 20, blocks: tup
     return np.stack([np.log1p(ext), np.log1p(recon), recon / np.maximum(ext, 1.0)], 1)
 
 
+def antenna_columns(inputs: CircuitInputs, blocks: tuple | None = None) -> np.ndarray:
+    """[M, len(ANTENNA_FEATURES)] float64, the columns of :data:`ANTENNA_FEATURES` (module docstring) for the
+    design's nets in the order of ``net_index``; ``blocks`` as in :func:`context_columns`."""
+    np_, pi, _, inst = blocks or _incidence_blocks(inputs)
+    col = {f: 3 + k for k, f in enumerate(INSTANCE_FEATURES)}
+    diode = (inst[:, col["family_antenna"]] > 0.5) & (inst[:, col["spef_only"]] < 0.5)
+    net_inst = (np_ @ pi).tocsr()
+    net_inst.data[:] = 1.0
+    count = net_inst @ diode.astype(np.float64)
+    return np.stack([np.log1p(count), (count > 0).astype(np.float64)], 1)
+
+
 def design_size(inputs: CircuitInputs) -> dict[str, float]:
     """The design-level values of :data:`WIRELOAD_FEATURES` (module docstring), by name: total cell area :math:`A`
     of the instances with a library area, nets :math:`N` (rows of ``net_x``), instances :math:`I` (nodes of type
@@ -200,12 +224,14 @@ def wireload_columns(inputs: CircuitInputs) -> np.ndarray:
     return np.tile(row, (inputs.net_x.size(0), 1))
 
 
-def netlist_context(inputs: CircuitInputs, locality: bool = False, wireload: bool = False) -> CircuitInputs:
+def netlist_context(inputs: CircuitInputs, locality: bool = False, wireload: bool = False,
+                    antenna: bool = False) -> CircuitInputs:
     """``inputs`` with :data:`CONTEXT_FEATURES` appended to ``net_x`` ([M, F_net] -> [M, F_net + 12]), with
-    ``locality`` then :data:`LOCALITY_FEATURES` (+3 columns) and with ``wireload`` then :data:`WIRELOAD_FEATURES`
-    (+4); the graph and ``x`` are unchanged."""
-    blocks = _incidence_blocks(inputs)  # built once for both
+    ``locality`` then :data:`LOCALITY_FEATURES` (+3 columns), with ``wireload`` then :data:`WIRELOAD_FEATURES` (+4)
+    and with ``antenna`` then :data:`ANTENNA_FEATURES` (+2); the graph and ``x`` are unchanged."""
+    blocks = _incidence_blocks(inputs)  # built once for all
     cols = [context_columns(inputs, blocks=blocks)] + ([locality_columns(inputs, blocks=blocks)] if locality else [])
     cols += [wireload_columns(inputs)] if wireload else []
+    cols += [antenna_columns(inputs, blocks=blocks)] if antenna else []
     extra = torch.as_tensor(np.concatenate(cols, 1), dtype=inputs.net_x.dtype)
     return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, extra], 1))

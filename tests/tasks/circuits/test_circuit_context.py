@@ -3,13 +3,15 @@ hand-computed values."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
 from graphrep.ops import CSR
-from graphrep.tasks.circuits.context import (CONTEXT_FEATURES, LOCALITY_FEATURES, WIRELOAD_FEATURES,
-                                             context_columns, locality_columns, netlist_context, wireload_columns)
+from graphrep.tasks.circuits.context import (ANTENNA_FEATURES, CONTEXT_FEATURES, LOCALITY_FEATURES,
+                                             WIRELOAD_FEATURES, antenna_columns, context_columns, locality_columns,
+                                             netlist_context, wireload_columns)
 from graphrep.tasks.circuits.normalise import _block_start
 from graphrep.tasks.circuits.training import CircuitInputs
 
@@ -130,3 +132,29 @@ def test_netlist_context_with_wireload_appends_last():
     assert out.net_x.shape == (3, base + len(WIRELOAD_FEATURES))
     assert torch.allclose(out.net_x[:, :base], netlist_context(d, locality=True).net_x)
     assert out.net_x[:, base:].numpy() == pytest.approx(wireload_columns(d), rel=1e-6)
+
+
+def test_antenna_columns_count_the_netlist_diodes_on_each_net():
+    """Make I2 an antenna diode: it sits on N0 and N1, not on N2. An instance only the SPEF names (``spef_only``)
+    does not count: with I1 a SPEF-only diode too, N0 and N1 still count one (I2)."""
+    d = _design()
+    col = _block_start("instance") + INSTANCE_FEATURES.index("family_antenna")
+    assert antenna_columns(d) == pytest.approx(torch.zeros(3, 2).numpy())
+    d.x[2, col] = 1
+    want = np.array([[math.log(2), 1], [math.log(2), 1], [0, 0]])
+    assert len(ANTENNA_FEATURES) == 2 and antenna_columns(d) == pytest.approx(want)
+    d.x[1, col] = 1
+    d.x[1, _block_start("instance") + INSTANCE_FEATURES.index("spef_only")] = 1
+    assert antenna_columns(d) == pytest.approx(want)
+    d.x[1, _block_start("instance") + INSTANCE_FEATURES.index("spef_only")] = 0  # I1 now a netlist diode: N0 has two
+    assert antenna_columns(d)[:, 0] == pytest.approx([math.log(3), math.log(3), 0])
+
+
+def test_netlist_context_with_antenna_appends_last():
+    d = _design()
+    d.x[2, _block_start("instance") + INSTANCE_FEATURES.index("family_antenna")] = 1
+    out = netlist_context(d, locality=True, antenna=True)
+    base = len(NET_FEATURES) + len(CONTEXT_FEATURES) + len(LOCALITY_FEATURES)
+    assert out.net_x.shape == (3, base + len(ANTENNA_FEATURES))
+    assert torch.allclose(out.net_x[:, :base], netlist_context(d, locality=True).net_x)
+    assert out.net_x[:, base:].numpy() == pytest.approx(antenna_columns(d), rel=1e-6)

@@ -166,3 +166,15 @@ def test_gbm_grouped_folds_choose_and_record_the_iterations(designs, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--gbm-grouped-folds", "1"])
     assert "--gbm-grouped-folds" in capsys.readouterr().err
+
+
+def test_antenna_option_is_named_in_the_command_and_the_setup_text():
+    bench = _bench()
+    a = dict(seeds=[0, 1], gcl_seeds=[0, 1], context=["gbm"], locality=True, antenna=True)
+    command = bench.command_text(a)
+    assert "--context gbm --locality --antenna" in command
+    assert "--antenna" not in bench.command_text({**a, "antenna": False})
+    text = bench.context_text(argparse.Namespace(**a, tech_offset=[], gbm_grouped_folds=0))
+    assert "antenna-diode columns (`--antenna`" in text and "locality columns" in text
+    assert "antenna" not in bench.context_text(argparse.Namespace(**{**a, "antenna": False}, tech_offset=[],
+                                                                  gbm_grouped_folds=0))
