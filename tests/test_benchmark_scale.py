@@ -3,12 +3,8 @@ wall time with that run's CPU times, every wall time kept, the largest peak; per
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from _scripts import load_script
-
-ROOT = Path(__file__).resolve().parents[1]
+from _scripts import ROOT, load_script
 
 
 SCALE = load_script("benchmarks/scale.py", "scale_bench")

@@ -5,11 +5,11 @@ The graph builder asks, for each distinct pin owner, its position among the netl
 of names). A hash table over the names (``pandas.Index(names).get_indexer``) hashes and compares Python strings that
 lie scattered over a heap of several GB: each probe is a cache and TLB miss, so its cost per name grows with the heap
 (``benchmarks/scale.py``'s designs, in one process: 0.72 s for 1.3M names at 300K nets, 3.3-3.6 s for 4.5M at 1M;
-by address 0.30 s and 1.1-1.3 s). The readers of this
-package put the very key object of ``Netlist.instances`` in each pin, so most owners are found by their address: a
-hash table over 64-bit integers, which never reads the strings. Whatever is not found that way (an owner only the SPEF
-names, or an equal string held as another object, as a reader outside this package may make) is looked up by value,
-and the table of names is built only when such an owner is among the keys.
+by address 0.30 s and 1.1-1.3 s). The readers of this package put the very key object of ``Netlist.instances`` in
+each pin, so most owners are found by their address: a hash table over 64-bit integers, which never reads the
+strings. Whatever is not found that way (an owner only the SPEF names, or an equal string held as another object, as
+a reader outside this package may make) is looked up by value, and the table of names is built only when such an
+owner is among the keys.
 """
 
 from __future__ import annotations

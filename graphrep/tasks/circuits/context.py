@@ -122,6 +122,14 @@ def _incidence_blocks(inputs: CircuitInputs) -> tuple[sp.csr_matrix, sp.csr_matr
     return np_, pi, x[ids[1]], x[ids[0]]
 
 
+def _net_instances(np_: sp.csr_matrix, pi: sp.csr_matrix) -> sp.csr_matrix:
+    """Binary [M, I]: net ``n`` has a pin on instance ``i`` (from :func:`_incidence_blocks`' net x pin and pin x
+    instance incidences)."""
+    net_inst = (np_ @ pi).tocsr()
+    net_inst.data[:] = 1.0
+    return net_inst
+
+
 def context_columns(inputs: CircuitInputs, blocks: tuple | None = None) -> np.ndarray:
     """[M, len(CONTEXT_FEATURES)] float64, the columns of :data:`CONTEXT_FEATURES` for the design's nets in the order
     of ``net_index``. Reads the homogeneous ``x`` (type one-hot, then the instance, pin and net blocks) and the graph
@@ -148,8 +156,7 @@ def context_columns(inputs: CircuitInputs, blocks: tuple | None = None) -> np.nd
         sink_area_max = (sink_inst @ sp.diags(area - area.min() + 1.0)).max(1).toarray().ravel()
         sink_area_max = np.where(sink_area_max > 0, sink_area_max + area.min() - 1.0, 0.0)
 
-    net_inst = np_ @ pi
-    net_inst.data[:] = 1.0
+    net_inst = _net_instances(np_, pi)
     near = net_inst @ net_inst.T
     near.data[:] = 1.0
     near.setdiag(0)
@@ -172,8 +179,7 @@ def locality_columns(inputs: CircuitInputs, max_instances: int = 20, blocks: tup
     if max_instances < 2:
         raise ValueError(f"max_instances must be >= 2 (a net joins at least two instances), got {max_instances}")
     np_, pi, _, _ = blocks or _incidence_blocks(inputs)
-    net_inst = (np_ @ pi).tocsr()
-    net_inst.data[:] = 1.0
+    net_inst = _net_instances(np_, pi)
     size = np.asarray(net_inst.sum(1)).ravel()
     adj = (net_inst.T @ sp.diags((size <= max_instances).astype(float)) @ net_inst).tocsr()
     adj.setdiag(0)
@@ -195,8 +201,7 @@ def antenna_columns(inputs: CircuitInputs, blocks: tuple | None = None) -> np.nd
     np_, pi, _, inst = blocks or _incidence_blocks(inputs)
     col = {f: 3 + k for k, f in enumerate(INSTANCE_FEATURES)}
     diode = (inst[:, col["family_antenna"]] > 0.5) & (inst[:, col["spef_only"]] < 0.5)
-    net_inst = (np_ @ pi).tocsr()
-    net_inst.data[:] = 1.0
+    net_inst = _net_instances(np_, pi)
     count = net_inst @ diode.astype(np.float64)
     return np.stack([np.log1p(count), (count > 0).astype(np.float64)], 1)
 
