@@ -11,27 +11,29 @@ coupling is summed per unordered net pair by :meth:`Spef.coupling_pairs`. Anythi
 ``*INDUC``, unresolvable coupling nodes) is counted and named in ``Spef.skipped``.
 
 How it is read (the cost grows linearly; the nets are streamed, only the header is held, as bytes): in blocks of whole
-``*D_NET`` sections, read into one reused buffer (:func:`_pieces`). The header is mapped copy-on-write (a plain file,
-:func:`_mapped_header`; a gzip file's is gathered once) and its name map (every instance and net: most of a SPEF's
-lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes and
-found by a table by index (also when the indices skip some, as OpenRCX's do). Each block of nets is read on its bytes
-too (:func:`_net_block`): token edges, one letter per line checked against the usual layout by one regular
-expression, and the columns cut out by index arithmetic; the values by :func:`.scan.decimals` (Python's ``float`` to
-the bit, without a Python object per value; a token's dot and exponent letter, like a node token's delimiters, found
-in its own 16 bytes rather than by a pass over the block); node tokens numbered by a hash of their bytes
-(:func:`_factorize_spans`) and a name made for each distinct one only, assembled from the name map's bytes (one
-decode and one split per block); a ``*CONN`` entry's instance and pin are one string per distinct name-map index and
-pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept as columns
-(:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors and
-resistors as arrays (:class:`Parasitics`: node ids and values, one node name table; a plain file's written straight
-into columns reserved for a bound on them, then cut to size in place), and ``SpefNet.ground``/``coupling``/
-``resistors`` build their dict/lists on access. Fresh memory is what costs system time here (the kernel hands each
-page over on first touch): while reading, the memory the block temporaries free is kept in the process for the next
-block (:func:`.source.keeping_freed_memory`). Anything the block reader does not
-expect (non-ASCII text, NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...)
-makes it hand the whole file to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names
-the file and line of any error; both give the same nets, connections, capacitors and resistors (the tests compare
-them on every shared design, values within 1e-12).
+``*D_NET`` sections, read into a small ring of reused buffers (:func:`_pieces`). The header is mapped copy-on-write (a
+plain file, :func:`_mapped_header`; a gzip file's is gathered once) and its name map (every instance and net: most of a
+SPEF's lines) read where it lies with numpy: the indices by :func:`.scan.indices`, the names left in the header's bytes
+and found by a table by index (also when the indices skip some, as OpenRCX's do). Each block of nets is read on its
+bytes too (:func:`_scan_nets`, which reads nothing but the block and the finished name map, so blocks are scanned on
+several threads at once, :func:`graphrep.data.ordered_map.ordered_map`, and added to the result in file order by
+:func:`_add_nets`: the same result for any thread count; most of a block's time is numpy work that releases the GIL: a
+1M-net, 2 GB SPEF reads in 17.1-19.2 s on one thread, 12.7-13.9 s on two): token edges, one letter per line checked
+against the usual layout by one regular expression, and the columns cut out by index arithmetic; the values by
+:func:`.scan.decimals` (Python's ``float`` to the bit, without a Python object per value; a token's dot and exponent
+letter, like a node token's delimiters, found in its own 16 bytes rather than by a pass over the block); node tokens
+numbered by a hash of their bytes (:func:`_factorize_spans`) and a name made for each distinct one only, assembled from
+the name map's bytes (one decode and one split per block); a ``*CONN`` entry's instance and pin are one string per
+distinct name-map index and pin, shared by reference. So nothing is made per connection: the ``*CONN`` entries are kept
+as columns (:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors and
+resistors as arrays (:class:`Parasitics`: node ids and values, one node name table; a plain file's written straight into
+columns reserved for a bound on them, then cut to size in place), and ``SpefNet.ground``/``coupling``/``resistors``
+build their dict/lists on access. Fresh memory is what costs system time here (the kernel hands each page over on first
+touch): while reading, the memory the block temporaries free is kept in the process for the next block
+(:func:`.source.keeping_freed_memory`). Anything the block reader does not expect (non-ASCII text, NUL bytes, comments,
+``*R_NET`` sections, a malformed line, a truncated gzip stream ...) makes it hand the whole file to the line-by-line
+reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error; both give the same
+nets, connections, capacitors and resistors (the tests compare them on every shared design, values within 1e-12).
 """
 
 from __future__ import annotations
@@ -42,12 +44,14 @@ import mmap
 import os
 import re
 from collections import Counter, defaultdict
+import functools
 from dataclasses import dataclass, field
 from itertools import repeat
 
 import numpy as np
 
 from ..gc_pause import without_cycle_collection
+from ..ordered_map import ordered_map, worker_count
 from .names import unescape
 from . import scan
 from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
@@ -423,10 +427,15 @@ def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) 
 
 @without_cycle_collection
 @keeping_freed_memory
-def read_spef(path: str | os.PathLike) -> Spef:
-    """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input."""
+def read_spef(path: str | os.PathLike, threads: int | None = None) -> Spef:
+    """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input.
+
+    ``threads``: how many threads read the blocks of nets (each block's numpy work releases the GIL; the blocks are
+    added in file order, so the result is the same for any count); ``None``: the CPUs this process may use, at most
+    :data:`MAX_THREADS`; 1: all in the calling thread."""
+    workers = worker_count(threads, MAX_THREADS)  # checked before anything is read
     try:
-        return _read_blocks(path)
+        return _read_blocks(path, workers)
     except (_Unexpected, CircuitFormatError):
         return _read_lines(path)  # the full grammar; names the file and line of what is wrong
 
@@ -442,19 +451,21 @@ _COMMENT = re.compile(rb"//")
 _BLOCK_CHARS = 1 << 22
 
 
-def _pieces(fh):
+def _pieces(fh, ring: int = 1):
     """The bytes in pieces of about :data:`_BLOCK_CHARS` that end at a line end, before a ``*D_NET`` line when one
     is in reach (so that nets are never cut; a net larger than a piece is carried over whole), each as ``(store,
     n)``: the piece is ``store[:n]`` (a newline added at the end of the file when missing), followed by
-    :data:`.scan.PAD` spaces, in one ``bytearray`` read into again for the next piece (nothing may keep a view of it
-    past its turn; no fresh buffer per piece). A truncated or corrupt gzip stream raises :class:`_Unexpected` (the
-    line reader names the line)."""
+    :data:`.scan.PAD` spaces, in one of ``ring`` ``bytearray`` stores taken in turn, each read into again ``ring``
+    pieces later (nothing may keep a view of a piece past that; no fresh buffer per piece). A truncated or corrupt
+    gzip stream raises :class:`_Unexpected` (the line reader names the line)."""
     pad = scan.PAD
-    store = bytearray(2 * _BLOCK_CHARS + 2 * pad)
+    stores = [bytearray(2 * _BLOCK_CHARS + 2 * pad)] + [bytearray() for _ in range(ring - 1)]  # made when first used
+    turn = 0
+    store = stores[0]
     carry = 0  # bytes at the front of store left from the last read (the start of a net, a line)
     while True:
         if carry + _BLOCK_CHARS + 2 * pad > len(store):  # a net longer than a piece: a larger store
-            store = store[:carry] + bytearray(carry + _BLOCK_CHARS + 2 * pad)
+            store = stores[turn] = store[:carry] + bytearray(carry + _BLOCK_CHARS + 2 * pad)
         try:
             with memoryview(store) as view:
                 got = fh.readinto(view[carry:carry + _BLOCK_CHARS])
@@ -472,6 +483,10 @@ def _pieces(fh):
         rest = store[cut + 1:end]
         store[cut + 1:cut + 1 + pad] = b" " * pad
         yield store, cut + 1
+        turn = (turn + 1) % ring
+        store = stores[turn]
+        if len(rest) + _BLOCK_CHARS + 2 * pad > len(store):  # a new store (never resized: a view may remain)
+            store = stores[turn] = bytearray(len(rest) + _BLOCK_CHARS + 2 * pad)
         store[:len(rest)] = rest
         carry = len(rest)
     if carry:
@@ -973,13 +988,15 @@ def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool) -> tu
     return names, lines
 
 
-def _read_blocks(path) -> Spef:
+def _read_blocks(path, threads: int | None = None) -> Spef:
+    """The block reader (:class:`_Unexpected` for anything it does not handle). ``threads``: as :func:`read_spef`'s;
+    the blocks of nets are scanned on them (:func:`_scan_nets`) and added in file order (:func:`_add_nets`)."""
+    workers = worker_count(threads, MAX_THREADS)
     spef = Spef(path=str(path), connections=Connections())
     par = spef.parasitics
     header = _Header(spef, path)
     names: _Names | None = None
     lineno = 1  # of the first character of the current piece
-    head = bytearray()  # the header, gathered to be read at once (unless mapped)
     with open_bytes(path) as fh:
         mapped = _mapped_header(fh)
         if mapped is not None:
@@ -988,29 +1005,70 @@ def _read_blocks(path) -> Spef:
             # an entry line ("1 a 0") takes at least 6 bytes (a newline may be added at the end)
             par.reserve((len(mapped[0]) - mapped[1] + 1) // 6 + 1)
             del mapped  # the name map keeps a view of it while reading; then it is unmapped
-        for store, n in _pieces(fh):
-            buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
-            if buf[:n].max() >= 128 or store.find(b"\0", 0, n) >= 0 or _COMMENT.search(store, 0, n):
-                raise _Unexpected  # comments and other characters: the line reader
-            start = 0
-            if names is None:
-                at = 0 if store.startswith(b"*D_NET", 0, n) else store.find(b"\n*D_NET", 0, n)
-                start = n if at < 0 else at + (at > 0)
-                with memoryview(store) as view:
-                    head += view[:start]
-                if at < 0:
-                    continue
-                head += b" " * scan.PAD
-                names, lines = _read_header(spef, header, head, len(head) - scan.PAD, checked=True)
-                lineno += lines
-                del head
-            lineno = _net_block(spef, names, buf[start:], lineno)
-            del buf  # the store is read into again
-    if names is None or not spef.nets:
+        # each piece's store is read into again workers + 1 pieces later: by then ordered_map has handed out its rows
+        pieces = _pieces(fh, ring=workers + 1)
+        first = None  # the nets of the piece that ends a gathered header
+        if names is None:
+            names, lines, first = _gathered_header(spef, header, pieces)
+            lineno += lines
+        blocks = _net_buffers(first, pieces)
+        for rows in ordered_map(functools.partial(_checked_scan, names), blocks, workers):
+            lineno = _add_nets(spef, rows, lineno)
+    if not spef.nets:
         raise _Unexpected
     par.finish(len(spef.nets))  # the nets were made with a reference to it
     spef.connections.finish()
     return spef
+
+
+#: most threads a SPEF's blocks of nets are scanned on by default (each one in flight holds its block's temporaries;
+#: about a third of a block's time holds the GIL, so more threads gain little)
+MAX_THREADS = 4
+
+
+def _refused(buf: np.ndarray, store, n: int) -> bool:
+    """Whether the piece ``store[:n]`` (``buf`` its bytes) has what the block reader leaves to the line reader:
+    non-ASCII bytes, NUL bytes, comments."""
+    return bool(buf[:n].max() >= 128) or store.find(b"\0", 0, n) >= 0 or _COMMENT.search(store, 0, n) is not None
+
+
+def _gathered_header(spef: Spef, header: _Header, pieces) -> tuple[_Names, int, tuple]:
+    """The header of a stream that could not be mapped (gzip), gathered from ``pieces`` up to the first ``*D_NET``
+    and read: ``(names, its line count, (store, start, n))`` where the piece ``store[:n]`` it ends in has its first
+    net at ``start``."""
+    head = bytearray()
+    for store, n in pieces:
+        buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
+        if _refused(buf, store, n):
+            raise _Unexpected  # comments and other characters: the line reader
+        at = 0 if store.startswith(b"*D_NET", 0, n) else store.find(b"\n*D_NET", 0, n)
+        start = n if at < 0 else at + (at > 0)
+        with memoryview(store) as view:
+            head += view[:start]
+        if at >= 0:
+            head += b" " * scan.PAD
+            names, lines = _read_header(spef, header, head, len(head) - scan.PAD, checked=True)
+            return names, lines, (store, start, n)
+    raise _Unexpected  # no *D_NET
+
+
+def _net_buffers(first: tuple | None, pieces):
+    """``first`` (when given), then each piece ``(store, n)`` of ``pieces`` as ``(store, 0, n)``: the nets of the
+    piece ``store[:n]`` start at the middle value."""
+    if first is not None:
+        yield first
+    for store, n in pieces:
+        yield store, 0, n
+
+
+def _checked_scan(names: _Names, piece: tuple) -> _NetRows:
+    """:func:`_scan_nets` of the nets of a piece ``(store, start, n)`` (as :func:`_net_buffers` gives them), after
+    :func:`_refused`'s check of the piece."""
+    store, start, n = piece
+    buf = np.frombuffer(store, dtype=np.uint8, count=n + scan.PAD)
+    if _refused(buf, store, n):
+        raise _Unexpected  # comments and other characters: the line reader
+    return _scan_nets(names, buf[start:])
 
 
 #: keyword lines of a net section, and the letter each stands for in :data:`_LAYOUT` (``0`` is a numbered line)
@@ -1164,10 +1222,47 @@ def _cell_tokens(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, first
     return out
 
 
-def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
+@dataclass(slots=True)
+class _NetRows:
+    """What :func:`_scan_nets` reads from a block of nets, numbered within the block (no reference to the reader's
+    state or to the block's bytes): ``lines`` its newlines; per net [n] ``names``, ``totals`` (F) and ``line`` (the
+    line of its ``*D_NET`` within the block, from 0); ``conn_counts`` [n] and the ``*CONN`` columns ``conns``
+    (:attr:`Connections.COLUMNS`, each [sum(conn_counts)]); ``nodes`` the block's distinct node names; ``entries``
+    ``(kind, net, value, a, b)`` per kind of :attr:`Parasitics.KINDS` present, ``net`` the net's place in the block,
+    ``a``/``b`` places in ``nodes`` (``b`` ``None`` for ground capacitors)."""
+
+    lines: int
+    names: list[str]
+    totals: list[float]
+    line: np.ndarray
+    conn_counts: np.ndarray
+    conns: dict[str, np.ndarray]
+    nodes: list[str]
+    entries: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
+
+
+def _add_nets(spef: Spef, rows: _NetRows, lineno: int) -> int:
+    """Appends a block's :class:`_NetRows` (``lineno``: the line its bytes start on) to ``spef``; returns the line
+    after the block. Blocks are added in file order, so net and node ids are what a serial read gives."""
+    first, par = len(spef.nets), spef.parasitics
+    names = rows.names
+    spef.nets.update(zip(names, map(SpefNet, names, rows.totals, (lineno + rows.line).tolist(), repeat(None),
+                                    repeat(par), range(first, first + len(names)), repeat(spef.connections))))
+    if len(spef.nets) != first + len(names):
+        raise _Unexpected  # a net named twice (also across blocks)
+    spef.connections.add(rows.conn_counts, **rows.conns)
+    base = len(par.nodes)
+    par.append(rows.nodes)
+    for kind, net, value, a, b in rows.entries:
+        par.add(kind, net + first, value, a + base, None if b is None else b + base)
+    return lineno + rows.lines
+
+
+def _scan_nets(names: _Names, buf: np.ndarray) -> _NetRows:
     """Reads the ``*D_NET`` sections of the ASCII bytes ``buf`` (nothing else but blank lines, ending in a newline,
-    padded as :func:`.scan.padded` pads) into ``spef`` as columns; returns the line after it. Raises
-    :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s layout.
+    padded as :func:`.scan.padded` pads, with no byte >= 128, NUL or ``//``: the caller checks) as columns numbered
+    within the block, for :func:`_add_nets`. Raises :class:`_Unexpected` on anything outside :data:`_LAYOUT`'s
+    layout. Reads nothing but ``buf`` and the finished name map: blocks can be scanned on several threads at once.
 
     The whole piece is read on its bytes: token edges, each token's line, each line's first token and kind (one
     letter per line, checked against :data:`_LAYOUT` by one regular expression), the token counts per kind of line;
@@ -1208,20 +1303,16 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     if ((is_net & (count != 3)) | (alone & (count != 1)) | (is_conn & (count < 3)) | (is_cap & (count != 3) & (count != 4))
             | (is_res & (count != 4))).any():
         raise _Unexpected
-    net_of = np.cumsum(is_net) - 1 + len(spef.nets)  # each row's net
+    net_of = np.cumsum(is_net) - 1  # each row's net, numbered within the block
 
     # nets
     marks = names.delimiter_byte()
     heads = t0[is_net]
     net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
     marks_num = None  # made by scan.decimals if a value has more than 16 characters
+    spef = names.spef  # its units and delimiter, read from the header
     totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
-    first = len(spef.nets)
-    net_lines = (lineno + np.searchsorted(line_end, starts[heads])).tolist()
-    spef.nets.update(zip(net_names, map(SpefNet, net_names, totals, net_lines, repeat(None), repeat(spef.parasitics),
-                                        range(first, first + len(net_names)), repeat(spef.connections))))
-    if len(spef.nets) != first + len(net_names):
-        raise _Unexpected  # a net named twice
+    net_line = np.searchsorted(line_end, starts[heads])
 
     # connections: node, direction and the token after the first *D from the fourth token on, not the last
     conn = np.flatnonzero(is_conn)
@@ -1239,8 +1330,8 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
         codes, at = _factorize_spans(buf, starts[cells], ends[cells])
         cell[has] = _objects(_strings(buf, starts[cells[at]], ends[cells[at]]))[codes]
     kind = _objects(["P", "I"])[inst_row.astype(np.int64)]
-    spef.connections.add(np.bincount(net_of[conn] - first, minlength=len(net_names)), kind=kind, instance=instance,
-                         pin=pin, direction=direction, cell=cell)
+    conn_counts = np.bincount(net_of[conn], minlength=len(net_names))
+    conns = {"kind": kind, "instance": instance, "pin": pin, "direction": direction, "cell": cell}
 
     # capacitors and resistors: node ids for the whole piece at once, each distinct node token named once
     cap, res = np.flatnonzero(is_cap), np.flatnonzero(is_res)
@@ -1249,17 +1340,16 @@ def _net_block(spef: Spef, names: _Names, buf: np.ndarray, lineno: int) -> int:
     node_tokens = [t0[ground] + 1, t0[coupling] + 1, t0[coupling] + 2, t0[res] + 1, t0[res] + 2]
     every = np.concatenate(node_tokens)
     codes, at = _factorize_spans(buf, starts[every], ends[every])
-    par = spef.parasitics
-    ids = par.append(names.span_names(buf, starts[every[at]], ends[every[at]], marks))[codes]
-    ids = np.split(ids, np.cumsum([len(t) for t in node_tokens])[:-1])
+    nodes = names.span_names(buf, starts[every[at]], ends[every[at]], marks)
+    ids = np.split(codes, np.cumsum([len(t) for t in node_tokens])[:-1])  # places in nodes
     value = _values(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1], spef.c_unit, marks_num)
-    par.add("ground", net_of[ground], value[~two], ids[0])
+    entries = [("ground", net_of[ground], value[~two], ids[0], None)]
     if len(coupling):
-        par.add("coupling", net_of[coupling], value[two], ids[1], ids[2])
+        entries.append(("coupling", net_of[coupling], value[two], ids[1], ids[2]))
     if len(res):
-        par.add("res", net_of[res], _values(buf, starts[t0[res] + 3], ends[t0[res] + 3], spef.r_unit, marks_num),
-                ids[3], ids[4])
-    return lineno + len(line_end)
+        entries.append(("res", net_of[res], _values(buf, starts[t0[res] + 3], ends[t0[res] + 3], spef.r_unit,
+                                                    marks_num), ids[3], ids[4]))
+    return _NetRows(len(line_end), net_names, totals, net_line, conn_counts, conns, nodes, entries)
 
 
 # ------------------------------------------------------------------------------------------------- line reader

@@ -236,23 +236,76 @@ def test_coupling_with_no_node_in_any_conn_is_skipped(tmp_path):
 
 @pytest.mark.parametrize("chars", [16, 40, 1 << 22])
 @pytest.mark.parametrize("tail", ["", "\n", "\n\n"])
-def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail):
-    """The pieces (one reused buffer) put together are the file (a final newline added where missing); each ends at
-    a line end followed by spaces and starts a *D_NET line once the header is passed, also where a net is longer
-    than a piece."""
+@pytest.mark.parametrize("ring", [1, 3])
+def test_pieces_rebuild_the_file(tmp_path, monkeypatch, chars, tail, ring):
+    """The pieces (a ring of reused buffers) put together are the file (a final newline added where missing); each
+    ends at a line end followed by spaces and starts a *D_NET line once the header is passed, also where a net is
+    longer than a piece; the ``ring - 1`` pieces before the one just given are still intact in their buffers."""
     text = SPEF.rstrip("\n") + tail + _NET3 * 3
     text = text.rstrip("\n") + tail
     path = _write(tmp_path, "t.spef", text)
     monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
-    got = []
+    got, recent = [], []
     with open(path, "rb") as fh:
-        for store, n in spef_module._pieces(fh):
+        for store, n in spef_module._pieces(fh, ring=ring):
             piece = bytes(store[:n])
             assert piece.endswith(b"\n") and bytes(store[n:n + spef_module.scan.PAD]) == b" " * spef_module.scan.PAD
             if got and b"*D_NET" in b"".join(got):
                 assert piece.startswith(b"*D_NET") or not piece.strip()
+            recent = (recent + [(store, n, piece)])[-ring:]
+            assert all(bytes(s[:k]) == p for s, k, p in recent)
             got.append(piece)
     assert b"".join(got).decode() == (text if text.endswith("\n") else text + "\n")
+
+
+def _exactly_same(a, b):
+    """The same computation on the same bytes: every name, line, value and id identical (no tolerance)."""
+    assert [(k, n.line, n.total_cap, n.index) for k, n in a.nets.items()] == \
+        [(k, n.line, n.total_cap, n.index) for k, n in b.nets.items()]
+    ca, cb = a.connections, b.connections
+    assert ca.ptr.tolist() == cb.ptr.tolist()
+    assert all(getattr(ca, c).tolist() == getattr(cb, c).tolist() for c in ca.COLUMNS)
+    pa, pb = a.parasitics, b.parasitics
+    assert pa.nodes == pb.nodes
+    for kind in pa.KINDS:
+        for col in ("net", "a", "b", "value"):
+            assert np.array_equal(pa.arrays[kind][col], pb.arrays[kind][col]), (kind, col)
+    assert a.ports == b.ports
+
+
+@pytest.mark.parametrize("name", ["gcd_sky130hd/gcd_sky130hd.spef", "video_sky130hd/Video.spef.gz",
+                                  "mockarray_asap7/MockArray.spef.gz"])
+def test_threads_give_the_serial_result(shared_data, monkeypatch, name):
+    """Blocks scanned on several threads and added in order give what one thread gives, bit for bit, also in
+    pieces of a few nets each (many blocks in flight at once; a plain file's mapped header and a gzip file's)."""
+    path = shared_data / "circuits" / name
+    for chars in (1 << 22, 2048):  # (node ids are per block: compared at one block size)
+        monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
+        serial = spef_module._read_blocks(path, threads=1)
+        for threads in (2, 3):
+            _exactly_same(spef_module._read_blocks(path, threads=threads), serial)
+
+
+def test_a_bad_block_among_threads_goes_to_the_line_reader(tmp_path, monkeypatch):
+    """A malformed line in a later block, read on threads, makes the block reader hand over; the line reader names
+    its line, as with one thread."""
+    text = SPEF + "".join(_NET3.replace("*D_NET n3", f"*D_NET net{k}") for k in range(40))
+    lines = text.splitlines()
+    bad = max(i for i, line in enumerate(lines) if line.startswith("*D_NET net3")) + 1  # its *CONN line
+    lines.insert(bad + 1, "*I *4:Y X")  # direction X
+    path = _write(tmp_path, "t.spef", "\n".join(lines) + "\n")
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", 200)
+    for threads in (1, 3):
+        with pytest.raises(spef_module._Unexpected):
+            spef_module._read_blocks(path, threads=threads)
+        with pytest.raises(CircuitFormatError, match=rf"t\.spef:{bad + 2}:.*direction must be I, O or B"):
+            read_spef(path, threads=threads)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_threads_must_be_a_positive_integer(tmp_path, bad):
+    with pytest.raises(ValueError, match="threads must be an integer"):
+        read_spef(_write(tmp_path, "t.spef", SPEF), threads=bad)
 
 
 @pytest.mark.parametrize("keys", [list(range(1, 40)), list(range(0, 40)), list(range(7, 40)),
