@@ -44,6 +44,7 @@ import mmap
 import os
 import re
 from collections import Counter, defaultdict
+import contextlib
 import functools
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -676,49 +677,31 @@ class _NameMap:
         self._starts.append(starts + self._base)
         self._lengths.append(lengths)
 
-    def add_lines(self, buf: np.ndarray, a: int, b: int) -> int:
+    def add_lines(self, buf: np.ndarray, a: int, b: int, workers: int = 1) -> int:
         """The ``*<index> <name>`` lines of the ASCII bytes ``buf[a:b]`` (blank lines allowed, a newline at the end,
         ``buf`` padded as :func:`.scan.padded` pads, writable) up to the first line that starts with a keyword;
         returns where that line starts (``b`` if none). Any other line raises :class:`_Unexpected`. The names are
         kept in ``buf`` itself (a run of lines with escaped names is rewritten in place without its escaping
-        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small); the keyword
-        line that ends the map is found among each run's line starts (one lookup per line, instead of a regular
+        backslashes). Read in runs of lines of about :data:`_BLOCK_CHARS` (the temporaries stay small;
+        :func:`_runs_of_lines`), each scanned by :func:`_scan_map_run` on ``workers`` threads (it only reads ``buf``)
+        and added in order by :meth:`_add_scanned` up to the run that holds the keyword line; the at most ``workers``
+        runs scanned past it are dropped, with any error they raised (they are not name-map lines). The keyword line
+        that ends the map is found among each run's line starts (one lookup per line, instead of a regular
         expression tried at each of a map's millions of ``\\n*``)."""
-        while a < b:
-            cut = b
-            if b - a > _BLOCK_CHARS:
-                cut, step = a + _BLOCK_CHARS, 1 << 16
-                while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
-                    cut += step
-                cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
-            stop = self._add_run(buf, a, cut)
-            if stop < cut:
-                return stop
-            a = cut
+        with contextlib.closing(ordered_map(functools.partial(_scan_map_run, buf), _runs_of_lines(buf, a, b),
+                                            workers)) as runs:
+            for run in runs:
+                stop = self._add_scanned(buf, run)
+                if stop is not None:
+                    return stop
         return b
 
-    def _add_run(self, buf: np.ndarray, a: int, b: int) -> int:
-        """The lines of ``buf[a:b]`` (see :meth:`add_lines`) up to the first keyword line; returns where it starts, or
-        ``b``."""
-        body = buf[a:b]
-        if not len(body):
-            return b
-        if body[-1] != 10:
-            raise _Unexpected
-        ends = np.flatnonzero(body == 10)
-        first = np.concatenate([[0], ends[:-1] + 1])  # each line's first byte
-        keyword = np.flatnonzero((body[first] == 42) & ~_OPEN[buf[a + first + 1]])
-        if len(keyword):
-            b = a + int(first[keyword[0]])
-            body, ends = buf[a:b], ends[:keyword[0]]
-            if not len(body):
-                return b
-        ks, ke, ns, ne = _map_lines(body, ends)
-        keys, ok = scan.indices(buf, ks + a, ke - ks - 1)
-        if not ok.all():
-            raise _Unexpected
-        drop = _escapes(body)  # in the names: the indices are digits
+    def _add_scanned(self, buf: np.ndarray, run: "_MapRun") -> int | None:
+        """Adds a run scanned by :func:`_scan_map_run` (its escaped names rewritten in place first); returns where
+        the keyword line that ends the map starts if the run holds it, else ``None``."""
+        a, ns, ne, drop = run.start, run.name_start, run.name_end, run.escapes
         if len(drop):  # each escaped name rewritten in place without its escaping backslashes (it gets shorter)
+            body = buf[a:]  # positions are relative to the run's start
             owner, count = np.unique(np.searchsorted(ns, drop, side="right") - 1, return_counts=True)
             start = ns[owner]
             pos = _runs(start, ne[owner] - start)  # every byte of those names, ascending
@@ -726,8 +709,8 @@ class _NameMap:
             keep[np.searchsorted(pos, drop)] = False
             ne[owner] -= count
             body[_runs(start, ne[owner] - start)] = body[pos[keep]]
-        self._add(keys, buf, ns + a, ne - ns)
-        return b
+        self._add(run.keys, buf, ns + a, ne - ns)
+        return run.stop
 
     def finish(self) -> "_NameMap":
         """Makes the lookup: the run's tables as they are (index minus the first); else tables of the names' start
@@ -802,6 +785,61 @@ class _NameMap:
         text = self.text
         return [text[s:s + n].tobytes().decode("ascii") if f else None
                 for s, n, f in zip(starts.tolist(), lengths.tolist(), found.tolist())]
+
+
+def _runs_of_lines(buf: np.ndarray, a: int, b: int):
+    """``(start, end)`` of consecutive runs of whole lines of ``buf[a:b]`` (which ends in a newline), each about
+    :data:`_BLOCK_CHARS` long."""
+    while a < b:
+        cut = b
+        if b - a > _BLOCK_CHARS:
+            cut, step = a + _BLOCK_CHARS, 1 << 16
+            while not (buf[cut:min(cut + step, b)] == 10).any():  # the next line end (b - 1 is one)
+                cut += step
+            cut += int(np.argmax(buf[cut:min(cut + step, b)] == 10)) + 1
+        yield a, cut
+        a = cut
+
+
+@dataclass(slots=True)
+class _MapRun:
+    """A run of name-map lines scanned (:func:`_scan_map_run`): it starts at ``start`` of the buffer; per line [m]
+    the ``keys`` and the name's ``name_start``/``name_end`` (relative to ``start``); ``escapes``, the escaping
+    backslashes in the names (relative to ``start``); ``stop``, where a keyword line ends the map, or ``None``."""
+
+    start: int
+    keys: np.ndarray
+    name_start: np.ndarray
+    name_end: np.ndarray
+    escapes: np.ndarray
+    stop: int | None
+
+
+def _scan_map_run(buf: np.ndarray, span: tuple[int, int]) -> _MapRun:
+    """The lines of the run ``buf[a:b]`` (``span``; see :meth:`_NameMap.add_lines`) up to the first keyword line,
+    read without writing anything (so runs can be scanned on several threads); :class:`_Unexpected` for a line that
+    is not ``*<index> <name>``."""
+    a, b = span
+    empty = np.zeros(0, dtype=np.int64)
+    body = buf[a:b]
+    if not len(body):
+        return _MapRun(a, empty, empty, empty, empty, None)
+    if body[-1] != 10:
+        raise _Unexpected
+    ends = np.flatnonzero(body == 10)
+    first = np.concatenate([[0], ends[:-1] + 1])  # each line's first byte
+    keyword = np.flatnonzero((body[first] == 42) & ~_OPEN[buf[a + first + 1]])
+    stop = None
+    if len(keyword):
+        stop = a + int(first[keyword[0]])
+        body, ends = buf[a:stop], ends[:keyword[0]]
+        if not len(body):
+            return _MapRun(a, empty, empty, empty, empty, stop)
+    ks, ke, ns, ne = _map_lines(body, ends)
+    keys, ok = scan.indices(buf, ks + a, ke - ks - 1)
+    if not ok.all():
+        raise _Unexpected
+    return _MapRun(a, keys, ns, ne, _escapes(body), stop)  # escapes: in the names, the indices are digits
 
 
 def _after(pos: np.ndarray, s: np.ndarray, count: int) -> list[np.ndarray]:
@@ -908,9 +946,9 @@ class _Header:
         self.section = ""
         self.ports: list[list[list[str]]] = []  # named once the name map is complete
 
-    def read(self, head, n: int, lines: int) -> None:
+    def read(self, head, n: int, lines: int, workers: int = 1) -> None:
         """The whole header ``head[:n]`` (ASCII, ``lines`` newlines; ``head`` a writable buffer with :data:`.scan.PAD`
-        spaces after it), read once: its name map is read where it lies."""
+        spaces after it), read once: its name map is read where it lies (on ``workers`` threads)."""
         spef = self.spef
         self.name_map = _NameMap(capacity=lines + 1)
         buf = np.frombuffer(head, dtype=np.uint8, count=n + scan.PAD)
@@ -922,7 +960,7 @@ class _Header:
             tok = head[start:eol].decode("ascii").split()
             key = self.section = tok[0]
             if key == "*NAME_MAP":  # read up to the next keyword line, which it finds
-                start = self.name_map.add_lines(buf, eol, n)
+                start = self.name_map.add_lines(buf, eol, n, workers)
             else:
                 start = _next_keyword(head, eol, n)
                 self.body(buf, eol, start)
@@ -974,14 +1012,16 @@ def _mapped_header(fh) -> tuple[mmap.mmap, int] | None:
     return text, n
 
 
-def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool) -> tuple[_Names, int]:
+def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool,
+                 workers: int = 1) -> tuple[_Names, int]:
     """Reads the header ``text[:n]`` (:data:`.scan.PAD` spaces after it; ``checked``: its bytes were checked as
-    :func:`_read_blocks` checks a piece), its ports named; returns the names and the header's line count."""
+    :func:`_read_blocks` checks a piece; its name map on ``workers`` threads), its ports named; returns the names
+    and the header's line count."""
     buf = np.frombuffer(text, dtype=np.uint8, count=n + scan.PAD)
     if not checked and n and (buf[:n].max() >= 128 or text.find(b"\0", 0, n) >= 0 or _COMMENT.search(text, 0, n)):
         raise _Unexpected
     lines = sum(int(np.count_nonzero(buf[i:min(i + _BLOCK_CHARS, n)] == 10)) for i in range(0, n, _BLOCK_CHARS))
-    header.read(text, n, lines)
+    header.read(text, n, lines, workers)
     names = _Names(spef, header.name_map.finish())
     rows = [t for block in header.ports for t in block]
     spef.ports.update(zip(names.names([t[0] for t in rows]), [t[1] for t in rows]))
@@ -1000,7 +1040,7 @@ def _read_blocks(path, threads: int | None = None) -> Spef:
     with open_bytes(path) as fh:
         mapped = _mapped_header(fh)
         if mapped is not None:
-            names, lines = _read_header(spef, header, *mapped, checked=False)
+            names, lines = _read_header(spef, header, *mapped, checked=False, workers=workers)
             lineno += lines
             # an entry line ("1 a 0") takes at least 6 bytes (a newline may be added at the end)
             par.reserve((len(mapped[0]) - mapped[1] + 1) // 6 + 1)
@@ -1009,7 +1049,7 @@ def _read_blocks(path, threads: int | None = None) -> Spef:
         pieces = _pieces(fh, ring=workers + 1)
         first = None  # the nets of the piece that ends a gathered header
         if names is None:
-            names, lines, first = _gathered_header(spef, header, pieces)
+            names, lines, first = _gathered_header(spef, header, pieces, workers)
             lineno += lines
         blocks = _net_buffers(first, pieces)
         for rows in ordered_map(functools.partial(_checked_scan, names), blocks, workers):
@@ -1032,7 +1072,7 @@ def _refused(buf: np.ndarray, store, n: int) -> bool:
     return bool(buf[:n].max() >= 128) or store.find(b"\0", 0, n) >= 0 or _COMMENT.search(store, 0, n) is not None
 
 
-def _gathered_header(spef: Spef, header: _Header, pieces) -> tuple[_Names, int, tuple]:
+def _gathered_header(spef: Spef, header: _Header, pieces, workers: int) -> tuple[_Names, int, tuple]:
     """The header of a stream that could not be mapped (gzip), gathered from ``pieces`` up to the first ``*D_NET``
     and read: ``(names, its line count, (store, start, n))`` where the piece ``store[:n]`` it ends in has its first
     net at ``start``."""
@@ -1047,7 +1087,7 @@ def _gathered_header(spef: Spef, header: _Header, pieces) -> tuple[_Names, int, 
             head += view[:start]
         if at >= 0:
             head += b" " * scan.PAD
-            names, lines = _read_header(spef, header, head, len(head) - scan.PAD, checked=True)
+            names, lines = _read_header(spef, header, head, len(head) - scan.PAD, checked=True, workers=workers)
             return names, lines, (store, start, n)
     raise _Unexpected  # no *D_NET
 

@@ -117,13 +117,14 @@ _NAME_MAP_EDITS = [
 
 
 @pytest.mark.parametrize("edit", _NAME_MAP_EDITS)
-def test_block_reader_reads_name_map_variants(tmp_path, edit, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_block_reader_reads_name_map_variants(tmp_path, edit, monkeypatch, threads):
     """Name maps off the usual layout stay in the block reader (no hand-over) and read as the line reader reads
-    them, in one piece and in pieces of a few lines."""
+    them, in one piece and in pieces of a few lines (on three threads: runs scanned past the map's end dropped)."""
     path = _write(tmp_path, "t.spef", edit(SPEF))
     for chars in (1 << 22, 24):
         monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
-        _same(spef_module._read_blocks(path), spef_module._read_lines(path))
+        _same(spef_module._read_blocks(path, threads=threads), spef_module._read_lines(path))
 
 
 def test_triplet_and_small_pieces(tmp_path, monkeypatch):
@@ -314,7 +315,8 @@ def test_threads_must_be_a_positive_integer(tmp_path, bad):
                                   [2, 4, 6, 8], list(range(1, 30)) + [3000], [1, 2, 3, 3, 4]])
 @pytest.mark.parametrize("chars", [24, 1 << 22])
 @pytest.mark.parametrize("long", [False, True])
-def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars, long):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars, long, workers):
     """The name map in run mode (increasing indices, some skipped: start and length tables only) and after the run
     ends (a repeat, any order, an index beyond the tables; in runs of a few lines) finds what a dict of its lines
     finds (a repeat keeps the last)."""
@@ -323,13 +325,30 @@ def test_name_map_lookup_equals_a_dict(monkeypatch, keys, chars, long):
     buf = np.frombuffer(bytearray(text + b" " * spef_module.scan.PAD), dtype=np.uint8)
     monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
     table = spef_module._NameMap(capacity=len(keys) + 1)
-    table.add_lines(buf, 0, len(text))
+    assert table.add_lines(buf, 0, len(text), workers) == len(text)
     table.finish()
     want = {f"*{k}": f"name{k}_{j}{pad(j)}" for j, k in enumerate(keys)}
     asked = [f"*{k}" for k in range(45)]
     assert table.lookup(asked) == [want.get(a) for a in asked]
     increasing = all(a < b for a, b in zip(keys, keys[1:])) and keys[-1] - keys[0] < 2 * (len(keys) + 1) + 1024
     assert (table.first is not None) == increasing
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_name_map_leaves_what_follows_it_untouched(monkeypatch, workers):
+    """Runs scanned past the keyword line that ends the map (on threads, ahead of the one that finds it) are not
+    name-map lines: neither their errors nor an escape rewrite reach the caller or the bytes after the map."""
+    names = [f"a\\[{k}\\]" for k in range(1, 30)]  # escaped names, rewritten in place
+    head = "".join(f"*{k} {n}\n" for k, n in enumerate(names, 1))
+    rest = "*PORTS\n" + "".join(f"p\\[{k}\\] I\n" for k in range(40))  # escapes, and lines that are no map lines
+    text = (head + rest).encode("ascii")
+    buf = np.frombuffer(bytearray(text + b" " * spef_module.scan.PAD), dtype=np.uint8)
+    monkeypatch.setattr(spef_module, "_BLOCK_CHARS", 24)
+    table = spef_module._NameMap(capacity=40)
+    assert table.add_lines(buf, 0, len(text), workers) == len(head)
+    assert buf[len(head):len(text)].tobytes() == rest.encode("ascii")
+    table.finish()
+    assert table.lookup([f"*{k}" for k in range(1, 30)]) == [f"a[{k}]" for k in range(1, 30)]
 
 
 def test_mapped_and_copied_header_read_alike(tmp_path):
