@@ -655,10 +655,10 @@ def write_outputs(report: dict, name: str) -> None:
                       + f", against {c['gzip_spef']['mb_per_s'][-1]:.1f} MB/s for zlib to produce them" + one + "."]
     if "circuits" in summary:
         lines += ["", "How the SPEF is read: as bytes (no text decoding), in blocks of whole `*D_NET` sections "
-                      "read into a small ring of reused buffers, each read with numpy; the blocks are read on "
-                      "worker threads (most of a block's time is numpy work, which releases the GIL) and added to "
-                      "the result in file order, so it is the same for any thread count "
-                      "(`graphrep.data.ordered_map`). The header is mapped copy-on-write (a plain "
+                      "read into a small ring of reused buffers, each read with numpy; the blocks, and the name "
+                      "map's runs of lines, are read on worker threads (most of their time is numpy work, which "
+                      "releases the GIL) and added to the result in file order, so it is the same for any thread "
+                      "count (`graphrep.data.ordered_map`). The header is mapped copy-on-write (a plain "
                       "file; a gzip file's is gathered once) and its name map (most of the file's lines: every "
                       "instance and net) read where it lies: the indices eight digits at a time as 64-bit words "
                       "(`graphrep.data.circuits.scan`), the names left in the header's bytes (an escaped name "
