@@ -18,7 +18,8 @@ design's net features (:func:`graphrep.tasks.circuits.context.netlist_context`, 
 ``-loc`` (with ``-ctx``) also the locality columns (``netlist_context(..., locality=True)``: neighbours that two of
 the net's instances share through other nets); ``-wl`` (with ``-ctx``) also the design-level wire-load columns
 (``netlist_context(..., wireload=True)``: total cell area, nets, instances, die edge); ``-ant`` (with ``-ctx``) also
-the antenna-diode columns (``netlist_context(..., antenna=True)``: the netlist's diodes on the net); ``-size`` labels
+the antenna-diode columns (``netlist_context(..., antenna=True)``: the netlist's diodes on the net); ``-name`` the
+net-name class columns (:func:`graphrep.tasks.circuits.context.name_class_columns`); ``-size`` labels
 also relative to an offset linear in log10(instances) fitted on the training designs
 (:func:`graphrep.tasks.circuits.normalise.shift_by_size`, after ``-tech``); ``-techhalf`` half the ``-tech``
 offset (``shift_by_technology(..., shrink=0.5)``); ``-gcvK`` the GBM's boosting iterations chosen on held-out
@@ -100,6 +101,9 @@ TRIALS = {
     "gbm-tech-ctx-loc-ant-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+ant", "max_nets": 4000},
     "gbm-ctx-loc-ant-n4000": {"kind": "gbm", "norm": "ctx+loc+ant", "max_nets": 4000},
     "mse-e60-h16-tech-ctx-loc-ant": {"kind": "gnn", "epochs": 60, "hidden": 16, "norm": "tech+ctx+loc+ant"},
+    # and the net-name classes (the flow's naming: synthesis _n_, resizer net<n>, clock tree clknet_)
+    "gbm-tech-ctx-loc-ant-name-n4000": {"kind": "gbm", "norm": "tech+ctx+loc+ant+name", "max_nets": 4000},
+    "gbm-ctx-loc-ant-name-n4000": {"kind": "gbm", "norm": "ctx+loc+ant+name", "max_nets": 4000},
     # large nets: tail-weighted loss (graphrep.objectives.tail: labels at or above the training 80th percentile weigh
     # 1 + a, weights normalised to mean 1), and the locality columns / technology offsets for the GNN
     "gbm-tech-ctx-loc-n4000-tail1": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "tail": 1.0},
@@ -171,6 +175,8 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
         parts = {n: placed(p, frac_only="placefrac" in norm.split("+")) for n, p in parts.items()}
     if "bisect" in norm.split("+"):
         parts = {n: placed(p, method="bisection") for n, p in parts.items()}
+    if "name" in norm.split("+"):
+        parts = {n: named(p) for n, p in parts.items()}
     train = [n for n in parts if n != held]
     if "tech" in norm.split("+") or "techhalf" in norm.split("+"):
         parts = shift_by_technology(parts, train, PDK, "total-cap", 1.0 if "tech" in norm.split("+") else 0.5)
@@ -178,6 +184,18 @@ def with_technology(parts: dict, held: str, norm: str) -> dict:
         scale = {n: design_scale(p) for n, p in parts.items()}
         parts = shift_by_size(parts, train, scale, "total-cap")
     return parts
+
+
+#: design name -> its graph's net names in the order of ``net_index`` (filled by :func:`run`)
+_NET_NAMES: dict[str, list[str]] = {}
+
+
+def named(inputs):
+    """``inputs`` with :data:`graphrep.tasks.circuits.context.NAME_CLASS_FEATURES` appended to ``net_x``."""
+    from graphrep.tasks.circuits.context import name_class_columns
+
+    cols = torch.as_tensor(name_class_columns(_NET_NAMES[inputs.name]), dtype=inputs.net_x.dtype)
+    return dataclasses.replace(inputs, net_x=torch.cat([inputs.net_x, cols], 1))
 
 
 #: (design name, method) -> its placement columns (the same for every fold: each design's own graph, no labels)
@@ -280,6 +298,7 @@ def run(args) -> dict:
     start = time.perf_counter()
     graphs = load_graphs(args.designs, root=args.root)
     inputs = {n: prepare(g, seed=0) for n, g in graphs.items()}
+    _NET_NAMES.update({inputs[n].name: list(g["net"].names) for n, g in graphs.items()})
     out: dict = {}
     for held in args.held_out:
         y = inputs[held].target("total-cap")[0].numpy()

@@ -47,6 +47,16 @@ holds the labels:
 - ``log_antenna``: :math:`\log(1 + d)`, ``d`` the antenna-diode instances (cell family ``antenna``) on the net;
 - ``has_antenna``: whether ``d > 0``.
 
+Net-name classes (:data:`NAME_CLASS_FEATURES`, :func:`name_class_columns`): the flow's naming conventions, not the
+circuit's: Yosys names the nets it makes ``_<n>_``, OpenROAD's resizer the nets its buffers split off ``net<n>``
+(repair_design buffers long and high-fanout wires), clock-tree synthesis ``clknet_...``; the rest are RTL names
+and ports. In the shared designs the resizer's nets sit 0.01-0.15 higher on the scaled axis than the synthesis nets
+in 9 of the 11 designs that have both. A netlist renamed or synthesised by another flow changes them, so they are a
+trial (``-name`` of ``benchmarks/circuit_transfer_trials.py``), not a default:
+
+- ``name_synth``, ``name_resizer``, ``name_cts``: one-hot of ``_<digits>_``, ``net<digits>``, ``clknet_*``
+  (all three 0 for any other name).
+
 Wire-load context (:data:`WIRELOAD_FEATURES`, :func:`wireload_columns`, ``netlist_context(..., wireload=True)``): what
 a synthesis tool reads to choose a wire-load model when nothing is placed, the design's size. With :math:`A` the
 total standard-cell area of the design's instances (:math:`\sum_i (e^{a_i} - 1)` over the instances with a library
@@ -66,6 +76,7 @@ What they buy, leave one design out: the ``-wl`` trials of ``benchmarks/circuit_
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,6 +91,8 @@ CONTEXT_FEATURES = ["drv_log2_drive", "drv_log_area", "drv_log_pins", "drv_buffe
                     "drv_minus_fanout"]
 LOCALITY_FEATURES = ["log_ext", "log_recon", "recon_share"]
 ANTENNA_FEATURES = ["log_antenna", "has_antenna"]
+NAME_CLASS_FEATURES = ["name_synth", "name_resizer", "name_cts"]
+_NAME_CLASSES = [re.compile(r"_\d+_"), re.compile(r"net\d+"), re.compile(r"clknet_.*")]
 WIRELOAD_FEATURES = ["design_log10_area", "design_log10_nets", "design_log10_instances", "design_edge_mm"]
 _BUFFERS = ("buf", "inv", "clkbuf", "clkinv", "dly")
 
@@ -204,6 +217,15 @@ def antenna_columns(inputs: CircuitInputs, blocks: tuple | None = None) -> np.nd
     net_inst = _net_instances(np_, pi)
     count = net_inst @ diode.astype(np.float64)
     return np.stack([np.log1p(count), (count > 0).astype(np.float64)], 1)
+
+
+def name_class_columns(names: list[str]) -> np.ndarray:
+    """[M, len(NAME_CLASS_FEATURES)] float64: for each net name (the graph's ``data["net"].names``, in the order of
+    ``net_index``), the one-hot of its class (module docstring; the whole name must match)."""
+    out = np.zeros((len(names), len(_NAME_CLASSES)), dtype=np.float64)
+    for k, pattern in enumerate(_NAME_CLASSES):
+        out[:, k] = [pattern.fullmatch(n) is not None for n in names]
+    return out
 
 
 def design_size(inputs: CircuitInputs) -> dict[str, float]:

@@ -10,8 +10,9 @@ import torch
 from graphrep.data.circuits.graph import INSTANCE_FEATURES, NET_FEATURES, PIN_FEATURES
 from graphrep.ops import CSR
 from graphrep.tasks.circuits.context import (ANTENNA_FEATURES, CONTEXT_FEATURES, LOCALITY_FEATURES,
-                                             WIRELOAD_FEATURES, antenna_columns, context_columns, locality_columns,
-                                             netlist_context, wireload_columns)
+                                             NAME_CLASS_FEATURES, WIRELOAD_FEATURES, antenna_columns,
+                                             context_columns, locality_columns, name_class_columns, netlist_context,
+                                             wireload_columns)
 from graphrep.tasks.circuits.normalise import _block_start
 from graphrep.tasks.circuits.training import CircuitInputs
 
@@ -158,3 +159,14 @@ def test_netlist_context_with_antenna_appends_last():
     assert out.net_x.shape == (3, base + len(ANTENNA_FEATURES))
     assert torch.allclose(out.net_x[:, :base], netlist_context(d, locality=True).net_x)
     assert out.net_x[:, base:].numpy() == pytest.approx(antenna_columns(d), rel=1e-6)
+
+
+def test_name_class_columns_match_whole_names_only():
+    names = ["_123_", "net45", "clknet_0_clk", "clknet_leaf_3_wb_clk_i", "req_msg[3]", "_12", "net", "net4a",
+             "x_12_", "dpath.net3", "_0_"]
+    want = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0],
+            [0, 0, 0], [1, 0, 0]]
+    got = name_class_columns(names)
+    assert got.shape == (len(names), len(NAME_CLASS_FEATURES)) and got.tolist() == want
+    assert name_class_columns([]).shape == (0, 3)
+
