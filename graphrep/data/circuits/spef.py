@@ -431,9 +431,9 @@ def _value(token: str, path, line: int, what: str = "value", unit: float = 1.0) 
 def read_spef(path: str | os.PathLike, threads: int | None = None) -> Spef:
     """Parse a SPEF file (plain or gzip). Raises :class:`.CircuitFormatError` (``file:line``) on malformed input.
 
-    ``threads``: how many threads read the blocks of nets (each block's numpy work releases the GIL; the blocks are
-    added in file order, so the result is the same for any count); ``None``: the CPUs this process may use, at most
-    :data:`MAX_THREADS`; 1: all in the calling thread."""
+    ``threads``: how many threads read the name map's runs of lines and the blocks of nets (their numpy work
+    releases the GIL; they are added in file order, so the result is the same for any count); ``None``: the CPUs
+    this process may use, at most :data:`MAX_THREADS`; 1: all in the calling thread."""
     workers = worker_count(threads, MAX_THREADS)  # checked before anything is read
     try:
         return _read_blocks(path, workers)
@@ -1030,7 +1030,8 @@ def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool,
 
 def _read_blocks(path, threads: int | None = None) -> Spef:
     """The block reader (:class:`_Unexpected` for anything it does not handle). ``threads``: as :func:`read_spef`'s;
-    the blocks of nets are scanned on them (:func:`_scan_nets`) and added in file order (:func:`_add_nets`)."""
+    the name map's runs and the blocks of nets are scanned on them (:func:`_scan_map_run`, :func:`_scan_nets`) and
+    added in file order (:meth:`_NameMap.add_lines`, :func:`_add_nets`)."""
     workers = worker_count(threads, MAX_THREADS)
     spef = Spef(path=str(path), connections=Connections())
     par = spef.parasitics
@@ -1061,8 +1062,8 @@ def _read_blocks(path, threads: int | None = None) -> Spef:
     return spef
 
 
-#: most threads a SPEF's blocks of nets are scanned on by default (each one in flight holds its block's temporaries;
-#: about a third of a block's time holds the GIL, so more threads gain little)
+#: most threads a SPEF is read on by default (each block in flight holds its temporaries; about a third of a block's
+#: time holds the GIL, so more threads gain little)
 MAX_THREADS = 4
 
 
