@@ -67,15 +67,25 @@ class BaselineModel:
         else:
             self.model = gbm(random_state=seed, **{"max_iter": 200, **params})
 
-    def fit(self, inputs: CircuitInputs) -> "BaselineModel":
+    def fit(self, inputs: CircuitInputs, sample_weight: np.ndarray | None = None) -> "BaselineModel":
+        """``sample_weight`` [K]: a weight per training item (GBM regression only; times the tail weights, if any)."""
         x = _features(inputs, self.task, self.which)
-        if TASKS[self.task] == "link" or (TASKS[self.task] == "classification" and self.which == "gbm"):
+        classify = TASKS[self.task] == "link" or (TASKS[self.task] == "classification" and self.which == "gbm")
+        if sample_weight is not None:
+            if classify or self.which != "gbm":
+                raise ValueError("sample_weight is for the gbm baseline's regression tasks only")
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (len(x),) or not (np.isfinite(sample_weight).all() and (sample_weight >= 0).all()):
+                raise ValueError(f"sample_weight must be {len(x)} finite weights >= 0, got shape {sample_weight.shape}")
+        if classify:
             y, _ = inputs.target(self.task)
             self.model.fit(x, y.numpy().astype(int))
         else:
             self.offset = (inputs.prior_offset or 0.0) if self.prior else 0.0
             y = _regression_target(inputs, self.task) - self.offset
             weights = tail_weights(y, self.tail_weight) if self.which == "gbm" and self.tail_weight > 0 else None
+            if sample_weight is not None:
+                weights = sample_weight if weights is None else weights * sample_weight
             self.model.fit(x, y, sample_weight=weights)
         return self
 

@@ -54,3 +54,21 @@ def test_grouped_iterations_by_hand():
         grouped_iterations(same[:1], "total-cap", folds=2)
     with pytest.raises(ValueError, match="max_iter"):
         grouped_iterations(same, "total-cap", max_iter=0)
+
+
+def test_sample_weights_give_the_weighted_mean_where_no_split_is_possible():
+    """All nets alike (no split to make): the gbm predicts the mean label, or with sample weights the weighted mean
+    (labels 0.2 on 20 nets, 0.6 on 20: 0.4; weights 1 and 3: 0.5); weights are checked."""
+    d = _design("a", 0.0)
+    d.net_x.zero_()
+    d.y_total[:20], d.y_total[20:] = 0.2, 0.6
+    params = {"max_iter": 5, "early_stopping": False}
+    assert BaselineModel("gbm", "total-cap", params=params).fit(d).predict(d) == pytest.approx(np.full(40, 0.4))
+    w = np.r_[np.ones(20), np.full(20, 3.0)]
+    got = BaselineModel("gbm", "total-cap", params=params).fit(d, sample_weight=w).predict(d)
+    assert got == pytest.approx(np.full(40, 0.5))
+    for bad in (np.ones(39), np.r_[-np.ones(20), np.ones(20)], np.r_[np.nan, np.ones(39)]):
+        with pytest.raises(ValueError, match="sample_weight must be 40 finite weights"):
+            BaselineModel("gbm", "total-cap").fit(d, sample_weight=bad)
+    with pytest.raises(ValueError, match="gbm baseline's regression"):
+        BaselineModel("pin-count", "total-cap").fit(d, sample_weight=w)
