@@ -1018,7 +1018,7 @@ def _read_header(spef: Spef, header: _Header, text, n: int, checked: bool,
     :func:`_read_blocks` checks a piece; its name map on ``workers`` threads), its ports named; returns the names
     and the header's line count."""
     buf = np.frombuffer(text, dtype=np.uint8, count=n + scan.PAD)
-    if not checked and n and (buf[:n].max() >= 128 or text.find(b"\0", 0, n) >= 0 or _COMMENT.search(text, 0, n)):
+    if not checked and n and _refused(buf, text, n):
         raise _Unexpected
     lines = sum(int(np.count_nonzero(buf[i:min(i + _BLOCK_CHARS, n)] == 10)) for i in range(0, n, _BLOCK_CHARS))
     header.read(text, n, lines, workers)

@@ -126,15 +126,6 @@ def test_wireload_columns_by_hand():
         wireload_columns(CircuitInputs(**{**d.__dict__, "x": d.x[:, :-1]}))
 
 
-def test_netlist_context_with_wireload_appends_last():
-    d = _design()
-    out = netlist_context(d, locality=True, wireload=True)
-    base = len(NET_FEATURES) + len(CONTEXT_FEATURES) + len(LOCALITY_FEATURES)
-    assert out.net_x.shape == (3, base + len(WIRELOAD_FEATURES))
-    assert torch.allclose(out.net_x[:, :base], netlist_context(d, locality=True).net_x)
-    assert out.net_x[:, base:].numpy() == pytest.approx(wireload_columns(d), rel=1e-6)
-
-
 def test_antenna_columns_count_the_netlist_diodes_on_each_net():
     """Make I2 an antenna diode: it sits on N0 and N1, not on N2. An instance only the SPEF names (``spef_only``)
     does not count: with I1 a SPEF-only diode too, N0 and N1 still count one (I2)."""
@@ -151,14 +142,16 @@ def test_antenna_columns_count_the_netlist_diodes_on_each_net():
     assert antenna_columns(d)[:, 0] == pytest.approx([math.log(3), math.log(3), 0])
 
 
-def test_netlist_context_with_antenna_appends_last():
+@pytest.mark.parametrize("option, columns, features", [("wireload", wireload_columns, WIRELOAD_FEATURES),
+                                                        ("antenna", antenna_columns, ANTENNA_FEATURES)])
+def test_netlist_context_appends_the_option_columns_last(option, columns, features):
     d = _design()
-    d.x[2, _block_start("instance") + INSTANCE_FEATURES.index("family_antenna")] = 1
-    out = netlist_context(d, locality=True, antenna=True)
+    d.x[2, _block_start("instance") + INSTANCE_FEATURES.index("family_antenna")] = 1  # a diode, for the antenna case
+    out = netlist_context(d, locality=True, **{option: True})
     base = len(NET_FEATURES) + len(CONTEXT_FEATURES) + len(LOCALITY_FEATURES)
-    assert out.net_x.shape == (3, base + len(ANTENNA_FEATURES))
+    assert out.net_x.shape == (3, base + len(features))
     assert torch.allclose(out.net_x[:, :base], netlist_context(d, locality=True).net_x)
-    assert out.net_x[:, base:].numpy() == pytest.approx(antenna_columns(d), rel=1e-6)
+    assert out.net_x[:, base:].numpy() == pytest.approx(columns(d), rel=1e-6)
 
 
 def test_name_class_columns_match_whole_names_only():
