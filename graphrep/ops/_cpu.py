@@ -21,6 +21,10 @@ from .csr import CSRTensors
 
 # edges per chunk are chosen so a chunk holds about this many feature values (16 MB in fp32)
 _CHUNK_VALUES = 1 << 22
+# the edge dot products' chunks: 256 KB in fp32, within a core's L2 cache and below glibc's mmap threshold once it
+# has adapted, so the chunk buffers are reused warm (16 MB chunks were mapped and faulted in afresh per call: at
+# GAT's citation size, 3.4 MB gathers, the products took 4x as long inside a training step as alone)
+_DOT_CHUNK_VALUES = 1 << 16
 _TORCH_REDUCE = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin"}
 
 
@@ -99,8 +103,8 @@ def forward(x: Tensor, g: CSRTensors, w_csr: Optional[Tensor], reduce: str, need
     return out.to(x.dtype), torch.empty(0, dtype=torch.int32)
 
 
-def _chunks(num_edges: int, num_features: int):
-    step = max(1, _CHUNK_VALUES // max(1, num_features))
+def _chunks(num_edges: int, num_features: int, values: int = _CHUNK_VALUES):
+    step = max(1, values // max(1, num_features))
     for a in range(0, num_edges, step):
         yield a, min(num_edges, a + step)
 
@@ -213,10 +217,30 @@ def extremum_backward(
 
 
 def edge_dot(x: Tensor, g: CSRTensors, gd: Tensor) -> Tensor:
-    """Per CSR position ``k = (j -> i)``: ``sum_f x[j, f] * gd[i, f]`` [E], in chunks of edges."""
-    col, row = g.col, g.row
+    """Per CSR position ``k = (j -> i)``: ``sum_f x[j, f] * gd[i, f]`` [E], in chunks of edges.
+
+    On a graph made by :meth:`CSR.per_head` the same dot products are taken per edge of the copied graph over rows
+    of ``H * C`` features (:func:`_edge_dot_heads`): with GAT's few features per head (8 in its usual setting) one
+    gather of a wide row replaces ``H`` gathers of 32-byte rows, about 4x less time for these products on a CPU."""
+    layout = getattr(g, "head_layout", None)  # a CSR made by per_head (CSRTensors carry none)
     x32 = _acc(x, x.dtype)
+    if layout is not None:
+        return _edge_dot_heads(x32, layout, gd)
+    col, row = g.col, g.row
     res = torch.empty(col.numel(), dtype=x32.dtype)
-    for a, b in _chunks(col.numel(), x.size(1)):
+    for a, b in _chunks(col.numel(), x.size(1), _DOT_CHUNK_VALUES):
         res[a:b] = (x32.index_select(0, col[a:b]) * gd.index_select(0, row[a:b])).sum(1)
     return res
+
+
+def _edge_dot_heads(x32: Tensor, layout, gd: Tensor) -> Tensor:
+    """:func:`edge_dot` on a per-head graph: ``x32``, ``gd`` [N * H, C] are read as [N, H * C]; the products summed
+    over ``C`` give an [E, H] table in the copied graph's CSR order, read back in the per-head graph's order."""
+    heads, col, row = layout.heads, layout.col, layout.row
+    wide = heads * x32.size(1)
+    xw, gw = x32.view(-1, wide), gd.view(-1, wide)
+    table = torch.empty(col.numel(), heads, dtype=x32.dtype)
+    for a, b in _chunks(col.numel(), wide, _DOT_CHUNK_VALUES):
+        prod = xw.index_select(0, col[a:b]).mul_(gw.index_select(0, row[a:b]))
+        torch.sum(prod.view(b - a, heads, -1), 2, out=table[a:b])
+    return table.view(-1).index_select(0, layout.position)

@@ -39,6 +39,24 @@ CSRTensors.__doc__ = """The index tensors of a :class:`CSR` by name: the ops rea
 with ``CSRTensors(*graph)``; see :class:`CSR` for their meaning."""
 
 
+class HeadLayout(NamedTuple):
+    """How a graph made by :meth:`CSR.per_head` maps onto the graph it copies (``H`` heads, ``E`` edges there).
+
+    - ``heads``: ``H``.
+    - ``col``, ``row`` [E] int64: source and destination of each CSR position of the copied graph.
+    - ``position`` [E * H] int64: for each CSR position of the per-head graph, its index in an ``[E, H]`` table laid
+      out row-major in the copied graph's CSR order (entry ``(p, h)``: position ``p``, head ``h``).
+
+    A kernel may then work on the copied graph with rows of ``H * C`` features (node ``v``'s heads side by side)
+    instead of ``H`` times as many rows of ``C``: one gather per edge instead of one per edge and head.
+    """
+
+    heads: int
+    col: Tensor
+    row: Tensor
+    position: Tensor
+
+
 class SelfLooped(NamedTuple):
     """Result of :meth:`CSR.add_self_loops`: the new graph and how its edges relate to the old one's.
 
@@ -213,6 +231,11 @@ class CSR:
         :meth:`edges_to_rows`): the transposed product is then a row gather, which kernels may use."""
         return self._derived.get("one_edge_per_source", False)
 
+    @property
+    def head_layout(self) -> Optional[HeadLayout]:
+        """For a graph made by :meth:`per_head` (``H > 1``), how it maps onto the graph it copies; else ``None``."""
+        return self._derived.get("head_layout")
+
     def degree(self) -> Tensor:
         """In-degree of each destination node [N_dst] int64."""
         return self.rowptr.diff()
@@ -293,7 +316,11 @@ class CSR:
                 h = torch.arange(heads, device=self.device)
                 ei = self.edge_index()
                 rep = (ei.unsqueeze(2) * heads + h).reshape(2, -1)
-                self._derived[key] = CSR.from_edge_index(rep, (self.num_src * heads, self.num_dst * heads))
+                copies = CSR.from_edge_index(rep, (self.num_src * heads, self.num_dst * heads))
+                p = copies.perm  # per-head edge e * H + h at each position
+                position = self.inv_perm.index_select(0, p // heads) * heads + p % heads
+                copies._derived["head_layout"] = HeadLayout(int(heads), self.col, self.row, position)
+                self._derived[key] = copies
         return self._derived[key]
 
     def add_self_loops(self, num_loops: Optional[int] = None) -> SelfLooped:

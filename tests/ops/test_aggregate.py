@@ -157,6 +157,43 @@ def test_cpu_chunked_backward_matches_reference(monkeypatch, reduce):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("heads", [2, 3, 8])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bipartite", [False, True])
+def test_per_head_weights_match_reference(monkeypatch, heads, reduce, dtype, bipartite):
+    """GAT's call: per-head weights [E, H] on ``CSR.per_head``. The weights' gradient takes the wide-row path (dot
+    products over the copied graph's edges, read back per head); values and every gradient against the float64
+    reference on the copies' own edge list, with chunks of 16 edges so the products walk several."""
+    from graphrep.ops import _cpu
+
+    calls = []
+    wide = _cpu._edge_dot_heads
+    monkeypatch.setattr(_cpu, "_edge_dot_heads", lambda *a: calls.append(1) or wide(*a))
+    monkeypatch.setattr(_cpu, "_DOT_CHUNK_VALUES", 16 * heads * 5)
+    gen = torch.Generator().manual_seed(heads)
+    if bipartite:
+        n_src, n_dst, e = 25, 40, 180
+        ei = torch.stack([torch.randint(0, n_src, (e,), generator=gen), torch.randint(0, n_dst, (e,), generator=gen)])
+    else:
+        n_src = n_dst = 30
+        ei = random_graph(n=30, e=200)  # a hub, empty rows, self-loops, multi-edges
+        e = ei.size(1)
+    base = CSR.from_edge_index(ei, (n_src, n_dst))
+    copies = base.per_head(heads)
+    assert base.head_layout is None and copies.head_layout.heads == heads
+    x = torch.randn(n_src, heads, 5, generator=gen, dtype=dtype).requires_grad_()
+    w = (torch.rand(e, heads, generator=gen, dtype=dtype) + 0.5).requires_grad_()
+    out = aggregate(x.view(-1, 5), copies, reduce, w.view(-1), backend="torch")
+    ref = aggregate_reference(x.view(-1, 5), copies.edge_index(), n_dst * heads, reduce, w.view(-1))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out.double(), ref.double(), **tol)
+    g = torch.randn(n_dst * heads, 5, generator=gen, dtype=dtype)
+    for a, b in zip(_grads(out, [x, w], g), _grads(ref, [x, w], g.double())):
+        torch.testing.assert_close(a.double(), b.double(), **tol)
+    assert calls, "the weights' gradient did not take the per-head path"
+
+
 @pytest.mark.parametrize("reduce", ["max", "min"])
 @pytest.mark.parametrize("backend", ["torch", "triton"])
 def test_nan_values_and_gradients_follow_scatter_reduce(reduce, backend):
