@@ -23,8 +23,16 @@ With ``--ceiling`` each node and molecule case also times PyG's model with its m
 layer, the loss and Adam stay. PyG's step over that step bounds what *any* message-passing implementation can gain
 in that model, the ceiling a faster kernel cannot pass.
 
+Each row also gives the minor page faults per step (median), read from ``getrusage`` around each step: on a CPU a
+step that frees and reallocates buffers above glibc's mmap or trim threshold gets fresh pages from the kernel every
+time, and on this project's 2-core VM each such page costs microseconds, enough to move a step by 10-20%. With
+``--keep-freed-memory`` the whole run (both implementations alike) keeps freed memory in the process
+(:func:`graphrep.data.circuits.source.keeping_freed_memory`: both thresholds out of reach), which leaves the
+computation alone.
+
 Run: ``python benchmarks/model_speed.py`` (CPU; ``--device cuda`` on a GPU, e.g. ``--out-name model_speed_cuda``);
-``python benchmarks/model_speed.py --ceiling --only "GAT (8 heads),GIN" --out-name model_speed_ceiling``.
+``python benchmarks/model_speed.py --ceiling --only "GAT (8 heads),GIN" --out-name model_speed_ceiling``;
+``python benchmarks/model_speed.py --keep-freed-memory --out-name model_speed_kept``.
 Writes ``benchmarks/results/<out-name>.{json,md,png}``.
 """
 
@@ -33,6 +41,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -44,6 +54,7 @@ import torch_geometric.nn as pyg
 from torch import nn
 
 import graphrep.nn.conv as gr
+from graphrep.data.circuits.source import keeping_freed_memory
 from graphrep.models import GraphShaper
 from graphrep.nn.experts import PropagationGraph
 
@@ -262,6 +273,7 @@ def time_case(impls, args):
     for k in keys:
         run(k, args.warmup)
     times = {k: [] for k in keys}
+    faults = {k: [] for k in keys}
     end = time.perf_counter() + args.seconds
     turn = 0
     while True:
@@ -269,11 +281,13 @@ def time_case(impls, args):
         if done >= args.max_steps or (done >= args.min_steps and time.perf_counter() >= end):
             break
         for k in (keys if turn % 2 == 0 else keys[::-1]):
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             run(k, 1)
             times[k].append(time.perf_counter() - t0)
+            faults[k].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         turn += 1
-    return times
+    return times, faults
 
 
 def fmt(values):
@@ -304,32 +318,18 @@ def main(argv=None):
                    help="comma list: run only cases whose model name (e.g. 'GIN', 'GAT (8 heads)') contains one")
     p.add_argument("--ceiling", action="store_true",
                    help="also time PyG's model without message passing (module docstring): the most any kernel gains")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="keep freed memory in the process for the whole run (glibc; module docstring)")
     p.add_argument("--out-name", default="model_speed")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = []
     t_start = time.time()
-    for model, graph, build in cases(args):
-        if args.only and not any(o.strip().lower() in model.lower() for o in args.only.split(",")):
-            continue
-        impls = build()
-        load0 = _load()
-        times = time_case(impls, args)
-        g_med, g_mean, g_std, g_txt, g_ms = fmt(times["graphrep"])
-        p_med, p_mean, p_std, p_txt, p_ms = fmt(times["pyg"])
-        rows.append({"model": model, "graph": graph, "steps": len(times["graphrep"]),
-                     "graphrep_ms": [v * 1e3 for v in times["graphrep"]], "pyg_ms": [v * 1e3 for v in times["pyg"]],
-                     "graphrep": g_txt, "pyg": p_txt, "graphrep_mean_std": g_ms, "pyg_mean_std": p_ms,
-                     "speedup": p_med / g_med, "load_1min": [load0, _load()]})
-        if "no_mp" in times:
-            n_med, _, _, n_txt, _ = fmt(times["no_mp"])
-            rows[-1].update({"no_mp_ms": [v * 1e3 for v in times["no_mp"]], "no_mp": n_txt, "ceiling": p_med / n_med})
-        print(f"{model:32s} {graph:52s} graphrep {g_txt:>7s} ({g_ms:>13s}) ms  PyG {p_txt:>7s} ({p_ms:>13s}) ms  "
-              f"x{p_med / g_med:.2f}  {len(times['graphrep'])} steps, load {load0}-{_load()}", flush=True)
-        del impls
+    run = keeping_freed_memory(run_cases) if args.keep_freed_memory else run_cases
+    rows = run(args)
     meta = {"device": args.device, "threads": args.threads, "seconds_per_case": args.seconds,
             "min_steps": args.min_steps, "max_steps": args.max_steps, "warmup_steps": args.warmup, "seed": args.seed,
-            "ceiling": args.ceiling, "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
+            "ceiling": args.ceiling, "keep_freed_memory": bool(args.keep_freed_memory and platform.libc_ver()[0] == "glibc"),
+            "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
             "wall_s": round(time.time() - t_start)}
     if str(args.device).startswith("cuda"):
         meta["gpu"] = torch.cuda.get_device_name()
@@ -338,6 +338,33 @@ def main(argv=None):
                             if ln.startswith("model name")), "cpu")
         meta["cpu_cores"] = os.cpu_count()
     write(rows, meta, args.out_name)
+
+
+def run_cases(args) -> list[dict]:
+    """Times every case ``--only`` selects; one row each."""
+    rows = []
+    for model, graph, build in cases(args):
+        if args.only and not any(o.strip().lower() in model.lower() for o in args.only.split(",")):
+            continue
+        impls = build()
+        load0 = _load()
+        times, faults = time_case(impls, args)
+        g_med, g_mean, g_std, g_txt, g_ms = fmt(times["graphrep"])
+        p_med, p_mean, p_std, p_txt, p_ms = fmt(times["pyg"])
+        rows.append({"model": model, "graph": graph, "steps": len(times["graphrep"]),
+                     "graphrep_ms": [v * 1e3 for v in times["graphrep"]], "pyg_ms": [v * 1e3 for v in times["pyg"]],
+                     "graphrep": g_txt, "pyg": p_txt, "graphrep_mean_std": g_ms, "pyg_mean_std": p_ms,
+                     "speedup": p_med / g_med, "load_1min": [load0, _load()],
+                     "graphrep_faults": statistics.median(faults["graphrep"]),
+                     "pyg_faults": statistics.median(faults["pyg"])})
+        if "no_mp" in times:
+            n_med, _, _, n_txt, _ = fmt(times["no_mp"])
+            rows[-1].update({"no_mp_ms": [v * 1e3 for v in times["no_mp"]], "no_mp": n_txt, "ceiling": p_med / n_med,
+                             "no_mp_faults": statistics.median(faults["no_mp"])})
+        print(f"{model:32s} {graph:52s} graphrep {g_txt:>7s} ({g_ms:>13s}) ms  PyG {p_txt:>7s} ({p_ms:>13s}) ms  "
+              f"x{p_med / g_med:.2f}  {len(times['graphrep'])} steps, load {load0}-{_load()}", flush=True)
+        del impls
+    return rows
 
 
 def write(rows, meta, name):
@@ -351,24 +378,31 @@ def write(rows, meta, name):
                     else "other jobs shared the machine") + ")")
     else:
         where = meta.get("gpu", meta["device"])
+    kept = (" The whole run kept freed memory in the process (`--keep-freed-memory`: glibc's mmap and trim "
+            "thresholds out of reach, for both implementations)." if meta.get("keep_freed_memory") else "")
+    faults = all("graphrep_faults" in r for r in rows)
     lines = [f"Training step (forward, backward, Adam) on {where}. Steps of the two implementations alternate one by "
              f"one; per-step ms over at least {meta['min_steps']} steps each (at least {meta['seconds_per_case']:.0f} s "
              f"per case, at most {meta['max_steps']} steps); speed-up = PyG median / graphrep median; std is the sample "
-             "std.", "",
+             "std" + ("; faults: minor page faults per step (median)" if faults else "") + "." + kept, "",
              "| model | graph | graphrep ms (median) | PyG ms (median) | speed-up (PyG / graphrep) | graphrep ms "
-             "(mean ± std) | PyG ms (mean ± std) | steps |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "(mean ± std) | PyG ms (mean ± std) | steps |" + (" graphrep faults | PyG faults |" if faults else ""),
+             "| --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if faults else "")]
     lines += [f"| {r['model']} | {r['graph']} | {r['graphrep']} | {r['pyg']} | {r['speedup']:.2f}x | "
-              f"{r['graphrep_mean_std']} | {r['pyg_mean_std']} | {r['steps']} |" for r in rows]
+              f"{r['graphrep_mean_std']} | {r['pyg_mean_std']} | {r['steps']} |"
+              + (f" {r['graphrep_faults']:.0f} | {r['pyg_faults']:.0f} |" if faults else "") for r in rows]
     if any("ceiling" in r for r in rows):
         lines += ["", "The ceiling: PyG's model with no message passing at all (no propagate, no edge updates, GAT "
                   "without self-loops; the dense layers, loss and Adam kept), timed in the same alternation. PyG's "
                   "step over that step is the most that any message-passing implementation can gain in this model.",
                   "", "| model | graph | PyG ms (median) | PyG without message passing ms (median) | share of PyG's "
-                  "step in message passing | ceiling (PyG / no message passing) | graphrep's speed-up |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "step in message passing | ceiling (PyG / no message passing) | graphrep's speed-up |"
+                  + (" faults: graphrep / PyG / no message passing |" if faults else ""),
+                  "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if faults else "")]
         lines += [f"| {r['model']} | {r['graph']} | {r['pyg']} | {r['no_mp']} | {1 - 1 / r['ceiling']:.0%} | "
-                  f"{r['ceiling']:.2f}x | {r['speedup']:.2f}x |" for r in rows if "ceiling" in r]
+                  f"{r['ceiling']:.2f}x | {r['speedup']:.2f}x |"
+                  + (f" {r['graphrep_faults']:.0f} / {r['pyg_faults']:.0f} / {r['no_mp_faults']:.0f} |" if faults else "")
+                  for r in rows if "ceiling" in r]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     plot(rows, meta, RESULTS / f"{name}.png")
 
