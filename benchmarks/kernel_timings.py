@@ -214,7 +214,9 @@ def run(args, stem: Path) -> dict:
     bw = copy_bandwidth(device)
     res = {"device": device, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
            "copy_bandwidth_GBps":
-           None if bw is None else bw / 1e9, "repeats": args.repeats, "interleaved": True, "rows": []}
+           None if bw is None else bw / 1e9, "repeats": args.repeats, "interleaved": True,
+           "keep_freed_memory": bool(getattr(args, "keep_freed_memory", False)
+                                     and platform.libc_ver()[0] == "glibc"), "rows": []}
     print(f"# {name} | torch {torch.__version__}" + ("" if bw is None else f" | copy bandwidth {bw / 1e9:.0f} GB/s"),
           flush=True)
     for size in sizes:
@@ -296,6 +298,9 @@ def to_markdown(res: dict) -> str:
         + ("CUDA allocation" if cuda else "CPU tensor allocation (profiler memory events)") + " during one run."
         + (f" Merged from {', '.join(res['merged_from'])} (a later file's rows replace the earlier's)."
            if res.get("merged_from") else "")
+        + (" The run kept freed memory in the process (`--keep-freed-memory`: glibc's mmap and trim thresholds out of"
+           " reach, for every method), so no call maps and faults in its temporaries afresh."
+           if res.get("keep_freed_memory") else "")
         + (f" graphrep's CPU sums ran on torch's \"{res['cpu_sum_kernel'][str(res['threads'])]}\" kernel (chosen by"
            " timing, see graphrep/ops/_cpu_sum.py)." if str(res.get("threads")) in res.get("cpu_sum_kernel", {}) else ""),
         "",
@@ -374,6 +379,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--backend", default=None, help="graphrep backend (default: auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="keep freed memory in the process (glibc; graphrep.data.circuits.source.keeping_freed_memory): "
+                        "temporaries are not mapped and faulted in afresh per call; writes kernels_<device>_kept")
     p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                    help="no timing: merge these runs' JSON files (later rows win) into --merge-name.{json,md,png}")
     p.add_argument("--merge-name", default=None, help="output stem for --merge (default: <first>_merged)")
@@ -386,8 +394,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         args.repeats = 2 if args.small else 5
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
-    stem = args.out / (f"kernels_{args.device}" + ("_small" if args.small else ""))
-    res = run(args, stem)
+    stem = args.out / (f"kernels_{args.device}" + ("_kept" if args.keep_freed_memory else "")
+                       + ("_small" if args.small else ""))
+    if args.keep_freed_memory:
+        from graphrep.data.circuits.source import keeping_freed_memory
+
+        res = keeping_freed_memory(run)(args, stem)
+    else:
+        res = run(args, stem)
     md = save(res, stem)
     print(md)
     print(f"wrote {stem}.json/.md/.png", file=sys.stderr)

@@ -65,6 +65,7 @@ PLOTS = {
     "circuit_transfer": lambda result, path: _script("circuit_transfer").replot(result, path),
     "modalities": lambda result, path: _script("modalities").replot(result, path),
     "kernels_cpu": _kernels,
+    "kernels_cpu_kept": _kernels,
     "kernels_cuda": _kernels,
     "kernels_cuda_max": _kernels,
     "kernels_cuda_merged": _kernels,
