@@ -20,7 +20,8 @@ the net's instances share through other nets); ``-wl`` (with ``-ctx``) also the 
 (``netlist_context(..., wireload=True)``: total cell area, nets, instances, die edge); ``-ant`` (with ``-ctx``) also
 the antenna-diode columns (``netlist_context(..., antenna=True)``: the netlist's diodes on the net); ``-name`` the
 net-name class columns (:func:`graphrep.tasks.circuits.context.name_class_columns`); ``-bal`` GBM sample weights that
-make each training design weigh the same; ``-size`` labels
+make each training design weigh the same; ``-pinbase`` the GBM fitted to what the ``pin-count`` row's line in log
+pins leaves (``BaselineModel(..., base="pin-count")``); ``-size`` labels
 also relative to an offset linear in log10(instances) fitted on the training designs
 (:func:`graphrep.tasks.circuits.normalise.shift_by_size`, after ``-tech``); ``-techhalf`` half the ``-tech``
 offset (``shift_by_technology(..., shrink=0.5)``); ``-gcvK`` the GBM's boosting iterations chosen on held-out
@@ -107,6 +108,10 @@ TRIALS = {
     "gbm-ctx-loc-ant-name-n4000": {"kind": "gbm", "norm": "ctx+loc+ant+name", "max_nets": 4000},
     # each training design weighing the same (GBM sample weights 1 / its labelled nets, mean 1)
     "gbm-tech-ctx-loc-ant-n4000-bal": {"kind": "gbm", "norm": "tech+ctx+loc+ant", "max_nets": 4000, "balance": True},
+    # the trees fitted to what the pin-count line leaves (BaselineModel base="pin-count"): the line's slope carries
+    # past the largest nets the trees saw, where trees stay constant
+    "gbm-tech-ctx-loc-ant-n4000-pinbase": {"kind": "gbm", "norm": "tech+ctx+loc+ant", "max_nets": 4000,
+                                           "base": "pin-count"},
     # large nets: tail-weighted loss (graphrep.objectives.tail: labels at or above the training 80th percentile weigh
     # 1 + a, weights normalised to mean 1), and the locality columns / technology offsets for the GNN
     "gbm-tech-ctx-loc-n4000-tail1": {"kind": "gbm", "norm": "tech+ctx+loc", "max_nets": 4000, "tail": 1.0},
@@ -252,7 +257,7 @@ def run_trial(name: str, inputs: dict, held: str, args) -> np.ndarray:
                 raise RuntimeError(f"design counts {counts.tolist()} do not add up to the training labels")
             weights = np.repeat(counts.sum() / len(counts) / counts, counts.astype(np.int64))  # mean 1
         return (BaselineModel("gbm", "total-cap", args.seed, tail_weight=spec.get("tail", 0.0),
-                              params=params).fit(train, sample_weight=weights)
+                              params=params, base=spec.get("base")).fit(train, sample_weight=weights)
                 .predict(parts[held]))
     cfg = TransferConfig(task="total-cap", method="gnn-mse", hidden=spec["hidden"], layers=args.layers, lr=args.lr,
                          epochs=spec["epochs"], val_fraction=0.2, patience=args.patience, seed=args.seed,

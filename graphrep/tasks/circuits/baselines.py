@@ -7,7 +7,10 @@
   product of the two nets' features), no message passing; with ``area_prior`` its regression targets are relative to
   the same technology offset as the GNNs' (:func:`.circuits.area_prior_offset`). ``pin-count`` never uses it.
   ``params`` overrides the ``HistGradientBoosting`` keyword arguments (default ``max_iter=200``, scikit-learn's
-  defaults otherwise: learning rate 0.1, 31 leaves, at least 20 samples a leaf, no L2 penalty).
+  defaults otherwise: learning rate 0.1, 31 leaves, at least 20 samples a leaf, no L2 penalty). With
+  ``base="pin-count"`` (per-net regressions) the trees fit what the ``pin-count`` line leaves:
+  :math:`\hat y = a + b \log k + f(x)`, the line fitted first on the same targets, so that a net with more pins than
+  any the trees saw still gets the line's slope (trees are constant beyond their last split).
 - :func:`grouped_iterations`: the gbm's number of boosting iterations chosen on held-out *training designs* (grouped
   cross-validation), where scikit-learn's own early stopping holds out random nets of the same designs.
 """
@@ -48,9 +51,13 @@ class BaselineModel:
     """Fit on one design (``fit``), then ``predict`` on any: scaled capacitances, class ids, or link scores."""
 
     def __init__(self, which: str, task: str, seed: int = 0, area_prior: bool = True, tail_weight: float = 0.0,
-                 params: dict | None = None):
+                 params: dict | None = None, base: str | None = None):
         if which not in BASELINES:
             raise ValueError(f"unknown baseline {which!r} (known: {', '.join(BASELINES)})")
+        if base is not None and (base != "pin-count" or which != "gbm" or TASKS[task] != "regression"):
+            raise ValueError(f"base={base!r}: only 'pin-count', for the gbm baseline's per-net regressions "
+                             f"(got {which!r} on {task!r})")
+        self.base, self.base_model = base, None
         params = dict(params or {})
         if params and which != "gbm":
             raise ValueError(f"params are for the gbm baseline only, not {which!r}")
@@ -86,8 +93,16 @@ class BaselineModel:
             weights = tail_weights(y, self.tail_weight) if self.which == "gbm" and self.tail_weight > 0 else None
             if sample_weight is not None:
                 weights = sample_weight if weights is None else weights * sample_weight
+            if self.base is not None:
+                z = _features(inputs, self.task, "pin-count")
+                self.base_model = LinearRegression().fit(z, y, sample_weight=weights)
+                y = y - self.base_model.predict(z)
             self.model.fit(x, y, sample_weight=weights)
         return self
+
+    def _base(self, inputs: CircuitInputs) -> np.ndarray | float:
+        """The ``pin-count`` line's part of a regression's prediction (0 without ``base``)."""
+        return 0.0 if self.base_model is None else self.base_model.predict(_features(inputs, self.task, "pin-count"))
 
     def predict(self, inputs: CircuitInputs) -> np.ndarray:
         x = _features(inputs, self.task, self.which)
@@ -99,9 +114,10 @@ class BaselineModel:
                 return self.model.predict(x)
             cap = LABEL_REF * 10 ** (LABEL_DECADES * np.clip(self.model.predict(x), 0, 1))
             return bucketize(torch.tensor(cap), GROUND_BUCKET_EDGES).numpy()
+        base = self._base(inputs)
         if not self.prior:
-            return self.model.predict(x)
-        return self.model.predict(x) + (inputs.prior_offset if inputs.prior_offset is not None else self.offset)
+            return self.model.predict(x) + base
+        return self.model.predict(x) + base + (inputs.prior_offset if inputs.prior_offset is not None else self.offset)
 
     def staged_predict(self, inputs: CircuitInputs):
         """The gbm regression's predictions on ``inputs`` after each boosting iteration (as :meth:`predict`, prior
@@ -110,6 +126,7 @@ class BaselineModel:
             raise ValueError(f"staged predictions are for gbm regressions, not {self.which} on {self.task}")
         x = _features(inputs, self.task, self.which)
         shift = (inputs.prior_offset if inputs.prior_offset is not None else self.offset) if self.prior else 0.0
+        shift = shift + self._base(inputs)
         for p in self.model.staged_predict(x):
             yield p + shift
 

@@ -72,3 +72,35 @@ def test_sample_weights_give_the_weighted_mean_where_no_split_is_possible():
             BaselineModel("gbm", "total-cap").fit(d, sample_weight=bad)
     with pytest.raises(ValueError, match="gbm baseline's regression"):
         BaselineModel("pin-count", "total-cap").fit(d, sample_weight=w)
+
+
+def _pins_design(name: str, pins: torch.Tensor) -> CircuitInputs:
+    """Nets with ``pins`` pins, labels 0.1 + 0.05 log(pins) exactly, the log pin count also the first net column."""
+    d = _design(name, 0.0)
+    m = pins.numel()
+    x = torch.zeros(m, len(NET_FEATURES))
+    x[:, 0] = torch.log(pins)
+    y = 0.1 + 0.05 * torch.log(pins)
+    return CircuitInputs(
+        name=name, x=torch.zeros(m, 4), csr=CSR.from_edge_index(torch.zeros(2, 0, dtype=torch.long), (m, m)),
+        net_index=torch.arange(m), net_x=x, degree=pins, y_total=y, y_ground=y.clone(), bucket=d.bucket[:m].clone(),
+        mask=torch.ones(m, dtype=torch.bool), pairs=d.pairs, pair_y=d.pair_y, link_pairs=d.link_pairs,
+        link_y=d.link_y, prior_offset=0.0)
+
+
+def test_pin_count_base_carries_the_line_past_the_nets_the_trees_saw():
+    """Trained on nets of 2-20 pins, asked about nets of 100 and 400: the trees alone stay at their largest leaf
+    (about the 20-pin label); on the pin-count line's residual (here 0) they give the line's value."""
+    train = _pins_design("train", torch.arange(2, 21, dtype=torch.float32).repeat(3))
+    big = _pins_design("big", torch.tensor([100.0, 400.0]))
+    params = {"max_iter": 50, "early_stopping": False, "min_samples_leaf": 3}
+    plain = BaselineModel("gbm", "total-cap", params=params).fit(train).predict(big)
+    lined = BaselineModel("gbm", "total-cap", params=params, base="pin-count").fit(train)
+    truth = big.y_total.numpy()
+    assert lined.predict(big) == pytest.approx(truth, abs=1e-6)
+    assert np.all(plain < 0.1 + 0.05 * np.log(20) + 1e-3) and np.all(truth - plain > 0.07)
+    assert list(lined.staged_predict(big))[-1] == pytest.approx(truth, abs=1e-6)
+    for which, task, base in (("pin-count", "total-cap", "pin-count"), ("gbm", "coupling", "pin-count"),
+                              ("gbm", "total-cap", "gbm")):
+        with pytest.raises(ValueError, match="base="):
+            BaselineModel(which, task, base=base)
