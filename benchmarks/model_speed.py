@@ -330,7 +330,8 @@ def main(argv=None):
     rows = run(args)
     meta = {"device": args.device, "threads": args.threads, "seconds_per_case": args.seconds,
             "min_steps": args.min_steps, "max_steps": args.max_steps, "warmup_steps": args.warmup, "seed": args.seed,
-            "ceiling": args.ceiling, "keep_freed_memory": bool(args.keep_freed_memory and platform.libc_ver()[0] == "glibc"),
+            "ceiling": args.ceiling,
+            "keep_freed_memory": bool(args.keep_freed_memory and platform.libc_ver()[0] == "glibc"),
             "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
             "wall_s": round(time.time() - t_start)}
     if str(args.device).startswith("cuda"):
@@ -403,7 +404,8 @@ def write(rows, meta, name):
                   "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if faults else "")]
         lines += [f"| {r['model']} | {r['graph']} | {r['pyg']} | {r['no_mp']} | {1 - 1 / r['ceiling']:.0%} | "
                   f"{r['ceiling']:.2f}x | {r['speedup']:.2f}x |"
-                  + (f" {r['graphrep_faults']:.0f} / {r['pyg_faults']:.0f} / {r['no_mp_faults']:.0f} |" if faults else "")
+                  + (f" {r['graphrep_faults']:.0f} / {r['pyg_faults']:.0f} / {r['no_mp_faults']:.0f} |"
+                     if faults else "")
                   for r in rows if "ceiling" in r]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     plot(rows, meta, RESULTS / f"{name}.png")

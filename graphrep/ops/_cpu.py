@@ -221,7 +221,8 @@ def edge_dot(x: Tensor, g: CSRTensors, gd: Tensor) -> Tensor:
 
     On a graph made by :meth:`CSR.per_head` the same dot products are taken per edge of the copied graph over rows
     of ``H * C`` features (:func:`_edge_dot_heads`): with GAT's few features per head (8 in its usual setting) one
-    gather of a wide row replaces ``H`` gathers of 32-byte rows, about 4x less time for these products on a CPU."""
+    gather of a wide row replaces ``H`` gathers of 32-byte rows (in GAT's citation-size training step on this
+    project's CPU, 1.3 ms against 1.7-2.6 ms for the same chunks of narrow rows)."""
     layout = getattr(g, "head_layout", None)  # a CSR made by per_head (CSRTensors carry none)
     x32 = _acc(x, x.dtype)
     if layout is not None:
