@@ -380,7 +380,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--keep-freed-memory", action="store_true",
-                   help="keep freed memory in the process (glibc; graphrep.data.circuits.source.keeping_freed_memory): "
+                   help="keep freed memory in the process (glibc; graphrep.data.freed_memory.keeping_freed_memory): "
                         "temporaries are not mapped and faulted in afresh per call; writes kernels_<device>_kept")
     p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
                    help="no timing: merge these runs' JSON files (later rows win) into --merge-name.{json,md,png}")
@@ -397,7 +397,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     stem = args.out / (f"kernels_{args.device}" + ("_kept" if args.keep_freed_memory else "")
                        + ("_small" if args.small else ""))
     if args.keep_freed_memory:
-        from graphrep.data.circuits.source import keeping_freed_memory
+        from graphrep.data.freed_memory import keeping_freed_memory
 
         res = keeping_freed_memory(run)(args, stem)
     else:

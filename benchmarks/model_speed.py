@@ -27,7 +27,7 @@ Each row also gives the minor page faults per step (median), read from ``getrusa
 step that frees and reallocates buffers above glibc's mmap or trim threshold gets fresh pages from the kernel every
 time, and on this project's 2-core VM each such page costs microseconds, enough to move a step by 10-20%. With
 ``--keep-freed-memory`` the whole run (both implementations alike) keeps freed memory in the process
-(:func:`graphrep.data.circuits.source.keeping_freed_memory`: both thresholds out of reach), which leaves the
+(:func:`graphrep.data.freed_memory.keeping_freed_memory`: both thresholds out of reach), which leaves the
 computation alone.
 
 Run: ``python benchmarks/model_speed.py`` (CPU; ``--device cuda`` on a GPU, e.g. ``--out-name model_speed_cuda``);
@@ -56,7 +56,7 @@ import torch_geometric.nn as pyg
 from torch import nn
 
 import graphrep.nn.conv as gr
-from graphrep.data.circuits.source import keeping_freed_memory
+from graphrep.data.freed_memory import keeping_freed_memory
 from graphrep.models import GraphShaper
 from graphrep.nn.experts import PropagationGraph
 

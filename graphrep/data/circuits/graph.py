@@ -44,7 +44,8 @@ from ..gc_pause import without_cycle_collection
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
 from .positions import key_positions
-from .source import keeping_freed_memory, object_array as _objects
+from ..freed_memory import keeping_freed_memory
+from .source import object_array as _objects
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.
 CIRCUITGCL_REF, CIRCUITGCL_DECADES = 1e-21, 6.0
@@ -167,11 +168,12 @@ def build_graph(design: Design, placement: bool = True, label_ref: float = LABEL
     ``placement=False`` leaves DEF coordinates out of the features (``has_xy``/``has_hpwl`` 0), so designs with and
     without a DEF are described alike.
 
-    Run with the memory its temporaries free kept for its next ones (:func:`.source.keeping_freed_memory`): at 1M
-    nets most of them exceed glibc's 32 MiB mmap threshold, so each was faulted in afresh (428K minor faults, 3.8 s
-    of system time, against about 260K, the output's own pages, and 2.7-3.0 s with it; wall 18.9-20.0 s against
-    17.4-18.5 s, fresh processes alternating). The Verilog reader is not run so: its growing lists then come from
-    the heap, where ``realloc`` copies instead of remapping (24.2-25.1 s against 18.7-18.8 s)."""
+    Run with the memory its temporaries free kept for its next ones
+    (:func:`graphrep.data.freed_memory.keeping_freed_memory`): at 1M nets most of them exceed glibc's 32 MiB mmap
+    threshold, so each was faulted in afresh (428K minor faults, 3.8 s of system time, against about 260K, the
+    output's own pages, and 2.7-3.0 s with it; wall 18.9-20.0 s against 17.4-18.5 s, fresh processes alternating).
+    The Verilog reader is not run so: its growing lists then come from the heap, where ``realloc`` copies instead of
+    remapping (24.2-25.1 s against 18.7-18.8 s)."""
     nl, spef, lib, lef = design.netlist, design.spef, design.liberty, design.lef
     report = GraphReport(design.name)
     for reason, count in nl.skipped.items():

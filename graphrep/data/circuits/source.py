@@ -1,10 +1,9 @@
-"""Opening circuit files (plain or gzip), the one error every circuit reader raises (``file:line: message``), and two
-helpers the readers share."""
+"""Opening circuit files (plain or gzip), the one error every circuit reader raises (``file:line: message``), and the
+helpers the readers share (:func:`object_array`; :func:`keeping_freed_memory`, from
+:mod:`graphrep.data.freed_memory`)."""
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import gzip
 import io
 import os
@@ -15,6 +14,7 @@ from typing import IO
 import numpy as np
 
 from ..errors import DataNotFoundError, InvalidInputError
+from ..freed_memory import keeping_freed_memory  # noqa: F401 (the readers' name for it)
 
 
 class CircuitFormatError(InvalidInputError):
@@ -71,51 +71,6 @@ def open_bytes(path: str | os.PathLike) -> IO[bytes]:
     raw = open(p, "rb")
     magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     return gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-
-
-
-def _glibc():
-    """The C library when it is glibc (``mallopt``/``malloc_trim`` there), else ``None``."""
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # glibc only
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _glibc()
-#: glibc's ``mallopt`` parameters, and the values :func:`keeping_freed_memory` leaves set: those its dynamic mmap
-#: threshold reaches once a large block has been freed (32 MiB; the trim threshold twice that)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_AFTER = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 64 << 20}
-
-
-def keeping_freed_memory(fn):
-    """``fn`` run with the memory it frees kept in the process for its next allocations (glibc; elsewhere a no-op).
-
-    A reader that works in blocks makes and frees numpy temporaries of megabytes each, over and over; glibc serves
-    those above its mmap threshold with fresh ``mmap`` pages and returns heap above its trim threshold to the kernel,
-    so each block's temporaries were faulted in again, page by page (the system time of a large SPEF: at 300K nets
-    about 220K minor faults). With both thresholds out of reach the freed blocks are reused. After ``fn`` (also on
-    error) the thresholds are set to the values glibc's dynamic threshold reaches by itself (:data:`_AFTER`; setting
-    them ends that adjustment, which cannot be turned back on) and the heap is trimmed, so what ``fn`` freed is given
-    back as before."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        if _LIBC is None:
-            return fn(*args, **kwargs)
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, 1 << 30)  # glibc's largest allowed value (HEAP_MAX_SIZE / 2 on 64-bit)
-        _LIBC.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            for param, value in _AFTER.items():
-                _LIBC.mallopt(param, value)
-            _LIBC.malloc_trim(0)
-
-    return run
 
 
 def object_array(items: list) -> np.ndarray:

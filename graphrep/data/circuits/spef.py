@@ -30,10 +30,11 @@ resistors as arrays (:class:`Parasitics`: node ids and values, one node name tab
 columns reserved for a bound on them, then cut to size in place), and ``SpefNet.ground``/``coupling``/``resistors``
 build their dict/lists on access. Fresh memory is what costs system time here (the kernel hands each page over on first
 touch): while reading, the memory the block temporaries free is kept in the process for the next block
-(:func:`.source.keeping_freed_memory`). Anything the block reader does not expect (non-ASCII text, NUL bytes, comments,
-``*R_NET`` sections, a malformed line, a truncated gzip stream ...) makes it hand the whole file to the line-by-line
-reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error; both give the same
-nets, connections, capacitors and resistors (the tests compare them on every shared design, values within 1e-12).
+(:func:`graphrep.data.freed_memory.keeping_freed_memory`). Anything the block reader does not expect (non-ASCII text,
+NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...) makes it hand the whole file
+to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any
+error; both give the same nets, connections, capacitors and resistors (the tests compare them on every shared design,
+values within 1e-12).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ from ..gc_pause import without_cycle_collection
 from ..ordered_map import ordered_map, worker_count
 from .names import unescape
 from . import scan
-from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text, \
-    keeping_freed_memory
+from ..freed_memory import keeping_freed_memory
+from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
 _R_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}

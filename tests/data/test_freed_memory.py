@@ -1,11 +1,12 @@
-"""The readers' shared helpers in :mod:`graphrep.data.circuits.source`: the freed-memory keeper around a reader."""
+"""The freed-memory keeper (:mod:`graphrep.data.freed_memory`) around a function, and the readers' name for it."""
 
 import ctypes
 
 import numpy as np
 import pytest
 
-from graphrep.data.circuits import source
+from graphrep.data import freed_memory
+from graphrep.data.circuits.source import keeping_freed_memory as CIRCUIT_KEEPER
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -16,13 +17,13 @@ class _Mallinfo2(ctypes.Structure):
 
 def _mmapped() -> int:
     """Bytes glibc holds in ``mmap``-ed chunks (``mallinfo2().hblkhd``)."""
-    fn = source._LIBC.mallinfo2
+    fn = freed_memory._LIBC.mallinfo2
     fn.restype = _Mallinfo2
     return fn().hblkhd
 
 
 def test_keeping_freed_memory_returns_and_raises_as_the_function():
-    @source.keeping_freed_memory
+    @freed_memory.keeping_freed_memory
     def f(x):
         if x < 0:
             raise ValueError("negative")
@@ -34,7 +35,8 @@ def test_keeping_freed_memory_returns_and_raises_as_the_function():
     assert f.__name__ == "f"
 
 
-@pytest.mark.skipif(source._LIBC is None or not hasattr(source._LIBC, "mallinfo2"), reason="glibc >= 2.33 only")
+@pytest.mark.skipif(freed_memory._LIBC is None or not hasattr(freed_memory._LIBC, "mallinfo2"),
+                    reason="glibc >= 2.33 only")
 def test_keeping_freed_memory_serves_large_blocks_from_the_heap_then_restores():
     size = 48 << 20  # above the 32 MiB that glibc's own threshold can reach: always mmap-ed by default
 
@@ -46,5 +48,9 @@ def test_keeping_freed_memory_serves_large_blocks_from_the_heap_then_restores():
         return grew
 
     assert held_in_mmap() >= size  # outside: its own mapping, unmapped when freed
-    assert source.keeping_freed_memory(held_in_mmap)() == 0  # inside: from the heap, reusable after it is freed
+    assert freed_memory.keeping_freed_memory(held_in_mmap)() == 0  # inside: from the heap, reusable after it is freed
     assert held_in_mmap() >= size  # restored
+
+
+def test_the_circuit_readers_use_the_same_keeper():
+    assert CIRCUIT_KEEPER is freed_memory.keeping_freed_memory
