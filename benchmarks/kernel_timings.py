@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from graphrep.data import freed_memory
 from graphrep.ops import CSR, aggregate
 
 REDUCES = ("sum", "sum_w", "mean", "max")
@@ -215,8 +216,7 @@ def run(args, stem: Path) -> dict:
     res = {"device": device, "device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__,
            "copy_bandwidth_GBps":
            None if bw is None else bw / 1e9, "repeats": args.repeats, "interleaved": True,
-           "keep_freed_memory": bool(getattr(args, "keep_freed_memory", False)
-                                     and platform.libc_ver()[0] == "glibc"), "rows": []}
+           "keep_freed_memory": bool(getattr(args, "keep_freed_memory", False) and freed_memory.supported()), "rows": []}
     print(f"# {name} | torch {torch.__version__}" + ("" if bw is None else f" | copy bandwidth {bw / 1e9:.0f} GB/s"),
           flush=True)
     for size in sizes:
@@ -397,9 +397,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     stem = args.out / (f"kernels_{args.device}" + ("_kept" if args.keep_freed_memory else "")
                        + ("_small" if args.small else ""))
     if args.keep_freed_memory:
-        from graphrep.data.freed_memory import keeping_freed_memory
-
-        res = keeping_freed_memory(run)(args, stem)
+        res = freed_memory.keeping_freed_memory(run)(args, stem)
     else:
         res = run(args, stem)
     md = save(res, stem)

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import time
@@ -56,7 +55,7 @@ import torch_geometric.nn as pyg
 from torch import nn
 
 import graphrep.nn.conv as gr
-from graphrep.data.freed_memory import keeping_freed_memory
+from graphrep.data import freed_memory
 from graphrep.models import GraphShaper
 from graphrep.nn.experts import PropagationGraph
 
@@ -326,12 +325,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     t_start = time.time()
-    run = keeping_freed_memory(run_cases) if args.keep_freed_memory else run_cases
+    run = freed_memory.keeping_freed_memory(run_cases) if args.keep_freed_memory else run_cases
     rows = run(args)
     meta = {"device": args.device, "threads": args.threads, "seconds_per_case": args.seconds,
             "min_steps": args.min_steps, "max_steps": args.max_steps, "warmup_steps": args.warmup, "seed": args.seed,
             "ceiling": args.ceiling,
-            "keep_freed_memory": bool(args.keep_freed_memory and platform.libc_ver()[0] == "glibc"),
+            "keep_freed_memory": bool(args.keep_freed_memory and freed_memory.supported()),
             "torch": torch.__version__, "torch_geometric": __import__("torch_geometric").__version__,
             "wall_s": round(time.time() - t_start)}
     if str(args.device).startswith("cuda"):

@@ -30,6 +30,11 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _AFTER = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: 64 << 20}
 
 
+def supported() -> bool:
+    """Whether :func:`keeping_freed_memory` changes anything here (the C library is glibc)."""
+    return _LIBC is not None
+
+
 def keeping_freed_memory(fn):
     """``fn`` run with the memory it frees kept in the process for its next allocations (glibc; elsewhere a no-op).
 

@@ -220,28 +220,24 @@ def edge_dot(x: Tensor, g: CSRTensors, gd: Tensor) -> Tensor:
     """Per CSR position ``k = (j -> i)``: ``sum_f x[j, f] * gd[i, f]`` [E], in chunks of edges.
 
     On a graph made by :meth:`CSR.per_head` the same dot products are taken per edge of the copied graph over rows
-    of ``H * C`` features (:func:`_edge_dot_heads`): with GAT's few features per head (8 in its usual setting) one
-    gather of a wide row replaces ``H`` gathers of 32-byte rows (in GAT's citation-size training step on this
-    project's CPU, 1.3 ms against 1.7-2.6 ms for the same chunks of narrow rows)."""
+    of ``H * C`` features (its :class:`.csr.HeadLayout`), then read back in the per-head graph's order: with GAT's
+    few features per head (8 in its usual setting) one gather of a wide row replaces ``H`` gathers of 32-byte rows
+    (in GAT's citation-size training step on this project's CPU, 1.3 ms against 1.7-2.6 ms for the same chunks of
+    narrow rows)."""
     layout = getattr(g, "head_layout", None)  # a CSR made by per_head (CSRTensors carry none)
     x32 = _acc(x, x.dtype)
-    if layout is not None:
-        return _edge_dot_heads(x32, layout, gd)
-    col, row = g.col, g.row
-    res = torch.empty(col.numel(), dtype=x32.dtype)
-    for a, b in _chunks(col.numel(), x.size(1), _DOT_CHUNK_VALUES):
-        res[a:b] = (x32.index_select(0, col[a:b]) * gd.index_select(0, row[a:b])).sum(1)
-    return res
+    if layout is None:
+        return _dots(x32, gd, g.col, g.row, 1).view(-1)
+    return _dots(x32, gd, layout.col, layout.row, layout.heads).view(-1).index_select(0, layout.position)
 
 
-def _edge_dot_heads(x32: Tensor, layout, gd: Tensor) -> Tensor:
-    """:func:`edge_dot` on a per-head graph: ``x32``, ``gd`` [N * H, C] are read as [N, H * C]; the products summed
-    over ``C`` give an [E, H] table in the copied graph's CSR order, read back in the per-head graph's order."""
-    heads, col, row = layout.heads, layout.col, layout.row
+def _dots(x32: Tensor, gd: Tensor, col: Tensor, row: Tensor, heads: int) -> Tensor:
+    """[E, heads]: ``x32``, ``gd`` [N * heads, C] read as [N, heads * C]; entry ``(k, h)`` is the dot product of head
+    ``h``'s ``C`` features of ``x32[col[k]]`` and ``gd[row[k]]``."""
     wide = heads * x32.size(1)
     xw, gw = x32.view(-1, wide), gd.view(-1, wide)
     table = torch.empty(col.numel(), heads, dtype=x32.dtype)
     for a, b in _chunks(col.numel(), wide, _DOT_CHUNK_VALUES):
         prod = xw.index_select(0, col[a:b]).mul_(gw.index_select(0, row[a:b]))
         torch.sum(prod.view(b - a, heads, -1), 2, out=table[a:b])
-    return table.view(-1).index_select(0, layout.position)
+    return table

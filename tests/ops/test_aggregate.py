@@ -145,6 +145,7 @@ def test_cpu_chunked_backward_matches_reference(monkeypatch, reduce):
     from graphrep.ops import _cpu
 
     monkeypatch.setattr(_cpu, "_CHUNK_VALUES", 16 * 37)  # 16 edges per chunk; the hub has 150
+    monkeypatch.setattr(_cpu, "_DOT_CHUNK_VALUES", 16 * 37)  # the edge-weight gradients' chunks, too
     n, e = 60, 400
     ei = random_graph(n=n, e=e)
     csr = CSR.from_edge_index(ei, n)
@@ -168,8 +169,8 @@ def test_per_head_weights_match_reference(monkeypatch, heads, reduce, dtype, bip
     from graphrep.ops import _cpu
 
     calls = []
-    wide = _cpu._edge_dot_heads
-    monkeypatch.setattr(_cpu, "_edge_dot_heads", lambda *a: calls.append(1) or wide(*a))
+    dots = _cpu._dots
+    monkeypatch.setattr(_cpu, "_dots", lambda *a: calls.append(a[4]) or dots(*a))  # a[4]: the heads per row
     monkeypatch.setattr(_cpu, "_DOT_CHUNK_VALUES", 16 * heads * 5)
     gen = torch.Generator().manual_seed(heads)
     if bipartite:
@@ -191,7 +192,7 @@ def test_per_head_weights_match_reference(monkeypatch, heads, reduce, dtype, bip
     g = torch.randn(n_dst * heads, 5, generator=gen, dtype=dtype)
     for a, b in zip(_grads(out, [x, w], g), _grads(ref, [x, w], g.double())):
         torch.testing.assert_close(a.double(), b.double(), **tol)
-    assert calls, "the weights' gradient did not take the per-head path"
+    assert heads in calls, "the weights' gradient did not take the per-head path"
 
 
 @pytest.mark.parametrize("reduce", ["max", "min"])

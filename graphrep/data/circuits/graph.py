@@ -40,11 +40,11 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data, HeteroData
 
+from ..freed_memory import keeping_freed_memory
 from ..gc_pause import without_cycle_collection
 from .dataset import Design
 from .names import FAMILIES, cell_family, drive_strength, is_supply
 from .positions import key_positions
-from ..freed_memory import keeping_freed_memory
 from .source import object_array as _objects
 
 #: CircuitGCL's label scale: ``clip(log10(C * 1e21) / 6, 0, 1)``.

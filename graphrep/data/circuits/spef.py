@@ -52,11 +52,11 @@ from itertools import repeat
 
 import numpy as np
 
+from ..freed_memory import keeping_freed_memory
 from ..gc_pause import without_cycle_collection
 from ..ordered_map import ordered_map, worker_count
 from .names import unescape
 from . import scan
-from ..freed_memory import keeping_freed_memory
 from .source import GZIP_ERRORS, CircuitFormatError, object_array as _objects, open_bytes, open_text
 
 _C_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6, "MF": 1e-3}
