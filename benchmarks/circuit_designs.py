@@ -1,6 +1,12 @@
 """The real circuit designs of ``../shared/data/circuits`` (registered dataset cards under ``datasets/``), their process
 design kit (PDK) and whether a cell library (Liberty or standard-cell LEF) describes their cells: the one list the
-circuit benchmarks share."""
+circuit benchmarks share, and where they read them from by default."""
+
+import os
+from pathlib import Path
+
+#: the data root a circuit benchmark reads by default: ``GRAPHREP_DATA``, else ``shared/data`` beside the checkout
+DATA_ROOT = os.environ.get("GRAPHREP_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 #: design -> PDK family; sky130hd and sky130hs are two cell libraries of one PDK (SkyWater 130).
 PDK = {

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,13 +23,12 @@ from graphrep.data.circuits.spice import sky130_hd_cells
 from graphrep.data.errors import DataNotFoundError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from circuit_designs import DESIGNS, PDK  # noqa: E402
+from circuit_designs import DATA_ROOT, DESIGNS, PDK  # noqa: E402
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default=os.environ.get("GRAPHREP_DATA", str(Path(__file__).resolve().parents[2]
-                                                                        / "shared" / "data")))
+    p.add_argument("--root", default=DATA_ROOT)
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = p.parse_args(argv)
     rows = []

@@ -82,7 +82,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
+from circuit_designs import DATA_ROOT, LIBRARY_DESIGNS, PDK  # noqa: E402
 
 from graphrep.tasks.circuits.baselines import BaselineModel, grouped_iterations  # noqa: E402
 from graphrep.tasks.circuits.context import netlist_context  # noqa: E402
@@ -647,8 +647,7 @@ def replot(result: dict, path: Path) -> None:
 
 def add_training_args(p: argparse.ArgumentParser, epochs: int, pretrain_epochs: int) -> None:
     """Data root, seeds, model scale and output folder: the options every circuit benchmark takes."""
-    p.add_argument("--root", default=os.environ.get("GRAPHREP_DATA", str(Path(__file__).resolve().parents[2]
-                                                                        / "shared" / "data")))
+    p.add_argument("--root", default=DATA_ROOT)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--pretrain-epochs", type=int, default=pretrain_epochs)

@@ -59,7 +59,7 @@ import torch
 from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from circuit_designs import LIBRARY_DESIGNS, PDK  # noqa: E402
+from circuit_designs import DATA_ROOT, LIBRARY_DESIGNS, PDK  # noqa: E402
 
 from graphrep.tasks.circuits.baselines import BaselineModel, grouped_iterations  # noqa: E402
 from graphrep.tasks.circuits.training import (LARGE_FRACTION, TransferConfig, large_net_metrics,  # noqa: E402
@@ -435,7 +435,7 @@ def report(parts: list[dict], out_dir: Path, blends: list[str], stem: str = "cir
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--root", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    p.add_argument("--root", default=DATA_ROOT)
     p.add_argument("--trials", default="gbm,mse-e60-h16")
     p.add_argument("--held-out", default=",".join(DEFAULT_HELD))
     p.add_argument("--seed", type=int, default=0)

@@ -79,6 +79,8 @@ PLOTS = {
     "mobility_transition_gnn": lambda result, path: _script("mobility_transfer").plot(
         result, path, title="TrajMoE with and without a transition-graph GCN"),
     "circuit_graphs": lambda result, path: _script("circuit_graphs").plot(result["designs"], path),
+    "circuit_placement_oracle": lambda result, path: _script("circuit_placement_oracle").plot(
+        result["designs"], path),
     "model_speed": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "model_speed_repeat": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "model_speed_ceiling": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
