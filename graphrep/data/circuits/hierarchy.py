@@ -83,7 +83,7 @@ def apply_block_spef(top: Spef, block: Spef, instances: list[str]) -> Spef:
     out = dataclasses.replace(top, ports=dict(top.ports), nets={}, skipped=skipped,
                               skipped_names=defaultdict(list, {k: list(v) for k, v in top.skipped_names.items()}),
                               parasitics=Parasitics(), connections=None, _pin_net=pin_net,
-                              _pairs=None)
+                              _pairs=None, keys=None)
     par = out.parasitics
     for i, (name, parts) in enumerate(nets.items()):
         out.nets[name] = SpefNet(name, parts.total_cap, parts.line, parts.conns, parasitics=par, index=i)

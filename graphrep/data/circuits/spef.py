@@ -46,6 +46,7 @@ import os
 import re
 from collections import Counter, defaultdict
 import contextlib
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -268,6 +269,28 @@ class SpefNet:
 
 
 @dataclass
+class NameMapKeys:
+    """What the block reader knows of the names by their name-map index (``*<index>``), kept so that nodes can be
+    resolved to nets by integer instead of by name: ``net`` [len(nets)] the index of each ``*D_NET``'s name token
+    (in the order of ``nets``), ``node`` [len(parasitics.nodes)] the index of each node's head when its token is
+    ``*<index><delimiter><tail>`` with no second delimiter in the tail and no backslash (its name is then the
+    indexed name, the delimiter and the tail, so the head :meth:`Spef.node_net` cuts off is the indexed name);
+    -1 for the others (tokens written out by name, escaped, or without a delimiter); ``node_pin`` [len(nodes)]
+    the node's tail where it has an index and a tail of at most 16 bytes (``node_pin_ok``), as 16 bytes (bytes past
+    the tail cleared) seen as one complex128 (exact: see :func:`_factorize_spans`); ``conn`` [C] the instance's
+    index of each ``*CONN`` entry (``Connections`` order) written ``*<index><delimiter><pin>`` (pin of at most 16
+    bytes, no backslash, no second delimiter), -1 for ports, -2 for an ``*I`` entry written otherwise; ``conn_pin``
+    [C] its pin as ``node_pin``."""
+
+    net: np.ndarray
+    node: np.ndarray
+    node_pin: np.ndarray
+    node_pin_ok: np.ndarray
+    conn: np.ndarray
+    conn_pin: np.ndarray
+
+
+@dataclass
 class Spef:
     path: str
     design: str = ""
@@ -285,6 +308,9 @@ class Spef:
     connections: Connections | None = field(default=None, repr=False, compare=False)
     _pin_net: dict[tuple[str | None, str], str] = field(default_factory=dict, repr=False)
     _pairs: tuple | None = field(default=None, repr=False, compare=False)
+    #: the block reader's name-map indices of the nets and nodes (:class:`NameMapKeys`); ``None`` otherwise, and to
+    #: be set back to ``None`` by whatever makes a Spef with other nets or nodes from this one
+    keys: "NameMapKeys | None" = field(default=None, repr=False, compare=False)
 
     def pin_nets(self) -> dict[tuple[str | None, str], str]:
         """``(instance, pin)`` -> net name of every ``*CONN`` entry (``(None, port)`` for ports; a later entry wins),
@@ -328,10 +354,11 @@ class Spef:
         delimiter that is no port is looked up as a net name."""
         import pandas as pd
 
-        nets = pd.Index(list(self.nets))
+        nets = functools.cache(lambda: pd.Index(list(self.nets)))  # a hash table of every net name: only if asked
         sep, head, tail = _rpartition(nodes, self.delimiter)
         out = np.full(len(nodes), -1, dtype=np.int64)
-        out[sep] = nets.get_indexer(head[sep])
+        if sep.any():
+            out[sep] = nets().get_indexer(head[sep])
         ask = np.flatnonzero(out < 0)  # not net:sub: instance pins and ports
         if len(ask):
             c = self.connection_columns()
@@ -347,7 +374,49 @@ class Spef:
             if len(last):  # no *CONN entry names any asked node (e.g. a SPEF cut short): they stay -1
                 out[ask] = np.where(at >= 0, c.net_of()[last[np.maximum(at, 0)]], -1)
         alone = np.flatnonzero((out < 0) & ~sep)  # a net named without a sub-node
-        out[alone] = nets.get_indexer(nodes[alone])
+        if len(alone):
+            out[alone] = nets().get_indexer(nodes[alone])
+        return out
+
+    def _keyed_node_nets(self, at: np.ndarray) -> np.ndarray:
+        """``[len(at)]`` the net index of the nodes ``parasitics.nodes[at]`` that the block reader's name-map indices
+        resolve (:class:`NameMapKeys`), -1 for the others (for :meth:`_node_nets`): a node whose head is a net's own
+        index (``*<net index>:<sub>``) is on that net, found by a sorted search over the nets' indices; an instance
+        pin ``*<instance index>:<pin>`` is on the net of the last ``*CONN`` entry of that instance index and pin,
+        found by hash tables over integers and 16-byte pins. By name, :meth:`_node_nets` finds the same nets (net
+        names are unique, as are instance names) but for one case that only the index tells apart: a name map that
+        gives a net and an instance the same name (legal in Verilog, whose nets and instances are separate name
+        spaces) under two indices; by name, that instance's pins would be read as sub-nodes of the net. At 1M
+        nets, cutting and looking up the node names took 6.4 s of the graph build, and grew faster than the
+        nodes (hash tables over millions of strings spread over the heap)."""
+        keys = self.keys
+        out = np.full(len(at), -1, dtype=np.int64)
+        if keys is None or len(keys.net) != len(self.nets) or len(keys.node) != len(self.parasitics.nodes):
+            return out
+        known = np.flatnonzero(keys.net >= 0)
+        order = known[np.argsort(keys.net[known], kind="stable")]
+        if not len(order):
+            return out
+        sorted_keys = keys.net[order]
+        node = keys.node[at]
+        pos = np.minimum(np.searchsorted(sorted_keys, node), len(order) - 1)
+        hit = (node >= 0) & (sorted_keys[pos] == node)
+        out[hit] = order[pos[hit]]
+        # instance pins: (instance index, pin) looked up among the *CONN entries so written, a later entry winning;
+        # only when every *I entry is so written (else an entry written out by name could be the later one)
+        pin = np.flatnonzero(~hit & (node >= 0) & keys.node_pin_ok[at])
+        c = self.connections
+        if not len(pin) or c is None or len(keys.conn) != len(c.kind) or (keys.conn == -2).any():
+            return out
+        import pandas as pd
+
+        entry = np.flatnonzero(keys.conn >= 0)[::-1]  # last first
+        codes, uniq = pd.factorize(np.concatenate([keys.conn_pin[entry], keys.node_pin[at[pin]]]))
+        width = max(len(uniq), 1)
+        pairs, first_pairs = pd.factorize(keys.conn[entry] * width + codes[:len(entry)])
+        last = entry[_first(pairs)]  # each (instance, pin)'s last entry
+        found = pd.Index(first_pairs).get_indexer(node[pin] * width + codes[len(entry):])
+        out[pin] = np.where(found >= 0, c.net_of()[last[np.maximum(found, 0)]], -1)
         return out
 
     def coupling_arrays(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -359,6 +428,7 @@ class Spef:
         net and capacitors within one net are counted in ``skipped`` (once, on the first call).
 
         Cost: linear in the capacitors and nodes, with no Python step per item: the nodes' nets are resolved by
+        their name-map index where the block reader kept it (:meth:`_keyed_node_nets`), the others by
         :meth:`_node_nets`, pairs numbered by a hash table in the order first met, and the net names ordered once
         by numpy's string sort."""
         if self._pairs is not None:
@@ -368,8 +438,11 @@ class Spef:
         cp = par.arrays["coupling"]
         used = np.zeros(len(par.nodes), dtype=bool)
         used[cp["a"]] = used[cp["b"]] = True
+        at = np.flatnonzero(used)
         node_net = np.full(len(par.nodes), -1, dtype=np.int64)
-        node_net[used] = self._node_nets(_objects(par.nodes)[used])
+        node_net[at] = self._keyed_node_nets(at)
+        rest = at[node_net[at] < 0]
+        node_net[rest] = self._node_nets(_objects(par.nodes)[rest])
         na, nb = node_net[cp["a"]], node_net[cp["b"]]
         lost = (na < 0) | (nb < 0)
         if lost.any():
@@ -1054,12 +1127,16 @@ def _read_blocks(path, threads: int | None = None) -> Spef:
             names, lines, first = _gathered_header(spef, header, pieces, workers)
             lineno += lines
         blocks = _net_buffers(first, pieces)
+        keys = []
         for rows in ordered_map(functools.partial(_checked_scan, names), blocks, workers):
             lineno = _add_nets(spef, rows, lineno)
+            keys.append(rows.keys)
     if not spef.nets:
         raise _Unexpected
     par.finish(len(spef.nets))  # the nets were made with a reference to it
     spef.connections.finish()
+    spef.keys = NameMapKeys(*(np.concatenate([getattr(k, f.name) for k in keys])
+                              for f in dataclasses.fields(NameMapKeys)))
     return spef
 
 
@@ -1186,12 +1263,19 @@ def _factorize_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     lengths = ends - starts
     codes = None
     for j in range(0, max(int(lengths.max(initial=0)), 1), 16):
-        w = scan.words(buf, np.minimum(starts + j, len(buf) - 16), 2)
-        for k in (0, 1):
-            w[:, k] &= _LOW_BYTES[np.clip(lengths - (j + 8 * k), 0, 8)]
-        column, uniques = pd.factorize(w.view(np.complex128).ravel())
+        column, uniques = pd.factorize(_sixteen_bytes(buf, starts, lengths, j))
         codes = column if codes is None else pd.factorize(codes * len(uniques) + column)[0]
     return codes, _first(codes)
+
+
+def _sixteen_bytes(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, offset: int = 0) -> np.ndarray:
+    """``[n]`` complex128: bytes ``offset`` to ``offset + 16`` of the strings ``buf[starts:starts + lengths]``, the
+    bytes past each string cleared, seen as one complex number (equal numbers are equal bytes for ASCII text
+    without NUL: :func:`_factorize_spans`)."""
+    w = scan.words(buf, np.minimum(starts + offset, len(buf) - 16), 2)
+    for k in (0, 1):
+        w[:, k] &= _LOW_BYTES[np.clip(lengths - (offset + 8 * k), 0, 8)]
+    return w.view(np.complex128).ravel()
 
 
 #: ``_LOW_BYTES[k]``: the mask of the low ``k`` bytes of a 64-bit word (its first ``k`` bytes, little-endian)
@@ -1206,9 +1290,11 @@ def _first(codes: np.ndarray) -> np.ndarray:
 
 
 def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, inst: np.ndarray,
-                   marks) -> tuple[np.ndarray, np.ndarray]:
-    """``(instance [n], pin [n])`` object arrays of ``*CONN`` node tokens ``buf[starts:ends]``: for ``*I`` entries
-    (``inst`` [n]) the canonical node name cut at its last delimiter, for ``*P`` (``None``, port name).
+                   marks) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(instance [n], pin [n], key [n], pin_bytes [n])``: object arrays of ``*CONN`` node tokens
+    ``buf[starts:ends]``, for ``*I`` entries (``inst`` [n]) the canonical node name cut at its last delimiter, for
+    ``*P`` (``None``, port name); and their name-map index and pin as :class:`NameMapKeys` keeps them (``conn``,
+    ``conn_pin``).
 
     An ``*I`` token ``*<index><delimiter><pin>`` (no backslash, one delimiter: nearly all) is cut without making its
     name: the instance is the name-map entry (one string per distinct index) and the pin its tail (one string per
@@ -1217,10 +1303,17 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
 
     instance = np.full(len(starts), None, dtype=object)
     pin = np.empty(len(starts), dtype=object)
+    key = np.full(len(starts), -1, dtype=np.int64)
+    pin_bytes = np.zeros(len(starts), dtype=np.complex128)
     rows = np.flatnonzero(inst)
+    key[rows] = -2
     p = names.parts(buf, starts[rows], ends[rows], marks)
     cut = p["sep"] & p["plain_tail"]
     if cut.any():
+        at, tail_len = rows[p["mapped"]][cut], p["end"][cut] - p["tail_start"][cut] - 1
+        short = tail_len <= 16
+        key[at[short]] = p["key"][cut][short]
+        pin_bytes[at[short]] = _sixteen_bytes(buf, p["tail_start"][cut][short] + 1, tail_len[short])
         codes, _ = pd.factorize(p["key"][cut])
         first = _first(codes)
         instance[rows[p["mapped"]][cut]] = _objects(_join([(names.name_map.text, p["start"][cut][first],
@@ -1238,7 +1331,7 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
     ports = np.flatnonzero(~inst)
     if len(ports):
         pin[ports] = _objects(names.span_names(buf, starts[ports], ends[ports], marks))
-    return instance, pin
+    return instance, pin, key, pin_bytes
 
 
 def _cell_tokens(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, first: np.ndarray, count: np.ndarray,
@@ -1271,7 +1364,8 @@ class _NetRows:
     line of its ``*D_NET`` within the block, from 0); ``conn_counts`` [n] and the ``*CONN`` columns ``conns``
     (:attr:`Connections.COLUMNS`, each [sum(conn_counts)]); ``nodes`` the block's distinct node names; ``entries``
     ``(kind, net, value, a, b)`` per kind of :attr:`Parasitics.KINDS` present, ``net`` the net's place in the block,
-    ``a``/``b`` places in ``nodes`` (``b`` ``None`` for ground capacitors)."""
+    ``a``/``b`` places in ``nodes`` (``b`` ``None`` for ground capacitors); ``keys`` the name-map indices of
+    its nets, nodes and ``*CONN`` entries (:class:`NameMapKeys`)."""
 
     lines: int
     names: list[str]
@@ -1281,6 +1375,7 @@ class _NetRows:
     conns: dict[str, np.ndarray]
     nodes: list[str]
     entries: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]
+    keys: NameMapKeys
 
 
 def _add_nets(spef: Spef, rows: _NetRows, lineno: int) -> int:
@@ -1350,7 +1445,8 @@ def _scan_nets(names: _Names, buf: np.ndarray) -> _NetRows:
     # nets
     marks = names.delimiter_byte()
     heads = t0[is_net]
-    net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks)
+    net_parts = names.parts(buf, starts[heads + 1], ends[heads + 1], marks)
+    net_names = names.span_names(buf, starts[heads + 1], ends[heads + 1], marks, net_parts)
     marks_num = None  # made by scan.decimals if a value has more than 16 characters
     spef = names.spef  # its units and delimiter, read from the header
     totals = _values(buf, starts[heads + 2], ends[heads + 2], spef.c_unit, marks_num).tolist()
@@ -1363,7 +1459,8 @@ def _scan_nets(names: _Names, buf: np.ndarray) -> _NetRows:
         raise _Unexpected
     direction = _DIRECTIONS[letters]
     inst_row = letter[conn] == ord("I")
-    instance, pin = _instance_pins(names, buf, starts[t0[conn] + 1], ends[t0[conn] + 1], inst_row, marks)
+    instance, pin, conn_keys, conn_pins = _instance_pins(names, buf, starts[t0[conn] + 1], ends[t0[conn] + 1],
+                                                         inst_row, marks)
     cell = np.full(len(conn), None, dtype=object)
     cells = _cell_tokens(buf, starts, lengths, t0[conn], count[conn], inst_row)
     has = np.flatnonzero(cells >= 0)
@@ -1382,7 +1479,8 @@ def _scan_nets(names: _Names, buf: np.ndarray) -> _NetRows:
     node_tokens = [t0[ground] + 1, t0[coupling] + 1, t0[coupling] + 2, t0[res] + 1, t0[res] + 2]
     every = np.concatenate(node_tokens)
     codes, at = _factorize_spans(buf, starts[every], ends[every])
-    nodes = names.span_names(buf, starts[every[at]], ends[every[at]], marks)
+    node_parts = names.parts(buf, starts[every[at]], ends[every[at]], marks)
+    nodes = names.span_names(buf, starts[every[at]], ends[every[at]], marks, node_parts)
     ids = np.split(codes, np.cumsum([len(t) for t in node_tokens])[:-1])  # places in nodes
     value = _values(buf, starts[t0[cap] + count[cap] - 1], ends[t0[cap] + count[cap] - 1], spef.c_unit, marks_num)
     entries = [("ground", net_of[ground], value[~two], ids[0], None)]
@@ -1391,7 +1489,25 @@ def _scan_nets(names: _Names, buf: np.ndarray) -> _NetRows:
     if len(res):
         entries.append(("res", net_of[res], _values(buf, starts[t0[res] + 3], ends[t0[res] + 3], spef.r_unit,
                                                     marks_num), ids[3], ids[4]))
-    return _NetRows(len(line_end), net_names, totals, net_line, conn_counts, conns, nodes, entries)
+    # the nodes' name-map indices and tails (NameMapKeys), for resolving coupling nodes by integer
+    mapped = np.flatnonzero(node_parts["mapped"])
+    tail_len = node_parts["end"] - node_parts["tail_start"] - 1  # -1: no delimiter
+    node_keys = _token_keys(node_parts, node_parts["sep"] & node_parts["plain_tail"])
+    node_pins = np.zeros(len(nodes), dtype=np.complex128)
+    node_pins[mapped] = _sixteen_bytes(buf, node_parts["tail_start"] + 1, np.clip(tail_len, 0, 16))
+    pin_ok = np.zeros(len(nodes), dtype=bool)
+    pin_ok[mapped] = tail_len <= 16
+    keys = NameMapKeys(_token_keys(net_parts, ~net_parts["sep"]), node_keys, node_pins, pin_ok & (node_keys >= 0),
+                       conn_keys, conn_pins)
+    return _NetRows(len(line_end), net_names, totals, net_line, conn_counts, conns, nodes, entries, keys)
+
+
+def _token_keys(parts: dict[str, np.ndarray], which: np.ndarray) -> np.ndarray:
+    """``[n]`` the name-map index of the tokens that :meth:`_Names.parts` found of the usual form and ``which``
+    (over those, [m]) selects, -1 for the rest."""
+    out = np.full(len(parts["mapped"]), -1, dtype=np.int64)
+    out[np.flatnonzero(parts["mapped"])[which]] = parts["key"][which]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------- line reader

@@ -187,6 +187,10 @@ _NET3 = """
     # tokens of more than 16 characters (their delimiters and backslashes looked up in the whole buffer's)
     lambda t: t + _NET3.replace("u9:Z", "a_long_instance_name_u9:Z").replace("*4:Z\\[1\\]", "*4:Zlong\\[1\\]:x\\[2\\]")
                        .replace("in0", "a_port_longer_than_16"),
+    # an indexed pin of more than 16 bytes: not kept by index (NameMapKeys), so every pin is looked up by name
+    lambda t: t.replace("*3:A", "*3:A_pin_longer_than_16"),
+    # a pin listed under two nets: the later *CONN entry says where its nodes are (both capacitors within n2)
+    lambda t: t.replace("*I *4:Y O *D BUF_X1", "*I *4:Y O *D BUF_X1\n*I *3:A I"),
 ])
 def test_block_reader_reads_the_unusual_nodes_as_the_line_reader(tmp_path, edit, monkeypatch):
     """Tokens off the usual ``*<index>:<pin>`` path (and blank lines) stay in the block reader and read alike."""
@@ -432,3 +436,37 @@ def test_block_reader_finds_lines_after_any_white_space(tmp_path, edit, monkeypa
     for chars in (1 << 24, 64):
         monkeypatch.setattr(spef_module, "_BLOCK_CHARS", chars)
         _same(spef_module._read_blocks(path), spef_module._read_lines(path))
+
+
+def test_coupling_nodes_resolved_by_name_map_index(shared_data, monkeypatch):
+    """``coupling_arrays`` resolves the nodes written ``*<index>:<tail>`` by their index (``Spef.keys``): on a shared
+    design only the others (its ports, written by name) reach the lookup by name, and the pairs are those the
+    lookup by name gives for every node."""
+    path = shared_data / "circuits" / "gcd_sky130hd" / "gcd_sky130hd.spef"
+    asked = []
+    by_name = spef_module.Spef._node_nets
+    monkeypatch.setattr(spef_module.Spef, "_node_nets", lambda self, nodes: asked.append(nodes.tolist()) or
+                        by_name(self, nodes))
+    keyed = spef_module._read_blocks(path)
+    names, a, b, cap = keyed.coupling_arrays()
+    assert len(asked) == 1 and asked[0] and all(":" not in n for n in asked[0]), asked[:1]
+    assert set(asked[0]) <= set(keyed.ports)
+    plain = spef_module._read_blocks(path)
+    plain.keys = None
+    assert plain.coupling_arrays()[0] == names
+    for x, y in zip(plain.coupling_arrays()[1:], (a, b, cap)):
+        assert x.tolist() == y.tolist()
+    assert len(asked) == 2 and len(asked[1]) > 10 * len(asked[0])  # without the keys every node is asked by name
+
+
+def test_an_instance_named_like_a_net_is_told_apart_by_its_index(tmp_path):
+    """An instance that shares its name with a net (Verilog's nets and instances are separate name spaces) under
+    its own name-map index: its pin ``*5:A`` is on the net its ``*CONN`` entry says (a.b[0]); read by name,
+    ``n2:A`` would be a sub-node of net n2 and the capacitor one within net n2."""
+    text = (SPEF.replace("*4 u2\n", "*4 u2\n*5 n2\n")
+            .replace("*I *3:A I *D INV_X1", "*I *3:A I *D INV_X1\n*I *5:A I *D INV_X1")
+            .replace("3 *3:A *4:Y 2.0", "3 *3:A *4:Y 2.0\n4 *5:A *4:Y 1.0"))
+    spef = spef_module._read_blocks(_write(tmp_path, "t.spef", text))
+    # a.b[0]'s side: 2.0 + 1.0 fF; n2's side: 2.0 fF; both sides listed: their mean
+    assert spef.coupling_pairs() == {("a.b[0]", "n2"): pytest.approx(2.5e-15)}
+    assert spef.skipped["coupling within one net"] == 0
