@@ -276,16 +276,16 @@ class NameMapKeys:
     ``*<index><delimiter><tail>`` with no second delimiter in the tail and no backslash (its name is then the
     indexed name, the delimiter and the tail, so the head :meth:`Spef.node_net` cuts off is the indexed name);
     -1 for the others (tokens written out by name, escaped, or without a delimiter); ``node_pin`` [len(nodes)]
-    the node's tail where it has an index and a tail of at most 16 bytes (``node_pin_ok``), as 16 bytes (bytes past
-    the tail cleared) seen as one complex128 (exact: see :func:`_factorize_spans`); ``conn`` [C] the instance's
-    index of each ``*CONN`` entry (``Connections`` order) written ``*<index><delimiter><pin>`` (pin of at most 16
-    bytes, no backslash, no second delimiter), -1 for ports, -2 for an ``*I`` entry written otherwise; ``conn_pin``
-    [C] its pin as ``node_pin``."""
+    the node's tail where it has an index and a tail of 1 to 8 bytes, as the 64-bit word of those bytes (the bytes
+    past the tail cleared: exact, the text has no NUL), 0 for the others; ``conn`` [C] the instance's index of each
+    ``*CONN`` entry (``Connections`` order) written ``*<index><delimiter><pin>`` (pin of 1 to 8 bytes, no
+    backslash, no second delimiter), -1 for ports, -2 for an ``*I`` entry written otherwise; ``conn_pin`` [C] its
+    pin as ``node_pin``. Kept as int32 (an index of 2**31 or more counts as written otherwise) and uint64: 12 bytes
+    a node and an entry."""
 
     net: np.ndarray
     node: np.ndarray
     node_pin: np.ndarray
-    node_pin_ok: np.ndarray
     conn: np.ndarray
     conn_pin: np.ndarray
 
@@ -383,7 +383,7 @@ class Spef:
         resolve (:class:`NameMapKeys`), -1 for the others (for :meth:`_node_nets`): a node whose head is a net's own
         index (``*<net index>:<sub>``) is on that net, found by a sorted search over the nets' indices; an instance
         pin ``*<instance index>:<pin>`` is on the net of the last ``*CONN`` entry of that instance index and pin,
-        found by hash tables over integers and 16-byte pins. By name, :meth:`_node_nets` finds the same nets (net
+        found by hash tables over integers (the pins as 64-bit words). By name, :meth:`_node_nets` finds the same nets (net
         names are unique, as are instance names) but for one case that only the index tells apart: a name map that
         gives a net and an instance the same name (legal in Verilog, whose nets and instances are separate name
         spaces) under two indices; by name, that instance's pins would be read as sub-nodes of the net. At 1M
@@ -404,7 +404,7 @@ class Spef:
         out[hit] = order[pos[hit]]
         # instance pins: (instance index, pin) looked up among the *CONN entries so written, a later entry winning;
         # only when every *I entry is so written (else an entry written out by name could be the later one)
-        pin = np.flatnonzero(~hit & (node >= 0) & keys.node_pin_ok[at])
+        pin = np.flatnonzero(~hit & (node >= 0) & (keys.node_pin[at] != 0))
         c = self.connections
         if not len(pin) or c is None or len(keys.conn) != len(c.kind) or (keys.conn == -2).any():
             return out
@@ -413,9 +413,9 @@ class Spef:
         entry = np.flatnonzero(keys.conn >= 0)[::-1]  # last first
         codes, uniq = pd.factorize(np.concatenate([keys.conn_pin[entry], keys.node_pin[at[pin]]]))
         width = max(len(uniq), 1)
-        pairs, first_pairs = pd.factorize(keys.conn[entry] * width + codes[:len(entry)])
+        pairs, first_pairs = pd.factorize(keys.conn[entry].astype(np.int64) * width + codes[:len(entry)])
         last = entry[_first(pairs)]  # each (instance, pin)'s last entry
-        found = pd.Index(first_pairs).get_indexer(node[pin] * width + codes[len(entry):])
+        found = pd.Index(first_pairs).get_indexer(node[pin].astype(np.int64) * width + codes[len(entry):])
         out[pin] = np.where(found >= 0, c.net_of()[last[np.maximum(found, 0)]], -1)
         return out
 
@@ -1135,8 +1135,12 @@ def _read_blocks(path, threads: int | None = None) -> Spef:
         raise _Unexpected
     par.finish(len(spef.nets))  # the nets were made with a reference to it
     spef.connections.finish()
-    spef.keys = NameMapKeys(*(np.concatenate([getattr(k, f.name) for k in keys])
-                              for f in dataclasses.fields(NameMapKeys)))
+    columns = {}
+    for f in dataclasses.fields(NameMapKeys):  # one column at a time, each block's part dropped once copied
+        columns[f.name] = np.concatenate([getattr(k, f.name) for k in keys])
+        for k in keys:
+            setattr(k, f.name, None)
+    spef.keys = NameMapKeys(**columns)
     return spef
 
 
@@ -1303,17 +1307,17 @@ def _instance_pins(names: _Names, buf: np.ndarray, starts: np.ndarray, ends: np.
 
     instance = np.full(len(starts), None, dtype=object)
     pin = np.empty(len(starts), dtype=object)
-    key = np.full(len(starts), -1, dtype=np.int64)
-    pin_bytes = np.zeros(len(starts), dtype=np.complex128)
+    key = np.full(len(starts), -1, dtype=np.int32)
+    pin_bytes = np.zeros(len(starts), dtype=np.uint64)
     rows = np.flatnonzero(inst)
     key[rows] = -2
     p = names.parts(buf, starts[rows], ends[rows], marks)
     cut = p["sep"] & p["plain_tail"]
     if cut.any():
         at, tail_len = rows[p["mapped"]][cut], p["end"][cut] - p["tail_start"][cut] - 1
-        short = tail_len <= 16
+        short = (tail_len >= 1) & (tail_len <= 8) & (p["key"][cut] <= _INT32_MAX)
         key[at[short]] = p["key"][cut][short]
-        pin_bytes[at[short]] = _sixteen_bytes(buf, p["tail_start"][cut][short] + 1, tail_len[short])
+        pin_bytes[at[short]] = _eight_bytes(buf, p["tail_start"][cut][short] + 1, tail_len[short])
         codes, _ = pd.factorize(p["key"][cut])
         first = _first(codes)
         instance[rows[p["mapped"]][cut]] = _objects(_join([(names.name_map.text, p["start"][cut][first],
@@ -1490,24 +1494,33 @@ def _scan_nets(names: _Names, buf: np.ndarray) -> _NetRows:
         entries.append(("res", net_of[res], _values(buf, starts[t0[res] + 3], ends[t0[res] + 3], spef.r_unit,
                                                     marks_num), ids[3], ids[4]))
     # the nodes' name-map indices and tails (NameMapKeys), for resolving coupling nodes by integer
-    mapped = np.flatnonzero(node_parts["mapped"])
-    tail_len = node_parts["end"] - node_parts["tail_start"] - 1  # -1: no delimiter
-    node_keys = _token_keys(node_parts, node_parts["sep"] & node_parts["plain_tail"])
-    node_pins = np.zeros(len(nodes), dtype=np.complex128)
-    node_pins[mapped] = _sixteen_bytes(buf, node_parts["tail_start"] + 1, np.clip(tail_len, 0, 16))
-    pin_ok = np.zeros(len(nodes), dtype=bool)
-    pin_ok[mapped] = tail_len <= 16
-    keys = NameMapKeys(_token_keys(net_parts, ~net_parts["sep"]), node_keys, node_pins, pin_ok & (node_keys >= 0),
-                       conn_keys, conn_pins)
+    keyed = node_parts["sep"] & node_parts["plain_tail"] & (node_parts["key"] <= _INT32_MAX)
+    node_keys = _token_keys(node_parts, keyed)
+    tail_len = node_parts["end"] - node_parts["tail_start"] - 1
+    short = np.flatnonzero(keyed & (tail_len <= 8))
+    node_pins = np.zeros(len(nodes), dtype=np.uint64)
+    node_pins[np.flatnonzero(node_parts["mapped"])[short]] = _eight_bytes(buf, node_parts["tail_start"][short] + 1,
+                                                                          tail_len[short])
+    keys = NameMapKeys(_token_keys(net_parts, ~net_parts["sep"] & (net_parts["key"] <= _INT32_MAX)), node_keys,
+                       node_pins, conn_keys, conn_pins)
     return _NetRows(len(line_end), net_names, totals, net_line, conn_counts, conns, nodes, entries, keys)
 
 
 def _token_keys(parts: dict[str, np.ndarray], which: np.ndarray) -> np.ndarray:
     """``[n]`` the name-map index of the tokens that :meth:`_Names.parts` found of the usual form and ``which``
     (over those, [m]) selects, -1 for the rest."""
-    out = np.full(len(parts["mapped"]), -1, dtype=np.int64)
+    out = np.full(len(parts["mapped"]), -1, dtype=np.int32)
     out[np.flatnonzero(parts["mapped"])[which]] = parts["key"][which]
     return out
+
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _eight_bytes(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``[n]`` uint64: the strings ``buf[starts:starts + lengths]`` (1 to 8 bytes each) as little-endian words, the
+    bytes past each string cleared (distinct strings give distinct words: the text has no NUL)."""
+    return scan.words(buf, starts)[:, 0] & _LOW_BYTES[np.clip(lengths, 0, 8)]
 
 
 # ------------------------------------------------------------------------------------------------- line reader
