@@ -28,13 +28,16 @@ distinct name-map index and pin, shared by reference. So nothing is made per con
 as columns (:class:`Connections`) and ``SpefNet.conns`` makes its :class:`SpefConn` list on first access; capacitors and
 resistors as arrays (:class:`Parasitics`: node ids and values, one node name table; a plain file's written straight into
 columns reserved for a bound on them, then cut to size in place), and ``SpefNet.ground``/``coupling``/``resistors``
-build their dict/lists on access. Fresh memory is what costs system time here (the kernel hands each page over on first
+build their dict/lists on access. The name-map index of each net, node and ``*CONN`` entry is kept too
+(:class:`NameMapKeys`, 12 bytes a node and an entry), so that :meth:`Spef.coupling_arrays` resolves most coupling nodes
+by integer rather than by name. Fresh memory is what costs system time here (the kernel hands each page over on first
 touch): while reading, the memory the block temporaries free is kept in the process for the next block
 (:func:`graphrep.data.freed_memory.keeping_freed_memory`). Anything the block reader does not expect (non-ASCII text,
-NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...) makes it hand the whole file
-to the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any
-error; both give the same nets, connections, capacitors and resistors (the tests compare them on every shared design,
-values within 1e-12).
+NUL bytes, comments, ``*R_NET`` sections, a malformed line, a truncated gzip stream ...) makes it hand the whole file to
+the line-by-line reader :func:`_read_lines`, which accepts the full grammar and names the file and line of any error;
+both give the same nets, connections, capacitors and resistors (the tests compare them on every shared design,
+values within 1e-12), and the same coupling pairs but where a name map gives a net and an instance one name under
+two indices (the index tells them apart, :meth:`Spef._keyed_node_nets`).
 """
 
 from __future__ import annotations
@@ -383,12 +386,12 @@ class Spef:
         resolve (:class:`NameMapKeys`), -1 for the others (for :meth:`_node_nets`): a node whose head is a net's own
         index (``*<net index>:<sub>``) is on that net, found by a sorted search over the nets' indices; an instance
         pin ``*<instance index>:<pin>`` is on the net of the last ``*CONN`` entry of that instance index and pin,
-        found by hash tables over integers (the pins as 64-bit words). By name, :meth:`_node_nets` finds the same nets (net
-        names are unique, as are instance names) but for one case that only the index tells apart: a name map that
-        gives a net and an instance the same name (legal in Verilog, whose nets and instances are separate name
-        spaces) under two indices; by name, that instance's pins would be read as sub-nodes of the net. At 1M
-        nets, cutting and looking up the node names took 6.4 s of the graph build, and grew faster than the
-        nodes (hash tables over millions of strings spread over the heap)."""
+        found by hash tables over integers (the pins as 64-bit words). By name, :meth:`_node_nets` finds the same
+        nets (net names are unique, as are instance names) but for one case that only the index tells apart: a name
+        map that gives a net and an instance the same name (legal in Verilog, whose nets and instances are separate
+        name spaces) under two indices; by name, that instance's pins would be read as sub-nodes of the net. At 1M
+        nets, cutting and looking up the node names took 6.4 s of the graph build, and grew faster than the nodes
+        (hash tables over millions of strings spread over the heap)."""
         keys = self.keys
         out = np.full(len(at), -1, dtype=np.int64)
         if keys is None or len(keys.net) != len(self.nets) or len(keys.node) != len(self.parasitics.nodes):
