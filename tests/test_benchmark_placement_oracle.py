@@ -4,7 +4,7 @@ design to another."""
 import numpy as np
 import pytest
 
-from tests._scripts import load_script
+from _scripts import load_script
 
 oracle = load_script("benchmarks/circuit_placement_oracle.py", "bench_circuit_placement_oracle")
 
