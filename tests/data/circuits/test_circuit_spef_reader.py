@@ -187,7 +187,7 @@ _NET3 = """
     # tokens of more than 16 characters (their delimiters and backslashes looked up in the whole buffer's)
     lambda t: t + _NET3.replace("u9:Z", "a_long_instance_name_u9:Z").replace("*4:Z\\[1\\]", "*4:Zlong\\[1\\]:x\\[2\\]")
                        .replace("in0", "a_port_longer_than_16"),
-    # an indexed pin of more than 16 bytes: not kept by index (NameMapKeys), so every pin is looked up by name
+    # an indexed pin of more than 8 bytes: not kept by index (NameMapKeys), so every pin is looked up by name
     lambda t: t.replace("*3:A", "*3:A_pin_longer_than_16"),
     # a pin listed under two nets: the later *CONN entry says where its nodes are (both capacitors within n2)
     lambda t: t.replace("*I *4:Y O *D BUF_X1", "*I *4:Y O *D BUF_X1\n*I *3:A I"),
