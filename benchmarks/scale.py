@@ -682,7 +682,7 @@ def write_outputs(report: dict, name: str) -> None:
                       "concatenated from parts into fresh memory. While it reads, the memory its block temporaries "
                       "free stays in the process for the next block (glibc's mmap and trim thresholds raised, then "
                       "set back to the values its dynamic threshold reaches by itself, "
-                      "`graphrep.data.circuits.source.keeping_freed_memory`): each block's temporaries were "
+                      "`graphrep.data.freed_memory.keeping_freed_memory`): each block's temporaries were "
                       "otherwise faulted in again page by page. A file the block reader does not expect "
                       "(non-ASCII text, NUL bytes, comments, `*R_NET`, a malformed line) goes to the line-by-line "
                       "reader, which names the line of any error. What remains per item in Python: one `SpefNet` and "

@@ -1,4 +1,4 @@
-"""The freed-memory keeper (:mod:`graphrep.data.freed_memory`) around a function, and the readers' name for it."""
+"""The freed-memory keeper (:mod:`graphrep.data.freed_memory`) around a function."""
 
 import ctypes
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from graphrep.data import freed_memory
-from graphrep.data.circuits.source import keeping_freed_memory as CIRCUIT_KEEPER
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -50,7 +49,3 @@ def test_keeping_freed_memory_serves_large_blocks_from_the_heap_then_restores():
     assert held_in_mmap() >= size  # outside: its own mapping, unmapped when freed
     assert freed_memory.keeping_freed_memory(held_in_mmap)() == 0  # inside: from the heap, reusable after it is freed
     assert held_in_mmap() >= size  # restored
-
-
-def test_the_circuit_readers_use_the_same_keeper():
-    assert CIRCUIT_KEEPER is freed_memory.keeping_freed_memory

@@ -1,6 +1,5 @@
 """Opening circuit files (plain or gzip), the one error every circuit reader raises (``file:line: message``), and the
-helpers the readers share (:func:`object_array`; :func:`keeping_freed_memory`, from
-:mod:`graphrep.data.freed_memory`)."""
+helper the readers share (:func:`object_array`)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from typing import IO
 import numpy as np
 
 from ..errors import DataNotFoundError, InvalidInputError
-from ..freed_memory import keeping_freed_memory  # noqa: F401 (the readers' name for it)
 
 
 class CircuitFormatError(InvalidInputError):
