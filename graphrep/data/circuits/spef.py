@@ -445,7 +445,8 @@ class Spef:
         node_net = np.full(len(par.nodes), -1, dtype=np.int64)
         node_net[at] = self._keyed_node_nets(at)
         rest = at[node_net[at] < 0]
-        node_net[rest] = self._node_nets(_objects(par.nodes)[rest])
+        nodes = par.nodes  # only the few left (ports) as an array, not every node
+        node_net[rest] = self._node_nets(_objects([nodes[i] for i in rest.tolist()]))
         na, nb = node_net[cp["a"]], node_net[cp["b"]]
         lost = (na < 0) | (nb < 0)
         if lost.any():
