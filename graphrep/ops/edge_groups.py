@@ -5,11 +5,13 @@ GIN's and GINE's CPU paths (:mod:`graphrep.ops.edge_relu`, :mod:`graphrep.ops.gi
 no scatter), which needs the rows of each node's sum listed together. :func:`edge_groups` lists them: two stable sorts
 per ``edge_index`` tensor, cached while the tensor holds the same values (the never-stale contract of
 :mod:`graphrep.ops._edge_cache`, as :meth:`graphrep.ops.CSR.of`), so the layers of a model share one build per batch.
+:func:`edge_lists` is the same cache without the sorts: the validated sources and destinations in edge order, for
+GINE's compiled loops (:mod:`graphrep.ops._edge_relu_loops`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -41,6 +43,7 @@ class EdgeGroups(NamedTuple):
 
 
 _GROUPS_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()  # edge_index tensor -> _edge_cache.Entry
+_LISTS_CACHE: WeakIdKeyDictionary = WeakIdKeyDictionary()  # edge_index tensor -> _edge_cache.Entry
 
 
 def edge_groups(edge_index: Union[Tensor, CSR], num_src: int, num_dst: int) -> EdgeGroups:
@@ -48,25 +51,48 @@ def edge_groups(edge_index: Union[Tensor, CSR], num_src: int, num_dst: int) -> E
     stable sorts once per tensor and cached while it holds the same values, as :meth:`CSR.of`), or of a CSR (its
     own orders: destination groups in CSR order, source groups in transposed-CSR order; cached on it)."""
     if isinstance(edge_index, CSR):
-        csr = edge_index
-        if csr.num_src != num_src or csr.num_dst != num_dst:
-            raise ValueError(f"the CSR is for {csr.num_src} -> {csr.num_dst} nodes but the input has "
-                             f"{num_src} -> {num_dst}")
+        csr = _checked_csr(edge_index, num_src, num_dst)
         return csr.derived("edge_groups", lambda: EdgeGroups(
             *csr.edge_index(), csr.perm, csr.rowptr, csr.col, csr.perm.index_select(0, csr.perm_t), csr.rowptr_t,
             csr.col_t))
+
+    def build(src: Tensor, dst: Tensor) -> EdgeGroups:
+        by_dst, by_src = torch.argsort(dst, stable=True), torch.argsort(src, stable=True)
+        return EdgeGroups(src, dst, by_dst, _ptr_from_counts(dst, num_dst), src.index_select(0, by_dst),
+                          by_src, _ptr_from_counts(src, num_src), dst.index_select(0, by_src))
+
+    return _cached(_GROUPS_CACHE, edge_index, num_src, num_dst, build)
+
+
+def edge_lists(edge_index: Union[Tensor, CSR], num_src: int, num_dst: int) -> Tuple[Tensor, Tensor]:
+    """``(src, dst)`` [E] int64 in edge order, validated for ``num_src -> num_dst`` nodes (no sort): owned copies,
+    cached per ``edge_index`` tensor while it holds the same values (as :func:`edge_groups`), or a CSR's
+    :meth:`CSR.edge_index`. For the compiled loops, which index without bounds checks."""
+    if isinstance(edge_index, CSR):
+        src, dst = _checked_csr(edge_index, num_src, num_dst).edge_index()
+        return src.contiguous(), dst.contiguous()
+    return _cached(_LISTS_CACHE, edge_index, num_src, num_dst, lambda src, dst: (src, dst))
+
+
+def _checked_csr(csr: CSR, num_src: int, num_dst: int) -> CSR:
+    if csr.num_src != num_src or csr.num_dst != num_dst:
+        raise ValueError(f"the CSR is for {csr.num_src} -> {csr.num_dst} nodes but the input has "
+                         f"{num_src} -> {num_dst}")
+    return csr
+
+
+def _cached(cache: WeakIdKeyDictionary, edge_index: Tensor, num_src: int, num_dst: int, build):
+    """``build(src, dst)`` of ``edge_index``'s validated int64 rows (owned copies: a later in-place edit of
+    ``edge_index`` cannot reach them), cached in ``cache`` under the never-stale contract of :mod:`._edge_cache`."""
     key = _edge_cache.key_of(edge_index, (num_src, num_dst))
-    groups = _edge_cache.lookup(_GROUPS_CACHE.get(edge_index), edge_index, key)
-    if groups is None:
+    value = _edge_cache.lookup(cache.get(edge_index), edge_index, key)
+    if value is None:
         _validated(edge_index, (num_src, num_dst))
         with torch.inference_mode(False):  # cached for later calls: never inference tensors
             edges = _edge_cache.snapshot(edge_index)
-            src, dst = edges.long()  # owned copies: a later in-place edit of edge_index cannot reach them
-            by_dst, by_src = torch.argsort(dst, stable=True), torch.argsort(src, stable=True)
-            groups = EdgeGroups(src, dst, by_dst, _ptr_from_counts(dst, num_dst), src.index_select(0, by_dst),
-                                by_src, _ptr_from_counts(src, num_src), dst.index_select(0, by_src))
-        _GROUPS_CACHE[edge_index] = _edge_cache.Entry(key, edges, groups)
-    return groups
+            value = build(*edges.long())
+        cache[edge_index] = _edge_cache.Entry(key, edges, value)
+    return value
 
 
 def root_eps(x: Tensor, root: Optional[Tensor], eps: Optional[Tensor], num_dst: int) -> Optional[Tensor]:

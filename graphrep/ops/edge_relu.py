@@ -1,8 +1,16 @@
 """``relu_edge_sum``: ``out[i] = sum_{j -> i} ReLU(x_j + e_ji)``, GINE's message passing, as one autograd node.
 
-The messages depend on each edge, so one ``[E, F]`` message tensor must exist; what this saves over composing
-torch ops (gather, add, ReLU, scatter, each with its own autograd node and fresh ``[E, F]`` buffer) is every
-other ``[E, F]`` pass and allocation:
+Two paths, the same values (to rounding) and the same gradients:
+
+- **compiled loops** (:mod:`graphrep.ops._edge_relu_loops`, numba): one pass over the edges forward, one backward,
+  each edge's message formed in registers and never stored; taken when torch runs one thread (with more, the torch
+  ops' parallel passes are faster). Its backward recomputes the ReLU's mask from ``x`` and ``e`` (kept for backward
+  instead of the messages, so an in-place change of ``x`` or ``e`` before backward is autograd's usual error).
+- **torch ops**, with several threads: the messages depend on each edge, so one ``[E, F]`` message
+  tensor is formed; what this saves over composing torch ops (gather, add, ReLU, scatter, each with its own
+  autograd node and fresh ``[E, F]`` buffer) is every other ``[E, F]`` pass and allocation (below).
+
+The torch-op path:
 
 - forward: ``m = x[src]`` (the one ``[E, F]`` buffer), ``m = ReLU(m + e)`` in place (one pass), then the sum of
   ``m`` into the destinations plus GIN's root term ``(1 + eps) * root``; ``m`` is kept for backward (its sign is
@@ -11,7 +19,7 @@ other ``[E, F]`` pass and allocation:
   ``g_x = sum of g_e into the sources (+ g_root where root is x itself: both gradients of x in one buffer)``,
   ``g_root = (1 + eps) * grad_out``, ``g_eps = <grad_out, root>``.
 
-The two sums over edges (forward into destinations, backward into sources):
+Its two sums over edges (forward into destinations, backward into sources):
 
 - float32: ``torch.embedding_bag(mode="sum")`` over the edge ids grouped by destination, resp. by source
   (:func:`graphrep.ops.edge_groups.edge_groups`: two stable sorts, once per ``edge_index`` tensor, cached with the
@@ -20,7 +28,7 @@ The two sums over edges (forward into destinations, backward into sources):
   molecule-batch sizes, each row summed in a fixed order.
 - float64: ``index_add_`` in edge order (torch's float64 bag sum is slower than the scatter; no CSR is built).
 
-Both are deterministic: sums in an order fixed by the input, whatever the thread count or timing. CPU only (the
+All are deterministic: sums in an order fixed by the input, whatever the thread count or timing. CPU only (the
 caller keeps its CSR path elsewhere); float32 and float64 only (fp16/bf16 callers take the CSR path, which
 accumulates in float32). Once differentiable (no double backward).
 """
@@ -34,7 +42,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .csr import CSR, _validated
-from .edge_groups import bag_sum, edge_groups, root_eps
+from .edge_groups import bag_sum, edge_groups, edge_lists, root_eps
 
 DTYPES = (torch.float32, torch.float64)
 
@@ -96,6 +104,44 @@ class _ReluEdgeSum(torch.autograd.Function):
         return gx, (g if need_e else None), g_root, g_eps, None, None, None, None, None
 
 
+class _ReluEdgeSumLoops(torch.autograd.Function):
+    """The same node on the compiled loops: ``x`` and ``e`` are kept for backward, no ``[E, F]`` messages."""
+
+    @staticmethod
+    def forward(ctx, x, e, root, eps, src, dst, num_dst, root_is_x):
+        from . import _edge_relu_loops as loops
+
+        x, e = x.contiguous(), e.contiguous()
+        root = x if root_is_x else None if root is None else root.contiguous()
+        # (1 + eps) rounded in x's dtype, as the torch-op path multiplies by it
+        scale = float((1 + eps).item()) if root is not None else 1.0
+        out = x.new_empty(num_dst, x.size(1))
+        no_root = x.new_empty(0, x.size(1))
+        loops.forward_loop(x.detach().numpy(), e.detach().numpy(), src.numpy(), dst.numpy(),
+                           (no_root if root is None else root).detach().numpy(), scale, out.numpy())
+        ctx.save_for_backward(x, e, src, dst, None if root_is_x or not ctx.needs_input_grad[3] else root)
+        ctx.scale, ctx.has_root, ctx.root_is_x = scale, root is not None, root_is_x
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        from . import _edge_relu_loops as loops
+
+        x, e, src, dst, root = ctx.saved_tensors
+        root = x if ctx.root_is_x else root
+        need_x, need_e, need_root, need_eps = ctx.needs_input_grad[:4]
+        g_out = grad_out.contiguous()
+        g_e, g_x = torch.empty_like(e), torch.empty_like(x)
+        no_root = x.new_empty(0, x.size(1))
+        dot = loops.backward_loop(x.detach().numpy(), e.detach().numpy(), src.numpy(), dst.numpy(), g_out.numpy(),
+                                  (root.detach() if need_eps and ctx.has_root else no_root).numpy(), ctx.scale,
+                                  ctx.root_is_x, g_e.numpy(), g_x.numpy())
+        g_root = g_out * ctx.scale if need_root and ctx.has_root and not ctx.root_is_x else None
+        g_eps = x.new_full((1,), dot) if need_eps and ctx.has_root else None
+        return (g_x if need_x else None), (g_e if need_e else None), g_root, g_eps, None, None, None, None
+
+
 def supports(x: Tensor, edge_attr: Tensor) -> bool:
     """Whether :func:`relu_edge_sum` takes these inputs: plain (not subclassed) 2-D strided CPU tensors of one dtype,
     float32 or float64, eager (not compiling, no dispatch mode)."""
@@ -134,6 +180,14 @@ def relu_edge_sum(x: Tensor, edge_attr: Tensor, edge_index: Union[Tensor, CSR], 
                                         or edge_index.device != x.device):
         raise ValueError(f"the CSR is for {edge_index.num_src} -> {edge_index.num_dst} nodes on "
                          f"{edge_index.device} but x has {x.size(0)} rows on {x.device} and num_dst is {num_dst}")
+    from ._edge_relu_loops import use_loops
+
+    if use_loops():
+        src, dst = edge_lists(edge_index, x.size(0), num_dst)
+        _check_edge_attr(edge_attr, src, x)
+        eps = root_eps(x, root, eps, num_dst)
+        root_is_x = root is x
+        return _ReluEdgeSumLoops.apply(x, edge_attr, None if root_is_x else root, eps, src, dst, num_dst, root_is_x)
     groups = None
     if x.dtype == torch.float32:  # the bag sums
         groups = edge_groups(edge_index, x.size(0), num_dst)
@@ -141,9 +195,13 @@ def relu_edge_sum(x: Tensor, edge_attr: Tensor, edge_index: Union[Tensor, CSR], 
     else:
         edges = edge_index.edge_index() if isinstance(edge_index, CSR) else edge_index
         src, dst = _validated(edges, (x.size(0), num_dst))[0]
-    if edge_attr.shape != (src.numel(), x.size(1)):
-        raise ValueError(f"edge_attr must have shape [E, F] = [{src.numel()}, {x.size(1)}], "
-                         f"got {list(edge_attr.shape)}")
+    _check_edge_attr(edge_attr, src, x)
     eps = root_eps(x, root, eps, num_dst)
     root_is_x = root is x
     return _ReluEdgeSum.apply(x, edge_attr, None if root_is_x else root, eps, src, dst, groups, num_dst, root_is_x)
+
+
+def _check_edge_attr(edge_attr: Tensor, src: Tensor, x: Tensor) -> None:
+    if edge_attr.shape != (src.numel(), x.size(1)):
+        raise ValueError(f"edge_attr must have shape [E, F] = [{src.numel()}, {x.size(1)}], "
+                         f"got {list(edge_attr.shape)}")

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch_geometric.nn as pyg
 
+import graphrep.ops._edge_relu_loops as edge_relu_loops
 import graphrep.ops.edge_relu as edge_relu
 import graphrep.ops.gin_sum as gin_sum
 from graphrep.nn import GINConv, GINEConv
@@ -18,7 +19,9 @@ TOL = dict(rtol=2e-5, atol=2e-5)
 
 @pytest.fixture
 def bag_calls(monkeypatch):
-    """Counts calls of the two bag-sum autograd nodes (GINE's with its edge groups, not the float64 scatter)."""
+    """Counts calls of the two bag-sum autograd nodes (GINE's with its edge groups, not the float64 scatter; its
+    torch-op path forced, as with several threads on a large graph: at these sizes it would run its loops)."""
+    monkeypatch.setattr(edge_relu_loops, "use_loops", lambda *_: False)
     n = {"gin": 0, "gine": 0}
     real_gin, real_gine = gin_sum._GinSum.apply, edge_relu._ReluEdgeSum.apply
 

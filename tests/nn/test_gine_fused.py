@@ -1,11 +1,13 @@
 """graphrep's GINEConv on its one-node CPU path (graphrep.ops.edge_relu) equals PyG's GINEConv in output and in the
 gradients of x, edge_attr and every parameter: empty graphs, isolated nodes, edge_dim != in_channels, bipartite
-inputs, a prebuilt CSR, both flows; and the fast path is the one taken."""
+inputs, a prebuilt CSR, both flows, each on the op's compiled loops and on its torch ops; and the path asked for
+is the one taken."""
 
 import pytest
 import torch
 import torch_geometric.nn as pyg
 
+import graphrep.ops._edge_relu_loops as edge_relu_loops
 import graphrep.ops.edge_relu as edge_relu
 from graphrep.nn import GINEConv
 from graphrep.ops import CSR
@@ -52,17 +54,20 @@ def _check(ours, theirs, x, ei_ours, attr, ei_theirs=None, **call):
         torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-10)
 
 
-@pytest.fixture
-def calls(monkeypatch):
-    """Counts the calls of the one-node path, so each case proves it ran there."""
+@pytest.fixture(params=["loops", "torch_ops"])
+def calls(request, monkeypatch):
+    """Runs the case on one of the op's two paths (the compiled loops, the torch ops) and counts that path's calls,
+    so each case proves it ran there."""
+    monkeypatch.setattr(edge_relu_loops, "use_loops", lambda *_: request.param == "loops")
+    node = edge_relu._ReluEdgeSumLoops if request.param == "loops" else edge_relu._ReluEdgeSum
     n = {"calls": 0}
-    real = edge_relu._ReluEdgeSum.apply
+    real = node.apply
 
     def counted(*args):
         n["calls"] += 1
         return real(*args)
 
-    monkeypatch.setattr(edge_relu._ReluEdgeSum, "apply", counted)
+    monkeypatch.setattr(node, "apply", counted)
     return n
 
 

@@ -1,11 +1,12 @@
 """edge_groups lists each node's edges (stable order, right offsets) for an edge tensor and for a CSR, rebuilds after
-an in-place edit, validates; bag_sum equals a float64 index_add reference, empty groups and empty graphs included."""
+an in-place edit, validates; edge_lists (the same cache, no sorts) likewise; bag_sum equals a float64 index_add
+reference, empty groups and empty graphs included."""
 
 import pytest
 import torch
 
 from graphrep.ops import CSR
-from graphrep.ops.edge_groups import bag_sum, edge_groups
+from graphrep.ops.edge_groups import bag_sum, edge_groups, edge_lists
 from graphrep.ops.reference import random_graph
 
 
@@ -63,6 +64,25 @@ def test_validation():
         edge_groups(ei - 1, 4, 4)
     with pytest.raises(ValueError, match="shape \\[2, E\\]"):
         edge_groups(ei[:1], 4, 4)
+
+
+def test_edge_lists_are_the_edges_cached_never_stale_and_validated():
+    ei = torch.randint(0, 20, (2, 60), generator=torch.Generator().manual_seed(4)).int()  # int32 in, int64 out
+    src, dst = first = edge_lists(ei, 20, 20)
+    assert src.dtype == dst.dtype == torch.int64 and torch.equal(src, ei[0].long()) and torch.equal(dst, ei[1].long())
+    assert edge_lists(ei, 20, 20) is first
+    ei.numpy()[1, 0] = (ei[1, 0] + 1) % 20  # a write torch's version counter does not see: the value check does
+    again = edge_lists(ei, 20, 20)
+    assert again is not first and torch.equal(again[1], ei[1].long()) and not torch.equal(first[1], ei[1].long())
+    csr = CSR.from_edge_index(ei, (20, 20))
+    for got, want in zip(edge_lists(csr, 20, 20), csr.edge_index()):
+        assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="refers to node"):
+        edge_lists(ei, 20, 5)
+    with pytest.raises(ValueError, match="negative"):
+        edge_lists(ei - 30, 20, 20)
+    with pytest.raises(ValueError, match="the CSR is for"):
+        edge_lists(csr, 20, 21)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -1,11 +1,31 @@
 """relu_edge_sum equals the composed torch ops (gather, add, ReLU, index_add) in value and gradient, on graphs with
-a hub, isolated nodes, multi-edges and no edges; and refuses what it does not take."""
+a hub, isolated nodes, multi-edges and no edges, on both of its paths (the compiled loops and the torch ops); the two
+paths agree; the loops give the same bits on every run and thread count; and it refuses what it does not take."""
 
 import pytest
 import torch
 
+import graphrep.ops._edge_relu_loops as loops
+import graphrep.ops.edge_relu as edge_relu
 from graphrep.ops.edge_relu import relu_edge_sum, supports
 from graphrep.ops.reference import random_graph
+
+
+_NODES = {"loops": edge_relu._ReluEdgeSumLoops, "torch_ops": edge_relu._ReluEdgeSum}
+_REAL_APPLY = {which: node.apply for which, node in _NODES.items()}
+
+
+@pytest.fixture(autouse=True, params=["loops", "torch_ops"])
+def path(request, monkeypatch):
+    """Every test runs on each path, and fails if the other one ran."""
+    monkeypatch.setattr(loops, "use_loops", lambda *_: request.param == "loops")
+    other = _NODES["torch_ops" if request.param == "loops" else "loops"]
+
+    def refused(*args):
+        raise AssertionError(f"the {request.param} path was asked for, but the other one ran")
+
+    monkeypatch.setattr(other, "apply", refused)
+    return request.param
 
 
 def _reference(x, e, ei, num_dst):
@@ -115,3 +135,94 @@ def test_nan_messages_propagate_as_relu_does():
     ref = _reference(x, attr, ei, 6)
     assert torch.equal(out.isnan(), ref.isnan()) and out.isnan().any()
     torch.testing.assert_close(out.nan_to_num(), ref.float().nan_to_num())
+
+
+def _ties_and_nans(dtype):
+    """Messages that are exactly 0 (x_j = -e_ji: gradient 0, as torch's ReLU), NaN (passes value and gradient)."""
+    x, attr, ei = _case(8, 8, 30, 5, seed=11, dtype=dtype)
+    attr[0] = -x[ei[0, 0]]  # edge 0's message is exactly zero in every feature
+    x[ei[0, 5], 2] = float("nan")
+    return x, attr, ei
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_zero_and_nan_messages_take_torchs_relu_gradient(dtype):
+    x, attr, ei = _ties_and_nans(dtype)
+    x.requires_grad_()
+    attr.requires_grad_()
+    out = relu_edge_sum(x, attr, ei, 8)
+    xr, ar = x.detach().clone().requires_grad_(), attr.detach().clone().requires_grad_()
+    ref = torch.zeros(8, 5, dtype=dtype).index_add_(0, ei[1], (xr[ei[0]] + ar).relu())
+    g = torch.randn(8, 5, dtype=dtype, generator=torch.Generator().manual_seed(3))
+    ours, theirs = torch.autograd.grad(out, (x, attr), g), torch.autograd.grad(ref, (xr, ar), g)
+    assert torch.equal(out.isnan(), ref.isnan()) and out.isnan().any()
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a.isnan(), b.isnan())
+        torch.testing.assert_close(a.nan_to_num(), b.nan_to_num())
+    assert (ours[1][0] == 0).all()  # the zero message's edge gets no gradient
+
+
+def test_loops_give_the_same_bits_on_every_run_and_thread_count(path):
+    if path != "loops":
+        pytest.skip("the loops' contract")
+    x, attr, ei = _case(200, 200, 2000, 32, seed=12, dtype=torch.float32)
+    root = torch.randn(200, 32)
+    eps = torch.tensor([0.25], requires_grad=True)
+    runs = []
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2, 1):
+            torch.set_num_threads(n)
+            xs, es = x.clone().requires_grad_(), attr.clone().requires_grad_()
+            out = relu_edge_sum(xs, es, ei, 200, root, eps)
+            runs.append((out, *torch.autograd.grad(out, (xs, es, eps), torch.ones_like(out))))
+    finally:
+        torch.set_num_threads(threads)
+    for other in runs[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(runs[0], other))
+
+
+def test_the_two_paths_agree_on_a_molecule_sized_batch(path, monkeypatch):
+    """float32, 3,000 edges of 64 features with the root term and eps: the loops against the torch ops (different
+    summation order: agreement to rounding)."""
+    if path != "loops":
+        pytest.skip("compares both paths once")
+    x, attr, ei = _case(1500, 1500, 3000, 64, seed=13, dtype=torch.float32)
+    eps = torch.tensor([0.1])
+    results = {}
+    for which, node in _NODES.items():
+        monkeypatch.setattr(loops, "use_loops", lambda *_, w=which: w == "loops")
+        monkeypatch.setattr(node, "apply", _REAL_APPLY[which])  # the fixture refused one of them
+        xs, es = x.clone().requires_grad_(), attr.clone().requires_grad_()
+        out = relu_edge_sum(xs, es, ei, 1500, xs, eps)
+        results[which] = (out, *torch.autograd.grad(out.square().sum(), (xs, es)))
+    for a, b in zip(results["loops"], results["torch_ops"]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
+
+
+def test_use_loops_policy(path, monkeypatch):
+    if path != "loops":
+        pytest.skip("the policy once")
+    monkeypatch.undo()  # the real policy, not the fixture's
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert loops.use_loops()
+        torch.set_num_threads(2)
+        assert not loops.use_loops()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_inference_mode_then_training_on_one_edge_tensor():
+    """A validation call under inference mode caches the edge lists or groups; a later training call on the same
+    edge tensor gets the same values and its gradients (they are not inference tensors)."""
+    x, attr, ei = _case(15, 15, 40, 6, seed=14, dtype=torch.float32)
+    eps = torch.tensor([0.2])
+    with torch.inference_mode():
+        ref = relu_edge_sum(x, attr, ei, 15, x, eps)
+    xs = x.clone().requires_grad_()
+    out = relu_edge_sum(xs, attr, ei, 15, xs, eps)
+    torch.testing.assert_close(out, ref)
+    (gx,) = torch.autograd.grad(out.sum(), (xs,))
+    assert not gx.is_inference() and gx.abs().sum() > 0

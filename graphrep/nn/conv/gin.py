@@ -61,10 +61,10 @@ class GINEConv(FusedDispatch, pyg.GINEConv):
         \mathbf{x}^{\prime}_i = h_{\mathbf{\Theta}} \Big( (1 + \epsilon) \mathbf{x}_i
         + \sum_{j \in \mathcal{N}(i)} \mathrm{ReLU}(\mathbf{x}_j + \mathbf{e}_{j,i}) \Big)
 
-    The messages depend on each edge, so one ``[E, F]`` message tensor is formed (as PyG does). On a CPU (float32 or
-    float64) gather, add, ReLU and sum are one autograd node with a hand-written backward
-    (:func:`graphrep.ops.edge_relu.relu_edge_sum`: one ``[E, F]`` buffer per pass instead of PyG's four; float32
-    sums are bag sums over the edges grouped per node, sorted once per edge tensor); otherwise
+    On a CPU (float32 or float64) gather, add, ReLU and sum are one autograd node with a hand-written backward
+    (:func:`graphrep.ops.edge_relu.relu_edge_sum`): where torch runs one thread, two compiled loops over the edges
+    that never store the ``[E, F]`` messages; with more, torch ops with one ``[E, F]`` buffer per pass instead of
+    PyG's four (float32 sums are bag sums over the edges grouped per node, sorted once per edge tensor); otherwise
     the messages are reduced in CSR order by :func:`graphrep.ops.aggregate` over :meth:`CSR.edges_to_rows`.
     ``edge_dim`` maps edge features through a linear layer first.
 
