@@ -85,6 +85,7 @@ PLOTS = {
     "model_speed_repeat": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "model_speed_ceiling": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
     "model_speed_kept": lambda result, path: _script("model_speed").plot(result["rows"], result["meta"], path),
+    "gine_paths": lambda result, path: _script("gine_paths").plot(result, path),
     "geoopt_compat": lambda result, path: _script("geoopt_compat").plot(result["runs"], path),
     "perturbation_throughput": lambda result, path: _script("perturbation_throughput").plot(result["rows"], path),
     "mobility_utilisation": lambda result, path: _utilisation(result, path),
