@@ -44,7 +44,17 @@ def use_loops() -> bool:
     return torch.get_num_threads() == 1
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(fn):
+    """``fn`` compiled on first call, its machine code cached on disk where numba finds a writable place (beside this
+    file, else the user's cache directory); where it finds none (a read-only install without a home directory)
+    numba refuses ``cache=True`` outright, so the loops compile in each process instead."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:
+        return numba.njit(nogil=True)(fn)
+
+
+@_compiled
 def forward_loop(x, e, src, dst, root, scale, out):  # pragma: no cover - compiled
     """``out[i] = scale * root[i] + sum_{j: dst_j = i} ReLU(x[src_j] + e[j])``; ``root`` may be empty ([0, F]: no
     root term)."""
@@ -64,7 +74,7 @@ def forward_loop(x, e, src, dst, root, scale, out):  # pragma: no cover - compil
                 out[d, f] += v
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def backward_loop(x, e, src, dst, g_out, root, scale, root_is_x, g_e, g_x):  # pragma: no cover - compiled
     """Fills ``g_e`` [E, F] and ``g_x`` [N_src, F] (``g_x`` gets ``scale * g_out`` first where ``root_is_x``) and
     returns ``<g_out, root>`` (0 without a root)."""

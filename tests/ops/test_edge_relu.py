@@ -226,3 +226,32 @@ def test_inference_mode_then_training_on_one_edge_tensor():
     torch.testing.assert_close(out, ref)
     (gx,) = torch.autograd.grad(out.sum(), (xs,))
     assert not gx.is_inference() and gx.abs().sum() > 0
+
+
+def test_the_loops_compile_where_numba_has_no_cache_directory(path, monkeypatch):
+    """numba refuses ``cache=True`` when it finds no writable cache location: the module then compiles per process
+    instead of failing to import."""
+    if path != "loops":
+        pytest.skip("the loops' module once")
+    import importlib
+
+    import numba
+
+    real = numba.njit
+
+    def no_cache(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", no_cache)
+    try:
+        uncached = importlib.reload(loops)
+        monkeypatch.setattr(uncached, "use_loops", lambda *_: True)  # the reload restored the real policy
+        x, attr, ei = _case(12, 12, 40, 3, seed=15, dtype=torch.float64)
+        assert type(uncached.forward_loop._cache).__name__ == "NullCache"  # numba's "no disk cache"
+        out = relu_edge_sum(x, attr, ei, 12)
+        torch.testing.assert_close(out, _reference(x, attr, ei, 12))
+    finally:
+        monkeypatch.setattr(numba, "njit", real)
+        importlib.reload(loops)
