@@ -31,7 +31,7 @@ time, and on this project's 2-core VM each such page costs microseconds, enough 
 computation alone.
 
 Run: ``python benchmarks/model_speed.py`` (CPU; ``--device cuda`` on a GPU, e.g. ``--out-name model_speed_cuda``);
-``python benchmarks/model_speed.py --ceiling --keep-freed-memory --only "GAT (8 heads),GIN" --out-name
+``python benchmarks/model_speed.py --ceiling --keep-freed-memory --only "GCN,GAT (8 heads),GIN" --out-name
 model_speed_ceiling`` (the ceiling with freed memory kept: a model that allocates less could otherwise pass it by the
 page faults it avoids);
 ``python benchmarks/model_speed.py --keep-freed-memory --out-name model_speed_kept``.
