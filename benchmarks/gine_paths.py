@@ -7,9 +7,10 @@ either as two loops over the edges compiled by numba (one thread, no ``[E, F]`` 
 whether that is the faster choice.
 
 Per graph (``E`` edges on ``N = E / 2`` nodes, ``F`` features, float32; the nodes in molecules of 25 atoms with every
-edge inside one, or the edges uniform over all nodes) and torch thread count, the two paths take turns one call at a time (loops, torch ops, torch ops, loops, ...) for forward +
-backward (gradients of ``x``, ``e`` and a trained ``eps``, ``root = x``, as in GINEConv); a row gives the median ms
-over the calls, the speed-up (torch ops / loops) and the path the policy picks.
+edge inside one, or the edges uniform over all nodes) and torch thread count, the two paths take turns one call at a
+time (loops, torch ops, torch ops, loops, ...) for forward + backward (gradients of ``x``, ``e`` and a trained
+``eps``, ``root = x``, as in GINEConv); a row gives the median ms over the calls, the speed-up (torch ops / loops) and
+the path the policy picks.
 
     PYTHONPATH=$PWD python benchmarks/gine_paths.py                      # E = 7K .. 2M, F = 64, threads 1 and 2
     PYTHONPATH=$PWD python benchmarks/gine_paths.py --small --out /tmp/x  # a dry run
@@ -94,15 +95,15 @@ def measure(graph: str, e: int, f: int, threads: int, calls: int, min_seconds: f
 def to_markdown(res: dict) -> str:
     lines = [f"# GINE's message passing: compiled loops vs torch ops ({res['machine']})", "",
              f"Command: `{res['command']}`. Forward + backward of `relu_edge_sum` (root = x, trained eps), float32, "
-             f"E edges on N = E / 2 nodes, either in molecules of {MOLECULE} atoms (each edge inside one) or uniform over all "
-             f"nodes (no locality); the two paths alternate call by call; median over the calls. "
+             f"E edges on N = E / 2 nodes, either in molecules of {MOLECULE} atoms (each edge inside one) or uniform "
+             "over all nodes (no locality); the two paths alternate call by call; median over the calls. "
              "The policy (`use_loops`) takes the loops where torch runs one thread.", "",
-             "| graph | threads | E | F | loops ms | torch ops ms | speed-up (torch ops / loops) | faster | policy picks "
-             "| calls |",
+             "| graph | threads | E | F | loops ms | torch ops ms | speed-up (torch ops / loops) | faster "
+             "| policy picks | calls |",
              "|---|---:|---:|---:|---:|---:|---:|---|---|---:|"]
     for r in res["rows"]:
-        lines.append(f"| {r['graph']} | {r['threads']} | {r['E']:,} | {r['F']} | {r['loops_ms']:.3f} | {r['torch_ops_ms']:.3f} | "
-                     f"{r['speedup']:.2f}x | {r['faster']} | {r['policy']} | {r['calls']} |")
+        lines.append(f"| {r['graph']} | {r['threads']} | {r['E']:,} | {r['F']} | {r['loops_ms']:.3f} | "
+                     f"{r['torch_ops_ms']:.3f} | {r['speedup']:.2f}x | {r['faster']} | {r['policy']} | {r['calls']} |")
     wrong = [r for r in res["rows"] if r["policy"] != r["faster"]]
     lines += ["", "Rows where the policy picks the slower path: " + (
         ", ".join(f"{r['graph']}, {r['threads']} thread(s), E = {r['E']:,} ({r['speedup']:.2f}x)" for r in wrong)

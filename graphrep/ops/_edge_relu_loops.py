@@ -16,12 +16,13 @@ its time. A loop over the edges does each edge's work while its rows are in regi
 Contract:
 
 - **order**: every sum runs in edge order, one thread: the same inputs give the same bits on every run, whatever
-  torch's thread count. The torch-op path sums each destination's edges in the same order but adds the root term
-  last, so the two paths agree to rounding, not bit for bit.
+  torch's thread count. The torch-op path's float32 bag sums take each destination's edges in the same order but add
+  the root term last, so the two paths agree to rounding, not bit for bit.
 - **NaN and ties**: as ``torch.relu`` and its backward: a NaN message is added (``relu(nan)`` is NaN) and passes its
   gradient (``threshold_backward`` masks only ``v <= 0``); a message of exactly 0 gets gradient 0.
-- **dtypes**: float32 and float64, each compiled once per process on first use (about a second per kernel and
-  dtype; numba caches the machine code beside this file or in the user cache, so later processes load it).
+- **dtypes**: float32 and float64, each compiled on first use (about a second per dtype for both kernels); numba
+  caches the machine code beside this file or in the user's cache directory, so later processes load it (where
+  neither is writable, each process compiles).
 - **inputs**: C-contiguous arrays, ``src``/``dst`` int64 already validated (``0 <= src < N_src``,
   ``0 <= dst < N_dst``: the loops do not check bounds; :func:`graphrep.ops.edge_groups.edge_lists` validates).
 - **threads**: serial and ``nogil`` (other Python threads run meanwhile); taken only where torch runs one thread
@@ -39,7 +40,7 @@ def use_loops() -> bool:
 
     Measured on 7K to 2M edges, forward + backward (``benchmarks/results/gine_paths.md``): with one thread the loops
     were faster at 11 of 12 sizes (1.30-1.63x on batches of molecules, 1.11-1.27x on graphs without locality; 0.92x
-    on the latter at 100K edges); with two, the torch ops' parallel passes were faster at 9 of 12 (on molecules
+    on the latter at 100K edges); with two, the torch ops' parallel passes were faster at 10 of 12 (on molecules
     within 0.87-1.03x of the loops, without locality 1.2-1.6x faster above 7K edges), so any more threads take them."""
     return torch.get_num_threads() == 1
 
