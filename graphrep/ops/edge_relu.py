@@ -26,7 +26,8 @@ Its two sums over edges (forward into destinations, backward into sources):
   never-stale contract of :mod:`graphrep.ops._edge_cache`, or read off a given :class:`graphrep.ops.CSR`). It reads
   each message row once and writes each output row once: 3x faster than ``index_add_`` (a scatter) at
   molecule-batch sizes, each row summed in a fixed order.
-- float64: ``index_add_`` in edge order (torch's float64 bag sum is slower than the scatter; no CSR is built).
+- float64: ``index_add_`` in edge order (torch's float64 bag sum is slower than the scatter; no CSR is built; the
+  validated edge rows are cached per edge tensor, :func:`graphrep.ops.edge_groups.edge_lists`).
 
 All are deterministic: sums in an order fixed by the input, whatever the thread count or timing. CPU only (the
 caller keeps its CSR path elsewhere); float32 and float64 only (fp16/bf16 callers take the CSR path, which
@@ -41,7 +42,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .csr import CSR, _validated
+from .csr import CSR
 from .edge_groups import bag_sum, edge_groups, edge_lists, root_eps
 
 DTYPES = (torch.float32, torch.float64)
@@ -180,28 +181,21 @@ def relu_edge_sum(x: Tensor, edge_attr: Tensor, edge_index: Union[Tensor, CSR], 
                                         or edge_index.device != x.device):
         raise ValueError(f"the CSR is for {edge_index.num_src} -> {edge_index.num_dst} nodes on "
                          f"{edge_index.device} but x has {x.size(0)} rows on {x.device} and num_dst is {num_dst}")
-    from ._edge_relu_loops import use_loops
+    from ._edge_relu_loops import use_loops  # numba loads on the first call, not with graphrep
 
-    if use_loops():
-        src, dst = edge_lists(edge_index, x.size(0), num_dst)
-        _check_edge_attr(edge_attr, src, x)
-        eps = root_eps(x, root, eps, num_dst)
-        root_is_x = root is x
-        return _ReluEdgeSumLoops.apply(x, edge_attr, None if root_is_x else root, eps, src, dst, num_dst, root_is_x)
+    loops = use_loops()
     groups = None
-    if x.dtype == torch.float32:  # the bag sums
+    if x.dtype == torch.float32 and not loops:  # the bag sums
         groups = edge_groups(edge_index, x.size(0), num_dst)
         src, dst = groups.src, groups.dst
-    else:
-        edges = edge_index.edge_index() if isinstance(edge_index, CSR) else edge_index
-        src, dst = _validated(edges, (x.size(0), num_dst))[0]
-    _check_edge_attr(edge_attr, src, x)
-    eps = root_eps(x, root, eps, num_dst)
-    root_is_x = root is x
-    return _ReluEdgeSum.apply(x, edge_attr, None if root_is_x else root, eps, src, dst, groups, num_dst, root_is_x)
-
-
-def _check_edge_attr(edge_attr: Tensor, src: Tensor, x: Tensor) -> None:
+    else:  # edge order: the loops, and the float64 scatter
+        src, dst = edge_lists(edge_index, x.size(0), num_dst)
     if edge_attr.shape != (src.numel(), x.size(1)):
         raise ValueError(f"edge_attr must have shape [E, F] = [{src.numel()}, {x.size(1)}], "
                          f"got {list(edge_attr.shape)}")
+    eps = root_eps(x, root, eps, num_dst)
+    root_is_x = root is x
+    root = None if root_is_x else root
+    if loops:
+        return _ReluEdgeSumLoops.apply(x, edge_attr, root, eps, src, dst, num_dst, root_is_x)
+    return _ReluEdgeSum.apply(x, edge_attr, root, eps, src, dst, groups, num_dst, root_is_x)
